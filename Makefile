@@ -1,0 +1,60 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is derived.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test stress deps venv lint bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Migrate, load the demo data once, print the demo tokens and serve on 127.0.0.1:8000.
+run: $(STAMP)
+	mkdir -p var
+	test -s var/secret-key || $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > var/secret-key
+	chmod 600 var/secret-key
+	$(BIN)/credit db upgrade
+	$(BIN)/credit demo-data
+	@echo
+	@echo "Demo tokens (var/demo-tokens.txt, development only):"
+	@cat var/demo-tokens.txt
+	@echo
+	@echo "Try:"
+	@echo "  curl -s http://$(HOST):$(PORT)/api/v1/health"
+	@echo "  curl -s -H \"Authorization: Bearer \$$(grep '^evaluator' var/demo-tokens.txt | cut -f3)\" 'http://$(HOST):$(PORT)/api/v1/subjects/91330603MA2D4F6E84/score?sector=housing'"
+	@echo "  curl -s -H \"Authorization: Bearer \$$(grep '^auditor' var/demo-tokens.txt | cut -f3)\" 'http://$(HOST):$(PORT)/api/v1/audit/verify'"
+	@echo
+	CREDIT_SECRET_KEY=$$(cat var/secret-key) $(BIN)/credit serve --host $(HOST) --port $(PORT)
+
+# Every test; database suites on SQLite and, when it answers, on PostgreSQL.
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+stress: $(STAMP)
+	CREDIT_STRESS=1 $(BIN)/python -m pytest -q -m slow -p no:randomly
+
+# System packages some tests need (Chromium for browser tests, wrk for load figures).
+deps:
+	@if command -v apt-get >/dev/null 2>&1; then \
+	  missing=""; \
+	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium chromium-driver"; \
+	  command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	  if [ -n "$$missing" ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
+	      || echo "deps: could not install$$missing; the tests needing them will skip"; \
+	  fi; \
+	else echo "deps: no apt-get; browser and load tests will skip"; fi
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check . || true
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

@@ -1,0 +1,91 @@
+"""Calendar arithmetic of MODEL.md §2 and the instants of API.md §1 (China Standard Time)."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import date, datetime, timedelta, timezone
+
+CST = timezone(timedelta(hours=8), "CST")
+ONE_DAY = timedelta(days=1)
+ONE_MICROSECOND = timedelta(microseconds=1)
+MIN_DATE = date(2000, 1, 1)
+MAX_DATE = date(2099, 12, 31)
+
+
+def add_months(d: date, n: int) -> date:
+    """Same day-of-month ``n`` calendar months later, clamped to the month's last day
+    (2026-01-31 + 1 → 2026-02-28)."""
+    month_index = d.year * 12 + (d.month - 1) + n
+    year, month0 = divmod(month_index, 12)
+    last = calendar.monthrange(year, month0 + 1)[1]
+    return date(year, month0 + 1, min(d.day, last))
+
+
+def default_valid_until(decided_on: date, validity_months: int) -> date:
+    """Last day a record with default validity counts: add_months(decided_on, m) − 1 day."""
+    return add_months(decided_on, validity_months) - ONE_DAY
+
+
+def latest_explicit_valid_until(decided_on: date, max_months: int) -> date:
+    """Latest ``valid_until`` a regulator may set for an explicit code."""
+    return add_months(decided_on, max_months) - ONE_DAY
+
+
+def earliest_repair_on(decided_on: date, repair_min_months: int) -> date:
+    """max(decided_on + 1 day, add_months(decided_on, repair_min_months))."""
+    return max(decided_on + ONE_DAY, add_months(decided_on, repair_min_months))
+
+
+_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_INSTANT_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?"
+    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))$"
+)
+
+
+def parse_date(text: str) -> date:
+    """Parse ``YYYY-MM-DD`` strictly; ValueError otherwise."""
+    m = _DATE_RE.match(text)
+    if not m:
+        raise ValueError("not a date in YYYY-MM-DD form")
+    return date(int(m[1]), int(m[2]), int(m[3]))
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an RFC 3339 instant with an offset and 0–6 fraction digits (API.md §1)."""
+    m = _INSTANT_RE.match(text)
+    if not m:
+        raise ValueError("not an RFC 3339 instant with offset and at most 6 fraction digits")
+    frac = (m[7] or "").ljust(6, "0")
+    if m[8]:
+        tz = timezone.utc
+    else:
+        hours, minutes = int(m[10]), int(m[11])
+        if hours > 23 or minutes > 59:
+            raise ValueError("offset out of range")
+        delta = timedelta(hours=hours, minutes=minutes)
+        tz = timezone(-delta if m[9] == "-" else delta)
+    return datetime(
+        int(m[1]), int(m[2]), int(m[3]), int(m[4]), int(m[5]), int(m[6]), int(frac), tzinfo=tz
+    )
+
+
+def format_instant(dt: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.ffffff+08:00``: the only form the service writes."""
+    return dt.astimezone(CST).strftime("%Y-%m-%dT%H:%M:%S.%f") + "+08:00"
+
+
+def to_micros(dt: datetime) -> int:
+    """Microseconds since the Unix epoch, for exact comparison in storage."""
+    delta = dt - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(us: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=us)
+
+
+def cst_date(dt: datetime) -> date:
+    """The calendar date in China Standard Time of an instant."""
+    return dt.astimezone(CST).date()

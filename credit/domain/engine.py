@@ -1,0 +1,288 @@
+"""The scoring engine: a pure function of (model, the subject's records and events,
+sector, as_of, knowledge) returning the result of MODEL.md §5–8 **and** its trace.
+
+Every rule below names the section of MODEL.md it implements. Nothing here reads the
+clock: ``as_of`` (valid time) and ``knowledge`` (system time) are parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from typing import Iterable, Mapping
+
+from .dates import ONE_DAY, default_valid_until
+from .joint_punishment import Measure, assess
+from .model import CatalogueEntry, ScoringModel
+from .money import CENT, ZERO, fmt, round_half_up
+from .records import Knowledge, Record, RecordEvent
+
+
+class UnknownCode(KeyError):
+    """A record's code is missing from the model's catalogue."""
+
+
+@dataclass(frozen=True)
+class RecordStanding:
+    """How one record stands on ``as_of`` as known at ``knowledge`` (one trace row)."""
+
+    record: Record
+    entry: CatalogueEntry
+    original_valid_until: date
+    effective_valid_until: date
+    repaired_on: date | None
+    status: str
+    factor: Decimal
+    contribution: Decimal
+
+    @property
+    def counts(self) -> bool:
+        """Active on ``as_of`` (superseded good records are still active records)."""
+        return self.status in ("active", "superseded")
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """The result of MODEL.md §5–8 for one subject, sector and date, with its trace."""
+
+    uscc: str
+    sector: str
+    as_of: date
+    knowledge: Knowledge
+    model: ScoringModel
+    score: Decimal
+    components: Mapping[str, Decimal]
+    grade: str
+    eligible_to_bid: bool
+    bid_points: Decimal
+    inspection_multiplier: Decimal
+    measures: tuple[Measure, ...]
+    reasons: tuple[dict, ...]
+    records: tuple[RecordStanding, ...]
+    steps: tuple[dict, ...]
+
+
+def original_valid_until(record: Record, entry: CatalogueEntry) -> date:
+    """Explicit codes keep the regulator's date; default validity comes from the model
+    that scores (API.md §7), so a new model version may change it."""
+    if entry.explicit:
+        return record.valid_until
+    return default_valid_until(record.decided_on, entry.validity_months)
+
+
+def _standings(
+    model: ScoringModel,
+    records: Iterable[Record],
+    events: Iterable[RecordEvent],
+    sector: str,
+    as_of: date,
+    knowledge: Knowledge,
+) -> list[RecordStanding]:
+    """MODEL.md §2 (activity), §3 (factor) and §4 (good-conduct de-duplication)."""
+    known_events: dict[int, list[RecordEvent]] = {}
+    for ev in events:
+        if knowledge.knows(ev.audit_position):
+            known_events.setdefault(ev.record_id, []).append(ev)
+
+    provisional = []
+    for rec in sorted(records, key=lambda r: r.audit_position):
+        if not knowledge.knows(rec.audit_position):
+            continue
+        try:
+            entry = model.catalogue[rec.code]
+        except KeyError:
+            raise UnknownCode(rec.code) from None
+        evs = sorted(known_events.get(rec.id, ()), key=lambda e: e.audit_position)
+        revoked = any(e.kind == "revocation" for e in evs)
+        repairs = [e for e in evs if e.kind == "repair"]
+        repaired_on = repairs[0].repaired_on if repairs else None
+        original = original_valid_until(rec, entry)
+        effective = original
+        if repaired_on is not None:
+            effective = min(original, repaired_on - ONE_DAY)
+        if revoked:
+            status = "revoked"
+        elif as_of < rec.decided_on:
+            status = "not_yet_effective"
+        elif as_of > effective:
+            status = "repaired" if repaired_on is not None and as_of <= original else "expired"
+        else:
+            status = "active"
+        provisional.append((rec, entry, original, effective, repaired_on, status))
+
+    superseded = _superseded_ids(
+        [(rec, entry) for rec, entry, *_rest, status in provisional if status == "active"]
+    )
+    out = []
+    for rec, entry, original, effective, repaired_on, status in provisional:
+        if rec.id in superseded:
+            status = "superseded"
+        factor = model.factor(entry, rec.sector, sector)
+        # The loader guarantees points × factor has at most two decimals: exact.
+        contribution = (entry.points * factor).quantize(CENT) if status == "active" else ZERO
+        out.append(
+            RecordStanding(rec, entry, original, effective, repaired_on, status, factor,
+                           contribution)
+        )
+    return out
+
+
+def _superseded_ids(active: list[tuple[Record, CatalogueEntry]]) -> set[int]:
+    """MODEL.md §4: per (record sector, project_code, family) only the best good record
+    counts: highest points, then earliest decision, then smallest document number by code
+    point, then lowest audit position."""
+    groups: dict[tuple[str, str, str | None], list[tuple[Record, CatalogueEntry]]] = {}
+    for rec, entry in active:
+        project = (rec.project_code or "").strip()
+        if not entry.is_good or not project:
+            continue
+        groups.setdefault((rec.sector, project, entry.family), []).append((rec, entry))
+    out: set[int] = set()
+    for members in groups.values():
+        best = min(
+            members,
+            key=lambda m: (-m[1].points, m[0].decided_on, m[0].document_no, m[0].audit_position),
+        )
+        out.update(rec.id for rec, _ in members if rec is not best[0])
+    return out
+
+
+def bid_points(model: ScoringModel, score: Decimal, eligible: bool) -> Decimal:
+    """MODEL.md §7: credit_weight × clamp((score − floor)/(full − floor), 0, 1), computed
+    as an exact fraction and rounded half-up to two decimals; 0.00 when not eligible."""
+    if not eligible:
+        return ZERO
+    ratio = Fraction(score - model.bid_floor) / Fraction(model.bid_full - model.bid_floor)
+    ratio = min(max(ratio, Fraction(0)), Fraction(1))
+    return round_half_up(Fraction(model.credit_weight) * ratio)
+
+
+def evaluate(
+    model: ScoringModel,
+    uscc: str,
+    records: Iterable[Record],
+    events: Iterable[RecordEvent],
+    sector: str,
+    as_of: date,
+    knowledge: Knowledge,
+) -> ScoreResult:
+    """Score ``uscc`` in ``sector`` on ``as_of`` as known at ``knowledge``.
+
+    ``records`` and ``events`` are all of the subject's (any sector, any time); the
+    engine itself drops what was not yet known.
+    """
+    if sector not in model.sectors:
+        raise ValueError(f"unknown sector {sector!r}")
+    standings = _standings(model, records, events, sector, as_of, knowledge)
+    steps: list[dict] = [
+        {"rule": "base", "section": "MODEL.md §5", "value": fmt(model.base)},
+    ]
+
+    # §5: contributions, bonus cap, floor; components show the two sites apart.
+    positive = ZERO
+    deduction = ZERO
+    by_category = {"market": ZERO, "site": ZERO}
+    for st in standings:
+        if st.status != "active":
+            continue
+        steps.append({
+            "rule": "contribution",
+            "section": "MODEL.md §3",
+            "record_id": st.record.id,
+            "code": st.record.code,
+            "category": st.entry.category,
+            "record_sector": st.record.sector,
+            "points": fmt(st.entry.points),
+            "factor": fmt(st.factor),
+            "value": fmt(st.contribution),
+        })
+        if st.contribution > 0:
+            positive += st.contribution
+        elif st.contribution < 0:
+            deduction += st.contribution
+        if st.entry.category in by_category:
+            by_category[st.entry.category] += st.contribution
+    bonus = min(positive, model.bonus_cap)
+    steps.append({
+        "rule": "bonus_cap",
+        "section": "MODEL.md §5",
+        "inputs": {"positive_total": fmt(positive)},
+        "parameters": {"bonus_cap": fmt(model.bonus_cap)},
+        "value": fmt(bonus),
+    })
+    raw = model.base + bonus + deduction
+    score = max(model.floor, raw)
+    steps.append({
+        "rule": "floor",
+        "section": "MODEL.md §5",
+        "inputs": {"base": fmt(model.base), "bonus": fmt(bonus), "deduction": fmt(deduction),
+                   "raw": fmt(raw)},
+        "parameters": {"floor": fmt(model.floor)},
+        "value": fmt(score),
+    })
+    components = {"market": by_category["market"] + ZERO, "site": by_category["site"] + ZERO,
+                  "good": bonus}
+
+    # §6: joint punishment looks at every sector's active records.
+    assessment = assess(model, [st for st in standings if st.counts], score)
+    steps.extend(assessment.steps)
+    eligible = not any(m.measure == "bid_ban" for m in assessment.measures)
+    points = bid_points(model, score, eligible)
+    steps.append({
+        "rule": "bid_points",
+        "section": "MODEL.md §7",
+        "inputs": {"score": fmt(score), "eligible_to_bid": eligible},
+        "parameters": {"credit_weight": fmt(model.credit_weight), "floor": fmt(model.bid_floor),
+                       "full": fmt(model.bid_full), "rounding": "half_up"},
+        "value": fmt(points),
+    })
+
+    reasons = _reasons(model, assessment.measures, standings)
+    return ScoreResult(
+        uscc=uscc,
+        sector=sector,
+        as_of=as_of,
+        knowledge=knowledge,
+        model=model,
+        score=score,
+        components=components,
+        grade=assessment.grade,
+        eligible_to_bid=eligible,
+        bid_points=points,
+        inspection_multiplier=assessment.inspection_multiplier,
+        measures=assessment.measures,
+        reasons=tuple(reasons),
+        records=tuple(standings),
+        steps=tuple(steps),
+    )
+
+
+def _reasons(model: ScoringModel, measures, standings) -> list[dict]:
+    """MODEL.md §8: the present blacklist/bid_ban measures, then harmful records, at
+    most ``max_reasons``."""
+    out: list[dict] = []
+    for m in measures:
+        if m.measure in ("blacklist", "bid_ban"):
+            out.append({"kind": "measure", "measure": m.measure, "basis": list(m.basis),
+                        "until": m.until.isoformat() if m.until else None})
+    harmful = [st for st in standings if st.status == "active" and st.contribution < 0]
+    harmful.sort(key=lambda st: (
+        st.contribution,
+        -st.record.decided_on.toordinal(),
+        st.record.document_no,
+        st.record.code,
+        st.record.audit_position,
+    ))
+    for st in harmful:
+        out.append({
+            "kind": "record",
+            "record_id": st.record.id,
+            "code": st.record.code,
+            "name": st.entry.name,
+            "sector": st.record.sector,
+            "contribution": fmt(st.contribution),
+            "valid_until": st.effective_valid_until.isoformat(),
+        })
+    return out[: model.max_reasons]

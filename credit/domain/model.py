@@ -1,0 +1,108 @@
+"""The vocabulary of a scoring model; the numbers themselves are data (scoring_models/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Mapping
+
+SECTORS = ("housing", "transport", "water")
+CATEGORIES = ("market", "site", "good")
+TIERS = ("minor", "general", "serious")
+FLAGS = ("blacklist", "bid_ban", "pair_rule")
+GRADES_BEST_FIRST = ("A", "B", "C", "D", "E")
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    """One behaviour code of the catalogue (MODEL.md §9).
+
+    ``validity_months`` is None for codes whose validity the regulator decides
+    (*explicit*, e.g. BID-BAN); those carry ``explicit_max_months`` instead.
+    ``repair_min_months`` is None when the record is not repairable.
+    """
+
+    code: str
+    name: str
+    category: str
+    points: Decimal
+    tier: str | None
+    validity_months: int | None
+    explicit_max_months: int | None
+    repair_min_months: int | None
+    flags: frozenset[str] = frozenset()
+    family: str | None = None
+    basis: str = ""
+
+    @property
+    def explicit(self) -> bool:
+        """True when the regulator's decision fixes ``valid_until``."""
+        return self.validity_months is None
+
+    @property
+    def repairable(self) -> bool:
+        return self.repair_min_months is not None
+
+    @property
+    def is_good(self) -> bool:
+        return self.category == "good"
+
+
+@dataclass(frozen=True)
+class GradeBand:
+    """A grade awarded when the score is at least ``min_score``."""
+
+    grade: str
+    min_score: Decimal
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    """A complete, versioned scoring model (MODEL.md), identified by id, version and
+    the SHA-256 of its definition file."""
+
+    id: str
+    version: int
+    sha256: str
+    base: Decimal
+    bonus_cap: Decimal
+    floor: Decimal
+    bands: tuple[GradeBand, ...]  # ordered by min_score descending
+    listed_grade: str
+    # factor[(tier or "good")] = (same sector, other sector)
+    sector_factors: Mapping[str, tuple[Decimal, Decimal]]
+    pair_window_days: int
+    key_supervision_grades: frozenset[str]
+    key_supervision_min_serious: int
+    key_supervision_min_multiplier: Decimal
+    multipliers: Mapping[str, Decimal]
+    credit_weight: Decimal
+    bid_floor: Decimal
+    bid_full: Decimal
+    max_reasons: int
+    catalogue: Mapping[str, CatalogueEntry]
+    sectors: tuple[str, ...] = SECTORS
+    grades_best_first: tuple[str, ...] = GRADES_BEST_FIRST
+    names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def ref(self) -> str:
+        """``id@version`` as clients name it."""
+        return f"{self.id}@{self.version}"
+
+    def entry(self, code: str) -> CatalogueEntry:
+        return self.catalogue[code]
+
+    def factor(self, entry: CatalogueEntry, record_sector: str, scored_sector: str) -> Decimal:
+        """Sector factor of MODEL.md §3."""
+        key = "good" if entry.is_good else entry.tier
+        same, other = self.sector_factors[key]
+        return same if record_sector == scored_sector else other
+
+    def grade_for(self, score: Decimal) -> str:
+        """Grade by band for a subject that is not listed."""
+        for band in self.bands:
+            if score >= band.min_score:
+                return band.grade
+        return self.bands[-1].grade

@@ -1,0 +1,290 @@
+"""Loading and validating scoring model definitions (TOML → credit.domain.model)."""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from types import MappingProxyType
+
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates_schema,
+)
+
+from credit.domain.model import (
+    CATEGORIES,
+    FLAGS,
+    SECTORS,
+    TIERS,
+    CatalogueEntry,
+    GradeBand,
+    ScoringModel,
+)
+
+DEFINITIONS = Path(__file__).parent / "definitions"
+CENT = Decimal("0.01")
+
+
+class ModelError(ValueError):
+    """A model definition that cannot be used; the message names the file and key."""
+
+
+def _dec(**kw):
+    return fields.Decimal(required=True, allow_nan=False, **kw)
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class _ModelHead(_Strict):
+    id = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]*$"))
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    title = fields.String(load_default="")
+    base = _dec()
+    bonus_cap = _dec(validate=validate.Range(min=0))
+    floor = _dec()
+    max_reasons = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    sectors = fields.List(fields.String(validate=validate.OneOf(SECTORS)), required=True)
+    sector_names = fields.Dict(keys=fields.String(validate=validate.OneOf(SECTORS)),
+                               values=fields.String(), load_default=dict)
+
+
+class _Band(_Strict):
+    grade = fields.String(required=True, validate=validate.Length(min=1, max=2))
+    min_score = _dec()
+
+
+class _Grades(_Strict):
+    listed = fields.String(required=True)
+    bands = fields.List(fields.Nested(_Band), required=True, validate=validate.Length(min=1))
+
+    @validates_schema
+    def _ordered(self, data, **kw):
+        bands = data["bands"]
+        for i in range(1, len(bands)):
+            if bands[i]["min_score"] >= bands[i - 1]["min_score"]:
+                raise ValidationError(
+                    f"bands must be ordered by strictly decreasing min_score; band {i} "
+                    f"({bands[i]['grade']} ≥ {bands[i]['min_score']}) overlaps or is out of "
+                    f"order with band {i - 1} ({bands[i - 1]['grade']} ≥ "
+                    f"{bands[i - 1]['min_score']})", "bands")
+        grades = [b["grade"] for b in bands] + [data["listed"]]
+        if len(set(grades)) != len(grades):
+            raise ValidationError("grades must be distinct (listed grade included)", "bands")
+
+
+class _Factor(_Strict):
+    same = _dec(validate=validate.Range(min=0))
+    other = _dec(validate=validate.Range(min=0))
+
+
+class _Factors(_Strict):
+    minor = fields.Nested(_Factor, required=True)
+    general = fields.Nested(_Factor, required=True)
+    serious = fields.Nested(_Factor, required=True)
+    good = fields.Nested(_Factor, required=True)
+
+
+class _JointPunishment(_Strict):
+    pair_window_days = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    key_supervision_grades = fields.List(fields.String(), required=True)
+    key_supervision_min_serious = fields.Integer(required=True, strict=True,
+                                                 validate=validate.Range(min=1))
+    key_supervision_min_multiplier = _dec(validate=validate.Range(min=0))
+
+
+class _BidPoints(_Strict):
+    credit_weight = _dec(validate=validate.Range(min=0))
+    floor = _dec()
+    full = _dec()
+
+    @validates_schema
+    def _range(self, data, **kw):
+        if data["full"] <= data["floor"]:
+            raise ValidationError("full must be greater than floor", "full")
+
+
+class _Entry(_Strict):
+    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Z][A-Z0-9-]*$"))
+    name = fields.String(required=True, validate=validate.Length(min=1))
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    points = _dec()
+    tier = fields.String(load_default=None, validate=validate.OneOf(TIERS))
+    validity_months = fields.Integer(strict=True, load_default=None,
+                                     validate=validate.Range(min=1))
+    explicit_max_months = fields.Integer(strict=True, load_default=None,
+                                         validate=validate.Range(min=1))
+    repair_min_months = fields.Integer(strict=True, load_default=None,
+                                       validate=validate.Range(min=0))
+    flags = fields.List(fields.String(validate=validate.OneOf(FLAGS)), load_default=list)
+    family = fields.String(load_default=None)
+    basis = fields.String(load_default="")
+
+    @validates_schema
+    def _consistent(self, data, **kw):
+        good = data["category"] == "good"
+        if good and data.get("tier") is not None:
+            raise ValidationError("good-conduct codes have no tier", "tier")
+        if not good and data.get("tier") is None:
+            raise ValidationError("bad-conduct codes need a tier (minor, general, serious)",
+                                  "tier")
+        if good and data["points"] < 0 or not good and data["points"] > 0:
+            raise ValidationError("good conduct adds points, bad conduct deducts them",
+                                  "points")
+        if (data.get("validity_months") is None) == (data.get("explicit_max_months") is None):
+            raise ValidationError(
+                "exactly one of validity_months and explicit_max_months is required",
+                "validity_months")
+
+
+class _Definition(_Strict):
+    model = fields.Nested(_ModelHead, required=True)
+    grades = fields.Nested(_Grades, required=True)
+    sector_factors = fields.Nested(_Factors, required=True)
+    joint_punishment = fields.Nested(_JointPunishment, required=True)
+    inspection_multipliers = fields.Dict(keys=fields.String(), values=_dec(), required=True)
+    bid_points = fields.Nested(_BidPoints, required=True)
+    catalogue = fields.List(fields.Nested(_Entry), required=True,
+                            validate=validate.Length(min=1))
+
+
+def _flatten(messages, prefix="") -> list[str]:
+    out = []
+    if isinstance(messages, dict):
+        for key, val in messages.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key == "_schema":
+                path = prefix or "(top level)"
+            out += _flatten(val, path)
+    elif isinstance(messages, list):
+        for m in messages:
+            out += _flatten(m, prefix)
+    else:
+        out.append(f"{prefix}: {messages}")
+    return out
+
+
+def load_bytes(raw: bytes, source: str = "<memory>") -> ScoringModel:
+    """Validate one definition and build the domain model; errors name ``source`` and the
+    offending key."""
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"), parse_float=Decimal)
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ModelError(f"{source}: not valid UTF-8 TOML: {exc}") from None
+    try:
+        data = _Definition().load(doc)
+    except ValidationError as exc:
+        raise ModelError(f"{source}: " + "; ".join(_flatten(exc.messages))) from None
+    return _build(data, hashlib.sha256(raw).hexdigest(), source)
+
+
+def load_file(path: str | Path) -> ScoringModel:
+    path = Path(path)
+    return load_bytes(path.read_bytes(), str(path))
+
+
+def _build(d: dict, sha: str, source: str) -> ScoringModel:
+    head, grades = d["model"], d["grades"]
+    problems: list[str] = []
+    bands = tuple(GradeBand(b["grade"], b["min_score"]) for b in grades["bands"])
+    all_grades = [b.grade for b in bands] + [grades["listed"]]
+    mult = d["inspection_multipliers"]
+    if sorted(mult) != sorted(all_grades):
+        problems.append(f"inspection_multipliers: must name exactly the grades {all_grades}")
+    for g in d["joint_punishment"]["key_supervision_grades"]:
+        if g not in all_grades:
+            problems.append(f"joint_punishment.key_supervision_grades: unknown grade {g!r}")
+    factors = {k: (v["same"], v["other"]) for k, v in d["sector_factors"].items()}
+
+    catalogue: dict[str, CatalogueEntry] = {}
+    for i, e in enumerate(d["catalogue"]):
+        key = f"catalogue[{i}] ({e['code']})"
+        if e["code"] in catalogue:
+            problems.append(f"{key}.code: duplicate code {e['code']}")
+            continue
+        if e["points"].quantize(CENT) != e["points"]:
+            problems.append(f"{key}.points: more than two decimals")
+        tier_key = "good" if e["category"] == "good" else e["tier"]
+        for which, f in zip(("same", "other"), factors[tier_key]):
+            product = e["points"] * f
+            if product.quantize(CENT) != product:
+                problems.append(
+                    f"{key}.points × sector_factors.{tier_key}.{which}: {e['points']} × {f} = "
+                    f"{product} has more than two decimals")
+        if e["category"] == "good" and e["repair_min_months"] is not None:
+            problems.append(f"{key}.repair_min_months: good-conduct records are not repairable")
+        catalogue[e["code"]] = CatalogueEntry(
+            code=e["code"], name=e["name"], category=e["category"], points=e["points"],
+            tier=e["tier"], validity_months=e["validity_months"],
+            explicit_max_months=e["explicit_max_months"],
+            repair_min_months=e["repair_min_months"], flags=frozenset(e["flags"]),
+            family=e["family"], basis=e["basis"])
+    for name in ("base", "bonus_cap", "floor"):
+        if head[name].quantize(CENT) != head[name]:
+            problems.append(f"model.{name}: more than two decimals")
+    if problems:
+        raise ModelError(f"{source}: " + "; ".join(problems))
+    return ScoringModel(
+        id=head["id"], version=head["version"], sha256=sha,
+        base=head["base"], bonus_cap=head["bonus_cap"], floor=head["floor"],
+        bands=bands, listed_grade=grades["listed"],
+        sector_factors=MappingProxyType(factors),
+        pair_window_days=d["joint_punishment"]["pair_window_days"],
+        key_supervision_grades=frozenset(d["joint_punishment"]["key_supervision_grades"]),
+        key_supervision_min_serious=d["joint_punishment"]["key_supervision_min_serious"],
+        key_supervision_min_multiplier=d["joint_punishment"]["key_supervision_min_multiplier"],
+        multipliers=MappingProxyType(dict(mult)),
+        credit_weight=d["bid_points"]["credit_weight"],
+        bid_floor=d["bid_points"]["floor"], bid_full=d["bid_points"]["full"],
+        max_reasons=head["max_reasons"],
+        catalogue=MappingProxyType(catalogue),
+        sectors=tuple(head["sectors"]),
+        grades_best_first=tuple(b.grade for b in bands) + (grades["listed"],),
+        names=MappingProxyType(dict(head["sector_names"])),
+    )
+
+
+class ModelRegistry:
+    """The published model versions and which one is active.
+
+    Refuses a model whose catalogue lacks a code of the active model (API.md §7): a
+    record entered under the active model must be scorable by every model.
+    """
+
+    def __init__(self, models: list[ScoringModel], active: str):
+        self._models = {m.ref: m for m in models}
+        if active not in self._models:
+            raise ModelError(f"active model {active} is not among {sorted(self._models)}")
+        self.active = self._models[active]
+        for m in models:
+            missing = set(self.active.catalogue) - set(m.catalogue)
+            if missing:
+                raise ModelError(
+                    f"model {m.ref} lacks codes of the active model: {sorted(missing)}")
+
+    def get(self, ref: str) -> ScoringModel:
+        """The model named ``id@version``; KeyError when unknown."""
+        return self._models[ref]
+
+    def all(self) -> list[ScoringModel]:
+        return sorted(self._models.values(), key=lambda m: (m.id, m.version))
+
+
+def default_registry(active: str = "keqiao-2025@1", extra_dirs=()) -> ModelRegistry:
+    """All definitions shipped under ``definitions/`` (plus ``extra_dirs``)."""
+    models = []
+    for folder in (DEFINITIONS, *map(Path, extra_dirs)):
+        for path in sorted(folder.glob("*.toml")):
+            model = load_file(path)
+            if path.stem != model.ref:
+                raise ModelError(f"{path}: file name must be {model.ref}.toml")
+            models.append(model)
+    return ModelRegistry(models, active)
