@@ -1,0 +1,133 @@
+"""The append-only, hash-chained audit log — also the service's system-time clock.
+
+How appends are serialised (several gunicorn workers, several hosts, one database):
+
+* The lock lives in the database, never in the process. On SQLite the write
+  transaction starts with ``BEGIN IMMEDIATE`` (database.py), which takes the single
+  RESERVED lock before anything is read; other writers wait on the busy timeout. On
+  PostgreSQL the transaction runs under READ COMMITTED and first calls
+  ``pg_advisory_xact_lock(APPEND_LOCK)``, held until COMMIT or ROLLBACK. Because READ
+  COMMITTED takes a fresh snapshot per statement, everything committed by the previous
+  holder is visible to the statements that follow the lock.
+* Only after the lock is held do we read the head of the chain and derive the next
+  ``position`` (last + 1 — never a sequence, which would leave gaps on rollback) and
+  ``at`` = max(now, previous at + 1 µs), so ``at`` strictly increases with ``position``.
+  Duplicate and idempotency checks also run after the lock, so two racing requests
+  cannot both pass them.
+* Each entry is stored as its exact canonical text; ``sha256`` hashes those bytes and the
+  next entry links to it. The text is served parsed and never rebuilt from columns.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from credit.domain import canonical
+from credit.domain.dates import ONE_MICROSECOND, format_instant, from_micros, to_micros
+
+from .tables import AuditEntryRow
+
+GENESIS = "0" * 64
+# Arbitrary 64-bit key naming "the credit audit log append lock" (ASCII "CREDITLG").
+APPEND_LOCK = 0x4352454449544C47
+
+
+@dataclass(frozen=True)
+class Head:
+    position: int
+    at_us: int | None
+    sha256: str
+
+
+def parse_entry(row: AuditEntryRow) -> dict:
+    """The entry exactly as stored: its canonical text parsed, plus its hash."""
+    entry = json.loads(row.text)
+    entry["sha256"] = row.sha256
+    return entry
+
+
+class AuditLog:
+    """Appends entries inside the caller's transaction (the unit of work commits)."""
+
+    def __init__(self, session: Session, clock: Callable[[], datetime]):
+        self.session = session
+        self.clock = clock
+        self._head: Head | None = None
+
+    def lock(self) -> None:
+        """Take the append lock (see module docstring) and read the chain's head."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": APPEND_LOCK})
+        self._head = self._read_head()
+
+    @property
+    def locked(self) -> bool:
+        return self._head is not None
+
+    def _read_head(self) -> Head:
+        row = self.session.execute(
+            select(AuditEntryRow.position, AuditEntryRow.at_us, AuditEntryRow.sha256)
+            .order_by(AuditEntryRow.position.desc()).limit(1)
+        ).first()
+        if row is None:
+            return Head(0, None, GENESIS)
+        return Head(row.position, row.at_us, row.sha256)
+
+    def head(self) -> Head:
+        if self._head is None:
+            return self._read_head()
+        return self._head
+
+    def next_at(self) -> datetime:
+        """The ``at`` the next append gets: max(now, previous at + 1 µs)."""
+        head = self._require_lock()
+        now = self.clock()
+        if head.at_us is not None:
+            now = max(now, from_micros(head.at_us) + ONE_MICROSECOND)
+        return now
+
+    def next_position(self) -> int:
+        return self._require_lock().position + 1
+
+    def _require_lock(self) -> Head:
+        if self._head is None:
+            raise RuntimeError("append without the append lock")
+        return self._head
+
+    def append(self, kind: str, actor: str, payload: dict, *, uscc: str | None = None,
+               at: datetime | None = None) -> dict:
+        """Append one entry; returns it exactly as it will be served."""
+        head = self._require_lock()
+        at = at or self.next_at()
+        at_us = to_micros(at)
+        if head.at_us is not None and at_us <= head.at_us:
+            raise RuntimeError("audit time must strictly increase")
+        entry = {
+            "position": head.position + 1,
+            "kind": kind,
+            "at": format_instant(at),
+            "actor": actor,
+            "payload": payload,
+            "prev_sha256": head.sha256,
+        }
+        body = canonical.dumps(entry)
+        sha = canonical.sha256_hex(body)
+        self.session.add(AuditEntryRow(position=entry["position"], kind=kind, at_us=at_us,
+                                       actor=actor, uscc=uscc, text=body, sha256=sha))
+        self._head = Head(entry["position"], at_us, sha)
+        entry["sha256"] = sha
+        return entry
+
+    def position_known_at(self, known_at: datetime) -> int:
+        """The highest position with ``at ≤ known_at`` (0 when none)."""
+        value = self.session.execute(
+            select(func.max(AuditEntryRow.position))
+            .where(AuditEntryRow.at_us <= to_micros(known_at))
+        ).scalar()
+        return int(value or 0)

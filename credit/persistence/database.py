@@ -1,0 +1,98 @@
+"""Engines, connection set-up and schema migration.
+
+SQLite (default, embedded) and PostgreSQL (production) behave alike for the service:
+every write transaction, and every served score (which appends its trace), first takes
+the one database-wide append lock, so several server processes can write at once.
+
+- SQLite: WAL (readers never block the writer), a busy timeout (writers queue instead of
+  failing) and ``BEGIN IMMEDIATE`` for write transactions, which takes SQLite's RESERVED
+  lock at the start of the transaction instead of at the first write. pysqlite's own
+  transaction handling is switched off so that we emit BEGIN ourselves.
+- PostgreSQL: READ COMMITTED plus ``pg_advisory_xact_lock`` (see audit_log.py); the lock
+  is released by COMMIT/ROLLBACK, and every statement after it sees all earlier commits.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+WRITE_OPTION = "credit_write"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def default_url() -> str:
+    return f"sqlite:///{Path('var').absolute() / 'credit.db'}"
+
+
+def normalise_url(url: str | None) -> str:
+    """``postgresql://`` means psycopg 3; no URL means the SQLite file under ./var/."""
+    url = url or os.environ.get("CREDIT_DATABASE_URL") or default_url()
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str | None = None, **kw) -> Engine:
+    """An engine configured for the append lock on either backend."""
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                               **kw)
+        _configure_sqlite(engine)
+    else:
+        kw.setdefault("pool_pre_ping", True)
+        engine = create_engine(url, isolation_level="READ COMMITTED", **kw)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, marked so that its transactions take the append lock at BEGIN
+    (SQLite); on PostgreSQL the audit log takes the advisory lock explicitly."""
+    return engine.execution_options(**{WRITE_OPTION: True})
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str | None = None) -> None:
+    """Create or migrate the schema to the newest revision; safe to run again."""
+    url = normalise_url(url)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    finally:
+        engine.dispose()

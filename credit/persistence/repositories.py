@@ -1,0 +1,259 @@
+"""Repositories: typed access to the append-only tables. They add and query; they
+never commit (the unit of work does) and never update or delete."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Iterator
+
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import Session
+
+from credit.domain.dates import parse_instant
+from credit.domain.records import Record, RecordEvent
+
+from .audit_log import parse_entry
+from .tables import (
+    AuditEntryRow,
+    EvaluationRow,
+    IdempotencyRow,
+    RecordEventRow,
+    RecordRow,
+    SubjectRow,
+    TokenRevocationRow,
+    TokenRow,
+)
+
+RECORD_HASH_FIELDS = ("id", "uscc", "subject_name", "sector", "code", "decided_on",
+                      "valid_until", "document_no", "issued_by", "project_code",
+                      "project_name", "occurred_on", "note", "entered_by", "recorded_at",
+                      "audit_position")
+EVENT_HASH_FIELDS = ("id", "record_id", "kind", "document_no", "reason", "repaired_on",
+                     "entered_by", "recorded_at", "audit_position")
+
+
+def _jsonable(value):
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def record_facts(row: RecordRow) -> dict:
+    """The immutable fields of a record, as hashed (API.md §3)."""
+    return {f: _jsonable(getattr(row, f)) for f in RECORD_HASH_FIELDS}
+
+
+def event_facts(row: RecordEventRow) -> dict:
+    return {f: _jsonable(getattr(row, f)) for f in EVENT_HASH_FIELDS}
+
+
+def to_domain_record(row: RecordRow) -> Record:
+    return Record(id=row.id, uscc=row.uscc, sector=row.sector, code=row.code,
+                  decided_on=row.decided_on, valid_until=row.valid_until,
+                  document_no=row.document_no, audit_position=row.audit_position,
+                  recorded_at=parse_instant(row.recorded_at), project_code=row.project_code,
+                  sha256=row.sha256)
+
+
+def to_domain_event(row: RecordEventRow) -> RecordEvent:
+    return RecordEvent(record_id=row.record_id, kind=row.kind,
+                       audit_position=row.audit_position,
+                       recorded_at=parse_instant(row.recorded_at), repaired_on=row.repaired_on,
+                       document_no=row.document_no, reason=row.reason)
+
+
+class _Repo:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def _next_id(self, column) -> int:
+        return int(self.session.execute(select(func.max(column))).scalar() or 0) + 1
+
+
+class SubjectRepository(_Repo):
+    def get(self, uscc: str) -> SubjectRow | None:
+        return self.session.get(SubjectRow, uscc)
+
+    def add(self, uscc: str, name: str, position: int) -> SubjectRow:
+        row = SubjectRow(uscc=uscc, name=name, registered_position=position)
+        self.session.add(row)
+        return row
+
+    def all(self) -> list[SubjectRow]:
+        return list(self.session.scalars(select(SubjectRow).order_by(SubjectRow.uscc)))
+
+
+class RecordRepository(_Repo):
+    def next_id(self) -> int:
+        return self._next_id(RecordRow.id)
+
+    def next_event_id(self) -> int:
+        return self._next_id(RecordEventRow.id)
+
+    def add(self, row: RecordRow) -> RecordRow:
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def add_event(self, row: RecordEventRow) -> RecordEventRow:
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def get(self, record_id: int) -> RecordRow | None:
+        return self.session.get(RecordRow, record_id)
+
+    def events_of(self, record_id: int) -> list[RecordEventRow]:
+        return list(self.session.scalars(
+            select(RecordEventRow).where(RecordEventRow.record_id == record_id)
+            .order_by(RecordEventRow.audit_position)))
+
+    def events_of_many(self, record_ids: list[int]) -> dict[int, list[RecordEventRow]]:
+        out: dict[int, list[RecordEventRow]] = {i: [] for i in record_ids}
+        if record_ids:
+            for ev in self.session.scalars(
+                    select(RecordEventRow).where(RecordEventRow.record_id.in_(record_ids))
+                    .order_by(RecordEventRow.audit_position)):
+                out[ev.record_id].append(ev)
+        return out
+
+    def live_duplicate(self, uscc: str, code: str, document_no: str) -> RecordRow | None:
+        """A non-revoked record with the same (uscc, code, document_no)."""
+        revoked = exists().where(and_(RecordEventRow.record_id == RecordRow.id,
+                                      RecordEventRow.kind == "revocation"))
+        return self.session.scalars(
+            select(RecordRow).where(RecordRow.uscc == uscc, RecordRow.code == code,
+                                    RecordRow.document_no == document_no, ~revoked)
+            .limit(1)).first()
+
+    def history(self, uscc: str, max_position: int | None = None
+                ) -> tuple[list[Record], list[RecordEvent]]:
+        """All of a subject's records and events (optionally only those known at a
+        position), as the engine's domain objects."""
+        q = select(RecordRow).where(RecordRow.uscc == uscc)
+        qe = select(RecordEventRow).where(RecordEventRow.uscc == uscc)
+        if max_position is not None:
+            q = q.where(RecordRow.audit_position <= max_position)
+            qe = qe.where(RecordEventRow.audit_position <= max_position)
+        records = [to_domain_record(r) for r in self.session.scalars(q)]
+        events = [to_domain_event(e) for e in self.session.scalars(qe)]
+        return records, events
+
+    def page(self, *, uscc=None, sector=None, code=None, limit=100, after=None
+             ) -> list[RecordRow]:
+        """Newest first by audit position."""
+        q = select(RecordRow)
+        if uscc:
+            q = q.where(RecordRow.uscc == uscc)
+        if sector:
+            q = q.where(RecordRow.sector == sector)
+        if code:
+            q = q.where(RecordRow.code == code)
+        if after is not None:
+            q = q.where(RecordRow.audit_position < after)
+        return list(self.session.scalars(
+            q.order_by(RecordRow.audit_position.desc()).limit(limit)))
+
+    def of_subject(self, uscc: str) -> list[RecordRow]:
+        return list(self.session.scalars(
+            select(RecordRow).where(RecordRow.uscc == uscc).order_by(RecordRow.audit_position)))
+
+    def iter_all(self) -> Iterator[RecordRow]:
+        return iter(self.session.scalars(select(RecordRow).order_by(RecordRow.id))
+                    .yield_per(2000))
+
+    def iter_all_events(self) -> Iterator[RecordEventRow]:
+        return iter(self.session.scalars(select(RecordEventRow).order_by(RecordEventRow.id))
+                    .yield_per(2000))
+
+
+class TokenRepository(_Repo):
+    def next_id(self) -> int:
+        return self._next_id(TokenRow.id)
+
+    def add(self, row: TokenRow) -> TokenRow:
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def by_secret_hash(self, secret_sha256: str) -> TokenRow | None:
+        return self.session.scalars(
+            select(TokenRow).where(TokenRow.secret_sha256 == secret_sha256)).first()
+
+    def get(self, token_id: int) -> TokenRow | None:
+        return self.session.get(TokenRow, token_id)
+
+    def is_revoked(self, token_id: int) -> bool:
+        return self.session.get(TokenRevocationRow, token_id) is not None
+
+    def revoke(self, token_id: int, position: int) -> None:
+        self.session.add(TokenRevocationRow(token_id=token_id, audit_position=position))
+        self.session.flush()
+
+    def all(self) -> list[TokenRow]:
+        return list(self.session.scalars(select(TokenRow).order_by(TokenRow.id)))
+
+    def revoked_ids(self) -> set[int]:
+        return set(self.session.scalars(select(TokenRevocationRow.token_id)))
+
+
+class EvaluationRepository(_Repo):
+    def next_id(self) -> int:
+        return self._next_id(EvaluationRow.id)
+
+    def add(self, row: EvaluationRow) -> EvaluationRow:
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def get(self, evaluation_id: int) -> EvaluationRow | None:
+        return self.session.get(EvaluationRow, evaluation_id)
+
+    def iter_all(self) -> Iterator[EvaluationRow]:
+        return iter(self.session.scalars(select(EvaluationRow).order_by(EvaluationRow.id)))
+
+
+class IdempotencyRepository(_Repo):
+    def get(self, token_id: int, method: str, path: str, key: str) -> IdempotencyRow | None:
+        return self.session.get(IdempotencyRow, (token_id, method, path, key))
+
+    def add(self, token_id: int, method: str, path: str, key: str, request_sha256: str,
+            status: int, body: str) -> None:
+        self.session.add(IdempotencyRow(token_id=token_id, method=method, path=path, key=key,
+                                        request_sha256=request_sha256, status=status,
+                                        body=body))
+        self.session.flush()
+
+
+class AuditQueries(_Repo):
+    """Read side of the audit log."""
+
+    def get(self, position: int) -> dict | None:
+        row = self.session.get(AuditEntryRow, position)
+        return parse_entry(row) if row else None
+
+    def page(self, *, after: int = 0, limit: int = 100, kind: str | None = None) -> list[dict]:
+        q = select(AuditEntryRow).where(AuditEntryRow.position > after)
+        if kind:
+            q = q.where(AuditEntryRow.kind == kind)
+        return [parse_entry(r) for r in self.session.scalars(
+            q.order_by(AuditEntryRow.position).limit(limit))]
+
+    def traces(self, *, uscc=None, actor=None, from_us=None, to_us=None, limit=100,
+               before=None) -> list[dict]:
+        """``score.served`` entries newest first."""
+        q = select(AuditEntryRow).where(AuditEntryRow.kind == "score.served")
+        if uscc:
+            q = q.where(AuditEntryRow.uscc == uscc)
+        if actor:
+            q = q.where(AuditEntryRow.actor == actor)
+        if from_us is not None:
+            q = q.where(AuditEntryRow.at_us >= from_us)
+        if to_us is not None:
+            q = q.where(AuditEntryRow.at_us <= to_us)
+        if before is not None:
+            q = q.where(AuditEntryRow.position < before)
+        return [parse_entry(r) for r in self.session.scalars(
+            q.order_by(AuditEntryRow.position.desc()).limit(limit))]
+
+    def iter_rows(self) -> Iterator[AuditEntryRow]:
+        return iter(self.session.scalars(select(AuditEntryRow).order_by(AuditEntryRow.position))
+                    .yield_per(2000))

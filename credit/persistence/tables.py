@@ -1,0 +1,132 @@
+"""The schema (SQLAlchemy 2.x declarative). Every table is append-only: rows are
+inserted, never updated or deleted (migrations add triggers refusing both)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class AuditEntryRow(Base):
+    """One entry of the hash-chained log, stored as its exact canonical text.
+
+    ``text`` is the canonical JSON of the entry without ``sha256`` (the hashed bytes);
+    the other columns are look-up indexes derived from it, never used to rebuild it.
+    """
+
+    __tablename__ = "audit_entries"
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    at_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    actor: Mapped[str] = mapped_column(Text)
+    uscc: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_audit_entries_uscc_kind", "uscc", "kind", "position"),)
+
+
+class SubjectRow(Base):
+    """An enterprise, registered by its first record; the first name stays."""
+
+    __tablename__ = "subjects"
+    uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    registered_position: Mapped[int] = mapped_column(BigInteger)
+
+
+class RecordRow(Base):
+    __tablename__ = "records"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    uscc: Mapped[str] = mapped_column(String(18), index=True)
+    subject_name: Mapped[str] = mapped_column(Text)
+    sector: Mapped[str] = mapped_column(String(16))
+    code: Mapped[str] = mapped_column(String(64))
+    decided_on: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date)
+    document_no: Mapped[str] = mapped_column(Text)
+    issued_by: Mapped[str] = mapped_column(Text)
+    project_code: Mapped[str | None] = mapped_column(Text, nullable=True)
+    project_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    occurred_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    entered_by: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[str] = mapped_column(String(32))
+    audit_position: Mapped[int] = mapped_column(BigInteger, unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_records_duplicate", "uscc", "code", "document_no"),)
+
+
+class RecordEventRow(Base):
+    """A revocation or repair of a record."""
+
+    __tablename__ = "record_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
+    uscc: Mapped[str] = mapped_column(String(18), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    document_no: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    repaired_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    entered_by: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[str] = mapped_column(String(32))
+    audit_position: Mapped[int] = mapped_column(BigInteger, unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class TokenRow(Base):
+    """An API token, stored only as the SHA-256 of its secret."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    sectors: Mapped[str] = mapped_column(Text, default="")
+    uscc: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[str] = mapped_column(String(32))
+    expires_at_us: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    audit_position: Mapped[int] = mapped_column(BigInteger, unique=True)
+
+
+class TokenRevocationRow(Base):
+    __tablename__ = "token_revocations"
+    token_id: Mapped[int] = mapped_column(ForeignKey("tokens.id"), primary_key=True)
+    audit_position: Mapped[int] = mapped_column(BigInteger, unique=True)
+
+
+class EvaluationRow(Base):
+    """A frozen bid-opening snapshot: the exact JSON document served at creation."""
+
+    __tablename__ = "evaluations"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    created_by_token: Mapped[int] = mapped_column(Integer)
+    document: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    audit_position: Mapped[int] = mapped_column(BigInteger, unique=True)
+
+
+class IdempotencyRow(Base):
+    """The first 201 response to a key, remembered forever (API.md §3)."""
+
+    __tablename__ = "idempotency_keys"
+    token_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    method: Mapped[str] = mapped_column(String(8), primary_key=True)
+    path: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+
+
+APPEND_ONLY_TABLES = (
+    "audit_entries", "subjects", "records", "record_events", "tokens", "token_revocations",
+    "evaluations", "idempotency_keys",
+)

@@ -1,0 +1,90 @@
+"""The unit of work: one database transaction per use case (Cosmic Python ch. 6).
+
+Services open it, work through its repositories and call ``commit``; leaving the block
+without committing rolls everything back, so a use case never half-writes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from credit.errors import Unavailable
+
+from .audit_log import AuditLog
+from .database import writer
+from .repositories import (
+    AuditQueries,
+    EvaluationRepository,
+    IdempotencyRepository,
+    RecordRepository,
+    SubjectRepository,
+    TokenRepository,
+)
+
+
+def system_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SqlUnitOfWork:
+    """``write=True`` takes the append lock at the start (needed by anything that
+    appends to the audit log, including a served score)."""
+
+    def __init__(self, engine: Engine, *, write: bool,
+                 clock: Callable[[], datetime] = system_clock):
+        self.engine = engine
+        self.write = write
+        self.clock = clock
+        self.session: Session | None = None
+
+    def __enter__(self) -> "SqlUnitOfWork":
+        bind = writer(self.engine) if self.write else self.engine
+        self.session = Session(bind=bind, expire_on_commit=False, autoflush=True)
+        s = self.session
+        self.audit = AuditLog(s, self.clock)
+        self.audit_queries = AuditQueries(s)
+        self.subjects = SubjectRepository(s)
+        self.records = RecordRepository(s)
+        self.tokens = TokenRepository(s)
+        self.evaluations = EvaluationRepository(s)
+        self.idempotency = IdempotencyRepository(s)
+        self._committed = False
+        if self.write:
+            try:
+                self.audit.lock()
+            except OperationalError as exc:
+                self.session.close()
+                raise Unavailable(f"the database cannot be reached: {exc.orig}") from None
+        return self
+
+    def commit(self) -> None:
+        self.session.commit()
+        self._committed = True
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if not self._committed:
+                self.session.rollback()
+        finally:
+            self.session.close()
+        if isinstance(exc, OperationalError):
+            raise Unavailable("the database cannot be reached or is busy") from exc
+
+
+class UnitOfWorkFactory:
+    """What services receive: ``uow(write=...)`` opens a unit of work."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = system_clock):
+        self.engine = engine
+        self.clock = clock
+
+    def __call__(self, *, write: bool) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, write=write, clock=self.clock)

@@ -1,0 +1,212 @@
+"""The auditor's use cases: read the log and the traces, verify a trace by replaying
+it, verify the whole chain and every stored row against the hash its creating entry
+holds (API.md §6). None of them appends anything."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from credit.domain import canonical
+from credit.domain.dates import parse_date, parse_instant, to_micros
+from credit.domain.engine import evaluate
+from credit.domain.records import Knowledge
+from credit.domain.trace import trace_payload
+from credit.errors import Forbidden, NotFound
+from credit.persistence.audit_log import GENESIS
+from credit.persistence.repositories import event_facts, record_facts
+
+from .context import Actor, ServiceContext
+
+ROW_KINDS = {"record.created": "records", "record.revoked": "record_events",
+             "record.repaired": "record_events", "evaluation.created": "evaluations"}
+
+
+@dataclass(frozen=True)
+class TraceFilter:
+    uscc: str | None = None
+    actor: str | None = None
+    from_: datetime | None = None
+    to: datetime | None = None
+    limit: int = 100
+    after: int | None = None
+
+
+def get_entry(ctx: ServiceContext, position: int) -> dict:
+    with ctx.uow(write=False) as uow:
+        entry = uow.audit_queries.get(position)
+    if entry is None:
+        raise NotFound(f"There is no audit entry {position}.")
+    return entry
+
+
+def get_trace(ctx: ServiceContext, actor: Actor, trace_id: int) -> dict:
+    """A served score's trace, exactly as logged; readable by auditors, admins and the
+    token that caused it."""
+    with ctx.uow(write=False) as uow:
+        entry = uow.audit_queries.get(trace_id)
+    if entry is None or entry["kind"] != "score.served":
+        raise NotFound(f"There is no trace {trace_id}.")
+    if actor.role not in ("auditor", "admin") and entry["actor"] != actor.name:
+        raise Forbidden("Only auditors, admins and the caller that pulled this score may "
+                        "read its trace.")
+    return entry
+
+
+def list_traces(ctx: ServiceContext, f: TraceFilter) -> dict:
+    with ctx.uow(write=False) as uow:
+        items = uow.audit_queries.traces(
+            uscc=f.uscc, actor=f.actor,
+            from_us=to_micros(f.from_) if f.from_ else None,
+            to_us=to_micros(f.to) if f.to else None, limit=f.limit + 1, before=f.after)
+    more = len(items) > f.limit
+    items = items[: f.limit]
+    return {"items": items, "next": str(items[-1]["position"]) if more else None}
+
+
+def list_entries(ctx: ServiceContext, after: int = 0, limit: int = 100,
+                 kind: str | None = None) -> dict:
+    with ctx.uow(write=False) as uow:
+        items = uow.audit_queries.page(after=after, limit=limit + 1, kind=kind)
+    more = len(items) > limit
+    items = items[:limit]
+    return {"items": items, "next": str(items[-1]["position"]) if more else None}
+
+
+def inquiries(ctx: ServiceContext, actor: Actor, uscc: str, limit: int = 100,
+              after: int | None = None) -> dict:
+    """Who pulled this subject's score, newest first (the enterprise's inquiry log)."""
+    if actor.role == "enterprise" and actor.uscc != uscc:
+        raise Forbidden("An enterprise sees only its own inquiries.")
+    with ctx.uow(write=False) as uow:
+        traces = uow.audit_queries.traces(uscc=uscc, limit=limit + 1, before=after)
+    more = len(traces) > limit
+    items = []
+    for t in traces[:limit]:
+        p = t["payload"]
+        item = {"trace_id": t["position"], "at": t["at"], "actor": t["actor"],
+                "sector": p["sector"], "as_of": p["as_of"]}
+        if "evaluation" in p:
+            item["evaluation_id"] = p["evaluation"]["id"]
+            item["tender_code"] = p["evaluation"]["tender_code"]
+        items.append(item)
+    return {"items": items, "next": str(items[-1]["trace_id"]) if more else None}
+
+
+def _differences(a, b, path="") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b)):
+            p = f"{path}.{k}" if path else k
+            if k not in a or k not in b:
+                out.append(p)
+            else:
+                out += _differences(a[k], b[k], p)
+        return out
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [path]
+        out = []
+        for i, (x, y) in enumerate(zip(a, b)):
+            out += _differences(x, y, f"{path}.{i}")
+        return out
+    return [] if a == b else [path]
+
+
+def verify_trace(ctx: ServiceContext, trace_id: int) -> dict:
+    """Recompute the hash, check the link to the predecessor and replay the score at its
+    knowledge position with its model."""
+    with ctx.uow(write=False) as uow:
+        row_entry = uow.audit_queries.get(trace_id)
+        if row_entry is None or row_entry["kind"] != "score.served":
+            raise NotFound(f"There is no trace {trace_id}.")
+        stored = {k: v for k, v in row_entry.items() if k != "sha256"}
+        hash_ok = canonical.digest(stored) == row_entry["sha256"]
+        prev = uow.audit_queries.get(trace_id - 1) if trace_id > 1 else None
+        expected_prev = prev["sha256"] if prev else GENESIS
+        chain_ok = row_entry["prev_sha256"] == expected_prev
+        p = row_entry["payload"]
+        differences: list[str] = []
+        try:
+            model = ctx.models.get(f"{p['model']['id']}@{p['model']['version']}")
+        except KeyError:
+            model = None
+            differences.append("model")
+        if model is not None and model.sha256 != p["model"]["sha256"]:
+            differences.append("model.sha256")
+            model = None
+        if model is not None:
+            knowledge = Knowledge(p["knowledge_position"], parse_instant(p["known_at"]))
+            records, events = uow.records.history(p["uscc"], knowledge.position)
+            subject = uow.subjects.get(p["uscc"])
+            name = (subject.name if subject and subject.registered_position <= knowledge.position
+                    else None)
+            replayed = trace_payload(
+                evaluate(model, p["uscc"], records, events, p["sector"],
+                         parse_date(p["as_of"]), knowledge), name)
+            original = {k: v for k, v in p.items() if k != "evaluation"}
+            differences += _differences(original, replayed)
+    replay_ok = not differences
+    return {"hash_ok": hash_ok, "chain_ok": chain_ok, "replay_ok": replay_ok,
+            "ok": hash_ok and chain_ok and replay_ok, "differences": differences}
+
+
+def verify_chain(ctx: ServiceContext) -> dict:
+    """Walk the whole chain; re-hash every entry and every stored record, event and
+    evaluation against the hash its creating entry carries. ``first_bad`` is the lowest
+    bad position (rows no entry created come last, with position null)."""
+    problems: list[dict] = []
+    created: dict[tuple[str, int], tuple[int, str]] = {}
+    checked = 0
+    with ctx.uow(write=False) as uow:
+        expected_prev, expected_pos = GENESIS, 1
+        for row in uow.audit_queries.iter_rows():
+            checked += 1
+            problem = None
+            try:
+                entry = json.loads(row.text)
+            except ValueError:
+                entry = None
+            if row.position != expected_pos:
+                problem = "position_gap"
+            elif entry is None or canonical.sha256_hex(row.text) != row.sha256 \
+                    or entry.get("position") != row.position:
+                problem = "hash_mismatch"
+            elif entry.get("prev_sha256") != expected_prev:
+                problem = "prev_mismatch"
+            if problem:
+                problems.append({"position": row.position, "problem": problem})
+            expected_prev, expected_pos = row.sha256, row.position + 1
+            table = ROW_KINDS.get(row.kind)
+            if table and entry is not None:
+                p = entry.get("payload", {})
+                if table == "records":
+                    key = p.get("record", {}).get("id")
+                elif table == "record_events":
+                    key = p.get("event", {}).get("id")
+                else:
+                    key = p.get("evaluation_id")
+                created[(table, key)] = (row.position, p.get("sha256"))
+
+        def check(table: str, row_id: int, actual_sha: str, column_sha: str):
+            origin = created.pop((table, row_id), None)
+            if origin is None:
+                problems.append({"position": None, "problem": "row_unreferenced",
+                                 "table": table, "id": row_id})
+            elif actual_sha != origin[1] or column_sha != origin[1]:
+                problems.append({"position": origin[0], "problem": "row_mismatch",
+                                 "table": table, "id": row_id})
+
+        for r in uow.records.iter_all():
+            check("records", r.id, canonical.digest(record_facts(r)), r.sha256)
+        for e in uow.records.iter_all_events():
+            check("record_events", e.id, canonical.digest(event_facts(e)), e.sha256)
+        for ev in uow.evaluations.iter_all():
+            check("evaluations", ev.id, canonical.sha256_hex(ev.document), ev.sha256)
+        for (table, row_id), (position, _) in created.items():
+            problems.append({"position": position, "problem": "row_missing", "table": table,
+                             "id": row_id})
+    problems.sort(key=lambda p: (p["position"] is None, p["position"] or 0))
+    return {"ok": not problems, "entries_checked": checked,
+            "first_bad": problems[0] if problems else None}

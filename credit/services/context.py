@@ -1,0 +1,49 @@
+"""What every use case receives: how to open a unit of work, the models, the clock,
+and who is acting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Callable, Protocol
+
+from credit.domain.dates import cst_date
+from credit.errors import NotFound
+
+ROLES = ("regulator", "evaluator", "auditor", "admin", "enterprise")
+
+
+class UnitOfWorkFactory(Protocol):  # pragma: no cover - structural type
+    def __call__(self, *, write: bool): ...
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller: a token's name and role; a regulator's sectors; an enterprise's USCC.
+    Operators using the CLI act under their own name with ``role='operator'``."""
+
+    name: str
+    role: str
+    token_id: int = 0
+    sectors: frozenset[str] = field(default_factory=frozenset)
+    uscc: str | None = None
+
+
+@dataclass
+class ServiceContext:
+    uow: UnitOfWorkFactory
+    models: object  # scoring_models.ModelRegistry
+    clock: Callable[[], datetime]
+
+    def today(self) -> date:
+        """Today in China Standard Time (the regulators' calendar)."""
+        return cst_date(self.clock())
+
+    def model(self, ref: str | None):
+        """The named model (``id@version``) or the active one; NotFound when unknown."""
+        if ref is None:
+            return self.models.active
+        try:
+            return self.models.get(ref)
+        except KeyError:
+            raise NotFound(f"There is no model {ref}.") from None

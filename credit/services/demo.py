@@ -1,0 +1,154 @@
+"""A small, realistic Keqiao data set for newcomers and the console: a dozen
+enterprises across the three sectors, penalties and awards that exercise every rule
+of MODEL.md (pair rule, blacklist, bid ban, bonus cap, superseded awards, repair,
+revocation), demo tokens and one evaluation with a consortium. Loaded once."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from .context import Actor, ServiceContext
+from .records import create_record, repair_record, revoke_record
+from .scoring import create_evaluation
+from .tokens import create_token
+
+ENTERPRISES = {
+    "91330603MA2D4F6E84": "浙江柯桥建工集团有限公司",
+    "91330621MA2881111K": "绍兴鉴湖路桥工程有限公司",
+    "913306031460111110": "柯桥水利水电建设有限公司",
+    "91330603MA2BC1D21D": "浙江轻纺城市政工程有限公司",
+    "913306037045081117": "绍兴安澜建筑安装有限公司",
+    "91330603MA29K3L41N": "柯桥钱清建设发展有限公司",
+    "91330603MA2D7P8Q15": "浙江杨汛桥交通建设有限公司",
+    "91330621MA2J15R61H": "绍兴滨海园林绿化有限公司",
+    "913306031460701117": "柯桥华舍建筑工程有限公司",
+    "91330603MA2E1T2U10": "浙江兰亭古建筑工程有限公司",
+    "91330603MA2G3W411K": "绍兴平水水利工程有限公司",
+    "91330621MA2H5Y6K14": "浙江齐贤钢结构有限公司",
+}
+
+REGULATORS = {
+    "housing": "柯桥区住房和城乡建设局",
+    "transport": "柯桥区交通运输局",
+    "water": "柯桥区水利局",
+}
+
+# (uscc, sector, code, days before today, extra fields)
+DEMO_RECORDS = [
+    # 两场联动 in one file: a market penalty, a site accident elsewhere, superseded awards.
+    ("91330603MA2D4F6E84", "housing", "BID-NOSIGN", 170, {}),
+    ("91330603MA2D4F6E84", "transport", "SAFE-ACC-GENERAL", 300, {}),
+    ("91330603MA2D4F6E84", "transport", "SITE-PM-ABSENT", 60, {}),
+    ("91330603MA2D4F6E84", "housing", "AWARD-PROVINCIAL", 580, {"project_code": "KQ-P1"}),
+    ("91330603MA2D4F6E84", "housing", "AWARD-CITY", 520, {"project_code": "KQ-P1"}),
+    # 转包: blacklisted until repaired.
+    ("91330621MA2881111K", "transport", "SUB-TRANSFER", 420, {}),
+    # A legal bid ban plus a serious record in another sector.
+    ("913306031460111110", "transport", "BID-BAN", 30, {"valid_until_days": 330}),
+    ("913306031460111110", "water", "BID-FRAUD", 200, {}),
+    # Two larger accidents within 365 days: listed by the pair rule.
+    ("91330603MA2BC1D21D", "housing", "SAFE-ACC-LARGER", 400, {}),
+    ("91330603MA2BC1D21D", "water", "SAFE-ACC-LARGER", 100, {}),
+    # Many awards: the bonus is capped at +15.
+    ("913306037045081117", "housing", "AWARD-NATIONAL", 200, {"project_code": "KQ-A1"}),
+    ("913306037045081117", "housing", "AWARD-NATIONAL", 150, {"project_code": "KQ-A2"}),
+    ("913306037045081117", "housing", "AWARD-NATIONAL", 100, {"project_code": "KQ-A3"}),
+    ("913306037045081117", "housing", "SITE-STANDARD-PROVINCIAL", 90, {"project_code": "KQ-A3"}),
+    ("913306037045081117", "housing", "COMMEND-EMERGENCY", 50, {}),
+    # Wage arrears and the wage blacklist (zero points, still listed).
+    ("91330603MA29K3L41N", "housing", "WAGE-ARREARS", 90, {}),
+    ("91330603MA29K3L41N", "housing", "WAGE-BLACKLIST", 80, {}),
+    # A collusion penalty overturned on review (revoked below).
+    ("91330603MA2D7P8Q15", "transport", "BID-COLLUDE", 250, {}),
+    ("91330603MA2D7P8Q15", "transport", "SITE-STANDARD-CITY", 120, {"project_code": "YX-7"}),
+    # 挂靠, later repaired.
+    ("91330621MA2J15R61H", "housing", "QUAL-LEND", 500, {}),
+    # A clean firm with an emergency commendation.
+    ("913306031460701117", "water", "COMMEND-EMERGENCY", 40, {}),
+    # A major accident: listed.
+    ("91330603MA2E1T2U10", "housing", "SAFE-ACC-MAJOR", 150, {}),
+    # Several site penalties: grade D and key supervision.
+    ("91330603MA2G3W411K", "water", "SITE-QUALITY", 60, {}),
+    ("91330603MA2G3W411K", "water", "SITE-RECTIFY-REFUSE", 45, {}),
+    ("91330603MA2G3W411K", "water", "SUB-ILLEGAL", 30, {}),
+    ("91330603MA2G3W411K", "water", "SITE-STAFF-MISMATCH", 20, {}),
+    # Market misconduct of the general tier.
+    ("91330621MA2H5Y6K14", "housing", "FALSE-INFO", 70, {}),
+    ("91330621MA2H5Y6K14", "housing", "BID-ABANDON", 40, {}),
+    ("91330621MA2H5Y6K14", "transport", "BID-COMPLAINT", 35, {}),
+    ("91330621MA2H5Y6K14", "transport", "ADMIN-CRITICISM", 10, {}),
+    ("91330621MA2H5Y6K14", "transport", "ADMIN-PENALTY", 15, {}),
+    ("91330621MA2H5Y6K14", "housing", "SAFE-CONCEAL", 25, {}),
+    ("91330621MA2H5Y6K14", "housing", "BID-BRIBE", 400, {}),
+]
+
+DEMO_TOKENS = [
+    ("regulator", "柯桥区住房和城乡建设局", ["housing"], None),
+    ("regulator", "柯桥区交通运输局", ["transport"], None),
+    ("regulator", "柯桥区水利局", ["water"], None),
+    ("evaluator", "柯桥区公共资源交易中心评标系统", [], None),
+    ("auditor", "柯桥区审计局", [], None),
+    ("admin", "系统管理员", [], None),
+    ("enterprise", "浙江柯桥建工集团有限公司", [], "91330603MA2D4F6E84"),
+]
+
+
+def load_demo(ctx: ServiceContext, token_file: str | os.PathLike) -> str:
+    """Load the demo set unless it is already there; write the demo tokens (mode 0600)."""
+    token_file = Path(token_file)
+    with ctx.uow(write=False) as uow:
+        present = uow.subjects.get("91330603MA2D4F6E84") is not None
+    if present and token_file.exists():
+        return f"demo data already loaded; tokens in {token_file}"
+    lines = []
+    for role, name, sectors, uscc in DEMO_TOKENS:
+        token_id, secret = create_token(ctx, "demo-data", role=role, name=name,
+                                        sectors=sectors, uscc=uscc)
+        lines.append(f"{role}\t{name}\t{secret}")
+    token_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    os.chmod(token_file, 0o600)
+    if present:
+        return f"demo data already loaded; new demo tokens in {token_file}"
+
+    today = ctx.today()
+    ids = {}
+    for n, (uscc, sector, code, days, extra) in enumerate(DEMO_RECORDS, start=1):
+        actor = Actor(REGULATORS[sector], "regulator", sectors=frozenset([sector]))
+        decided = today - timedelta(days=days)
+        body = {
+            "uscc": uscc, "subject_name": ENTERPRISES[uscc], "sector": sector, "code": code,
+            "decided_on": decided.isoformat(),
+            "document_no": f"绍柯{sector[:1].upper()}罚〔{decided.year}〕{100 + n}号",
+            "issued_by": REGULATORS[sector],
+        }
+        if "project_code" in extra:
+            body["project_code"] = extra["project_code"]
+            body["project_name"] = f"柯桥区项目 {extra['project_code']}"
+        if "valid_until_days" in extra:
+            body["valid_until"] = (decided + timedelta(days=extra["valid_until_days"])).isoformat()
+        ids[(uscc, code)] = json.loads(create_record(ctx, actor, body).body)["id"]
+
+    transport = Actor(REGULATORS["transport"], "regulator", sectors=frozenset(["transport"]))
+    housing = Actor(REGULATORS["housing"], "regulator", sectors=frozenset(["housing"]))
+    revoke_record(ctx, transport, ids[("91330603MA2D7P8Q15", "BID-COLLUDE")],
+                  {"document_no": "绍柯交复〔2026〕3号", "reason": "行政复议撤销原处罚决定"})
+    repair_record(ctx, housing, ids[("91330621MA2J15R61H", "QUAL-LEND")],
+                  {"repaired_on": (today - timedelta(days=10)).isoformat(),
+                   "document_no": "绍柯建修〔2026〕8号", "reason": "已完成整改并通过信用修复审核"})
+    evaluator = Actor("柯桥区公共资源交易中心评标系统", "evaluator")
+    create_evaluation(ctx, evaluator, {
+        "tender": {"code": "KQ-2026-0012", "name": "柯桥区鉴湖路提升改造工程"},
+        "sector": "housing", "as_of": today.isoformat(),
+        "bidders": [{"uscc": "91330603MA2D4F6E84"},
+                    {"consortium": ["913306037045081117", "91330603MA2BC1D21D"]},
+                    {"uscc": "91330621MA2H5Y6K14"},
+                    {"uscc": "913306031460111110"}],
+    })
+    return (f"loaded {len(ENTERPRISES)} enterprises, {len(DEMO_RECORDS)} records, one "
+            f"revocation, one repair and one evaluation; tokens in {token_file}")

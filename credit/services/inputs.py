@@ -1,0 +1,241 @@
+"""Request shapes as marshmallow schemas — the one definition that validates input from
+the API and from spreadsheet imports, and that generates the OpenAPI document.
+
+Validation has two phases. Marshmallow checks shape: types, lengths, enums, unknown
+fields, date syntax and range. The use case then applies the rules that carry their own
+error codes (``invalid_uscc``, ``unknown_code``, ``decided_in_future``, ...), collected
+in :class:`FieldErrors` so that all problems are reported together.
+"""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from credit.domain.dates import MAX_DATE, MIN_DATE, parse_date
+from credit.domain.model import SECTORS
+from credit.errors import InvalidInput
+
+USCC_PATTERN = r"^\s*[0-9A-Za-z]{18}\s*$"
+
+
+def _clean_text(value: str) -> str:
+    if "\x00" in value:
+        raise ValidationError("must not contain U+0000.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("must not contain unpaired surrogates.") from None
+    return value.strip()
+
+
+class Text(fields.String):
+    """A string stored trimmed; length limits apply to the trimmed text."""
+
+    def __init__(self, *, min_len: int = 0, max_len: int | None = None, **kw):
+        self.min_len, self.max_len = min_len, max_len
+        kw.setdefault("metadata", {})
+        if max_len:
+            kw["metadata"].setdefault("maxLength", max_len)
+        super().__init__(**kw)
+
+    def _deserialize(self, value, attr, data, **kw):
+        text = _clean_text(super()._deserialize(value, attr, data, **kw))
+        if len(text) < self.min_len:
+            raise ValidationError("must not be empty." if self.min_len == 1
+                                  else f"must have at least {self.min_len} characters.")
+        if self.max_len is not None and len(text) > self.max_len:
+            raise ValidationError(f"must have at most {self.max_len} characters.")
+        return text
+
+
+class OptionalText(Text):
+    """Optional text: null, empty or all-space means absent."""
+
+    def __init__(self, **kw):
+        super().__init__(load_default=None, allow_none=True, **kw)
+
+    def _deserialize(self, value, attr, data, **kw):
+        text = super()._deserialize(value, attr, data, **kw)
+        return text or None
+
+
+class Day(fields.Field):
+    """A calendar date ``YYYY-MM-DD`` within 2000-01-01 … 2099-12-31."""
+
+    def __init__(self, **kw):
+        kw.setdefault("metadata", {}).update({"type": "string", "format": "date"})
+        super().__init__(**kw)
+
+    def _deserialize(self, value, attr, data, **kw):
+        if not isinstance(value, str):
+            raise ValidationError("must be a date string YYYY-MM-DD.")
+        try:
+            d = parse_date(value)
+        except ValueError:
+            raise ValidationError("must be a date YYYY-MM-DD.") from None
+        if not MIN_DATE <= d <= MAX_DATE:
+            raise ValidationError("must lie between 2000-01-01 and 2099-12-31.")
+        return d
+
+    def _serialize(self, value, attr, obj, **kw):
+        return value.isoformat() if value else None
+
+
+class UsccString(fields.String):
+    """A USCC as sent; normalised and checked by the use case (``invalid_uscc``)."""
+
+    def __init__(self, **kw):
+        kw.setdefault("metadata", {}).update(
+            {"example": "91330603MA2D4F6E84", "description": "统一社会信用代码 (GB 32100-2015)"})
+        super().__init__(**kw)
+
+    def _deserialize(self, value, attr, data, **kw):
+        return _clean_text(super()._deserialize(value, attr, data, **kw))
+
+
+class Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class RecordInput(Strict):
+    """POST /records (API.md §3)."""
+
+    uscc = UsccString(required=True)
+    subject_name = Text(required=True, min_len=1, max_len=200)
+    sector = fields.String(required=True, validate=validate.OneOf(SECTORS))
+    code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    decided_on = Day(required=True)
+    document_no = Text(required=True, min_len=1, max_len=100)
+    issued_by = Text(required=True, min_len=1, max_len=100)
+    valid_until = Day(load_default=None, allow_none=True)
+    project_code = OptionalText(max_len=64)
+    project_name = OptionalText(max_len=200)
+    occurred_on = Day(load_default=None, allow_none=True)
+    note = OptionalText(max_len=2000)
+
+    @validates_schema
+    def _occurred_before_decision(self, data, **kw):
+        occurred, decided = data.get("occurred_on"), data.get("decided_on")
+        if occurred and decided and occurred > decided:
+            raise ValidationError("must not be after decided_on.", "occurred_on")
+
+
+class RevocationInput(Strict):
+    """POST /records/{id}/revocation."""
+
+    document_no = Text(required=True, min_len=1, max_len=100)
+    reason = Text(required=True, min_len=1, max_len=2000)
+
+
+class RepairInput(Strict):
+    """POST /records/{id}/repair."""
+
+    repaired_on = Day(required=True)
+    document_no = Text(required=True, min_len=1, max_len=100)
+    reason = Text(required=True, min_len=1, max_len=2000)
+
+
+class TenderInput(Strict):
+    code = Text(required=True, min_len=1, max_len=64)
+    name = Text(required=True, min_len=1, max_len=200)
+
+
+class BidderInput(Strict):
+    """Exactly one of ``uscc`` or ``consortium`` (2–10 USCCs)."""
+
+    uscc = UsccString()
+    consortium = fields.List(UsccString(), validate=validate.Length(min=2, max=10))
+
+    @validates_schema
+    def _exactly_one(self, data, **kw):
+        if ("uscc" in data) == ("consortium" in data):
+            raise ValidationError("each bidder is exactly one of {uscc} or {consortium}.",
+                                  "_schema")
+
+
+class EvaluationInput(Strict):
+    """POST /evaluations (API.md §5)."""
+
+    tender = fields.Nested(TenderInput, required=True)
+    sector = fields.String(required=True, validate=validate.OneOf(SECTORS))
+    as_of = Day(required=True)
+    model = fields.String(load_default=None, allow_none=True,
+                          validate=validate.Length(min=1, max=100))
+    bidders = fields.List(fields.Nested(BidderInput), required=True,
+                          validate=validate.Length(min=1, max=200))
+
+
+def flatten(messages, prefix: str = "") -> dict[str, list[str]]:
+    """Marshmallow's nested messages as dotted field paths (API.md §1)."""
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, val in messages.items():
+            if key == "_schema":
+                path = prefix or "_body"
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
+            for p, msgs in flatten(val, path).items():
+                out.setdefault(p, []).extend(msgs)
+    elif isinstance(messages, list):
+        if all(isinstance(m, str) for m in messages):
+            out.setdefault(prefix or "_body", []).extend(messages)
+        else:
+            for m in messages:
+                for p, msgs in flatten(m, prefix).items():
+                    out.setdefault(p, []).extend(msgs)
+    else:
+        out.setdefault(prefix or "_body", []).append(str(messages))
+    return out
+
+
+class FieldErrors:
+    """Collects field problems, each optionally with a specific error code."""
+
+    def __init__(self):
+        self.errors: dict[str, list[str]] = {}
+        self.codes: dict[str, str] = {}
+        self.extra: dict = {}
+
+    def add(self, field: str, message: str, code: str | None = None, **extra) -> None:
+        self.errors.setdefault(field, []).append(message)
+        if code:
+            self.codes[field] = code
+        self.extra.update(extra)
+
+    def merge(self, messages: dict) -> None:
+        for path, msgs in flatten(messages).items():
+            self.errors.setdefault(path, []).extend(msgs)
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def raise_if_any(self) -> None:
+        """One specific code when exactly one field fails with it; else validation_error."""
+        if not self.errors:
+            return
+        if len(self.errors) == 1:
+            (field,) = self.errors
+            code = self.codes.get(field)
+            if code:
+                raise InvalidInput(self.errors[field][0], error=code, errors=self.errors,
+                                   **self.extra)
+        count = sum(len(v) for v in self.errors.values())
+        first = next(iter(self.errors))
+        raise InvalidInput(
+            f"The request has {count} invalid field(s), first {first}: "
+            f"{self.errors[first][0]}", errors=self.errors)
+
+
+def load(schema: Schema, raw, errors: FieldErrors) -> dict:
+    """Phase one: shape. Returns what loaded (partially, on failure) so phase two can still
+    check the fields that were well-formed."""
+    if not isinstance(raw, dict):
+        errors.add("_body", "The body must be a JSON object.")
+        return {}
+    try:
+        return schema.load(raw)
+    except ValidationError as exc:
+        errors.merge(exc.messages)
+        valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+        return valid

@@ -1,0 +1,289 @@
+"""Use cases of the record store: enter, revoke and repair credit records (API.md §3,
+MODEL.md §2). Each is one transaction that appends exactly one audit entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from credit.domain import canonical
+from credit.domain.dates import (
+    ONE_DAY,
+    default_valid_until,
+    earliest_repair_on,
+    format_instant,
+    latest_explicit_valid_until,
+)
+from credit.domain.engine import original_valid_until
+from credit.domain.money import fmt
+from credit.errors import Conflict, Forbidden, NotFound, RuleViolation
+from credit.persistence.repositories import event_facts, record_facts, to_domain_record
+from credit.persistence.tables import RecordEventRow, RecordRow
+from credit.uscc import InvalidUSCC, normalise_uscc
+
+from .context import Actor, ServiceContext
+from .idempotency import IdempotentRequest, Outcome, remember, replay
+from .inputs import FieldErrors, RecordInput, RepairInput, RevocationInput, load
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    uscc: str | None = None
+    sector: str | None = None
+    code: str | None = None
+    limit: int = 100
+    after: int | None = None
+
+
+def check_uscc(raw, field: str, errors: FieldErrors) -> str | None:
+    """Normalise a USCC or note ``invalid_uscc`` against ``field``."""
+    try:
+        return normalise_uscc(raw)
+    except InvalidUSCC as exc:
+        errors.add(field, str(exc), "invalid_uscc")
+        return None
+
+
+def validate_record(ctx: ServiceContext, raw) -> dict:
+    """Every check of API.md §3 that needs no database: shape, USCC, code, dates and
+    validity. Raises InvalidInput listing every problem."""
+    errors = FieldErrors()
+    data = load(RecordInput(), raw, errors)
+    model = ctx.models.active
+    if "uscc" in data:
+        data["uscc"] = check_uscc(data["uscc"], "uscc", errors)
+    entry = None
+    if "code" in data:
+        entry = model.catalogue.get(data["code"])
+        if entry is None:
+            errors.add("code", f"Unknown behaviour code {data['code']!r}; valid codes: "
+                       + ", ".join(sorted(model.catalogue)) + ".", "unknown_code")
+    decided = data.get("decided_on")
+    if decided and decided > ctx.today():
+        errors.add("decided_on", f"The decision date {decided} lies in the future "
+                   f"(today is {ctx.today()} in China Standard Time).", "decided_in_future")
+    if entry is not None and "valid_until" not in errors.errors:
+        vu = data.get("valid_until")
+        if entry.explicit and vu is None:
+            errors.add("valid_until", f"{entry.code} takes its validity from the decision: "
+                       "valid_until is required.", "valid_until_required")
+        elif not entry.explicit and vu is not None:
+            errors.add("valid_until", f"{entry.code} has a default validity of "
+                       f"{entry.validity_months} months: valid_until must not be sent.",
+                       "valid_until_forbidden")
+        elif entry.explicit and decided:
+            latest = latest_explicit_valid_until(decided, entry.explicit_max_months)
+            if not decided <= vu <= latest:
+                errors.add("valid_until", f"valid_until must lie between {decided} and "
+                           f"{latest} ({entry.explicit_max_months} months).",
+                           "valid_until_out_of_range", latest_valid_until=latest.isoformat())
+    errors.raise_if_any()
+    return data
+
+
+def record_resource(ctx: ServiceContext, row: RecordRow, events: list[RecordEventRow]) -> dict:
+    """The record as served (API.md §3): inputs, model-derived fields, lifecycle."""
+    model = ctx.models.active
+    entry = model.catalogue[row.code]
+    domain = to_domain_record(row)
+    original = original_valid_until(domain, entry)
+    revoked = any(e.kind == "revocation" for e in events)
+    repair = next((e for e in events if e.kind == "repair"), None)
+    effective = original
+    if repair is not None:
+        effective = min(original, repair.repaired_on - ONE_DAY)
+    status = "revoked" if revoked else "repaired" if repair else "active"
+    today = ctx.today()
+    body = {
+        "id": row.id,
+        "uscc": row.uscc,
+        "subject_name": row.subject_name,
+        "sector": row.sector,
+        "code": row.code,
+        "name": entry.name,
+        "decided_on": row.decided_on.isoformat(),
+        "document_no": row.document_no,
+        "issued_by": row.issued_by,
+        "valid_until": effective.isoformat(),
+        "original_valid_until": original.isoformat(),
+        "project_code": row.project_code,
+        "project_name": row.project_name,
+        "occurred_on": row.occurred_on.isoformat() if row.occurred_on else None,
+        "note": row.note,
+        "category": entry.category,
+        "tier": entry.tier,
+        "points": fmt(entry.points),
+        "valid_from": row.decided_on.isoformat(),
+        "status": status,
+        "counts_today": not revoked and row.decided_on <= today <= effective,
+        "entered_by": row.entered_by,
+        "recorded_at": row.recorded_at,
+        "audit_position": row.audit_position,
+        "sha256": row.sha256,
+        "events": [
+            {k: v for k, v in {
+                "kind": e.kind,
+                "document_no": e.document_no,
+                "reason": e.reason,
+                "repaired_on": e.repaired_on.isoformat() if e.repaired_on else None,
+                "entered_by": e.entered_by,
+                "recorded_at": e.recorded_at,
+                "audit_position": e.audit_position,
+            }.items() if not (k == "repaired_on" and v is None)}
+            for e in events
+        ],
+    }
+    if repair is not None:
+        body["repaired_on"] = repair.repaired_on.isoformat()
+    if revoked:
+        body["revoked_at"] = next(e.recorded_at for e in events if e.kind == "revocation")
+    return body
+
+
+def _require_sector(actor: Actor, sector: str) -> None:
+    if actor.role == "operator":
+        return
+    if actor.role != "regulator":
+        raise Forbidden("Only sector regulators enter, revoke and repair records.")
+    if sector not in actor.sectors:
+        raise Forbidden(f"This token may not write records of sector {sector!r} (its "
+                        f"sectors: {', '.join(sorted(actor.sectors))}).",
+                        error="sector_forbidden")
+
+
+def insert_record(ctx: ServiceContext, uow, actor: Actor, data: dict) -> tuple[RecordRow, dict]:
+    """Inside an open write unit of work: refuse duplicates, register the subject on its
+    first record, store the row and append ``record.created``."""
+    dup = uow.records.live_duplicate(data["uscc"], data["code"], data["document_no"])
+    if dup is not None:
+        raise Conflict(f"Record {dup.id} already holds {data['code']} {data['document_no']!r} "
+                       f"for {data['uscc']}.", error="duplicate_record", record_id=dup.id)
+    entry = ctx.models.active.catalogue[data["code"]]
+    at = uow.audit.next_at()
+    position = uow.audit.next_position()
+    valid_until = data["valid_until"]
+    if not entry.explicit:
+        valid_until = default_valid_until(data["decided_on"], entry.validity_months)
+    row = RecordRow(
+        id=uow.records.next_id(), uscc=data["uscc"], subject_name=data["subject_name"],
+        sector=data["sector"], code=data["code"], decided_on=data["decided_on"],
+        valid_until=valid_until, document_no=data["document_no"],
+        issued_by=data["issued_by"], project_code=data.get("project_code"),
+        project_name=data.get("project_name"), occurred_on=data.get("occurred_on"),
+        note=data.get("note"), entered_by=actor.name, recorded_at=format_instant(at),
+        audit_position=position, sha256="")
+    facts = record_facts(row)
+    row.sha256 = canonical.digest(facts)
+    if uow.subjects.get(row.uscc) is None:
+        uow.subjects.add(row.uscc, row.subject_name, position)
+    uow.records.add(row)
+    uow.audit.append("record.created", actor.name,
+                     {"record": facts, "sha256": row.sha256}, uscc=row.uscc, at=at)
+    return row, facts
+
+
+def create_record(ctx: ServiceContext, actor: Actor, raw,
+                  idem: IdempotentRequest | None = None) -> Outcome:
+    """Enter a penalty or award decision (one regulator, own sector)."""
+    with ctx.uow(write=True) as uow:
+        replayed = replay(uow, idem)
+        if replayed:
+            return replayed
+        data = validate_record(ctx, raw)
+        _require_sector(actor, data["sector"])
+        row, _ = insert_record(ctx, uow, actor, data)
+        outcome = remember(uow, idem, 201, record_resource(ctx, row, []))
+        uow.commit()
+        return outcome
+
+
+def get_record(ctx: ServiceContext, actor: Actor, record_id: int) -> dict:
+    with ctx.uow(write=False) as uow:
+        row = uow.records.get(record_id)
+        if row is None or (actor.role == "enterprise" and row.uscc != actor.uscc):
+            raise NotFound(f"There is no record {record_id}.")
+        return record_resource(ctx, row, uow.records.events_of(row.id))
+
+
+def list_records(ctx: ServiceContext, actor: Actor, f: RecordFilter) -> dict:
+    """Newest first; ``next`` continues after the last item."""
+    with ctx.uow(write=False) as uow:
+        rows = uow.records.page(uscc=f.uscc, sector=f.sector, code=f.code,
+                                limit=f.limit + 1, after=f.after)
+        more = len(rows) > f.limit
+        rows = rows[: f.limit]
+        events = uow.records.events_of_many([r.id for r in rows])
+        items = [record_resource(ctx, r, events[r.id]) for r in rows]
+    return {"items": items, "next": str(rows[-1].audit_position) if more else None}
+
+
+def _event(ctx, uow, actor, row, kind, data, repaired_on=None) -> RecordEventRow:
+    at = uow.audit.next_at()
+    ev = RecordEventRow(
+        id=uow.records.next_event_id(), record_id=row.id, uscc=row.uscc, kind=kind,
+        document_no=data["document_no"], reason=data["reason"], repaired_on=repaired_on,
+        entered_by=actor.name, recorded_at=format_instant(at),
+        audit_position=uow.audit.next_position(), sha256="")
+    facts = event_facts(ev)
+    ev.sha256 = canonical.digest(facts)
+    uow.records.add_event(ev)
+    uow.audit.append(f"record.{'revoked' if kind == 'revocation' else 'repaired'}",
+                     actor.name, {"event": facts, "sha256": ev.sha256}, uscc=row.uscc, at=at)
+    return ev
+
+
+def _load_target(uow, record_id: int) -> tuple[RecordRow, list[RecordEventRow]]:
+    row = uow.records.get(record_id)
+    if row is None:
+        raise NotFound(f"There is no record {record_id}.")
+    return row, uow.records.events_of(row.id)
+
+
+def revoke_record(ctx: ServiceContext, actor: Actor, record_id: int, raw) -> dict:
+    """Revocation (撤销): the record never counted, for any knowledge from now on."""
+    errors = FieldErrors()
+    data = load(RevocationInput(), raw, errors)
+    errors.raise_if_any()
+    with ctx.uow(write=True) as uow:
+        row, events = _load_target(uow, record_id)
+        _require_sector(actor, row.sector)
+        if any(e.kind == "revocation" for e in events):
+            raise Conflict(f"Record {record_id} is already revoked.", error="already_revoked")
+        events.append(_event(ctx, uow, actor, row, "revocation", data))
+        body = record_resource(ctx, row, events)
+        uow.commit()
+        return body
+
+
+def repair_record(ctx: ServiceContext, actor: Actor, record_id: int, raw) -> dict:
+    """Credit repair (信用修复): ends the record the day before ``repaired_on``, within the
+    limits of MODEL.md §2; a refusal names the earliest (or latest) allowed date."""
+    errors = FieldErrors()
+    data = load(RepairInput(), raw, errors)
+    if data.get("repaired_on") and data["repaired_on"] > ctx.today():
+        errors.add("repaired_on", f"The repair date {data['repaired_on']} lies in the future "
+                   f"(today is {ctx.today()} in China Standard Time).", "repaired_in_future")
+    errors.raise_if_any()
+    repaired_on = data["repaired_on"]
+    with ctx.uow(write=True) as uow:
+        row, events = _load_target(uow, record_id)
+        _require_sector(actor, row.sector)
+        if any(e.kind == "revocation" for e in events):
+            raise Conflict(f"Record {record_id} is revoked.", error="already_revoked")
+        if any(e.kind == "repair" for e in events):
+            raise Conflict(f"Record {record_id} is already repaired.", error="already_repaired")
+        entry = ctx.models.active.catalogue[row.code]
+        if not entry.repairable:
+            raise RuleViolation(f"{row.code} ({entry.name}) is not repairable.",
+                                error="not_repairable")
+        earliest = earliest_repair_on(row.decided_on, entry.repair_min_months)
+        original = original_valid_until(to_domain_record(row), entry)
+        if repaired_on < earliest:
+            raise RuleViolation(f"Record {record_id} may be repaired from {earliest} on.",
+                                error="repair_too_early", earliest_repair_on=earliest.isoformat())
+        if repaired_on > original:
+            raise RuleViolation(f"Record {record_id} stopped counting on {original}; a repair "
+                                f"must be dated on or before that day.",
+                                error="repair_after_expiry", latest_repair_on=original.isoformat())
+        events.append(_event(ctx, uow, actor, row, "repair", data, repaired_on))
+        body = record_resource(ctx, row, events)
+        uow.commit()
+        return body

@@ -1,0 +1,203 @@
+"""Serving scores (API.md §4) and bid-opening evaluations (§5). Every served score
+appends its trace (``score.served``) in the same transaction that computed it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from credit.domain import canonical
+from credit.domain.consortium import combine
+from credit.domain.dates import CST, MIN_DATE, format_instant
+from credit.domain.engine import ScoreResult, evaluate
+from credit.domain.money import fmt
+from credit.domain.records import Knowledge
+from credit.domain.trace import model_ref, result_body, trace_payload
+from credit.errors import Forbidden, InvalidInput, NotFound, RuleViolation
+from credit.persistence.tables import EvaluationRow
+
+from .context import Actor, ServiceContext
+from .idempotency import IdempotentRequest, Outcome, remember, replay
+from .inputs import EvaluationInput, FieldErrors, load
+from .records import check_uscc
+
+CLOCK_SKEW = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class ScoreQuery:
+    uscc: str
+    sector: str
+    as_of: date | None = None
+    known_at: datetime | None = None
+    model: str | None = None
+
+
+def _check_known_at(ctx: ServiceContext, known_at: datetime | None) -> None:
+    if known_at is None:
+        return
+    if known_at < datetime(MIN_DATE.year, 1, 1, tzinfo=CST):
+        raise InvalidInput("known_at must not be before 2000-01-01.",
+                           errors={"known_at": ["must not be before 2000-01-01."]})
+    now = ctx.clock()
+    if known_at > now + CLOCK_SKEW:
+        raise RuleViolation(f"known_at {format_instant(known_at)} is later than now "
+                            f"({format_instant(now)}): the future is not known yet.",
+                            error="known_at_in_future")
+
+
+def _score_in(uow, model, uscc: str, sector: str, as_of: date, knowledge: Knowledge
+              ) -> tuple[ScoreResult, str | None]:
+    records, events = uow.records.history(uscc, knowledge.position)
+    subject = uow.subjects.get(uscc)
+    name = subject.name if subject and subject.registered_position <= knowledge.position else None
+    return evaluate(model, uscc, records, events, sector, as_of, knowledge), name
+
+
+def _serve(uow, actor: Actor, result: ScoreResult, name: str | None, at: datetime,
+           context: dict | None = None) -> dict:
+    """Append the trace and return the §4 body with its trace id and hash."""
+    payload = trace_payload(result, name)
+    if context:
+        payload["evaluation"] = context
+    entry = uow.audit.append("score.served", actor.name, payload, uscc=result.uscc, at=at)
+    body = result_body(result, name)
+    body["trace_id"] = entry["position"]
+    body["trace_sha256"] = entry["sha256"]
+    return body
+
+
+def score(ctx: ServiceContext, actor: Actor, q: ScoreQuery) -> dict:
+    """One subject's score, grade, eligibility and measures for a sector (traced)."""
+    model = ctx.model(q.model)
+    _check_known_at(ctx, q.known_at)
+    as_of = q.as_of or ctx.today()
+    with ctx.uow(write=True) as uow:
+        at = uow.audit.next_at()
+        if q.known_at is None or q.known_at >= at:
+            # Default knowledge: the instant of this score's own trace entry, i.e.
+            # everything committed before the append lock was granted to us.
+            knowledge = Knowledge(uow.audit.next_position(), q.known_at or at)
+        else:
+            knowledge = Knowledge(uow.audit.position_known_at(q.known_at), q.known_at)
+        result, name = _score_in(uow, model, q.uscc, q.sector, as_of, knowledge)
+        body = _serve(uow, actor, result, name, at)
+        uow.commit()
+        return body
+
+
+def validate_evaluation(ctx: ServiceContext, raw) -> dict:
+    errors = FieldErrors()
+    data = load(EvaluationInput(), raw, errors)
+    seen: dict[str, str] = {}
+
+    def note(uscc_raw, path):
+        uscc = check_uscc(uscc_raw, path, errors)
+        if uscc is None:
+            return None
+        if uscc in seen:
+            errors.add(path, f"{uscc} appears twice among the bidders (first at "
+                       f"{seen[uscc]}).", "duplicate_bidder")
+        else:
+            seen[uscc] = path
+        return uscc
+
+    for i, bidder in enumerate(data.get("bidders") or []):
+        if "uscc" in bidder:
+            bidder["uscc"] = note(bidder["uscc"], f"bidders.{i}.uscc")
+        elif "consortium" in bidder:
+            bidder["consortium"] = [note(u, f"bidders.{i}.consortium.{j}")
+                                    for j, u in enumerate(bidder["consortium"])]
+    if errors.codes and set(errors.codes.values()) == {"invalid_uscc"}:
+        _raise_uniform(errors, "invalid_uscc")
+    if errors.codes and set(errors.codes.values()) == {"duplicate_bidder"} and \
+            set(errors.errors) == set(errors.codes):
+        _raise_uniform(errors, "duplicate_bidder")
+    errors.raise_if_any()
+    return data
+
+
+def _raise_uniform(errors: FieldErrors, code: str) -> None:
+    """API.md §5: several invalid USCCs still answer ``invalid_uscc``, keyed by path,
+    when nothing else is wrong."""
+    if set(errors.errors) == set(errors.codes):
+        first = next(iter(errors.errors))
+        raise InvalidInput(errors.errors[first][0], error=code, errors=errors.errors)
+
+
+def _member_entries(items: list[dict], uscc: str) -> list[dict]:
+    return [{"uscc": uscc, **item} for item in items]
+
+
+def create_evaluation(ctx: ServiceContext, actor: Actor, raw,
+                      idem: IdempotentRequest | None = None) -> Outcome:
+    """Freeze the scores of every bidder at the bid deadline: one trace per member, all
+    with the same ``known_at`` (the creation instant), and the document stored verbatim."""
+    with ctx.uow(write=True) as uow:
+        replayed = replay(uow, idem)
+        if replayed:
+            return replayed
+        data = validate_evaluation(ctx, raw)
+        model = ctx.model(data.get("model"))
+        evaluation_id = uow.evaluations.next_id()
+        created = uow.audit.next_at()
+        knowledge = Knowledge(uow.audit.next_position(), created)
+        context = {"id": evaluation_id, "tender_code": data["tender"]["code"]}
+        members: dict[str, dict] = {}
+        results: dict[str, ScoreResult] = {}
+        at = created
+        for bidder in data["bidders"]:
+            for uscc in bidder.get("consortium") or [bidder["uscc"]]:
+                result, name = _score_in(uow, model, uscc, data["sector"], data["as_of"],
+                                         knowledge)
+                results[uscc] = result
+                members[uscc] = _serve(uow, actor, result, name, at, context)
+                at = uow.audit.next_at()
+        out = []
+        for bidder in data["bidders"]:
+            usccs = bidder.get("consortium") or [bidder["uscc"]]
+            combined = combine(model, [results[u] for u in usccs])
+            out.append({
+                "bidder": {"consortium": usccs} if "consortium" in bidder else {"uscc": usccs[0]},
+                "score": fmt(combined.score),
+                "grade": combined.grade,
+                "eligible_to_bid": combined.eligible_to_bid,
+                "bid_points": fmt(combined.bid_points),
+                "measures": [m for u in usccs for m in _member_entries(members[u]["measures"], u)],
+                "reasons": [r for u in usccs for r in _member_entries(members[u]["reasons"], u)],
+                "members": [members[u] for u in usccs],
+            })
+        document = {
+            "id": evaluation_id,
+            "tender": data["tender"],
+            "sector": data["sector"],
+            "as_of": data["as_of"].isoformat(),
+            "known_at": format_instant(created),
+            "model": model_ref(model),
+            "created_by": actor.name,
+            "created_at": format_instant(created),
+            "results": out,
+        }
+        outcome = remember(uow, idem, 201, document)
+        sha = canonical.sha256_hex(outcome.body)
+        uow.evaluations.add(EvaluationRow(id=evaluation_id, created_by_token=actor.token_id,
+                                          document=outcome.body, sha256=sha,
+                                          audit_position=uow.audit.next_position()))
+        uow.audit.append("evaluation.created", actor.name,
+                         {"evaluation_id": evaluation_id, "tender": data["tender"],
+                          "sector": data["sector"], "as_of": data["as_of"].isoformat(),
+                          "bidders": len(data["bidders"]), "sha256": sha})
+        uow.commit()
+        return outcome
+
+
+def get_evaluation(ctx: ServiceContext, actor: Actor, evaluation_id: int) -> str:
+    """The frozen document, byte for byte as created (a bid protest re-reads it)."""
+    with ctx.uow(write=False) as uow:
+        row = uow.evaluations.get(evaluation_id)
+        if row is None:
+            raise NotFound(f"There is no evaluation {evaluation_id}.")
+        if actor.role not in ("auditor", "admin") and row.created_by_token != actor.token_id:
+            raise Forbidden("Only the evaluator that created this evaluation, auditors and "
+                            "admins may read it.")
+        return row.document

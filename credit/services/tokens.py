@@ -1,0 +1,112 @@
+"""API tokens (API.md §2): created by an operator, shown once, stored as SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+
+from credit.domain.dates import format_instant, to_micros
+from credit.domain.model import SECTORS
+from credit.errors import InvalidInput, Unauthenticated
+from credit.persistence.tables import TokenRow
+from credit.uscc import InvalidUSCC, normalise_uscc
+
+from .context import ROLES, Actor, ServiceContext
+
+TOKEN_PREFIX = "kqc_"
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create_token(ctx: ServiceContext, operator: str, *, role: str, name: str,
+                 sectors: list[str] = (), uscc: str | None = None,
+                 expires_at: datetime | None = None) -> tuple[int, str]:
+    """Create a token and return ``(id, secret)``; the secret is never stored."""
+    name = (name or "").strip()
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}.",
+                           errors={"role": ["unknown role"]})
+    if not name or len(name) > 200:
+        raise InvalidInput("name must have 1–200 characters.", errors={"name": ["required"]})
+    sectors = sorted(set(sectors))
+    if role == "regulator":
+        if not sectors:
+            raise InvalidInput("a regulator token needs at least one --sector.",
+                               errors={"sector": ["required for regulator"]})
+        bad = [s for s in sectors if s not in SECTORS]
+        if bad:
+            raise InvalidInput(f"unknown sector(s): {', '.join(bad)}.",
+                               errors={"sector": [f"must be one of {', '.join(SECTORS)}"]})
+    elif sectors:
+        raise InvalidInput("--sector is only for regulator tokens.",
+                           errors={"sector": ["only for regulator"]})
+    if role == "enterprise":
+        if not uscc:
+            raise InvalidInput("an enterprise token needs --uscc.", errors={"uscc": ["required"]})
+        try:
+            uscc = normalise_uscc(uscc)
+        except InvalidUSCC as exc:
+            raise InvalidInput(str(exc), error="invalid_uscc", errors={"uscc": [str(exc)]}) \
+                from None
+    elif uscc:
+        raise InvalidInput("--uscc is only for enterprise tokens.",
+                           errors={"uscc": ["only for enterprise"]})
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with ctx.uow(write=True) as uow:
+        at = uow.audit.next_at()
+        token_id = uow.tokens.next_id()
+        uow.tokens.add(TokenRow(
+            id=token_id, name=name, role=role, sectors=",".join(sectors), uscc=uscc,
+            secret_sha256=_hash(secret), created_at=format_instant(at),
+            expires_at_us=to_micros(expires_at) if expires_at else None,
+            audit_position=uow.audit.next_position()))
+        uow.audit.append("token.created", operator,
+                         {"token_id": token_id, "name": name, "role": role,
+                          "sectors": sectors, "uscc": uscc,
+                          "expires_at": format_instant(expires_at) if expires_at else None},
+                         at=at)
+        uow.commit()
+    return token_id, secret
+
+
+def revoke_token(ctx: ServiceContext, operator: str, token_id: int) -> None:
+    with ctx.uow(write=True) as uow:
+        row = uow.tokens.get(token_id)
+        if row is None:
+            raise InvalidInput(f"There is no token {token_id}.", errors={"id": ["unknown"]})
+        if uow.tokens.is_revoked(token_id):
+            return
+        uow.tokens.revoke(token_id, uow.audit.next_position())
+        uow.audit.append("token.revoked", operator, {"token_id": token_id, "name": row.name})
+        uow.commit()
+
+
+def list_tokens(ctx: ServiceContext) -> list[dict]:
+    """Every token without its secret."""
+    with ctx.uow(write=False) as uow:
+        revoked = uow.tokens.revoked_ids()
+        return [{"id": t.id, "name": t.name, "role": t.role,
+                 "sectors": [s for s in t.sectors.split(",") if s], "uscc": t.uscc,
+                 "created_at": t.created_at, "revoked": t.id in revoked}
+                for t in uow.tokens.all()]
+
+
+def authenticate(ctx: ServiceContext, secret: str | None) -> Actor:
+    """The actor behind a bearer secret, or Unauthenticated. Looks the token up by the
+    hash of the secret and compares hashes in constant time."""
+    if not secret:
+        raise Unauthenticated("A bearer token is required (Authorization: Bearer <token>).")
+    digest = _hash(secret)
+    with ctx.uow(write=False) as uow:
+        row = uow.tokens.by_secret_hash(digest)
+        valid = (row is not None and hmac.compare_digest(row.secret_sha256, digest)
+                 and not uow.tokens.is_revoked(row.id)
+                 and (row.expires_at_us is None or row.expires_at_us > to_micros(ctx.clock())))
+    if not valid:
+        raise Unauthenticated("The bearer token is unknown, revoked or expired.")
+    return Actor(name=row.name, role=row.role, token_id=row.id,
+                 sectors=frozenset(s for s in row.sectors.split(",") if s), uscc=row.uscc)
