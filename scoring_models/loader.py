@@ -191,9 +191,44 @@ def load_file(path: str | Path) -> ScoringModel:
     return load_bytes(path.read_bytes(), str(path))
 
 
+MAX_MAGNITUDE = Decimal(1_000_000)
+
+
+def _cents_problem(key: str, value: Decimal, cents: bool = True) -> str | None:
+    """Every quantity of a model is exact to the cent and of a sane size, so that no
+    rounding happens anywhere in scoring and every trace value prints exactly."""
+    if not value.is_finite() or abs(value) >= MAX_MAGNITUDE:
+        return f"{key}: {value} is out of range (|value| < {MAX_MAGNITUDE})"
+    if cents and value.quantize(CENT) != value:
+        return f"{key}: more than two decimals ({value})"
+    return None
+
+
+def _quantities(d: dict):
+    """(key, value) for every decimal of the definition outside the catalogue."""
+    for name in ("base", "bonus_cap", "floor"):
+        yield f"model.{name}", d["model"][name]
+    for i, band in enumerate(d["grades"]["bands"]):
+        yield f"grades.bands[{i}].min_score", band["min_score"]
+    yield ("joint_punishment.key_supervision_min_multiplier",
+           d["joint_punishment"]["key_supervision_min_multiplier"])
+    for grade, m in d["inspection_multipliers"].items():
+        yield f"inspection_multipliers.{grade}", m
+    for name in ("credit_weight", "floor", "full"):
+        yield f"bid_points.{name}", d["bid_points"][name]
+
+
 def _build(d: dict, sha: str, source: str) -> ScoringModel:
     head, grades = d["model"], d["grades"]
-    problems: list[str] = []
+    problems: list[str] = [p for p in (_cents_problem(k, v) for k, v in _quantities(d)) if p]
+    # A factor may have more decimals (0.125 × 8.00 is exact); only products must not.
+    for tier, f in d["sector_factors"].items():
+        for which in ("same", "other"):
+            problem = _cents_problem(f"sector_factors.{tier}.{which}", f[which], cents=False)
+            if problem:
+                problems.append(problem)
+    if problems:
+        raise ModelError(f"{source}: " + "; ".join(problems))
     bands = tuple(GradeBand(b["grade"], b["min_score"]) for b in grades["bands"])
     all_grades = [b.grade for b in bands] + [grades["listed"]]
     mult = d["inspection_multipliers"]
@@ -210,8 +245,10 @@ def _build(d: dict, sha: str, source: str) -> ScoringModel:
         if e["code"] in catalogue:
             problems.append(f"{key}.code: duplicate code {e['code']}")
             continue
-        if e["points"].quantize(CENT) != e["points"]:
-            problems.append(f"{key}.points: more than two decimals")
+        bad_points = _cents_problem(f"{key}.points", e["points"])
+        if bad_points:
+            problems.append(bad_points)
+            continue
         tier_key = "good" if e["category"] == "good" else e["tier"]
         for which, f in zip(("same", "other"), factors[tier_key]):
             product = e["points"] * f
@@ -227,9 +264,6 @@ def _build(d: dict, sha: str, source: str) -> ScoringModel:
             explicit_max_months=e["explicit_max_months"],
             repair_min_months=e["repair_min_months"], flags=frozenset(e["flags"]),
             family=e["family"], basis=e["basis"])
-    for name in ("base", "bonus_cap", "floor"):
-        if head[name].quantize(CENT) != head[name]:
-            problems.append(f"model.{name}: more than two decimals")
     if problems:
         raise ModelError(f"{source}: " + "; ".join(problems))
     return ScoringModel(
@@ -260,7 +294,13 @@ class ModelRegistry:
     """
 
     def __init__(self, models: list[ScoringModel], active: str):
-        self._models = {m.ref: m for m in models}
+        self._models: dict[str, ScoringModel] = {}
+        for m in models:
+            if m.ref in self._models:
+                raise ModelError(f"model {m.ref} is defined twice (sha256 "
+                                 f"{self._models[m.ref].sha256[:12]}… and {m.sha256[:12]}…): a "
+                                 "published version is never redefined, only superseded")
+            self._models[m.ref] = m
         if active not in self._models:
             raise ModelError(f"active model {active} is not among {sorted(self._models)}")
         self.active = self._models[active]

@@ -16,7 +16,7 @@ from typing import Iterable, Mapping
 from .dates import ONE_DAY, default_valid_until
 from .joint_punishment import Measure, assess
 from .model import CatalogueEntry, ScoringModel
-from .money import CENT, ZERO, fmt, round_half_up
+from .money import CENT, ZERO, fmt, fmt_factor, round_half_up
 from .records import Knowledge, Record, RecordEvent
 
 
@@ -195,7 +195,7 @@ def evaluate(
             "category": st.entry.category,
             "record_sector": st.record.sector,
             "points": fmt(st.entry.points),
-            "factor": fmt(st.factor),
+            "factor": fmt_factor(st.factor),
             "value": fmt(st.contribution),
         })
         if st.contribution > 0:

@@ -31,3 +31,10 @@ def round_half_up(value: Fraction) -> Decimal:
     scaled = abs(value) * 100
     cents = int(scaled + Fraction(1, 2))  # floor(x + 1/2) for x ≥ 0
     return (Decimal(sign * cents) / 100).quantize(CENT)
+
+
+def fmt_factor(value: Decimal) -> str:
+    """A sector factor: two decimals when exact (``"0.50"``), else every digit it has."""
+    if value.quantize(CENT) == value:
+        return fmt(value)
+    return f"{value.normalize():f}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .dates import format_instant
 from .engine import ScoreResult
 from .model import ScoringModel
-from .money import fmt
+from .money import fmt, fmt_factor
 
 
 def model_ref(model: ScoringModel) -> dict:
@@ -63,7 +63,7 @@ def trace_payload(result: ScoreResult, name: str | None) -> dict:
                 "document_no": st.record.document_no,
                 "audit_position": st.record.audit_position,
                 "status": st.status,
-                "factor": fmt(st.factor),
+                "factor": fmt_factor(st.factor),
                 "contribution": fmt(st.contribution),
             }
             for st in result.records

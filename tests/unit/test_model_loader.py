@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -447,11 +446,6 @@ def test_registry_refuses_an_unknown_active_model(shipped):
     assert "keqiao-2026@1" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG scoring_models/loader.py ModelRegistry.__init__: models are keyed by ref with "
-    "{m.ref: m for m in models}, so a second, different definition with the same "
-    "id@version silently replaces the first (default_registry(extra_dirs=[...]) can "
-    "shadow the shipped, published keqiao-2025@1)"))
 def test_registry_refuses_two_different_definitions_of_one_version(shipped):
     impostor = load_bytes(edited("bonus_cap = 15.00", "bonus_cap = 5.00"),
                           source="elsewhere/keqiao-2025@1.toml")
@@ -462,10 +456,6 @@ def test_registry_refuses_two_different_definitions_of_one_version(shipped):
 # ---- loader robustness (a refusal is always a ModelError) ------------------------------
 
 
-@pytest.mark.xfail(strict=True, raises=ArithmeticError, reason=(
-    "BUG scoring_models/loader.py _build: Decimal.quantize(CENT) on a value with more "
-    "than 28 significant digits raises decimal.InvalidOperation, which escapes instead "
-    "of a ModelError naming the file and key"))
 @pytest.mark.parametrize("old, new", [
     ("points = -8.00", "points = -1e30"),
     ("base = 100.00", "base = 1e30"),
@@ -488,12 +478,6 @@ def _can_score(model) -> None:
     pytest.param("key_supervision_min_multiplier = 2.00",
                  "key_supervision_min_multiplier = 2.005", id="key_supervision_min"),
 ])
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "BUG scoring_models/loader.py: only points, base, bonus_cap and floor are checked for "
-    "at most two decimals; a band min_score, inspection multiplier, credit_weight, bid "
-    "floor/full or key_supervision_min_multiplier with three decimals loads, and then "
-    "every evaluate() fails in credit.domain.money.fmt ('… has more than two decimals') "
-    "when writing the trace"))
 def test_a_model_that_loads_can_score(old, new):
     try:
         model = load_bytes(edited(old, new), source=BAD)

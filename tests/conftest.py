@@ -1,0 +1,151 @@
+"""Shared fixtures. Database suites run once per available backend:
+
+* ``sqlite``: a fresh file database per test, copied from a migrated template;
+* ``postgresql``: a fresh database per test, created from a migrated template database
+  on the server at ``CREDIT_TEST_PG`` (default 127.0.0.1:5432, trust auth) and dropped
+  afterwards. When the server does not answer the PostgreSQL runs skip, visibly — or
+  fail when ``CREDIT_REQUIRE_PG=1`` (CI).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("CREDIT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BACKENDS_RAN: set[str] = set()
+BACKENDS_SKIPPED: dict[str, str] = {}
+
+
+def _pg_admin_engine():
+    from sqlalchemy import create_engine
+    return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+
+
+def _pg_reachable() -> str | None:
+    try:
+        eng = _pg_admin_engine()
+        with eng.connect() as c:
+            c.exec_driver_sql("SELECT 1")
+        eng.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"PostgreSQL at {PG_ADMIN_URL.split('@')[-1]} not reachable: {type(exc).__name__}"
+
+
+def _pg_url(dbname: str) -> str:
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return f"{base}/{dbname}"
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory):
+    from credit.persistence.database import upgrade
+    path = tmp_path_factory.mktemp("tpl") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _pg_template():
+    problem = _pg_reachable()
+    if problem:
+        if os.environ.get("CREDIT_REQUIRE_PG") == "1":
+            pytest.fail(f"CREDIT_REQUIRE_PG=1 but {problem}")
+        BACKENDS_SKIPPED["postgresql"] = problem
+        pytest.skip(problem)
+    from credit.persistence.database import upgrade
+    name = f"credit_tpl_{uuid.uuid4().hex[:10]}"
+    eng = _pg_admin_engine()
+    with eng.connect() as c:
+        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    upgrade(_pg_url(name))
+    yield name
+    with eng.connect() as c:
+        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    eng.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A freshly migrated, empty database of its own on each backend."""
+    if request.param == "sqlite":
+        template = request.getfixturevalue("_sqlite_template")
+        path = tmp_path / "credit.db"
+        shutil.copyfile(template, path)
+        BACKENDS_RAN.add("sqlite")
+        yield f"sqlite:///{path}"
+        return
+    template = request.getfixturevalue("_pg_template")
+    name = f"credit_t_{uuid.uuid4().hex[:12]}"
+    eng = _pg_admin_engine()
+    with eng.connect() as c:
+        c.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    BACKENDS_RAN.add("postgresql")
+    try:
+        yield _pg_url(name)
+    finally:
+        with eng.connect() as c:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        eng.dispose()
+
+
+class FakeClock:
+    """A controllable system clock (aware, UTC); ``advance`` moves it forward."""
+
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw) -> datetime:
+        self.now = self.now + timedelta(**kw)
+        return self.now
+
+    def set(self, when: datetime) -> None:
+        self.now = when
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(datetime(2026, 6, 1, 2, 0, tzinfo=timezone.utc))
+
+
+TEST_MODELS = Path(__file__).parent / "models"
+
+
+@pytest.fixture
+def ctx(database_url, clock):
+    """A service context on a fresh database with a controllable clock."""
+    from credit.services.bootstrap import build_context
+    context = build_context(database_url, clock=clock,
+                            extra_model_dirs=[TEST_MODELS] if TEST_MODELS.exists() else [])
+    yield context
+    context.uow.engine.dispose()
+
+
+def pytest_sessionfinish(session):
+    # Under xdist each worker reports what it exercised to the controller.
+    out = getattr(session.config, "workeroutput", None)
+    if out is not None:
+        out["credit_backends_ran"] = sorted(BACKENDS_RAN)
+        out["credit_backends_skipped"] = dict(BACKENDS_SKIPPED)
+
+
+def pytest_testnodedown(node, error):
+    out = getattr(node, "workeroutput", {}) or {}
+    BACKENDS_RAN.update(out.get("credit_backends_ran", []))
+    BACKENDS_SKIPPED.update(out.get("credit_backends_skipped", {}))
+
+
+def pytest_terminal_summary(terminalreporter):
+    ran = ", ".join(sorted(BACKENDS_RAN)) or "none"
+    terminalreporter.write_line(f"database backends exercised in this process: {ran}")
+    for backend, why in BACKENDS_SKIPPED.items():
+        terminalreporter.write_line(f"database backend skipped: {backend}: {why}")
