@@ -70,11 +70,9 @@ class SqlUnitOfWork:
         self.session.rollback()
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if not self._committed:
-                self.session.rollback()
-        finally:
-            self.session.close()
+        # close() ends the transaction (a rollback unless committed) without expiring
+        # loaded objects, so results stay readable after the block.
+        self.session.close()
         if isinstance(exc, OperationalError):
             raise Unavailable("the database cannot be reached or is busy") from exc
 

@@ -8,6 +8,7 @@ concurrent retries with one key create exactly one record.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from credit.domain import canonical
@@ -24,7 +25,11 @@ class IdempotentRequest:
 
     @property
     def request_sha256(self) -> str:
-        return canonical.digest(self.body)
+        """Hash of the canonical JSON of the parsed body (floats allowed here: a body is
+        compared, never logged)."""
+        text = json.dumps(self.body, sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False)
+        return canonical.sha256_hex(text)
 
 
 @dataclass(frozen=True)

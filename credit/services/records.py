@@ -198,7 +198,7 @@ def create_record(ctx: ServiceContext, actor: Actor, raw,
 def get_record(ctx: ServiceContext, actor: Actor, record_id: int) -> dict:
     with ctx.uow(write=False) as uow:
         row = uow.records.get(record_id)
-        if row is None or (actor.role == "enterprise" and row.uscc != actor.uscc):
+        if row is None:
             raise NotFound(f"There is no record {record_id}.")
         return record_resource(ctx, row, uow.records.events_of(row.id))
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from credit.domain.model import SECTORS
-from credit.errors import NotFound
+from credit.domain.money import fmt, fmt_factor
+from credit.errors import NotFound, Unavailable
 
 from .context import ServiceContext
 
@@ -29,3 +30,47 @@ def list_models(ctx: ServiceContext) -> dict:
     active = ctx.models.active
     return {"items": [{"id": m.id, "version": m.version, "sha256": m.sha256,
                        "active": m is active} for m in ctx.models.all()]}
+
+
+def model_definition(ctx: ServiceContext, ref: str) -> dict:
+    """A model's whole definition with decimals as strings (API.md §7)."""
+    model = ctx.model(ref)
+    return {
+        "id": model.id, "version": model.version, "sha256": model.sha256,
+        "active": model is ctx.models.active,
+        "base": fmt(model.base), "bonus_cap": fmt(model.bonus_cap), "floor": fmt(model.floor),
+        "sectors": list(model.sectors),
+        "grades": {"listed": model.listed_grade,
+                   "bands": [{"grade": b.grade, "min_score": fmt(b.min_score)}
+                             for b in model.bands]},
+        "sector_factors": {k: {"same": fmt_factor(v[0]), "other": fmt_factor(v[1])}
+                           for k, v in model.sector_factors.items()},
+        "joint_punishment": {
+            "pair_window_days": model.pair_window_days,
+            "key_supervision_grades": sorted(model.key_supervision_grades),
+            "key_supervision_min_serious": model.key_supervision_min_serious,
+            "key_supervision_min_multiplier": fmt(model.key_supervision_min_multiplier)},
+        "inspection_multipliers": {g: fmt(v) for g, v in model.multipliers.items()},
+        "bid_points": {"credit_weight": fmt(model.credit_weight), "floor": fmt(model.bid_floor),
+                       "full": fmt(model.bid_full)},
+        "max_reasons": model.max_reasons,
+        "catalogue": [
+            {"code": e.code, "name": e.name, "category": e.category, "points": fmt(e.points),
+             "tier": e.tier, "validity_months": e.validity_months,
+             "explicit_max_months": e.explicit_max_months,
+             "repair_min_months": e.repair_min_months, "flags": sorted(e.flags),
+             "family": e.family, "basis": e.basis}
+            for e in model.catalogue.values()],
+    }
+
+
+def health(ctx: ServiceContext) -> dict:
+    """``ok`` when the database answers; Unavailable otherwise."""
+    try:
+        with ctx.uow(write=False) as uow:
+            uow.audit.head()
+    except Unavailable:
+        raise
+    except Exception as exc:  # any driver failure means the database is unreachable
+        raise Unavailable(f"The database cannot be reached ({type(exc).__name__}).") from None
+    return {"status": "ok", "database": "ok", "model": ctx.models.active.ref}

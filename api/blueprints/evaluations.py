@@ -1,0 +1,37 @@
+"""Bid-opening evaluations (API.md §5): frozen forever."""
+
+from flask import g
+
+from api.auth import requires
+from api.blueprints import Blueprint, ctx
+from api.http import idempotency, json_response, parse_id, read_json
+from api.schemas import ErrorBody, EvaluationOut
+from credit.services import scoring
+from credit.services.inputs import EvaluationInput
+
+blp = Blueprint("evaluations", __name__, url_prefix="/api/v1/evaluations",
+                description="Snapshots of every bidder's credit at the bid deadline")
+
+
+@blp.route("", methods=["POST"])
+@blp.doc(requestBody={"required": True, "content": {"application/json": {
+    "schema": EvaluationInput}}},
+    parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}}])
+@blp.response(201, EvaluationOut)
+@blp.alt_response(400, schema=ErrorBody)
+@requires("evaluator")
+def create():
+    """Score every bidder (consortia by their weakest member) and freeze the result."""
+    body = read_json()
+    outcome = scoring.create_evaluation(ctx(), g.actor, body,
+                                        idempotency(g.actor.token_id, body))
+    return json_response(outcome.body, outcome.status)
+
+
+@blp.route("/<evaluation_id>", methods=["GET"])
+@blp.response(200, EvaluationOut)
+@requires("evaluator", "auditor", "admin")
+def show(evaluation_id):
+    """The document exactly as created (a bid protest re-reads it)."""
+    return json_response(scoring.get_evaluation(ctx(), g.actor,
+                                                parse_id(evaluation_id, "evaluation")))

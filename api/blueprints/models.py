@@ -1,0 +1,32 @@
+"""Scoring models and health (API.md §7)."""
+
+from api.auth import READERS, public, requires
+from api.blueprints import Blueprint, ctx
+from api.http import json_response
+from api.schemas import Health, ModelList
+from credit.services import subjects
+
+blp = Blueprint("models", __name__, url_prefix="/api/v1", description="Models and health")
+
+
+@blp.route("/models", methods=["GET"])
+@blp.response(200, ModelList)
+@requires(*READERS)
+def index():
+    """Published model versions and which one is active."""
+    return json_response(subjects.list_models(ctx()))
+
+
+@blp.route("/models/<ref>", methods=["GET"])
+@requires(*READERS)
+def show(ref):
+    """The whole definition of ``id@version``: catalogue and parameters."""
+    return json_response(subjects.model_definition(ctx(), ref))
+
+
+@blp.route("/health", methods=["GET"])
+@blp.response(200, Health)
+@public
+def health():
+    """Liveness of the service and its database."""
+    return json_response(subjects.health(ctx()))

@@ -1,0 +1,78 @@
+"""Records (API.md §3): regulators write their own sectors; readers list and read."""
+
+from flask import g
+
+from api.auth import READERS, own_subject, requires
+from api.blueprints import Blueprint, ctx
+from api.http import idempotency, json_response, parse_id, read_json
+from api.schemas import ErrorBody, RecordOut, RecordPage, RecordQuery
+from credit.errors import Forbidden
+from credit.services import records
+from credit.services.inputs import RecordInput, RepairInput, RevocationInput
+
+blp = Blueprint("records", __name__, url_prefix="/api/v1/records",
+                description="Credit records entered by sector regulators")
+
+
+def _body(schema):
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": schema}}}}
+
+
+@blp.route("", methods=["POST"])
+@blp.doc(**_body(RecordInput), parameters=[{"in": "header", "name": "Idempotency-Key",
+                                            "schema": {"type": "string"}}])
+@blp.response(201, RecordOut)
+@blp.alt_response(400, schema=ErrorBody)
+@requires("regulator")
+def create():
+    """Enter a penalty or award decision (regulator, own sectors)."""
+    body = read_json()
+    outcome = records.create_record(ctx(), g.actor, body, idempotency(g.actor.token_id, body))
+    return json_response(outcome.body, outcome.status)
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(RecordQuery, location="query", as_kwargs=True)
+@blp.response(200, RecordPage)
+@requires(*READERS)
+def index(uscc, sector, code, limit, after):
+    """Records, newest first by audit position."""
+    if g.actor.role == "enterprise":
+        if uscc and uscc != g.actor.uscc:
+            raise Forbidden("An enterprise token sees only its own records.")
+        uscc = g.actor.uscc
+    f = records.RecordFilter(uscc=uscc, sector=sector, code=code, limit=limit, after=after)
+    return json_response(records.list_records(ctx(), g.actor, f))
+
+
+@blp.route("/<record_id>", methods=["GET"])
+@blp.response(200, RecordOut)
+@requires(*READERS)
+def show(record_id):
+    """One record with its events."""
+    body = records.get_record(ctx(), g.actor, parse_id(record_id, "record"))
+    own_subject(body["uscc"])
+    return json_response(body)
+
+
+@blp.route("/<record_id>/revocation", methods=["POST"])
+@blp.doc(**_body(RevocationInput))
+@blp.response(200, RecordOut)
+@requires("regulator")
+def revoke(record_id):
+    """Revoke (撤销) a record: it never counted, for any knowledge from now on."""
+    body = read_json()
+    return json_response(records.revoke_record(ctx(), g.actor, parse_id(record_id, "record"),
+                                               body))
+
+
+@blp.route("/<record_id>/repair", methods=["POST"])
+@blp.doc(**_body(RepairInput))
+@blp.response(200, RecordOut)
+@requires("regulator")
+def repair(record_id):
+    """Credit repair (信用修复): the record stops counting the day before repaired_on."""
+    body = read_json()
+    return json_response(records.repair_record(ctx(), g.actor, parse_id(record_id, "record"),
+                                               body))

@@ -1,0 +1,45 @@
+"""Subjects, scores and the inquiry log (API.md §4)."""
+
+from flask import g
+
+from api.auth import READERS, own_subject, requires
+from api.blueprints import Blueprint, ctx
+from api.http import json_response, path_uscc
+from api.schemas import InquiryPage, Page, ScoreOut, ScoreQuerySchema, SubjectOut
+from credit.services import audit, scoring, subjects
+
+blp = Blueprint("subjects", __name__, url_prefix="/api/v1/subjects",
+                description="Enterprises, their scores and who pulled them")
+
+
+@blp.route("/<uscc>", methods=["GET"])
+@blp.response(200, SubjectOut)
+@requires(*READERS)
+def show(uscc):
+    """Registered name and record counts per sector."""
+    uscc = path_uscc(uscc)
+    own_subject(uscc)
+    return json_response(subjects.get_subject(ctx(), uscc))
+
+
+@blp.route("/<uscc>/score", methods=["GET"])
+@blp.arguments(ScoreQuerySchema, location="query", as_kwargs=True)
+@blp.response(200, ScoreOut)
+@requires(*READERS)
+def score(uscc, sector, as_of, known_at, model):
+    """Score, grade, eligibility and measures; every call logs its trace."""
+    uscc = path_uscc(uscc)
+    own_subject(uscc)
+    q = scoring.ScoreQuery(uscc=uscc, sector=sector, as_of=as_of, known_at=known_at,
+                           model=model)
+    return json_response(scoring.score(ctx(), g.actor, q))
+
+
+@blp.route("/<uscc>/inquiries", methods=["GET"])
+@blp.arguments(Page, location="query", as_kwargs=True)
+@blp.response(200, InquiryPage)
+@requires("auditor", "admin", "enterprise")
+def inquiries(uscc, limit, after):
+    """Who pulled this enterprise's score, newest first."""
+    uscc = path_uscc(uscc)
+    return json_response(audit.inquiries(ctx(), g.actor, uscc, limit=limit, after=after))

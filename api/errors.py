@@ -1,0 +1,69 @@
+"""Every failure becomes the error body of API.md §1, here and nowhere else."""
+
+from __future__ import annotations
+
+import json
+import logging
+from http import HTTPStatus
+
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException
+
+from credit.errors import CreditError
+
+log = logging.getLogger("credit.api")
+
+HTTP_CODES = {
+    400: "validation_error", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+    414: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
+    431: "payload_too_large", 503: "database_unavailable",
+}
+MESSAGES = {
+    404: "There is no such resource.",
+    405: "This method is not allowed on this resource.",
+    413: "The request is too large (body over 1 MiB or a header line over 8 KiB).",
+}
+
+
+def error_body(status: int, error: str, message: str, errors: dict | None = None,
+               **extra) -> dict:
+    body = {"code": status, "status": HTTPStatus(status).phrase, "error": error,
+            "message": message, "errors": errors or {}}
+    body.update(extra)
+    return body
+
+
+def error_response(status: int, error: str, message: str, errors: dict | None = None,
+                   headers: dict | None = None, **extra) -> Response:
+    body = error_body(status, error, message, errors, **extra)
+    resp = Response(json.dumps(body, ensure_ascii=False), status=status,
+                    content_type="application/json; charset=utf-8")
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CreditError)
+    def _credit(exc: CreditError):
+        return error_response(exc.status, exc.error, exc.message, exc.errors, **exc.extra)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        status = exc.code or 500
+        if status in (414, 431):
+            status = 413
+        headers = {}
+        if status == 405 and exc.get_response().headers.get("Allow"):
+            headers["Allow"] = exc.get_response().headers["Allow"]
+        message = MESSAGES.get(status) or (exc.description or HTTPStatus(status).phrase)
+        return error_response(status, HTTP_CODES.get(status, "error"), message,
+                              headers=headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        # A bug of ours, never the client's input: log it, answer without details.
+        log.exception("unexpected error")
+        return error_response(500, "internal_error", "An unexpected error occurred; it has "
+                              "been logged.")

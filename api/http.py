@@ -1,0 +1,96 @@
+"""Small HTTP helpers shared by the blueprints: JSON responses, body reading in the
+order of checks of API.md §1, idempotency keys and integer ids."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from flask import Response, request
+
+from credit.errors import CreditError, InvalidInput, NotFound
+from credit.services.idempotency import IdempotentRequest
+from credit.uscc import InvalidUSCC, normalise_uscc
+
+MAX_ID = 2**63 - 1
+_KEY_RE = re.compile(r"^[\x20-\x7e]{1,200}$")
+
+
+def json_response(body, status: int = 200) -> Response:
+    """``body`` is a dict/list, or a JSON text to send byte for byte."""
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    return Response(text, status=status, content_type="application/json; charset=utf-8")
+
+
+class MediaTypeError(CreditError):
+    status = 415
+    error = "unsupported_media_type"
+
+
+def read_json():
+    """The parsed JSON body: 415 when it is not JSON, 400 ``malformed_json`` when it does
+    not parse (size limits were enforced before)."""
+    if request.mimetype != "application/json":
+        raise MediaTypeError("The body must be application/json.")
+    raw = request.get_data(cache=True)
+    try:
+        text = raw.decode("utf-8")
+        body = json.loads(text, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidInput(f"The body is not valid JSON: {exc}", error="malformed_json") \
+            from None
+    bad = _bad_text(body)
+    if bad:
+        raise InvalidInput(f"The body contains {bad}, which no field accepts.",
+                           errors={"_body": [f"contains {bad}"]})
+    return body
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _bad_text(value) -> str | None:
+    """U+0000 or an unpaired surrogate anywhere in the body (keys included)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+        elif isinstance(v, str):
+            if "\x00" in v:
+                return "U+0000"
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return "an unpaired surrogate"
+    return None
+
+
+def idempotency(token_id: int, body) -> IdempotentRequest | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not _KEY_RE.match(key):
+        raise InvalidInput("Idempotency-Key must be 1–200 printable ASCII characters.",
+                           errors={"Idempotency-Key": ["must be 1–200 printable ASCII "
+                                                       "characters."]})
+    return IdempotentRequest(token_id, request.method, request.path, key, body)
+
+
+def parse_id(raw: str, what: str) -> int:
+    """Ids are integers 1 … 2^63−1; anything else in a path is 404."""
+    if not re.fullmatch(r"[1-9][0-9]{0,18}", raw or "") or int(raw) > MAX_ID:
+        raise NotFound(f"There is no {what} {raw!r}.")
+    return int(raw)
+
+
+def path_uscc(raw: str) -> str:
+    try:
+        return normalise_uscc(raw)
+    except InvalidUSCC as exc:
+        raise InvalidInput(str(exc), error="invalid_uscc", errors={"uscc": [str(exc)]}) \
+            from None

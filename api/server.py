@@ -1,0 +1,75 @@
+"""``credit serve``: gunicorn with sync workers. The app (and its database engine) is
+created in each worker after fork, never in the master (no preload)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from http import HTTPStatus
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.workers.sync import SyncWorker
+
+
+def _json_write_error(sock, status_int, reason, mesg):
+    """gunicorn's own refusals (bad request line, oversized headers) in the error body
+    of API.md §1 instead of gunicorn's HTML."""
+    if status_int in (414, 431):
+        status_int, error = 413, "payload_too_large"
+    elif status_int >= 500:
+        error = "internal_error"
+    else:
+        status_int, error = 400, "validation_error"
+    body = json.dumps({"code": status_int, "status": HTTPStatus(status_int).phrase,
+                       "error": error, "message": mesg or reason, "errors": {}},
+                      ensure_ascii=False).encode("utf-8")
+    head = (f"HTTP/1.1 {status_int} {HTTPStatus(status_int).phrase}\r\n"
+            "Connection: close\r\nContent-Type: application/json; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1")
+    sock.sendall(head + body)
+
+
+class JsonErrorSyncWorker(SyncWorker):
+    """A sync worker whose protocol-level errors are JSON too."""
+
+    def init_process(self):
+        import gunicorn.util
+        gunicorn.util.write_error = _json_write_error
+        super().init_process()
+
+
+class CreditServer(BaseApplication):
+    def __init__(self, options: dict):
+        self.options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from api import create_app
+        return create_app()
+
+
+def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 2) -> None:
+    if not os.environ.get("CREDIT_SECRET_KEY"):
+        sys.exit("error: CREDIT_SECRET_KEY is required by credit serve (it signs console "
+                 "sessions); `make run` generates one under var/.")
+    CreditServer({
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "api.server.JsonErrorSyncWorker",
+        "preload_app": False,
+        # Request-line and header limits are enforced by the app (413 with the error
+        # body, in the order of checks of API.md §1); gunicorn's caps sit just above.
+        "limit_request_line": 0,
+        "limit_request_field_size": 0,
+        "limit_request_fields": 200,
+        "timeout": 60,
+        "graceful_timeout": 10,
+        "accesslog": os.environ.get("CREDIT_ACCESS_LOG"),
+        "errorlog": "-",
+        "loglevel": os.environ.get("CREDIT_LOG_LEVEL", "info"),
+    }).run()
