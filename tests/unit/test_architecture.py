@@ -1,0 +1,96 @@
+"""The dependency rules of the project, enforced: api → credit.services → credit.domain;
+credit.persistence and scoring_models depend on credit.domain, never the reverse; the
+domain imports only the standard library; one package owns pandas; SQLAlchemy lives only
+in credit.persistence; USCC checking (python-stdnum) lives outside the domain."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against the module's package
+                pkg = path.relative_to(ROOT).with_suffix("").parts[:-node.level]
+                base = ".".join(pkg)
+                out.add(f"{base}.{node.module}" if node.module else base)
+            elif node.module:
+                out.add(node.module)
+    return out
+
+
+def _modules(package: str) -> list[Path]:
+    return sorted((ROOT / package.replace(".", "/")).rglob("*.py"))
+
+
+def _top(name: str) -> str:
+    return name.split(".")[0]
+
+
+def _violations(package: str, allowed) -> list[str]:
+    bad = []
+    for path in _modules(package):
+        for name in _imports(path):
+            if not allowed(name):
+                bad.append(f"{path.relative_to(ROOT)} imports {name}")
+    return bad
+
+
+def test_domain_imports_only_the_standard_library_and_itself():
+    stdlib = sys.stdlib_module_names
+    assert _violations("credit.domain", lambda n: _top(n) in stdlib
+                       or n.startswith("credit.domain")) == []
+
+
+def test_sqlalchemy_only_in_persistence():
+    for package in ("credit.domain", "credit.services", "api", "scoring_models"):
+        assert _violations(package, lambda n: _top(n) not in ("sqlalchemy", "alembic")) == []
+
+
+def test_domain_and_persistence_never_depend_on_services_or_api():
+    for package in ("credit.domain", "credit.persistence", "scoring_models"):
+        assert _violations(package, lambda n: not (n.startswith("credit.services")
+                                                   or _top(n) == "api")) == []
+
+
+def test_services_never_depend_on_api():
+    assert _violations("credit.services", lambda n: _top(n) != "api") == []
+
+
+def test_domain_does_not_import_models_loader_or_stdnum():
+    assert _violations("credit.domain", lambda n: _top(n) not in ("scoring_models", "stdnum")
+                       ) == []
+
+
+def test_one_package_owns_pandas():
+    owners = set()
+    for path in ROOT.joinpath("credit").rglob("*.py"):
+        if any(_top(n) == "pandas" for n in _imports(path)):
+            owners.add(path.relative_to(ROOT / "credit").parts[0])
+    for path in list(ROOT.joinpath("api").rglob("*.py")) + list(
+            ROOT.joinpath("scoring_models").rglob("*.py")):
+        assert not any(_top(n) == "pandas" for n in _imports(path)), path
+    assert len(owners) <= 1, f"pandas is imported from several packages: {sorted(owners)}"
+
+
+def test_views_never_see_a_session():
+    for path in _modules("api"):
+        text = path.read_text(encoding="utf-8")
+        assert "Session" not in text and "session.execute" not in text, path
+
+
+@pytest.mark.parametrize("name", ["utils.py", "helpers.py", "misc.py"])
+def test_no_grab_bag_modules(name):
+    for package in ("credit", "api", "scoring_models"):
+        assert not list((ROOT / package).rglob(name)), f"{package} has a {name}"
