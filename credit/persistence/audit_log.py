@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from credit.domain import canonical
@@ -71,9 +71,9 @@ class AuditLog:
         return self._head is not None
 
     def _read_head(self) -> Head:
-        row = self.session.execute(
-            select(AuditEntryRow.position, AuditEntryRow.at_us, AuditEntryRow.sha256)
-            .order_by(AuditEntryRow.position.desc()).limit(1)
+        t = AuditEntryRow.__table__
+        row = self.session.connection().execute(
+            select(t.c.position, t.c.at_us, t.c.sha256).order_by(t.c.position.desc()).limit(1)
         ).first()
         if row is None:
             return Head(0, None, GENESIS)
@@ -118,8 +118,10 @@ class AuditLog:
         }
         body = canonical.dumps(entry)
         sha = canonical.sha256_hex(body)
-        self.session.add(AuditEntryRow(position=entry["position"], kind=kind, at_us=at_us,
-                                       actor=actor, uscc=uscc, text=body, sha256=sha))
+        # Core insert: entries are never read back as ORM objects in this transaction.
+        self.session.connection().execute(insert(AuditEntryRow.__table__).values(
+            position=entry["position"], kind=kind, at_us=at_us, actor=actor, uscc=uscc,
+            text=body, sha256=sha))
         self._head = Head(entry["position"], at_us, sha)
         entry["sha256"] = sha
         return entry

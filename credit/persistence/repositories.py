@@ -128,13 +128,19 @@ class RecordRepository(_Repo):
                 ) -> tuple[list[Record], list[RecordEvent]]:
         """All of a subject's records and events (optionally only those known at a
         position), as the engine's domain objects."""
-        q = select(RecordRow).where(RecordRow.uscc == uscc)
-        qe = select(RecordEventRow).where(RecordEventRow.uscc == uscc)
+        # Core, not the ORM: this runs inside the append lock on every served score.
+        r, e = RecordRow.__table__, RecordEventRow.__table__
+        q = select(r.c.id, r.c.uscc, r.c.sector, r.c.code, r.c.decided_on, r.c.valid_until,
+                   r.c.document_no, r.c.audit_position, r.c.recorded_at, r.c.project_code,
+                   r.c.sha256).where(r.c.uscc == uscc)
+        qe = select(e.c.record_id, e.c.kind, e.c.audit_position, e.c.recorded_at,
+                    e.c.repaired_on, e.c.document_no, e.c.reason).where(e.c.uscc == uscc)
         if max_position is not None:
-            q = q.where(RecordRow.audit_position <= max_position)
-            qe = qe.where(RecordEventRow.audit_position <= max_position)
-        records = [to_domain_record(r) for r in self.session.scalars(q)]
-        events = [to_domain_event(e) for e in self.session.scalars(qe)]
+            q = q.where(r.c.audit_position <= max_position)
+            qe = qe.where(e.c.audit_position <= max_position)
+        conn = self.session.connection()
+        records = [to_domain_record(row) for row in conn.execute(q)]
+        events = [to_domain_event(row) for row in conn.execute(qe)] if records else []
         return records, events
 
     def page(self, *, uscc=None, sector=None, code=None, limit=100, after=None
@@ -174,15 +180,20 @@ class TokenRepository(_Repo):
         self.session.flush()
         return row
 
-    def by_secret_hash(self, secret_sha256: str) -> TokenRow | None:
-        return self.session.scalars(
-            select(TokenRow).where(TokenRow.secret_sha256 == secret_sha256)).first()
+    def by_secret_hash(self, secret_sha256: str):
+        """The token with this secret hash (a plain row, read on every request: Core,
+        not the ORM, keeps it cheap)."""
+        t = TokenRow.__table__
+        return self.session.connection().execute(
+            select(t).where(t.c.secret_sha256 == secret_sha256)).first()
 
     def get(self, token_id: int) -> TokenRow | None:
         return self.session.get(TokenRow, token_id)
 
     def is_revoked(self, token_id: int) -> bool:
-        return self.session.get(TokenRevocationRow, token_id) is not None
+        r = TokenRevocationRow.__table__
+        return self.session.connection().execute(
+            select(r.c.token_id).where(r.c.token_id == token_id)).first() is not None
 
     def revoke(self, token_id: int, position: int) -> None:
         self.session.add(TokenRevocationRow(token_id=token_id, audit_position=position))
