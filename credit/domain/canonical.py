@@ -12,16 +12,23 @@ from typing import Any
 
 
 def _refuse_floats(value: Any) -> None:
-    if isinstance(value, float):
-        raise TypeError("floats are not allowed in canonical JSON; use two-decimal strings")
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise TypeError("object keys must be strings")
-            _refuse_floats(v)
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            _refuse_floats(v)
+    """Walk the value once (iteratively: traces are wide, and this runs on every served
+    score) and refuse floats and non-string keys."""
+    stack = [value]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        v = pop()
+        t = type(v)
+        if t is dict:
+            for k in v:
+                if type(k) is not str:
+                    raise TypeError("object keys must be strings")
+            push(v.values())
+        elif t is list or t is tuple:
+            push(v)
+        elif t is float:
+            raise TypeError("floats are not allowed in canonical JSON; use two-decimal "
+                            "strings")
 
 
 def dumps(value: Any) -> str:

@@ -38,6 +38,11 @@ GENESIS = "0" * 64
 APPEND_LOCK = 0x4352454449544C47
 
 
+_A = AuditEntryRow.__table__
+_HEAD = select(_A.c.position, _A.c.at_us, _A.c.sha256).order_by(_A.c.position.desc()).limit(1)
+_INSERT = insert(_A)
+
+
 @dataclass(frozen=True)
 class Head:
     position: int
@@ -71,10 +76,7 @@ class AuditLog:
         return self._head is not None
 
     def _read_head(self) -> Head:
-        t = AuditEntryRow.__table__
-        row = self.session.connection().execute(
-            select(t.c.position, t.c.at_us, t.c.sha256).order_by(t.c.position.desc()).limit(1)
-        ).first()
+        row = self.session.connection().execute(_HEAD).first()
         if row is None:
             return Head(0, None, GENESIS)
         return Head(row.position, row.at_us, row.sha256)
@@ -119,9 +121,9 @@ class AuditLog:
         body = canonical.dumps(entry)
         sha = canonical.sha256_hex(body)
         # Core insert: entries are never read back as ORM objects in this transaction.
-        self.session.connection().execute(insert(AuditEntryRow.__table__).values(
-            position=entry["position"], kind=kind, at_us=at_us, actor=actor, uscc=uscc,
-            text=body, sha256=sha))
+        self.session.connection().execute(_INSERT, {
+            "position": entry["position"], "kind": kind, "at_us": at_us, "actor": actor,
+            "uscc": uscc, "text": body, "sha256": sha})
         self._head = Head(entry["position"], at_us, sha)
         entry["sha256"] = sha
         return entry

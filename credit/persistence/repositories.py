@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Iterator
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from credit.domain.dates import parse_instant
@@ -58,6 +58,20 @@ def to_domain_event(row: RecordEventRow) -> RecordEvent:
                        audit_position=row.audit_position,
                        recorded_at=parse_instant(row.recorded_at), repaired_on=row.repaired_on,
                        document_no=row.document_no, reason=row.reason)
+
+
+_R, _E, _T = RecordRow.__table__, RecordEventRow.__table__, TokenRow.__table__
+_HISTORY_RECORDS = select(
+    _R.c.id, _R.c.uscc, _R.c.sector, _R.c.code, _R.c.decided_on, _R.c.valid_until,
+    _R.c.document_no, _R.c.audit_position, _R.c.recorded_at, _R.c.project_code, _R.c.sha256,
+).where(_R.c.uscc == bindparam("uscc"), _R.c.audit_position <= bindparam("pos"))
+_HISTORY_EVENTS = select(
+    _E.c.record_id, _E.c.kind, _E.c.audit_position, _E.c.recorded_at, _E.c.repaired_on,
+    _E.c.document_no, _E.c.reason,
+).where(_E.c.uscc == bindparam("uscc"), _E.c.audit_position <= bindparam("pos"))
+_TOKEN_BY_HASH = select(_T).where(_T.c.secret_sha256 == bindparam("h"))
+_TOKEN_REVOKED = select(TokenRevocationRow.__table__.c.token_id).where(
+    TokenRevocationRow.__table__.c.token_id == bindparam("id"))
 
 
 class _Repo:
@@ -128,19 +142,15 @@ class RecordRepository(_Repo):
                 ) -> tuple[list[Record], list[RecordEvent]]:
         """All of a subject's records and events (optionally only those known at a
         position), as the engine's domain objects."""
-        # Core, not the ORM: this runs inside the append lock on every served score.
-        r, e = RecordRow.__table__, RecordEventRow.__table__
-        q = select(r.c.id, r.c.uscc, r.c.sector, r.c.code, r.c.decided_on, r.c.valid_until,
-                   r.c.document_no, r.c.audit_position, r.c.recorded_at, r.c.project_code,
-                   r.c.sha256).where(r.c.uscc == uscc)
-        qe = select(e.c.record_id, e.c.kind, e.c.audit_position, e.c.recorded_at,
-                    e.c.repaired_on, e.c.document_no, e.c.reason).where(e.c.uscc == uscc)
-        if max_position is not None:
-            q = q.where(r.c.audit_position <= max_position)
-            qe = qe.where(e.c.audit_position <= max_position)
+        # Core statements built once (no per-call compilation or cache-key work): this
+        # runs inside the append lock on every served score.
+        limit = max_position if max_position is not None else 2**63 - 1
         conn = self.session.connection()
-        records = [to_domain_record(row) for row in conn.execute(q)]
-        events = [to_domain_event(row) for row in conn.execute(qe)] if records else []
+        records = [to_domain_record(row)
+                   for row in conn.execute(_HISTORY_RECORDS, {"uscc": uscc, "pos": limit})]
+        events = [to_domain_event(row)
+                  for row in conn.execute(_HISTORY_EVENTS, {"uscc": uscc, "pos": limit})
+                  ] if records else []
         return records, events
 
     def page(self, *, uscc=None, sector=None, code=None, limit=100, after=None
@@ -183,17 +193,14 @@ class TokenRepository(_Repo):
     def by_secret_hash(self, secret_sha256: str):
         """The token with this secret hash (a plain row, read on every request: Core,
         not the ORM, keeps it cheap)."""
-        t = TokenRow.__table__
-        return self.session.connection().execute(
-            select(t).where(t.c.secret_sha256 == secret_sha256)).first()
+        return self.session.connection().execute(_TOKEN_BY_HASH, {"h": secret_sha256}).first()
 
     def get(self, token_id: int) -> TokenRow | None:
         return self.session.get(TokenRow, token_id)
 
     def is_revoked(self, token_id: int) -> bool:
-        r = TokenRevocationRow.__table__
-        return self.session.connection().execute(
-            select(r.c.token_id).where(r.c.token_id == token_id)).first() is not None
+        return self.session.connection().execute(_TOKEN_REVOKED, {"id": token_id}
+                                                 ).first() is not None
 
     def revoke(self, token_id: int, position: int) -> None:
         self.session.add(TokenRevocationRow(token_id=token_id, audit_position=position))
