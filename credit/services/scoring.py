@@ -74,6 +74,10 @@ def score(ctx: ServiceContext, actor: Actor, q: ScoreQuery) -> dict:
     as_of = q.as_of or ctx.today()
     with ctx.uow(write=True) as uow:
         at = uow.audit.next_at()
+        if q.known_at is not None and q.known_at >= at:
+            # A known_at a moment ahead (clock skew): the trace itself is stamped at
+            # known_at, so every later entry has at > known_at and the answer is final.
+            at = q.known_at
         if q.known_at is None or q.known_at >= at:
             # Default knowledge: the instant of this score's own trace entry, i.e.
             # everything committed before the append lock was granted to us.

@@ -1,0 +1,140 @@
+"""Idempotency-Key on POST /records and POST /evaluations (API.md §3): the first 201 is
+remembered forever as its exact body; the same key and JSON value replays it and writes
+nothing; another value is 409; the check comes before validation and duplicates."""
+
+from __future__ import annotations
+
+import json
+
+from credit.errors import Conflict, InvalidInput
+from credit.services.idempotency import IdempotentRequest
+from credit.services.records import create_record, revoke_record
+from credit.services.scoring import create_evaluation
+
+from .helpers import (
+    EVALUATOR,
+    HOUSING,
+    HOUSING_2,
+    S1,
+    S2,
+    counts,
+    expect,
+    record_body,
+    revocation_body,
+    snapshot,
+    wrong_check,
+)
+
+RECORDS = "/api/v1/records"
+EVALUATIONS = "/api/v1/evaluations"
+
+
+def idem(body, key="k-1", actor=HOUSING, path=RECORDS) -> IdempotentRequest:
+    return IdempotentRequest(token_id=actor.token_id, method="POST", path=path, key=key,
+                             body=body)
+
+
+def evaluation_body(**overrides) -> dict:
+    body = {"tender": {"code": "KQ-2026-0012", "name": "柯桥区某道路改造工程"},
+            "sector": "housing", "as_of": "2026-06-01",
+            "bidders": [{"uscc": S1}, {"consortium": [S2, "91110000710926094P"]}]}
+    body.update(overrides)
+    return body
+
+
+def test_same_key_same_body_replays_exact_text_and_writes_nothing(ctx, clock):
+    body = record_body()
+    first = create_record(ctx, HOUSING, body, idem(body))
+    assert (first.status, first.replayed) == (201, False)
+    before = snapshot(ctx)
+    clock.advance(days=400)  # counts_today would now be false: the replay is the old text
+    # the same JSON value, keys in another order
+    reordered = dict(reversed(list(body.items())))
+    again = create_record(ctx, HOUSING, reordered, idem(reordered))
+    assert again.replayed is True
+    assert again.status == 201
+    assert again.body == first.body
+    assert snapshot(ctx) == before
+
+
+def test_replay_after_revocation_still_returns_first_response(ctx):
+    body = record_body()
+    first = create_record(ctx, HOUSING, body, idem(body))
+    revoke_record(ctx, HOUSING, json.loads(first.body)["id"], revocation_body())
+    before = snapshot(ctx)
+    again = create_record(ctx, HOUSING, body, idem(body))
+    assert again.body == first.body and json.loads(again.body)["status"] == "active"
+    assert snapshot(ctx) == before
+
+
+def test_same_key_other_body_is_refused(ctx):
+    body = record_body()
+    create_record(ctx, HOUSING, body, idem(body))
+    before = snapshot(ctx)
+    other = record_body(document_no="另一个文号")
+    with expect(Conflict, "idempotency_key_reused") as info:
+        create_record(ctx, HOUSING, other, idem(other))
+    assert info.value.status == 409
+    assert snapshot(ctx) == before
+
+
+def test_key_check_comes_before_validation_and_duplicates(ctx):
+    body = record_body()
+    first = create_record(ctx, HOUSING, body, idem(body))
+    before = snapshot(ctx)
+    invalid = record_body(uscc=wrong_check(S1), code="NOPE")
+    with expect(Conflict, "idempotency_key_reused"):
+        create_record(ctx, HOUSING, invalid, idem(invalid))
+    with expect(Conflict, "idempotency_key_reused"):
+        create_record(ctx, HOUSING, "not an object", idem("not an object"))
+    # the very same body would be a duplicate_record without the key: it replays instead
+    assert create_record(ctx, HOUSING, body, idem(body)).body == first.body
+    assert snapshot(ctx) == before
+    with expect(Conflict, "duplicate_record"):
+        create_record(ctx, HOUSING, body, idem(body, key="k-2"))
+    with expect(Conflict, "duplicate_record"):
+        create_record(ctx, HOUSING, body)
+
+
+def test_failed_request_is_not_remembered(ctx):
+    bad = record_body(code="NOPE")
+    with expect(InvalidInput, "unknown_code"):
+        create_record(ctx, HOUSING, bad, idem(bad))
+    assert counts(ctx)["idempotency"] == 0
+    good = record_body()
+    out = create_record(ctx, HOUSING, good, idem(good))
+    assert (out.status, out.replayed) == (201, False)
+    # a refused duplicate is not remembered either
+    with expect(Conflict, "duplicate_record"):
+        create_record(ctx, HOUSING, good, idem(good, key="k-dup"))
+    other = record_body(document_no="D-2")
+    assert create_record(ctx, HOUSING, other, idem(other, key="k-dup")).replayed is False
+
+
+def test_key_scope_is_token_method_path(ctx):
+    body = record_body()
+    create_record(ctx, HOUSING, body, idem(body))
+    # Another token may use the same key for another request.
+    other = record_body(uscc=S2)
+    out = create_record(ctx, HOUSING_2, other, idem(other, actor=HOUSING_2))
+    assert out.replayed is False
+    assert json.loads(out.body)["uscc"] == S2
+    assert counts(ctx)["records"] == 2
+
+
+def test_evaluation_replay(ctx, clock):
+    body = evaluation_body()
+    first = create_evaluation(ctx, EVALUATOR, body, idem(body, actor=EVALUATOR, path=EVALUATIONS))
+    assert (first.status, first.replayed) == (201, False)
+    before = snapshot(ctx)
+    clock.advance(hours=3)
+    again = create_evaluation(ctx, EVALUATOR, body, idem(body, actor=EVALUATOR, path=EVALUATIONS))
+    assert again.replayed is True and again.body == first.body
+    assert snapshot(ctx) == before  # no new traces, no new evaluation
+    other = evaluation_body(as_of="2026-05-01")
+    with expect(Conflict, "idempotency_key_reused"):
+        create_evaluation(ctx, EVALUATOR, other, idem(other, actor=EVALUATOR, path=EVALUATIONS))
+    bad = evaluation_body(bidders=[{"uscc": wrong_check(S1)}])
+    with expect(Conflict, "idempotency_key_reused"):
+        create_evaluation(ctx, EVALUATOR, bad, idem(bad, actor=EVALUATOR, path=EVALUATIONS))
+    assert snapshot(ctx) == before
