@@ -32,7 +32,7 @@ def read_json():
     not parse (size limits were enforced before)."""
     if request.mimetype != "application/json":
         raise MediaTypeError("The body must be application/json.")
-    raw = request.get_data(cache=True)
+    raw = read_body()
     try:
         text = raw.decode("utf-8")
         body = json.loads(text, parse_constant=_refuse_constant)
@@ -44,6 +44,22 @@ def read_json():
         raise InvalidInput(f"The body contains {bad}, which no field accepts.",
                            errors={"_body": [f"contains {bad}"]})
     return body
+
+
+def read_body() -> bytes:
+    """The raw body, at most 1 MiB. A body without Content-Length (chunked) is read up to
+    one byte more than the limit so that an oversized one is a 413, not a truncation."""
+    from api.auth import MAX_BODY, TooLarge
+    try:
+        raw = request.stream.read(MAX_BODY + 1)
+    except CreditError:
+        raise
+    except Exception:  # the server's reader refused the framing (bad chunk sizes)
+        raise InvalidInput("The request body could not be read (malformed framing).",
+                           error="malformed_json") from None
+    if len(raw) > MAX_BODY:
+        raise TooLarge("The request body is larger than 1 MiB.")
+    return raw
 
 
 def _refuse_constant(name: str):

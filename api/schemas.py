@@ -90,9 +90,13 @@ class EntryQuery(Page):
 
 
 class CreditParser(FlaskParser):
-    """Query errors in the error body of API.md §1, keyed by parameter name."""
+    """Query errors in the error body of API.md §1, keyed by parameter name; unknown
+    query parameters are refused like unknown body fields (a misspelt ``asof`` must not
+    silently serve today's score)."""
 
     DEFAULT_VALIDATION_STATUS = 400
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+                                   "query": RAISE, "querystring": RAISE}
 
     def handle_error(self, error, req, schema, *, error_status_code, error_headers):
         messages = error.messages

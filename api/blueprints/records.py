@@ -33,9 +33,9 @@ def create():
 
 
 @blp.route("", methods=["GET"])
-@blp.arguments(RecordQuery, location="query", as_kwargs=True)
 @blp.response(200, RecordPage)
-@requires(*READERS)
+@requires(*READERS)  # outside the query parsing: 401/403/413 come before 400
+@blp.arguments(RecordQuery, location="query", as_kwargs=True)
 def index(uscc, sector, code, limit, after):
     """Records, newest first by audit position."""
     if g.actor.role == "enterprise":

@@ -23,9 +23,9 @@ def show(uscc):
 
 
 @blp.route("/<uscc>/score", methods=["GET"])
-@blp.arguments(ScoreQuerySchema, location="query", as_kwargs=True)
 @blp.response(200, ScoreOut)
-@requires(*READERS)
+@requires(*READERS)  # outside the query parsing: 401/403/413 come before 400
+@blp.arguments(ScoreQuerySchema, location="query", as_kwargs=True)
 def score(uscc, sector, as_of, known_at, model):
     """Score, grade, eligibility and measures; every call logs its trace."""
     uscc = path_uscc(uscc)
@@ -36,9 +36,9 @@ def score(uscc, sector, as_of, known_at, model):
 
 
 @blp.route("/<uscc>/inquiries", methods=["GET"])
-@blp.arguments(Page, location="query", as_kwargs=True)
 @blp.response(200, InquiryPage)
 @requires("auditor", "admin", "enterprise")
+@blp.arguments(Page, location="query", as_kwargs=True)
 def inquiries(uscc, limit, after):
     """Who pulled this enterprise's score, newest first."""
     uscc = path_uscc(uscc)

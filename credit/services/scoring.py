@@ -41,7 +41,7 @@ def _check_known_at(ctx: ServiceContext, known_at: datetime | None) -> None:
                            errors={"known_at": ["must not be before 2000-01-01."]})
     now = ctx.clock()
     if known_at > now + CLOCK_SKEW:
-        raise RuleViolation(f"known_at {format_instant(known_at)} is later than now "
+        raise RuleViolation(f"known_at {known_at.isoformat()} is later than now "
                             f"({format_instant(now)}): the future is not known yet.",
                             error="known_at_in_future")
 
@@ -58,6 +58,8 @@ def _serve(uow, actor: Actor, result: ScoreResult, name: str | None, at: datetim
            context: dict | None = None) -> dict:
     """Append the trace and return the §4 body with its trace id and hash."""
     payload = trace_payload(result, name)
+    # Who may read the trace later: the token that caused it (API.md §2), by id.
+    payload["token_id"] = actor.token_id
     if context:
         payload["evaluation"] = context
     entry = uow.audit.append("score.served", actor.name, payload, uscc=result.uscc, at=at)
@@ -69,8 +71,8 @@ def _serve(uow, actor: Actor, result: ScoreResult, name: str | None, at: datetim
 
 def score(ctx: ServiceContext, actor: Actor, q: ScoreQuery) -> dict:
     """One subject's score, grade, eligibility and measures for a sector (traced)."""
-    model = ctx.model(q.model)
     _check_known_at(ctx, q.known_at)
+    model = ctx.model(q.model)
     as_of = q.as_of or ctx.today()
     with ctx.uow(write=True) as uow:
         at = uow.audit.next_at()
