@@ -46,6 +46,8 @@ deps:
 	@if command -v apt-get >/dev/null 2>&1; then \
 	  missing=""; \
 	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium chromium-driver"; \
+	  command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
+	  [ -d /usr/share/fonts/opentype/noto ] || missing="$$missing fonts-noto-cjk"; \
 	  command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
 	  if [ -n "$$missing" ]; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \

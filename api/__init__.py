@@ -8,8 +8,7 @@ from flask import Flask, request
 from flask_smorest import Api
 from werkzeug.exceptions import MethodNotAllowed
 
-from api import errors
-from api.auth import MAX_BODY
+from api import console, errors
 
 # Routes whose GET logs a trace: HEAD would too, so it is refused (API.md §4).
 NO_HEAD = {"subjects.score"}
@@ -26,7 +25,9 @@ def create_app(config: dict | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
-        MAX_CONTENT_LENGTH=MAX_BODY,
+        # Body size is enforced by api.auth.check_limits / api.http.read_body, after
+        # authentication, as the order of checks of API.md §1 requires.
+        MAX_CONTENT_LENGTH=None,
         JSON_AS_ASCII=False,
         SECRET_KEY=os.environ.get("CREDIT_SECRET_KEY"),
     )
@@ -44,15 +45,23 @@ def create_app(config: dict | None = None) -> Flask:
     api = Api(app, spec_kwargs={"info": {"description": "Credit scores, grades and joint "
                                          "punishment for public tendering in Zhejiang."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    from api.blueprints import audit, evaluations, models, records, subjects
+    from api.blueprints import audit, checkpoints, evaluations, models, records, subjects
     for blp in (records.blp, subjects.blp, evaluations.blp, audit.traces, audit.log,
-                models.blp):
+                models.blp, checkpoints.blp):
         api.register_blueprint(blp)
+    app.register_blueprint(console.bp)
 
     @app.before_request
     def _refuse_head():
         if request.method == "HEAD" and request.endpoint in NO_HEAD:
             raise MethodNotAllowed(valid_methods=["GET"])
+
+    @app.after_request
+    def _charset(response):
+        # Every JSON document (the OpenAPI one included) says it is UTF-8 (API.md §1).
+        if response.mimetype == "application/json" and "charset" not in response.content_type:
+            response.content_type = "application/json; charset=utf-8"
+        return response
 
     errors.register(app)
     return app

@@ -6,9 +6,10 @@ import json
 import logging
 from http import HTTPStatus
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from api import console
 from credit.errors import CreditError
 
 log = logging.getLogger("credit.api")
@@ -47,6 +48,8 @@ def error_response(status: int, error: str, message: str, errors: dict | None = 
 def register(app: Flask) -> None:
     @app.errorhandler(CreditError)
     def _credit(exc: CreditError):
+        if console.is_console_path(request.path):
+            return console.error_page(exc.status, exc.message, exc.error)
         return error_response(exc.status, exc.error, exc.message, exc.errors, **exc.extra)
 
     @app.errorhandler(HTTPException)
@@ -58,6 +61,8 @@ def register(app: Flask) -> None:
         if status == 405 and exc.get_response().headers.get("Allow"):
             headers["Allow"] = exc.get_response().headers["Allow"]
         message = MESSAGES.get(status) or (exc.description or HTTPStatus(status).phrase)
+        if console.is_console_path(request.path):
+            return console.error_page(status, message, HTTP_CODES.get(status), headers)
         return error_response(status, HTTP_CODES.get(status, "error"), message,
                               headers=headers)
 

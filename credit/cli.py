@@ -52,21 +52,53 @@ def token() -> None:
     """API tokens."""
 
 
+def _expiry(value: str | None):
+    """``--expires``: an RFC 3339 instant with offset, or a lifetime from now such as
+    ``90d``, ``12h`` or ``30m``; it must lie in the future."""
+    import re
+    from datetime import datetime, timedelta, timezone
+
+    from credit.domain.dates import parse_instant
+    if value is None:
+        return None
+    now = datetime.now(timezone.utc)
+    m = re.fullmatch(r"\s*(\d{1,6})\s*([dhm])\s*", value)
+    if m:
+        unit = {"d": "days", "h": "hours", "m": "minutes"}[m[2]]
+        when = now + timedelta(**{unit: int(m[1])})
+    else:
+        try:
+            when = parse_instant(value.strip())
+        except ValueError:
+            raise click.BadParameter("use an RFC 3339 instant with an offset (e.g. "
+                                     "2027-01-01T00:00:00+08:00) or a lifetime such as "
+                                     "90d, 12h, 30m.", param_hint="--expires") from None
+    if when <= now:
+        raise click.BadParameter("the expiry lies in the past.", param_hint="--expires")
+    return when
+
+
 @token.command("create")
 @click.option("--role", required=True,
               type=click.Choice(["regulator", "evaluator", "auditor", "admin", "enterprise"]))
 @click.option("--sector", "sectors", multiple=True, help="repeat; regulators only")
 @click.option("--uscc", default=None, help="enterprise tokens only")
 @click.option("--name", required=True, help="who holds it, e.g. 柯桥区交通运输局")
-def token_create(role, sectors, uscc, name) -> None:
+@click.option("--expires", default=None,
+              help="RFC 3339 instant, or a lifetime such as 90d / 12h / 30m; default never")
+def token_create(role, sectors, uscc, name, expires) -> None:
     """Create a token; the secret is printed once, alone on the last line."""
+    from credit.domain.dates import format_instant
     from credit.services.tokens import create_token
+    expires_at = _expiry(expires)
     try:
         token_id, secret = create_token(_context(), _operator(), role=role, name=name,
-                                        sectors=list(sectors), uscc=uscc)
+                                        sectors=list(sectors), uscc=uscc,
+                                        expires_at=expires_at)
     except CreditError as exc:
         _fail(exc, 2)
-    click.echo(f"token {token_id} created for {name} ({role}); it is shown only now:")
+    until = f", expires {format_instant(expires_at)}" if expires_at else ""
+    click.echo(f"token {token_id} created for {name} ({role}{until}); it is shown only now:")
     click.echo(secret)
 
 
@@ -103,11 +135,26 @@ def audit() -> None:
 
 
 @audit.command("verify")
-def audit_verify() -> None:
-    """Re-hash the chain and every stored row; exit 0 intact, 1 not, 2 unreachable."""
+@click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False),
+              default=None, help="a saved checkpoint (the JSON of GET /audit/checkpoint)")
+def audit_verify(checkpoint_file) -> None:
+    """Re-hash the chain and every stored row; with --checkpoint also check that the log
+    still extends the saved checkpoint (catches truncation and rewrites). Exit 0
+    intact, 1 not, 2 unreachable (or an unreadable checkpoint file)."""
+    from credit.services import checkpoints
     from credit.services.audit import verify_chain
+    cp, doc = None, None
+    if checkpoint_file is not None:
+        try:
+            with open(checkpoint_file, encoding="utf-8") as f:
+                cp, doc = checkpoints.load_file(f.read())
+        except OSError as exc:
+            click.echo(f"error: cannot read the checkpoint file: {exc.strerror}", err=True)
+            sys.exit(2)
+        except CreditError as exc:
+            _fail(exc, 2)
     try:
-        result = verify_chain(_context())
+        result = verify_chain(_context(), cp)
     except Unavailable as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(2)
@@ -116,8 +163,44 @@ def audit_verify() -> None:
             click.echo(f"error: the database cannot be reached: {exc}", err=True)
             sys.exit(2)
         raise
+    if doc is not None:
+        # The signature is checked when this machine has the key that made it.
+        from credit import signing
+        try:
+            key = signing.load_key(signing.configured_path())
+        except signing.SigningKeyMissing:
+            key = None
+        result["checkpoint_signature_ok"] = (checkpoints.signature_ok(doc, key)
+                                             if key is not None else None)
     click.echo(json.dumps(result, ensure_ascii=False))
-    sys.exit(0 if result["ok"] else 1)
+    intact = (result["ok"] and result.get("checkpoint_ok", True)
+              and result.get("checkpoint_signature_ok") is not False)
+    sys.exit(0 if intact else 1)
+
+
+@main.group()
+def keys() -> None:
+    """The Ed25519 key that signs audit checkpoints."""
+
+
+@keys.command("create")
+@click.option("--path", default=None, help="default: $CREDIT_SIGNING_KEY")
+def keys_create(path) -> None:
+    """Create the signing key (PEM, mode 0600); an existing file is never overwritten."""
+    from credit import signing
+    path = path or signing.configured_path()
+    if not path:
+        click.echo("error: set CREDIT_SIGNING_KEY to the path of the key file (or pass "
+                   "--path).", err=True)
+        sys.exit(2)
+    try:
+        key = signing.create_key(path)
+    except signing.SigningKeyExists as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"signing key written to {path} (mode 0600)")
+    click.echo(f"key_id {key.key_id}")
+    click.echo(f"public key (Ed25519, base64 of the raw 32 bytes): {key.public_key_b64()}")
 
 
 @main.command("serve")
@@ -132,3 +215,10 @@ def serve(host, port, workers) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+from credit.batch.cli import compare_models_command, import_command, rate_all_command  # noqa: E402
+
+main.add_command(rate_all_command)
+main.add_command(import_command)
+main.add_command(compare_models_command)

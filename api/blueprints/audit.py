@@ -1,6 +1,7 @@
 """Traces and the audit log (API.md §6)."""
 
 from flask import g
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from api.auth import AUDIT, READERS, requires
 from api.blueprints import Blueprint, ctx
@@ -10,10 +11,11 @@ from api.schemas import (
     Entry,
     EntryPage,
     EntryQuery,
+    Query,
     TraceQuery,
     TraceVerification,
 )
-from credit.services import audit
+from credit.services import audit, checkpoints
 
 traces = Blueprint("traces", __name__, url_prefix="/api/v1/traces",
                    description="Served scores with everything needed to check them")
@@ -22,9 +24,9 @@ log = Blueprint("audit", __name__, url_prefix="/api/v1/audit",
 
 
 @traces.route("", methods=["GET"])
-@traces.arguments(TraceQuery, location="query", as_kwargs=True)
 @traces.response(200, EntryPage)
-@requires(*AUDIT)
+@requires(*AUDIT)  # outside the query parsing: 401/403/413 come before 400
+@traces.arguments(TraceQuery, location="query", as_kwargs=True)
 def trace_index(uscc, actor, from_, to, limit, after):
     """Traces newest first, filtered by enterprise, caller and time."""
     f = audit.TraceFilter(uscc=uscc, actor=actor, from_=from_, to=to, limit=limit,
@@ -49,17 +51,41 @@ def trace_verify(trace_id):
 
 
 @log.route("/entries", methods=["GET"])
-@log.arguments(EntryQuery, location="query", as_kwargs=True)
 @log.response(200, EntryPage)
 @requires(*AUDIT)
+@log.arguments(EntryQuery, location="query", as_kwargs=True)
 def entries(after, limit, kind):
     """Entries ascending by position after ``after``."""
     return json_response(audit.list_entries(ctx(), after=after, limit=limit, kind=kind))
 
 
+class VerifyQuery(Query):
+    """An optional checkpoint (API.md §6): both or neither."""
+
+    position = fields.Integer(load_default=None, strict=False,
+                              validate=validate.Range(min=0, max=2**63 - 1))
+    sha256 = fields.String(load_default=None, validate=validate.Regexp(
+        r"^[0-9a-fA-F]{64}$", error="must be 64 hexadecimal digits."))
+
+    @validates_schema
+    def _both_or_neither(self, data, **kw):
+        if (data.get("position") is None) != (data.get("sha256") is None):
+            missing = "sha256" if data.get("sha256") is None else "position"
+            raise ValidationError("position and sha256 of a checkpoint go together.",
+                                  missing)
+
+
+class ChainVerificationWithCheckpoint(ChainVerification):
+    checkpoint_ok = fields.Boolean(metadata={"description": "only with position and sha256"})
+    checkpoint_problem = fields.Dict(allow_none=True)
+
+
 @log.route("/verify", methods=["GET"])
-@log.response(200, ChainVerification)
-@requires(*AUDIT)
-def verify():
-    """Re-hash the whole chain and every stored row; appends nothing."""
-    return json_response(audit.verify_chain(ctx()))
+@requires(*AUDIT)  # outside the query parsing: 401/403 come before 400 (API.md §1)
+@log.arguments(VerifyQuery, location="query", as_kwargs=True)
+@log.response(200, ChainVerificationWithCheckpoint)
+def verify(position, sha256):
+    """Re-hash the whole chain and every stored row; appends nothing. With a saved
+    checkpoint (``position`` and ``sha256``) also whether the log still extends it."""
+    cp = checkpoints.parse(position, sha256) if position is not None else None
+    return json_response(audit.verify_chain(ctx(), cp))

@@ -19,6 +19,7 @@ from credit.persistence.repositories import event_facts, record_facts
 
 from .context import Actor, ServiceContext
 
+ENTRY_PROBLEMS = ("hash_mismatch", "prev_mismatch", "position_gap")
 ROW_KINDS = {"record.created": "records", "record.revoked": "record_events",
              "record.repaired": "record_events", "evaluation.created": "evaluations"}
 
@@ -48,7 +49,8 @@ def get_trace(ctx: ServiceContext, actor: Actor, trace_id: int) -> dict:
         entry = uow.audit_queries.get(trace_id)
     if entry is None or entry["kind"] != "score.served":
         raise NotFound(f"There is no trace {trace_id}.")
-    if actor.role not in ("auditor", "admin") and entry["actor"] != actor.name:
+    if actor.role not in ("auditor", "admin") and \
+            entry["payload"].get("token_id") != actor.token_id:
         raise Forbidden("Only auditors, admins and the caller that pulled this score may "
                         "read its trace.")
     return entry
@@ -145,20 +147,32 @@ def verify_trace(ctx: ServiceContext, trace_id: int) -> dict:
             replayed = trace_payload(
                 evaluate(model, p["uscc"], records, events, p["sector"],
                          parse_date(p["as_of"]), knowledge), name)
-            original = {k: v for k, v in p.items() if k != "evaluation"}
+            # Context the engine does not produce: which token and which tender asked.
+            original = {k: v for k, v in p.items() if k not in ("evaluation", "token_id")}
             differences += _differences(original, replayed)
     replay_ok = not differences
     return {"hash_ok": hash_ok, "chain_ok": chain_ok, "replay_ok": replay_ok,
             "ok": hash_ok and chain_ok and replay_ok, "differences": differences}
 
 
-def verify_chain(ctx: ServiceContext) -> dict:
+def verify_chain(ctx: ServiceContext, checkpoint=None) -> dict:
     """Walk the whole chain; re-hash every entry and every stored record, event and
     evaluation against the hash its creating entry carries. ``first_bad`` is the lowest
-    bad position (rows no entry created come last, with position null)."""
+    bad position (rows no entry created come last, with position null).
+
+    With a ``checkpoint`` (``position``, ``sha256``: see services/checkpoints.py) the
+    result adds ``checkpoint_ok`` — the entry at that position still hashes to that
+    value and the chain from genesis through it to the head has no bad entry — and
+    ``checkpoint_problem``: null, or ``{"position", "problem"}`` with ``truncated`` (the
+    first missing position; the log now ends before the checkpoint), ``hash_mismatch``
+    (the entry at the checkpoint was rewritten) or the chain's first bad entry."""
     problems: list[dict] = []
     created: dict[tuple[str, int], tuple[int, str]] = {}
     checked = 0
+    last_position = 0
+    at_checkpoint: bool | None = None  # None: the checkpoint's position was not reached
+    if checkpoint is not None and checkpoint.position == 0:
+        at_checkpoint = checkpoint.sha256 == GENESIS
     with ctx.uow(write=False) as uow:
         expected_prev, expected_pos = GENESIS, 1
         for row in uow.audit_queries.iter_rows():
@@ -177,6 +191,10 @@ def verify_chain(ctx: ServiceContext) -> dict:
                 problem = "prev_mismatch"
             if problem:
                 problems.append({"position": row.position, "problem": problem})
+            if checkpoint is not None and row.position == checkpoint.position:
+                at_checkpoint = (row.sha256 == checkpoint.sha256
+                                 and canonical.sha256_hex(row.text) == checkpoint.sha256)
+            last_position = max(last_position, row.position)
             expected_prev, expected_pos = row.sha256, row.position + 1
             table = ROW_KINDS.get(row.kind)
             if table and entry is not None:
@@ -208,5 +226,21 @@ def verify_chain(ctx: ServiceContext) -> dict:
             problems.append({"position": position, "problem": "row_missing", "table": table,
                              "id": row_id})
     problems.sort(key=lambda p: (p["position"] is None, p["position"] or 0))
-    return {"ok": not problems, "entries_checked": checked,
-            "first_bad": problems[0] if problems else None}
+    result = {"ok": not problems, "entries_checked": checked,
+              "first_bad": problems[0] if problems else None}
+    if checkpoint is not None:
+        chain_bad = next((p for p in problems if p["position"] is not None
+                          and p["problem"] in ENTRY_PROBLEMS), None)
+        if at_checkpoint is None and last_position < checkpoint.position:
+            cp_problem = {"position": last_position + 1, "problem": "truncated"}
+        elif at_checkpoint is None:  # deleted from the middle of the log
+            cp_problem = {"position": checkpoint.position, "problem": "position_gap"}
+        elif not at_checkpoint:
+            cp_problem = {"position": checkpoint.position, "problem": "hash_mismatch"}
+        elif chain_bad is not None:
+            cp_problem = {"position": chain_bad["position"], "problem": chain_bad["problem"]}
+        else:
+            cp_problem = None
+        result["checkpoint_ok"] = cp_problem is None
+        result["checkpoint_problem"] = cp_problem
+    return result

@@ -104,9 +104,11 @@ def load_demo(ctx: ServiceContext, token_file: str | os.PathLike) -> str:
     if present and token_file.exists():
         return f"demo data already loaded; tokens in {token_file}"
     lines = []
+    token_ids = {}
     for role, name, sectors, uscc in DEMO_TOKENS:
         token_id, secret = create_token(ctx, "demo-data", role=role, name=name,
                                         sectors=sectors, uscc=uscc)
+        token_ids[name] = token_id
         lines.append(f"{role}\t{name}\t{secret}")
     token_file.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -119,7 +121,8 @@ def load_demo(ctx: ServiceContext, token_file: str | os.PathLike) -> str:
     today = ctx.today()
     ids = {}
     for n, (uscc, sector, code, days, extra) in enumerate(DEMO_RECORDS, start=1):
-        actor = Actor(REGULATORS[sector], "regulator", sectors=frozenset([sector]))
+        actor = Actor(REGULATORS[sector], "regulator", token_id=token_ids[REGULATORS[sector]],
+                      sectors=frozenset([sector]))
         decided = today - timedelta(days=days)
         body = {
             "uscc": uscc, "subject_name": ENTERPRISES[uscc], "sector": sector, "code": code,
@@ -134,14 +137,18 @@ def load_demo(ctx: ServiceContext, token_file: str | os.PathLike) -> str:
             body["valid_until"] = (decided + timedelta(days=extra["valid_until_days"])).isoformat()
         ids[(uscc, code)] = json.loads(create_record(ctx, actor, body).body)["id"]
 
-    transport = Actor(REGULATORS["transport"], "regulator", sectors=frozenset(["transport"]))
-    housing = Actor(REGULATORS["housing"], "regulator", sectors=frozenset(["housing"]))
+    transport = Actor(REGULATORS["transport"], "regulator",
+                      token_id=token_ids[REGULATORS["transport"]], sectors=frozenset(["transport"]))
+    housing = Actor(REGULATORS["housing"], "regulator",
+                    token_id=token_ids[REGULATORS["housing"]], sectors=frozenset(["housing"]))
     revoke_record(ctx, transport, ids[("91330603MA2D7P8Q15", "BID-COLLUDE")],
                   {"document_no": "绍柯交复〔2026〕3号", "reason": "行政复议撤销原处罚决定"})
     repair_record(ctx, housing, ids[("91330621MA2J15R61H", "QUAL-LEND")],
                   {"repaired_on": (today - timedelta(days=10)).isoformat(),
                    "document_no": "绍柯建修〔2026〕8号", "reason": "已完成整改并通过信用修复审核"})
-    evaluator = Actor("柯桥区公共资源交易中心评标系统", "evaluator")
+    # The demo evaluation belongs to the demo evaluator token, which may then read it.
+    evaluator = Actor("柯桥区公共资源交易中心评标系统", "evaluator",
+                      token_id=token_ids["柯桥区公共资源交易中心评标系统"])
     create_evaluation(ctx, evaluator, {
         "tender": {"code": "KQ-2026-0012", "name": "柯桥区鉴湖路提升改造工程"},
         "sector": "housing", "as_of": today.isoformat(),

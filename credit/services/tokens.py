@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from datetime import datetime
 
-from credit.domain.dates import format_instant, to_micros
+from credit.domain.dates import format_instant, from_micros, to_micros
 from credit.domain.model import SECTORS
 from credit.errors import InvalidInput, Unauthenticated
 from credit.persistence.tables import TokenRow
@@ -16,6 +17,9 @@ from credit.uscc import InvalidUSCC, normalise_uscc
 from .context import ROLES, Actor, ServiceContext
 
 TOKEN_PREFIX = "kqc_"
+# Failed authentications are logged here with a reason and at most the first 8 hex
+# digits of the presented secret's SHA-256 — never the secret itself.
+auth_log = logging.getLogger("credit.auth")
 
 
 def _hash(secret: str) -> str:
@@ -89,9 +93,13 @@ def list_tokens(ctx: ServiceContext) -> list[dict]:
     """Every token without its secret."""
     with ctx.uow(write=False) as uow:
         revoked = uow.tokens.revoked_ids()
+        now = to_micros(ctx.clock())
         return [{"id": t.id, "name": t.name, "role": t.role,
                  "sectors": [s for s in t.sectors.split(",") if s], "uscc": t.uscc,
-                 "created_at": t.created_at, "revoked": t.id in revoked}
+                 "created_at": t.created_at, "revoked": t.id in revoked,
+                 "expires_at": (format_instant(from_micros(t.expires_at_us))
+                                if t.expires_at_us is not None else None),
+                 "expired": t.expires_at_us is not None and t.expires_at_us <= now}
                 for t in uow.tokens.all()]
 
 
@@ -99,14 +107,35 @@ def authenticate(ctx: ServiceContext, secret: str | None) -> Actor:
     """The actor behind a bearer secret, or Unauthenticated. Looks the token up by the
     hash of the secret and compares hashes in constant time."""
     if not secret:
+        auth_log.info("authentication failed: no bearer token")
         raise Unauthenticated("A bearer token is required (Authorization: Bearer <token>).")
     digest = _hash(secret)
     with ctx.uow(write=False) as uow:
         row = uow.tokens.by_secret_hash(digest)
-        valid = (row is not None and hmac.compare_digest(row.secret_sha256, digest)
-                 and not uow.tokens.is_revoked(row.id)
+        if row is None or not hmac.compare_digest(row.secret_sha256, digest):
+            reason = "unknown token"
+        elif uow.tokens.is_revoked(row.id):
+            reason = f"token {row.id} is revoked"
+        elif row.expires_at_us is not None and row.expires_at_us <= to_micros(ctx.clock()):
+            reason = f"token {row.id} expired"
+        else:
+            reason = None
+    if reason is not None:
+        auth_log.warning("authentication failed: %s (sha256 prefix %s)", reason, digest[:8])
+        raise Unauthenticated("The bearer token is unknown, revoked or expired.")
+    return Actor(name=row.name, role=row.role, token_id=row.id,
+                 sectors=frozenset(s for s in row.sectors.split(",") if s), uscc=row.uscc)
+
+
+def actor_by_id(ctx: ServiceContext, token_id: int) -> Actor:
+    """The actor behind a token id — what a console session stores instead of the
+    secret — or Unauthenticated when the token is unknown, revoked or expired, so a
+    revocation ends every session signed in with it at the next request."""
+    with ctx.uow(write=False) as uow:
+        row = uow.tokens.get(token_id) if isinstance(token_id, int) else None
+        valid = (row is not None and not uow.tokens.is_revoked(row.id)
                  and (row.expires_at_us is None or row.expires_at_us > to_micros(ctx.clock())))
     if not valid:
-        raise Unauthenticated("The bearer token is unknown, revoked or expired.")
+        raise Unauthenticated("The signed-in token is unknown, revoked or expired.")
     return Actor(name=row.name, role=row.role, token_id=row.id,
                  sectors=frozenset(s for s in row.sectors.split(",") if s), uscc=row.uscc)

@@ -1,0 +1,148 @@
+"""Who is signed in to the console, and CSRF.
+
+The session cookie (Flask's, signed with ``SECRET_KEY`` = CREDIT_SECRET_KEY) holds
+``tid`` (the token's id), ``exp`` (when the sign-in lapses) and ``csrf`` (a random
+per-session value every POST form echoes). The token's secret is only read from the
+sign-in form and never stored. Each request resolves the actor again from the id, so a
+revoked or expired token ends its sessions at once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from functools import wraps
+
+from flask import current_app, g, redirect, request, session, url_for
+from werkzeug.exceptions import MethodNotAllowed, RequestEntityTooLarge
+
+from api.console import SECURITY_HEADERS, bp
+from credit.errors import CreditError, Forbidden, Unauthenticated
+from credit.services.tokens import actor_by_id, authenticate
+
+SIGN_IN_HOURS = 8
+# A console form is a few kilobytes; refuse anything bigger before parsing it (the app
+# itself sets no MAX_CONTENT_LENGTH: the API checks sizes after authentication).
+MAX_FORM_BODY = 64 * 1024
+READERS = ("regulator", "evaluator", "auditor", "admin", "enterprise")
+AUDIT = ("auditor", "admin")
+
+
+class CsrfRefused(CreditError):
+    status = 400
+    error = "csrf_failed"
+
+
+class SecretKeyMissing(CreditError):
+    status = 503
+    error = "secret_key_missing"
+
+
+def ctx():
+    return current_app.extensions["credit"]
+
+
+def csrf_token() -> str:
+    """This session's CSRF token (created on first use)."""
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def sign_in(secret: str):
+    """Authenticate the token (API.md §2 rules) and start a fresh session holding only
+    its id; raises Unauthenticated."""
+    actor = authenticate(ctx(), (secret or "").strip() or None)
+    session.clear()
+    session["tid"] = actor.token_id
+    session["exp"] = int(time.time()) + SIGN_IN_HOURS * 3600
+    session["csrf"] = secrets.token_urlsafe(32)  # a new one: no fixation across sign-in
+    return actor
+
+
+def sign_out() -> None:
+    session.clear()
+
+
+def _current_actor():
+    tid = session.get("tid")
+    if tid is None:
+        return None
+    if int(session.get("exp") or 0) < time.time():
+        session.clear()
+        return None
+    try:
+        return actor_by_id(ctx(), tid)
+    except Unauthenticated:
+        session.clear()
+        return None
+
+
+# Pages whose GET serves (and logs) scores: HEAD would too, so it is refused, as on the
+# API's score route.
+NO_HEAD = {"console.subject"}
+
+
+@bp.before_request
+def _load_actor_and_check_csrf():
+    if request.method == "HEAD" and request.endpoint in NO_HEAD:
+        raise MethodNotAllowed(valid_methods=["GET"])
+    if request.method == "POST" and (request.content_length or 0) > MAX_FORM_BODY:
+        raise RequestEntityTooLarge()
+    if not current_app.secret_key:
+        raise SecretKeyMissing("CREDIT_SECRET_KEY is not set: console sessions cannot be "
+                               "signed.")
+    if request.method == "POST":
+        sent = request.form.get("csrf_token", "")
+        expected = session.get("csrf", "")
+        if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+            raise CsrfRefused("The form's CSRF token is missing or does not match this "
+                              "session; nothing was saved.")
+    g.actor = _current_actor()
+
+
+@bp.after_request
+def _security_headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+@bp.app_context_processor
+def _template_globals():
+    return {"csrf_token": csrf_token, "actor": g.get("actor"),
+            "today": ctx().today().isoformat()}
+
+
+def safe_next(target: str | None) -> str | None:
+    """A local path to return to after signing in (never another site)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return None
+
+
+def signed_in(*roles: str):
+    """Redirect to the sign-in page when nobody is signed in; 403 for other roles."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if g.get("actor") is None:
+                here = request.full_path.rstrip("?") if request.method == "GET" else None
+                return redirect(url_for("console.home", next=here))
+            if roles and g.actor.role not in roles:
+                raise Forbidden(f"The role {g.actor.role!r} may not open this page.")
+            return view(*args, **kwargs)
+
+        wrapper.console_roles = roles
+        return wrapper
+
+    return decorate
+
+
+def own_subject(uscc: str) -> None:
+    """An enterprise token sees only its own enterprise (API.md §2)."""
+    if g.actor.role == "enterprise" and g.actor.uscc != uscc:
+        raise Forbidden("An enterprise token sees only its own enterprise.")

@@ -1,0 +1,130 @@
+"""HTML forms ↔ the use cases' request bodies, and the use cases' refusals as inline
+Chinese messages.
+
+The rules are not repeated here: a form becomes exactly the JSON body the API would
+receive (blank fields left out), the same use case validates it, and its errors — keyed
+by the same field names — are shown next to the fields. Only the wording is translated;
+a message without a translation is shown as the service wrote it.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from credit.errors import CreditError
+
+RECORD_FIELDS = ("uscc", "subject_name", "sector", "code", "decided_on", "document_no",
+                 "issued_by", "valid_until", "project_code", "project_name", "occurred_on",
+                 "note")
+REVOCATION_FIELDS = ("document_no", "reason")
+REPAIR_FIELDS = ("repaired_on", "document_no", "reason")
+
+
+def body_from(form, fields: tuple[str, ...]) -> dict:
+    """The JSON body of a form: each listed field that is not blank, as typed."""
+    return {f: form[f] for f in fields if (form.get(f) or "").strip()}
+
+
+def new_form_key() -> str:
+    """An Idempotency-Key for one rendering of a form (a double submit creates once)."""
+    return secrets.token_urlsafe(24)
+
+
+_USCC_PART = {
+    "positions 1–8": "第 1–8 位须为数字 0-9",
+    "positions 9–17": "第 9–17 位须为数字或字母（不含 I、O、S、V、Z）",
+    "position 18": "第 18 位（校验码）须为数字或字母（不含 I、O、S、V、Z）",
+}
+
+
+def _char(shown: str) -> str:
+    """A character as credit.uscc shows it (``'x'``, ``a space``, ``U+3000``)."""
+    return "空格" if shown == "a space" else shown
+
+
+def _uscc_rule(text: str) -> str:
+    for key, zh in _USCC_PART.items():
+        if text.startswith(key):
+            return zh
+    return text
+
+
+_TRANSLATIONS: list[tuple[re.Pattern, object]] = [(re.compile(p), t) for p, t in [
+    (r"^Missing data for required field\.$", "此项必填。"),
+    (r"^Unknown field\.$", "表单含有未知字段。"),
+    (r"^Field may not be null\.$", "此项必填。"),
+    (r"^Not a valid string\.$", "应为文字。"),
+    (r"^must not be empty\.$", "不能为空。"),
+    (r"^must have at most (\d+) characters\.$", r"最多 \1 个字。"),
+    (r"^must be a date( string)? YYYY-MM-DD\.$", "日期格式应为 YYYY-MM-DD。"),
+    (r"^must lie between 2000-01-01 and 2099-12-31\.$", "日期须在 2000-01-01 至 2099-12-31 之间。"),
+    (r"^Must be one of: (.*)\.$", "取值无效，请从列表中选择。"),
+    (r"^Length must be between (\d+) and (\d+)\.$", r"长度须为 \1–\2 个字符。"),
+    (r"^must not be after decided_on\.$", "违法行为发生日期不能晚于决定日期。"),
+    (r"^must not contain (U\+0000|unpaired surrogates)\.$", "含有不允许的字符。"),
+    (r"^The USCC is empty", "请填写统一社会信用代码（18 位）。"),
+    (r"^The USCC has (\d+) characters?, but 18 are expected; character (\d+) is (.+?), "
+     r"which never belongs", lambda m: f"统一社会信用代码应为 18 位，现为 {m[1]} 位；"
+                                      f"第 {m[2]} 位是{_char(m[3])}，代码中不能有空格或分隔符。"),
+    (r"^The USCC has (\d+) characters?, but 18 are expected\.$",
+     r"统一社会信用代码应为 18 位，现为 \1 位。"),
+    (r"^Character (\d+) of the USCC is (.+?), which is not allowed there: (.*)\.$",
+     lambda m: f"统一社会信用代码第 {m[1]} 位是{_char(m[2])}，该位置不允许：{_uscc_rule(m[3])}。"),
+    (r"^The check character \(position 18\) of the USCC is '(.)', but '(.)' is expected",
+     r"统一社会信用代码校验码（第 18 位）为“\1”，按 GB 32100-2015 应为“\2”，请核对代码。"),
+    (r"^Unknown behaviour code '(.*)'; valid codes", r"目录中没有行为代码“\1”，请从目录中选择。"),
+    (r"^The decision date (\S+) lies in the future \(today is (\S+) in China Standard Time\)",
+     r"决定日期 \1 晚于今天（北京时间 \2）。"),
+    (r"^The repair date (\S+) lies in the future \(today is (\S+) in China Standard Time\)",
+     r"修复日期 \1 晚于今天（北京时间 \2）。"),
+    (r"^(\S+) takes its validity from the decision: valid_until is required\.$",
+     r"\1 的有效期由决定书确定，请填写有效期截止日。"),
+    (r"^(\S+) has a default validity of (\d+) months: valid_until must not be sent\.$",
+     r"\1 按目录公示 \2 个月，自动计算截止日，请勿填写有效期截止日。"),
+    (r"^valid_until must lie between (\S+) and (\S+) \((\d+) months\)\.$",
+     r"有效期截止日须在 \1 至 \2 之间（最长 \3 个月）。"),
+]]
+
+# Refusals that are not about one field's shape: (field or None, message template).
+_CODES = {
+    "duplicate_record": ("document_no", "该企业已有同一行为代码、同一文号的有效记录"
+                                        "（记录 #{record_id}），未重复录入。"),
+    "sector_forbidden": ("sector", "本账号无权录入或变更该行业的记录。"),
+    "forbidden": (None, "当前账号无权执行此操作。"),
+    "already_revoked": (None, "该记录已被撤销，不能再撤销或修复。"),
+    "already_repaired": (None, "该记录已完成信用修复，不能再次修复。"),
+    "not_repairable": (None, "该行为代码不适用信用修复。"),
+    "repair_too_early": ("repaired_on", "修复日期过早：最早可于 {earliest_repair_on} 修复。"),
+    "repair_after_expiry": ("repaired_on", "该记录的公示期于 {latest_repair_on} 届满，"
+                                           "修复日期不得晚于该日。"),
+    "idempotency_key_reused": (None, "此表单已用不同内容提交过；请重新打开录入页面。"),
+    "not_found": (None, "记录不存在。"),
+}
+
+
+def zh(message: str) -> str:
+    for pattern, replacement in _TRANSLATIONS:
+        m = pattern.search(message)
+        if m:
+            return replacement(m) if callable(replacement) else m.expand(replacement)
+    return message
+
+
+def form_errors(exc: CreditError) -> tuple[dict[str, list[str]], list[str]]:
+    """(messages per field, messages for the whole form) of a refused use case."""
+    fields = {name: [zh(m) for m in msgs] for name, msgs in exc.errors.items()}
+    general = fields.pop("_body", [])
+    if exc.error in _CODES:
+        field, template = _CODES[exc.error]
+        try:
+            text = template.format(**exc.extra)
+        except (KeyError, IndexError):
+            text = template
+        if field and field not in fields:
+            fields[field] = [text]
+        elif not field:
+            general.append(text)
+    elif not fields:
+        general.append(zh(exc.message))
+    return fields, general

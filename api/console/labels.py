@@ -1,0 +1,61 @@
+"""Chinese labels of the console: every code the service speaks (sectors, grades,
+measures, statuses, roles, audit kinds, trace rules) as a clerk reads it. Unknown codes
+are shown as they are."""
+
+from __future__ import annotations
+
+SECTORS = {"housing": "房屋建筑和市政", "transport": "交通", "water": "水利"}
+CATEGORIES = {"market": "招投标市场行为", "site": "施工现场行为", "good": "良好行为"}
+TIERS = {"minor": "轻微", "general": "一般", "serious": "严重", None: "—"}
+MEASURES = {"blacklist": "列入严重失信名单", "bid_ban": "限制投标（所有行业）",
+            "key_supervision": "重点监管"}
+GRADES = {"A": "A 优秀", "B": "B 良好", "C": "C 合格", "D": "D 较差", "E": "E 严重失信"}
+RECORD_STATUS = {"active": "有效", "repaired": "已信用修复", "revoked": "已撤销"}
+TRACE_STATUS = {"active": "计分", "superseded": "同项目同类奖项已计更高分，本条不计",
+                "not_yet_effective": "尚未生效", "expired": "公示期已满", "repaired": "已修复",
+                "revoked": "已撤销"}
+ROLES = {"regulator": "行业监管部门", "evaluator": "评标系统", "auditor": "审计",
+         "admin": "系统管理员", "enterprise": "企业"}
+KINDS = {"record.created": "录入记录", "record.revoked": "撤销记录",
+         "record.repaired": "信用修复", "token.created": "创建令牌",
+         "token.revoked": "吊销令牌", "evaluation.created": "开标信用快照",
+         "score.served": "查询评分（留痕）", "ratings.exported": "导出评级"}
+RULES = {"base": "基础分", "contribution": "记录计分", "bonus_cap": "加分封顶",
+         "floor": "最低分", "listing": "是否列入严重失信名单", "grade": "信用等级",
+         "measure": "联合惩戒措施", "inspection_multiplier": "检查频次系数",
+         "bid_points": "评标信用分"}
+EVENTS = {"revocation": "撤销", "repair": "信用修复"}
+PROBLEMS = {"hash_mismatch": "条目哈希不符", "prev_mismatch": "与前一条目的链接不符",
+            "position_gap": "序号不连续", "row_missing": "数据行缺失",
+            "row_mismatch": "数据行与其创建条目中的哈希不符",
+            "row_unreferenced": "存在没有创建条目的数据行"}
+
+
+def _lookup(table: dict):
+    def label(value):
+        return table.get(value, value if value is not None else "—")
+    return label
+
+
+def when(instant: str | None) -> str:
+    """``2026-05-01T09:30:00.123456+08:00`` as ``2026-05-01 09:30:00`` (CST, as written)."""
+    if not instant or len(instant) < 19:
+        return instant or "—"
+    return f"{instant[:10]} {instant[11:19]}"
+
+
+FILTERS = {
+    "when": when,
+    "sector_zh": _lookup(SECTORS),
+    "category_zh": _lookup(CATEGORIES),
+    "tier_zh": _lookup(TIERS),
+    "measure_zh": _lookup(MEASURES),
+    "grade_zh": _lookup(GRADES),
+    "status_zh": _lookup(RECORD_STATUS),
+    "trace_status_zh": _lookup(TRACE_STATUS),
+    "role_zh": _lookup(ROLES),
+    "kind_zh": _lookup(KINDS),
+    "rule_zh": _lookup(RULES),
+    "event_zh": _lookup(EVENTS),
+    "problem_zh": _lookup(PROBLEMS),
+}

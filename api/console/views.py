@@ -1,0 +1,313 @@
+"""The console's pages. Each view checks who may open it (``signed_in``), calls
+credit.services use cases — which apply the same role and sector rules as the API — and
+renders a template. Forms post back to themselves; a success redirects (post/redirect/
+get), a refusal re-renders the form with the use case's messages and writes nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+
+from flask import flash, g, redirect, render_template, request, url_for
+
+from api.console import bp
+from api.console.access import (
+    AUDIT,
+    READERS,
+    ctx,
+    own_subject,
+    safe_next,
+    sign_in,
+    sign_out,
+    signed_in,
+)
+from api.console.chart import change_rows, timeline_svg
+from api.console.forms import (
+    RECORD_FIELDS,
+    REPAIR_FIELDS,
+    REVOCATION_FIELDS,
+    body_from,
+    form_errors,
+    new_form_key,
+)
+from api.console.labels import KINDS
+from api.http import parse_id, path_uscc
+from credit.domain import canonical
+from credit.errors import CreditError, InvalidInput, NotFound, Unauthenticated
+from credit.services import audit, console, records, scoring, subjects
+from credit.services.idempotency import IdempotentRequest
+from credit.uscc import InvalidUSCC, normalise_uscc
+
+_FORM_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# Up to this many audit entries the audit page re-verifies the whole chain on each view.
+AUTO_VERIFY_ENTRIES = 5_000
+
+
+# ------------------------------------------------------------------ signing in
+
+@bp.get("/")
+def home():
+    if g.actor is None:
+        return render_template("console/signin.html", next=safe_next(request.args.get("next")))
+    if g.actor.role == "enterprise":
+        return redirect(url_for(".subject", uscc=g.actor.uscc))
+    q = (request.args.get("q") or "").strip()
+    try:
+        return redirect(url_for(".subject", uscc=normalise_uscc(q)))
+    except InvalidUSCC:
+        pass
+    found = console.find_subjects(ctx(), q) if q else []
+    return render_template("console/home.html", q=q, subjects=found,
+                           recent=_recent_records(), evaluations=_evaluations_or_none())
+
+
+@bp.post("/signin")
+def signin():
+    try:
+        sign_in(request.form.get("token", ""))
+    except Unauthenticated:
+        return render_template("console/signin.html", next=safe_next(request.form.get("next")),
+                               error="令牌无效、已吊销或已过期。"), 401
+    return redirect(safe_next(request.form.get("next")) or url_for(".home"))
+
+
+@bp.post("/signout")
+def signout():
+    sign_out()
+    flash("已退出登录。", "info")
+    return redirect(url_for(".home"))
+
+
+def _recent_records():
+    if g.actor.role != "regulator":
+        return None
+    items = [r for s in sorted(g.actor.sectors) for r in records.list_records(
+        ctx(), g.actor, records.RecordFilter(sector=s, limit=10))["items"]]
+    return sorted(items, key=lambda r: -r["audit_position"])[:10]
+
+
+def _evaluations_or_none():
+    if g.actor.role not in ("evaluator", "auditor", "admin"):
+        return None
+    return console.evaluation_index(ctx(), g.actor, limit=10)
+
+
+# ------------------------------------------------------------------ enterprises
+
+def _profile(uscc: str) -> dict:
+    try:
+        return subjects.get_subject(ctx(), uscc)
+    except NotFound:  # never registered: still scored (100.00), like the API
+        return {"uscc": uscc, "name": None, "counts": {}}
+
+
+@bp.get("/subjects/<uscc>")
+@signed_in(*READERS)
+def subject(uscc):
+    uscc = path_uscc(uscc)
+    own_subject(uscc)
+    scores = [scoring.score(ctx(), g.actor, scoring.ScoreQuery(uscc=uscc, sector=sector))
+              for sector in ctx().models.active.sectors]
+    page = records.list_records(ctx(), g.actor, records.RecordFilter(uscc=uscc, limit=500))
+    timeline = console.score_timeline(ctx(), uscc)
+    return render_template("console/subject.html", profile=_profile(uscc), scores=scores,
+                           records=page["items"], more=page["next"], timeline=timeline,
+                           chart=timeline_svg(timeline), changes=change_rows(timeline),
+                           today=timeline["today"].isoformat())
+
+
+@bp.get("/subjects/<uscc>/inquiries")
+@signed_in("auditor", "admin", "enterprise")
+def inquiries(uscc):
+    uscc = path_uscc(uscc)
+    after = request.args.get("after")
+    after = parse_id(after, "cursor") if after else None
+    page = audit.inquiries(ctx(), g.actor, uscc, limit=100, after=after)
+    caused = g.actor.role == "enterprise"  # traces it may open: the ones it caused
+    return render_template("console/inquiries.html", profile=_profile(uscc), items=page["items"],
+                           next=page["next"],
+                           can_open=lambda i: not caused or i["actor"] == g.actor.name)
+
+
+# ------------------------------------------------------------------ records
+
+def _catalogue() -> list[tuple[str, list[dict]]]:
+    groups: dict[str, list[dict]] = {}
+    for entry in subjects.model_definition(ctx(), ctx().models.active.ref)["catalogue"]:
+        groups.setdefault(entry["category"], []).append(entry)
+    return list(groups.items())
+
+
+def _record_form(values, errors=None, general=None, key=None, status=200):
+    return render_template("console/record_new.html", values=values, errors=errors or {},
+                           general=general or [], form_key=key or new_form_key(),
+                           sectors=sorted(g.actor.sectors), catalogue=_catalogue(),
+                           today=ctx().today().isoformat()), status
+
+
+@bp.route("/records/new", methods=["GET", "POST"])
+@signed_in("regulator")
+def record_new():
+    if request.method == "GET":
+        values = {k: v for k, v in request.args.items() if k in ("uscc", "subject_name")}
+        return _record_form({"issued_by": g.actor.name, **values})
+    body = body_from(request.form, RECORD_FIELDS)
+    key = request.form.get("form_key", "")
+    key = key if _FORM_KEY.match(key) else new_form_key()
+    idem = IdempotentRequest(g.actor.token_id, "POST", request.path, key, body)
+    try:
+        created = json.loads(records.create_record(ctx(), g.actor, body, idem).body)
+    except CreditError as exc:
+        return _record_form(request.form, *form_errors(exc), key=key, status=exc.status)
+    flash(f"已录入记录 #{created['id']}，已计入评分并写入审计日志。", "ok")
+    return redirect(url_for(".record", record_id=created["id"]))
+
+
+@bp.get("/records/<record_id>")
+@signed_in(*READERS)
+def record(record_id):
+    body = records.get_record(ctx(), g.actor, parse_id(record_id, "record"))
+    own_subject(body["uscc"])
+    writable = g.actor.role == "regulator" and body["sector"] in g.actor.sectors
+    return render_template("console/record.html", record=body, writable=writable)
+
+
+@bp.route("/records/<record_id>/<any(revocation, repair):which>", methods=["GET", "POST"])
+@signed_in("regulator")
+def change(record_id, which):
+    """Revoke or repair in two steps: the form (``step=review``) shows a confirmation
+    page; only ``step=confirm`` runs the use case."""
+    rid = parse_id(record_id, "record")
+    form = console.revocation_form if which == "revocation" else console.repair_form
+    record_ = form(ctx(), g.actor, rid)
+    body = body_from(request.form, REVOCATION_FIELDS if which == "revocation" else REPAIR_FIELDS)
+    step = request.form.get("step") if request.method == "POST" else None
+    try:
+        if step == "review":
+            return _confirmation(record_, which, console.check_shape(which, body))
+        if step == "confirm":
+            use_case = records.revoke_record if which == "revocation" else records.repair_record
+            use_case(ctx(), g.actor, rid, body)
+            flash("已撤销该记录。" if which == "revocation" else "已完成信用修复。", "ok")
+            return redirect(url_for(".record", record_id=rid))
+    except CreditError as exc:
+        return _change_form(record_, which, request.form, *form_errors(exc), status=exc.status)
+    return _change_form(record_, which, request.form)
+
+
+def _change_form(record_, which, values, errors=None, general=None, status=200):
+    return render_template("console/change.html", record=record_, which=which, values=values,
+                           errors=errors or {}, general=general or [],
+                           today=ctx().today().isoformat()), status
+
+
+def _confirmation(record_, which, values):
+    until = None
+    if which == "repair":
+        until = (date.fromisoformat(values["repaired_on"]) - timedelta(days=1)).isoformat()
+    return render_template("console/confirm.html", record=record_, which=which, values=values,
+                           until=until)
+
+
+# ------------------------------------------------------------------ traces and audit
+
+def _canonical(entry: dict) -> str:
+    return canonical.dumps({k: v for k, v in entry.items() if k != "sha256"})
+
+
+@bp.get("/traces/<trace_id>")
+@signed_in(*READERS)
+def trace(trace_id):
+    entry = audit.get_trace(ctx(), g.actor, parse_id(trace_id, "trace"))
+    return render_template("console/trace.html", entry=entry, canonical=_canonical(entry),
+                           verification=None)
+
+
+@bp.post("/traces/<trace_id>/verify")
+@signed_in(*AUDIT)
+def trace_verify(trace_id):
+    tid = parse_id(trace_id, "trace")
+    entry = audit.get_trace(ctx(), g.actor, tid)
+    return render_template("console/trace.html", entry=entry, canonical=_canonical(entry),
+                           verification=audit.verify_trace(ctx(), tid))
+
+
+@bp.get("/audit")
+@signed_in(*AUDIT)
+def audit_log():
+    return _audit_page(verify=None)
+
+
+@bp.post("/audit/verify")
+@signed_in(*AUDIT)
+def audit_verify():
+    return _audit_page(verify=True)
+
+
+def _audit_page(verify: bool | None):
+    """The chain status and the newest entries matching kind, actor and enterprise. The
+    whole chain is re-verified on every view while the log is small enough to do so
+    within a page's budget; beyond AUTO_VERIFY_ENTRIES it takes the button."""
+    args = request.args
+    kind, actor = args.get("kind") or None, (args.get("actor") or "").strip() or None
+    raw_uscc, uscc, problem = (args.get("uscc") or "").strip(), None, None
+    try:
+        uscc = path_uscc(raw_uscc) if raw_uscc else None
+    except InvalidInput as exc:
+        problem = "统一社会信用代码无效，未按企业筛选：" + exc.message
+    feed = console.audit_feed(ctx(), kind=kind, actor=actor, uscc=uscc, limit=50)
+    if verify is None:
+        verify = feed["head"] <= AUTO_VERIFY_ENTRIES
+    return render_template("console/audit.html", feed=feed, kinds=KINDS,
+                           chain=audit.verify_chain(ctx()) if verify else None,
+                           filters={"kind": kind, "actor": actor}, raw_uscc=raw_uscc,
+                           filter_error=problem)
+
+
+@bp.get("/audit/entries/<position>")
+@signed_in(*AUDIT)
+def audit_entry(position):
+    entry = audit.get_entry(ctx(), parse_id(position, "audit entry"))
+    if entry["kind"] == "score.served":
+        return redirect(url_for(".trace", trace_id=entry["position"]))
+    return render_template("console/entry.html", entry=entry, canonical=_canonical(entry))
+
+
+# ------------------------------------------------------------------ evaluations
+
+@bp.get("/evaluations")
+@signed_in("evaluator", "auditor", "admin")
+def evaluations():
+    return render_template("console/evaluations.html",
+                           evaluations=console.evaluation_index(ctx(), g.actor, limit=100))
+
+
+@bp.get("/evaluations/open")
+@signed_in("evaluator", "auditor", "admin")
+def evaluation_open():
+    """The "open by number" form: older evaluations than the list shows."""
+    number = (request.args.get("id") or "").strip().lstrip("#")
+    return redirect(url_for(".evaluation", evaluation_id=parse_id(number, "evaluation")))
+
+
+@bp.get("/evaluations/<evaluation_id>")
+@signed_in("evaluator", "auditor", "admin")
+def evaluation(evaluation_id):
+    doc = json.loads(scoring.get_evaluation(ctx(), g.actor,
+                                            parse_id(evaluation_id, "evaluation")))
+    return render_template("console/evaluation.html", doc=doc, ranked=_ranked(doc["results"]))
+
+
+def _ranked(results: list[dict]) -> list[dict]:
+    """Eligible bidders by bid points, then score, then bidding order; bidders under a
+    bid ban follow, unranked (a ban excludes, it does not rank)."""
+    order = sorted(enumerate(results, start=1), key=lambda p: (
+        not p[1]["eligible_to_bid"], -Decimal(p[1]["bid_points"]), -Decimal(p[1]["score"]), p[0]))
+    out, rank = [], 0
+    for i, result in order:
+        rank += 1 if result["eligible_to_bid"] else 0
+        out.append({"rank": rank if result["eligible_to_bid"] else None, "order": i,
+                    "result": result})
+    return out

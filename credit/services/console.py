@@ -1,0 +1,232 @@
+"""Read models of the web console (api/console): the score timeline, subject search, the
+filtered audit feed, the evaluations a caller may open, and the shape check of the
+revoke and repair confirmation step. None of them writes or appends anything.
+
+The timeline is computed with the pure engine and is **not** logged: only the headline
+scores the console shows are served (and traced) through :func:`scoring.score`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from credit.domain.dates import ONE_DAY, add_months, earliest_repair_on
+from credit.domain.engine import evaluate, original_valid_until
+from credit.domain.money import fmt
+from credit.domain.records import Knowledge
+from credit.errors import Forbidden, NotFound
+
+from .context import Actor, ServiceContext
+from .inputs import FieldErrors, RepairInput, RevocationInput, load
+
+# How many audit entries a filtered feed looks through at most (newest first).
+FEED_SCAN_LIMIT = 20_000
+_WINDOW = 2000  # entries read per query, at most
+
+
+# ----------------------------------------------------------------------- timeline
+
+@dataclass(frozen=True)
+class TimelinePoint:
+    on: date
+    score: str
+    grade: str
+    eligible_to_bid: bool
+
+
+def score_timeline(ctx: ServiceContext, uscc: str, *, months_back: int = 36,
+                   months_ahead: int = 12) -> dict:
+    """Each sector's score on the same day of every month from ``months_back`` months ago
+    to ``months_ahead`` months ahead, plus every date inside that window on which a
+    record starts or stops counting (decision, expiry, repair), all as known now.
+
+    Score, grade and eligibility are step functions of the date that can only change on
+    those dates (MODEL.md §2–§6: a record's activity changes on ``decided_on``, the day
+    after its effective ``valid_until`` and on ``repaired_on``; supersession, the pair
+    rule and the grade follow the active set). So the engine runs once per change point
+    (and at the window's start) and every other day takes the value of the latest change
+    point before it — the same numbers as evaluating each day, far fewer evaluations.
+    Future points project today's knowledge (records expiring); they are not forecasts."""
+    today = ctx.today()
+    start, end = add_months(today, -months_back), add_months(today, months_ahead)
+    model = ctx.models.active
+    with ctx.uow(write=False) as uow:
+        head = uow.audit.head()
+        records, events = uow.records.history(uscc, head.position)
+    knowledge = Knowledge(head.position, ctx.clock())
+    changes = sorted({d for d in _change_points(model, records, events) if start < d <= end})
+    days = sorted({add_months(today, n) for n in range(-months_back, months_ahead + 1)}
+                  | set(changes))
+    series = {}
+    for sector in model.sectors:
+        steps = [_point(model, uscc, records, events, sector, d, knowledge)
+                 for d in [start, *changes]]
+        series[sector] = _sample(steps, days)
+    bands = [{"grade": b.grade, "min_score": fmt(b.min_score)} for b in model.bands]
+    return {"uscc": uscc, "today": today, "start": start, "end": end, "series": series,
+            "bands": bands, "listed_grade": model.listed_grade,
+            "model": model.ref, "knowledge_position": head.position}
+
+
+def _sample(steps: list[TimelinePoint], days: list[date]) -> list[TimelinePoint]:
+    """The step function given by ``steps`` (ascending, the first at ``days[0]``) on each
+    of ``days``."""
+    out, i = [], 0
+    for day in days:
+        while i + 1 < len(steps) and steps[i + 1].on <= day:
+            i += 1
+        s = steps[i]
+        out.append(TimelinePoint(day, s.score, s.grade, s.eligible_to_bid))
+    return out
+
+
+def _change_points(model, records, events) -> set[date]:
+    repairs = {e.record_id: e.repaired_on for e in events if e.kind == "repair"}
+    out: set[date] = set()
+    for rec in records:
+        entry = model.catalogue.get(rec.code)
+        if entry is None:
+            continue
+        original = original_valid_until(rec, entry)
+        out.update({rec.decided_on, original + ONE_DAY})
+        if rec.id in repairs:
+            out.add(repairs[rec.id])  # effective valid_until = repaired_on − 1 day
+    return out
+
+
+def _point(model, uscc, records, events, sector, day, knowledge) -> TimelinePoint:
+    r = evaluate(model, uscc, records, events, sector, day, knowledge)
+    return TimelinePoint(day, fmt(r.score), r.grade, r.eligible_to_bid)
+
+
+# ------------------------------------------------------------------ subject search
+
+def find_subjects(ctx: ServiceContext, query: str, limit: int = 50) -> list[dict]:
+    """Registered subjects whose USCC starts with, or whose name contains, ``query``
+    (case-insensitive); every subject when ``query`` is empty. Reads every subject: fine
+    for a district's few thousand enterprises; a LIKE query in the subject repository
+    would be the next step."""
+    q = (query or "").strip()
+    with ctx.uow(write=False) as uow:
+        rows = uow.subjects.all()
+    out = []
+    for row in rows:
+        if not q or row.uscc.startswith(q.upper()) or q.lower() in row.name.lower():
+            out.append({"uscc": row.uscc, "name": row.name})
+            if len(out) >= limit:
+                break
+    return out
+
+
+# ------------------------------------------------------------------ the audit feed
+
+def _entry_uscc(entry: dict, event_owner: dict[int, str]) -> str | None:
+    p = entry.get("payload") or {}
+    if "uscc" in p and isinstance(p["uscc"], str):
+        return p["uscc"]
+    if isinstance(p.get("record"), dict):
+        return p["record"].get("uscc")
+    if isinstance(p.get("event"), dict):
+        return event_owner.get(p["event"].get("record_id"))
+    return None
+
+
+def audit_feed(ctx: ServiceContext, *, kind: str | None = None, actor: str | None = None,
+               uscc: str | None = None, limit: int = 50,
+               scan_limit: int = FEED_SCAN_LIMIT) -> dict:
+    """The newest entries matching ``kind``, ``actor`` (exact token name) and ``uscc``
+    (the enterprise an entry concerns), newest first. Looks through at most
+    ``scan_limit`` entries; ``complete`` says whether the whole log was searched."""
+    items: list[dict] = []
+    scanned = 0
+    with ctx.uow(write=False) as uow:
+        top = uow.audit.head().position
+        if kind == "score.served":  # traces are indexed by enterprise and actor: no scan
+            items = uow.audit_queries.traces(uscc=uscc, actor=actor, limit=limit)
+            return {"items": items, "head": top, "scanned": top, "complete": True}
+        owners = {r.id: r.uscc for r in uow.records.of_subject(uscc)} if uscc else {}
+        upper, window_size = top, max(limit, 50)
+        while upper > 0 and len(items) < limit and scanned < scan_limit:
+            lower = max(0, upper - window_size)
+            window_size = min(window_size * 4, _WINDOW)
+            window = uow.audit_queries.page(after=lower, limit=upper - lower, kind=kind)
+            scanned += upper - lower
+            for entry in reversed(window):
+                if actor and entry["actor"] != actor:
+                    continue
+                if uscc and _entry_uscc(entry, owners) != uscc:
+                    continue
+                items.append(entry)
+                if len(items) >= limit:
+                    break
+            upper = lower
+    return {"items": items, "head": top, "scanned": min(scanned, top),
+            "complete": upper <= 0 or len(items) >= limit}
+
+
+def evaluation_index(ctx: ServiceContext, actor: Actor, limit: int = 50) -> list[dict]:
+    """The newest evaluations ``actor`` may open: its own (evaluator), or all (auditor,
+    admin). Each: id, tender, sector, as_of, bidders, created_by, created_at."""
+    if actor.role not in ("evaluator", "auditor", "admin"):
+        raise Forbidden(f"The role {actor.role!r} may not read evaluations.")
+    name = actor.name if actor.role == "evaluator" else None
+    feed = audit_feed(ctx, kind="evaluation.created", actor=name, limit=limit)
+    out = []
+    with ctx.uow(write=False) as uow:
+        for entry in feed["items"]:
+            p = entry["payload"]
+            row = uow.evaluations.get(p["evaluation_id"])
+            if row is None or (actor.role == "evaluator"
+                               and row.created_by_token != actor.token_id):
+                continue
+            out.append({"id": p["evaluation_id"], "tender": p["tender"], "sector": p["sector"],
+                        "as_of": p["as_of"], "bidders": p["bidders"],
+                        "created_by": entry["actor"], "created_at": entry["at"]})
+    return out
+
+
+# ------------------------------------------- revoke and repair: the confirmation step
+
+def _writable_record(ctx: ServiceContext, actor: Actor, record_id: int) -> dict:
+    from .records import get_record
+    record = get_record(ctx, actor, record_id)
+    if actor.role != "regulator":
+        raise Forbidden("Only sector regulators revoke and repair records.")
+    if record["sector"] not in actor.sectors:
+        raise Forbidden(f"This token may not write records of sector {record['sector']!r} "
+                        f"(its sectors: {', '.join(sorted(actor.sectors))}).",
+                        error="sector_forbidden")
+    return record
+
+
+def revocation_form(ctx: ServiceContext, actor: Actor, record_id: int) -> dict:
+    """The record a regulator is about to revoke (NotFound, or 403 for another sector)."""
+    return _writable_record(ctx, actor, record_id)
+
+
+def repair_form(ctx: ServiceContext, actor: Actor, record_id: int) -> dict:
+    """The record a regulator is about to repair, with the window of repair dates the
+    model allows (``earliest_repair_on`` … ``latest_repair_on``) or ``repairable``
+    false."""
+    record = _writable_record(ctx, actor, record_id)
+    model = ctx.models.active
+    entry = model.catalogue.get(record["code"])
+    window = {"repairable": bool(entry and entry.repairable)}
+    if window["repairable"]:
+        decided = date.fromisoformat(record["decided_on"])
+        window["earliest_repair_on"] = earliest_repair_on(
+            decided, entry.repair_min_months).isoformat()
+        window["latest_repair_on"] = record["original_valid_until"]
+    return {**record, "repair_window": window}
+
+
+def check_shape(which: str, raw) -> dict:
+    """The first phase of revoke/repair validation (the use case's own schema), for the
+    confirmation page; the rules that need the database run when it is confirmed."""
+    if which not in ("revocation", "repair"):
+        raise NotFound(f"There is no {which} form.")
+    errors = FieldErrors()
+    data = load(RevocationInput() if which == "revocation" else RepairInput(), raw, errors)
+    errors.raise_if_any()
+    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in data.items()}
