@@ -9,9 +9,17 @@ from flask_smorest import Api
 from werkzeug.exceptions import MethodNotAllowed
 
 from api import console, errors
+from api.schemas import ErrorBody
 
 # Routes whose GET logs a trace: HEAD would too, so it is refused (API.md §4).
 NO_HEAD = {"subjects.score"}
+
+
+class CreditApi(Api):
+    """flask-smorest's Api documenting this service's own error body as the default
+    response of every operation."""
+
+    ERROR_SCHEMA = ErrorBody
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -42,7 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
                                 app.config.get("CREDIT_MODEL"))
     app.extensions["credit"] = context
 
-    api = Api(app, spec_kwargs={"info": {"description": "Credit scores, grades and joint "
+    api = CreditApi(app, spec_kwargs={"info": {"description": "Credit scores, grades and joint "
                                          "punishment for public tendering in Zhejiang."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     from api.blueprints import audit, checkpoints, evaluations, models, records, subjects

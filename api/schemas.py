@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate
 from webargs.flaskparser import FlaskParser
 
 from credit.domain.dates import parse_instant
@@ -118,6 +118,11 @@ class CreditParser(FlaskParser):
 # ---- response shapes (documentation) ------------------------------------------------
 
 class ErrorBody(Schema):
+    """The error body of API.md §1; some errors add fields (e.g. ``latest_valid_until``)."""
+
+    class Meta:
+        unknown = INCLUDE
+
     code = fields.Integer(required=True)
     status = fields.String(required=True)
     error = fields.String(required=True)
@@ -287,6 +292,19 @@ class ModelItem(Schema):
 
 class ModelList(Schema):
     items = fields.List(fields.Nested(ModelItem), required=True)
+
+
+class ModelDefinition(Schema):
+    """A model's whole definition (catalogue and parameters, decimals as strings)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    sha256 = fields.String(required=True)
+    active = fields.Boolean(required=True)
+    catalogue = fields.List(fields.Dict(), required=True)
 
 
 class Health(Schema):

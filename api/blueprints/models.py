@@ -3,7 +3,7 @@
 from api.auth import READERS, public, requires
 from api.blueprints import Blueprint, ctx
 from api.http import json_response
-from api.schemas import Health, ModelList
+from api.schemas import Health, ModelDefinition, ModelList
 from credit.services import subjects
 
 blp = Blueprint("models", __name__, url_prefix="/api/v1", description="Models and health")
@@ -18,6 +18,7 @@ def index():
 
 
 @blp.route("/models/<ref>", methods=["GET"])
+@blp.response(200, ModelDefinition)
 @requires(*READERS)
 def show(ref):
     """The whole definition of ``id@version``: catalogue and parameters."""

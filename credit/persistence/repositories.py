@@ -28,7 +28,7 @@ RECORD_HASH_FIELDS = ("id", "uscc", "subject_name", "sector", "code", "decided_o
                       "valid_until", "document_no", "issued_by", "project_code",
                       "project_name", "occurred_on", "note", "entered_by", "recorded_at",
                       "audit_position")
-EVENT_HASH_FIELDS = ("id", "record_id", "kind", "document_no", "reason", "repaired_on",
+EVENT_HASH_FIELDS = ("id", "record_id", "uscc", "kind", "document_no", "reason", "repaired_on",
                      "entered_by", "recorded_at", "audit_position")
 
 
@@ -182,6 +182,10 @@ class RecordRepository(_Repo):
 
 
 class TokenRepository(_Repo):
+    def iter_revocations(self) -> Iterator[TokenRevocationRow]:
+        return iter(self.session.scalars(select(TokenRevocationRow)
+                                         .order_by(TokenRevocationRow.token_id)))
+
     def next_id(self) -> int:
         return self._next_id(TokenRow.id)
 

@@ -35,10 +35,11 @@ class SqlUnitOfWork:
     """``write=True`` takes the append lock at the start (needed by anything that
     appends to the audit log, including a served score)."""
 
-    def __init__(self, engine: Engine, *, write: bool,
+    def __init__(self, engine: Engine, *, write: bool, snapshot: bool = False,
                  clock: Callable[[], datetime] = system_clock):
         self.engine = engine
         self.write = write
+        self.snapshot = snapshot
         self.clock = clock
         self.session: Session | None = None
 
@@ -54,6 +55,11 @@ class SqlUnitOfWork:
         self.evaluations = EvaluationRepository(s)
         self.idempotency = IdempotencyRepository(s)
         self._committed = False
+        if self.snapshot and self.engine.dialect.name == "postgresql":
+            # One snapshot for the whole unit (READ COMMITTED would see rows committed
+            # half-way through a long read, e.g. audit verify under concurrent writers).
+            # SQLite read transactions are snapshots already (WAL).
+            s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         if self.write:
             try:
                 self.audit.lock()
@@ -84,5 +90,5 @@ class UnitOfWorkFactory:
         self.engine = engine
         self.clock = clock
 
-    def __call__(self, *, write: bool) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write=write, clock=self.clock)
+    def __call__(self, *, write: bool, snapshot: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, write=write, snapshot=snapshot, clock=self.clock)

@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from credit.domain import canonical
-from credit.domain.dates import parse_date, parse_instant, to_micros
+from credit.domain.dates import (
+    format_instant,
+    from_micros,
+    parse_date,
+    parse_instant,
+    to_micros,
+)
 from credit.domain.engine import evaluate
 from credit.domain.records import Knowledge
 from credit.domain.trace import trace_payload
@@ -155,6 +161,80 @@ def verify_trace(ctx: ServiceContext, trace_id: int) -> dict:
             "ok": hash_ok and chain_ok and replay_ok, "differences": differences}
 
 
+def _expected_uscc(entry: dict) -> str | None:
+    """The subject an entry is about, as its look-up column must say."""
+    p = entry.get("payload") or {}
+    if entry.get("kind") == "score.served":
+        return p.get("uscc")
+    for key in ("record", "event"):
+        if isinstance(p.get(key), dict):
+            return p[key].get("uscc")
+    return None
+
+
+def _lookup_columns_match(row, entry: dict) -> bool:
+    """The typed columns used to find entries (kind, at, actor, uscc) say what the
+    hashed text says; otherwise an edit could hide an entry from a filtered view."""
+    try:
+        at_us = to_micros(parse_instant(entry["at"]))
+    except (KeyError, TypeError, ValueError):
+        return False
+    return (row.kind == entry.get("kind") and row.actor == entry.get("actor")
+            and row.at_us == at_us and row.uscc == _expected_uscc(entry))
+
+
+def _subject_problems(uow, first_record: dict[str, tuple[int, str]]) -> list[dict]:
+    """A subject is registered by its first record: same name, same position."""
+    out = []
+    for subject in uow.subjects.all():
+        first = first_record.pop(subject.uscc, None)
+        if first is None:
+            out.append({"position": None, "problem": "row_unreferenced", "table": "subjects",
+                        "id": subject.uscc})
+        elif (subject.registered_position, subject.name) != first:
+            out.append({"position": first[0], "problem": "row_mismatch", "table": "subjects",
+                        "id": subject.uscc})
+    for uscc, (position, _) in first_record.items():
+        out.append({"position": position, "problem": "row_missing", "table": "subjects",
+                    "id": uscc})
+    return out
+
+
+def _token_problems(uow, created: dict, revoked: dict) -> list[dict]:
+    """Token rows and revocations against their ``token.created`` / ``token.revoked``
+    entries (a role raised or a secret swapped in the database is caught)."""
+    out = []
+    for t in uow.tokens.all():
+        origin = created.pop(t.id, None)
+        if origin is None:
+            out.append({"position": None, "problem": "row_unreferenced", "table": "tokens",
+                        "id": t.id})
+            continue
+        position, p = origin
+        expires = format_instant(from_micros(t.expires_at_us)) if t.expires_at_us else None
+        same = (t.name == p.get("name") and t.role == p.get("role")
+                and [s for s in t.sectors.split(",") if s] == list(p.get("sectors") or [])
+                and t.uscc == p.get("uscc") and expires == p.get("expires_at")
+                and t.audit_position == position
+                and ("secret_sha256" not in p or t.secret_sha256 == p["secret_sha256"]))
+        if not same:
+            out.append({"position": position, "problem": "row_mismatch", "table": "tokens",
+                        "id": t.id})
+    for token_id, (position, _) in created.items():
+        out.append({"position": position, "problem": "row_missing", "table": "tokens",
+                    "id": token_id})
+    for rev in uow.tokens.iter_revocations():
+        position = revoked.pop(rev.token_id, None)
+        if position is None or rev.audit_position != position:
+            out.append({"position": position, "problem": "row_unreferenced"
+                        if position is None else "row_mismatch",
+                        "table": "token_revocations", "id": rev.token_id})
+    for token_id, position in revoked.items():
+        out.append({"position": position, "problem": "row_missing",
+                    "table": "token_revocations", "id": token_id})
+    return out
+
+
 def verify_chain(ctx: ServiceContext, checkpoint=None) -> dict:
     """Walk the whole chain; re-hash every entry and every stored record, event and
     evaluation against the hash its creating entry carries. ``first_bad`` is the lowest
@@ -173,7 +253,9 @@ def verify_chain(ctx: ServiceContext, checkpoint=None) -> dict:
     at_checkpoint: bool | None = None  # None: the checkpoint's position was not reached
     if checkpoint is not None and checkpoint.position == 0:
         at_checkpoint = checkpoint.sha256 == GENESIS
-    with ctx.uow(write=False) as uow:
+    tokens_created: dict[int, tuple[int, dict]] = {}
+    tokens_revoked: dict[int, int] = {}
+    with ctx.uow(write=False, snapshot=True) as uow:
         expected_prev, expected_pos = GENESIS, 1
         for row in uow.audit_queries.iter_rows():
             checked += 1
@@ -191,6 +273,14 @@ def verify_chain(ctx: ServiceContext, checkpoint=None) -> dict:
                 problem = "prev_mismatch"
             if problem:
                 problems.append({"position": row.position, "problem": problem})
+            elif not _lookup_columns_match(row, entry):
+                problems.append({"position": row.position, "problem": "row_mismatch",
+                                 "table": "audit_entries", "id": row.position})
+            if entry is not None and row.kind == "token.created":
+                p = entry.get("payload", {})
+                tokens_created[p.get("token_id")] = (row.position, p)
+            elif entry is not None and row.kind == "token.revoked":
+                tokens_revoked[entry.get("payload", {}).get("token_id")] = row.position
             if checkpoint is not None and row.position == checkpoint.position:
                 at_checkpoint = (row.sha256 == checkpoint.sha256
                                  and canonical.sha256_hex(row.text) == checkpoint.sha256)
@@ -216,8 +306,13 @@ def verify_chain(ctx: ServiceContext, checkpoint=None) -> dict:
                 problems.append({"position": origin[0], "problem": "row_mismatch",
                                  "table": table, "id": row_id})
 
+        first_record: dict[str, tuple[int, str]] = {}
         for r in uow.records.iter_all():
             check("records", r.id, canonical.digest(record_facts(r)), r.sha256)
+            if r.uscc not in first_record or r.audit_position < first_record[r.uscc][0]:
+                first_record[r.uscc] = (r.audit_position, r.subject_name)
+        problems += _subject_problems(uow, first_record)
+        problems += _token_problems(uow, tokens_created, tokens_revoked)
         for e in uow.records.iter_all_events():
             check("record_events", e.id, canonical.digest(event_facts(e)), e.sha256)
         for ev in uow.evaluations.iter_all():

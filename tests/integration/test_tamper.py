@@ -184,6 +184,19 @@ def test_edited_entry_with_its_hash_recomputed_breaks_the_next_link(ctx, log):
     text = canonical.dumps(entry)
     raw(ctx, "UPDATE audit_entries SET text = :t, sha256 = :s WHERE position = :p",
         {"t": text, "s": canonical.sha256_hex(text), "p": pos}, tables=["audit_entries"])
+    # The entry's look-up column (actor) no longer agrees with its text: located at the
+    # edited entry itself, before the broken link to the next one.
+    assert first_bad(ctx) == {"position": pos, "problem": "row_mismatch",
+                              "table": "audit_entries", "id": pos}
+
+
+def test_edited_entry_text_and_columns_still_break_the_next_link(ctx, log):
+    pos = log["s1"]["trace_id"]
+    entry = json.loads(text_at(ctx, pos))
+    entry["payload"]["as_of"] = "2020-01-01"
+    text = canonical.dumps(entry)
+    raw(ctx, "UPDATE audit_entries SET text = :t, sha256 = :s WHERE position = :p",
+        {"t": text, "s": canonical.sha256_hex(text), "p": pos}, tables=["audit_entries"])
     assert first_bad(ctx) == {"position": pos + 1, "problem": "prev_mismatch"}
 
 
@@ -248,12 +261,6 @@ def test_truncated_tail_is_located_by_a_checkpoint(ctx, log, tmp_path):
 
 # ---------------------------------------------------------------- known gaps (reported)
 
-@pytest.mark.xfail(strict=True, reason=(
-    "credit/services/audit.py verify_chain re-hashes an entry's text only; the typed "
-    "look-up columns (kind, at_us, actor, uscc) are never compared with it, yet "
-    "position_known_at() uses at_us and inquiries()/list_traces() filter on uscc/kind: "
-    "moving a score.served entry's uscc hides it from an enterprise's inquiry log "
-    "undetected"))
 def test_edited_entry_index_column_is_detected(ctx, log):
     pos = log["s1"]["trace_id"]
     raw(ctx, "UPDATE audit_entries SET uscc = :u WHERE position = :p", {"u": C, "p": pos},
@@ -261,11 +268,6 @@ def test_edited_entry_index_column_is_detected(ctx, log):
     assert verify_chain(ctx)["ok"] is False
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "credit/persistence/repositories.py EVENT_HASH_FIELDS omits uscc, but "
-    "RecordRepository.history() selects a subject's events by record_events.uscc: moving "
-    "a revocation to another USCC makes the revoked penalty count again, undetected by "
-    "verify_chain"))
 def test_event_moved_to_another_subject_is_detected(ctx, log):
     pos = entry_position(log["revoked"], "revocation")
     raw(ctx, "UPDATE record_events SET uscc = :u WHERE audit_position = :p",
@@ -273,18 +275,12 @@ def test_event_moved_to_another_subject_is_detected(ctx, log):
     assert verify_chain(ctx)["ok"] is False
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "verify_chain does not check the subjects table: a subject's registered name (served "
-    "as `name` in every score) can be rewritten undetected"))
 def test_renamed_subject_is_detected(ctx, log):
     raw(ctx, "UPDATE subjects SET name = '冒名公司' WHERE uscc = :u", {"u": A},
         tables=["subjects"])
     assert verify_chain(ctx)["ok"] is False
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "verify_chain does not check tokens against their token.created entries: a token's "
-    "role can be raised (enterprise → admin) in the database undetected"))
 def test_token_role_escalation_is_detected(ctx, log):
     from credit.services.tokens import create_token
     create_token(ctx, "op", role="enterprise", name="某企业", uscc=A)
@@ -322,14 +318,7 @@ def _verify_while_a_record_commits(ctx, monkeypatch):
 
 @pytest.mark.parametrize("database_url", [
     "sqlite",
-    pytest.param("postgresql", marks=pytest.mark.xfail(strict=True, reason=(
-        "credit/services/audit.py verify_chain runs its statements in a READ COMMITTED "
-        "read transaction on PostgreSQL (credit/persistence/database.py make_engine): a "
-        "record committed after the walk of audit_entries is seen by the records scan "
-        "and reported as row_unreferenced — a false tamper alarm under concurrent "
-        "writes. Fix: run verification in one snapshot (REPEATABLE READ / SERIALIZABLE "
-        "READ ONLY DEFERRABLE), or ignore rows whose audit_position is above the last "
-        "walked position"))),
+    "postgresql",
 ], indirect=True)
 def test_verify_during_concurrent_writes_raises_no_false_alarm(ctx, log, monkeypatch):
     result = _verify_while_a_record_commits(ctx, monkeypatch)
