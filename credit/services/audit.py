@@ -4,6 +4,7 @@ holds (API.md §6). None of them appends anything."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -216,7 +217,8 @@ def _token_problems(uow, created: dict, revoked: dict) -> list[dict]:
                 and [s for s in t.sectors.split(",") if s] == list(p.get("sectors") or [])
                 and t.uscc == p.get("uscc") and expires == p.get("expires_at")
                 and t.audit_position == position
-                and ("secret_sha256" not in p or t.secret_sha256 == p["secret_sha256"]))
+                and hashlib.sha256(t.secret_sha256.encode()).hexdigest()
+                == p.get("secret_digest"))
         if not same:
             out.append({"position": position, "problem": "row_mismatch", "table": "tokens",
                         "id": t.id})

@@ -72,9 +72,10 @@ def create_token(ctx: ServiceContext, operator: str, *, role: str, name: str,
                          {"token_id": token_id, "name": name, "role": role,
                           "sectors": sectors, "uscc": uscc,
                           "expires_at": format_instant(expires_at) if expires_at else None,
-                          # The hash of a 256-bit secret reveals nothing usable; it lets
-                          # audit verify catch a token row whose secret was swapped.
-                          "secret_sha256": _hash(secret)},
+                          # A digest of the stored hash (never the hash itself, which
+                          # authenticates nothing but need not be published): audit
+                          # verify catches a token row whose secret was swapped.
+                          "secret_digest": _hash(_hash(secret))},
                          at=at)
         uow.commit()
     return token_id, secret
