@@ -69,6 +69,7 @@ _HISTORY_EVENTS = select(
     _E.c.record_id, _E.c.kind, _E.c.audit_position, _E.c.recorded_at, _E.c.repaired_on,
     _E.c.document_no, _E.c.reason,
 ).where(_E.c.uscc == bindparam("uscc"), _E.c.audit_position <= bindparam("pos"))
+_SUBJECT = select(SubjectRow.__table__).where(SubjectRow.__table__.c.uscc == bindparam("u"))
 _TOKEN_BY_HASH = select(_T).where(_T.c.secret_sha256 == bindparam("h"))
 _TOKEN_REVOKED = select(TokenRevocationRow.__table__.c.token_id).where(
     TokenRevocationRow.__table__.c.token_id == bindparam("id"))
@@ -83,12 +84,15 @@ class _Repo:
 
 
 class SubjectRepository(_Repo):
-    def get(self, uscc: str) -> SubjectRow | None:
-        return self.session.get(SubjectRow, uscc)
+    def get(self, uscc: str):
+        """The subject row (uscc, name, registered_position) or None; Core, because every
+        served score asks for the registered name."""
+        return self.session.connection().execute(_SUBJECT, {"u": uscc}).first()
 
     def add(self, uscc: str, name: str, position: int) -> SubjectRow:
         row = SubjectRow(uscc=uscc, name=name, registered_position=position)
         self.session.add(row)
+        self.session.flush()  # get() reads through Core, which does not autoflush
         return row
 
     def all(self) -> list[SubjectRow]:
