@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from credit.batch.cli import compare_models_command, import_command, rate_all_command
 from credit.errors import CreditError, Unavailable
 
 
@@ -213,12 +214,11 @@ def serve(host, port, workers) -> None:
     run(host=host, port=port, workers=workers)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()
-
-
-from credit.batch.cli import compare_models_command, import_command, rate_all_command  # noqa: E402
-
+# Batch commands (pandas is imported only when one of them runs).
 main.add_command(rate_all_command)
 main.add_command(import_command)
 main.add_command(compare_models_command)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

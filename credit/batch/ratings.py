@@ -29,7 +29,7 @@ from credit.domain.records import Knowledge
 from credit.domain.trace import model_ref
 from credit.errors import InvalidInput
 from credit.services.context import ServiceContext
-from credit.services.scoring import _check_known_at
+from credit.services.scoring import check_known_at
 
 from . import export, plots
 from .population import Population, load
@@ -46,7 +46,7 @@ def knowledge(ctx: ServiceContext, known_at: datetime | None = None) -> Knowledg
             head = uow.audit.head()
         at = from_micros(head.at_us) if head.at_us is not None else ctx.clock()
         return Knowledge(head.position, at)
-    _check_known_at(ctx, known_at)
+    check_known_at(ctx, known_at)
     with ctx.uow(write=True) as uow:  # only to hold the lock; writes nothing
         if known_at >= uow.audit.next_at():
             return Knowledge(uow.audit.next_position() - 1, known_at)

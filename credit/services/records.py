@@ -33,6 +33,9 @@ class RecordFilter:
     after: int | None = None
 
 
+_RECORD_INPUT = RecordInput()  # built once: schema construction dominated validation
+
+
 def check_uscc(raw, field: str, errors: FieldErrors) -> str | None:
     """Normalise a USCC or note ``invalid_uscc`` against ``field``."""
     try:
@@ -46,7 +49,7 @@ def validate_record(ctx: ServiceContext, raw) -> dict:
     """Every check of API.md §3 that needs no database: shape, USCC, code, dates and
     validity. Raises InvalidInput listing every problem."""
     errors = FieldErrors()
-    data = load(RecordInput(), raw, errors)
+    data = load(_RECORD_INPUT, raw, errors)
     model = ctx.models.active
     if "uscc" in data:
         data["uscc"] = check_uscc(data["uscc"], "uscc", errors)

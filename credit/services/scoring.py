@@ -33,7 +33,7 @@ class ScoreQuery:
     model: str | None = None
 
 
-def _check_known_at(ctx: ServiceContext, known_at: datetime | None) -> None:
+def check_known_at(ctx: ServiceContext, known_at: datetime | None) -> None:
     if known_at is None:
         return
     if known_at < datetime(MIN_DATE.year, 1, 1, tzinfo=CST):
@@ -71,7 +71,7 @@ def _serve(uow, actor: Actor, result: ScoreResult, name: str | None, at: datetim
 
 def score(ctx: ServiceContext, actor: Actor, q: ScoreQuery) -> dict:
     """One subject's score, grade, eligibility and measures for a sector (traced)."""
-    _check_known_at(ctx, q.known_at)
+    check_known_at(ctx, q.known_at)
     model = ctx.model(q.model)
     as_of = q.as_of or ctx.today()
     with ctx.uow(write=True) as uow:

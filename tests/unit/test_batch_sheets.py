@@ -1,0 +1,89 @@
+"""Reading regulators' spreadsheets: headers, cells and dates become exactly the text a
+client would send to POST /records (the API's validation judges it afterwards)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import openpyxl
+import pytest
+
+from credit.batch import sheets
+from credit.batch.sheets import SheetProblem, cell_text, header_field
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ("统一社会信用代码", "uscc"), ("统一社会信用代码*", "uscc"), ("＊统一社会 信用代码", "uscc"),
+    ("决定\n日期", "decided_on"), ("有效期至（仅BID-BAN填写）", "valid_until"),
+    ("有效期至(选填)", "valid_until"), ("USCC", "uscc"), ("document_no", "document_no"),
+    ("occurred_on", "occurred_on"), ("行业", "sector"), ("序号", None), ("", None), (None, None),
+    ("id", None),
+])
+def test_header_field(text, field):
+    assert header_field(text) == field
+
+
+@pytest.mark.parametrize(("value", "field", "text"), [
+    (datetime(2026, 1, 5), "decided_on", "2026-01-05"),
+    (date(2026, 1, 5), "decided_on", "2026-01-05"),
+    (datetime(2026, 1, 5, 9, 30), "decided_on", "2026-01-05 09:30:00"),  # refused later
+    ("2026/1/5", "decided_on", "2026-01-05"),
+    ("2026.01.05", "valid_until", "2026-01-05"),
+    ("2026年1月5日", "decided_on", "2026-01-05"),
+    (" 2026-1-5 ", "decided_on", "2026-01-05"),
+    ("2026/1/5 0:00", "decided_on", "2026-01-05"),
+    ("5/1/2026", "decided_on", "5/1/2026"),           # day first is ambiguous: refused later
+    ("2026/1/5", "document_no", "2026/1/5"),          # only date columns are normalised
+    (46027, "decided_on", "46027"),                   # a bare Excel serial is not a date
+    (12.0, "document_no", "12"), (12.5, "note", "12.5"), (True, "note", "TRUE"),
+    ("   ", "note", None), (None, "note", None), (" 原样 ", "note", " 原样 "),
+])
+def test_cell_text(value, field, text):
+    assert cell_text(value, field) == text
+
+
+def test_csv_in_gb18030_with_a_title_line(tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_bytes(("柯桥区2026年不良行为记录\n\n"
+                      "统一社会信用代码,企业名称,行为代码,决定日期,决定文号,决定机关,序号\n"
+                      "91330603MA2D4F6E84,企业,BID-NOSIGN,2026/1/5,文1,住建局,1\n"
+                      ",,,,,,2\n").encode("gb18030"))
+    s = sheets.read(path)
+    rows = list(s.rows)
+    assert s.header_row == 3 and s.ignored_columns == ["序号"] and s.blank == 1
+    assert rows == [(4, {"uscc": "91330603MA2D4F6E84", "subject_name": "企业",
+                           "code": "BID-NOSIGN", "decided_on": "2026-01-05",
+                           "document_no": "文1", "issued_by": "住建局"})]
+
+
+def test_xlsx_merged_cells(tmp_path):
+    path = tmp_path / "m.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["标题"])
+    ws.merge_cells("A1:F1")
+    ws.append(["uscc", "subject_name", "code", "decided_on", "document_no", "issued_by"])
+    ws.append(["91330603MA2D4F6E84", "企业", "BID-NOSIGN", datetime(2026, 1, 5), "文1", "住建局"])
+    ws.append(["91330603MA2D4F6E84", "企业", "SITE-QUALITY", datetime(2026, 1, 6), "文2", None])
+    ws.merge_cells("F3:F4")
+    ws.append(["合计：2条", None, None, None, None, None])
+    ws.merge_cells("A5:C5")
+    wb.save(path)
+    s = sheets.read(path)
+    assert s.header_row == 2
+    assert [v["issued_by"] for _, v in s.rows] == ["住建局", "住建局"]
+    assert s.skipped == [(5, "a cell merged across the row (title or note)")]
+
+
+def test_problems(tmp_path):
+    dup = tmp_path / "d.csv"
+    dup.write_text("统一社会信用代码,uscc,企业名称,行为代码,决定日期,决定文号,决定机关\n",
+                   encoding="utf-8")
+    with pytest.raises(SheetProblem, match="two columns fill 'uscc'"):
+        sheets.read(dup)
+    junk = tmp_path / "j.xlsx"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(SheetProblem, match="not a readable .xlsx"):
+        sheets.read(junk)
+    with pytest.raises(SheetProblem, match="does not exist"):
+        sheets.read(tmp_path / "missing.csv")
