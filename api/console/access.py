@@ -18,6 +18,7 @@ from flask import current_app, g, redirect, request, session, url_for
 from werkzeug.exceptions import MethodNotAllowed, RequestEntityTooLarge
 
 from api.console import SECURITY_HEADERS, bp
+from api.auth import AUDIT, READERS  # noqa: F401 - the API's role groups
 from credit.errors import CreditError, Forbidden, Unauthenticated
 from credit.services.tokens import actor_by_id, authenticate
 
@@ -25,8 +26,6 @@ SIGN_IN_HOURS = 8
 # A console form is a few kilobytes; refuse anything bigger before parsing it (the app
 # itself sets no MAX_CONTENT_LENGTH: the API checks sizes after authentication).
 MAX_FORM_BODY = 64 * 1024
-READERS = ("regulator", "evaluator", "auditor", "admin", "enterprise")
-AUDIT = ("auditor", "admin")
 
 
 class CsrfRefused(CreditError):
