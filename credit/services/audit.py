@@ -17,7 +17,6 @@ from credit.domain.dates import (
     parse_instant,
     to_micros,
 )
-from credit.domain.engine import evaluate
 from credit.domain.records import Knowledge
 from credit.domain.trace import trace_payload
 from credit.errors import Forbidden, NotFound
@@ -25,6 +24,8 @@ from credit.persistence.audit_log import GENESIS
 from credit.persistence.repositories import event_facts, record_facts
 
 from .context import Actor, ServiceContext
+from .paging import page
+from .scoring import score_as_known
 
 ENTRY_PROBLEMS = ("hash_mismatch", "prev_mismatch", "position_gap")
 ROW_KINDS = {"record.created": "records", "record.revoked": "record_events",
@@ -69,18 +70,16 @@ def list_traces(ctx: ServiceContext, f: TraceFilter) -> dict:
             uscc=f.uscc, actor=f.actor,
             from_us=to_micros(f.from_) if f.from_ else None,
             to_us=to_micros(f.to) if f.to else None, limit=f.limit + 1, before=f.after)
-    more = len(items) > f.limit
-    items = items[: f.limit]
-    return {"items": items, "next": str(items[-1]["position"]) if more else None}
+    items, next_ = page(items, f.limit, lambda e: e["position"])
+    return {"items": items, "next": next_}
 
 
 def list_entries(ctx: ServiceContext, after: int = 0, limit: int = 100,
                  kind: str | None = None) -> dict:
     with ctx.uow(write=False) as uow:
         items = uow.audit_queries.page(after=after, limit=limit + 1, kind=kind)
-    more = len(items) > limit
-    items = items[:limit]
-    return {"items": items, "next": str(items[-1]["position"]) if more else None}
+    items, next_ = page(items, limit, lambda e: e["position"])
+    return {"items": items, "next": next_}
 
 
 def inquiries(ctx: ServiceContext, actor: Actor, uscc: str, limit: int = 100,
@@ -90,9 +89,9 @@ def inquiries(ctx: ServiceContext, actor: Actor, uscc: str, limit: int = 100,
         raise Forbidden("An enterprise sees only its own inquiries.")
     with ctx.uow(write=False) as uow:
         traces = uow.audit_queries.traces(uscc=uscc, limit=limit + 1, before=after)
-    more = len(traces) > limit
+    traces, next_ = page(traces, limit, lambda e: e["position"])
     items = []
-    for t in traces[:limit]:
+    for t in traces:
         p = t["payload"]
         item = {"trace_id": t["position"], "at": t["at"], "actor": t["actor"],
                 "sector": p["sector"], "as_of": p["as_of"]}
@@ -100,7 +99,7 @@ def inquiries(ctx: ServiceContext, actor: Actor, uscc: str, limit: int = 100,
             item["evaluation_id"] = p["evaluation"]["id"]
             item["tender_code"] = p["evaluation"]["tender_code"]
         items.append(item)
-    return {"items": items, "next": str(items[-1]["trace_id"]) if more else None}
+    return {"items": items, "next": next_}
 
 
 def _differences(a, b, path="") -> list[str]:
@@ -147,13 +146,8 @@ def verify_trace(ctx: ServiceContext, trace_id: int) -> dict:
             model = None
         if model is not None:
             knowledge = Knowledge(p["knowledge_position"], parse_instant(p["known_at"]))
-            records, events = uow.records.history(p["uscc"], knowledge.position)
-            subject = uow.subjects.get(p["uscc"])
-            name = (subject.name if subject and subject.registered_position <= knowledge.position
-                    else None)
-            replayed = trace_payload(
-                evaluate(model, p["uscc"], records, events, p["sector"],
-                         parse_date(p["as_of"]), knowledge), name)
+            replayed = trace_payload(*score_as_known(uow, model, p["uscc"], p["sector"],
+                                                     parse_date(p["as_of"]), knowledge))
             # Context the engine does not produce: which token and which tender asked.
             original = {k: v for k, v in p.items() if k not in ("evaluation", "token_id")}
             differences += _differences(original, replayed)

@@ -22,6 +22,7 @@ from credit.uscc import InvalidUSCC, normalise_uscc
 from .context import Actor, ServiceContext
 from .idempotency import IdempotentRequest, Outcome, remember, replay
 from .inputs import FieldErrors, RecordInput, RepairInput, RevocationInput, load
+from .paging import page
 
 
 @dataclass(frozen=True)
@@ -82,18 +83,25 @@ def validate_record(ctx: ServiceContext, raw) -> dict:
     return data
 
 
+def lifecycle_status(events) -> str:
+    """``revoked`` > ``repaired`` > ``active`` (API.md §3), from a record's events."""
+    kinds = {e.kind for e in events}
+    return "revoked" if "revocation" in kinds else "repaired" if "repair" in kinds \
+        else "active"
+
+
 def record_resource(ctx: ServiceContext, row: RecordRow, events: list[RecordEventRow]) -> dict:
     """The record as served (API.md §3): inputs, model-derived fields, lifecycle."""
     model = ctx.models.active
     entry = model.catalogue[row.code]
     domain = to_domain_record(row)
     original = original_valid_until(domain, entry)
-    revoked = any(e.kind == "revocation" for e in events)
+    status = lifecycle_status(events)
+    revoked = status == "revoked"
     repair = next((e for e in events if e.kind == "repair"), None)
     effective = original
     if repair is not None:
         effective = min(original, repair.repaired_on - ONE_DAY)
-    status = "revoked" if revoked else "repaired" if repair else "active"
     today = ctx.today()
     body = {
         "id": row.id,
@@ -209,13 +217,12 @@ def get_record(ctx: ServiceContext, actor: Actor, record_id: int) -> dict:
 def list_records(ctx: ServiceContext, actor: Actor, f: RecordFilter) -> dict:
     """Newest first; ``next`` continues after the last item."""
     with ctx.uow(write=False) as uow:
-        rows = uow.records.page(uscc=f.uscc, sector=f.sector, code=f.code,
-                                limit=f.limit + 1, after=f.after)
-        more = len(rows) > f.limit
-        rows = rows[: f.limit]
+        rows, next_ = page(uow.records.page(uscc=f.uscc, sector=f.sector, code=f.code,
+                                            limit=f.limit + 1, after=f.after),
+                           f.limit, lambda r: r.audit_position)
         events = uow.records.events_of_many([r.id for r in rows])
         items = [record_resource(ctx, r, events[r.id]) for r in rows]
-    return {"items": items, "next": str(rows[-1].audit_position) if more else None}
+    return {"items": items, "next": next_}
 
 
 def _event(ctx, uow, actor, row, kind, data, repaired_on=None) -> RecordEventRow:

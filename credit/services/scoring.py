@@ -46,8 +46,10 @@ def check_known_at(ctx: ServiceContext, known_at: datetime | None) -> None:
                             error="known_at_in_future")
 
 
-def _score_in(uow, model, uscc: str, sector: str, as_of: date, knowledge: Knowledge
-              ) -> tuple[ScoreResult, str | None]:
+def score_as_known(uow, model, uscc: str, sector: str, as_of: date, knowledge: Knowledge
+                   ) -> tuple[ScoreResult, str | None]:
+    """The engine's result and the subject's registered name, both as known at
+    ``knowledge`` — what a served score computes and what its replay recomputes."""
     records, events = uow.records.history(uscc, knowledge.position)
     subject = uow.subjects.get(uscc)
     name = subject.name if subject and subject.registered_position <= knowledge.position else None
@@ -86,7 +88,7 @@ def score(ctx: ServiceContext, actor: Actor, q: ScoreQuery) -> dict:
             knowledge = Knowledge(uow.audit.next_position(), q.known_at or at)
         else:
             knowledge = Knowledge(uow.audit.position_known_at(q.known_at), q.known_at)
-        result, name = _score_in(uow, model, q.uscc, q.sector, as_of, knowledge)
+        result, name = score_as_known(uow, model, q.uscc, q.sector, as_of, knowledge)
         body = _serve(uow, actor, result, name, at)
         uow.commit()
         return body
@@ -154,7 +156,7 @@ def create_evaluation(ctx: ServiceContext, actor: Actor, raw,
         at = created
         for bidder in data["bidders"]:
             for uscc in bidder.get("consortium") or [bidder["uscc"]]:
-                result, name = _score_in(uow, model, uscc, data["sector"], data["as_of"],
+                result, name = score_as_known(uow, model, uscc, data["sector"], data["as_of"],
                                          knowledge)
                 results[uscc] = result
                 members[uscc] = _serve(uow, actor, result, name, at, context)

@@ -7,6 +7,7 @@ from credit.domain.money import fmt, fmt_factor
 from credit.errors import NotFound, Unavailable
 
 from .context import ServiceContext
+from .records import lifecycle_status
 
 
 def get_subject(ctx: ServiceContext, uscc: str) -> dict:
@@ -19,10 +20,7 @@ def get_subject(ctx: ServiceContext, uscc: str) -> dict:
         events = uow.records.events_of_many([r.id for r in rows])
     counts = {s: {"active": 0, "repaired": 0, "revoked": 0} for s in SECTORS}
     for r in rows:
-        kinds = {e.kind for e in events[r.id]}
-        status = "revoked" if "revocation" in kinds else "repaired" if "repair" in kinds \
-            else "active"
-        counts[r.sector][status] += 1
+        counts[r.sector][lifecycle_status(events[r.id])] += 1
     return {"uscc": subject.uscc, "name": subject.name, "counts": counts}
 
 
