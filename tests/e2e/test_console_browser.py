@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+
+from tests.live_server import LiveServer
 
 # Debian's packages by default; the variables point elsewhere (or nowhere, to see the skip).
 CHROMIUM = os.environ.get("CREDIT_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -53,12 +53,6 @@ pytestmark = [pytest.mark.db, pytest.mark.skipif(_missing() is not None,
 
 
 # ------------------------------------------------------------------ the server
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 class Server:
     def __init__(self, url: str, tokens: dict, log: Path, backend: str):
@@ -100,40 +94,17 @@ def server(database_url, tmp_path):
         role, name, secret = line.split("\t")
         tokens.setdefault(role, secret)
         tokens[name] = secret
-    port = _free_port()
-    log = tmp_path / "server.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([str(bindir / "credit"), "serve", "--port", str(port),
-                                 "--workers", "2"], cwd=tmp_path, env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
-    srv = Server(url, tokens, log, backend)
+    live = LiveServer(database_url, tmp_path, env={"CREDIT_SECRET_KEY":
+                                                   env["CREDIT_SECRET_KEY"]})
     try:
-        _wait_healthy(url, proc, srv)
-        yield srv
+        live.start(timeout=30)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield Server(live.base, tokens, live.log_path, backend)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_healthy(url: str, proc, srv: Server) -> None:
-    import requests
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"credit serve exited with {proc.returncode}:\n{srv.log_tail()}")
-        try:
-            if requests.get(url + "/api/v1/health", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"credit serve did not answer within 30 s:\n{srv.log_tail()}")
+        live.stop()
 
 
 # ------------------------------------------------------------------ the browser

@@ -22,6 +22,7 @@ from credit.persistence.tables import (
     SubjectRow,
 )
 from credit.services.context import Actor
+from tests.live_server import drop_append_only
 
 # Real, valid codes (../data/uscc-real.txt and the spec's worked example).
 S1 = "91330603MA2D4F6E84"
@@ -145,20 +146,11 @@ def instant(text_: str) -> datetime:
     return parse_instant(text_)
 
 
-def disable_append_only(conn, table: str) -> None:
-    """Remove the defence-in-depth triggers of ``table`` (tampering behind the service)."""
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_update")
-        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {table}_no_delete")
-    else:
-        conn.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
-
-
 def tamper(ctx, table: str, sql: str, params: dict | None = None) -> int:
     """Run one raw statement on ``table`` with its append-only triggers removed;
     returns the number of rows affected."""
     with ctx.uow.engine.begin() as conn:
-        disable_append_only(conn, table)
+        drop_append_only(conn, table)
         result = conn.execute(text(sql), params or {})
         return result.rowcount
 
