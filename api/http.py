@@ -8,6 +8,7 @@ import re
 
 from flask import Response, request
 
+from api.auth import MAX_BODY, TooLarge
 from credit.errors import CreditError, InvalidInput, NotFound
 from credit.services.idempotency import IdempotentRequest
 from credit.uscc import InvalidUSCC, normalise_uscc
@@ -49,7 +50,6 @@ def read_json():
 def read_body() -> bytes:
     """The raw body, at most 1 MiB. A body without Content-Length (chunked) is read up to
     one byte more than the limit so that an oversized one is a 413, not a truncation."""
-    from api.auth import MAX_BODY, TooLarge
     try:
         raw = request.stream.read(MAX_BODY + 1)
     except CreditError:
