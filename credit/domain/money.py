@@ -3,7 +3,7 @@ no ``+``, never ``-0.00``."""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 
 CENT = Decimal("0.01")
