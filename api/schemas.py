@@ -287,6 +287,8 @@ class ModelItem(Schema):
     id = fields.String(required=True)
     version = fields.Integer(required=True)
     sha256 = fields.String(required=True)
+    kind = fields.String(required=True, metadata={
+        "description": "scoring (a scoring model) or another rule set kept as data"})
     active = fields.Boolean(required=True)
 
 

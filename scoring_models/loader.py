@@ -7,6 +7,7 @@ import tomllib
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any, Callable
 
 from marshmallow import (
     RAISE,
@@ -172,18 +173,36 @@ def _flatten(messages, prefix="") -> list[str]:
     return out
 
 
-def load_bytes(raw: bytes, source: str = "<memory>") -> ScoringModel:
-    """Validate one definition and build the domain model; errors name ``source`` and the
-    offending key."""
-    try:
-        doc = tomllib.loads(raw.decode("utf-8"), parse_float=Decimal)
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ModelError(f"{source}: not valid UTF-8 TOML: {exc}") from None
+def _build_scoring(doc: dict, sha: str, source: str) -> ScoringModel:
+    """A scoring model (``[model]`` table): MODEL.md."""
     try:
         data = _Definition().load(doc)
     except ValidationError as exc:
         raise ModelError(f"{source}: " + "; ".join(_flatten(exc.messages))) from None
-    return _build(data, hashlib.sha256(raw).hexdigest(), source)
+    return _build(data, sha, source)
+
+
+# The kinds of definition, by the table that heads the file. Each builder validates the
+# parsed TOML and returns a frozen domain object with ``id``, ``version``, ``sha256``,
+# ``ref`` and ``kind``; it raises ModelError naming the file and the key.
+BUILDERS: dict[str, Callable[[dict, str, str], Any]] = {
+    "model": _build_scoring,
+}
+
+
+def load_bytes(raw: bytes, source: str = "<memory>"):
+    """Validate one definition of any kind and build its domain object; errors name
+    ``source`` and the offending key. The SHA-256 is that of the file's bytes."""
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"), parse_float=Decimal)
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ModelError(f"{source}: not valid UTF-8 TOML: {exc}") from None
+    heads = [k for k in BUILDERS if k in doc]
+    if len(heads) != 1:
+        raise ModelError(f"{source}: a definition has exactly one of the tables "
+                         f"{', '.join('[' + k + ']' for k in BUILDERS)} (found "
+                         f"{', '.join(heads) or 'none'})")
+    return BUILDERS[heads[0]](doc, hashlib.sha256(raw).hexdigest(), source)
 
 
 def load_file(path: str | Path) -> ScoringModel:
@@ -286,39 +305,78 @@ def _build(d: dict, sha: str, source: str) -> ScoringModel:
     )
 
 
+DEFAULT_ACTIVE = {"scoring": "keqiao-2025@1"}
+
+
 class ModelRegistry:
-    """The published model versions and which one is active.
+    """The published definitions of every kind (scoring models, and the other rule sets
+    kept as data beside them) and which one of each kind is active.
+
+    A "model" in API.md is a scoring model: :meth:`get` and :attr:`active` name scoring
+    models only, so asking a score route for another kind of definition is "not found".
 
     Refuses a model whose catalogue lacks a code of the active model (API.md §7): a
     record entered under the active model must be scorable by every model.
     """
 
-    def __init__(self, models: list[ScoringModel], active: str):
-        self._models: dict[str, ScoringModel] = {}
+    def __init__(self, models: list, active: str, active_of: dict[str, str] | None = None):
+        self._defs: dict[str, Any] = {}
         for m in models:
-            if m.ref in self._models:
+            if m.ref in self._defs:
                 raise ModelError(f"model {m.ref} is defined twice (sha256 "
-                                 f"{self._models[m.ref].sha256[:12]}… and {m.sha256[:12]}…): a "
+                                 f"{self._defs[m.ref].sha256[:12]}… and {m.sha256[:12]}…): a "
                                  "published version is never redefined, only superseded")
-            self._models[m.ref] = m
-        if active not in self._models:
-            raise ModelError(f"active model {active} is not among {sorted(self._models)}")
-        self.active = self._models[active]
-        for m in models:
+            self._defs[m.ref] = m
+        wanted = {**DEFAULT_ACTIVE, **(active_of or {}), "scoring": active}
+        self._active: dict[str, Any] = {}
+        for kind, ref in wanted.items():
+            found = self._defs.get(ref)
+            if found is None or found.kind != kind:
+                if kind == "scoring" or any(d.kind == kind for d in self._defs.values()):
+                    raise ModelError(f"active {kind} definition {ref} is not among "
+                                     f"{sorted(r for r, d in self._defs.items() if d.kind == kind)}")
+                continue
+            self._active[kind] = found
+        self.active = self._active["scoring"]
+        for m in self.of_kind("scoring"):
             missing = set(self.active.catalogue) - set(m.catalogue)
             if missing:
                 raise ModelError(
                     f"model {m.ref} lacks codes of the active model: {sorted(missing)}")
 
-    def get(self, ref: str) -> ScoringModel:
-        """The model named ``id@version``; KeyError when unknown."""
-        return self._models[ref]
+    def get(self, ref: str):
+        """The scoring model named ``id@version``; KeyError when unknown (or of another
+        kind)."""
+        found = self._defs[ref]
+        if found.kind != "scoring":
+            raise KeyError(ref)
+        return found
 
-    def all(self) -> list[ScoringModel]:
-        return sorted(self._models.values(), key=lambda m: (m.id, m.version))
+    def definition(self, ref: str, kind: str | None = None):
+        """The definition named ``id@version`` (of ``kind`` when given); KeyError."""
+        found = self._defs[ref]
+        if kind is not None and found.kind != kind:
+            raise KeyError(ref)
+        return found
+
+    def active_of(self, kind: str):
+        """The active definition of ``kind``; KeyError when none is shipped."""
+        return self._active[kind]
+
+    def is_active(self, definition) -> bool:
+        return self._active.get(definition.kind) is definition
+
+    def of_kind(self, kind: str) -> list:
+        return sorted((d for d in self._defs.values() if d.kind == kind),
+                      key=lambda d: (d.id, d.version))
+
+    def all(self) -> list:
+        """Every definition of every kind, by id and version."""
+        return sorted(self._defs.values(), key=lambda m: (m.id, m.version))
 
 
-def default_registry(active: str = "keqiao-2025@1", extra_dirs=()) -> ModelRegistry:
+def default_registry(active: str = "keqiao-2025@1", extra_dirs=(),
+                     active_of: dict[str, str] | None = None) -> ModelRegistry:
     """All definitions shipped under ``definitions/`` (plus ``extra_dirs``)."""
     models = []
     for folder in (DEFINITIONS, *map(Path, extra_dirs)):
@@ -327,4 +385,4 @@ def default_registry(active: str = "keqiao-2025@1", extra_dirs=()) -> ModelRegis
             if path.stem != model.ref:
                 raise ModelError(f"{path}: file name must be {model.ref}.toml")
             models.append(model)
-    return ModelRegistry(models, active)
+    return ModelRegistry(models, active, active_of)

@@ -18,6 +18,7 @@ from .joint_punishment import Measure, assess
 from .model import CatalogueEntry, ScoringModel
 from .money import CENT, ZERO, fmt, fmt_factor, round_half_up
 from .records import Knowledge, Record, RecordEvent
+from .steps import Step
 
 
 class UnknownCode(KeyError):
@@ -61,7 +62,7 @@ class ScoreResult:
     measures: tuple[Measure, ...]
     reasons: tuple[dict, ...]
     records: tuple[RecordStanding, ...]
-    steps: tuple[dict, ...]
+    steps: tuple[Step, ...]
 
 
 def original_valid_until(record: Record, entry: CatalogueEntry) -> date:
@@ -149,6 +150,46 @@ def _superseded_ids(active: list[tuple[Record, CatalogueEntry]]) -> set[int]:
     return out
 
 
+@dataclass(frozen=True)
+class _Total:
+    score: Decimal
+    components: Mapping[str, Decimal]
+
+
+def _total(model: ScoringModel, standings: list[RecordStanding], steps: list[Step]) -> _Total:
+    """MODEL.md §5: each active contribution, the bonus cap and the floor; the components
+    show the two sites (market, site) apart from good conduct."""
+    positive = ZERO
+    deduction = ZERO
+    by_category = {"market": ZERO, "site": ZERO}
+    for st in standings:
+        if st.status != "active":
+            continue
+        steps.append(Step("contribution", "MODEL.md §3", fmt(st.contribution), facts={
+            "record_id": st.record.id, "code": st.record.code, "category": st.entry.category,
+            "record_sector": st.record.sector, "points": fmt(st.entry.points),
+            "factor": fmt_factor(st.factor)}))
+        if st.contribution > 0:
+            positive += st.contribution
+        elif st.contribution < 0:
+            deduction += st.contribution
+        if st.entry.category in by_category:
+            by_category[st.entry.category] += st.contribution
+    bonus = min(positive, model.bonus_cap)
+    steps.append(Step("bonus_cap", "MODEL.md §5", fmt(bonus),
+                      inputs={"positive_total": fmt(positive)},
+                      parameters={"bonus_cap": fmt(model.bonus_cap)}))
+    raw = model.base + bonus + deduction
+    score = max(model.floor, raw)
+    steps.append(Step("floor", "MODEL.md §5", fmt(score),
+                      inputs={"base": fmt(model.base), "bonus": fmt(bonus),
+                              "deduction": fmt(deduction), "raw": fmt(raw)},
+                      parameters={"floor": fmt(model.floor)}))
+    components = {"market": by_category["market"] + ZERO, "site": by_category["site"] + ZERO,
+                  "good": bonus}
+    return _Total(score, components)
+
+
 def bid_points(model: ScoringModel, score: Decimal, eligible: bool) -> Decimal:
     """MODEL.md §7: credit_weight × clamp((score − floor)/(full − floor), 0, 1), computed
     as an exact fraction and rounded half-up to two decimals; 0.00 when not eligible."""
@@ -176,68 +217,20 @@ def evaluate(
     if sector not in model.sectors:
         raise ValueError(f"unknown sector {sector!r}")
     standings = _standings(model, records, events, sector, as_of, knowledge)
-    steps: list[dict] = [
-        {"rule": "base", "section": "MODEL.md §5", "value": fmt(model.base)},
-    ]
-
-    # §5: contributions, bonus cap, floor; components show the two sites apart.
-    positive = ZERO
-    deduction = ZERO
-    by_category = {"market": ZERO, "site": ZERO}
-    for st in standings:
-        if st.status != "active":
-            continue
-        steps.append({
-            "rule": "contribution",
-            "section": "MODEL.md §3",
-            "record_id": st.record.id,
-            "code": st.record.code,
-            "category": st.entry.category,
-            "record_sector": st.record.sector,
-            "points": fmt(st.entry.points),
-            "factor": fmt_factor(st.factor),
-            "value": fmt(st.contribution),
-        })
-        if st.contribution > 0:
-            positive += st.contribution
-        elif st.contribution < 0:
-            deduction += st.contribution
-        if st.entry.category in by_category:
-            by_category[st.entry.category] += st.contribution
-    bonus = min(positive, model.bonus_cap)
-    steps.append({
-        "rule": "bonus_cap",
-        "section": "MODEL.md §5",
-        "inputs": {"positive_total": fmt(positive)},
-        "parameters": {"bonus_cap": fmt(model.bonus_cap)},
-        "value": fmt(bonus),
-    })
-    raw = model.base + bonus + deduction
-    score = max(model.floor, raw)
-    steps.append({
-        "rule": "floor",
-        "section": "MODEL.md §5",
-        "inputs": {"base": fmt(model.base), "bonus": fmt(bonus), "deduction": fmt(deduction),
-                   "raw": fmt(raw)},
-        "parameters": {"floor": fmt(model.floor)},
-        "value": fmt(score),
-    })
-    components = {"market": by_category["market"] + ZERO, "site": by_category["site"] + ZERO,
-                  "good": bonus}
+    steps: list[Step] = [Step("base", "MODEL.md §5", fmt(model.base))]
+    total = _total(model, standings, steps)
+    score = total.score
 
     # §6: joint punishment looks at every sector's active records.
     assessment = assess(model, [st for st in standings if st.counts], score)
     steps.extend(assessment.steps)
     eligible = not any(m.measure == "bid_ban" for m in assessment.measures)
     points = bid_points(model, score, eligible)
-    steps.append({
-        "rule": "bid_points",
-        "section": "MODEL.md §7",
-        "inputs": {"score": fmt(score), "eligible_to_bid": eligible},
-        "parameters": {"credit_weight": fmt(model.credit_weight), "floor": fmt(model.bid_floor),
-                       "full": fmt(model.bid_full), "rounding": "half_up"},
-        "value": fmt(points),
-    })
+    steps.append(Step(
+        "bid_points", "MODEL.md §7", fmt(points),
+        inputs={"score": fmt(score), "eligible_to_bid": eligible},
+        parameters={"credit_weight": fmt(model.credit_weight), "floor": fmt(model.bid_floor),
+                    "full": fmt(model.bid_full), "rounding": "half_up"}))
 
     reasons = _reasons(model, assessment.measures, standings)
     return ScoreResult(
@@ -247,7 +240,7 @@ def evaluate(
         knowledge=knowledge,
         model=model,
         score=score,
-        components=components,
+        components=total.components,
         grade=assessment.grade,
         eligible_to_bid=eligible,
         bid_points=points,

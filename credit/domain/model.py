@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Mapping
+from typing import ClassVar, Mapping
 
 SECTORS = ("housing", "transport", "water")
 CATEGORIES = ("market", "site", "good")
@@ -85,6 +85,7 @@ class ScoringModel:
     sectors: tuple[str, ...] = SECTORS
     grades_best_first: tuple[str, ...] = GRADES_BEST_FIRST
     names: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    kind: ClassVar[str] = "scoring"
 
     @property
     def ref(self) -> str:

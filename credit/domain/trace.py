@@ -68,6 +68,6 @@ def trace_payload(result: ScoreResult, name: str | None) -> dict:
             }
             for st in result.records
         ],
-        "steps": [dict(s) for s in result.steps],
+        "steps": [s.as_json() for s in result.steps],
         "result": result_body(result, name),
     }

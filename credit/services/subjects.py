@@ -25,9 +25,9 @@ def get_subject(ctx: ServiceContext, uscc: str) -> dict:
 
 
 def list_models(ctx: ServiceContext) -> dict:
-    active = ctx.models.active
     return {"items": [{"id": m.id, "version": m.version, "sha256": m.sha256,
-                       "active": m is active} for m in ctx.models.all()]}
+                       "kind": m.kind, "active": ctx.models.is_active(m)}
+                      for m in ctx.models.all()]}
 
 
 def model_definition(ctx: ServiceContext, ref: str) -> dict:
