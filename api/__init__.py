@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from flask import Flask, request
 from flask_smorest import Api
 from werkzeug.exceptions import MethodNotAllowed
@@ -37,7 +35,6 @@ def create_app(config: dict | None = None) -> Flask:
         # authentication, as the order of checks of API.md §1 requires.
         MAX_CONTENT_LENGTH=None,
         JSON_AS_ASCII=False,
-        SECRET_KEY=os.environ.get("CREDIT_SECRET_KEY"),
     )
     app.config.update(config or {})
     app.json.ensure_ascii = False
@@ -48,7 +45,14 @@ def create_app(config: dict | None = None) -> Flask:
         from credit.services.bootstrap import build_context
         context = build_context(app.config.get("CREDIT_DATABASE_URL"),
                                 app.config.get("CREDIT_MODEL"))
+    # One settings object (credit.settings): the context's, with what the app's own
+    # config names explicitly (tests) taking precedence.
+    settings = context.settings.with_(
+        secret_key=app.config.get("SECRET_KEY"),
+        signing_key_path=app.config.get("CREDIT_SIGNING_KEY"))
+    app.config["SECRET_KEY"] = settings.secret_key
     app.extensions["credit"] = context
+    app.extensions["credit_settings"] = settings
 
     api = CreditApi(app, spec_kwargs={"info": {"description": "Credit scores, grades and joint "
                                          "punishment for public tendering in Zhejiang."}})

@@ -4,12 +4,13 @@ created in each worker after fork, never in the master (no preload)."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 from http import HTTPStatus
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.sync import SyncWorker
+
+from credit.settings import Settings
 
 
 def _json_write_error(sock, status_int, reason, mesg):
@@ -54,7 +55,8 @@ class CreditServer(BaseApplication):
 
 
 def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 2) -> None:
-    if not os.environ.get("CREDIT_SECRET_KEY"):
+    settings = Settings.from_env()
+    if not settings.secret_key:
         sys.exit("error: CREDIT_SECRET_KEY is required by credit serve (it signs console "
                  "sessions); `make run` generates one under var/.")
     CreditServer({
@@ -69,7 +71,7 @@ def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 2) -> None:
         "limit_request_fields": 200,
         "timeout": 60,
         "graceful_timeout": 10,
-        "accesslog": os.environ.get("CREDIT_ACCESS_LOG"),
+        "accesslog": settings.access_log,
         "errorlog": "-",
-        "loglevel": os.environ.get("CREDIT_LOG_LEVEL", "info"),
+        "loglevel": settings.log_level,
     }).run()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import click
 
 from credit.batch.cli import compare_models_command, import_command, rate_all_command
 from credit.errors import CreditError, Unavailable
+from credit.settings import Settings
 
 
 def _context():
@@ -18,7 +18,7 @@ def _context():
 
 
 def _operator() -> str:
-    return os.environ.get("CREDIT_OPERATOR") or f"operator:{os.environ.get('USER', 'cli')}"
+    return Settings.from_env().operator
 
 
 def _fail(exc: CreditError, code: int = 1):

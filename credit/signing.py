@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from credit.settings import Settings
+
 ALGORITHM = "Ed25519"
 ENV_VAR = "CREDIT_SIGNING_KEY"
 
@@ -114,7 +116,8 @@ def load_key(path: str | os.PathLike | None) -> Signer:
 
 
 def configured_path() -> str | None:
-    return os.environ.get(ENV_VAR) or None
+    """The configured key file (``CREDIT_SIGNING_KEY``), if any."""
+    return Settings.from_env().signing_key_path
 
 
 def verify_signature(public_key_b64: str, message: bytes, signature_b64: str) -> bool:

@@ -333,8 +333,8 @@ class ModelRegistry:
             found = self._defs.get(ref)
             if found is None or found.kind != kind:
                 if kind == "scoring" or any(d.kind == kind for d in self._defs.values()):
-                    raise ModelError(f"active {kind} definition {ref} is not among "
-                                     f"{sorted(r for r, d in self._defs.items() if d.kind == kind)}")
+                    known = sorted(r for r, d in self._defs.items() if d.kind == kind)
+                    raise ModelError(f"active {kind} definition {ref} is not among {known}")
                 continue
             self._active[kind] = found
         self.active = self._active["scoring"]

@@ -1,10 +1,9 @@
 """Signed checkpoints of the audit log and the public key that checks them (API.md §6).
 
-The private key is read from ``CREDIT_SIGNING_KEY`` (app config, else environment) on
-each request, so a key created with ``credit keys create`` is used without a restart.
+The private key file named by the settings (``CREDIT_SIGNING_KEY``; the app's config
+may name another) is read on each request, so a key created with ``credit keys create``
+is used without a restart.
 """
-
-import os
 
 from flask import current_app
 from marshmallow import Schema, fields
@@ -37,9 +36,7 @@ class PublicKeyOut(Schema):
 
 
 def _key():
-    path = current_app.config.get("CREDIT_SIGNING_KEY") or os.environ.get(
-        "CREDIT_SIGNING_KEY")
-    return checkpoints.signer(path)
+    return checkpoints.signer(current_app.extensions["credit_settings"].signing_key_path)
 
 
 @blp.route("/checkpoint", methods=["GET"])

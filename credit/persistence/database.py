@@ -14,7 +14,6 @@ the one database-wide append lock, so several server processes can write at once
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from alembic import command
@@ -22,18 +21,17 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from credit.settings import Settings
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE_OPTION = "credit_write"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def default_url() -> str:
-    return f"sqlite:///{Path('var').absolute() / 'credit.db'}"
-
-
 def normalise_url(url: str | None) -> str:
-    """``postgresql://`` means psycopg 3; no URL means the SQLite file under ./var/."""
-    url = url or os.environ.get("CREDIT_DATABASE_URL") or default_url()
+    """``postgresql://`` means psycopg 3; no URL means the configured one (the SQLite
+    file under ./var/ by default)."""
+    url = url or Settings.from_env().database_url
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     return url

@@ -9,6 +9,7 @@ from typing import Callable, Protocol
 
 from credit.domain.dates import cst_date
 from credit.errors import NotFound
+from credit.settings import Settings
 
 ROLES = ("regulator", "evaluator", "auditor", "admin", "enterprise")
 
@@ -34,6 +35,7 @@ class ServiceContext:
     uow: UnitOfWorkFactory
     models: object  # scoring_models.ModelRegistry
     clock: Callable[[], datetime]
+    settings: Settings = field(default_factory=lambda: Settings.from_env())
 
     def today(self) -> date:
         """Today in China Standard Time (the regulators' calendar)."""

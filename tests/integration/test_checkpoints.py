@@ -335,8 +335,10 @@ def test_without_a_key_both_routes_answer_503_signing_key_missing(ctx, tmp_path,
 
 
 def test_key_from_the_environment_is_picked_up_without_restart(ctx, tmp_path, monkeypatch):
+    # The configured path (settings: CREDIT_SIGNING_KEY) names a file created later.
     path = tmp_path / "later.pem"
     monkeypatch.setenv("CREDIT_SIGNING_KEY", str(path))
+    ctx.settings = ctx.settings.from_env()
     client = create_app({"CREDIT_CONTEXT": ctx}).test_client()
     assert client.get("/api/v1/audit/public-key").status_code == 503
     key = signing.create_key(path)

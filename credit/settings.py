@@ -1,0 +1,70 @@
+"""The service's configuration (API.md §8), read from the environment in one place.
+
+Every component that needs a setting receives this object (or reads it through
+:func:`Settings.from_env`); nothing else reads ``os.environ``. Secrets themselves (the
+signing key, the identity key) stay in files named here and are read when used, so a
+key created while the service runs is picked up without a restart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_MODEL = "keqiao-2025@1"
+
+
+def default_database_url() -> str:
+    """The embedded default: a SQLite file under ``./var/``."""
+    return f"sqlite:///{Path('var').absolute() / 'credit.db'}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the environment configures. Field by variable:
+
+    ``database_url`` CREDIT_DATABASE_URL · ``model`` CREDIT_MODEL (the active scoring
+    model) · ``secret_key`` CREDIT_SECRET_KEY (signs console sessions) ·
+    ``signing_key_path`` CREDIT_SIGNING_KEY (Ed25519 key for checkpoints) ·
+    ``identity_key_path`` CREDIT_IDENTITY_KEY (HMAC key for personal data,
+    WARNINGS.md §2) · ``rate_limit_storage`` CREDIT_RATE_LIMIT_STORAGE (a Flask-Limiter
+    storage URI) · ``operator`` CREDIT_OPERATOR (who the CLI acts as; default
+    ``operator:$USER``) · ``access_log`` CREDIT_ACCESS_LOG · ``log_level``
+    CREDIT_LOG_LEVEL.
+    """
+
+    database_url: str
+    model: str = DEFAULT_MODEL
+    secret_key: str | None = None
+    signing_key_path: str | None = None
+    identity_key_path: str | None = None
+    rate_limit_storage: str = "memory://"
+    operator: str = "operator:cli"
+    access_log: str | None = None
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Settings from ``env`` (default: the process environment); empty means unset."""
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            return (env.get(name) or "").strip() or None
+
+        return cls(
+            database_url=get("CREDIT_DATABASE_URL") or default_database_url(),
+            model=get("CREDIT_MODEL") or DEFAULT_MODEL,
+            secret_key=get("CREDIT_SECRET_KEY"),
+            signing_key_path=get("CREDIT_SIGNING_KEY"),
+            identity_key_path=get("CREDIT_IDENTITY_KEY"),
+            rate_limit_storage=get("CREDIT_RATE_LIMIT_STORAGE") or "memory://",
+            operator=get("CREDIT_OPERATOR") or f"operator:{get('USER') or 'cli'}",
+            access_log=get("CREDIT_ACCESS_LOG"),
+            log_level=get("CREDIT_LOG_LEVEL") or "info",
+        )
+
+    def with_(self, **changes) -> "Settings":
+        """A copy with some fields changed (``None`` values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
