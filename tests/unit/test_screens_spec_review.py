@@ -21,7 +21,15 @@ import pytest
 from credit.domain import identifiers as ids
 from credit.domain.screens import run
 from credit.domain.tenders import (
-    Bid, Document, Party, Person, PriorAward, PriorTender, Snapshot, Tender, Upload,
+    Bid,
+    Document,
+    Party,
+    Person,
+    PriorAward,
+    PriorTender,
+    Snapshot,
+    Tender,
+    Upload,
 )
 from scoring_models import default_registry
 
@@ -81,7 +89,7 @@ def bid(n, price="1000.00", status="valid", *, bidder=None, consortium=(), docum
 def priced(*prices, statuses=None):
     """Bids 1..n with these prices (all valid unless ``statuses`` says otherwise)."""
     statuses = statuses or ["valid"] * len(prices)
-    return [bid(i + 1, p, s) for i, (p, s) in enumerate(zip(prices, statuses))]
+    return [bid(i + 1, p, s) for i, (p, s) in enumerate(zip(prices, statuses, strict=True))]
 
 
 def tender(bids, *, method="lowest_price", exclusions=(), opened_at=OPENED,
@@ -767,7 +775,9 @@ def test_account_normalisation(raw, expected):
     assert ids.normalise_account(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["1234567", "1" * 33, "6222.0212.0400", "６２２２０２１２", "62220212x"])
+@pytest.mark.parametrize("raw", [
+    "1234567", "1" * 33, "6222.0212.0400", "６２２２０２１２", "62220212x",
+])
 def test_account_normalisation_rejects(raw):
     with pytest.raises(ValueError):
         ids.normalise_account(raw)
