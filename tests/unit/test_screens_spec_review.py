@@ -819,3 +819,74 @@ def test_masks_and_keyed_hash():
     assert ids.keyed_hash(key, "330621198001011236") == expected
     with pytest.raises(ValueError):
         ids.keyed_hash(b"k" * 31, "x")
+
+
+# ------------------------- rules found on reading the implementation, not yet pinned
+
+def test_same_uploader_entries_with_one_mac_sort_by_cpu_then_disk():
+    # Every triple has mac A: the entries fall back to cpu, then disk ("the order the
+    # keys are written"). (A,C1,D2) bids 1–2, (A,C1,D1) bids 2–3, (A,C0,D9) bids 3–4.
+    bids = [
+        bid(1, "1000.00", uploads=[Upload(mac="A", cpu="C1", disk="D2")]),
+        bid(2, "1100.00", uploads=[Upload(mac="A", cpu="C1", disk="D2"),
+                                   Upload(mac="A", cpu="C1", disk="D1")]),
+        bid(3, "1210.00", uploads=[Upload(mac="A", cpu="C1", disk="D1"),
+                                   Upload(mac="A", cpu="C0", disk="D9")]),
+        bid(4, "1330.00", uploads=[Upload(mac="A", cpu="C0", disk="D9")]),
+    ]
+    [w] = screen(bids, "SAME-UPLOADER")
+    assert w.bids == (1, 2, 3, 4)
+    assert [(e["cpu"], e["disk"], e["bids"]) for e in ev(w)["shared"]] == [
+        ("C0", "D9", [3, 4]), ("C1", "D1", [2, 3]), ("C1", "D2", [1, 2])]
+
+
+def test_identical_price_of_three_bids_is_one_warning_naming_all_three():
+    [w] = screen(priced("800.00", "800.00", "900.00", "800.00"), "IDENTICAL-PRICE")
+    assert (w.bids, ev(w)) == ((1, 2, 4), {"price": "800.00"})
+
+
+def test_the_tender_itself_in_its_snapshot_is_neither_counted_twice_nor_cited():
+    # The snapshot should never hold the registering tender, but a replay reading past
+    # its own position must still recompute the same warnings: screen 12 cites only
+    # *another* tender, and screen 13 counts "this one included" exactly once.
+    snap = Snapshot(knowledge_position=9, tenders=(
+        PriorTender("KQ-T", date(2026, 5, 12), frozenset({"A", "B"}),
+                    PriorAward("A", date(2026, 5, 12), date(2026, 12, 1), frozenset({"P"}))),
+        PriorTender("P-1", date(2026, 1, 1), frozenset({"A", "B"})),
+        PriorTender("P-2", date(2026, 1, 2), frozenset({"A", "B"})),
+    ))
+    bids = [bid(1, bidder="A", personnel=[pm("P")]), bid(2, "1100.00", bidder="B")]
+    got = screen(bids, snapshot=snap)
+    assert [w.code for w in got] == []   # c = 3 (P-1, P-2, this) < 4; no other tender
+
+
+def test_pm_elsewhere_lists_a_tender_once_when_two_of_the_bids_managers_work_there():
+    snap = Snapshot(knowledge_position=9, tenders=(
+        PriorTender("KQ-9", date(2025, 1, 1), frozenset({"W"}),
+                    _award({"P", "Z"}, date(2025, 2, 1), date(2027, 1, 1))),))
+    bids = [bid(1, personnel=[pm("P"), pm("Z", "110101********0015")])]
+    [w] = screen(bids, "PM-ELSEWHERE", snapshot=snap)
+    assert (w.bids, ev(w)) == ((1,), {"tenders": ["KQ-9"]})
+
+
+def test_co_bidding_rotation_reads_awards_known_in_the_snapshot_even_if_later():
+    # "the winner of at least one of those tenders' awards in the registration's
+    # snapshot": P-3 opened inside the window but was awarded after this opening; its
+    # award is in the snapshot, so it counts for rotation.
+    snap = Snapshot(knowledge_position=9, tenders=(
+        PriorTender("P-1", date(2026, 1, 1), frozenset({"A", "B"}),
+                    PriorAward("B", date(2026, 2, 1), date(2026, 9, 1))),
+        PriorTender("P-2", date(2026, 1, 2), frozenset({"A", "B"})),
+        PriorTender("P-3", date(2026, 5, 12), frozenset({"A", "B"}),
+                    PriorAward("A", date(2026, 5, 20), date(2026, 9, 1))),
+    ))
+    [w] = screen([bid(1, bidder="A"), bid(2, bidder="B")], "CO-BIDDING", snapshot=snap)
+    assert ev(w) == {"tenders": ["KQ-T", "P-1", "P-2", "P-3"], "co_bids": 4,
+                     "rotation": True}
+
+
+def test_metrics_keep_every_digit_of_the_integer_part():
+    # Sorted 1.00, 700.00, 700.01, 700.02: d = 699, sL² = (0.01² + 0 + 0.01²)/2 = 0.0001,
+    # sL = 0.01, rd = 69900 exactly.
+    [w] = screen(priced("700.01", "1.00", "700.02", "700.00"), "COVER-GAP")
+    assert (w.bids, ev(w)["rd"]) == ((2, 4), "69900.000000")
