@@ -9,17 +9,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable
 
-from marshmallow import (
-    RAISE,
-    Schema,
-    ValidationError,
-    fields,
-    validate,
-    validates_schema,
-)
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from credit.domain.model import (
     CATEGORIES,
+    CREATORS,
     FLAGS,
     SECTORS,
     TIERS,
@@ -28,24 +22,14 @@ from credit.domain.model import (
     ScoringModel,
 )
 
+from . import agency, performance
+from .base import CENT, MAX_MAGNITUDE, ModelError, Strict, load_strict  # noqa: F401
+from .base import cents_problem as _cents_problem
+from .base import dec as _dec
+
 DEFINITIONS = Path(__file__).parent / "definitions"
-CENT = Decimal("0.01")
 
-
-class ModelError(ValueError):
-    """A model definition that cannot be used; the message names the file and key."""
-
-
-def _dec(**kw):
-    return fields.Decimal(required=True, allow_nan=False, **kw)
-
-
-class _Strict(Schema):
-    class Meta:
-        unknown = RAISE
-
-
-class _ModelHead(_Strict):
+class _ModelHead(Strict):
     id = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]*$"))
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     title = fields.String(load_default="")
@@ -58,12 +42,12 @@ class _ModelHead(_Strict):
                                values=fields.String(), load_default=dict)
 
 
-class _Band(_Strict):
+class _Band(Strict):
     grade = fields.String(required=True, validate=validate.Length(min=1, max=2))
     min_score = _dec()
 
 
-class _Grades(_Strict):
+class _Grades(Strict):
     listed = fields.String(required=True)
     bands = fields.List(fields.Nested(_Band), required=True, validate=validate.Length(min=1))
 
@@ -82,19 +66,19 @@ class _Grades(_Strict):
             raise ValidationError("grades must be distinct (listed grade included)", "bands")
 
 
-class _Factor(_Strict):
+class _Factor(Strict):
     same = _dec(validate=validate.Range(min=0))
     other = _dec(validate=validate.Range(min=0))
 
 
-class _Factors(_Strict):
+class _Factors(Strict):
     minor = fields.Nested(_Factor, required=True)
     general = fields.Nested(_Factor, required=True)
     serious = fields.Nested(_Factor, required=True)
     good = fields.Nested(_Factor, required=True)
 
 
-class _JointPunishment(_Strict):
+class _JointPunishment(Strict):
     pair_window_days = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
     key_supervision_grades = fields.List(fields.String(), required=True)
     key_supervision_min_serious = fields.Integer(required=True, strict=True,
@@ -102,7 +86,7 @@ class _JointPunishment(_Strict):
     key_supervision_min_multiplier = _dec(validate=validate.Range(min=0))
 
 
-class _BidPoints(_Strict):
+class _BidPoints(Strict):
     credit_weight = _dec(validate=validate.Range(min=0))
     floor = _dec()
     full = _dec()
@@ -113,7 +97,7 @@ class _BidPoints(_Strict):
             raise ValidationError("full must be greater than floor", "full")
 
 
-class _Entry(_Strict):
+class _Entry(Strict):
     code = fields.String(required=True, validate=validate.Regexp(r"^[A-Z][A-Z0-9-]*$"))
     name = fields.String(required=True, validate=validate.Length(min=1))
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
@@ -128,6 +112,8 @@ class _Entry(_Strict):
     flags = fields.List(fields.String(validate=validate.OneOf(FLAGS)), load_default=list)
     family = fields.String(load_default=None)
     basis = fields.String(load_default="")
+    # Who creates records of this code (absent: a regulator enters them by hand).
+    created_by = fields.String(load_default="regulator", validate=validate.OneOf(CREATORS))
 
     @validates_schema
     def _consistent(self, data, **kw):
@@ -146,7 +132,7 @@ class _Entry(_Strict):
                 "validity_months")
 
 
-class _Definition(_Strict):
+class _Definition(Strict):
     model = fields.Nested(_ModelHead, required=True)
     grades = fields.Nested(_Grades, required=True)
     sector_factors = fields.Nested(_Factors, required=True)
@@ -157,29 +143,9 @@ class _Definition(_Strict):
                             validate=validate.Length(min=1))
 
 
-def _flatten(messages, prefix="") -> list[str]:
-    out = []
-    if isinstance(messages, dict):
-        for key, val in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            if key == "_schema":
-                path = prefix or "(top level)"
-            out += _flatten(val, path)
-    elif isinstance(messages, list):
-        for m in messages:
-            out += _flatten(m, prefix)
-    else:
-        out.append(f"{prefix}: {messages}")
-    return out
-
-
 def _build_scoring(doc: dict, sha: str, source: str) -> ScoringModel:
     """A scoring model (``[model]`` table): MODEL.md."""
-    try:
-        data = _Definition().load(doc)
-    except ValidationError as exc:
-        raise ModelError(f"{source}: " + "; ".join(_flatten(exc.messages))) from None
-    return _build(data, sha, source)
+    return _build(load_strict(_Definition(), doc, source), sha, source)
 
 
 # The kinds of definition, by the table that heads the file. Each builder validates the
@@ -187,6 +153,17 @@ def _build_scoring(doc: dict, sha: str, source: str) -> ScoringModel:
 # ``ref`` and ``kind``; it raises ModelError naming the file and the key.
 BUILDERS: dict[str, Callable[[dict, str, str], Any]] = {
     "model": _build_scoring,
+    "performance": performance.build,  # PERFORMANCE.md §3–§6
+    "agency": agency.build,            # PERFORMANCE.md §7
+}
+
+
+# Checks across definitions, by kind: ``check(definition, scoring_models)`` returns
+# problems (a performance definition's record codes must be codes only its approval
+# creates; an agency code must not also be a scoring model's code).
+CROSS_CHECKS: dict[str, Callable[[Any, list], list[str]]] = {
+    "performance": performance.cross_problems,
+    "agency": agency.cross_problems,
 }
 
 
@@ -208,19 +185,6 @@ def load_bytes(raw: bytes, source: str = "<memory>"):
 def load_file(path: str | Path) -> ScoringModel:
     path = Path(path)
     return load_bytes(path.read_bytes(), str(path))
-
-
-MAX_MAGNITUDE = Decimal(1_000_000)
-
-
-def _cents_problem(key: str, value: Decimal, cents: bool = True) -> str | None:
-    """Every quantity of a model is exact to the cent and of a sane size, so that no
-    rounding happens anywhere in scoring and every trace value prints exactly."""
-    if not value.is_finite() or abs(value) >= MAX_MAGNITUDE:
-        return f"{key}: {value} is out of range (|value| < {MAX_MAGNITUDE})"
-    if cents and value.quantize(CENT) != value:
-        return f"{key}: more than two decimals ({value})"
-    return None
 
 
 def _quantities(d: dict):
@@ -269,7 +233,7 @@ def _build(d: dict, sha: str, source: str) -> ScoringModel:
             problems.append(bad_points)
             continue
         tier_key = "good" if e["category"] == "good" else e["tier"]
-        for which, f in zip(("same", "other"), factors[tier_key]):
+        for which, f in zip(("same", "other"), factors[tier_key], strict=True):
             product = e["points"] * f
             if product.quantize(CENT) != product:
                 problems.append(
@@ -282,7 +246,7 @@ def _build(d: dict, sha: str, source: str) -> ScoringModel:
             tier=e["tier"], validity_months=e["validity_months"],
             explicit_max_months=e["explicit_max_months"],
             repair_min_months=e["repair_min_months"], flags=frozenset(e["flags"]),
-            family=e["family"], basis=e["basis"])
+            family=e["family"], basis=e["basis"], created_by=e["created_by"])
     if problems:
         raise ModelError(f"{source}: " + "; ".join(problems))
     return ScoringModel(
@@ -305,7 +269,9 @@ def _build(d: dict, sha: str, source: str) -> ScoringModel:
     )
 
 
-DEFAULT_ACTIVE = {"scoring": "keqiao-2025@1"}
+DEFAULT_ACTIVE = {"scoring": "keqiao-2025@1",
+                  "performance": "keqiao-performance-2025@1",
+                  "agency": "keqiao-agency-2025@1"}
 
 
 class ModelRegistry:
@@ -315,8 +281,9 @@ class ModelRegistry:
     A "model" in API.md is a scoring model: :meth:`get` and :attr:`active` name scoring
     models only, so asking a score route for another kind of definition is "not found".
 
-    Refuses a model whose catalogue lacks a code of the active model (API.md §7): a
-    record entered under the active model must be scorable by every model.
+    Scoring models need not share a catalogue: a model ignores a record whose code it
+    does not know (status ``not_in_model``, PERFORMANCE.md §5), so version 1 stays
+    loadable, and every trace served under it replays, while version 2 is active.
     """
 
     def __init__(self, models: list, active: str, active_of: dict[str, str] | None = None):
@@ -338,11 +305,11 @@ class ModelRegistry:
                 continue
             self._active[kind] = found
         self.active = self._active["scoring"]
-        for m in self.of_kind("scoring"):
-            missing = set(self.active.catalogue) - set(m.catalogue)
-            if missing:
-                raise ModelError(
-                    f"model {m.ref} lacks codes of the active model: {sorted(missing)}")
+        scoring = self.of_kind("scoring")
+        problems = [p for d in self._defs.values() if d.kind in CROSS_CHECKS
+                    for p in CROSS_CHECKS[d.kind](d, scoring)]
+        if problems:
+            raise ModelError("; ".join(problems))
 
     def get(self, ref: str):
         """The scoring model named ``id@version``; KeyError when unknown (or of another
@@ -363,6 +330,16 @@ class ModelRegistry:
         """The active definition of ``kind``; KeyError when none is shipped."""
         return self._active[kind]
 
+    def record_entry(self, code: str):
+        """The catalogue entry of a code ``POST /records`` may name: the active scoring
+        model's, else the active agency definition's (PERFORMANCE.md §7); None when
+        neither knows it (400 ``unknown_code``). ``entry.enterable`` is False for codes
+        only an approval creates (400 ``code_not_enterable``)."""
+        entry = self.active.catalogue.get(code)
+        if entry is None and "agency" in self._active:
+            entry = self._active["agency"].catalogue.get(code)
+        return entry
+
     def is_active(self, definition) -> bool:
         return self._active.get(definition.kind) is definition
 
@@ -375,9 +352,10 @@ class ModelRegistry:
         return sorted(self._defs.values(), key=lambda m: (m.id, m.version))
 
 
-def default_registry(active: str = "keqiao-2025@1", extra_dirs=(),
+def default_registry(active: str | None = None, extra_dirs=(),
                      active_of: dict[str, str] | None = None) -> ModelRegistry:
-    """All definitions shipped under ``definitions/`` (plus ``extra_dirs``)."""
+    """All definitions shipped under ``definitions/`` (plus ``extra_dirs``); ``active``
+    names the active scoring model (default: ``DEFAULT_ACTIVE["scoring"]``)."""
     models = []
     for folder in (DEFINITIONS, *map(Path, extra_dirs)):
         for path in sorted(folder.glob("*.toml")):
@@ -385,4 +363,4 @@ def default_registry(active: str = "keqiao-2025@1", extra_dirs=(),
             if path.stem != model.ref:
                 raise ModelError(f"{path}: file name must be {model.ref}.toml")
             models.append(model)
-    return ModelRegistry(models, active, active_of)
+    return ModelRegistry(models, active or DEFAULT_ACTIVE["scoring"], active_of)
