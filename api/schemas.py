@@ -297,7 +297,8 @@ class ModelList(Schema):
 
 
 class ModelDefinition(Schema):
-    """A model's whole definition (catalogue and parameters, decimals as strings)."""
+    """A definition's whole content (parameters, and the catalogue of a scoring model or
+    an agency definition; decimals as strings), by ``kind``."""
 
     class Meta:
         unknown = INCLUDE
@@ -305,8 +306,11 @@ class ModelDefinition(Schema):
     id = fields.String(required=True)
     version = fields.Integer(required=True)
     sha256 = fields.String(required=True)
+    kind = fields.String(required=True, metadata={
+        "description": "scoring, performance, agency, or another rule set kept as data"})
     active = fields.Boolean(required=True)
-    catalogue = fields.List(fields.Dict(), required=True)
+    catalogue = fields.List(fields.Dict(), metadata={
+        "description": "behaviour codes (scoring models and agency definitions)"})
 
 
 class Health(Schema):
