@@ -107,8 +107,9 @@ def test_compare_models_v1_to_v2_shows_the_new_codes(contexts, clock, tmp_path, 
     """``credit compare-models --from keqiao-2025@1 --to keqiao-2025@2``: the PERF-FAIL
     record counts only under v2. S1, housing, 2026-06-01: BID-NOSIGN −8 → 92.00 (C) under
     both; PERF-FAIL −8 more under v2 → 84.00 (D: < 85). Nothing else moves."""
-    import credit.cli as cli
     from click.testing import CliRunner
+
+    import credit.cli as cli
 
     v2 = contexts("keqiao-2025@2")
     create_record(v2, HOUSING, record_body())
