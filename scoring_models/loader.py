@@ -269,7 +269,7 @@ def _build(d: dict, sha: str, source: str) -> ScoringModel:
     )
 
 
-DEFAULT_ACTIVE = {"scoring": "keqiao-2025@1",
+DEFAULT_ACTIVE = {"scoring": "keqiao-2025@2",
                   "performance": "keqiao-performance-2025@1",
                   "agency": "keqiao-agency-2025@1"}
 

@@ -21,10 +21,11 @@ from .helpers import EVALUATOR, HOUSING, S1, entry, expect, instant, record_body
 
 @pytest.fixture
 def contexts(database_url, clock):
-    """``open(model)``: a service context on the same store with that active model."""
+    """``open(model)``: a service context on the same store with that active model
+    (None: the configured default, as ``credit serve`` starts)."""
     opened = []
 
-    def open_(model: str):
+    def open_(model: str | None):
         ctx = build_context(database_url, model=model, clock=clock)
         opened.append(ctx)
         return ctx
@@ -59,7 +60,7 @@ def test_v1_trace_verifies_and_replays_after_v2_becomes_active(contexts, clock):
     assert (old["model"]["version"], old["score"]) == (1, "92.00")
 
     clock.advance(days=1)
-    v2 = contexts("keqiao-2025@2")                                # the operator switches
+    v2 = contexts(None)              # restarted with the default: v2 becomes active
     assert v2.models.active.ref == "keqiao-2025@2"
     perf = approve_perf_fail(v2)
     clock.advance(minutes=1)
@@ -127,3 +128,14 @@ def test_compare_models_v1_to_v2_shows_the_new_codes(contexts, clock, tmp_path, 
     assert "1 enterprises change grade or eligibility" in res.output and S1 in res.output
     assert "92.00 → 84.00" in res.output and "C → D" in res.output
     assert out.exists()
+
+
+def test_the_default_active_model_is_the_newest_shipped_version(ctx):
+    """API.md §8: CREDIT_MODEL defaults to the newest shipped version of keqiao-2025."""
+    from credit.settings import DEFAULT_MODEL
+    from scoring_models.loader import DEFAULT_ACTIVE
+
+    newest = max(ctx.models.of_kind("scoring"), key=lambda m: (m.id == "keqiao-2025",
+                                                               m.version))
+    assert ctx.models.active is newest and newest.ref == "keqiao-2025@2"
+    assert DEFAULT_MODEL == DEFAULT_ACTIVE["scoring"] == "keqiao-2025@2"

@@ -220,9 +220,9 @@ def test_worked_example_factors(shipped):
     assert shipped.factor(award, "water", "housing") == 0
 
 
-def test_default_registry_serves_the_shipped_model_as_active(shipped):
+def test_default_registry_serves_the_newest_shipped_version_as_active(shipped):
     registry = default_registry()
-    assert registry.active.ref == "keqiao-2025@1"
+    assert registry.active.ref == "keqiao-2025@2"  # API.md §8: the newest shipped version
     assert registry.get("keqiao-2025@1").sha256 == shipped.sha256
     with pytest.raises(KeyError):
         registry.get("keqiao-2025@9")
