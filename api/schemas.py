@@ -297,8 +297,9 @@ class ModelList(Schema):
 
 
 class ModelDefinition(Schema):
-    """A published definition, whole (decimals as strings): a scoring model's parameters
-    and catalogue, or a screen definition's parameters and screens (WARNINGS.md §4)."""
+    """A definition's whole content by ``kind`` (decimals as strings): a scoring model's or
+    an agency definition's parameters and catalogue, a screen definition's parameters and
+    screens (WARNINGS.md §4), a performance definition's indicators and bands."""
 
     class Meta:
         unknown = INCLUDE
@@ -307,9 +308,10 @@ class ModelDefinition(Schema):
     version = fields.Integer(required=True)
     sha256 = fields.String(required=True)
     kind = fields.String(required=True, metadata={
-        "description": "scoring (a scoring model) or another rule set kept as data"})
+        "description": "scoring, screens, performance or agency"})
     active = fields.Boolean(required=True)
-    catalogue = fields.List(fields.Dict(), metadata={"description": "scoring models"})
+    catalogue = fields.List(fields.Dict(), metadata={
+        "description": "behaviour codes (scoring models and agency definitions)"})
     parameters = fields.Dict(metadata={"description": "screen definitions: WARNINGS.md §4"})
     screens = fields.List(fields.Dict(), metadata={"description": "screen definitions"})
 

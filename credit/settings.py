@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
 
-DEFAULT_MODEL = "keqiao-2025@1"
+DEFAULT_MODEL = "keqiao-2025@2"
 
 
 def default_database_url() -> str:

@@ -1,6 +1,4 @@
-"""Loading and validating definitions (TOML → frozen domain objects): scoring models
-(``[model]``, credit.domain.model) here, other kinds in their own modules (``[screens]``:
-scoring_models/screens.py), dispatched by the table heading the file."""
+"""Loading and validating scoring model definitions (TOML → credit.domain.model)."""
 
 from __future__ import annotations
 
@@ -11,15 +9,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable
 
-from marshmallow import (
-    ValidationError,
-    fields,
-    validate,
-    validates_schema,
-)
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from credit.domain.model import (
     CATEGORIES,
+    CREATORS,
     FLAGS,
     SECTORS,
     TIERS,
@@ -28,20 +22,14 @@ from credit.domain.model import (
     ScoringModel,
 )
 
-from .screens import build_screens
-from .validation import ModelError
-from .validation import Strict as _Strict
-from .validation import flatten as _flatten
+from . import agency, performance, screens
+from .base import CENT, MAX_MAGNITUDE, ModelError, Strict, load_strict  # noqa: F401
+from .base import cents_problem as _cents_problem
+from .base import dec as _dec
 
 DEFINITIONS = Path(__file__).parent / "definitions"
-CENT = Decimal("0.01")
 
-
-def _dec(**kw):
-    return fields.Decimal(required=True, allow_nan=False, **kw)
-
-
-class _ModelHead(_Strict):
+class _ModelHead(Strict):
     id = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]*$"))
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     title = fields.String(load_default="")
@@ -54,12 +42,12 @@ class _ModelHead(_Strict):
                                values=fields.String(), load_default=dict)
 
 
-class _Band(_Strict):
+class _Band(Strict):
     grade = fields.String(required=True, validate=validate.Length(min=1, max=2))
     min_score = _dec()
 
 
-class _Grades(_Strict):
+class _Grades(Strict):
     listed = fields.String(required=True)
     bands = fields.List(fields.Nested(_Band), required=True, validate=validate.Length(min=1))
 
@@ -78,19 +66,19 @@ class _Grades(_Strict):
             raise ValidationError("grades must be distinct (listed grade included)", "bands")
 
 
-class _Factor(_Strict):
+class _Factor(Strict):
     same = _dec(validate=validate.Range(min=0))
     other = _dec(validate=validate.Range(min=0))
 
 
-class _Factors(_Strict):
+class _Factors(Strict):
     minor = fields.Nested(_Factor, required=True)
     general = fields.Nested(_Factor, required=True)
     serious = fields.Nested(_Factor, required=True)
     good = fields.Nested(_Factor, required=True)
 
 
-class _JointPunishment(_Strict):
+class _JointPunishment(Strict):
     pair_window_days = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
     key_supervision_grades = fields.List(fields.String(), required=True)
     key_supervision_min_serious = fields.Integer(required=True, strict=True,
@@ -98,7 +86,7 @@ class _JointPunishment(_Strict):
     key_supervision_min_multiplier = _dec(validate=validate.Range(min=0))
 
 
-class _BidPoints(_Strict):
+class _BidPoints(Strict):
     credit_weight = _dec(validate=validate.Range(min=0))
     floor = _dec()
     full = _dec()
@@ -109,7 +97,7 @@ class _BidPoints(_Strict):
             raise ValidationError("full must be greater than floor", "full")
 
 
-class _Entry(_Strict):
+class _Entry(Strict):
     code = fields.String(required=True, validate=validate.Regexp(r"^[A-Z][A-Z0-9-]*$"))
     name = fields.String(required=True, validate=validate.Length(min=1))
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
@@ -124,6 +112,8 @@ class _Entry(_Strict):
     flags = fields.List(fields.String(validate=validate.OneOf(FLAGS)), load_default=list)
     family = fields.String(load_default=None)
     basis = fields.String(load_default="")
+    # Who creates records of this code (absent: a regulator enters them by hand).
+    created_by = fields.String(load_default="regulator", validate=validate.OneOf(CREATORS))
 
     @validates_schema
     def _consistent(self, data, **kw):
@@ -142,7 +132,7 @@ class _Entry(_Strict):
                 "validity_months")
 
 
-class _Definition(_Strict):
+class _Definition(Strict):
     model = fields.Nested(_ModelHead, required=True)
     grades = fields.Nested(_Grades, required=True)
     sector_factors = fields.Nested(_Factors, required=True)
@@ -155,11 +145,7 @@ class _Definition(_Strict):
 
 def _build_scoring(doc: dict, sha: str, source: str) -> ScoringModel:
     """A scoring model (``[model]`` table): MODEL.md."""
-    try:
-        data = _Definition().load(doc)
-    except ValidationError as exc:
-        raise ModelError(f"{source}: " + "; ".join(_flatten(exc.messages))) from None
-    return _build(data, sha, source)
+    return _build(load_strict(_Definition(), doc, source), sha, source)
 
 
 # The kinds of definition, by the table that heads the file. Each builder validates the
@@ -167,7 +153,19 @@ def _build_scoring(doc: dict, sha: str, source: str) -> ScoringModel:
 # ``ref`` and ``kind``; it raises ModelError naming the file and the key.
 BUILDERS: dict[str, Callable[[dict, str, str], Any]] = {
     "model": _build_scoring,
-    "screens": build_screens,
+    "screens": screens.build_screens,  # WARNINGS.md §4
+    "performance": performance.build,  # PERFORMANCE.md §3–§6
+    "agency": agency.build,            # PERFORMANCE.md §7
+}
+
+
+# Checks across definitions, by kind: ``check(definition, scoring_models)`` returns
+# problems (a performance definition's record codes must be codes only its approval
+# creates; an agency code must not also be a scoring model's code).
+CROSS_CHECKS: dict[str, Callable[[Any, list], list[str]]] = {
+    "screens": screens.cross_problems,
+    "performance": performance.cross_problems,
+    "agency": agency.cross_problems,
 }
 
 
@@ -189,19 +187,6 @@ def load_bytes(raw: bytes, source: str = "<memory>"):
 def load_file(path: str | Path) -> ScoringModel:
     path = Path(path)
     return load_bytes(path.read_bytes(), str(path))
-
-
-MAX_MAGNITUDE = Decimal(1_000_000)
-
-
-def _cents_problem(key: str, value: Decimal, cents: bool = True) -> str | None:
-    """Every quantity of a model is exact to the cent and of a sane size, so that no
-    rounding happens anywhere in scoring and every trace value prints exactly."""
-    if not value.is_finite() or abs(value) >= MAX_MAGNITUDE:
-        return f"{key}: {value} is out of range (|value| < {MAX_MAGNITUDE})"
-    if cents and value.quantize(CENT) != value:
-        return f"{key}: more than two decimals ({value})"
-    return None
 
 
 def _quantities(d: dict):
@@ -263,7 +248,7 @@ def _build(d: dict, sha: str, source: str) -> ScoringModel:
             tier=e["tier"], validity_months=e["validity_months"],
             explicit_max_months=e["explicit_max_months"],
             repair_min_months=e["repair_min_months"], flags=frozenset(e["flags"]),
-            family=e["family"], basis=e["basis"])
+            family=e["family"], basis=e["basis"], created_by=e["created_by"])
     if problems:
         raise ModelError(f"{source}: " + "; ".join(problems))
     return ScoringModel(
@@ -286,7 +271,10 @@ def _build(d: dict, sha: str, source: str) -> ScoringModel:
     )
 
 
-DEFAULT_ACTIVE = {"scoring": "keqiao-2025@1", "screens": "keqiao-screens-2025@1"}
+DEFAULT_ACTIVE = {"scoring": "keqiao-2025@2",
+                  "screens": "keqiao-screens-2025@1",
+                  "performance": "keqiao-performance-2025@1",
+                  "agency": "keqiao-agency-2025@1"}
 
 
 class ModelRegistry:
@@ -296,8 +284,9 @@ class ModelRegistry:
     A "model" in API.md is a scoring model: :meth:`get` and :attr:`active` name scoring
     models only, so asking a score route for another kind of definition is "not found".
 
-    Refuses a model whose catalogue lacks a code of the active model (API.md §7): a
-    record entered under the active model must be scorable by every model.
+    Scoring models need not share a catalogue: a model ignores a record whose code it
+    does not know (status ``not_in_model``, PERFORMANCE.md §5), so version 1 stays
+    loadable, and every trace served under it replays, while version 2 is active.
     """
 
     def __init__(self, models: list, active: str, active_of: dict[str, str] | None = None):
@@ -319,16 +308,11 @@ class ModelRegistry:
                 continue
             self._active[kind] = found
         self.active = self._active["scoring"]
-        for m in self.of_kind("scoring"):
-            missing = set(self.active.catalogue) - set(m.catalogue)
-            if missing:
-                raise ModelError(
-                    f"model {m.ref} lacks codes of the active model: {sorted(missing)}")
-        for d in self._defs.values():  # rule sets that create records (screens, …)
-            unknown = set(getattr(d, "record_codes", ())) - set(self.active.catalogue)
-            if unknown:
-                raise ModelError(f"{d.kind} definition {d.ref} names codes the active model "
-                                 f"{self.active.ref} lacks: {sorted(unknown)}")
+        scoring = self.of_kind("scoring")
+        problems = [p for d in self._defs.values() if d.kind in CROSS_CHECKS
+                    for p in CROSS_CHECKS[d.kind](d, scoring)]
+        if problems:
+            raise ModelError("; ".join(problems))
 
     def get(self, ref: str):
         """The scoring model named ``id@version``; KeyError when unknown (or of another
@@ -349,6 +333,16 @@ class ModelRegistry:
         """The active definition of ``kind``; KeyError when none is shipped."""
         return self._active[kind]
 
+    def record_entry(self, code: str):
+        """The catalogue entry of a code ``POST /records`` may name: the active scoring
+        model's, else the active agency definition's (PERFORMANCE.md §7); None when
+        neither knows it (400 ``unknown_code``). ``entry.enterable`` is False for codes
+        only an approval creates (400 ``code_not_enterable``)."""
+        entry = self.active.catalogue.get(code)
+        if entry is None and "agency" in self._active:
+            entry = self._active["agency"].catalogue.get(code)
+        return entry
+
     def is_active(self, definition) -> bool:
         return self._active.get(definition.kind) is definition
 
@@ -361,9 +355,10 @@ class ModelRegistry:
         return sorted(self._defs.values(), key=lambda m: (m.id, m.version))
 
 
-def default_registry(active: str = "keqiao-2025@1", extra_dirs=(),
+def default_registry(active: str | None = None, extra_dirs=(),
                      active_of: dict[str, str] | None = None) -> ModelRegistry:
-    """All definitions shipped under ``definitions/`` (plus ``extra_dirs``)."""
+    """All definitions shipped under ``definitions/`` (plus ``extra_dirs``); ``active``
+    names the active scoring model (default: ``DEFAULT_ACTIVE["scoring"]``)."""
     models = []
     for folder in (DEFINITIONS, *map(Path, extra_dirs)):
         for path in sorted(folder.glob("*.toml")):
@@ -371,4 +366,4 @@ def default_registry(active: str = "keqiao-2025@1", extra_dirs=(),
             if path.stem != model.ref:
                 raise ModelError(f"{path}: file name must be {model.ref}.toml")
             models.append(model)
-    return ModelRegistry(models, active, active_of)
+    return ModelRegistry(models, active or DEFAULT_ACTIVE["scoring"], active_of)

@@ -14,7 +14,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from credit.domain.screens.definition import SCREEN_CODES, SEVERITIES, Screen, ScreenDefinition
 
-from .validation import ModelError, Strict, flatten
+from .base import ModelError, Strict, flatten
 
 _DECIMAL_TEXT = r"^(0|[1-9][0-9]*)(\.[0-9]+)?$"
 _RECORD_CODE = r"^[A-Z][A-Z0-9-]*$"
@@ -110,3 +110,16 @@ def build_screens(doc: dict, sha: str, source: str) -> ScreenDefinition:
         rd_min_bids=params["rd_min_bids"], rd_min=Decimal(params["rd_min"]),
         co_bid_window_days=params["co_bid_window_days"], co_bid_min=params["co_bid_min"],
     )
+
+
+def cross_problems(definition: ScreenDefinition, scoring_models: list) -> list[str]:
+    """Across definitions: every record code a confirmation may create is known to some
+    scoring model (and entered by hand there, since a regulator's confirmation is a
+    decision like any other)."""
+    out = []
+    for code in definition.record_codes:
+        entries = [m.catalogue[code] for m in scoring_models if code in m.catalogue]
+        if not entries:
+            out.append(f"{definition.ref}: no scoring model knows the confirmation code "
+                       f"{code}")
+    return out

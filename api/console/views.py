@@ -136,7 +136,8 @@ def inquiries(uscc):
 def _catalogue() -> list[tuple[str, list[dict]]]:
     groups: dict[str, list[dict]] = {}
     for entry in subjects.model_definition(ctx(), ctx().models.active.ref)["catalogue"]:
-        groups.setdefault(entry["category"], []).append(entry)
+        if entry["enterable"]:  # PERF-* codes: only an approval creates them
+            groups.setdefault(entry["category"], []).append(entry)
     return list(groups.items())
 
 

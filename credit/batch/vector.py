@@ -18,7 +18,6 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from credit.domain.engine import UnknownCode
 from credit.domain.model import SECTORS, ScoringModel
 from credit.domain.money import fmt
 
@@ -88,15 +87,12 @@ class _Codes:
 
 
 def _codes(model: ScoringModel, names: list[str], used: np.ndarray) -> _Codes:
-    missing = [names[i] for i in used if names[i] not in model.catalogue]
-    if missing:
-        raise UnknownCode(missing[0])
     families: dict[str | None, int] = {None: -1}
     cols: dict[str, list] = {k: [] for k in _Codes.__dataclass_fields__ if k not in
                              ("code_rank", "names")}
     for name in names:
         e = model.catalogue.get(name)
-        if e is None:  # present in the population but never known: never read
+        if e is None:  # not in the model's catalogue: masked by _in_model, never read
             for k in cols:
                 cols[k].append(0)
             continue
@@ -206,6 +202,7 @@ def rate(model: ScoringModel, population: Population, sector: str, as_of: date,
                         add_months(decided, np.where(explicit, 0, c.months[code])) - 1)
     effective = np.minimum(original, repaired_on - 1)
     counts = ~revoked & (decided <= t) & (t <= effective)
+    counts &= _in_model(model, c.names)[code]  # PERFORMANCE.md §5: not_in_model
 
     # §4: among good records of one sector, project and family only the best counts.
     cand = np.flatnonzero(counts & c.good[code] & (project >= 0))
@@ -308,6 +305,14 @@ def rate(model: ScoringModel, population: Population, sector: str, as_of: date,
                                  n_subjects, model.max_reasons),
     })
     return Ratings(model, sector, as_of, position, frame, reasons)
+
+
+def _in_model(model: ScoringModel, names) -> np.ndarray:
+    """PERFORMANCE.md §5 (``not_in_model``): per code of the population, whether the model
+    knows it. A record of a code it does not know never counts: no contribution, no
+    listing, no ban, no serious record, no reason, no de-duplication — as in the engine."""
+    return np.fromiter((name in model.catalogue for name in names), dtype=bool,
+                       count=len(names))
 
 
 def _pair_until(subject, decided, effective, paired, window, n_subjects) -> np.ndarray:

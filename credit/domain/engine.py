@@ -7,7 +7,7 @@ clock: ``as_of`` (valid time) and ``knowledge`` (system time) are parameters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -20,17 +20,20 @@ from .money import CENT, ZERO, fmt, fmt_factor, round_half_up
 from .records import Knowledge, Record, RecordEvent
 from .steps import Step
 
-
-class UnknownCode(KeyError):
-    """A record's code is missing from the model's catalogue."""
+#: A record whose code the scoring definition does not know (PERFORMANCE.md §5).
+NOT_IN_MODEL = "not_in_model"
 
 
 @dataclass(frozen=True)
 class RecordStanding:
-    """How one record stands on ``as_of`` as known at ``knowledge`` (one trace row)."""
+    """How one record stands on ``as_of`` as known at ``knowledge`` (one trace row).
+
+    ``entry`` is None exactly when the status is ``not_in_model``: the definition that
+    scores does not know the code, so the record takes part in no rule.
+    """
 
     record: Record
-    entry: CatalogueEntry
+    entry: CatalogueEntry | None
     original_valid_until: date
     effective_valid_until: date
     repaired_on: date | None
@@ -65,12 +68,67 @@ class ScoreResult:
     steps: tuple[Step, ...]
 
 
-def original_valid_until(record: Record, entry: CatalogueEntry) -> date:
+def original_valid_until(record: Record, entry: CatalogueEntry | None) -> date:
     """Explicit codes keep the regulator's date; default validity comes from the model
-    that scores (API.md §7), so a new model version may change it."""
-    if entry.explicit:
+    that scores (API.md §7), so a new model version may change it. A code the model does
+    not know keeps the date stored with the record."""
+    if entry is None or entry.explicit:
         return record.valid_until
     return default_valid_until(record.decided_on, entry.validity_months)
+
+
+def _status(record: Record, entry: CatalogueEntry | None, revoked: bool, as_of: date,
+            original: date, effective: date, repaired_on: date | None) -> str:
+    """API.md §6 precedence: ``not_in_model`` > ``revoked`` > ``not_yet_effective`` >
+    (after the effective end: ``repaired`` when a known repair ended it and ``as_of`` ≤
+    the original end, else ``expired``) > ``active``. (``superseded`` is decided later,
+    among active good records.)"""
+    if entry is None:
+        return NOT_IN_MODEL
+    if revoked:
+        return "revoked"
+    if as_of < record.decided_on:
+        return "not_yet_effective"
+    if as_of > effective:
+        return "repaired" if repaired_on is not None and as_of <= original else "expired"
+    return "active"
+
+
+def record_standings(
+    catalogue: Mapping[str, CatalogueEntry],
+    records: Iterable[Record],
+    events: Iterable[RecordEvent],
+    as_of: date,
+    knowledge: Knowledge,
+) -> list[RecordStanding]:
+    """MODEL.md §2: how each record known at ``knowledge`` stands on ``as_of`` under a
+    catalogue (a scoring model's, or the agency definition's), by audit position.
+
+    Only the first known repair counts; a known revocation removes the record. Factor and
+    contribution are 0.00 here: each definition weighs the records it knows by its own
+    rules (:func:`evaluate`, :func:`credit.domain.agency.evaluate_agency`).
+    """
+    known_events: dict[int, list[RecordEvent]] = {}
+    for ev in events:
+        if knowledge.knows(ev.audit_position):
+            known_events.setdefault(ev.record_id, []).append(ev)
+    out = []
+    for rec in sorted(records, key=lambda r: r.audit_position):
+        if not knowledge.knows(rec.audit_position):
+            continue
+        entry = catalogue.get(rec.code)
+        evs = sorted(known_events.get(rec.id, ()), key=lambda e: e.audit_position)
+        revoked = any(e.kind == "revocation" for e in evs)
+        repairs = [e for e in evs if e.kind == "repair"]
+        repaired_on = repairs[0].repaired_on if repairs else None
+        original = original_valid_until(rec, entry)
+        effective = original
+        if repaired_on is not None:
+            effective = min(original, repaired_on - ONE_DAY)
+        status = _status(rec, entry, revoked, as_of, original, effective, repaired_on)
+        out.append(RecordStanding(rec, entry, original, effective, repaired_on, status,
+                                  ZERO, ZERO))
+    return out
 
 
 def _standings(
@@ -81,52 +139,22 @@ def _standings(
     as_of: date,
     knowledge: Knowledge,
 ) -> list[RecordStanding]:
-    """MODEL.md §2 (activity), §3 (factor) and §4 (good-conduct de-duplication)."""
-    known_events: dict[int, list[RecordEvent]] = {}
-    for ev in events:
-        if knowledge.knows(ev.audit_position):
-            known_events.setdefault(ev.record_id, []).append(ev)
-
-    provisional = []
-    for rec in sorted(records, key=lambda r: r.audit_position):
-        if not knowledge.knows(rec.audit_position):
-            continue
-        try:
-            entry = model.catalogue[rec.code]
-        except KeyError:
-            raise UnknownCode(rec.code) from None
-        evs = sorted(known_events.get(rec.id, ()), key=lambda e: e.audit_position)
-        revoked = any(e.kind == "revocation" for e in evs)
-        repairs = [e for e in evs if e.kind == "repair"]
-        repaired_on = repairs[0].repaired_on if repairs else None
-        original = original_valid_until(rec, entry)
-        effective = original
-        if repaired_on is not None:
-            effective = min(original, repaired_on - ONE_DAY)
-        if revoked:
-            status = "revoked"
-        elif as_of < rec.decided_on:
-            status = "not_yet_effective"
-        elif as_of > effective:
-            status = "repaired" if repaired_on is not None and as_of <= original else "expired"
-        else:
-            status = "active"
-        provisional.append((rec, entry, original, effective, repaired_on, status))
-
-    superseded = _superseded_ids(
-        [(rec, entry) for rec, entry, *_rest, status in provisional if status == "active"]
-    )
+    """MODEL.md §2 (activity), §3 (factor) and §4 (good-conduct de-duplication); a record
+    the model does not know (``not_in_model``) gets factor 0.00 and takes part in none."""
+    standings = record_standings(model.catalogue, records, events, as_of, knowledge)
+    superseded = _superseded_ids([(st.record, st.entry) for st in standings
+                                  if st.status == "active"])
     out = []
-    for rec, entry, original, effective, repaired_on, status in provisional:
-        if rec.id in superseded:
-            status = "superseded"
-        factor = model.factor(entry, rec.sector, sector)
+    for st in standings:
+        if st.entry is None:
+            out.append(st)
+            continue
+        status = "superseded" if st.record.id in superseded else st.status
+        factor = model.factor(st.entry, st.record.sector, sector)
         # The loader guarantees points × factor has at most two decimals: exact.
-        contribution = (entry.points * factor).quantize(CENT) if status == "active" else ZERO
-        out.append(
-            RecordStanding(rec, entry, original, effective, repaired_on, status, factor,
-                           contribution)
-        )
+        contribution = (st.entry.points * factor).quantize(CENT) if status == "active" \
+            else ZERO
+        out.append(replace(st, status=status, factor=factor, contribution=contribution))
     return out
 
 

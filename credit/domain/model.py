@@ -11,6 +11,10 @@ SECTORS = ("housing", "transport", "water")
 CATEGORIES = ("market", "site", "good")
 TIERS = ("minor", "general", "serious")
 FLAGS = ("blacklist", "bid_ban", "pair_rule")
+#: Who creates a record of a code: ``regulator`` (entered by hand, API.md §3) or
+#: ``performance_approval`` (only the approval of a performance evaluation creates it,
+#: PERFORMANCE.md §4; entering it by hand is 400 ``code_not_enterable``).
+CREATORS = ("regulator", "performance_approval")
 GRADES_BEST_FIRST = ("A", "B", "C", "D", "E")
 
 
@@ -20,7 +24,8 @@ class CatalogueEntry:
 
     ``validity_months`` is None for codes whose validity the regulator decides
     (*explicit*, e.g. BID-BAN); those carry ``explicit_max_months`` instead.
-    ``repair_min_months`` is None when the record is not repairable.
+    ``repair_min_months`` is None when the record is not repairable. ``created_by``
+    names the use case that creates records of the code (:data:`CREATORS`).
     """
 
     code: str
@@ -34,6 +39,7 @@ class CatalogueEntry:
     flags: frozenset[str] = frozenset()
     family: str | None = None
     basis: str = ""
+    created_by: str = "regulator"
 
     @property
     def explicit(self) -> bool:
@@ -47,6 +53,11 @@ class CatalogueEntry:
     @property
     def is_good(self) -> bool:
         return self.category == "good"
+
+    @property
+    def enterable(self) -> bool:
+        """True when a regulator may enter the code by hand (``POST /records``)."""
+        return self.created_by == "regulator"
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ no ``+``, never ``-0.00``."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from fractions import Fraction
 
@@ -25,12 +26,39 @@ def parse(text: str) -> Decimal:
     return Decimal(text)
 
 
-def round_half_up(value: Fraction) -> Decimal:
-    """Round an exact fraction half-up (away from zero) to two decimals."""
+def round_half_up(value: Fraction, places: int = 2) -> Decimal:
+    """Round an exact fraction half-up (away from zero) to ``places`` decimals (two, the
+    spec's money, unless a rule says otherwise)."""
     sign = -1 if value < 0 else 1
-    scaled = abs(value) * 100
-    cents = int(scaled + Fraction(1, 2))  # floor(x + 1/2) for x ≥ 0
-    return (Decimal(sign * cents) / 100).quantize(CENT)
+    scaled = abs(value) * 10**places
+    units = int(scaled + Fraction(1, 2))  # floor(x + 1/2) for x ≥ 0
+    return Decimal(sign * units).scaleb(-places)
+
+
+_TWO_DECIMALS = re.compile(r"-?[0-9]{1,15}\.[0-9]{2}")
+
+
+def parse_two_decimals(value: object) -> Decimal:
+    """A decimal sent as the spec writes them (API.md §1): a string with exactly two
+    decimals (``"6.00"``; ``"6"``, ``6.0`` or ``"+6.00"`` are not). ValueError otherwise."""
+    if not isinstance(value, str) or not _TWO_DECIMALS.fullmatch(value):
+        raise ValueError("must be a string with exactly two decimals, e.g. \"6.00\"")
+    return Decimal(value)
+
+
+def exact_text(value: Fraction) -> str:
+    """An exact value for a trace: its decimal expansion when finite (``"262.5"``), else
+    ``"numerator/denominator"`` (``"787/3"``), so a reader can redo the division."""
+    d = value.denominator
+    for p in (2, 5):
+        while d % p == 0:
+            d //= p
+    if d != 1:
+        return f"{value.numerator}/{value.denominator}"
+    places = 0
+    while (value * 10**places).denominator != 1:
+        places += 1
+    return f"{Decimal(int(value * 10**places)).scaleb(-places):f}"
 
 
 def fmt_factor(value: Decimal) -> str:

@@ -52,9 +52,11 @@ def trace_payload(result: ScoreResult, name: str | None) -> dict:
                 "sha256": st.record.sha256,
                 "code": st.record.code,
                 "sector": st.record.sector,
-                "category": st.entry.category,
-                "tier": st.entry.tier,
-                "points": fmt(st.entry.points),
+                # A code the model does not know (not_in_model) has no category, tier
+                # or points under it.
+                "category": st.entry.category if st.entry else None,
+                "tier": st.entry.tier if st.entry else None,
+                "points": fmt(st.entry.points) if st.entry else None,
                 "decided_on": st.record.decided_on.isoformat(),
                 "valid_until": st.effective_valid_until.isoformat(),
                 "original_valid_until": st.original_valid_until.isoformat(),

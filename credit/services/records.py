@@ -4,6 +4,7 @@ MODEL.md §2). Each is one transaction that appends exactly one audit entry."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from credit.domain import canonical
 from credit.domain.dates import (
     ONE_DAY,
@@ -59,7 +60,12 @@ def validate_record(ctx: ServiceContext, raw) -> dict:
         entry = model.catalogue.get(data["code"])
         if entry is None:
             errors.add("code", f"Unknown behaviour code {data['code']!r}; valid codes: "
-                       + ", ".join(sorted(model.catalogue)) + ".", "unknown_code")
+                       + ", ".join(sorted(c for c, e in model.catalogue.items() if e.enterable))
+                       + ".", "unknown_code")
+        elif not entry.enterable:  # PERFORMANCE.md §7: only an approval creates it
+            errors.add("code", f"{entry.code} is never entered by hand: only the approval "
+                       "of a performance evaluation creates it.", "code_not_enterable")
+            entry = None
     decided = data.get("decided_on")
     if decided and decided > ctx.today():
         errors.add("decided_on", f"The decision date {decided} lies in the future "

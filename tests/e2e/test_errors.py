@@ -513,8 +513,9 @@ def test_not_found(api, ctx):
                            (f"/api/v1/records/{NEVER}/repair", repair_body("2026-05-01"))):
             assert_error(api.post(path, body, "regulator"), 404, "not_found")
         # an unknown model is a 404, and a refused score logs nothing
-        for q in ("sector=housing&model=nope@1", "sector=housing&model=keqiao-2025@2",
-                  "sector=housing&model=keqiao-2025"):
+        for q in ("sector=housing&model=nope@1", "sector=housing&model=keqiao-2025@99",
+                  "sector=housing&model=keqiao-2025",
+                  "sector=housing&model=keqiao-agency-2025@1"):  # a definition of another kind
             assert_error(api.get(score_path(S1, q), "auditor"), 404, "not_found")
     assert api.get(f"/api/v1/traces/{s['trace_id']}", "auditor").status_code == 200
 

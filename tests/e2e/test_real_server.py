@@ -142,7 +142,7 @@ def test_real_server_end_to_end(database_url, tmp_path):
               ("enterprise", "绍兴柯桥建工集团有限公司", "--uscc", S1))
     with credit_server(database_url, tmp_path / "srv", tokens) as srv:
         assert requests.get(srv.base + "/api/v1/health", timeout=30).json() == {
-            "status": "ok", "database": "ok", "model": "keqiao-2025@1"}
+            "status": "ok", "database": "ok", "model": "keqiao-2025@2"}
         reg, ev, aud, ent = srv.secrets
         assert all(t.startswith("kqc_") for t in (reg, ev, aud, ent))
         http = TimeoutSession()

@@ -223,7 +223,7 @@ def test_score_body_worked_example(api, ctx):
     assert [r["code"] for r in s["reasons"]] == ["BID-NOSIGN", "SAFE-ACC-GENERAL"]
     assert s["reasons"][0]["kind"] == "record" and s["reasons"][0]["contribution"] == "-8.00"
     assert set(s["model"]) == {"id", "version", "sha256"}
-    assert s["model"]["id"] == "keqiao-2025" and s["model"]["version"] == 1
+    assert s["model"]["id"] == "keqiao-2025" and s["model"]["version"] == 2  # the default
     # the trace is the next entry; default known_at is its own instant
     assert s["trace_id"] == before + 1 == audit_head(ctx)
     assert SHA_RE.match(s["trace_sha256"])
@@ -301,7 +301,7 @@ def test_score_known_at_forms_and_precision(api, clock):
 def test_models_and_health(api):
     r = api.get("/api/v1/health")
     assert r.status_code == 200 and r.mimetype == "application/json"
-    assert r.get_json() == {"status": "ok", "database": "ok", "model": "keqiao-2025@1"}
+    assert r.get_json() == {"status": "ok", "database": "ok", "model": "keqiao-2025@2"}
 
     models = api.get("/api/v1/models", "enterprise").get_json()
     assert set(models) >= {"items"}
@@ -309,15 +309,17 @@ def test_models_and_health(api):
         assert set(m) >= {"id", "version", "sha256", "active"}
         assert SHA_RE.match(m["sha256"])
     active = [m for m in models["items"] if m["active"] and m["kind"] == "scoring"]
-    assert [(m["id"], m["version"]) for m in active] == [("keqiao-2025", 1)]
+    assert [(m["id"], m["version"]) for m in active] == [("keqiao-2025", 2)]
 
-    d = api.get("/api/v1/models/keqiao-2025@1", "regulator")
+    d = api.get("/api/v1/models/keqiao-2025@2", "regulator")
     assert d.status_code == 200
     model = d.get_json()
-    assert model["id"] == "keqiao-2025" and model["version"] == 1
+    assert model["id"] == "keqiao-2025" and model["version"] == 2 and model["active"]
     assert model["sha256"] == active[0]["sha256"]
     codes = {e["code"]: e for e in model["catalogue"]}
-    assert len(codes) == 29
+    assert len(codes) == 31  # MODEL.md §9's 29 and PERFORMANCE.md §5's two
+    v1 = api.get("/api/v1/models/keqiao-2025@1", "regulator").get_json()
+    assert (v1["version"], v1["active"], len(v1["catalogue"])) == (1, False, 29)
     assert codes["BID-COLLUDE"]["points"] == "-20.00"
     assert codes["AWARD-PROVINCIAL"]["points"] == "3.00"
 

@@ -32,7 +32,7 @@ def build_population(ctx, clock, *, seed: int = 7, subjects: int = 30, records: 
     some of them, advancing the clock a second per write. Returns the USCCs."""
     rng = random.Random(seed)
     model = ctx.models.active
-    codes = sorted(model.catalogue)
+    codes = sorted(c for c, e in model.catalogue.items() if e.enterable)  # no PERF-*
     usccs = [make_uscc(rng.randrange(10**8)) for _ in range(subjects)]
     today = ctx.today()
     created = []

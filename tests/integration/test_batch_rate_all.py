@@ -55,7 +55,7 @@ def test_every_row_agrees_with_the_single_subject_engine(ctx, population, tmp_pa
     want = single_subject_rows(ctx, population, sector, AS_OF, result.knowledge.known_at)
     for row in rows:
         assert row["sector"] == sector and row["as_of"] == AS_OF.isoformat()
-        assert row["model"] == "keqiao-2025@1"
+        assert row["model"] == "keqiao-2025@2"  # the default: the newest shipped version
         assert parse_instant(row["known_at"]) == result.knowledge.known_at
         got = {k: row[k] for k in want[row["uscc"]]}
         assert got == want[row["uscc"]]
@@ -79,7 +79,7 @@ def test_the_run_is_one_audit_entry_with_the_files_hash(ctx, population, tmp_pat
     assert p["sector"] == "housing" and p["as_of"] == AS_OF.isoformat()
     assert p["knowledge_position"] == before[-1]["position"]
     assert p["known_at"] == before[-1]["at"]  # default: everything on file
-    assert p["model"]["id"] == "keqiao-2025" and p["model"]["version"] == 1
+    assert p["model"]["id"] == "keqiao-2025" and p["model"]["version"] == 2  # the default
     assert sum(p["grades"].values()) == len(population)
     assert not any(e["kind"] == "score.served" for e in after[len(before):])
     assert verify_chain(ctx)["ok"] is True

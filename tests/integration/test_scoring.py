@@ -66,7 +66,7 @@ def test_score_body_and_its_trace(ctx, clock):
     assert body["score"] == "92.00" and body["grade"] == "C"
     assert body["components"] == {"market": "-8.00", "site": "0.00", "good": "0.00"}
     assert body["name"] == "绍兴柯桥建工集团有限公司"
-    assert body["model"]["id"] == "keqiao-2025" and body["model"]["version"] == 1
+    assert body["model"]["id"] == "keqiao-2025" and body["model"]["version"] == 2  # default
     e = entry(ctx, body["trace_id"])
     assert e["kind"] == "score.served"
     assert e["actor"] == EVALUATOR.name
@@ -246,7 +246,7 @@ def test_model_pinning(ctx, clock):
     create(ctx, actor=TRANSPORT, sector="transport")  # BID-NOSIGN, general, −8
     clock.advance(minutes=1)
     default = serve(ctx, as_of="2026-06-01")
-    pinned_default = serve(ctx, as_of="2026-06-01", model="keqiao-2025@1")
+    pinned_default = serve(ctx, as_of="2026-06-01", model="keqiao-2025@2")  # the default
     assert result_of(default) | {"known_at": None} == result_of(pinned_default) | {"known_at": None}
     assert default["score"] == "100.00"
     other = serve(ctx, as_of="2026-06-01", model="keqiao-test@1")

@@ -5,7 +5,9 @@ subject, many ties (same decision date, same document number, same project code 
 stray spaces), month ends and leap days, explicit bans, revocations and repairs that
 arrive later (and sometimes twice), several knowledge positions, all three sectors and
 both model versions (keqiao-2025@1 and the test-only keqiao-test@1, which has different
-bands, factors and bonus cap).
+bands, factors and bonus cap) — and histories holding codes a model does not know
+(``not_in_model``, PERFORMANCE.md §5: keqiao-2025@2's PERF codes and agency codes under
+keqiao-2025@1).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,15 +26,20 @@ from credit.batch.population import from_domain
 from credit.batch.vector import NO_DATE, add_months, date_text, money_text, rate
 from credit.domain.dates import CST, default_valid_until, latest_explicit_valid_until
 from credit.domain.dates import add_months as add_months_one
-from credit.domain.engine import UnknownCode, evaluate
+from credit.domain.engine import evaluate
 from credit.domain.money import fmt
 from credit.domain.records import Knowledge, Record, RecordEvent
 from scoring_models import default_registry
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 REGISTRY = default_registry(extra_dirs=[MODELS])
-ACTIVE = REGISTRY.active
+ACTIVE = REGISTRY.get("keqiao-2025@1")
+V2 = REGISTRY.get("keqiao-2025@2")
 SECOND = REGISTRY.get("keqiao-test@1")
+AGENCY = REGISTRY.active_of("agency")
+#: Every code a record may carry: keqiao-2025@2's (PERF-* included) and the agency
+#: codes — so that each model meets records of codes it does not know.
+EVERY_CODE = {**V2.catalogue, **AGENCY.catalogue}
 SECTORS = ("housing", "transport", "water")
 T0 = datetime(2020, 1, 1, tzinfo=CST)
 
@@ -54,14 +60,16 @@ def make_uscc(n: int) -> str:
 
 
 def population(rng: random.Random, n_subjects: int, n_records: int,
-               start: date = date(2022, 1, 1), span_days: int = 1500):
-    """Records, events and the positions that make a random history."""
+               start: date = date(2022, 1, 1), span_days: int = 1500, catalogue=None):
+    """Records, events and the positions that make a random history, with codes drawn
+    from ``catalogue`` (default keqiao-2025@1's)."""
+    catalogue = ACTIVE.catalogue if catalogue is None else catalogue
     usccs = [make_uscc(rng.randrange(10**8)) for _ in range(n_subjects)]
     usccs = sorted(set(usccs))
-    codes = sorted(ACTIVE.catalogue)
+    codes = sorted(catalogue)
     # Listing codes (L1) are sometimes rare, so that the pair rule and bans decide alone.
     listing = rng.choice((0.0, 0.3, 3.0))
-    weights = [listing if "blacklist" in ACTIVE.catalogue[c].flags else
+    weights = [listing if "blacklist" in catalogue[c].flags else
                6 if c in ("BID-BAN", "SAFE-ACC-LARGER", "AWARD-NATIONAL", "AWARD-PROVINCIAL",
                           "AWARD-CITY") else 3
                for c in codes]
@@ -73,7 +81,7 @@ def population(rng: random.Random, n_subjects: int, n_records: int,
     for i in range(n_records):
         uscc = rng.choice(usccs) if rng.random() < 0.9 else usccs[0]
         code = rng.choices(codes, weights)[0]
-        entry = ACTIVE.catalogue[code]
+        entry = catalogue[code]
         decided = rng.choice(day_pool) if rng.random() < 0.6 else \
             start + timedelta(days=rng.randrange(span_days))
         if seen[uscc] and rng.random() < 0.25:  # the same day, or 364–366 days away
@@ -254,13 +262,48 @@ def test_subject_without_known_records_is_clean():
     assert (ratings.frame["blacklist_until"] == NO_DATE).all()
 
 
-def test_unknown_code_is_refused_like_the_engine():
-    rec = Record(1, make_uscc(1), "housing", "NOT-A-CODE", date(2025, 1, 1),
-                 date(2025, 12, 31), "D", 1, T0)
-    with pytest.raises(UnknownCode):
-        rate(ACTIVE, from_domain([rec]), "housing", date(2025, 6, 1), 1)
-    # Not yet known: never read, as in the engine.
-    assert len(rate(ACTIVE, from_domain([rec]), "housing", date(2025, 6, 1), 0).frame) == 1
+def test_codes_outside_the_model_count_nowhere_like_the_engine():
+    """PERFORMANCE.md §5: a record of a code the model does not know is not_in_model in
+    the engine and counts for nothing in the batch engine — not even a blacklist-like
+    serious record beside it changes (it would be a second serious record)."""
+    uscc = make_uscc(1)
+    recs = [Record(1, uscc, "housing", "NOT-A-CODE", date(2025, 1, 1), date(2025, 12, 31),
+                   "D", 1, T0),
+            Record(2, uscc, "housing", "PERF-FAIL", date(2025, 2, 1), date(2026, 1, 31),
+                   "D", 2, T0),
+            Record(3, uscc, "housing", "AGENCY-LEAK", date(2025, 2, 1), date(2028, 1, 31),
+                   "D", 3, T0),
+            Record(4, uscc, "water", "BID-FRAUD", date(2025, 3, 1), date(2028, 2, 28),
+                   "D", 4, T0)]
+    knowledge = Knowledge(4, T0)
+    result = evaluate(ACTIVE, uscc, recs, [], "housing", date(2025, 6, 1), knowledge)
+    assert [st.status for st in result.records] == ["not_in_model"] * 3 + ["active"]
+    assert [m.measure for m in result.measures] == []  # one serious record only
+    ratings = rate(ACTIVE, from_domain(recs), "housing", date(2025, 6, 1), 4)
+    assert list(ratings.frame["score"]) == [9250]  # −15 × 0.5 only
+    assert list(ratings.frame["key_supervision"]) == [False]
+    assert batch_views(ratings)[uscc] == engine_view(result)
+    # Under keqiao-2025@2 PERF-FAIL counts (−8.00 site); the others stay not_in_model.
+    result2 = evaluate(V2, uscc, recs, [], "housing", date(2025, 6, 1), knowledge)
+    assert [st.status for st in result2.records] == ["not_in_model", "active",
+                                                     "not_in_model", "active"]
+    assert list(rate(V2, from_domain(recs), "housing", date(2025, 6, 1), 4)
+                .frame["score"]) == [8450]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), n_subjects=st.integers(1, 10),
+       density=st.integers(1, 15))
+def test_histories_with_codes_outside_the_model_agree_with_engine(seed, n_subjects, density):
+    """PERFORMANCE.md §5 property: with not_in_model records present (PERF-* under
+    keqiao-2025@1 and keqiao-test@1, agency codes under every model), the batch engine
+    still equals the single-subject engine for every subject and query."""
+    rng = random.Random(seed)
+    usccs, records, events, last = population(rng, n_subjects, n_subjects * density,
+                                              span_days=rng.choice((60, 400, 1500)),
+                                              catalogue=EVERY_CODE)
+    check_agreement(usccs, records, events, _queries(rng, last, 3),
+                    models=(ACTIVE, V2, SECOND))
 
 
 def test_money_text_never_writes_minus_zero():

@@ -32,6 +32,7 @@ Case format (TOML)::
     [[case.queries]]
     sector = "housing"
     as_of = 2026-06-30
+    model = "keqiao-2025@2"      # optional, default keqiao-2025@1 (MODEL.md's model)
     known = "k2"                 # optional, default the last label of the case
     uscc = "..."                 # optional
     clean = true                 # shorthand for the result of a subject with nothing
@@ -113,7 +114,20 @@ CLEAN = {
 RESULT_KEYS = ("score", "components", "grade", "eligible_to_bid", "bid_points",
                "inspection_multiplier", "measures", "reasons")
 
-MODEL = default_registry().active
+REGISTRY = default_registry()
+#: MODEL.md's cases are keqiao-2025@1's; a query may name another model (``model``).
+MODEL = REGISTRY.get("keqiao-2025@1")
+V2 = REGISTRY.get("keqiao-2025@2")
+AGENCY = REGISTRY.active_of("agency")
+
+
+def _entry(code: str):
+    """A code's catalogue entry as the record was entered (its stored ``valid_until``):
+    from the newest keqiao-2025 that knows it, else the agency definition."""
+    for model in (V2, MODEL):
+        if code in model.catalogue:
+            return model.catalogue[code]
+    return AGENCY.catalogue[code]
 
 
 def _load() -> list[tuple[str, dict]]:
@@ -171,7 +185,7 @@ class History:
                 if r.get("known", "k1") != label:
                     continue
                 pos += 1
-                entry = MODEL.catalogue[r["code"]]
+                entry = _entry(r["code"])
                 if entry.explicit:
                     valid_until = r["valid_until"]
                 else:
@@ -211,10 +225,11 @@ class History:
                and (upto is None or e.audit_position <= upto)]
         return recs, evs
 
-    def evaluate(self, uscc: str, sector: str, as_of: date, label: str, prefix_only=False):
+    def evaluate(self, uscc: str, sector: str, as_of: date, label: str, prefix_only=False,
+                 model=MODEL):
         k = self.knowledge[label]
         recs, evs = self.of(uscc, k.position if prefix_only else None)
-        return evaluate(MODEL, uscc, recs, evs, sector, as_of, k)
+        return evaluate(model, uscc, recs, evs, sector, as_of, k)
 
 
 def _params():
@@ -228,7 +243,7 @@ def _params():
                 marks.append(pytest.mark.xfail(strict=True, reason=case["xfail"]))
             for i, q in enumerate(case.get("queries", [])):
                 qid = f"{stem}::{case['name']}::q{i + 1}-{q['sector']}-{q['as_of']}" \
-                      f"@{q.get('known', 'last')}"
+                      f"@{q.get('known', 'last')}" + (f"-{q['model']}" if "model" in q else "")
                 out.append(pytest.param(case, q, id=qid, marks=marks))
     return out
 
@@ -263,7 +278,9 @@ def test_golden_query(case, query):
     hist = History(case)
     uscc = query.get("uscc", hist.uscc)
     label = query.get("known", hist.last_label)
-    result = hist.evaluate(uscc, query["sector"], query["as_of"], label)
+    model = REGISTRY.get(query.get("model", MODEL.ref))
+    result = hist.evaluate(uscc, query["sector"], query["as_of"], label, model=model)
+    assert result.model is model
     body = result_body(result, None)
     got = {k: body[k] for k in RESULT_KEYS}
     assert got == _expected(query)
@@ -278,7 +295,8 @@ def test_golden_query(case, query):
             assert {k: row[k] for k in want} == want, f"trace record {want['id']}"
 
     # Replay: nothing recorded after k changes the score as known at k.
-    replay = hist.evaluate(uscc, query["sector"], query["as_of"], label, prefix_only=True)
+    replay = hist.evaluate(uscc, query["sector"], query["as_of"], label, prefix_only=True,
+                           model=model)
     assert dumps(result_body(replay, None)) == dumps(body)
     assert dumps(trace_payload(replay, None)) == dumps(trace_payload(result, None))
 
@@ -329,7 +347,18 @@ def test_golden_bid_points(case):
 def test_every_catalogue_code_has_a_golden_case():
     used = {r["code"] for _, doc in DOCS for c in doc.get("case", [])
             for r in c.get("records", [])}
-    assert set(MODEL.catalogue) <= used, sorted(set(MODEL.catalogue) - used)
+    every = set(MODEL.catalogue) | set(V2.catalogue)
+    assert every <= used, sorted(every - used)
+
+
+def test_every_v2_code_is_scored_by_both_versions_in_a_golden_case():
+    """PERFORMANCE.md §5: each new code of keqiao-2025@2 appears in a case queried under
+    version 1 (not_in_model) and under version 2 (counted)."""
+    for code in set(V2.catalogue) - set(MODEL.catalogue):
+        models = {q.get("model", MODEL.ref) for _, doc in DOCS for c in doc.get("case", [])
+                  if any(r["code"] == code for r in c.get("records", []))
+                  for q in c.get("queries", [])}
+        assert {MODEL.ref, V2.ref} <= models, code
 
 
 def test_every_trace_status_appears_in_a_golden_case():
@@ -337,4 +366,4 @@ def test_every_trace_status_appears_in_a_golden_case():
             for q in c.get("queries", []) for row in q.get("trace_records", [])
             if "status" in row}
     assert {"active", "not_yet_effective", "expired", "repaired", "superseded",
-            "revoked"} <= seen
+            "revoked", "not_in_model"} <= seen

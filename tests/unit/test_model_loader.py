@@ -220,12 +220,14 @@ def test_worked_example_factors(shipped):
     assert shipped.factor(award, "water", "housing") == 0
 
 
-def test_default_registry_serves_the_shipped_model_as_active(shipped):
+def test_default_registry_serves_the_newest_shipped_version_as_active(shipped):
     registry = default_registry()
-    assert registry.active.ref == "keqiao-2025@1"
+    assert registry.active.ref == "keqiao-2025@2"  # API.md §8: the newest shipped version
     assert registry.get("keqiao-2025@1").sha256 == shipped.sha256
     with pytest.raises(KeyError):
-        registry.get("keqiao-2025@2")
+        registry.get("keqiao-2025@9")
+    with pytest.raises(KeyError):  # a definition of another kind is no scoring model
+        registry.get("keqiao-performance-2025@1")
 
 
 # ---- refusals: unknown keys ------------------------------------------------------------
@@ -418,17 +420,26 @@ def test_error_from_a_file_names_its_path(tmp_path):
 # ---- the registry ----------------------------------------------------------------------
 
 
-def test_registry_refuses_a_model_lacking_a_code_of_the_active_model(shipped):
+def test_registry_accepts_a_model_lacking_a_code_of_the_active_model(shipped):
+    """PERFORMANCE.md §5: a model ignores codes outside its catalogue (not_in_model), so
+    an older model lacking codes of the active one stays loadable and scores."""
     lean = load_bytes(
         edited('id = "keqiao-2025"', 'id = "keqiao-lean"').decode()
         .replace(entry_block("COMMEND-EMERGENCY"), "").encode(),
         source="keqiao-lean@1.toml")
     assert "COMMEND-EMERGENCY" not in lean.catalogue
-    with pytest.raises(ModelError) as info:
-        ModelRegistry([shipped, lean], active="keqiao-2025@1")
-    message = str(info.value)
-    assert "keqiao-lean@1" in message
-    assert "COMMEND-EMERGENCY" in message
+    registry = ModelRegistry([shipped, lean], active="keqiao-2025@1")
+    rec = Record(1, "91330603MA2D4F6E84", "housing", "COMMEND-EMERGENCY", date(2026, 1, 5),
+                 date(2029, 1, 4), "D-1", 1, datetime(2026, 1, 5, tzinfo=CST))
+    knowledge = Knowledge(1, datetime(2026, 2, 1, tzinfo=CST))
+    under_lean = evaluate(registry.get("keqiao-lean@1"), rec.uscc, [rec], [], "housing",
+                          date(2026, 2, 1), knowledge)
+    assert [(st.status, st.factor, st.contribution) for st in under_lean.records] == [
+        ("not_in_model", D("0.00"), D("0.00"))]
+    assert under_lean.score == D("100.00")
+    under_shipped = evaluate(shipped, rec.uscc, [rec], [], "housing", date(2026, 2, 1),
+                             knowledge)
+    assert under_shipped.score == D("103.00")
 
 
 def test_registry_accepts_a_model_with_extra_codes(shipped):

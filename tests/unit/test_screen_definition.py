@@ -121,7 +121,7 @@ def test_listed_by_the_registry_but_not_a_scoring_model(shipped):
     assert registry.definition("keqiao-screens-2025@1", "screens").ref == shipped.ref
     assert "keqiao-screens-2025@1" in [d.ref for d in registry.all()]
     assert registry.is_active(registry.active_of("screens"))
-    assert registry.active.ref == "keqiao-2025@1"
+    assert registry.active.ref == "keqiao-2025@2"
     with pytest.raises(KeyError):
         registry.get("keqiao-screens-2025@1")              # score routes: 404
     with pytest.raises(KeyError):
@@ -197,9 +197,10 @@ def test_the_registry_refuses_codes_the_active_model_lacks(shipped):
     unknown = load_bytes(edited('allowed_codes = ["BID-COLLUDE", "BID-FRAUD"]',
                                 'allowed_codes = ["BID-COLLUDE", "BID-RIGGED"]'))
     scoring = default_registry().active
-    with pytest.raises(ModelError, match=r"keqiao-screens-2025@1 names codes .*BID-RIGGED"):
-        ModelRegistry([scoring, unknown], active="keqiao-2025@1")
-    assert ModelRegistry([scoring, shipped], active="keqiao-2025@1").active_of(
+    with pytest.raises(ModelError, match=r"keqiao-screens-2025@1: no scoring model knows "
+                                         r"the confirmation code BID-RIGGED"):
+        ModelRegistry([scoring, unknown], active=scoring.ref)
+    assert ModelRegistry([scoring, shipped], active=scoring.ref).active_of(
         "screens") is shipped
 
 
@@ -207,7 +208,7 @@ def test_a_published_version_is_never_redefined(shipped):
     other = load_bytes(edited('title = "', 'title = "改 '))
     scoring = default_registry().active
     with pytest.raises(ModelError, match="defined twice"):
-        ModelRegistry([scoring, shipped, other], active="keqiao-2025@1")
+        ModelRegistry([scoring, shipped, other], active=scoring.ref)
 
 
 def test_file_name_must_be_the_ref(tmp_path):
