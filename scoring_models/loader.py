@@ -269,7 +269,7 @@ def _build(d: dict, sha: str, source: str) -> ScoringModel:
             problems.append(bad_points)
             continue
         tier_key = "good" if e["category"] == "good" else e["tier"]
-        for which, f in zip(("same", "other"), factors[tier_key]):
+        for which, f in zip(("same", "other"), factors[tier_key], strict=True):
             product = e["points"] * f
             if product.quantize(CENT) != product:
                 problems.append(

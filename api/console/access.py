@@ -17,8 +17,8 @@ from functools import wraps
 from flask import current_app, g, redirect, request, session, url_for
 from werkzeug.exceptions import MethodNotAllowed, RequestEntityTooLarge
 
-from api.console import SECURITY_HEADERS, bp
 from api.auth import AUDIT, READERS  # noqa: F401 - the API's role groups
+from api.console import SECURITY_HEADERS, bp
 from credit.errors import CreditError, Forbidden, Unauthenticated
 from credit.services.tokens import actor_by_id, authenticate
 
