@@ -63,7 +63,7 @@ def _expiry(value: str | None):
     if value is None:
         return None
     now = datetime.now(timezone.utc)
-    m = re.fullmatch(r"\s*(\d{1,6})\s*([dhm])\s*", value)
+    m = re.fullmatch(r"\s*([0-9]{1,6})\s*([dhm])\s*", value)
     if m:
         unit = {"d": "days", "h": "hours", "m": "minutes"}[m[2]]
         when = now + timedelta(**{unit: int(m[1])})

@@ -44,8 +44,10 @@ REQUIRED = tuple(n for n, f in _SCHEMA_FIELDS.items() if f.required and n != "se
 DATE_FIELDS = ("decided_on", "valid_until", "occurred_on")
 HEADER_SEARCH_ROWS = 30
 
+# ASCII digits and plain spaces only, matched against the whole text (a full-width
+# digit or a line break makes it no date: the API's validation then refuses it).
 _TEXT_DATE = re.compile(
-    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+0{1,2}:00(?::00)?)?$")
+    r" *([0-9]{4}) *[-/.年] *([0-9]{1,2}) *[-/.月] *([0-9]{1,2}) *日?(?: +0{1,2}:00(?::00)?)? *")
 
 
 class SheetProblem(ValueError):
@@ -107,7 +109,7 @@ def cell_text(value, field_name: str) -> str | None:
     if not value.strip():
         return None
     if field_name in DATE_FIELDS:
-        m = _TEXT_DATE.match(value.strip())
+        m = _TEXT_DATE.fullmatch(value)
         if m:
             return f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}"
     return value
