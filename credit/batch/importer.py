@@ -33,6 +33,7 @@ from credit.services.context import Actor, ServiceContext
 from credit.services.records import insert_record, validate_record
 
 from . import sheets
+from .cells import neutral
 from .sheets import SheetProblem
 
 #: Rows per transaction: about a quarter of a second of holding the append lock.
@@ -307,6 +308,15 @@ def _read_beside(ctx, path: Path, sector: str, chunk: int):
     return sheet, chunks()
 
 
+def write_rejects(path: Path, rejects: list[tuple]) -> None:
+    """``<input>.rejects.csv``: one line per problem, by row; text cells neutralised
+    against formula injection (:mod:`.cells`), as the operator opens it in Excel."""
+    with open(path, "w", newline="", encoding="utf-8-sig") as fh:
+        w = csv.writer(fh)
+        w.writerow(REJECT_COLUMNS)
+        w.writerows([neutral(v) for v in r] for r in sorted(rejects, key=lambda r: r[0]))
+
+
 def import_file(ctx: ServiceContext, path: str | Path, *, sector: str, entered_by: str,
                 batch_size: int = DEFAULT_BATCH,
                 progress: Callable[[int, int], None] | None = None,
@@ -393,10 +403,7 @@ def import_file(ctx: ServiceContext, path: str | Path, *, sector: str, entered_b
     summary.rejected_rows = len(rejected)
     rejects_path = Path(f"{path}.rejects.csv")
     if rejects:
-        with open(rejects_path, "w", newline="", encoding="utf-8-sig") as fh:
-            w = csv.writer(fh)
-            w.writerow(REJECT_COLUMNS)
-            w.writerows(sorted(rejects, key=lambda r: r[0]))
+        write_rejects(rejects_path, rejects)
         summary.rejects_path = rejects_path
     elif rejects_path.exists():
         rejects_path.unlink()  # a stale list from an earlier run of this file
