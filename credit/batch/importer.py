@@ -25,10 +25,7 @@ from pathlib import Path
 from queue import Empty
 from typing import Callable
 
-from sqlalchemy import select
-
 from credit.errors import Conflict, InvalidInput
-from credit.persistence.tables import RecordRow, SubjectRow
 from credit.services.context import Actor, ServiceContext
 from credit.services.records import insert_record, validate_record
 
@@ -113,17 +110,9 @@ class _Prefetched:
     def __init__(self, uow, rows: list[dict]):
         self.audit = uow.audit
         usccs = sorted({d["uscc"] for d in rows})
-        on_file: set[tuple[str, str, str]] = set()
-        subjects: dict[str, SubjectRow | None] = dict.fromkeys(usccs)
-        for part in range(0, len(usccs), 500):
-            chunk = usccs[part:part + 500]
-            on_file.update((r.uscc, r.code, r.document_no) for r in uow.session.execute(
-                select(RecordRow.uscc, RecordRow.code, RecordRow.document_no)
-                .where(RecordRow.uscc.in_(chunk))))
-            for subject in uow.session.scalars(
-                    select(SubjectRow).where(SubjectRow.uscc.in_(chunk))):
-                subjects[subject.uscc] = subject
-        self.records = _Records(uow, on_file)
+        subjects = dict.fromkeys(usccs)
+        subjects.update(uow.subjects.of_many(usccs))
+        self.records = _Records(uow, uow.records.keys_of_subjects(usccs))
         self.subjects = _Subjects(uow, subjects)
 
 
@@ -131,10 +120,10 @@ class _Records:
     def __init__(self, uow, on_file: set[tuple[str, str, str]]):
         self._uow = uow
         self._on_file = on_file
-        self._added: dict[tuple[str, str, str], RecordRow] = {}
+        self._added: dict[tuple[str, str, str], object] = {}
         self._next_id: int | None = None
 
-    def live_duplicate(self, uscc: str, code: str, document_no: str) -> RecordRow | None:
+    def live_duplicate(self, uscc: str, code: str, document_no: str):
         key = (uscc, code, document_no)
         if key in self._added:
             return self._added[key]
@@ -148,26 +137,26 @@ class _Records:
         self._next_id += 1
         return self._next_id - 1
 
-    def add(self, row: RecordRow) -> RecordRow:
-        self._uow.session.add(row)
+    def add(self, row):
+        self._uow.records.add_unflushed(row)
         self._added[(row.uscc, row.code, row.document_no)] = row
         return row
 
-    def get(self, record_id: int) -> RecordRow | None:
+    def get(self, record_id: int):
         return self._uow.records.get(record_id)
 
 
 class _Subjects:
-    def __init__(self, uow, known: dict[str, SubjectRow | None]):
+    def __init__(self, uow, known: dict):
         self._uow = uow
         self._known = known
 
-    def get(self, uscc: str) -> SubjectRow | None:
+    def get(self, uscc: str):
         if uscc in self._known:
             return self._known[uscc]
         return self._uow.subjects.get(uscc)
 
-    def add(self, uscc: str, name: str, position: int) -> SubjectRow:
+    def add(self, uscc: str, name: str, position: int):
         self._known[uscc] = self._uow.subjects.add(uscc, name, position)
         return self._known[uscc]
 
@@ -206,7 +195,7 @@ def reject_reasons(ctx: ServiceContext, raw: dict, exc: InvalidInput) -> list[tu
     return out
 
 
-def _differences(row: RecordRow, data: dict, explicit: bool) -> list[str]:
+def _differences(row, data: dict, explicit: bool) -> list[str]:
     fields = _COMPARED + (("valid_until",) if explicit else ())
     return [f for f in fields if getattr(row, f) != data.get(f)]
 

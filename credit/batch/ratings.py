@@ -56,7 +56,7 @@ def knowledge(ctx: ServiceContext, known_at: datetime | None = None) -> Knowledg
 
 def load_population(ctx: ServiceContext, position: int) -> Population:
     with ctx.uow(write=False) as uow:
-        return load(uow.session.connection(), position)
+        return load(uow.population, position)
 
 
 def _check_out(out: Path, allowed: tuple[str, ...]) -> str:
