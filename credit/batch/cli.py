@@ -132,14 +132,21 @@ def compare_models_command(before, after, sector, as_of, known_at, out, plot) ->
               help="the operator entering the decisions, e.g. 柯桥区住房和城乡建设局 张三")
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 10_000),
               help="rows per transaction")
-def import_command(file, sector, entered_by, batch_size) -> None:
+@click.option("--max-uncompressed-mib", "max_mib", default=200, show_default=True,
+              type=click.IntRange(1, 100_000),
+              help="refuse a file that is (or, an .xlsx, unpacks to) more than this")
+@click.option("--max-rows", default=1_000_000, show_default=True,
+              type=click.IntRange(1, 100_000_000), help="refuse a sheet with more rows")
+def import_command(file, sector, entered_by, batch_size, max_mib, max_rows) -> None:
     """Import penalty and award decisions from a .csv or .xlsx file, one row each.
 
     Every row is validated exactly as POST /records validates it; rejected rows go to
     FILE.rejects.csv. Exit status: 0 all rows on file, 1 some rows rejected, 2 the file
-    could not be imported."""
+    could not be imported (also a file over --max-uncompressed-mib or --max-rows: a zip
+    bomb is refused before any row is imported)."""
     from credit.batch.importer import import_file
     from credit.batch.sheets import SheetProblem
+    from credit.batch.xlsx import MIB, Limits
 
     entered_by = entered_by.strip()
     if not entered_by:
@@ -161,7 +168,8 @@ def import_command(file, sector, entered_by, batch_size) -> None:
         click.echo(f"reading {file} …", err=True)
     try:
         summary = import_file(_context(), file, sector=sector, entered_by=entered_by,
-                              batch_size=batch_size, progress=progress)
+                              batch_size=batch_size, progress=progress,
+                              limits=Limits(max_uncompressed=max_mib * MIB, max_rows=max_rows))
     except SheetProblem as exc:
         click.echo(f"error: {exc} Nothing was imported.", err=True)
         sys.exit(2)

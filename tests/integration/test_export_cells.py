@@ -127,8 +127,8 @@ def test_compare_models_xlsx_through_the_service(ctx, named, tmp_path):
 
 def test_the_rejects_list_is_neutralised(tmp_path):
     path = tmp_path / "x.csv.rejects.csv"
-    write_rejects(path, [(3, "subject_name", "validation_error", HYPERLINK),
-                         (2, "-field", "@error", "\tmessage")])
+    write_rejects(path, [(2, "-field", "@error", "\tmessage"),
+                         (3, "subject_name", "validation_error", HYPERLINK)])
     with open(path, newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.reader(fh))
     assert rows[1:] == [["2", "'-field", "'@error", "'\tmessage"],
