@@ -7,7 +7,7 @@ size gives it away); ``write_rows(path, rows)`` a compact sheet with that many r
 Run as a script, it imports each with ``credit import`` in a fresh process and prints
 the process's peak RSS (figures in bench/README.md):
 
-    .venv/bin/python bench/import_bomb.py
+    .venv/bin/python bench/import_bomb.py            # all cases; --within: the last two
 """
 
 from __future__ import annotations
@@ -91,6 +91,13 @@ def write_bomb(path: Path, unpacked_mib: float) -> Path:
     return _write(path, (_row(HEADER) if n == 0 else _row(DECISION) for n in range(rows)))
 
 
+def write_rejected(path: Path, rows: int) -> Path:
+    """The header, then ``rows`` decisions that are all refused (a USCC of 17
+    characters, an unknown code): every row goes to the rejects list."""
+    bad = ("91330603MA2D4F6E8", "某公司", "NO-SUCH-CODE", "2026-13-01", "文号", "机关")
+    return _write(path, (_row(HEADER) if n == 0 else _row(bad) for n in range(rows + 1)))
+
+
 def write_rows(path: Path, rows: int, data: int = 0) -> Path:
     """A compact sheet of ``rows`` rows: the header, ``data`` decisions (document
     numbers 1, 2, …), then empty rows."""
@@ -125,12 +132,19 @@ def peak_import(path: Path, *extra: str) -> dict:
 
 def main() -> None:
     out = Path(tempfile.mkdtemp(prefix="import-bomb-"))
-    cases = [
+    within = [
+        ("100,000 copies of one decision (imported once, then already present)",
+         write_bomb(out / "copies.xlsx", 100_000 * len(_row(DECISION).encode()) / MIB), ()),
+        ("100,000 rows, every one rejected (rejects list)",
+         write_rejected(out / "rejected.xlsx", 100_000), ()),
+    ]
+    cases = within if sys.argv[1:] == ["--within"] else [
         ("800 MiB sheet (default limits)", write_bomb(out / "bomb-800.xlsx", 800), ()),
         ("195 MiB sheet, limit raised to 250 MiB, --max-rows 10",
          write_bomb(out / "bomb-195.xlsx", 195), ("--max-uncompressed-mib", "250",
                                                   "--max-rows", "10")),
         ("1,000,001 rows (default limits)", write_rows(out / "rows.xlsx", 1_000_001), ()),
+        *within,
     ]
     print(f"machine: {os.cpu_count()} CPUs, load average "
           f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from array import array
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,9 +52,15 @@ def _local(name: str) -> str:
 
 
 def _stream(zf: zipfile.ZipFile, part: str) -> Iterator[bytes]:
-    with zf.open(part) as fh:
-        while chunk := fh.read(CHUNK):
-            yield chunk
+    """The unpacked bytes of ``part``, a chunk at a time (never more than the zip
+    declares: :mod:`zipfile` cuts a member off at its declared size)."""
+    try:
+        with zf.open(part) as fh:
+            while chunk := fh.read(CHUNK):
+                yield chunk
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError,
+            NotImplementedError) as exc:
+        raise WorkbookRefused(f"its part {part} cannot be unpacked ({exc}).") from None
 
 
 def _feed(zf: zipfile.ZipFile, part: str, start: Callable, end: Callable | None = None,

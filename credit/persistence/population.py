@@ -54,8 +54,8 @@ class PopulationRows:
                    _day_number(_R.c.valid_until, dialect), _R.c.document_no,
                    _R.c.audit_position, _R.c.project_code,
                    ).where(_R.c.audit_position <= bindparam("p"))
-        result = conn.execution_options(stream_results=True, yield_per=chunk).execute(
-            q, {"p": max_position})
+        result = conn.execute(q.execution_options(stream_results=True, yield_per=chunk),
+                              {"p": max_position})
         try:
             for part in result.partitions(chunk):
                 yield part
