@@ -91,6 +91,28 @@ def write_bomb(path: Path, unpacked_mib: float) -> Path:
     return _write(path, (_row(HEADER) if n == 0 else _row(DECISION) for n in range(rows)))
 
 
+def write_shared_strings(path: Path, unpacked_mib: float) -> Path:
+    """A small sheet whose workbook also carries a shared-strings part of about
+    ``unpacked_mib`` MiB (long strings, so their text is what takes the room)."""
+    write_rows(path, 3, data=1)
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    rels = "xl/_rels/workbook.xml.rels"
+    parts[rels] = parts[rels].replace(b"</Relationships>", (
+        f'<Relationship Id="rId2" Type="{_DOC}/sharedStrings" Target="sharedStrings.xml"/>'
+        "</Relationships>").encode())
+    block = b"".join(b"<si><t>%s</t></si>" % (b"x" * 2000) for _ in range(100))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+        with z.open("xl/sharedStrings.xml", "w", force_zip64=True) as sst:
+            sst.write(f'<sst xmlns="{_OOXML}/spreadsheetml/2006/main">'.encode())
+            for _ in range(int(unpacked_mib * MIB) // len(block)):
+                sst.write(block)
+            sst.write(b"</sst>")
+    return path
+
+
 def write_rejected(path: Path, rows: int) -> Path:
     """The header, then ``rows`` decisions that are all refused (a USCC of 17
     characters, an unknown code): every row goes to the rejects list."""

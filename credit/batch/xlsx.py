@@ -10,7 +10,10 @@ holds a whole part in memory and refuses, before reading any row:
 * more than :data:`MAX_MERGED` merged ranges, a cell of more than Excel's own 32,767
   characters, a column past Excel's last (XFD).
 
-Shared strings are kept as UTF-8 bytes with offsets, not as one Python string each.
+Shared strings are kept as UTF-8 bytes with offsets, not as one Python string each, in
+at most half the unpacked-size limit; a row may hold at most :data:`MAX_ROW_CHARS`
+characters (a shared string repeated counts each time); the rows pass feeds the parser
+8 KiB at a time, so few rows are ever held at once.
 Cell values come out as openpyxl's reader gives them with ``data_only=True`` (numbers,
 text, booleans, dates for date-formatted numbers), using openpyxl's number-format and
 Excel-date helpers.
@@ -31,7 +34,12 @@ from xml.parsers import expat
 MAX_CELL_CHARS = 32_767   # Excel's limit for the text of one cell
 MAX_COLUMNS = 16_384      # Excel's last column, XFD
 MAX_MERGED = 100_000
+#: Characters of one row, shared strings included: far beyond any decision's row, and
+#: a bound on what one row can make of a string shared a thousand times.
+MAX_ROW_CHARS = 1 << 20
 CHUNK = 64 * 1024
+#: The rows pass feeds less at a time: the rows one chunk completes are held together.
+ROW_CHUNK = 8 * 1024
 MIB = 1024 * 1024
 
 
@@ -51,12 +59,12 @@ def _local(name: str) -> str:
     return name.rsplit(":", 1)[-1]
 
 
-def _stream(zf: zipfile.ZipFile, part: str) -> Iterator[bytes]:
+def _stream(zf: zipfile.ZipFile, part: str, size: int = CHUNK) -> Iterator[bytes]:
     """The unpacked bytes of ``part``, a chunk at a time (never more than the zip
     declares: :mod:`zipfile` cuts a member off at its declared size)."""
     try:
         with zf.open(part) as fh:
-            while chunk := fh.read(CHUNK):
+            while chunk := fh.read(size):
                 yield chunk
     except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, OSError,
             NotImplementedError) as exc:
@@ -64,7 +72,7 @@ def _stream(zf: zipfile.ZipFile, part: str) -> Iterator[bytes]:
 
 
 def _feed(zf: zipfile.ZipFile, part: str, start: Callable, end: Callable | None = None,
-          text: Callable | None = None) -> Iterator[None]:
+          text: Callable | None = None, size: int = CHUNK) -> Iterator[None]:
     """Stream ``part`` through expat with element handlers (local names, prefixes
     dropped), pausing after each chunk."""
     parser = expat.ParserCreate()
@@ -75,7 +83,7 @@ def _feed(zf: zipfile.ZipFile, part: str, start: Callable, end: Callable | None 
     if text:
         parser.CharacterDataHandler = text
     try:
-        for chunk in _stream(zf, part):
+        for chunk in _stream(zf, part, size):
             parser.Parse(chunk, False)
             yield
         parser.Parse(b"", True)
@@ -192,11 +200,13 @@ def _date_styles(zf: zipfile.ZipFile, main: str) -> set[int]:
 
 
 class SharedStrings:
-    """The workbook's shared strings, compact: UTF-8 bytes and their offsets."""
+    """The workbook's shared strings, compact: UTF-8 bytes and their offsets, at most
+    ``budget`` bytes in all (half the unpacked-size limit: 100 MiB by default)."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: int) -> None:
         self._data = bytearray()
         self._ends = array("Q")
+        self.budget = budget
 
     def __len__(self) -> int:
         return len(self._ends)
@@ -204,6 +214,10 @@ class SharedStrings:
     def append(self, text: str) -> None:
         self._data += text.encode("utf-8", "surrogatepass")
         self._ends.append(len(self._data))
+        if len(self._data) + 8 * len(self._ends) > self.budget:
+            raise WorkbookRefused(
+                f"its shared strings take more than {self.budget / MIB:,.0f} MiB, half the "
+                "limit on the unpacked size (--max-uncompressed-mib).")
 
     def __getitem__(self, i: int) -> str:
         if not 0 <= i < len(self._ends):
@@ -237,8 +251,8 @@ class _Text:
         return text
 
 
-def _shared_strings(zf: zipfile.ZipFile, main: str) -> SharedStrings:
-    strings = SharedStrings()
+def _shared_strings(zf: zipfile.ZipFile, main: str, limits: Limits) -> SharedStrings:
+    strings = SharedStrings(limits.max_uncompressed // 2)
     part = next((t for t in _rels(zf, main).values() if t.endswith("sharedStrings.xml")),
                 None)
     if part is None or part not in zf.NameToInfo:
@@ -382,7 +396,7 @@ def _rows(zf: zipfile.ZipFile, part: str, cells: _Cells, limits: Limits
           ) -> Iterator[tuple[int, list]]:
     """``(row number, values from column A)`` of every row, missing rows as empty."""
     done: list[tuple[int, list]] = []
-    row: dict = {"n": 0, "values": [], "col": 0}
+    row: dict = {"n": 0, "values": [], "col": 0, "chars": 0}
     cell: dict = {}
     text = _Text()
 
@@ -395,7 +409,7 @@ def _rows(zf: zipfile.ZipFile, part: str, cells: _Cells, limits: Limits
                                       "the limit (--max-rows).")
             for gap in range(row["n"] + 1, number):
                 done.append((gap, []))
-            row.update(n=max(number, row["n"]), values=[], col=0)
+            row.update(n=max(number, row["n"]), values=[], col=0, chars=0)
         elif name == "c":
             ref = attrs.get("r")
             col = _column(ref) if ref else row["col"] + 1
@@ -425,13 +439,18 @@ def _rows(zf: zipfile.ZipFile, part: str, cells: _Cells, limits: Limits
                                       "characters, Excel's own limit.")
             if len(values) < col:
                 values.extend([None] * (col - len(values)))
-            values[col - 1] = cells.value(cell["kind"], cell["raw"], cell["style"], inline)
+            value = cells.value(cell["kind"], cell["raw"], cell["style"], inline)
+            row["chars"] += len(value) if isinstance(value, str) else 1
+            if row["chars"] > MAX_ROW_CHARS:
+                raise WorkbookRefused(f"row {row['n']} holds more than {MAX_ROW_CHARS:,} "
+                                      "characters.")
+            values[col - 1] = value
             row["col"] = col
             cell.clear()
         elif name == "row":
             done.append((row["n"], row["values"]))
 
-    for _ in _feed(zf, part, start, end, text.add):
+    for _ in _feed(zf, part, start, end, text.add, ROW_CHUNK):
         yield from done
         done.clear()
 
@@ -466,6 +485,6 @@ def read_sheet(path, limits: Limits) -> XlsxSheet:
         raise WorkbookRefused("it has no worksheet.")
     title, _, part = next((s for s in worksheets if s[1] == "visible"), worksheets[0])
     last_row, merged = survey(zf, part, limits)
-    cells = _Cells(_shared_strings(zf, main), _date_styles(zf, main),
+    cells = _Cells(_shared_strings(zf, main, limits), _date_styles(zf, main),
                    MAC_EPOCH if wb.date1904 else WINDOWS_EPOCH)
     return XlsxSheet(title, last_row, merged, _rows(zf, part, cells, limits))

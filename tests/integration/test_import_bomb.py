@@ -86,6 +86,30 @@ def test_a_csv_over_the_size_limit_is_refused(ctx, database_url, tmp_path):
     assert r.exit_code == 2 and "over the limit of 1 MiB" in r.output, r.output
 
 
+def test_shared_strings_are_held_within_half_the_size_limit(tmp_path):
+    path = bomb.write_shared_strings(tmp_path / "strings.xlsx", 3)
+    with pytest.raises(sheets.SheetProblem, match="shared strings take more than 2 MiB"):
+        sheets.read(path, Limits(max_uncompressed=4 * MIB))
+    assert [n for n, _ in sheets.read(path, Limits(max_uncompressed=8 * MIB)).rows] == [2]
+
+
+def test_a_row_of_one_long_string_repeated_is_refused(tmp_path):
+    """A 20-byte cell can name a 32,767-character shared string: a row's characters
+    are counted after the strings are looked up."""
+    path = bomb.write_shared_strings(tmp_path / "strings.xlsx", 1)
+    import zipfile
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    parts[sheet] = parts[sheet].replace(b"</sheetData>", b"<row>"
+                                        + b'<c t="s"><v>0</v></c>' * 600 + b"</row></sheetData>")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    with pytest.raises(sheets.SheetProblem, match="holds more than 1,048,576 characters"):
+        list(sheets.read(path, Limits()).rows)
+
+
 def test_a_merged_range_over_the_whole_sheet_is_applied_row_by_row(tmp_path):
     """Each column merged from row 2 down to Excel's last row once meant a dictionary
     entry per covered cell (six million here); now the ranges are applied as the rows
