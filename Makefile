@@ -11,7 +11,7 @@ PORT ?= 8000
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,batch]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -41,22 +41,37 @@ test: $(STAMP)
 stress: $(STAMP)
 	CREDIT_STRESS=1 $(BIN)/python -m pytest -q -m slow -p no:randomly
 
-# System packages some tests need (Chromium for browser tests, wrk for load figures).
+# System packages some tests need (Chromium for browser tests, wrk for load figures,
+# pdftotext for printed pages). Where they cannot be installed the tests needing them
+# skip visibly; in CI (CI=true) that is a failure instead, so CI never goes green with
+# them skipped.
 deps:
-	@if command -v apt-get >/dev/null 2>&1; then \
-	  missing=""; \
-	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium chromium-driver"; \
-	  command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
-	  [ -d /usr/share/fonts/opentype/noto ] || missing="$$missing fonts-noto-cjk"; \
-	  command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
-	  if [ -n "$$missing" ]; then \
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null 2>&1 || missing="$$missing chromium-driver"; \
+	[ -d /usr/share/fonts/opentype/noto ] || missing="$$missing fonts-noto-cjk"; \
+	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	command -v pdftotext >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
-	      || echo "deps: could not install$$missing; the tests needing them will skip"; \
+	      || echo "deps: apt-get could not install$$missing" >&2; \
+	  else echo "deps: no apt-get to install$$missing" >&2; fi; \
+	fi; \
+	still=""; \
+	for cmd in chromium chromedriver wrk pdftotext; do \
+	  command -v $$cmd >/dev/null 2>&1 || still="$$still $$cmd"; \
+	done; \
+	if [ -n "$$still" ]; then \
+	  if [ "$$CI" = "true" ]; then \
+	    echo "deps: missing$$still; CI (CI=true) needs them: failing" >&2; exit 1; \
 	  fi; \
-	else echo "deps: no apt-get; browser and load tests will skip"; fi
+	  echo "deps: missing$$still; the tests needing them will skip"; \
+	fi
 
+# A gate: any finding fails (.ci/run runs it before the tests).
 lint: $(STAMP)
-	$(BIN)/python -m ruff check . || true
+	$(BIN)/python -m ruff check .
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

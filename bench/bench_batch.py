@@ -31,6 +31,8 @@ from collections import defaultdict
 from datetime import date, datetime
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -43,6 +45,7 @@ from credit.domain.money import fmt  # noqa: E402
 from credit.domain.records import Knowledge, Record, RecordEvent  # noqa: E402
 from credit.domain.trace import trace_payload  # noqa: E402
 from credit.persistence.database import make_engine, upgrade  # noqa: E402
+from credit.persistence.population import PopulationRows  # noqa: E402
 from scoring_models import default_registry  # noqa: E402
 
 MODEL = default_registry().active
@@ -106,7 +109,7 @@ def memory(db: Path, as_of: date) -> dict:
         head, at_us = conn.exec_driver_sql(
             "SELECT position, at_us FROM audit_entries ORDER BY position DESC LIMIT 1").one()
         t = time.perf_counter()
-        population = load(conn, head)
+        population = load(PopulationRows(Session(bind=conn)), head)
         load_seconds = time.perf_counter() - t
         records, events, names = grouped_domain(conn)
     engine.dispose()

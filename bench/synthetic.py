@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from credit.domain.dates import ONE_MICROSECOND, default_valid_until, format_instant, to_micros  # noqa: E402
-from credit.persistence.database import upgrade  # noqa: E402
 from stdnum.cn import uscc as gb32100  # noqa: E402
 
+from credit.domain.dates import ONE_MICROSECOND, default_valid_until, format_instant, to_micros  # noqa: E402
+from credit.persistence.database import upgrade  # noqa: E402
 from scoring_models import default_registry  # noqa: E402
 
 # Relative frequency of each code in a regulator's year (site conduct dominates).

@@ -63,7 +63,7 @@ def _expiry(value: str | None):
     if value is None:
         return None
     now = datetime.now(timezone.utc)
-    m = re.fullmatch(r"\s*(\d{1,6})\s*([dhm])\s*", value)
+    m = re.fullmatch(r"\s*([0-9]{1,6})\s*([dhm])\s*", value)
     if m:
         unit = {"d": "days", "h": "hours", "m": "minutes"}[m[2]]
         when = now + timedelta(**{unit: int(m[1])})
@@ -135,27 +135,46 @@ def audit() -> None:
     """The audit log."""
 
 
-@audit.command("verify")
-@click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False),
-              default=None, help="a saved checkpoint (the JSON of GET /audit/checkpoint)")
-def audit_verify(checkpoint_file) -> None:
-    """Re-hash the chain and every stored row; with --checkpoint also check that the log
-    still extends the saved checkpoint (catches truncation and rewrites). Exit 0
-    intact, 1 not, 2 unreachable (or an unreadable checkpoint file)."""
+def _read_checkpoint(path: str):
+    """The checkpoint file and its parsed document; exit 2 when unreadable."""
     from credit.services import checkpoints
-    from credit.services.audit import verify_chain
-    cp, doc = None, None
-    if checkpoint_file is not None:
-        try:
-            with open(checkpoint_file, encoding="utf-8") as f:
-                cp, doc = checkpoints.load_file(f.read())
-        except OSError as exc:
-            click.echo(f"error: cannot read the checkpoint file: {exc.strerror}", err=True)
-            sys.exit(2)
-        except CreditError as exc:
-            _fail(exc, 2)
     try:
-        result = verify_chain(_context(), cp)
+        with open(path, encoding="utf-8") as f:
+            return checkpoints.load_file(f.read())
+    except OSError as exc:
+        click.echo(f"error: cannot read the checkpoint file: {exc.strerror}", err=True)
+        sys.exit(2)
+    except CreditError as exc:
+        _fail(exc, 2)
+
+
+def _auditor_key(public_key_file: str | None):
+    """The key a checkpoint's signature is checked with: the auditor's copy of the
+    public key (``--public-key``), else the signing key file of the settings — never a
+    key read from the database being verified. Exit 2 saying why when there is none."""
+    from credit import signing
+    try:
+        if public_key_file is not None:
+            try:
+                with open(public_key_file, encoding="utf-8") as f:
+                    return signing.load_public_document(f.read())
+            except OSError as exc:
+                raise signing.SigningKeyMissing(
+                    f"The public key file cannot be read ({exc.strerror}).") from None
+        return signing.load_key(signing.configured_path()).verify_key()
+    except signing.SigningKeyMissing as exc:
+        click.echo(f"error: the checkpoint's signature cannot be checked: {exc} Pass "
+                   "--public-key FILE (the JSON of GET /api/v1/audit/public-key, kept by "
+                   "the auditor) or set CREDIT_SIGNING_KEY to the signing key file. "
+                   "Nothing was verified.", err=True)
+        sys.exit(2)
+
+
+def _verified(cp) -> dict:
+    """verify_chain; exit 2 when the database cannot be reached."""
+    from credit.services.audit import verify_chain
+    try:
+        return verify_chain(_context(), cp)
     except Unavailable as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(2)
@@ -164,18 +183,38 @@ def audit_verify(checkpoint_file) -> None:
             click.echo(f"error: the database cannot be reached: {exc}", err=True)
             sys.exit(2)
         raise
+
+
+@audit.command("verify")
+@click.option("--checkpoint", "checkpoint_file", type=click.Path(dir_okay=False),
+              default=None, help="a saved checkpoint (the JSON of GET /audit/checkpoint)")
+@click.option("--public-key", "public_key_file", type=click.Path(dir_okay=False),
+              default=None, help="with --checkpoint: the public key that checks its "
+              "signature (the JSON of GET /audit/public-key); default: the signing key "
+              "file (CREDIT_SIGNING_KEY)")
+def audit_verify(checkpoint_file, public_key_file) -> None:
+    """Re-hash the chain and every stored row; with --checkpoint also check that the log
+    still extends the saved checkpoint (catches truncation and rewrites) and that its
+    signature holds under a key the auditor holds. Exit 0 intact, 1 not, 2 unreachable,
+    an unreadable checkpoint file, or no key to check its signature with."""
+    from credit.services import checkpoints
+    if public_key_file is not None and checkpoint_file is None:
+        raise click.UsageError("--public-key checks a checkpoint: give --checkpoint too.")
+    cp = doc = key = None
+    if checkpoint_file is not None:
+        cp, doc = _read_checkpoint(checkpoint_file)
+        key = _auditor_key(public_key_file)  # before reading the database
+    result = _verified(cp)
     if doc is not None:
-        # The signature is checked when this machine has the key that made it.
-        from credit import signing
-        try:
-            key = signing.load_key(signing.configured_path())
-        except signing.SigningKeyMissing:
-            key = None
-        result["checkpoint_signature_ok"] = (checkpoints.signature_ok(doc, key)
-                                             if key is not None else None)
+        result["checkpoint_signature_ok"] = checkpoints.signature_ok(doc, key)
     click.echo(json.dumps(result, ensure_ascii=False))
     intact = (result["ok"] and result.get("checkpoint_ok", True)
               and result.get("checkpoint_signature_ok") is not False)
+    if intact and doc is not None and result["checkpoint_signature_ok"] is None:
+        click.echo(f"error: the checkpoint names key {doc.get('key_id')!r}, but the key "
+                   f"given is {key.key_id}: its signature cannot be checked with it.",
+                   err=True)
+        sys.exit(2)
     sys.exit(0 if intact else 1)
 
 

@@ -68,6 +68,10 @@ class Signer:
         return {"key_id": self.key_id, "algorithm": ALGORITHM,
                 "public_key": self.public_key_b64()}
 
+    def verify_key(self) -> "VerifyKey":
+        """The public half, as an auditor would hold it."""
+        return VerifyKey(self.public)
+
     def sign(self, message: bytes) -> str:
         """Base64 of the Ed25519 signature over ``message``."""
         return base64.b64encode(self.private.sign(message)).decode("ascii")
@@ -118,6 +122,46 @@ def load_key(path: str | os.PathLike | None) -> Signer:
 def configured_path() -> str | None:
     """The configured key file (``CREDIT_SIGNING_KEY``), if any."""
     return Settings.from_env().signing_key_path
+
+
+@dataclass(frozen=True)
+class VerifyKey:
+    """A public key an auditor holds (the document of ``GET /audit/public-key``, kept
+    by the auditor), to check checkpoints with — never one read from the log that is
+    being verified."""
+
+    public: Ed25519PublicKey
+
+    @property
+    def key_id(self) -> str:
+        return key_id_of(self.public)
+
+    def public_key_b64(self) -> str:
+        return base64.b64encode(_raw_public(self.public)).decode("ascii")
+
+
+def load_public_document(text: str) -> VerifyKey:
+    """The key of a public-key document ``{key_id, algorithm, public_key}``;
+    SigningKeyMissing saying what is wrong with it."""
+    import json
+
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise SigningKeyMissing(f"The public key file is not JSON ({exc}).") from None
+    if not isinstance(doc, dict) or doc.get("algorithm") != ALGORITHM:
+        raise SigningKeyMissing("The public key file must be the JSON of GET "
+                                "/api/v1/audit/public-key, with algorithm Ed25519.")
+    try:
+        raw = base64.b64decode(doc.get("public_key") or "", validate=True)
+        key = VerifyKey(Ed25519PublicKey.from_public_bytes(raw))
+    except (ValueError, TypeError):
+        raise SigningKeyMissing("The public key file's public_key is not base64 of a "
+                                "32-byte Ed25519 key.") from None
+    if "key_id" in doc and doc["key_id"] != key.key_id:
+        raise SigningKeyMissing(f"The public key file's key_id {doc['key_id']!r} is not "
+                                f"that of its key ({key.key_id}).")
+    return key
 
 
 def verify_signature(public_key_b64: str, message: bytes, signature_b64: str) -> bool:

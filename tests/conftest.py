@@ -22,6 +22,19 @@ BACKENDS_RAN: set[str] = set()
 BACKENDS_SKIPPED: dict[str, str] = {}
 
 
+def in_ci() -> bool:
+    """Running under CI (``CI=true``, set by ``.ci/run``): a missing tool is a failure."""
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def unavailable(reason: str) -> None:
+    """A tool or data file a test needs is missing: skip visibly on a developer's
+    machine, fail in CI (which installs everything with ``make deps``)."""
+    if in_ci():
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 def _pg_admin_engine():
     from sqlalchemy import create_engine
     return create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)

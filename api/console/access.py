@@ -12,13 +12,15 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+import unicodedata
 from functools import wraps
+from urllib.parse import unquote, urlsplit
 
 from flask import current_app, g, redirect, request, session, url_for
 from werkzeug.exceptions import MethodNotAllowed, RequestEntityTooLarge
 
-from api.console import SECURITY_HEADERS, bp
 from api.auth import AUDIT, READERS  # noqa: F401 - the API's role groups
+from api.console import SECURITY_HEADERS, bp
 from credit.errors import CreditError, Forbidden, Unauthenticated
 from credit.services.tokens import actor_by_id, authenticate
 
@@ -115,11 +117,47 @@ def _template_globals():
             "today": ctx().today().isoformat()}
 
 
+#: Percent-decoding rounds tried on ``next`` (a browser or proxy may decode once more).
+_DECODE_ROUNDS = 3
+_MAX_NEXT = 2000
+
+
+def _unsafe_character(text: str) -> bool:
+    """Control characters (browsers drop tab, CR and LF from a URL, which turns
+    ``/\t/evil`` into ``//evil``; CR and LF would split the Location header), other
+    invisible or separator characters but the plain space, and backslashes (read as
+    ``/`` by browsers)."""
+    return any(ch == "\\" or (ch != " " and unicodedata.category(ch)[0] in "CZ")
+               for ch in text)
+
+
+def _local_path(text: str) -> bool:
+    """A path-absolute reference (``/x``): it starts with one ``/`` (``//`` and
+    ``///`` name a host), and parsed it has no scheme and no host."""
+    if not text.startswith("/") or text.startswith("//"):
+        return False
+    parts = urlsplit(text)
+    return not parts.scheme and not parts.netloc and parts.path.startswith("/")
+
+
 def safe_next(target: str | None) -> str | None:
-    """A local path to return to after signing in (never another site)."""
-    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
-        return target
-    return None
+    """A path on this site to return to after signing in, or None (go to ``/``).
+
+    Parsed, not prefix-matched: refused are control and space characters, backslashes,
+    a scheme or a host, and anything that becomes one after percent-decoding
+    (``/%09/evil.example``, ``/%2F%2Fevil``, ``///evil``) — what a browser might
+    normalise into another site."""
+    if not target or len(target) > _MAX_NEXT:
+        return None
+    text = target
+    for _ in range(_DECODE_ROUNDS):
+        if _unsafe_character(text) or not _local_path(text):
+            return None
+        decoded = unquote(text)
+        if decoded == text:
+            return target
+        text = decoded
+    return None  # still encoded after several rounds: not a path anyone links to
 
 
 def signed_in(*roles: str):

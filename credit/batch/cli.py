@@ -4,6 +4,7 @@ operator's name and write the audit log like any other write."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
@@ -13,6 +14,8 @@ from credit.domain.model import SECTORS
 from credit.errors import CreditError
 
 PROGRESS_MIN_ROWS = 1000
+#: How to install what the batch commands need beyond the service (setup.cfg's extra).
+BATCH_EXTRA = "pip install 'credit-keqiao[batch]'"
 
 
 def _day(ctx, param, value):
@@ -52,6 +55,23 @@ def _fail(exc: CreditError, code: int = 2):
     _fail(exc, code)
 
 
+def require_batch_extra(*modules: str) -> None:
+    """Exit 2 naming the ``batch`` extra when one of ``modules`` (pyarrow, matplotlib)
+    cannot be imported: a service installed without the extra runs every other command,
+    and a batch command says what to install before it touches the database."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            click.echo(f"error: this command needs {module}, which is not installed "
+                       f"({exc}). It is part of the batch extra: {BATCH_EXTRA}", err=True)
+            sys.exit(2)
+
+
+def _plotting(plot) -> tuple[str, ...]:
+    return ("matplotlib",) if plot else ()
+
+
 sector_option = click.option("--sector", required=True, type=click.Choice(SECTORS))
 as_of_option = click.option("--as-of", "as_of", required=True, callback=_day,
                             help="the valid-time date rated (YYYY-MM-DD)")
@@ -73,6 +93,7 @@ plot_option = click.option("--plot", type=click.Path(dir_okay=False),
 def rate_all_command(sector, as_of, known_at, model, out, plot) -> None:
     """Rate every registered enterprise (信用评价结果公示), one row each, sorted by USCC;
     the run is logged once as ``ratings.exported``."""
+    require_batch_extra("pyarrow", *_plotting(plot))
     from credit.batch.ratings import rate_all
     try:
         result = rate_all(_context(), _operator(), sector=sector, as_of=as_of, out=out,
@@ -93,6 +114,7 @@ def rate_all_command(sector, as_of, known_at, model, out, plot) -> None:
 def compare_models_command(before, after, sector, as_of, known_at, out, plot) -> None:
     """Shadow-score the whole population under two model versions: grade migration,
     score changes, and the enterprises whose grade or eligibility changes."""
+    require_batch_extra("pyarrow", *_plotting(plot))
     from credit.batch.ratings import compare_models
     try:
         result = compare_models(_context(), _operator(), before=before, after=after,
@@ -110,14 +132,21 @@ def compare_models_command(before, after, sector, as_of, known_at, out, plot) ->
               help="the operator entering the decisions, e.g. 柯桥区住房和城乡建设局 张三")
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 10_000),
               help="rows per transaction")
-def import_command(file, sector, entered_by, batch_size) -> None:
+@click.option("--max-uncompressed-mib", "max_mib", default=200, show_default=True,
+              type=click.IntRange(1, 100_000),
+              help="refuse a file that is (or, an .xlsx, unpacks to) more than this")
+@click.option("--max-rows", default=1_000_000, show_default=True,
+              type=click.IntRange(1, 100_000_000), help="refuse a sheet with more rows")
+def import_command(file, sector, entered_by, batch_size, max_mib, max_rows) -> None:
     """Import penalty and award decisions from a .csv or .xlsx file, one row each.
 
     Every row is validated exactly as POST /records validates it; rejected rows go to
     FILE.rejects.csv. Exit status: 0 all rows on file, 1 some rows rejected, 2 the file
-    could not be imported."""
+    could not be imported (also a file over --max-uncompressed-mib or --max-rows: a zip
+    bomb is refused before any row is imported)."""
     from credit.batch.importer import import_file
     from credit.batch.sheets import SheetProblem
+    from credit.batch.xlsx import MIB, Limits
 
     entered_by = entered_by.strip()
     if not entered_by:
@@ -139,7 +168,8 @@ def import_command(file, sector, entered_by, batch_size) -> None:
         click.echo(f"reading {file} …", err=True)
     try:
         summary = import_file(_context(), file, sector=sector, entered_by=entered_by,
-                              batch_size=batch_size, progress=progress)
+                              batch_size=batch_size, progress=progress,
+                              limits=Limits(max_uncompressed=max_mib * MIB, max_rows=max_rows))
     except SheetProblem as exc:
         click.echo(f"error: {exc} Nothing was imported.", err=True)
         sys.exit(2)

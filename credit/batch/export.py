@@ -1,8 +1,9 @@
 """The published ratings table (信用评价结果公示) and its three file formats.
 
 Columns in a fixed order; English headers in ``.csv`` and ``.parquet``, Chinese in
-``.xlsx``. Money is two-decimal text in ``.csv`` and ``.xlsx`` (exactly as the API
-writes it) and ``decimal(9,2)`` in ``.parquet``.
+``.xlsx``. Money is two-decimal text in ``.csv`` (exactly as the API writes it), a number
+shown with two decimals in ``.xlsx`` and ``decimal(9,2)`` in ``.parquet``. Text cells of
+``.csv`` and ``.xlsx`` are neutralised against formula injection (:mod:`.cells`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pyarrow.parquet as pq
 
 from credit.domain.dates import format_instant, parse_date, parse_instant
 
+from . import cells
+from .cells import money_numbers, neutral_frame, xlsx_row
 from .vector import Ratings, money_text
 
 #: (English header, Chinese header) in the order the file shows them.
@@ -37,6 +40,7 @@ COLUMNS = (
     ("reasons", "主要扣分原因"),
 )
 MONEY = ("score", "bid_points", "inspection_multiplier")
+TEXT = tuple(c for c, _ in COLUMNS if c not in MONEY)
 FORMATS = (".csv", ".xlsx", ".parquet")
 DECIMAL = pa.decimal128(9, 2)
 
@@ -62,10 +66,11 @@ def ratings_table(ratings: Ratings, known_at: datetime) -> pd.DataFrame:
     return table.sort_values("uscc", kind="stable", ignore_index=True)
 
 
-def _as_text(table: pd.DataFrame, yes: str, no: str) -> pd.DataFrame:
-    out = table.copy()
+def _as_cells(table: pd.DataFrame, yes: str, no: str, money=money_text) -> pd.DataFrame:
+    """The table as cells: texts neutralised, money by ``money`` (text or numbers)."""
+    out = neutral_frame(table, TEXT)
     for col in MONEY:
-        out[col] = money_text(table[col]).to_numpy()
+        out[col] = np.asarray(money(table[col]), dtype=object)
     out["eligible_to_bid"] = np.where(table["eligible_to_bid"].to_numpy(), yes, no)
     return out
 
@@ -83,24 +88,23 @@ def _constant(table: pd.DataFrame, column: str, parse, type_: pa.DataType) -> pa
 
 
 def write_csv(table: pd.DataFrame, path: Path) -> None:
-    _as_text(table, "true", "false").to_csv(path, index=False, lineterminator="\n",
-                                            encoding="utf-8")
+    cells.write_csv(_as_cells(table, "true", "false"), path)
 
 
 def write_xlsx(table: pd.DataFrame, path: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
-    text = _as_text(table, "是", "否")
+    cells = _as_cells(table, "是", "否", money=money_numbers)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("信用评价结果")
     ws.freeze_panes = "A2"
     widths = (21, 36, 10, 12, 34, 16, 9, 9, 9, 9, 12, 48, 60)
     for i, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
-    ws.append([zh for _, zh in COLUMNS])
-    for row in text.itertuples(index=False, name=None):
-        ws.append(row)
+    ws.append(xlsx_row(ws, [zh for _, zh in COLUMNS]))
+    for row in cells.itertuples(index=False, name=None):
+        ws.append(xlsx_row(ws, row))
     wb.save(path)
 
 

@@ -16,23 +16,23 @@ nothing. Rejected rows go to ``<input>.rejects.csv`` with every reason.
 from __future__ import annotations
 
 import csv
+import heapq
 import multiprocessing
+import tempfile
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from queue import Empty
-from typing import Callable
-
-from sqlalchemy import select
+from typing import Callable, Iterable, Iterator
 
 from credit.errors import Conflict, InvalidInput
-from credit.persistence.tables import RecordRow, SubjectRow
 from credit.services.context import Actor, ServiceContext
 from credit.services.records import insert_record, validate_record
 
 from . import sheets
+from .cells import neutral
 from .sheets import SheetProblem
 
 #: Rows per transaction: about a quarter of a second of holding the append lock.
@@ -112,17 +112,9 @@ class _Prefetched:
     def __init__(self, uow, rows: list[dict]):
         self.audit = uow.audit
         usccs = sorted({d["uscc"] for d in rows})
-        on_file: set[tuple[str, str, str]] = set()
-        subjects: dict[str, SubjectRow | None] = dict.fromkeys(usccs)
-        for part in range(0, len(usccs), 500):
-            chunk = usccs[part:part + 500]
-            on_file.update((r.uscc, r.code, r.document_no) for r in uow.session.execute(
-                select(RecordRow.uscc, RecordRow.code, RecordRow.document_no)
-                .where(RecordRow.uscc.in_(chunk))))
-            for subject in uow.session.scalars(
-                    select(SubjectRow).where(SubjectRow.uscc.in_(chunk))):
-                subjects[subject.uscc] = subject
-        self.records = _Records(uow, on_file)
+        subjects = dict.fromkeys(usccs)
+        subjects.update(uow.subjects.of_many(usccs))
+        self.records = _Records(uow, uow.records.keys_of_subjects(usccs))
         self.subjects = _Subjects(uow, subjects)
 
 
@@ -130,10 +122,10 @@ class _Records:
     def __init__(self, uow, on_file: set[tuple[str, str, str]]):
         self._uow = uow
         self._on_file = on_file
-        self._added: dict[tuple[str, str, str], RecordRow] = {}
+        self._added: dict[tuple[str, str, str], object] = {}
         self._next_id: int | None = None
 
-    def live_duplicate(self, uscc: str, code: str, document_no: str) -> RecordRow | None:
+    def live_duplicate(self, uscc: str, code: str, document_no: str):
         key = (uscc, code, document_no)
         if key in self._added:
             return self._added[key]
@@ -147,26 +139,26 @@ class _Records:
         self._next_id += 1
         return self._next_id - 1
 
-    def add(self, row: RecordRow) -> RecordRow:
-        self._uow.session.add(row)
+    def add(self, row):
+        self._uow.records.add_unflushed(row)
         self._added[(row.uscc, row.code, row.document_no)] = row
         return row
 
-    def get(self, record_id: int) -> RecordRow | None:
+    def get(self, record_id: int):
         return self._uow.records.get(record_id)
 
 
 class _Subjects:
-    def __init__(self, uow, known: dict[str, SubjectRow | None]):
+    def __init__(self, uow, known: dict):
         self._uow = uow
         self._known = known
 
-    def get(self, uscc: str) -> SubjectRow | None:
+    def get(self, uscc: str):
         if uscc in self._known:
             return self._known[uscc]
         return self._uow.subjects.get(uscc)
 
-    def add(self, uscc: str, name: str, position: int) -> SubjectRow:
+    def add(self, uscc: str, name: str, position: int):
         self._known[uscc] = self._uow.subjects.add(uscc, name, position)
         return self._known[uscc]
 
@@ -205,7 +197,7 @@ def reject_reasons(ctx: ServiceContext, raw: dict, exc: InvalidInput) -> list[tu
     return out
 
 
-def _differences(row: RecordRow, data: dict, explicit: bool) -> list[str]:
+def _differences(row, data: dict, explicit: bool) -> list[str]:
     fields = _COMPARED + (("valid_until",) if explicit else ())
     return [f for f in fields if getattr(row, f) != data.get(f)]
 
@@ -241,12 +233,12 @@ def _validated(ctx: ServiceContext, sheet: sheets.Sheet, sector: str, chunk: int
         yield part
 
 
-def _read_here(ctx, path: Path, sector: str, chunk: int):
-    sheet = sheets.read(path)
+def _read_here(ctx, path: Path, sector: str, chunk: int, limits: sheets.Limits):
+    sheet = sheets.read(path, limits)
     return sheet, _validated(ctx, sheet, sector, chunk)
 
 
-def _read_beside(ctx, path: Path, sector: str, chunk: int):
+def _read_beside(ctx, path: Path, sector: str, chunk: int, limits: sheets.Limits):
     """Read and validate in a forked process while this one inserts: the two halves
     of an import take about as long each, and the machine has two cores."""
     mp = multiprocessing.get_context("fork")
@@ -254,7 +246,7 @@ def _read_beside(ctx, path: Path, sector: str, chunk: int):
 
     def work() -> None:
         try:
-            sheet = sheets.read(path)
+            sheet = sheets.read(path, limits)
             queue.put(("sheet", replace(sheet, rows=())))  # the rows follow in parts
             for part in _validated(ctx, sheet, sector, chunk):
                 queue.put(("rows", part))
@@ -307,14 +299,63 @@ def _read_beside(ctx, path: Path, sector: str, chunk: int):
     return sheet, chunks()
 
 
+def write_rejects(path: Path, rejects: Iterable[tuple]) -> None:
+    """``<input>.rejects.csv`` from ``(row, field, error, message)`` in row order: one
+    line per problem; text cells neutralised against formula injection (:mod:`.cells`),
+    as the operator opens it in Excel."""
+    with open(path, "w", newline="", encoding="utf-8-sig") as fh:
+        w = csv.writer(fh)
+        w.writerow(REJECT_COLUMNS)
+        w.writerows([neutral(v) for v in r] for r in rejects)
+
+
+class _Rejects:
+    """The problems of rejected rows, kept in two temporary files — those found while
+    reading and those found while inserting, each in row order — and merged by row at
+    the end: memory stays flat however many rows a file gets rejected."""
+
+    STREAMS = ("read", "insert")
+
+    def __init__(self) -> None:
+        self.files = {s: tempfile.TemporaryFile("w+", newline="", encoding="utf-8")
+                      for s in self.STREAMS}
+        self.writers = {s: csv.writer(f) for s, f in self.files.items()}
+        self.last: dict[str, int | None] = dict.fromkeys(self.STREAMS)
+        self.rows = 0
+        self.problems = 0
+
+    def add(self, stream: str, number: int, field_name: str, error: str,
+            message: str) -> None:
+        self.writers[stream].writerow((number, field_name, error, message))
+        self.problems += 1
+        if self.last[stream] != number:  # a row's problems come together
+            self.rows += 1
+            self.last[stream] = number
+
+    def _read(self, stream: str) -> Iterator[tuple]:
+        fh = self.files[stream]
+        fh.seek(0)
+        return ((int(r[0]), *r[1:]) for r in csv.reader(fh))
+
+    def write(self, path: Path) -> None:
+        write_rejects(path, heapq.merge(*map(self._read, self.STREAMS),
+                                        key=lambda r: r[0]))
+
+    def close(self) -> None:
+        for fh in self.files.values():
+            fh.close()
+
+
 def import_file(ctx: ServiceContext, path: str | Path, *, sector: str, entered_by: str,
                 batch_size: int = DEFAULT_BATCH,
                 progress: Callable[[int, int], None] | None = None,
-                pause: float | None = None, parallel: bool | None = None) -> ImportSummary:
+                pause: float | None = None, parallel: bool | None = None,
+                limits: sheets.Limits = sheets.DEFAULT_LIMITS) -> ImportSummary:
     """Import every row of ``path`` (``.csv``/``.xlsx``) as a record of ``sector``
     entered by the operator ``entered_by``. ``progress`` is called with the rows done and
     the rows in all after each batch. Raises :class:`sheets.SheetProblem` when the file as a
-    whole cannot be read (nothing is imported then).
+    whole cannot be read (nothing is imported then), also when it is over ``limits``
+    (its uncompressed size, its number of rows: checked before any row is imported).
 
     Rows are read, validated and inserted as they come. ``parallel`` (default: for files
     of :data:`PARALLEL_BYTES` or more, when this process runs a single thread and can
@@ -329,18 +370,28 @@ def import_file(ctx: ServiceContext, path: str | Path, *, sector: str, entered_b
                     and threading.active_count() == 1)
     parallel = parallel and "fork" in multiprocessing.get_all_start_methods()
     reader = _read_beside if parallel else _read_here
-    sheet, chunks = reader(ctx, path, sector, batch_size)
+    sheet, chunks = reader(ctx, path, sector, batch_size, limits)
     summary = ImportSummary(path, sector, entered_by, sheet.name, sheet.header_row,
                             ignored_columns=sheet.ignored_columns)
-    rejects: list[tuple] = []
-    rejected: set[int] = set()
+    rejects = _Rejects()
+    try:
+        return _import(ctx, path, sheet, chunks, summary, rejects, actor, batch_size,
+                       progress, pause, started)
+    finally:
+        rejects.close()
+
+
+def _import(ctx: ServiceContext, path: Path, sheet, chunks, summary: ImportSummary,
+            rejects: _Rejects, actor: Actor, batch_size: int, progress, pause,
+            started: float) -> ImportSummary:
+    """Insert the validated rows in batches; write the rejects list."""
     catalogue = ctx.models.active.catalogue
     if pause is None:
         pause = SQLITE_PAUSE if ctx.uow.engine.dialect.name == "sqlite" else 0.0
 
-    def reject(number: int, field_name: str, error: str, message: str) -> None:
-        rejects.append((number, field_name, error, message))
-        rejected.add(number)
+    def reject(number: int, field_name: str, error: str, message: str,
+               stream: str = "read") -> None:
+        rejects.add(stream, number, field_name, error, message)
         summary.errors[error] += 1
 
     def insert(batch: list[tuple[int, dict]]) -> None:
@@ -358,7 +409,8 @@ def import_file(ctx: ServiceContext, path: str | Path, *, sector: str, entered_b
                     if diff:
                         reject(number, "document_no", "duplicate_record",
                                f"{exc.message} It differs in {', '.join(diff)}: a record "
-                               "is never changed; revoke it and enter the decision anew.")
+                               "is never changed; revoke it and enter the decision anew.",
+                               stream="insert")
                     else:
                         summary.already_present += 1
                     continue
@@ -390,13 +442,10 @@ def import_file(ctx: ServiceContext, path: str | Path, *, sector: str, entered_b
         progress(done, done)
 
     summary.rows, summary.blank, summary.skipped = done, sheet.blank, sheet.skipped
-    summary.rejected_rows = len(rejected)
+    summary.rejected_rows = rejects.rows
     rejects_path = Path(f"{path}.rejects.csv")
-    if rejects:
-        with open(rejects_path, "w", newline="", encoding="utf-8-sig") as fh:
-            w = csv.writer(fh)
-            w.writerow(REJECT_COLUMNS)
-            w.writerows(sorted(rejects, key=lambda r: r[0]))
+    if rejects.problems:
+        rejects.write(rejects_path)
         summary.rejects_path = rejects_path
     elif rejects_path.exists():
         rejects_path.unlink()  # a stale list from an earlier run of this file

@@ -13,8 +13,9 @@ import numpy as np
 def _pyplot():
     try:
         import matplotlib
-    except ImportError:  # pragma: no cover - matplotlib is a declared dependency
-        raise RuntimeError("--plot needs matplotlib (pip install matplotlib).") from None
+    except ImportError:  # the CLI checks first (credit.batch.cli.require_batch_extra)
+        raise RuntimeError("--plot needs matplotlib, part of the batch extra: "
+                           "pip install 'credit-keqiao[batch]'") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt

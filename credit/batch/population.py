@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -168,42 +168,28 @@ def from_domain(records: Iterable[Record], events: Iterable[RecordEvent] = (),
     return Population(subjects, columns.frame(), events)
 
 
-def _day_sql(dialect: str, column: str) -> str:
-    if dialect == "sqlite":
-        return f"CAST(julianday({column}) - 2440587.5 AS INTEGER)"
-    return f"({column} - DATE '1970-01-01')"
+class PopulationSource(Protocol):
+    """Where :func:`load` reads a population: the store's
+    :class:`credit.persistence.population.PopulationRows` (``uow.population``)."""
+
+    def subjects(self, max_position: int) -> Sequence[tuple]: ...
+
+    def records(self, max_position: int, chunk: int) -> Iterable[Sequence[tuple]]: ...
+
+    def events(self, max_position: int) -> Sequence[tuple]: ...
 
 
-def load(connection, max_position: int) -> Population:
+def load(source: PopulationSource, max_position: int) -> Population:
     """Everything the store knew at audit position ``max_position``: the subjects
     registered by then, their records and the events recorded by then.
 
-    Reads through the driver's own cursor in chunks and keeps only compact columns: a
-    million records take about a hundred megabytes.
+    Records arrive in chunks and only compact columns are kept: a million records take
+    about a hundred megabytes.
     """
-    dialect = connection.dialect.name
     p = int(max_position)
-    raw = connection.connection.dbapi_connection
-
-    def query(sql: str, stream: bool = False):
-        # PostgreSQL: a server-side cursor streams instead of buffering every row.
-        cursor = raw.cursor(name="population") if stream and dialect == "postgresql" \
-            else raw.cursor()
-        cursor.execute(sql)
-        return cursor
-
-    subjects = _subjects_frame(query(
-        f"SELECT uscc, name, registered_position FROM subjects "
-        f"WHERE registered_position <= {p}").fetchall())
+    subjects = _subjects_frame(source.subjects(p))
     columns = _Records(subjects)
-    cursor = query(
-        f"SELECT uscc, id, sector, code, {_day_sql(dialect, 'decided_on')}, "
-        f"{_day_sql(dialect, 'valid_until')}, document_no, audit_position, project_code "
-        f"FROM records WHERE audit_position <= {p}", stream=True)
-    while rows := cursor.fetchmany(_CHUNK):
+    for rows in source.records(p, _CHUNK):
         columns.add(rows)
-    cursor.close()
-    events = _events_frame(query(
-        f"SELECT record_id, kind, audit_position, {_day_sql(dialect, 'repaired_on')} "
-        f"FROM record_events WHERE audit_position <= {p}").fetchall())
+    events = _events_frame(source.events(p))
     return Population(subjects, columns.frame(), events)

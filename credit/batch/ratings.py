@@ -32,6 +32,7 @@ from credit.services.context import ServiceContext
 from credit.services.scoring import check_known_at
 
 from . import export, plots
+from .cells import money_numbers, xlsx_row
 from .population import Population, load
 from .vector import Ratings, money_text, rate
 
@@ -55,7 +56,7 @@ def knowledge(ctx: ServiceContext, known_at: datetime | None = None) -> Knowledg
 
 def load_population(ctx: ServiceContext, position: int) -> Population:
     with ctx.uow(write=False) as uow:
-        return load(uow.session.connection(), position)
+        return load(uow.population, position)
 
 
 def _check_out(out: Path, allowed: tuple[str, ...]) -> str:
@@ -305,30 +306,56 @@ def compare(before: Ratings, after: Ratings, k: Knowledge) -> Comparison:
                       changed.reset_index(drop=True), grades)
 
 
-def _write_comparison(c: Comparison, path: Path) -> None:
+def _changed_cells(changed: pd.DataFrame) -> pd.DataFrame:
+    """The changed enterprises as .xlsx cells: money as numbers, 是/否, texts as they
+    are (neutralised when written)."""
+    out = changed.copy()
+    for col in ("score_from", "score_to", "delta", "bid_points_from", "bid_points_to"):
+        out[col] = money_numbers(changed[col])
+    for col in ("eligible_from", "eligible_to"):
+        out[col] = np.where(changed[col].to_numpy(), "是", "否")
+    return out[[k for k, _ in CHANGED_COLUMNS]]
+
+
+def _comparison_sheets(c: Comparison) -> dict[str, list[list]]:
+    """The four sheets of the comparison workbook, as rows of cell values (money as
+    Decimal numbers, texts not yet neutralised)."""
     a, b = c.before.model, c.after.model
     s = c.stats()
-    overview = pd.DataFrame([
+    overview = [
         ("原模型", a.ref), ("新模型", b.ref), ("行业", c.before.sector),
         ("评价日期", c.before.as_of.isoformat()),
         ("数据截至", format_instant(c.knowledge.known_at)),
         ("审计位置", c.knowledge.position), ("企业数", s["subjects"]),
         ("分数上升", s["increased"]), ("分数不变", s["unchanged"]), ("分数下降", s["decreased"]),
-        ("最大降幅", s["min"]), ("最大升幅", s["max"]), ("平均变化", s["mean"]),
+        ("最大降幅", Decimal(s["min"])), ("最大升幅", Decimal(s["max"])),
+        ("平均变化", Decimal(s["mean"])),
         ("等级变化企业数", s["grade_changed"]), ("失去投标资格", s["lose_eligibility"]),
         ("恢复投标资格", s["gain_eligibility"]),
-    ], columns=["项目", "值"])
+    ]
     migration = c.migration.rename(index={"total": "合计"}, columns={"total": "合计"})
-    migration.index.name = f"原等级（{a.ref}）＼新等级（{b.ref}）"
-    distribution = pd.DataFrame({"分数变化": money_text(c.distribution.index),
-                                 "企业数": c.distribution["subjects"].to_numpy()})
-    changed = _changed_text(c.changed)[[k for k, _ in CHANGED_COLUMNS]]
-    changed.columns = [zh for _, zh in CHANGED_COLUMNS]
-    with pd.ExcelWriter(path, engine="openpyxl") as xw:
-        overview.to_excel(xw, sheet_name="概要", index=False)
-        migration.to_excel(xw, sheet_name="等级迁移")
-        distribution.to_excel(xw, sheet_name="分数变化分布", index=False)
-        changed.to_excel(xw, sheet_name="等级或资格变化企业", index=False)
+    corner = f"原等级（{a.ref}）＼新等级（{b.ref}）"
+    changes = zip(money_numbers(c.distribution.index), c.distribution["subjects"], strict=True)
+    return {
+        "概要": [["项目", "值"], *map(list, overview)],
+        "等级迁移": [[corner, *migration.columns]]
+        + [[grade, *counts] for grade, counts in zip(
+            migration.index, migration.to_numpy().tolist(), strict=True)],
+        "分数变化分布": [["分数变化", "企业数"], *map(list, changes)],
+        "等级或资格变化企业": [[zh for _, zh in CHANGED_COLUMNS]]
+        + [list(r) for r in _changed_cells(c.changed).itertuples(index=False, name=None)],
+    }
+
+
+def _write_comparison(c: Comparison, path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    for name, rows in _comparison_sheets(c).items():
+        ws = wb.create_sheet(name)
+        for values in rows:
+            ws.append(xlsx_row(ws, values))
+    wb.save(path)
 
 
 def compare_models(ctx: ServiceContext, actor: str, *, before: str, after: str, sector: str,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import re
-import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from itertools import chain, islice
@@ -20,6 +19,12 @@ from pathlib import Path
 from typing import Iterator
 
 from credit.services.inputs import RecordInput
+
+from .xlsx import MIB, Limits
+
+#: The limits of ``credit import`` unless its options say otherwise: 200 MiB unpacked,
+#: 1,000,000 rows.
+DEFAULT_LIMITS = Limits()
 
 #: The Chinese headers of the import template and the API field each one fills.
 CHINESE_HEADERS = {
@@ -44,8 +49,10 @@ REQUIRED = tuple(n for n, f in _SCHEMA_FIELDS.items() if f.required and n != "se
 DATE_FIELDS = ("decided_on", "valid_until", "occurred_on")
 HEADER_SEARCH_ROWS = 30
 
+# ASCII digits and plain spaces only, matched against the whole text (a full-width
+# digit or a line break makes it no date: the API's validation then refuses it).
 _TEXT_DATE = re.compile(
-    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+0{1,2}:00(?::00)?)?$")
+    r" *([0-9]{4}) *[-/.年] *([0-9]{1,2}) *[-/.月] *([0-9]{1,2}) *日?(?: +0{1,2}:00(?::00)?)? *")
 
 
 class SheetProblem(ValueError):
@@ -107,7 +114,7 @@ def cell_text(value, field_name: str) -> str | None:
     if not value.strip():
         return None
     if field_name in DATE_FIELDS:
-        m = _TEXT_DATE.match(value.strip())
+        m = _TEXT_DATE.fullmatch(value)
         if m:
             return f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}"
     return value
@@ -173,108 +180,135 @@ def _sheet(path: Path, name: str, rows: Iterator[tuple[int, list, bool]],
     return sheet
 
 
-_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]+[0-9]+:[A-Z]+[0-9]+)"')
+#: Columns a merged range fills with its first cell's value: far more than any import
+#: template has, few enough that a merged range over a whole sheet stays cheap per row.
+MAX_FILL_COLUMNS = 1024
 
 
-def _merged_ranges(path: Path, ws) -> list[tuple[int, int, int, int]]:
-    """(min_col, min_row, max_col, max_row) of every merged range of a sheet opened
-    read-only (openpyxl then streams rows but does not report merges): the
-    ``<mergeCells>`` element follows the sheet's data in its XML part."""
-    from openpyxl.utils.cell import range_boundaries
+class _Merges:
+    """The merged ranges of a sheet, applied row by row as the rows stream past.
 
-    part = getattr(ws, "_worksheet_path", None)
-    if part is None:  # pragma: no cover - an openpyxl without it: read it in full
-        import openpyxl
-        full = openpyxl.load_workbook(path)[ws.title]
-        return [(r.min_col, r.min_row, r.max_col, r.max_row) for r in full.merged_cells.ranges]
-    with zipfile.ZipFile(path) as z:
-        xml = z.read(part.lstrip("/"))
-    at = xml.rfind(b"sheetData")  # the merges follow the end of the cell data
-    return [range_boundaries(ref.decode()) for ref in _MERGE.findall(xml, max(at, 0))]
+    A merged range shows its first cell's value over all of it: a value merged down a
+    column belongs to every row it covers; a range merged across one whole row (with
+    nothing else in that row) is a title or a note, not data. Memory grows with the
+    number of ranges, never with their area.
+    """
+
+    def __init__(self, ranges: list[tuple[int, int, int, int]]):
+        self.starting: dict[int, list[tuple[int, int, int, int]]] = {}
+        for rng in ranges:
+            self.starting.setdefault(rng[1], []).append(rng)
+        self.active: list[tuple[int, int, int, object]] = []  # (hi_r, lo_c, hi_c, value)
+
+    def apply(self, number: int, cells: list) -> bool:
+        """Fill ``cells`` (row ``number``) from the ranges covering it; whether the row
+        is a banner (one range merged across it and nothing else in it)."""
+        self.active = [a for a in self.active if a[0] >= number]
+        for lo_c, _, hi_c, hi_r in self.starting.pop(number, ()):
+            value = cells[lo_c - 1] if lo_c <= len(cells) else None
+            self.active.append((hi_r, lo_c, hi_c, value))
+        if not self.active:
+            return False
+        if len(self.active) > MAX_FILL_COLUMNS:
+            raise SheetProblem(f"row {number}: more than {MAX_FILL_COLUMNS:,} merged ranges "
+                               "cover it; merged ranges must not overlap.")
+        across = [(lo, hi) for _, lo, hi, _ in self.active if hi > lo]
+        banner = len(across) == 1 and not any(
+            cell_text(v, "") is not None for c, v in enumerate(cells, start=1)
+            if not across[0][0] <= c <= across[0][1])
+        for _, lo_c, hi_c, value in self.active:
+            hi = min(hi_c, lo_c + MAX_FILL_COLUMNS - 1)
+            if len(cells) < hi:
+                cells.extend([None] * (hi - len(cells)))
+            cells[lo_c - 1:hi] = [value] * (hi - lo_c + 1)
+        return banner
 
 
-def _read_xlsx(path: Path) -> Sheet:
-    import openpyxl  # the only reader of .xlsx; imported when needed
+def _read_xlsx(path: Path, limits: Limits) -> Sheet:
+    """The first visible sheet, streamed within ``limits`` (:mod:`.xlsx`)."""
+    from . import xlsx
 
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        ws = next((w for w in wb.worksheets if w.sheet_state == "visible"), wb.worksheets[0])
-        merged = _merged_ranges(path, ws)
-    except Exception as exc:  # noqa: BLE001 - any reader failure: not a workbook
-        raise SheetProblem(f"{path.name} is not a readable .xlsx workbook ({exc}).") from None
-    # A merged range shows its first cell's value over all of it: a value merged down
-    # a column belongs to every row it covers; a range merged across one whole row
-    # (with nothing else in that row) is a title or a note, not data.
-    starts: dict[tuple[int, int], tuple[int, int, int, int]] = {}
-    across: dict[int, list[tuple[int, int]]] = {}
-    for lo_c, lo_r, hi_c, hi_r in merged:
-        starts[(lo_r, lo_c)] = (lo_c, lo_r, hi_c, hi_r)
-        if hi_c > lo_c:
-            for r in range(lo_r, hi_r + 1):
-                across.setdefault(r, []).append((lo_c, hi_c))
-
-    widest = max((hi_c for _, _, hi_c, _ in merged), default=0)
+        found = xlsx.read_sheet(path, limits)
+    except xlsx.WorkbookRefused as exc:
+        raise SheetProblem(f"{path.name}: {exc}") from None
+    merges = _Merges(found.merged)
 
     def rows() -> Iterator[tuple[int, list, bool]]:
-        fill: dict[tuple[int, int], object] = {}
         try:
-            for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
-                cells = list(values)
-                if fill and len(cells) < widest:  # a merged cell past the row's last value
-                    cells += [None] * (widest - len(cells))
-                banner = False
-                if number in across:
-                    covered = {c for lo, hi in across[number] for c in range(lo, hi + 1)}
-                    outside = [v for c, v in enumerate(cells, start=1)
-                               if c not in covered and cell_text(v, "") is not None]
-                    banner = len(across[number]) == 1 and not outside
-                for c in range(1, len(cells) + 1):
-                    rng = starts.get((number, c))
-                    if rng is not None:  # the first cell of a range: remember its value
-                        lo_c, lo_r, hi_c, hi_r = rng
-                        for r in range(lo_r, hi_r + 1):
-                            for cc in range(lo_c, hi_c + 1):
-                                fill[(r, cc)] = cells[c - 1]
-                    if fill:
-                        value = fill.pop((number, c), _ABSENT)
-                        if value is not _ABSENT:
-                            cells[c - 1] = value
-                yield number, cells, banner
-        finally:
-            wb.close()
+            for number, cells in found.rows:
+                yield number, cells, merges.apply(number, cells)
+        except xlsx.WorkbookRefused as exc:
+            raise SheetProblem(f"{path.name}: {exc}") from None
 
-    return _sheet(path, ws.title, rows(), ws.max_row or 0)
+    return _sheet(path, found.title, rows(), found.last_row)
 
 
-_ABSENT = object()
+def _encoding(path: Path) -> str:
+    """UTF-8 (with or without a BOM) when the whole file decodes so, else GB 18030."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    try:
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        return "utf-8-sig"
+    except UnicodeDecodeError:
+        return "gb18030"
 
 
-def _read_csv(path: Path) -> Sheet:
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
+#: The longest line of a .csv file read (characters), far beyond any decision's row.
+MAX_CSV_LINE = 1 << 20
+
+
+def _csv_records(path: Path, encoding: str) -> Iterator[list[str]]:
+    """The file's records, read line by line (no line longer than MAX_CSV_LINE)."""
+    def lines(fh):
+        while line := fh.readline(MAX_CSV_LINE + 1):
+            if len(line) > MAX_CSV_LINE:
+                raise SheetProblem(f"{path.name}: a line is longer than "
+                                   f"{MAX_CSV_LINE:,} characters.")
+            yield line
+
+    with open(path, encoding=encoding, errors="strict", newline="") as fh:
         try:
-            content = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - gb18030 decodes any byte string
-        raise SheetProblem(f"{path.name} is neither UTF-8 nor GB 18030 text.")
-    records = list(csv.reader(content.splitlines(keepends=True)))
+            yield from csv.reader(lines(fh))
+        except csv.Error as exc:
+            raise SheetProblem(f"{path.name} is not a readable .csv file ({exc}).") \
+                from None
+
+
+def _read_csv(path: Path, limits: Limits) -> Sheet:
+    size = path.stat().st_size
+    if size > limits.max_uncompressed:
+        raise SheetProblem(f"{path.name} is {size / MIB:,.1f} MiB, over the limit of "
+                           f"{limits.max_uncompressed / MIB:,.0f} MiB "
+                           "(--max-uncompressed-mib).")
+    encoding = _encoding(path)
+    count = 0
+    for _ in _csv_records(path, encoding):  # counted first: nothing is imported past it
+        count += 1
+        if count > limits.max_rows:
+            raise SheetProblem(f"{path.name} has more than {limits.max_rows:,} rows, the "
+                               "limit (--max-rows).")
+    records = _csv_records(path, encoding)
     return _sheet(path, path.name,
-                  ((n, cells, False) for n, cells in enumerate(records, start=1)),
-                  len(records))
+                  ((n, cells, False) for n, cells in enumerate(records, start=1)), count)
 
 
 READERS = {".xlsx": _read_xlsx, ".csv": _read_csv}
 
 
-def read(path: str | Path) -> Sheet:
+def read(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Sheet:
     """The header and the (lazily read) data rows of a ``.csv`` or ``.xlsx`` file;
-    SheetProblem when the file as a whole cannot be imported."""
+    SheetProblem when the file as a whole cannot be imported (also when it is over
+    ``limits``: its uncompressed size or its number of rows)."""
     path = Path(path)
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise SheetProblem(f"{path.name}: only .csv and .xlsx files are imported.")
     if not path.is_file():
         raise SheetProblem(f"{path} does not exist.")
-    return reader(path)
+    return reader(path, limits)

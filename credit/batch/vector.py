@@ -86,7 +86,9 @@ class _Codes:
     names: tuple[str, ...]
 
 
-def _codes(model: ScoringModel, names: list[str], used: np.ndarray) -> _Codes:
+def _codes(model: ScoringModel, names: list[str]) -> _Codes:
+    """Per code of the population, what the model says of it (a code the model does not
+    know gets zeros here and is masked by :func:`_in_model`)."""
     families: dict[str | None, int] = {None: -1}
     cols: dict[str, list] = {k: [] for k in _Codes.__dataclass_fields__ if k not in
                              ("code_rank", "names")}
@@ -160,149 +162,223 @@ class Ratings:
     reasons: pd.DataFrame
 
 
+@dataclass(frozen=True)
+class _Known:
+    """The records known at the rated position, one array element per record."""
+
+    subject: np.ndarray       # row of Population.subjects
+    rid: np.ndarray
+    sector: np.ndarray        # index into SECTORS
+    code: np.ndarray          # category code of Population.records["code"]
+    decided: np.ndarray       # day numbers
+    stored_until: np.ndarray  # valid_until as entered or computed at entry
+    doc: np.ndarray           # document_no rank
+    pos: np.ndarray           # audit position
+    project: np.ndarray       # trimmed project code id, -1: none
+
+
+@dataclass(frozen=True)
+class _Measures:
+    """MODEL.md §6 per subject: listing, bid ban (with their ends, NO_DATE when absent)
+    and the number of serious records that count."""
+
+    listed: np.ndarray
+    blacklist_until: np.ndarray
+    bid_ban: np.ndarray
+    bid_ban_until: np.ndarray
+    serious: np.ndarray
+
+
+def _known_records(population: Population, position: int) -> _Known:
+    """The records with an audit position ≤ ``position``."""
+    rec = population.records
+    rows = np.flatnonzero(rec["audit_position"].to_numpy() <= position)
+    return _Known(
+        subject=rec["subject"].to_numpy()[rows],
+        rid=rec["id"].to_numpy()[rows],
+        sector=rec["sector"].cat.codes.to_numpy().astype(np.int64)[rows],
+        code=rec["code"].cat.codes.to_numpy().astype(np.int64)[rows],
+        decided=rec["decided"].to_numpy()[rows],
+        stored_until=rec["valid_until"].to_numpy()[rows],
+        doc=rec["document_rank"].to_numpy()[rows],
+        pos=rec["audit_position"].to_numpy()[rows],
+        project=rec["project"].to_numpy()[rows],
+    )
+
+
+def _events_known(population: Population, k: _Known, position: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """§2: per record, whether a revocation is known at ``position``, and the date of
+    the first repair known then (:data:`NO_REPAIR` when none)."""
+    ev = population.events
+    ev = ev[ev["audit_position"].to_numpy() <= position]
+    index = pd.Index(k.rid)
+    revoked = np.zeros(len(k.rid), dtype=bool)
+    revoked_at = index.get_indexer(ev.loc[ev["revocation"], "record_id"].to_numpy())
+    revoked[revoked_at[revoked_at >= 0]] = True
+    repairs = ev[~ev["revocation"]].sort_values("audit_position", kind="stable")
+    repairs = repairs.drop_duplicates("record_id", keep="first")
+    repaired_on = np.full(len(k.rid), NO_REPAIR, dtype=np.int64)
+    at = index.get_indexer(repairs["record_id"].to_numpy())
+    repaired_on[at[at >= 0]] = repairs["repaired_on"].to_numpy()[at >= 0]
+    return revoked, repaired_on
+
+
+def _validity(c: _Codes, k: _Known, repaired_on: np.ndarray) -> np.ndarray:
+    """§2: the effective last day of each record — the scoring model's default
+    validity (explicit codes keep the regulator's date), ended the day before a
+    repair."""
+    explicit = c.explicit[k.code]
+    original = np.where(explicit, k.stored_until,
+                        add_months(k.decided, np.where(explicit, 0, c.months[k.code])) - 1)
+    return np.minimum(original, repaired_on - 1)
+
+
+def _superseded(c: _Codes, k: _Known, counts: np.ndarray) -> np.ndarray:
+    """§4: among the good records of one subject, sector, project and family that
+    count, only the best counts (points, then earlier decision, document, position)."""
+    cand = np.flatnonzero(counts & c.good[k.code] & (k.project >= 0))
+    superseded = np.zeros(len(k.rid), dtype=bool)
+    if len(cand):
+        code = k.code[cand]
+        order = np.lexsort((k.pos[cand], k.doc[cand], k.decided[cand], -c.points[code],
+                            c.family[code], k.project[cand], k.sector[cand], k.subject[cand]))
+        ranked = cand[order]
+        key = np.stack([k.subject[ranked], k.sector[ranked], k.project[ranked],
+                        c.family[k.code[ranked]]])
+        first = np.ones(len(ranked), dtype=bool)
+        first[1:] = (key[:, 1:] != key[:, :-1]).any(axis=0)
+        superseded[ranked[~first]] = True
+    return superseded
+
+
+def _contributions(model: ScoringModel, c: _Codes, k: _Known, active: np.ndarray,
+                   sector: str, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """§3, §5: each record's contribution (cents; 0 unless active) and per subject the
+    components, the capped bonus and the score (bonus cap, floor)."""
+    same_sector = k.sector == SECTORS.index(sector)
+    contribution = np.where(active, np.where(same_sector, c.same[k.code], c.other[k.code]), 0)
+    category = c.category[k.code]
+    positive = _group_sum(k.subject, np.maximum(contribution, 0), n)
+    deduction = _group_sum(k.subject, np.minimum(contribution, 0), n)
+    bonus = np.minimum(positive, cents(model.bonus_cap))
+    return contribution, {
+        "score": np.maximum(cents(model.floor), cents(model.base) + bonus + deduction),
+        "market": _group_sum(k.subject, np.where(category == MARKET, contribution, 0), n),
+        "site": _group_sum(k.subject, np.where(category == SITE, contribution, 0), n),
+        "good": bonus,
+    }
+
+
+def _measures(model: ScoringModel, c: _Codes, k: _Known, counts: np.ndarray,
+              effective: np.ndarray, n: int) -> _Measures:
+    """§6: listing (L1 flag, L2 pair rule) and bid ban in every sector, with their
+    ends; serious records that count, for key supervision."""
+    l1 = counts & c.blacklist[k.code]
+    l1_until = _group_max(k.subject[l1], effective[l1], n)
+    pair_until = _pair_until(k.subject, k.decided, effective, counts & c.pair[k.code],
+                             model.pair_window_days, n)
+    listed = (l1_until != NO_DATE) | (pair_until != NO_DATE)
+    blacklist_until = np.where(listed, np.maximum(l1_until, pair_until), NO_DATE)
+    bans = counts & c.bid_ban[k.code]
+    ban_until = _group_max(k.subject[bans], effective[bans], n)
+    bid_ban = listed | (ban_until != NO_DATE)
+    bid_ban_until = np.where(bid_ban, np.maximum(blacklist_until, ban_until), NO_DATE)
+    serious = np.bincount(k.subject[counts & c.serious[k.code]], minlength=n)
+    return _Measures(listed, blacklist_until, bid_ban, bid_ban_until, serious)
+
+
+def _grading(model: ScoringModel, score: np.ndarray, m: _Measures
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """§6: grade (the listed grade when blacklisted), key supervision and the
+    inspection multiplier (cents) per subject."""
+    grades = np.array([b.grade for b in model.bands] + [model.listed_grade], dtype=object)
+    band = np.full(len(score), len(model.bands) - 1, dtype=np.int64)
+    for i in range(len(model.bands) - 1, -1, -1):
+        band = np.where(score >= cents(model.bands[i].min_score), i, band)
+    grade_index = np.where(m.listed, len(model.bands), band)
+    key_grades = np.array([g in model.key_supervision_grades for g in grades])
+    key = key_grades[grade_index] | (m.serious >= model.key_supervision_min_serious)
+    by_grade = np.array([cents(model.multipliers[g]) for g in grades], dtype=np.int64)
+    multiplier = np.where(key, np.maximum(by_grade[grade_index],
+                                          cents(model.key_supervision_min_multiplier)),
+                          by_grade[grade_index])
+    return grades[grade_index], key, multiplier
+
+
+def _bid_points(model: ScoringModel, score: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """§7: credit_weight × clamp((score − floor)/(full − floor), 0, 1), rounded half-up
+    to cents once, from the exact integer fraction; 0 when not eligible."""
+    floor_c, full_c = cents(model.bid_floor), cents(model.bid_full)
+    span = full_c - floor_c
+    num = cents(model.credit_weight) * (np.clip(score, floor_c, full_c) - floor_c)
+    return np.where(eligible, (2 * num + span) // (2 * span), 0)
+
+
+def _record_reasons(model: ScoringModel, c: _Codes, k: _Known, active: np.ndarray,
+                    contribution: np.ndarray, effective: np.ndarray, m: _Measures
+                    ) -> tuple[pd.DataFrame, np.ndarray]:
+    """§8: the harmful records that are reasons, after the measure reasons, at most
+    ``max_reasons`` in all per subject; with the row of each reason's record."""
+    measure_reasons = m.listed.astype(np.int64) + m.bid_ban.astype(np.int64)
+    slots = np.maximum(model.max_reasons - measure_reasons, 0)
+    harm = np.flatnonzero(active & (contribution < 0))
+    order = np.lexsort((k.pos[harm], c.code_rank[k.code[harm]], k.doc[harm],
+                        -k.decided[harm], contribution[harm], k.subject[harm]))
+    harm = harm[order]
+    rank = _rank_within(k.subject[harm])
+    keep = rank < slots[k.subject[harm]]
+    harm, rank = harm[keep], rank[keep]
+    reasons = pd.DataFrame({
+        "subject": k.subject[harm],
+        "rank": rank,
+        "record_id": k.rid[harm],
+        "code": pd.Categorical.from_codes(k.code[harm], categories=list(c.names)),
+        "sector": pd.Categorical.from_codes(k.sector[harm], categories=list(SECTORS)),
+        "contribution": contribution[harm],
+        "valid_until": effective[harm],
+    })
+    return reasons, harm
+
+
 def rate(model: ScoringModel, population: Population, sector: str, as_of: date,
          position: int) -> Ratings:
     """Score every subject of ``population`` in ``sector`` on ``as_of`` as known at
     audit position ``position`` (every record and event with a position ≤ it)."""
     if sector not in model.sectors:
         raise ValueError(f"unknown sector {sector!r}")
-    n_subjects = len(population.subjects)
-    rec = population.records
-    known = rec["audit_position"].to_numpy() <= position
-    rows = np.flatnonzero(known)
-    subject = rec["subject"].to_numpy()[rows]
-    rid = rec["id"].to_numpy()[rows]
-    rsector = rec["sector"].cat.codes.to_numpy().astype(np.int64)[rows]
-    code = rec["code"].cat.codes.to_numpy().astype(np.int64)[rows]
-    decided = rec["decided"].to_numpy()[rows]
-    stored_until = rec["valid_until"].to_numpy()[rows]
-    doc = rec["document_rank"].to_numpy()[rows]
-    pos = rec["audit_position"].to_numpy()[rows]
-    project = rec["project"].to_numpy()[rows]
+    n = len(population.subjects)
+    k = _known_records(population, position)
+    c = _codes(model, list(population.records["code"].cat.categories))
     t = day_number(as_of)
-
-    c = _codes(model, list(rec["code"].cat.categories), np.unique(code))
-
-    # §2: revocations and the first repair known at `position`.
-    ev = population.events
-    ev = ev[ev["audit_position"].to_numpy() <= position]
-    index = pd.Index(rid)
-    revoked = np.zeros(len(rows), dtype=bool)
-    revoked_at = index.get_indexer(ev.loc[ev["revocation"], "record_id"].to_numpy())
-    revoked[revoked_at[revoked_at >= 0]] = True
-    repairs = ev[~ev["revocation"]].sort_values("audit_position", kind="stable")
-    repairs = repairs.drop_duplicates("record_id", keep="first")
-    repaired_on = np.full(len(rows), NO_REPAIR, dtype=np.int64)
-    at = index.get_indexer(repairs["record_id"].to_numpy())
-    repaired_on[at[at >= 0]] = repairs["repaired_on"].to_numpy()[at >= 0]
-
-    # §2: validity from the scoring model (explicit codes keep the regulator's date).
-    explicit = c.explicit[code]
-    original = np.where(explicit, stored_until,
-                        add_months(decided, np.where(explicit, 0, c.months[code])) - 1)
-    effective = np.minimum(original, repaired_on - 1)
-    counts = ~revoked & (decided <= t) & (t <= effective)
-    counts &= _in_model(model, c.names)[code]  # PERFORMANCE.md §5: not_in_model
-
-    # §4: among good records of one sector, project and family only the best counts.
-    cand = np.flatnonzero(counts & c.good[code] & (project >= 0))
-    superseded = np.zeros(len(rows), dtype=bool)
-    if len(cand):
-        order = np.lexsort((pos[cand], doc[cand], decided[cand], -c.points[code[cand]],
-                            c.family[code[cand]], project[cand], rsector[cand], subject[cand]))
-        ranked = cand[order]
-        key = np.stack([subject[ranked], rsector[ranked], project[ranked],
-                        c.family[code[ranked]]])
-        first = np.ones(len(ranked), dtype=bool)
-        first[1:] = (key[:, 1:] != key[:, :-1]).any(axis=0)
-        superseded[ranked[~first]] = True
-    active = counts & ~superseded
-
-    # §3, §5: contributions, bonus cap, floor; components per site.
-    same_sector = rsector == SECTORS.index(sector)
-    contribution = np.where(active, np.where(same_sector, c.same[code], c.other[code]), 0)
-    category = c.category[code]
-    positive = _group_sum(subject, np.maximum(contribution, 0), n_subjects)
-    deduction = _group_sum(subject, np.minimum(contribution, 0), n_subjects)
-    market = _group_sum(subject, np.where(category == MARKET, contribution, 0), n_subjects)
-    site = _group_sum(subject, np.where(category == SITE, contribution, 0), n_subjects)
-    bonus = np.minimum(positive, cents(model.bonus_cap))
-    score = np.maximum(cents(model.floor), cents(model.base) + bonus + deduction)
-
-    # §6: listing (L1 flag, L2 pair rule), bid ban, key supervision — every sector.
-    l1 = counts & c.blacklist[code]
-    l1_until = _group_max(subject[l1], effective[l1], n_subjects)
-    pair_until = _pair_until(subject, decided, effective, counts & c.pair[code],
-                             model.pair_window_days, n_subjects)
-    listed = (l1_until != NO_DATE) | (pair_until != NO_DATE)
-    blacklist_until = np.where(listed, np.maximum(l1_until, pair_until), NO_DATE)
-    bans = counts & c.bid_ban[code]
-    ban_until = _group_max(subject[bans], effective[bans], n_subjects)
-    bid_ban = listed | (ban_until != NO_DATE)
-    bid_ban_until = np.where(bid_ban, np.maximum(blacklist_until, ban_until), NO_DATE)
-    serious = np.bincount(subject[counts & c.serious[code]], minlength=n_subjects)
-
-    grades = np.array([b.grade for b in model.bands] + [model.listed_grade], dtype=object)
-    band = np.full(n_subjects, len(model.bands) - 1, dtype=np.int64)
-    for i in range(len(model.bands) - 1, -1, -1):
-        band = np.where(score >= cents(model.bands[i].min_score), i, band)
-    grade_index = np.where(listed, len(model.bands), band)
-    grade = grades[grade_index]
-    key_grades = np.array([g in model.key_supervision_grades for g in grades])
-    many_serious = serious >= model.key_supervision_min_serious
-    key = key_grades[grade_index] | many_serious
-    by_grade = np.array([cents(model.multipliers[g]) for g in grades], dtype=np.int64)
-    multiplier = by_grade[grade_index]
-    multiplier = np.where(key, np.maximum(multiplier, cents(model.key_supervision_min_multiplier)),
-                          multiplier)
-    eligible = ~bid_ban
-
-    # §7: credit_weight × clamp((score − floor)/(full − floor), 0, 1), half-up to cents.
-    floor_c, full_c = cents(model.bid_floor), cents(model.bid_full)
-    span = full_c - floor_c
-    num = cents(model.credit_weight) * (np.clip(score, floor_c, full_c) - floor_c)
-    bid_points = np.where(eligible, (2 * num + span) // (2 * span), 0)
-
-    # §8: measure reasons first, then harmful records, at most max_reasons in all.
-    measure_reasons = listed.astype(np.int64) + bid_ban.astype(np.int64)
-    slots = np.maximum(model.max_reasons - measure_reasons, 0)
-    harm = np.flatnonzero(active & (contribution < 0))
-    order = np.lexsort((pos[harm], c.code_rank[code[harm]], doc[harm], -decided[harm],
-                        contribution[harm], subject[harm]))
-    harm = harm[order]
-    rank = _rank_within(subject[harm])
-    keep = rank < slots[subject[harm]]
-    harm, rank = harm[keep], rank[keep]
-    reasons = pd.DataFrame({
-        "subject": subject[harm],
-        "rank": rank,
-        "record_id": rid[harm],
-        "code": pd.Categorical.from_codes(code[harm], categories=list(c.names)),
-        "sector": pd.Categorical.from_codes(rsector[harm], categories=list(SECTORS)),
-        "contribution": contribution[harm],
-        "valid_until": effective[harm],
-    })
-
-    subjects = population.subjects
+    revoked, repaired_on = _events_known(population, k, position)
+    effective = _validity(c, k, repaired_on)
+    counts = ~revoked & (k.decided <= t) & (t <= effective)
+    counts &= _in_model(model, c.names)[k.code]  # PERFORMANCE.md §5: not_in_model
+    active = counts & ~_superseded(c, k, counts)
+    contribution, parts = _contributions(model, c, k, active, sector, n)
+    m = _measures(model, c, k, counts, effective, n)
+    grade, key, multiplier = _grading(model, parts["score"], m)
+    eligible = ~m.bid_ban
+    reasons, harm = _record_reasons(model, c, k, active, contribution, effective, m)
+    other_sector = k.sector[harm] != SECTORS.index(sector)
     frame = pd.DataFrame({
-        "uscc": subjects["uscc"].to_numpy(),
-        "name": subjects["name"].to_numpy(),
-        "score": score,
-        "market": market,
-        "site": site,
-        "good": bonus,
+        "uscc": population.subjects["uscc"].to_numpy(),
+        "name": population.subjects["name"].to_numpy(),
+        **parts,
         "grade": grade,
         "eligible_to_bid": eligible,
-        "bid_points": bid_points,
+        "bid_points": _bid_points(model, parts["score"], eligible),
         "inspection_multiplier": multiplier,
-        "blacklist": listed,
-        "blacklist_until": blacklist_until,
-        "bid_ban": bid_ban,
-        "bid_ban_until": bid_ban_until,
+        "blacklist": m.listed,
+        "blacklist_until": m.blacklist_until,
+        "bid_ban": m.bid_ban,
+        "bid_ban_until": m.bid_ban_until,
         "key_supervision": key,
-        "measures": _measures_text(listed, blacklist_until, bid_ban, bid_ban_until, key),
-        "reasons": _reasons_text(reasons, c, 2 * code[harm] + ~same_sector[harm],
-                                 n_subjects, model.max_reasons),
+        "measures": _measures_text(m.listed, m.blacklist_until, m.bid_ban, m.bid_ban_until,
+                                   key),
+        "reasons": _reasons_text(reasons, c, 2 * k.code[harm] + other_sector, n,
+                                 model.max_reasons),
     })
     return Ratings(model, sector, as_of, position, frame, reasons)
 

@@ -37,16 +37,18 @@ def earliest_repair_on(decided_on: date, repair_min_months: int) -> date:
     return max(decided_on + ONE_DAY, add_months(decided_on, repair_min_months))
 
 
-_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+# ASCII digits only ([0-9], not \d, which also matches ２ or ٢) and the whole string
+# only (fullmatch, not $, which also matches before a trailing newline).
+_DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _INSTANT_RE = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?"
-    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))$"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?"
+    r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))"
 )
 
 
 def parse_date(text: str) -> date:
     """Parse ``YYYY-MM-DD`` strictly; ValueError otherwise."""
-    m = _DATE_RE.match(text)
+    m = _DATE_RE.fullmatch(text)
     if not m:
         raise ValueError("not a date in YYYY-MM-DD form")
     return date(int(m[1]), int(m[2]), int(m[3]))
@@ -54,7 +56,7 @@ def parse_date(text: str) -> date:
 
 def parse_instant(text: str) -> datetime:
     """Parse an RFC 3339 instant with an offset and 0–6 fraction digits (API.md §1)."""
-    m = _INSTANT_RE.match(text)
+    m = _INSTANT_RE.fullmatch(text)
     if not m:
         raise ValueError("not an RFC 3339 instant with offset and at most 6 fraction digits")
     frac = (m[7] or "").ljust(6, "0")

@@ -75,6 +75,10 @@ _TOKEN_REVOKED = select(TokenRevocationRow.__table__.c.token_id).where(
     TokenRevocationRow.__table__.c.token_id == bindparam("id"))
 
 
+#: USCCs per ``IN (…)`` query of a batch look-up.
+_IN_CHUNK = 500
+
+
 class _Repo:
     def __init__(self, session: Session):
         self.session = session
@@ -98,6 +102,17 @@ class SubjectRepository(_Repo):
     def all(self) -> list[SubjectRow]:
         return list(self.session.scalars(select(SubjectRow).order_by(SubjectRow.uscc)))
 
+    def of_many(self, usccs: list[str]) -> dict[str, SubjectRow]:
+        """The registered subjects among ``usccs`` (a batch import's look-up, 500 per
+        query)."""
+        out: dict[str, SubjectRow] = {}
+        for part in range(0, len(usccs), _IN_CHUNK):
+            chunk = usccs[part:part + _IN_CHUNK]
+            for subject in self.session.scalars(
+                    select(SubjectRow).where(SubjectRow.uscc.in_(chunk))):
+                out[subject.uscc] = subject
+        return out
+
 
 class RecordRepository(_Repo):
     def next_id(self) -> int:
@@ -110,6 +125,23 @@ class RecordRepository(_Repo):
         self.session.add(row)
         self.session.flush()
         return row
+
+    def add_unflushed(self, row: RecordRow) -> RecordRow:
+        """Add without flushing: a batch import's rows go to the database together when
+        its unit of work commits."""
+        self.session.add(row)
+        return row
+
+    def keys_of_subjects(self, usccs: list[str]) -> set[tuple[str, str, str]]:
+        """``(uscc, code, document_no)`` of every record (revoked or not) of ``usccs``,
+        500 USCCs per query: a batch import's duplicate look-up."""
+        keys: set[tuple[str, str, str]] = set()
+        for part in range(0, len(usccs), _IN_CHUNK):
+            chunk = usccs[part:part + _IN_CHUNK]
+            keys.update((r.uscc, r.code, r.document_no) for r in self.session.execute(
+                select(RecordRow.uscc, RecordRow.code, RecordRow.document_no)
+                .where(RecordRow.uscc.in_(chunk))))
+        return keys
 
     def add_event(self, row: RecordEventRow) -> RecordEventRow:
         self.session.add(row)

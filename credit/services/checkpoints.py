@@ -112,7 +112,7 @@ def load_file(text: str) -> tuple[Checkpoint, dict]:
     return parse(doc.get("position"), doc.get("sha256")), doc
 
 
-def signature_ok(doc: dict, key: signing.Signer) -> bool | None:
+def signature_ok(doc: dict, key: signing.Signer | signing.VerifyKey) -> bool | None:
     """Whether a checkpoint document carries a valid signature of ``key``; None when it
     names another key (rotated) and so cannot be checked with this one."""
     if doc.get("key_id") != key.key_id:

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from tests.e2e.conftest import ENTRY_KEYS, GENESIS, S1, S2, collect_pages, revocation_body
 
@@ -72,7 +73,7 @@ def test_auditor_rechecks_a_served_trace_by_hand(api, clock):
 
 def test_auditor_walks_the_whole_chain_by_hand(api, clock):
     api.create_record()
-    for i in range(3):
+    for _ in range(3):
         api.score(S1, who="auditor")
         clock.advance(microseconds=1)
     api.evaluate()
@@ -107,7 +108,7 @@ def test_tampered_record_row_is_named(api, ctx):
     assert before["ok"] is True
 
     # the trigger refuses the edit as long as it is there
-    with pytest.raises(Exception):
+    with pytest.raises(DBAPIError):
         _tamper(ctx, [f"UPDATE records SET issued_by = 'x' WHERE id = {victim['id']}"],
                 [f"UPDATE records SET issued_by = 'x' WHERE id = {victim['id']}"])
     _tamper(ctx,

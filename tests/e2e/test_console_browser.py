@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import unavailable
 from tests.live_server import LiveServer
 
 # Debian's packages by default; the variables point elsewhere (or nowhere, to see the skip).
@@ -48,8 +49,15 @@ def _missing() -> str | None:
     return None
 
 
-pytestmark = [pytest.mark.db, pytest.mark.skipif(_missing() is not None,
-                                                 reason=_missing() or "")]
+pytestmark = [pytest.mark.db]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _browser_installed():
+    """Skip without Chromium (visibly); in CI (CI=true) fail instead."""
+    problem = _missing()
+    if problem is not None:
+        unavailable(problem)
 
 
 # ------------------------------------------------------------------ the server

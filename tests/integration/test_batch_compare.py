@@ -85,7 +85,7 @@ def test_crafted_migration(ctx, crafted, tmp_path):
                              "原信用等级", "新信用等级")
     assert [r[0] for r in changed[1:]] == sorted([MOVER, CAPPED])
     capped = next(r for r in changed[1:] if r[0] == CAPPED)
-    assert capped[2:7] == ("115.00", "108.00", "-7.00", "A", "B")
+    assert capped[2:7] == (115, 108, -7, "A", "B")  # money as numbers (issue 9 item 1)
     assert (tmp_path / "cmp.png").read_bytes()[:4] == b"\x89PNG"
     entry = list_entries(ctx, kind="ratings.exported")["items"][-1]
     assert entry["payload"]["command"] == "compare-models"

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from credit.batch.export import COLUMNS
+from credit.batch.export import COLUMNS, MONEY
 from credit.batch.ratings import rate_all
 from credit.domain.dates import parse_instant
 from credit.errors import InvalidInput, NotFound
@@ -112,7 +112,9 @@ def test_a_past_known_at_replays_byte_for_byte(ctx, clock, population, tmp_path)
         assert {k_: rows[uscc][k_] for k_ in expected} == expected
 
 
-def test_xlsx_has_chinese_headers_and_two_decimal_text(ctx, population, tmp_path):
+def test_xlsx_has_chinese_headers_and_two_decimal_numbers(ctx, population, tmp_path):
+    # Money in .xlsx is a number shown with two decimals (issue 9 item 1: decimals are
+    # numbers, not text); it equals the csv's two-decimal text.
     rate_all(ctx, OPERATOR, sector="housing", as_of=AS_OF, out=tmp_path / "r.csv")
     rate_all(ctx, OPERATOR, sector="housing", as_of=AS_OF, out=tmp_path / "r.xlsx")
     ws = openpyxl.load_workbook(tmp_path / "r.xlsx").active
@@ -126,9 +128,13 @@ def test_xlsx_has_chinese_headers_and_two_decimal_text(ctx, population, tmp_path
                 assert value == ("是" if want[en] == "true" else "否")
             elif en == "known_at":
                 continue  # a later run, a later instant
+            elif en in MONEY:
+                assert f"{value:.2f}" == want[en], en
             else:
                 assert (value or "") == want[en], en
-        assert isinstance(got[6], str) and got[6].count(".") == 1 and len(got[6].split(".")[1]) == 2
+        assert isinstance(got[6], (int, float)) and not isinstance(got[6], bool)
+    first = next(ws.iter_rows(min_row=2))
+    assert [first[i].number_format for i in (6, 9, 10)] == ["0.00"] * 3
 
 
 def test_parquet_types(ctx, population, tmp_path):

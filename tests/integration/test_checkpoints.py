@@ -421,11 +421,11 @@ def test_cli_audit_verify_with_a_checkpoint(ctx, key, key_path, database_url, tm
     r = _cli(["audit", "verify", "--checkpoint", str(forged)], env)
     assert r.exit_code == 1
     assert json.loads(r.output.strip().splitlines()[-1])["checkpoint_signature_ok"] is False
-    # without the key on this machine the signature is not judged
+    # without a key on this machine the signature cannot be judged: exit 2, never 0
+    # (issue 9 item 5; it was exit 0 with checkpoint_signature_ok null)
     r = _cli(["audit", "verify", "--checkpoint", str(cp_file)],
              {"CREDIT_DATABASE_URL": database_url, "CREDIT_SIGNING_KEY": ""})
-    assert r.exit_code == 0
-    assert json.loads(r.output.strip().splitlines()[-1])["checkpoint_signature_ok"] is None
+    assert r.exit_code == 2 and "--public-key" in r.output
     # unreadable or malformed files: exit 2
     assert _cli(["audit", "verify", "--checkpoint", str(tmp_path / "none.json")],
                 env).exit_code == 2

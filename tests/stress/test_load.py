@@ -1,7 +1,8 @@
 """Load (bench/load_mix.py): wrk against a real ``credit serve`` with 90 % score reads
 and 10 % record writes. ``make stress`` runs 60 s per backend and requires zero errors
 and an intact chain afterwards; ``make test`` runs a 3-second smoke run on SQLite so the
-bench keeps working. Skips (visibly) when wrk is not installed (``make deps``)."""
+bench keeps working. Skips (visibly) when wrk is not installed (``make deps``); fails
+instead in CI (CI=true)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import unavailable
+
 ROOT = Path(__file__).resolve().parents[2]
-needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None,
-                               reason="wrk is not installed (make deps)")
+needs_wrk = pytest.mark.usefixtures("_wrk_installed")
+
+
+@pytest.fixture
+def _wrk_installed():
+    """Skip without wrk (visibly); in CI (CI=true) fail instead."""
+    if shutil.which("wrk") is None:
+        unavailable("wrk is not installed (make deps)")
 
 
 def run_bench(database_url: str, seconds: int, *extra: str) -> dict:

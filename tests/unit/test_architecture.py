@@ -6,6 +6,7 @@ in credit.persistence; USCC checking (python-stdnum) lives outside the domain.""
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -31,6 +32,9 @@ def _imports(path: Path) -> set[str]:
 
 
 def _modules(package: str) -> list[Path]:
+    """The modules of a package (``credit.batch``), or one module (``credit/cli.py``)."""
+    if package.endswith(".py"):
+        return [ROOT / package]
     return sorted((ROOT / package.replace(".", "/")).rglob("*.py"))
 
 
@@ -54,8 +58,31 @@ def test_domain_imports_only_the_standard_library_and_itself():
 
 
 def test_sqlalchemy_only_in_persistence():
-    for package in ("credit.domain", "credit.services", "api", "scoring_models"):
+    for package in ("credit.domain", "credit.services", "api", "scoring_models",
+                    "credit.batch", "credit/cli.py"):
         assert _violations(package, lambda n: _top(n) not in ("sqlalchemy", "alembic")) == []
+
+
+_SQL = re.compile(r"\b(SELECT|INSERT\s+INTO|UPDATE|DELETE\s+FROM)\b.*\b(FROM|VALUES|SET|WHERE)\b",
+                  re.S)
+
+
+@pytest.mark.parametrize("package", ["credit.batch", "credit/cli.py"])
+def test_no_sql_and_no_session_outside_persistence(package):
+    """SQL only in credit/persistence: no SQL text (f-strings included) and no session,
+    connection or cursor of the database outside it — repositories do the reading."""
+    bad = []
+    for path in _modules(package):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}"
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and _SQL.search(node.value):
+                bad.append(f"{where} SQL text {node.value[:40]!r}")
+            elif isinstance(node, ast.Attribute) and node.attr in (
+                    "session", "dbapi_connection", "exec_driver_sql", "cursor"):
+                bad.append(f"{where} .{node.attr}")
+    assert bad == []
 
 
 def test_domain_and_persistence_never_depend_on_services_or_api():
