@@ -24,7 +24,8 @@ def test_models_lists_every_kind(api):
     assert by_ref[REF] == {"id": "keqiao-screens-2025", "version": 1, "sha256": SHA,
                            "kind": "screens", "active": True}
     assert by_ref["keqiao-2025@1"]["kind"] == "scoring"
-    assert by_ref["keqiao-2025@1"]["active"] is True
+    assert by_ref["keqiao-2025@1"]["active"] is False  # superseded by @2 (PERFORMANCE.md §5)
+    assert by_ref["keqiao-2025@2"]["active"] is True
 
 
 def test_the_screen_definition_whole(api):
