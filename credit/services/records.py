@@ -4,15 +4,15 @@ MODEL.md §2). Each is one transaction that appends exactly one audit entry."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from credit.domain import canonical
 from credit.domain.dates import (
-    ONE_DAY,
     default_valid_until,
     earliest_repair_on,
     format_instant,
     latest_explicit_valid_until,
 )
-from credit.domain.engine import original_valid_until
+from credit.domain.engine import effective_valid_until, original_valid_until
 from credit.domain.money import fmt
 from credit.errors import Conflict, Forbidden, NotFound, RuleViolation
 from credit.persistence.repositories import event_facts, record_facts, to_domain_record
@@ -99,9 +99,7 @@ def record_resource(ctx: ServiceContext, row: RecordRow, events: list[RecordEven
     status = lifecycle_status(events)
     revoked = status == "revoked"
     repair = next((e for e in events if e.kind == "repair"), None)
-    effective = original
-    if repair is not None:
-        effective = min(original, repair.repaired_on - ONE_DAY)
+    effective = effective_valid_until(original, repair.repaired_on if repair else None)
     today = ctx.today()
     body = {
         "id": row.id,
