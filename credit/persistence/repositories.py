@@ -180,6 +180,17 @@ class RecordRepository(_Repo):
         return iter(self.session.scalars(select(RecordRow).order_by(RecordRow.id))
                     .yield_per(2000))
 
+    def first_per_subject(self) -> list[tuple[str, int, str]]:
+        """``(uscc, audit_position, subject_name)`` of each subject's first record (the
+        one that registered it)."""
+        first = (select(RecordRow.uscc, func.min(RecordRow.audit_position).label("pos"))
+                 .group_by(RecordRow.uscc).subquery())
+        q = (select(RecordRow.uscc, RecordRow.audit_position, RecordRow.subject_name)
+             .join(first, and_(RecordRow.uscc == first.c.uscc,
+                               RecordRow.audit_position == first.c.pos))
+             .order_by(RecordRow.uscc))
+        return [tuple(r) for r in self.session.execute(q)]
+
     def iter_all_events(self) -> Iterator[RecordEventRow]:
         return iter(self.session.scalars(select(RecordEventRow).order_by(RecordEventRow.id))
                     .yield_per(2000))
