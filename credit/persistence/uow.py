@@ -19,6 +19,7 @@ from .audit_log import AuditLog
 from .database import writer
 from .repositories import (
     AuditQueries,
+    EndedSessionRepository,
     EvaluationRepository,
     IdempotencyRepository,
     RecordRepository,
@@ -54,6 +55,7 @@ class SqlUnitOfWork:
         self.tokens = TokenRepository(s)
         self.evaluations = EvaluationRepository(s)
         self.idempotency = IdempotencyRepository(s)
+        self.sessions = EndedSessionRepository(s)
         self._committed = False
         if self.snapshot and self.engine.dialect.name == "postgresql":
             # One snapshot for the whole unit (READ COMMITTED would see rows committed

@@ -4,6 +4,7 @@ MODEL.md §2). Each is one transaction that appends exactly one audit entry."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from credit.domain import canonical
 from credit.domain.dates import (
@@ -161,13 +162,20 @@ def _require_sector(actor: Actor, sector: str) -> None:
 def insert_record(ctx: ServiceContext, uow, actor: Actor, data: dict) -> tuple[RecordRow, dict]:
     """Inside an open write unit of work: refuse duplicates, register the subject on its
     first record, store the row and append ``record.created``."""
+    row, at = new_record(ctx, uow, actor, data)
+    return row, store_record(uow, actor, row, at)
+
+
+def new_record(ctx: ServiceContext, uow, actor: Actor, data: dict
+               ) -> tuple[RecordRow, datetime]:
+    """The row a valid input makes (not stored yet) and the ``at`` of its creating entry;
+    Conflict ``duplicate_record`` when a live record holds the same decision."""
     dup = uow.records.live_duplicate(data["uscc"], data["code"], data["document_no"])
     if dup is not None:
         raise Conflict(f"Record {dup.id} already holds {data['code']} {data['document_no']!r} "
                        f"for {data['uscc']}.", error="duplicate_record", record_id=dup.id)
     entry = ctx.models.active.catalogue[data["code"]]
     at = uow.audit.next_at()
-    position = uow.audit.next_position()
     valid_until = data["valid_until"]
     if not entry.explicit:
         valid_until = default_valid_until(data["decided_on"], entry.validity_months)
@@ -178,15 +186,24 @@ def insert_record(ctx: ServiceContext, uow, actor: Actor, data: dict) -> tuple[R
         issued_by=data["issued_by"], project_code=data.get("project_code"),
         project_name=data.get("project_name"), occurred_on=data.get("occurred_on"),
         note=data.get("note"), entered_by=actor.name, recorded_at=format_instant(at),
-        audit_position=position, sha256="")
+        audit_position=uow.audit.next_position(), sha256="")
+    row.sha256 = canonical.digest(record_facts(row))
+    return row, at
+
+
+def store_record(uow, actor: Actor, row: RecordRow, at: datetime,
+                 extra: dict | None = None) -> dict:
+    """Register the subject on its first record, store ``row`` and append its
+    ``record.created`` entry (``extra`` adds payload keys, e.g. ``idempotency``);
+    returns the hashed facts."""
     facts = record_facts(row)
-    row.sha256 = canonical.digest(facts)
     if uow.subjects.get(row.uscc) is None:
-        uow.subjects.add(row.uscc, row.subject_name, position)
+        uow.subjects.add(row.uscc, row.subject_name, row.audit_position)
     uow.records.add(row)
     uow.audit.append("record.created", actor.name,
-                     {"record": facts, "sha256": row.sha256}, uscc=row.uscc, at=at)
-    return row, facts
+                     {"record": facts, "sha256": row.sha256, **(extra or {})},
+                     uscc=row.uscc, at=at)
+    return facts
 
 
 def create_record(ctx: ServiceContext, actor: Actor, raw,
@@ -198,10 +215,11 @@ def create_record(ctx: ServiceContext, actor: Actor, raw,
             return replayed
         data = validate_record(ctx, raw)
         _require_sector(actor, data["sector"])
-        row, _ = insert_record(ctx, uow, actor, data)
-        outcome = remember(uow, idem, 201, record_resource(ctx, row, []))
+        row, at = new_record(ctx, uow, actor, data)
+        body = canonical.dumps(record_resource(ctx, row, []))
+        store_record(uow, actor, row, at, remember(uow, idem, 201, body, row.audit_position))
         uow.commit()
-        return outcome
+        return Outcome(201, body)
 
 
 def get_record(ctx: ServiceContext, actor: Actor, record_id: int) -> dict:

@@ -186,17 +186,18 @@ def create_evaluation(ctx: ServiceContext, actor: Actor, raw,
             "created_at": format_instant(created),
             "results": out,
         }
-        outcome = remember(uow, idem, 201, document)
-        sha = canonical.sha256_hex(outcome.body)
+        text = canonical.dumps(document)
+        sha = canonical.sha256_hex(text)
+        position = uow.audit.next_position()
+        extra = remember(uow, idem, 201, text, position)
         uow.evaluations.add(EvaluationRow(id=evaluation_id, created_by_token=actor.token_id,
-                                          document=outcome.body, sha256=sha,
-                                          audit_position=uow.audit.next_position()))
+                                          document=text, sha256=sha, audit_position=position))
         uow.audit.append("evaluation.created", actor.name,
                          {"evaluation_id": evaluation_id, "tender": data["tender"],
                           "sector": data["sector"], "as_of": data["as_of"].isoformat(),
-                          "bidders": len(data["bidders"]), "sha256": sha})
+                          "bidders": len(data["bidders"]), "sha256": sha, **extra})
         uow.commit()
-        return outcome
+        return Outcome(201, text)
 
 
 def get_evaluation(ctx: ServiceContext, actor: Actor, evaluation_id: int) -> str:

@@ -34,7 +34,7 @@ from typing import Any, Callable, Hashable, Iterable
 from credit.domain import canonical
 from credit.domain.dates import format_instant, from_micros, parse_instant, to_micros
 from credit.persistence.audit_log import GENESIS
-from credit.persistence.repositories import event_facts, record_facts
+from credit.persistence.repositories import event_facts, idempotency_facts, record_facts
 
 from .context import ServiceContext
 
@@ -146,6 +146,19 @@ class VerifiedTable:
     column: Callable[[Any], str | None] = field(default=lambda row: None)
 
 
+def _idempotency_origin(payload: dict) -> tuple[Hashable, str] | None:
+    stamp = payload.get("idempotency")
+    if not isinstance(stamp, dict):
+        return None
+    return idempotency_key(stamp.get("token_id"), stamp.get("method"), stamp.get("path"),
+                           stamp.get("key")), stamp.get("sha256")
+
+
+def idempotency_key(token_id, method, path, key) -> str:
+    """How ``audit verify`` names an idempotency row: ``token_id method path key``."""
+    return f"{token_id} {method} {path} {key}"
+
+
 VERIFIED_TABLES: tuple[VerifiedTable, ...] = (
     VerifiedTable("records", kinds=("record.created",),
                   origin=lambda p: (_at(p, "record", "id"), p.get("sha256")),
@@ -162,6 +175,11 @@ VERIFIED_TABLES: tuple[VerifiedTable, ...] = (
                   rows=lambda uow: uow.evaluations.iter_all(), key=lambda ev: ev.id,
                   digest=lambda ev: canonical.sha256_hex(ev.document),
                   column=lambda ev: ev.sha256),
+    VerifiedTable("idempotency_keys", kinds=("record.created", "evaluation.created"),
+                  origin=_idempotency_origin,
+                  rows=lambda uow: uow.idempotency.iter_all(),
+                  key=lambda k: idempotency_key(k.token_id, k.method, k.path, k.key),
+                  digest=lambda k: canonical.digest(idempotency_facts(k))),
 )
 
 
