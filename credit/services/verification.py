@@ -34,7 +34,12 @@ from typing import Any, Callable, Hashable, Iterable
 from credit.domain import canonical
 from credit.domain.dates import format_instant, from_micros, parse_instant, to_micros
 from credit.persistence.audit_log import GENESIS
-from credit.persistence.repositories import event_facts, idempotency_facts, record_facts
+from credit.persistence.repositories import (
+    ended_session_facts,
+    event_facts,
+    idempotency_facts,
+    record_facts,
+)
 
 from .context import ServiceContext
 
@@ -180,6 +185,10 @@ VERIFIED_TABLES: tuple[VerifiedTable, ...] = (
                   rows=lambda uow: uow.idempotency.iter_all(),
                   key=lambda k: idempotency_key(k.token_id, k.method, k.path, k.key),
                   digest=lambda k: canonical.digest(idempotency_facts(k))),
+    VerifiedTable("ended_sessions", kinds=("session.ended",),
+                  origin=lambda p: (p.get("session_sha256"), p.get("sha256")),
+                  rows=lambda uow: uow.sessions.iter_all(), key=lambda s: s.session_sha256,
+                  digest=lambda s: canonical.digest(ended_session_facts(s))),
 )
 
 
