@@ -7,6 +7,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import MethodNotAllowed
 
 from api import console, errors
+from api.http import ResponseJSON
 from api.schemas import ErrorBody
 
 # Routes whose GET logs a trace: HEAD would too, so it is refused (API.md §4).
@@ -37,7 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
         JSON_AS_ASCII=False,
     )
     app.config.update(config or {})
-    app.json.ensure_ascii = False
+    app.json = ResponseJSON(app)  # how dumped responses are written (api/http.py)
     app.url_map.strict_slashes = False
 
     context = app.config.get("CREDIT_CONTEXT")

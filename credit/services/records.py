@@ -24,6 +24,7 @@ from .context import Actor, ServiceContext
 from .idempotency import IdempotentRequest, Outcome, remember, replay
 from .inputs import FieldErrors, RecordInput, RepairInput, RevocationInput, load
 from .paging import page
+from .resources import RECORD, present
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,7 @@ def create_record(ctx: ServiceContext, actor: Actor, raw,
         data = validate_record(ctx, raw)
         _require_sector(actor, data["sector"])
         row, at = new_record(ctx, uow, actor, data)
-        body = canonical.dumps(record_resource(ctx, row, []))
+        body = present(RECORD, record_resource(ctx, row, []))
         store_record(uow, actor, row, at, remember(uow, idem, 201, body, row.audit_position))
         uow.commit()
         return Outcome(201, body)

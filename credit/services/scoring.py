@@ -20,6 +20,7 @@ from .context import Actor, ServiceContext
 from .idempotency import IdempotentRequest, Outcome, remember, replay
 from .inputs import EvaluationInput, FieldErrors, load
 from .records import check_uscc
+from .resources import EVALUATION, present
 
 CLOCK_SKEW = timedelta(seconds=1)
 
@@ -186,7 +187,7 @@ def create_evaluation(ctx: ServiceContext, actor: Actor, raw,
             "created_at": format_instant(created),
             "results": out,
         }
-        text = canonical.dumps(document)
+        text = present(EVALUATION, document)
         sha = canonical.sha256_hex(text)
         position = uow.audit.next_position()
         extra = remember(uow, idem, 201, text, position)
