@@ -4,7 +4,7 @@ MODEL.md §2). Each is one transaction that appends exactly one audit entry."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from credit.domain import canonical
 from credit.domain.dates import (
@@ -93,60 +93,50 @@ def lifecycle_status(events) -> str:
 
 
 def record_resource(ctx: ServiceContext, row: RecordRow, events: list[RecordEventRow]) -> dict:
-    """The record as served (API.md §3): inputs, model-derived fields, lifecycle."""
-    model = ctx.models.active
-    entry = model.catalogue[row.code]
-    domain = to_domain_record(row)
-    original = original_valid_until(domain, entry)
+    """The record as served (API.md §3): inputs, model-derived fields, lifecycle. The
+    order of the fields sent is RecordOut's (services/resources.py)."""
+    entry = ctx.models.active.catalogue[row.code]
+    body = {f: _iso(getattr(row, f)) for f in RECORD_INPUT_FIELDS}
+    body.update(name=entry.name, category=entry.category, tier=entry.tier,
+                points=fmt(entry.points), valid_from=row.decided_on.isoformat(),
+                events=[_event_resource(e) for e in events])
+    body.update(_lifecycle(ctx, row, entry, events))
+    return body
+
+
+RECORD_INPUT_FIELDS = ("id", "uscc", "subject_name", "sector", "code", "decided_on",
+                       "document_no", "issued_by", "project_code", "project_name",
+                       "occurred_on", "note", "entered_by", "recorded_at", "audit_position",
+                       "sha256")
+
+
+def _iso(value):
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _event_resource(e: RecordEventRow) -> dict:
+    body = {"kind": e.kind, "document_no": e.document_no, "reason": e.reason,
+            "entered_by": e.entered_by, "recorded_at": e.recorded_at,
+            "audit_position": e.audit_position}
+    if e.repaired_on is not None:
+        body["repaired_on"] = e.repaired_on.isoformat()
+    return body
+
+
+def _lifecycle(ctx: ServiceContext, row: RecordRow, entry, events) -> dict:
+    """Status, validity (original and after a repair) and whether it counts today."""
+    original = original_valid_until(to_domain_record(row), entry)
     status = lifecycle_status(events)
-    revoked = status == "revoked"
     repair = next((e for e in events if e.kind == "repair"), None)
     effective = effective_valid_until(original, repair.repaired_on if repair else None)
-    today = ctx.today()
-    body = {
-        "id": row.id,
-        "uscc": row.uscc,
-        "subject_name": row.subject_name,
-        "sector": row.sector,
-        "code": row.code,
-        "name": entry.name,
-        "decided_on": row.decided_on.isoformat(),
-        "document_no": row.document_no,
-        "issued_by": row.issued_by,
-        "valid_until": effective.isoformat(),
-        "original_valid_until": original.isoformat(),
-        "project_code": row.project_code,
-        "project_name": row.project_name,
-        "occurred_on": row.occurred_on.isoformat() if row.occurred_on else None,
-        "note": row.note,
-        "category": entry.category,
-        "tier": entry.tier,
-        "points": fmt(entry.points),
-        "valid_from": row.decided_on.isoformat(),
-        "status": status,
-        "counts_today": not revoked and row.decided_on <= today <= effective,
-        "entered_by": row.entered_by,
-        "recorded_at": row.recorded_at,
-        "audit_position": row.audit_position,
-        "sha256": row.sha256,
-        "events": [
-            {k: v for k, v in {
-                "kind": e.kind,
-                "document_no": e.document_no,
-                "reason": e.reason,
-                "repaired_on": e.repaired_on.isoformat() if e.repaired_on else None,
-                "entered_by": e.entered_by,
-                "recorded_at": e.recorded_at,
-                "audit_position": e.audit_position,
-            }.items() if not (k == "repaired_on" and v is None)}
-            for e in events
-        ],
-    }
+    out = {"valid_until": effective.isoformat(),
+           "original_valid_until": original.isoformat(), "status": status,
+           "counts_today": status != "revoked" and row.decided_on <= ctx.today() <= effective}
     if repair is not None:
-        body["repaired_on"] = repair.repaired_on.isoformat()
-    if revoked:
-        body["revoked_at"] = next(e.recorded_at for e in events if e.kind == "revocation")
-    return body
+        out["repaired_on"] = repair.repaired_on.isoformat()
+    if status == "revoked":
+        out["revoked_at"] = next(e.recorded_at for e in events if e.kind == "revocation")
+    return out
 
 
 def _require_sector(actor: Actor, sector: str) -> None:
