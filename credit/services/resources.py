@@ -19,6 +19,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from credit.domain import canonical
 from credit.domain.model import SECTORS
+from credit.domain.screens.definition import INTEGER_PARAMETERS, SEVERITIES
+from credit.domain.screens.definition import PARAMETERS as SCREEN_PARAMETERS
 
 DECIMAL = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "example": "100.00"}
 FACTOR = {"type": "string", "pattern": r"^\d+\.\d{2,}$", "example": "0.50"}
@@ -401,26 +403,64 @@ class CatalogueItem(Resource):
     basis = fields.String(required=True)
 
 
+class ScreenOut(Resource):
+    number = fields.Integer(required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    severity = fields.String(required=True, validate=validate.OneOf(SEVERITIES))
+    basis = fields.String(required=True)
+    allowed_codes = fields.List(fields.String(), required=True)
+
+
+ScreenParameters = Resource.from_dict(
+    {name: fields.Integer(required=True) if name in INTEGER_PARAMETERS
+     else fields.String(required=True, metadata={"type": "string", "example": "0.02"})
+     for name in SCREEN_PARAMETERS}, name="ScreenParameters")
+
+DEFINITION_FIELDS = {
+    "scoring": {"base", "bonus_cap", "floor", "sectors", "grades", "sector_factors",
+                "joint_punishment", "inspection_multipliers", "bid_points", "max_reasons",
+                "catalogue"},
+    "screens": {"title", "parameters", "screens"},
+}
+DEFINITION_HEAD = {"id", "version", "sha256", "kind", "active"}
+
+
 class ModelDefinition(Resource):
-    """A scoring model's whole definition, decimals as strings (API.md §7)."""
+    """A published definition, whole, decimals as strings (API.md §7): a scoring
+    model's parameters and catalogue (``kind`` scoring), or a screen definition's
+    title, parameters and screens (``kind`` screens, WARNINGS.md §4)."""
 
     id = fields.String(required=True)
     version = fields.Integer(required=True)
     sha256 = sha256(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(list(DEFINITION_FIELDS)))
     active = fields.Boolean(required=True)
-    base = decimal(required=True)
-    bonus_cap = decimal(required=True)
-    floor = decimal(required=True)
-    sectors = fields.List(fields.String(), required=True)
-    grades = fields.Nested(GradesOut, required=True)
+    # kind scoring
+    base = decimal()
+    bonus_cap = decimal()
+    floor = decimal()
+    sectors = fields.List(fields.String())
+    grades = fields.Nested(GradesOut)
     sector_factors = fields.Dict(keys=fields.String(), values=fields.Nested(FactorPair),
-                                 required=True, metadata={"description": "by tier"})
-    joint_punishment = fields.Nested(JointPunishmentOut, required=True)
+                                 metadata={"description": "by tier"})
+    joint_punishment = fields.Nested(JointPunishmentOut)
     inspection_multipliers = fields.Dict(keys=fields.String(), values=decimal(),
-                                         required=True, metadata={"description": "by grade"})
-    bid_points = fields.Nested(BidPointsOut, required=True)
-    max_reasons = fields.Integer(required=True)
-    catalogue = fields.List(fields.Nested(CatalogueItem), required=True)
+                                         metadata={"description": "by grade"})
+    bid_points = fields.Nested(BidPointsOut)
+    max_reasons = fields.Integer()
+    catalogue = fields.List(fields.Nested(CatalogueItem))
+    # kind screens
+    title = fields.String()
+    parameters = fields.Nested(ScreenParameters)
+    screens = fields.List(fields.Nested(ScreenOut))
+
+    @validates_schema
+    def _fields_of_its_kind(self, data, **kw):
+        expected = DEFINITION_HEAD | DEFINITION_FIELDS.get(data.get("kind"), set())
+        if data.get("kind") in DEFINITION_FIELDS and set(data) != expected:
+            raise ValidationError(f"a {data['kind']} definition has exactly the fields "
+                                  f"{sorted(expected)}.")
 
 
 class Health(Resource):

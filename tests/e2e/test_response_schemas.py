@@ -106,6 +106,7 @@ def _walk(api, ctx) -> list:
     keep(api.get("/api/v1/audit/public-key"))
     keep(api.get("/api/v1/models", "evaluator"))
     keep(api.get("/api/v1/models/keqiao-2025@1", "evaluator"))
+    keep(api.get("/api/v1/models/keqiao-screens-2025@1", "evaluator"))
     keep(api.get("/api/v1/health"))
     return out
 
