@@ -7,6 +7,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import MethodNotAllowed
 
 from api import console, errors
+from api.http import ResponseJSON
 from api.schemas import ErrorBody
 
 # Routes whose GET logs a trace: HEAD would too, so it is refused (API.md §4).
@@ -37,16 +38,26 @@ def create_app(config: dict | None = None) -> Flask:
         JSON_AS_ASCII=False,
     )
     app.config.update(config or {})
-    app.json.ensure_ascii = False
+    app.json = ResponseJSON(app)  # how dumped responses are written (api/http.py)
     app.url_map.strict_slashes = False
 
+    _attach_context(app)
+    _register_api(app)
+    app.register_blueprint(console.bp)
+    _register_hooks(app)
+    errors.register(app)
+    return app
+
+
+def _attach_context(app: Flask) -> None:
+    """The service context and its settings: the context's, with what the app's own
+    config names explicitly (tests) taking precedence (one settings object,
+    credit.settings)."""
     context = app.config.get("CREDIT_CONTEXT")
     if context is None:
         from credit.services.bootstrap import build_context
         context = build_context(app.config.get("CREDIT_DATABASE_URL"),
                                 app.config.get("CREDIT_MODEL"))
-    # One settings object (credit.settings): the context's, with what the app's own
-    # config names explicitly (tests) taking precedence.
     settings = context.settings.with_(
         secret_key=app.config.get("SECRET_KEY"),
         signing_key_path=app.config.get("CREDIT_SIGNING_KEY"))
@@ -54,6 +65,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["credit"] = context
     app.extensions["credit_settings"] = settings
 
+
+def _register_api(app: Flask) -> None:
+    """The /api/v1 blueprints and their OpenAPI document."""
     api = CreditApi(app, spec_kwargs={"info": {"description": "Credit scores, grades and joint "
                                          "punishment for public tendering in Zhejiang."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
@@ -61,8 +75,9 @@ def create_app(config: dict | None = None) -> Flask:
     for blp in (records.blp, subjects.blp, evaluations.blp, audit.traces, audit.log,
                 models.blp, checkpoints.blp):
         api.register_blueprint(blp)
-    app.register_blueprint(console.bp)
 
+
+def _register_hooks(app: Flask) -> None:
     @app.before_request
     def _refuse_head():
         if request.method == "HEAD" and request.endpoint in NO_HEAD:
@@ -74,6 +89,3 @@ def create_app(config: dict | None = None) -> Flask:
         if response.mimetype == "application/json" and "charset" not in response.content_type:
             response.content_type = "application/json; charset=utf-8"
         return response
-
-    errors.register(app)
-    return app

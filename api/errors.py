@@ -10,6 +10,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from api import console
+from api.schemas import ERROR_BODY
 from credit.errors import CreditError
 
 log = logging.getLogger("credit.api")
@@ -29,10 +30,12 @@ MESSAGES = {
 
 def error_body(status: int, error: str, message: str, errors: dict | None = None,
                **extra) -> dict:
+    """The error body, dumped through its schema (api/schemas.ErrorBody): a field the
+    schema does not declare is not sent."""
     body = {"code": status, "status": HTTPStatus(status).phrase, "error": error,
             "message": message, "errors": errors or {}}
     body.update(extra)
-    return body
+    return ERROR_BODY.dump(body)
 
 
 def error_response(status: int, error: str, message: str, errors: dict | None = None,

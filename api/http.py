@@ -1,5 +1,6 @@
-"""Small HTTP helpers shared by the blueprints: JSON responses, body reading in the
-order of checks of API.md §1, idempotency keys and integer ids."""
+"""Small HTTP helpers shared by the blueprints: how dumped responses are written, stored
+replies sent verbatim, body reading in the order of checks of API.md §1, idempotency
+keys and integer ids."""
 
 from __future__ import annotations
 
@@ -7,20 +8,40 @@ import json
 import re
 
 from flask import Response, request
+from flask.json.provider import DefaultJSONProvider
 
 from api.auth import MAX_BODY, TooLarge
 from credit.errors import CreditError, InvalidInput, NotFound
-from credit.services.idempotency import IdempotentRequest
+from credit.services.idempotency import IdempotentRequest, Outcome
 from credit.uscc import InvalidUSCC, normalise_uscc
 
 MAX_ID = 2**63 - 1
 _KEY_RE = re.compile(r"^[\x20-\x7e]{1,200}$")
 
 
-def json_response(body, status: int = 200) -> Response:
-    """``body`` is a dict/list, or a JSON text to send byte for byte."""
-    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-    return Response(text, status=status, content_type="application/json; charset=utf-8")
+JSON_UTF8 = "application/json; charset=utf-8"
+
+
+class ResponseJSON(DefaultJSONProvider):
+    """How flask-smorest writes what a view returned, once dumped through its response
+    schema: UTF-8 text (no ``\\u`` escapes), fields in the schema's order, ``json``'s
+    default separators and no trailing newline."""
+
+    ensure_ascii = False
+    sort_keys = False
+
+    def response(self, *args, **kwargs) -> Response:
+        obj = self._prepare_response_obj(args, kwargs)
+        return self._app.response_class(self.dumps(obj), mimetype="application/json")
+
+
+def verbatim(text: str | Outcome, status: int = 200) -> Response:
+    """A reply stored at creation (dumped through its schema then, see
+    credit.services.resources.present), sent byte for byte: a created resource or its
+    idempotent replay, or a frozen evaluation document."""
+    if isinstance(text, Outcome):
+        text, status = text.body, text.status
+    return Response(text, status=status, content_type=JSON_UTF8)
 
 
 class MediaTypeError(CreditError):

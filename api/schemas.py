@@ -1,6 +1,7 @@
 """Marshmallow schemas of the HTTP layer: query parameters (validated by webargs through
-flask-smorest, errors mapped to API.md §1) and response shapes (for the OpenAPI
-document). Request bodies are the use cases' own schemas (credit.services.inputs)."""
+flask-smorest, errors mapped to API.md §1) and the error body. Request bodies are the
+use cases' own schemas (credit.services.inputs); success responses are the resources of
+credit.services.resources."""
 
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ from credit.domain.model import SECTORS
 from credit.errors import InvalidInput
 from credit.services.inputs import Day, flatten
 from credit.uscc import InvalidUSCC, normalise_uscc
-
-DECIMAL = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "example": "100.00"}
 
 
 class UsccParam(fields.String):
@@ -39,7 +38,7 @@ class Instant(fields.Field):
     def _deserialize(self, value, attr, data, **kw):
         if not isinstance(value, str):
             raise ValidationError("must be an RFC 3339 instant.")
-        value = re.sub(r" ([0-9]{2}:[0-9]{2})\Z", r"+\1", value)
+        value = re.sub(r" (\d{2}:\d{2})$", r"+\1", value)
         try:
             return parse_instant(value)
         except ValueError as exc:
@@ -89,45 +88,7 @@ class EntryQuery(Page):
     kind = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
 
 
-# ---- strict query strings (API.md §3) -----------------------------------------------
-# marshmallow's Integer takes whatever int() takes ("5_0", "+5", " 5", "５") and webargs
-# keeps the first of a repeated parameter; both are refused before the schema loads,
-# listed together with every other problem of the query.
-
-_PLAIN_INTEGER = re.compile(r"-?[0-9]+")
-REPEATED = "given more than once; send it once."
-NOT_PLAIN = "must be a plain integer (ASCII digits 0-9 only)."
-
-
-def query_problems(args, schema: Schema) -> dict[str, list[str]]:
-    """Repeated parameters (other than list fields) and integer parameters that are not
-    plain ASCII integers, keyed by parameter name."""
-    by_key = {f.data_key or name: f for name, f in schema.fields.items()}
-    problems: dict[str, list[str]] = {}
-    for key in args:
-        values = args.getlist(key)
-        field = by_key.get(key)
-        if len(values) > 1 and not isinstance(field, fields.List):
-            problems[key] = [REPEATED]
-        elif isinstance(field, fields.Integer) and not _PLAIN_INTEGER.fullmatch(values[0]):
-            problems[key] = [NOT_PLAIN]
-    return problems
-
-
-class StrictQuery:
-    """Parser mixin: a query with :func:`query_problems` fails with those problems and
-    every other one the schema finds (API.md §1: every problem listed)."""
-
-    def pre_load(self, location_data, *, schema, req, location):
-        if location in ("query", "querystring"):
-            problems = query_problems(req.args, schema)
-            if problems:
-                rest = {k: location_data[k] for k in location_data if k not in problems}
-                raise ValidationError({**schema.validate(rest), **problems})
-        return super().pre_load(location_data, schema=schema, req=req, location=location)
-
-
-class CreditParser(StrictQuery, FlaskParser):
+class CreditParser(FlaskParser):
     """Query errors in the error body of API.md §1, keyed by parameter name; unknown
     query parameters are refused like unknown body fields (a misspelt ``asof`` must not
     silently serve today's score)."""
@@ -145,8 +106,7 @@ class CreditParser(StrictQuery, FlaskParser):
             messages = merged
         errors = flatten(messages)
         uscc_fields = {name for name, f in schema.fields.items() if isinstance(f, UsccParam)}
-        if len(errors) == 1 and set(errors) <= uscc_fields and REPEATED not in \
-                next(iter(errors.values())):
+        if len(errors) == 1 and set(errors) <= uscc_fields:
             (field,) = errors
             raise InvalidInput(errors[field][0], error="invalid_uscc", errors=errors)
         first = next(iter(errors), "_query")
@@ -154,13 +114,15 @@ class CreditParser(StrictQuery, FlaskParser):
                            f"{(errors.get(first) or ['invalid'])[0]}", errors=errors)
 
 
-# ---- response shapes (documentation) ------------------------------------------------
+# ---- the error body ------------------------------------------------------------------
 
 class ErrorBody(Schema):
-    """The error body of API.md §1; some errors add fields (e.g. ``latest_valid_until``)."""
+    """The error body of API.md §1 (api/errors.py dumps every error through it). Some
+    errors add a field; each is declared here, so a field this schema does not name is
+    never sent."""
 
     class Meta:
-        unknown = INCLUDE
+        unknown = INCLUDE  # documented as open: clients must accept further fields
 
     code = fields.Integer(required=True)
     status = fields.String(required=True)
@@ -168,194 +130,13 @@ class ErrorBody(Schema):
     message = fields.String(required=True)
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
                          required=True)
+    latest_valid_until = fields.String(metadata={
+        "format": "date", "description": "valid_until_out_of_range"})
+    earliest_repair_on = fields.String(metadata={
+        "format": "date", "description": "repair_too_early"})
+    latest_repair_on = fields.String(metadata={
+        "format": "date", "description": "repair_after_expiry"})
+    record_id = fields.Integer(metadata={"description": "duplicate_record: the live record"})
 
 
-class Event(Schema):
-    kind = fields.String(required=True)
-    document_no = fields.String(required=True)
-    reason = fields.String(required=True)
-    repaired_on = fields.String(metadata={"format": "date"})
-    entered_by = fields.String(required=True)
-    recorded_at = fields.String(required=True)
-    audit_position = fields.Integer(required=True)
-
-
-class RecordOut(Schema):
-    id = fields.Integer(required=True)
-    uscc = fields.String(required=True)
-    subject_name = fields.String(required=True)
-    sector = fields.String(required=True)
-    code = fields.String(required=True)
-    name = fields.String()
-    decided_on = fields.String(required=True)
-    document_no = fields.String(required=True)
-    issued_by = fields.String(required=True)
-    valid_until = fields.String(required=True)
-    original_valid_until = fields.String(required=True)
-    project_code = fields.String(allow_none=True)
-    project_name = fields.String(allow_none=True)
-    occurred_on = fields.String(allow_none=True)
-    note = fields.String(allow_none=True)
-    category = fields.String(required=True)
-    tier = fields.String(allow_none=True, required=True)
-    points = fields.String(required=True, metadata=DECIMAL)
-    valid_from = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(["active", "repaired",
-                                                                   "revoked"]))
-    counts_today = fields.Boolean(required=True)
-    entered_by = fields.String(required=True)
-    recorded_at = fields.String(required=True)
-    audit_position = fields.Integer(required=True)
-    sha256 = fields.String(required=True)
-    repaired_on = fields.String()
-    revoked_at = fields.String()
-    events = fields.List(fields.Nested(Event), required=True)
-
-
-class RecordPage(Schema):
-    items = fields.List(fields.Nested(RecordOut), required=True)
-    next = fields.String(allow_none=True, required=True)
-
-
-class ModelRef(Schema):
-    id = fields.String(required=True)
-    version = fields.Integer(required=True)
-    sha256 = fields.String(required=True)
-
-
-class MeasureOut(Schema):
-    measure = fields.String(required=True)
-    basis = fields.List(fields.Integer(), required=True)
-    until = fields.String(allow_none=True, required=True)
-    uscc = fields.String()
-
-
-class ScoreOut(Schema):
-    uscc = fields.String(required=True)
-    name = fields.String(allow_none=True, required=True)
-    sector = fields.String(required=True)
-    as_of = fields.String(required=True)
-    known_at = fields.String(required=True)
-    model = fields.Nested(ModelRef, required=True)
-    score = fields.String(required=True, metadata=DECIMAL)
-    components = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
-    grade = fields.String(required=True)
-    eligible_to_bid = fields.Boolean(required=True)
-    bid_points = fields.String(required=True, metadata=DECIMAL)
-    inspection_multiplier = fields.String(required=True, metadata=DECIMAL)
-    measures = fields.List(fields.Nested(MeasureOut), required=True)
-    reasons = fields.List(fields.Dict(), required=True)
-    trace_id = fields.Integer(required=True)
-    trace_sha256 = fields.String(required=True)
-
-
-class SubjectOut(Schema):
-    uscc = fields.String(required=True)
-    name = fields.String(required=True)
-    counts = fields.Dict(required=True)
-
-
-class Inquiry(Schema):
-    trace_id = fields.Integer(required=True)
-    at = fields.String(required=True)
-    actor = fields.String(required=True)
-    sector = fields.String(required=True)
-    as_of = fields.String(required=True)
-    evaluation_id = fields.Integer()
-    tender_code = fields.String()
-
-
-class InquiryPage(Schema):
-    items = fields.List(fields.Nested(Inquiry), required=True)
-    next = fields.String(allow_none=True, required=True)
-
-
-class BidResult(Schema):
-    bidder = fields.Dict(required=True)
-    score = fields.String(required=True, metadata=DECIMAL)
-    grade = fields.String(required=True)
-    eligible_to_bid = fields.Boolean(required=True)
-    bid_points = fields.String(required=True, metadata=DECIMAL)
-    measures = fields.List(fields.Dict(), required=True)
-    reasons = fields.List(fields.Dict(), required=True)
-    members = fields.List(fields.Nested(ScoreOut), required=True)
-
-
-class EvaluationOut(Schema):
-    id = fields.Integer(required=True)
-    tender = fields.Dict(required=True)
-    sector = fields.String(required=True)
-    as_of = fields.String(required=True)
-    known_at = fields.String(required=True)
-    model = fields.Nested(ModelRef, required=True)
-    created_by = fields.String(required=True)
-    created_at = fields.String(required=True)
-    results = fields.List(fields.Nested(BidResult), required=True)
-
-
-class Entry(Schema):
-    position = fields.Integer(required=True)
-    kind = fields.String(required=True)
-    at = fields.String(required=True)
-    actor = fields.String(required=True)
-    payload = fields.Dict(required=True)
-    prev_sha256 = fields.String(required=True)
-    sha256 = fields.String(required=True)
-
-
-class EntryPage(Schema):
-    items = fields.List(fields.Nested(Entry), required=True)
-    next = fields.String(allow_none=True, required=True)
-
-
-class TraceVerification(Schema):
-    hash_ok = fields.Boolean(required=True)
-    chain_ok = fields.Boolean(required=True)
-    replay_ok = fields.Boolean(required=True)
-    ok = fields.Boolean(required=True)
-    differences = fields.List(fields.String(), required=True)
-
-
-class ChainVerification(Schema):
-    ok = fields.Boolean(required=True)
-    entries_checked = fields.Integer(required=True)
-    first_bad = fields.Dict(allow_none=True, required=True)
-
-
-class ModelItem(Schema):
-    id = fields.String(required=True)
-    version = fields.Integer(required=True)
-    sha256 = fields.String(required=True)
-    kind = fields.String(required=True, metadata={
-        "description": "scoring (a scoring model) or another rule set kept as data"})
-    active = fields.Boolean(required=True)
-
-
-class ModelList(Schema):
-    items = fields.List(fields.Nested(ModelItem), required=True)
-
-
-class ModelDefinition(Schema):
-    """A definition's whole content by ``kind`` (decimals as strings): a scoring model's or
-    an agency definition's parameters and catalogue, a screen definition's parameters and
-    screens (WARNINGS.md §4), a performance definition's indicators and bands."""
-
-    class Meta:
-        unknown = INCLUDE
-
-    id = fields.String(required=True)
-    version = fields.Integer(required=True)
-    sha256 = fields.String(required=True)
-    kind = fields.String(required=True, metadata={
-        "description": "scoring, screens, performance or agency"})
-    active = fields.Boolean(required=True)
-    catalogue = fields.List(fields.Dict(), metadata={
-        "description": "behaviour codes (scoring models and agency definitions)"})
-    parameters = fields.Dict(metadata={"description": "screen definitions: WARNINGS.md §4"})
-    screens = fields.List(fields.Dict(), metadata={"description": "screen definitions"})
-
-
-class Health(Schema):
-    status = fields.String(required=True)
-    database = fields.String(required=True)
-    model = fields.String(required=True)
+ERROR_BODY = ErrorBody()

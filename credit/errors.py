@@ -54,3 +54,12 @@ class RuleViolation(CreditError):
 class Unavailable(CreditError):
     status = 503
     error = "database_unavailable"
+
+
+class IntegrityFailure(CreditError):
+    """Stored data no longer matches the hash its audit entry holds (tampering or
+    corruption): the service refuses to serve it rather than serve it silently. Not a
+    client's doing, hence a 5xx; ``credit audit verify`` locates it."""
+
+    status = 500
+    error = "integrity_failure"

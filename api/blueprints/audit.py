@@ -5,17 +5,15 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from api.auth import AUDIT, READERS, requires
 from api.blueprints import Blueprint, ctx
-from api.http import json_response, parse_id
-from api.schemas import (
+from api.http import parse_id
+from api.schemas import EntryQuery, Query, TraceQuery
+from credit.services import audit, checkpoints
+from credit.services.resources import (
     ChainVerification,
-    Entry,
+    EntryOut,
     EntryPage,
-    EntryQuery,
-    Query,
-    TraceQuery,
     TraceVerification,
 )
-from credit.services import audit, checkpoints
 
 traces = Blueprint("traces", __name__, url_prefix="/api/v1/traces",
                    description="Served scores with everything needed to check them")
@@ -31,15 +29,15 @@ def trace_index(uscc, actor, from_, to, limit, after):
     """Traces newest first, filtered by enterprise, caller and time."""
     f = audit.TraceFilter(uscc=uscc, actor=actor, from_=from_, to=to, limit=limit,
                           after=after)
-    return json_response(audit.list_traces(ctx(), f))
+    return audit.list_traces(ctx(), f)
 
 
 @traces.route("/<trace_id>", methods=["GET"])
-@traces.response(200, Entry)
+@traces.response(200, EntryOut)
 @requires(*READERS)
 def trace_show(trace_id):
     """One trace, exactly as logged."""
-    return json_response(audit.get_trace(ctx(), g.actor, parse_id(trace_id, "trace")))
+    return audit.get_trace(ctx(), g.actor, parse_id(trace_id, "trace"))
 
 
 @traces.route("/<trace_id>/verify", methods=["GET"])
@@ -47,7 +45,7 @@ def trace_show(trace_id):
 @requires(*AUDIT)
 def trace_verify(trace_id):
     """Hash, chain link and replay of one trace; appends nothing."""
-    return json_response(audit.verify_trace(ctx(), parse_id(trace_id, "trace")))
+    return audit.verify_trace(ctx(), parse_id(trace_id, "trace"))
 
 
 @log.route("/entries", methods=["GET"])
@@ -56,7 +54,7 @@ def trace_verify(trace_id):
 @log.arguments(EntryQuery, location="query", as_kwargs=True)
 def entries(after, limit, kind):
     """Entries ascending by position after ``after``."""
-    return json_response(audit.list_entries(ctx(), after=after, limit=limit, kind=kind))
+    return audit.list_entries(ctx(), after=after, limit=limit, kind=kind)
 
 
 class VerifyQuery(Query):
@@ -75,17 +73,12 @@ class VerifyQuery(Query):
                                   missing)
 
 
-class ChainVerificationWithCheckpoint(ChainVerification):
-    checkpoint_ok = fields.Boolean(metadata={"description": "only with position and sha256"})
-    checkpoint_problem = fields.Dict(allow_none=True)
-
-
 @log.route("/verify", methods=["GET"])
 @requires(*AUDIT)  # outside the query parsing: 401/403 come before 400 (API.md §1)
 @log.arguments(VerifyQuery, location="query", as_kwargs=True)
-@log.response(200, ChainVerificationWithCheckpoint)
+@log.response(200, ChainVerification)
 def verify(position, sha256):
     """Re-hash the whole chain and every stored row; appends nothing. With a saved
     checkpoint (``position`` and ``sha256``) also whether the log still extends it."""
     cp = checkpoints.parse(position, sha256) if position is not None else None
-    return json_response(audit.verify_chain(ctx(), cp))
+    return audit.verify_chain(ctx(), cp)

@@ -4,10 +4,11 @@ from flask import g
 
 from api.auth import requires
 from api.blueprints import Blueprint, ctx
-from api.http import idempotency, json_response, parse_id, read_json
-from api.schemas import ErrorBody, EvaluationOut
+from api.http import idempotency, parse_id, read_json, verbatim
+from api.schemas import ErrorBody
 from credit.services import scoring
 from credit.services.inputs import EvaluationInput
+from credit.services.resources import EvaluationOut
 
 blp = Blueprint("evaluations", __name__, url_prefix="/api/v1/evaluations",
                 description="Snapshots of every bidder's credit at the bid deadline")
@@ -23,9 +24,9 @@ blp = Blueprint("evaluations", __name__, url_prefix="/api/v1/evaluations",
 def create():
     """Score every bidder (consortia by their weakest member) and freeze the result."""
     body = read_json()
-    outcome = scoring.create_evaluation(ctx(), g.actor, body,
-                                        idempotency(g.actor.token_id, body))
-    return json_response(outcome.body, outcome.status)
+    # Dumped through EvaluationOut once, at creation: stored, and sent as that text.
+    return verbatim(scoring.create_evaluation(ctx(), g.actor, body,
+                                              idempotency(g.actor.token_id, body)))
 
 
 @blp.route("/<evaluation_id>", methods=["GET"])
@@ -33,5 +34,5 @@ def create():
 @requires("evaluator", "auditor", "admin")
 def show(evaluation_id):
     """The document exactly as created (a bid protest re-reads it)."""
-    return json_response(scoring.get_evaluation(ctx(), g.actor,
-                                                parse_id(evaluation_id, "evaluation")))
+    return verbatim(scoring.get_evaluation(ctx(), g.actor,
+                                           parse_id(evaluation_id, "evaluation")))

@@ -2,9 +2,8 @@
 
 from api.auth import READERS, public, requires
 from api.blueprints import Blueprint, ctx
-from api.http import json_response
-from api.schemas import Health, ModelDefinition, ModelList
 from credit.services import subjects
+from credit.services.resources import Health, ModelDefinition, ModelList
 
 blp = Blueprint("models", __name__, url_prefix="/api/v1", description="Models and health")
 
@@ -14,7 +13,7 @@ blp = Blueprint("models", __name__, url_prefix="/api/v1", description="Models an
 @requires(*READERS)
 def index():
     """Published model versions and which one is active."""
-    return json_response(subjects.list_models(ctx()))
+    return subjects.list_models(ctx())
 
 
 @blp.route("/models/<ref>", methods=["GET"])
@@ -22,7 +21,7 @@ def index():
 @requires(*READERS)
 def show(ref):
     """The whole definition of ``id@version``: catalogue and parameters."""
-    return json_response(subjects.model_definition(ctx(), ref))
+    return subjects.model_definition(ctx(), ref)
 
 
 @blp.route("/health", methods=["GET"])
@@ -30,4 +29,4 @@ def show(ref):
 @public
 def health():
     """Liveness of the service and its database."""
-    return json_response(subjects.health(ctx()))
+    return subjects.health(ctx())

@@ -4,11 +4,12 @@ from flask import g
 
 from api.auth import READERS, own_subject, requires
 from api.blueprints import Blueprint, ctx
-from api.http import idempotency, json_response, parse_id, read_json
-from api.schemas import ErrorBody, RecordOut, RecordPage, RecordQuery
+from api.http import idempotency, parse_id, read_json, verbatim
+from api.schemas import ErrorBody, RecordQuery
 from credit.errors import Forbidden
 from credit.services import records
 from credit.services.inputs import RecordInput, RepairInput, RevocationInput
+from credit.services.resources import RecordOut, RecordPage
 
 blp = Blueprint("records", __name__, url_prefix="/api/v1/records",
                 description="Credit records entered by sector regulators")
@@ -28,8 +29,9 @@ def _body(schema):
 def create():
     """Enter a penalty or award decision (regulator, own sectors)."""
     body = read_json()
-    outcome = records.create_record(ctx(), g.actor, body, idempotency(g.actor.token_id, body))
-    return json_response(outcome.body, outcome.status)
+    # Dumped through RecordOut at creation, and remembered as that text (Idempotency-Key).
+    return verbatim(records.create_record(ctx(), g.actor, body,
+                                          idempotency(g.actor.token_id, body)))
 
 
 @blp.route("", methods=["GET"])
@@ -43,7 +45,7 @@ def index(uscc, sector, code, limit, after):
             raise Forbidden("An enterprise token sees only its own records.")
         uscc = g.actor.uscc
     f = records.RecordFilter(uscc=uscc, sector=sector, code=code, limit=limit, after=after)
-    return json_response(records.list_records(ctx(), g.actor, f))
+    return records.list_records(ctx(), g.actor, f)
 
 
 @blp.route("/<record_id>", methods=["GET"])
@@ -53,7 +55,7 @@ def show(record_id):
     """One record with its events."""
     body = records.get_record(ctx(), g.actor, parse_id(record_id, "record"))
     own_subject(body["uscc"])
-    return json_response(body)
+    return body
 
 
 @blp.route("/<record_id>/revocation", methods=["POST"])
@@ -63,8 +65,7 @@ def show(record_id):
 def revoke(record_id):
     """Revoke (撤销) a record: it never counted, for any knowledge from now on."""
     body = read_json()
-    return json_response(records.revoke_record(ctx(), g.actor, parse_id(record_id, "record"),
-                                               body))
+    return records.revoke_record(ctx(), g.actor, parse_id(record_id, "record"), body)
 
 
 @blp.route("/<record_id>/repair", methods=["POST"])
@@ -74,5 +75,4 @@ def revoke(record_id):
 def repair(record_id):
     """Credit repair (信用修复): the record stops counting the day before repaired_on."""
     body = read_json()
-    return json_response(records.repair_record(ctx(), g.actor, parse_id(record_id, "record"),
-                                               body))
+    return records.repair_record(ctx(), g.actor, parse_id(record_id, "record"), body)

@@ -4,9 +4,10 @@ from flask import g
 
 from api.auth import READERS, own_subject, requires
 from api.blueprints import Blueprint, ctx
-from api.http import json_response, path_uscc
-from api.schemas import InquiryPage, Page, ScoreOut, ScoreQuerySchema, SubjectOut
+from api.http import path_uscc
+from api.schemas import Page, ScoreQuerySchema
 from credit.services import audit, scoring, subjects
+from credit.services.resources import InquiryPage, ScoreOut, SubjectOut
 
 blp = Blueprint("subjects", __name__, url_prefix="/api/v1/subjects",
                 description="Enterprises, their scores and who pulled them")
@@ -19,7 +20,7 @@ def show(uscc):
     """Registered name and record counts per sector."""
     uscc = path_uscc(uscc)
     own_subject(uscc)
-    return json_response(subjects.get_subject(ctx(), uscc))
+    return subjects.get_subject(ctx(), uscc)
 
 
 @blp.route("/<uscc>/score", methods=["GET"])
@@ -32,7 +33,7 @@ def score(uscc, sector, as_of, known_at, model):
     own_subject(uscc)
     q = scoring.ScoreQuery(uscc=uscc, sector=sector, as_of=as_of, known_at=known_at,
                            model=model)
-    return json_response(scoring.score(ctx(), g.actor, q))
+    return scoring.score(ctx(), g.actor, q)
 
 
 @blp.route("/<uscc>/inquiries", methods=["GET"])
@@ -42,4 +43,4 @@ def score(uscc, sector, as_of, known_at, model):
 def inquiries(uscc, limit, after):
     """Who pulled this enterprise's score, newest first."""
     uscc = path_uscc(uscc)
-    return json_response(audit.inquiries(ctx(), g.actor, uscc, limit=limit, after=after))
+    return audit.inquiries(ctx(), g.actor, uscc, limit=limit, after=after)

@@ -5,6 +5,19 @@ The session cookie (Flask's, signed with ``SECRET_KEY`` = CREDIT_SECRET_KEY) hol
 per-session value every POST form echoes). The token's secret is only read from the
 sign-in form and never stored. Each request resolves the actor again from the id, so a
 revoked or expired token ends its sessions at once.
+
+**Signing out ends the session on the server** (issue 9 item 4). A signed cookie is
+valid wherever it is replayed until ``exp``, so clearing it in the browser is not enough.
+The design: every sign-in starts a session with a fresh random ``csrf`` value (256 bits
+from ``secrets``), which also serves as the session's id — it is unique per sign-in,
+never reused, and the cookie keeps no other field. Sign-out records the SHA-256 of that
+id in the append-only ``ended_sessions`` table (with a ``session.ended`` audit entry,
+credit.services.sessions), and every request checks it: one primary-key look-up in the
+read transaction that already loads the token, so the cost per request is one indexed
+query. A replayed old cookie then reads as signed out. Chosen over a per-token session
+generation, which would also sign out every other person using the same token (a
+regulator's office shares one), and over server-side session storage, which would add
+a write to every sign-in and state to every request.
 """
 
 from __future__ import annotations
@@ -22,7 +35,8 @@ from werkzeug.exceptions import MethodNotAllowed, RequestEntityTooLarge
 from api.auth import AUDIT, READERS  # noqa: F401 - the API's role groups
 from api.console import SECURITY_HEADERS, bp
 from credit.errors import CreditError, Forbidden, Unauthenticated
-from credit.services.tokens import actor_by_id, authenticate
+from credit.services.sessions import end_session, session_actor
+from credit.services.tokens import authenticate
 
 SIGN_IN_HOURS = 8
 # A console form is a few kilobytes; refuse anything bigger before parsing it (the app
@@ -59,11 +73,16 @@ def sign_in(secret: str):
     session.clear()
     session["tid"] = actor.token_id
     session["exp"] = int(time.time()) + SIGN_IN_HOURS * 3600
-    session["csrf"] = secrets.token_urlsafe(32)  # a new one: no fixation across sign-in
+    # A new one: no fixation across sign-in; also the session's id (see above).
+    session["csrf"] = secrets.token_urlsafe(32)
     return actor
 
 
 def sign_out() -> None:
+    """End this session on the server (its cookie is refused from now on), then clear
+    the cookie."""
+    if g.get("actor") is not None and session.get("csrf"):
+        end_session(ctx(), g.actor, session["csrf"])
     session.clear()
 
 
@@ -75,7 +94,7 @@ def _current_actor():
         session.clear()
         return None
     try:
-        return actor_by_id(ctx(), tid)
+        return session_actor(ctx(), tid, session.get("csrf"))
     except Unauthenticated:
         session.clear()
         return None

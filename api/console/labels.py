@@ -19,7 +19,8 @@ ROLES = {"regulator": "行业监管部门", "evaluator": "评标系统", "audito
 KINDS = {"record.created": "录入记录", "record.revoked": "撤销记录",
          "record.repaired": "信用修复", "token.created": "创建令牌",
          "token.revoked": "吊销令牌", "evaluation.created": "开标信用快照",
-         "score.served": "查询评分（留痕）", "ratings.exported": "导出评级"}
+         "score.served": "查询评分（留痕）", "ratings.exported": "导出评级",
+         "session.ended": "退出控制台登录"}
 RULES = {"base": "基础分", "contribution": "记录计分", "bonus_cap": "加分封顶",
          "floor": "最低分", "listing": "是否列入严重失信名单", "grade": "信用等级",
          "measure": "联合惩戒措施", "inspection_multiplier": "检查频次系数",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, timedelta
 from decimal import Decimal
 
 from flask import flash, g, redirect, render_template, request, url_for
@@ -207,7 +206,7 @@ def _change_form(record_, which, values, errors=None, general=None, status=200):
 def _confirmation(record_, which, values):
     until = None
     if which == "repair":
-        until = (date.fromisoformat(values["repaired_on"]) - timedelta(days=1)).isoformat()
+        until = console.repaired_valid_until(record_, values["repaired_on"])
     return render_template("console/confirm.html", record=record_, which=which, values=values,
                            until=until)
 

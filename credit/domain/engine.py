@@ -77,6 +77,16 @@ def original_valid_until(record: Record, entry: CatalogueEntry | None) -> date:
     return default_valid_until(record.decided_on, entry.validity_months)
 
 
+def effective_valid_until(original: date, repaired_on: date | None) -> date:
+    """MODEL.md §2: a credit repair dated ``repaired_on`` = R ends the record early, on
+    R − 1 day; never later than the ``original`` validity. Without a repair the record
+    runs to its original ``valid_until``. The one statement of this rule: the engine,
+    the record resource and the console's timeline all ask here."""
+    if repaired_on is None:
+        return original
+    return min(original, repaired_on - ONE_DAY)
+
+
 def _status(record: Record, entry: CatalogueEntry | None, revoked: bool, as_of: date,
             original: date, effective: date, repaired_on: date | None) -> str:
     """API.md §6 precedence: ``not_in_model`` > ``revoked`` > ``not_yet_effective`` >
@@ -122,9 +132,7 @@ def record_standings(
         repairs = [e for e in evs if e.kind == "repair"]
         repaired_on = repairs[0].repaired_on if repairs else None
         original = original_valid_until(rec, entry)
-        effective = original
-        if repaired_on is not None:
-            effective = min(original, repaired_on - ONE_DAY)
+        effective = effective_valid_until(original, repaired_on)
         status = _status(rec, entry, revoked, as_of, original, effective, repaired_on)
         out.append(RecordStanding(rec, entry, original, effective, repaired_on, status,
                                   ZERO, ZERO))

@@ -8,6 +8,10 @@ the one database-wide append lock, so several server processes can write at once
   failing) and ``BEGIN IMMEDIATE`` for write transactions, which takes SQLite's RESERVED
   lock at the start of the transaction instead of at the first write. pysqlite's own
   transaction handling is switched off so that we emit BEGIN ourselves.
+  ``synchronous=FULL``: every COMMIT syncs the WAL to disk before it returns, so a write
+  (or a served score's trace) that was acknowledged survives a power cut or an OS crash,
+  not only a killed process (``NORMAL`` may lose the last commits; what FULL costs:
+  bench/sqlite_synchronous.py and bench/README.md).
 - PostgreSQL: READ COMMITTED plus ``pg_advisory_xact_lock`` (see audit_log.py); the lock
   is released by COMMIT/ROLLBACK, and every statement after it sees all earlier commits.
 """
@@ -26,6 +30,8 @@ from credit.settings import Settings
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE_OPTION = "credit_write"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# PRAGMA synchronous: FULL = 2. Durability of what was acknowledged is not negotiable.
+SQLITE_SYNCHRONOUS = "FULL"
 
 
 def normalise_url(url: str | None) -> str:
@@ -61,7 +67,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
         cur.close()
 
     @event.listens_for(engine, "begin")

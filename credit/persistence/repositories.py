@@ -9,12 +9,14 @@ from typing import Iterator
 from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
+from credit.domain import canonical
 from credit.domain.dates import parse_instant
 from credit.domain.records import Record, RecordEvent
 
 from .audit_log import parse_entry
 from .tables import (
     AuditEntryRow,
+    EndedSessionRow,
     EvaluationRow,
     IdempotencyRow,
     RecordEventRow,
@@ -30,6 +32,9 @@ RECORD_HASH_FIELDS = ("id", "uscc", "subject_name", "sector", "code", "decided_o
                       "audit_position")
 EVENT_HASH_FIELDS = ("id", "record_id", "uscc", "kind", "document_no", "reason", "repaired_on",
                      "entered_by", "recorded_at", "audit_position")
+IDEMPOTENCY_HASH_FIELDS = ("token_id", "method", "path", "key", "request_sha256", "status",
+                           "audit_position")
+ENDED_SESSION_HASH_FIELDS = ("session_sha256", "token_id", "audit_position")
 
 
 def _jsonable(value):
@@ -43,6 +48,18 @@ def record_facts(row: RecordRow) -> dict:
 
 def event_facts(row: RecordEventRow) -> dict:
     return {f: _jsonable(getattr(row, f)) for f in EVENT_HASH_FIELDS}
+
+
+def idempotency_facts(row: IdempotencyRow) -> dict:
+    """What the creating entry's hash of a remembered reply covers: the key's scope,
+    the request's hash, the status and the SHA-256 of the exact body."""
+    facts = {f: getattr(row, f) for f in IDEMPOTENCY_HASH_FIELDS}
+    facts["body_sha256"] = canonical.sha256_hex(row.body)
+    return facts
+
+
+def ended_session_facts(row: EndedSessionRow) -> dict:
+    return {f: getattr(row, f) for f in ENDED_SESSION_HASH_FIELDS}
 
 
 def to_domain_record(row: RecordRow) -> Record:
@@ -212,6 +229,17 @@ class RecordRepository(_Repo):
         return iter(self.session.scalars(select(RecordRow).order_by(RecordRow.id))
                     .yield_per(2000))
 
+    def first_per_subject(self) -> list[tuple[str, int, str]]:
+        """``(uscc, audit_position, subject_name)`` of each subject's first record (the
+        one that registered it)."""
+        first = (select(RecordRow.uscc, func.min(RecordRow.audit_position).label("pos"))
+                 .group_by(RecordRow.uscc).subquery())
+        q = (select(RecordRow.uscc, RecordRow.audit_position, RecordRow.subject_name)
+             .join(first, and_(RecordRow.uscc == first.c.uscc,
+                               RecordRow.audit_position == first.c.pos))
+             .order_by(RecordRow.uscc))
+        return [tuple(r) for r in self.session.execute(q)]
+
     def iter_all_events(self) -> Iterator[RecordEventRow]:
         return iter(self.session.scalars(select(RecordEventRow).order_by(RecordEventRow.id))
                     .yield_per(2000))
@@ -273,12 +301,38 @@ class IdempotencyRepository(_Repo):
     def get(self, token_id: int, method: str, path: str, key: str) -> IdempotencyRow | None:
         return self.session.get(IdempotencyRow, (token_id, method, path, key))
 
-    def add(self, token_id: int, method: str, path: str, key: str, request_sha256: str,
-            status: int, body: str) -> None:
-        self.session.add(IdempotencyRow(token_id=token_id, method=method, path=path, key=key,
-                                        request_sha256=request_sha256, status=status,
-                                        body=body))
+    def add(self, row: IdempotencyRow) -> IdempotencyRow:
+        self.session.add(row)
         self.session.flush()
+        return row
+
+    def iter_all(self) -> Iterator[IdempotencyRow]:
+        return iter(self.session.scalars(select(IdempotencyRow).order_by(
+            IdempotencyRow.token_id, IdempotencyRow.method, IdempotencyRow.path,
+            IdempotencyRow.key)).yield_per(2000))
+
+
+_ENDED = EndedSessionRow.__table__
+_SESSION_ENDED = select(_ENDED.c.session_sha256).where(
+    _ENDED.c.session_sha256 == bindparam("h"))
+
+
+class EndedSessionRepository(_Repo):
+    """Console sessions that were signed out (by the SHA-256 of the session id)."""
+
+    def add(self, row: EndedSessionRow) -> EndedSessionRow:
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def is_ended(self, session_sha256: str) -> bool:
+        """Asked on every console request: one primary-key look-up through Core."""
+        return self.session.connection().execute(
+            _SESSION_ENDED, {"h": session_sha256}).first() is not None
+
+    def iter_all(self) -> Iterator[EndedSessionRow]:
+        return iter(self.session.scalars(select(EndedSessionRow).order_by(
+            EndedSessionRow.session_sha256)).yield_per(2000))
 
 
 class AuditQueries(_Repo):

@@ -114,7 +114,9 @@ class EvaluationRow(Base):
 
 
 class IdempotencyRow(Base):
-    """The first 201 response to a key, remembered forever (API.md §3)."""
+    """The first 201 response to a key, remembered forever (API.md §3). The entry at
+    ``audit_position`` (which created the resource) carries the hash of this row
+    (services/idempotency.py); rows older than that rule have no position."""
 
     __tablename__ = "idempotency_keys"
     token_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -124,9 +126,20 @@ class IdempotencyRow(Base):
     request_sha256: Mapped[str] = mapped_column(String(64))
     status: Mapped[int] = mapped_column(Integer)
     body: Mapped[str] = mapped_column(Text)
+    audit_position: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class EndedSessionRow(Base):
+    """A console session that was signed out: its id's SHA-256, never usable again
+    (api/console/access.py). Created by a ``session.ended`` entry."""
+
+    __tablename__ = "ended_sessions"
+    session_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[int] = mapped_column(Integer)
+    audit_position: Mapped[int] = mapped_column(BigInteger, unique=True)
 
 
 APPEND_ONLY_TABLES = (
     "audit_entries", "subjects", "records", "record_events", "tokens", "token_revocations",
-    "evaluations", "idempotency_keys",
+    "evaluations", "idempotency_keys", "ended_sessions",
 )

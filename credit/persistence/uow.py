@@ -20,6 +20,7 @@ from .database import writer
 from .population import PopulationRows
 from .repositories import (
     AuditQueries,
+    EndedSessionRepository,
     EvaluationRepository,
     IdempotencyRepository,
     RecordRepository,
@@ -56,6 +57,7 @@ class SqlUnitOfWork:
         self.evaluations = EvaluationRepository(s)
         self.idempotency = IdempotencyRepository(s)
         self.population = PopulationRows(s)
+        self.sessions = EndedSessionRepository(s)
         self._committed = False
         if self.snapshot and self.engine.dialect.name == "postgresql":
             # One snapshot for the whole unit (READ COMMITTED would see rows committed

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from credit.domain.dates import ONE_DAY, add_months, earliest_repair_on
-from credit.domain.engine import evaluate, original_valid_until
+from credit.domain.engine import effective_valid_until, evaluate, original_valid_until
 from credit.domain.money import fmt
 from credit.domain.records import Knowledge
 from credit.errors import Forbidden, NotFound
@@ -90,8 +90,8 @@ def _change_points(model, records, events) -> set[date]:
             continue
         original = original_valid_until(rec, entry)
         out.update({rec.decided_on, original + ONE_DAY})
-        if rec.id in repairs:
-            out.add(repairs[rec.id])  # effective valid_until = repaired_on − 1 day
+        if rec.id in repairs:  # the day after the repaired (effective) validity
+            out.add(effective_valid_until(original, repairs[rec.id]) + ONE_DAY)
     return out
 
 
@@ -219,6 +219,13 @@ def repair_form(ctx: ServiceContext, actor: Actor, record_id: int) -> dict:
             decided, entry.repair_min_months).isoformat()
         window["latest_repair_on"] = record["original_valid_until"]
     return {**record, "repair_window": window}
+
+
+def repaired_valid_until(record: dict, repaired_on: str) -> str:
+    """The effective ``valid_until`` a repair dated ``repaired_on`` would give ``record``
+    (a record resource), for the confirmation step (MODEL.md §2)."""
+    original = date.fromisoformat(record["original_valid_until"])
+    return effective_valid_until(original, date.fromisoformat(repaired_on)).isoformat()
 
 
 def check_shape(which: str, raw) -> dict:

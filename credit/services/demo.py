@@ -103,6 +103,19 @@ def load_demo(ctx: ServiceContext, token_file: str | os.PathLike) -> str:
         present = uow.subjects.get("91330603MA2D4F6E84") is not None
     if present and token_file.exists():
         return f"demo data already loaded; tokens in {token_file}"
+    token_ids = _demo_tokens(ctx, token_file)
+    if present:
+        return f"demo data already loaded; new demo tokens in {token_file}"
+    ids = _demo_records(ctx, token_ids)
+    _demo_changes(ctx, token_ids, ids)
+    _demo_evaluation(ctx, token_ids)
+    return (f"loaded {len(ENTERPRISES)} enterprises, {len(DEMO_RECORDS)} records, one "
+            f"revocation, one repair and one evaluation; tokens in {token_file}")
+
+
+def _demo_tokens(ctx: ServiceContext, token_file: Path) -> dict[str, int]:
+    """Create the demo tokens and write them to ``token_file`` (mode 0600); their ids
+    by name."""
     lines = []
     token_ids = {}
     for role, name, sectors, uscc in DEMO_TOKENS:
@@ -115,14 +128,19 @@ def load_demo(ctx: ServiceContext, token_file: str | os.PathLike) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
     os.chmod(token_file, 0o600)
-    if present:
-        return f"demo data already loaded; new demo tokens in {token_file}"
+    return token_ids
 
+
+def _regulator(sector: str, token_ids: dict[str, int]) -> Actor:
+    return Actor(REGULATORS[sector], "regulator", token_id=token_ids[REGULATORS[sector]],
+                 sectors=frozenset([sector]))
+
+
+def _demo_records(ctx: ServiceContext, token_ids: dict[str, int]) -> dict:
+    """Enter DEMO_RECORDS, each by its sector's regulator; record ids by (uscc, code)."""
     today = ctx.today()
     ids = {}
     for n, (uscc, sector, code, days, extra) in enumerate(DEMO_RECORDS, start=1):
-        actor = Actor(REGULATORS[sector], "regulator", token_id=token_ids[REGULATORS[sector]],
-                      sectors=frozenset([sector]))
         decided = today - timedelta(days=days)
         body = {
             "uscc": uscc, "subject_name": ENTERPRISES[uscc], "sector": sector, "code": code,
@@ -135,27 +153,31 @@ def load_demo(ctx: ServiceContext, token_file: str | os.PathLike) -> str:
             body["project_name"] = f"柯桥区项目 {extra['project_code']}"
         if "valid_until_days" in extra:
             body["valid_until"] = (decided + timedelta(days=extra["valid_until_days"])).isoformat()
-        ids[(uscc, code)] = json.loads(create_record(ctx, actor, body).body)["id"]
+        outcome = create_record(ctx, _regulator(sector, token_ids), body)
+        ids[(uscc, code)] = json.loads(outcome.body)["id"]
+    return ids
 
-    transport = Actor(REGULATORS["transport"], "regulator",
-                      token_id=token_ids[REGULATORS["transport"]], sectors=frozenset(["transport"]))
-    housing = Actor(REGULATORS["housing"], "regulator",
-                    token_id=token_ids[REGULATORS["housing"]], sectors=frozenset(["housing"]))
-    revoke_record(ctx, transport, ids[("91330603MA2D7P8Q15", "BID-COLLUDE")],
+
+def _demo_changes(ctx: ServiceContext, token_ids: dict[str, int], ids: dict) -> None:
+    """One revocation (transport) and one credit repair (housing)."""
+    revoke_record(ctx, _regulator("transport", token_ids),
+                  ids[("91330603MA2D7P8Q15", "BID-COLLUDE")],
                   {"document_no": "绍柯交复〔2026〕3号", "reason": "行政复议撤销原处罚决定"})
-    repair_record(ctx, housing, ids[("91330621MA2J15R61H", "QUAL-LEND")],
-                  {"repaired_on": (today - timedelta(days=10)).isoformat(),
+    repair_record(ctx, _regulator("housing", token_ids),
+                  ids[("91330621MA2J15R61H", "QUAL-LEND")],
+                  {"repaired_on": (ctx.today() - timedelta(days=10)).isoformat(),
                    "document_no": "绍柯建修〔2026〕8号", "reason": "已完成整改并通过信用修复审核"})
-    # The demo evaluation belongs to the demo evaluator token, which may then read it.
+
+
+def _demo_evaluation(ctx: ServiceContext, token_ids: dict[str, int]) -> None:
+    """The demo evaluation belongs to the demo evaluator token, which may then read it."""
     evaluator = Actor("柯桥区公共资源交易中心评标系统", "evaluator",
                       token_id=token_ids["柯桥区公共资源交易中心评标系统"])
     create_evaluation(ctx, evaluator, {
         "tender": {"code": "KQ-2026-0012", "name": "柯桥区鉴湖路提升改造工程"},
-        "sector": "housing", "as_of": today.isoformat(),
+        "sector": "housing", "as_of": ctx.today().isoformat(),
         "bidders": [{"uscc": "91330603MA2D4F6E84"},
                     {"consortium": ["913306037045081117", "91330603MA2BC1D21D"]},
                     {"uscc": "91330621MA2H5Y6K14"},
                     {"uscc": "913306031460111110"}],
     })
-    return (f"loaded {len(ENTERPRISES)} enterprises, {len(DEMO_RECORDS)} records, one "
-            f"revocation, one repair and one evaluation; tokens in {token_file}")

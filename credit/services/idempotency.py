@@ -4,15 +4,41 @@ as its status and exact body, scoped to token + method + path.
 The check runs inside the write transaction, after the append lock: a retry whose first
 attempt is still in flight waits on the lock and then replays the stored response, so
 concurrent retries with one key create exactly one record.
+
+**Covered by audit verify** (issue 9 item 6). The remembered body is stored as its exact
+text — a replay must be the first response byte for byte, and it cannot be rebuilt from
+the chain: a record's ``name``, ``category`` and ``points`` come from the model active
+when it was served, ``counts_today`` from that day. Instead the entry that created the
+resource (``record.created`` or ``evaluation.created``, appended in the same
+transaction) carries, under the payload key ``idempotency``, the row's scope (token id,
+method, path, key) and the SHA-256 of the canonical JSON of its facts: the request's
+hash, the status, the SHA-256 of the body and the entry's own position
+(``repositories.idempotency_facts``). The row keeps that position. So:
+
+* ``audit verify`` re-hashes every row against its entry (``VerifiedTable``
+  ``idempotency_keys``): an edited body, status or request hash is ``row_mismatch``, a
+  deleted row ``row_missing``, a row no entry created ``row_unreferenced``;
+* a replay first re-hashes its row against that entry and refuses an edited one (500
+  ``integrity_failure``, logged): it is never sent. An entry rewritten as well breaks
+  the chain, which ``audit verify`` reports. Rows stored before this rule have no
+  entry to check against; they are not replayed either.
+
+Old entry kinds keep their shape: only the key ``idempotency`` is added to the payload,
+and only when a key was sent.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 
 from credit.domain import canonical
-from credit.errors import Conflict
+from credit.errors import Conflict, IntegrityFailure
+from credit.persistence.repositories import idempotency_facts
+from credit.persistence.tables import IdempotencyRow
+
+log = logging.getLogger("credit.idempotency")
 
 
 @dataclass(frozen=True)
@@ -41,24 +67,47 @@ class Outcome:
     replayed: bool = False
 
 
+def stamp(row: IdempotencyRow) -> dict:
+    """What the creating entry's payload holds under ``idempotency`` for ``row``."""
+    return {"token_id": row.token_id, "method": row.method, "path": row.path,
+            "key": row.key, "sha256": canonical.digest(idempotency_facts(row))}
+
+
 def replay(uow, idem: IdempotentRequest | None) -> Outcome | None:
     """The remembered response for this key, or None; 409 if the key was used for a
-    different request."""
+    different request; ``integrity_failure`` if the remembered row was altered."""
     if idem is None:
         return None
     row = uow.idempotency.get(idem.token_id, idem.method, idem.path, idem.key)
     if row is None:
         return None
+    _check_against_entry(uow, row)
     if row.request_sha256 != idem.request_sha256:
         raise Conflict("This Idempotency-Key was already used with a different request body.",
                        error="idempotency_key_reused")
     return Outcome(row.status, row.body, replayed=True)
 
 
-def remember(uow, idem: IdempotentRequest | None, status: int, resource: dict) -> Outcome:
-    """Serialise the response once; store it with the key in the same transaction."""
-    body = canonical.dumps(resource)
-    if idem is not None and status == 201:
-        uow.idempotency.add(idem.token_id, idem.method, idem.path, idem.key,
-                            idem.request_sha256, status, body)
-    return Outcome(status, body)
+def _check_against_entry(uow, row: IdempotencyRow) -> None:
+    entry = uow.audit_queries.get(row.audit_position) if row.audit_position else None
+    held = (entry or {}).get("payload", {}).get("idempotency")
+    if held != stamp(row):
+        log.error("idempotency row (token %s, %s %s) does not match its audit entry %s: "
+                  "not replayed", row.token_id, row.method, row.path, row.audit_position)
+        raise IntegrityFailure("The response remembered for this Idempotency-Key does not "
+                               "match the hash its audit entry holds, so it is not replayed. "
+                               "Run `credit audit verify`.")
+
+
+def remember(uow, idem: IdempotentRequest | None, status: int, body: str,
+             position: int) -> dict:
+    """Store the exact reply ``body`` for this key (201 only), in the transaction that
+    appends the creating entry at ``position``. Returns what that entry's payload must
+    add: ``{"idempotency": stamp}``, or nothing when nothing was remembered."""
+    if idem is None or status != 201:
+        return {}
+    row = uow.idempotency.add(IdempotencyRow(
+        token_id=idem.token_id, method=idem.method, path=idem.path, key=idem.key,
+        request_sha256=idem.request_sha256, status=status, body=body,
+        audit_position=position))
+    return {"idempotency": stamp(row)}

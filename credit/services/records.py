@@ -4,16 +4,16 @@ MODEL.md §2). Each is one transaction that appends exactly one audit entry."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from credit.domain import canonical
 from credit.domain.dates import (
-    ONE_DAY,
     default_valid_until,
     earliest_repair_on,
     format_instant,
     latest_explicit_valid_until,
 )
-from credit.domain.engine import original_valid_until
+from credit.domain.engine import effective_valid_until, original_valid_until
 from credit.domain.money import fmt
 from credit.errors import Conflict, Forbidden, NotFound, RuleViolation
 from credit.persistence.repositories import event_facts, record_facts, to_domain_record
@@ -24,6 +24,7 @@ from .context import Actor, ServiceContext
 from .idempotency import IdempotentRequest, Outcome, remember, replay
 from .inputs import FieldErrors, RecordInput, RepairInput, RevocationInput, load
 from .paging import page
+from .resources import RECORD, present
 
 
 @dataclass(frozen=True)
@@ -97,62 +98,50 @@ def lifecycle_status(events) -> str:
 
 
 def record_resource(ctx: ServiceContext, row: RecordRow, events: list[RecordEventRow]) -> dict:
-    """The record as served (API.md §3): inputs, model-derived fields, lifecycle."""
-    model = ctx.models.active
-    entry = model.catalogue[row.code]
-    domain = to_domain_record(row)
-    original = original_valid_until(domain, entry)
-    status = lifecycle_status(events)
-    revoked = status == "revoked"
-    repair = next((e for e in events if e.kind == "repair"), None)
-    effective = original
-    if repair is not None:
-        effective = min(original, repair.repaired_on - ONE_DAY)
-    today = ctx.today()
-    body = {
-        "id": row.id,
-        "uscc": row.uscc,
-        "subject_name": row.subject_name,
-        "sector": row.sector,
-        "code": row.code,
-        "name": entry.name,
-        "decided_on": row.decided_on.isoformat(),
-        "document_no": row.document_no,
-        "issued_by": row.issued_by,
-        "valid_until": effective.isoformat(),
-        "original_valid_until": original.isoformat(),
-        "project_code": row.project_code,
-        "project_name": row.project_name,
-        "occurred_on": row.occurred_on.isoformat() if row.occurred_on else None,
-        "note": row.note,
-        "category": entry.category,
-        "tier": entry.tier,
-        "points": fmt(entry.points),
-        "valid_from": row.decided_on.isoformat(),
-        "status": status,
-        "counts_today": not revoked and row.decided_on <= today <= effective,
-        "entered_by": row.entered_by,
-        "recorded_at": row.recorded_at,
-        "audit_position": row.audit_position,
-        "sha256": row.sha256,
-        "events": [
-            {k: v for k, v in {
-                "kind": e.kind,
-                "document_no": e.document_no,
-                "reason": e.reason,
-                "repaired_on": e.repaired_on.isoformat() if e.repaired_on else None,
-                "entered_by": e.entered_by,
-                "recorded_at": e.recorded_at,
-                "audit_position": e.audit_position,
-            }.items() if not (k == "repaired_on" and v is None)}
-            for e in events
-        ],
-    }
-    if repair is not None:
-        body["repaired_on"] = repair.repaired_on.isoformat()
-    if revoked:
-        body["revoked_at"] = next(e.recorded_at for e in events if e.kind == "revocation")
+    """The record as served (API.md §3): inputs, model-derived fields, lifecycle. The
+    order of the fields sent is RecordOut's (services/resources.py)."""
+    entry = ctx.models.active.catalogue[row.code]
+    body = {f: _iso(getattr(row, f)) for f in RECORD_INPUT_FIELDS}
+    body.update(name=entry.name, category=entry.category, tier=entry.tier,
+                points=fmt(entry.points), valid_from=row.decided_on.isoformat(),
+                events=[_event_resource(e) for e in events])
+    body.update(_lifecycle(ctx, row, entry, events))
     return body
+
+
+RECORD_INPUT_FIELDS = ("id", "uscc", "subject_name", "sector", "code", "decided_on",
+                       "document_no", "issued_by", "project_code", "project_name",
+                       "occurred_on", "note", "entered_by", "recorded_at", "audit_position",
+                       "sha256")
+
+
+def _iso(value):
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _event_resource(e: RecordEventRow) -> dict:
+    body = {"kind": e.kind, "document_no": e.document_no, "reason": e.reason,
+            "entered_by": e.entered_by, "recorded_at": e.recorded_at,
+            "audit_position": e.audit_position}
+    if e.repaired_on is not None:
+        body["repaired_on"] = e.repaired_on.isoformat()
+    return body
+
+
+def _lifecycle(ctx: ServiceContext, row: RecordRow, entry, events) -> dict:
+    """Status, validity (original and after a repair) and whether it counts today."""
+    original = original_valid_until(to_domain_record(row), entry)
+    status = lifecycle_status(events)
+    repair = next((e for e in events if e.kind == "repair"), None)
+    effective = effective_valid_until(original, repair.repaired_on if repair else None)
+    out = {"valid_until": effective.isoformat(),
+           "original_valid_until": original.isoformat(), "status": status,
+           "counts_today": status != "revoked" and row.decided_on <= ctx.today() <= effective}
+    if repair is not None:
+        out["repaired_on"] = repair.repaired_on.isoformat()
+    if status == "revoked":
+        out["revoked_at"] = next(e.recorded_at for e in events if e.kind == "revocation")
+    return out
 
 
 def _require_sector(actor: Actor, sector: str) -> None:
@@ -169,13 +158,20 @@ def _require_sector(actor: Actor, sector: str) -> None:
 def insert_record(ctx: ServiceContext, uow, actor: Actor, data: dict) -> tuple[RecordRow, dict]:
     """Inside an open write unit of work: refuse duplicates, register the subject on its
     first record, store the row and append ``record.created``."""
+    row, at = new_record(ctx, uow, actor, data)
+    return row, store_record(uow, actor, row, at)
+
+
+def new_record(ctx: ServiceContext, uow, actor: Actor, data: dict
+               ) -> tuple[RecordRow, datetime]:
+    """The row a valid input makes (not stored yet) and the ``at`` of its creating entry;
+    Conflict ``duplicate_record`` when a live record holds the same decision."""
     dup = uow.records.live_duplicate(data["uscc"], data["code"], data["document_no"])
     if dup is not None:
         raise Conflict(f"Record {dup.id} already holds {data['code']} {data['document_no']!r} "
                        f"for {data['uscc']}.", error="duplicate_record", record_id=dup.id)
     entry = ctx.models.active.catalogue[data["code"]]
     at = uow.audit.next_at()
-    position = uow.audit.next_position()
     valid_until = data["valid_until"]
     if not entry.explicit:
         valid_until = default_valid_until(data["decided_on"], entry.validity_months)
@@ -186,15 +182,24 @@ def insert_record(ctx: ServiceContext, uow, actor: Actor, data: dict) -> tuple[R
         issued_by=data["issued_by"], project_code=data.get("project_code"),
         project_name=data.get("project_name"), occurred_on=data.get("occurred_on"),
         note=data.get("note"), entered_by=actor.name, recorded_at=format_instant(at),
-        audit_position=position, sha256="")
+        audit_position=uow.audit.next_position(), sha256="")
+    row.sha256 = canonical.digest(record_facts(row))
+    return row, at
+
+
+def store_record(uow, actor: Actor, row: RecordRow, at: datetime,
+                 extra: dict | None = None) -> dict:
+    """Register the subject on its first record, store ``row`` and append its
+    ``record.created`` entry (``extra`` adds payload keys, e.g. ``idempotency``);
+    returns the hashed facts."""
     facts = record_facts(row)
-    row.sha256 = canonical.digest(facts)
     if uow.subjects.get(row.uscc) is None:
-        uow.subjects.add(row.uscc, row.subject_name, position)
+        uow.subjects.add(row.uscc, row.subject_name, row.audit_position)
     uow.records.add(row)
     uow.audit.append("record.created", actor.name,
-                     {"record": facts, "sha256": row.sha256}, uscc=row.uscc, at=at)
-    return row, facts
+                     {"record": facts, "sha256": row.sha256, **(extra or {})},
+                     uscc=row.uscc, at=at)
+    return facts
 
 
 def create_record(ctx: ServiceContext, actor: Actor, raw,
@@ -206,10 +211,11 @@ def create_record(ctx: ServiceContext, actor: Actor, raw,
             return replayed
         data = validate_record(ctx, raw)
         _require_sector(actor, data["sector"])
-        row, _ = insert_record(ctx, uow, actor, data)
-        outcome = remember(uow, idem, 201, record_resource(ctx, row, []))
+        row, at = new_record(ctx, uow, actor, data)
+        body = present(RECORD, record_resource(ctx, row, []))
+        store_record(uow, actor, row, at, remember(uow, idem, 201, body, row.audit_position))
         uow.commit()
-        return outcome
+        return Outcome(201, body)
 
 
 def get_record(ctx: ServiceContext, actor: Actor, record_id: int) -> dict:

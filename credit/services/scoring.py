@@ -20,6 +20,7 @@ from .context import Actor, ServiceContext
 from .idempotency import IdempotentRequest, Outcome, remember, replay
 from .inputs import EvaluationInput, FieldErrors, load
 from .records import check_uscc
+from .resources import EVALUATION, present
 
 CLOCK_SKEW = timedelta(seconds=1)
 
@@ -149,32 +150,8 @@ def create_evaluation(ctx: ServiceContext, actor: Actor, raw,
         model = ctx.model(data.get("model"))
         evaluation_id = uow.evaluations.next_id()
         created = uow.audit.next_at()
-        knowledge = Knowledge(uow.audit.next_position(), created)
-        context = {"id": evaluation_id, "tender_code": data["tender"]["code"]}
-        members: dict[str, dict] = {}
-        results: dict[str, ScoreResult] = {}
-        at = created
-        for bidder in data["bidders"]:
-            for uscc in bidder.get("consortium") or [bidder["uscc"]]:
-                result, name = score_as_known(uow, model, uscc, data["sector"], data["as_of"],
-                                         knowledge)
-                results[uscc] = result
-                members[uscc] = _serve(uow, actor, result, name, at, context)
-                at = uow.audit.next_at()
-        out = []
-        for bidder in data["bidders"]:
-            usccs = bidder.get("consortium") or [bidder["uscc"]]
-            combined = combine(model, [results[u] for u in usccs])
-            out.append({
-                "bidder": {"consortium": usccs} if "consortium" in bidder else {"uscc": usccs[0]},
-                "score": fmt(combined.score),
-                "grade": combined.grade,
-                "eligible_to_bid": combined.eligible_to_bid,
-                "bid_points": fmt(combined.bid_points),
-                "measures": [m for u in usccs for m in _member_entries(members[u]["measures"], u)],
-                "reasons": [r for u in usccs for r in _member_entries(members[u]["reasons"], u)],
-                "members": [members[u] for u in usccs],
-            })
+        members, results = _score_members(uow, actor, model, data, created, {
+            "id": evaluation_id, "tender_code": data["tender"]["code"]})
         document = {
             "id": evaluation_id,
             "tender": data["tender"],
@@ -184,19 +161,68 @@ def create_evaluation(ctx: ServiceContext, actor: Actor, raw,
             "model": model_ref(model),
             "created_by": actor.name,
             "created_at": format_instant(created),
-            "results": out,
+            "results": [_bid_result(model, bidder, members, results)
+                        for bidder in data["bidders"]],
         }
-        outcome = remember(uow, idem, 201, document)
-        sha = canonical.sha256_hex(outcome.body)
-        uow.evaluations.add(EvaluationRow(id=evaluation_id, created_by_token=actor.token_id,
-                                          document=outcome.body, sha256=sha,
-                                          audit_position=uow.audit.next_position()))
-        uow.audit.append("evaluation.created", actor.name,
-                         {"evaluation_id": evaluation_id, "tender": data["tender"],
-                          "sector": data["sector"], "as_of": data["as_of"].isoformat(),
-                          "bidders": len(data["bidders"]), "sha256": sha})
+        text = present(EVALUATION, document)
+        _store_evaluation(uow, actor, idem, data, evaluation_id, text)
         uow.commit()
-        return outcome
+        return Outcome(201, text)
+
+
+def _members(bidder: dict) -> list[str]:
+    return bidder.get("consortium") or [bidder["uscc"]]
+
+
+def _score_members(uow, actor: Actor, model, data: dict, created: datetime, context: dict
+                   ) -> tuple[dict[str, dict], dict[str, ScoreResult]]:
+    """Serve (and trace) every member's score as known at ``created``: the §4 bodies and
+    the engine's results, by USCC."""
+    knowledge = Knowledge(uow.audit.next_position(), created)
+    members: dict[str, dict] = {}
+    results: dict[str, ScoreResult] = {}
+    at = created
+    for bidder in data["bidders"]:
+        for uscc in _members(bidder):
+            result, name = score_as_known(uow, model, uscc, data["sector"], data["as_of"],
+                                          knowledge)
+            results[uscc] = result
+            members[uscc] = _serve(uow, actor, result, name, at, context)
+            at = uow.audit.next_at()
+    return members, results
+
+
+def _bid_result(model, bidder: dict, members: dict[str, dict],
+                results: dict[str, ScoreResult]) -> dict:
+    """One bidder's result (API.md §5): a consortium by the consortium rule, with its
+    members' measures and reasons, each with its USCC."""
+    usccs = _members(bidder)
+    combined = combine(model, [results[u] for u in usccs])
+    return {
+        "bidder": {"consortium": usccs} if "consortium" in bidder else {"uscc": usccs[0]},
+        "score": fmt(combined.score),
+        "grade": combined.grade,
+        "eligible_to_bid": combined.eligible_to_bid,
+        "bid_points": fmt(combined.bid_points),
+        "measures": [m for u in usccs for m in _member_entries(members[u]["measures"], u)],
+        "reasons": [r for u in usccs for r in _member_entries(members[u]["reasons"], u)],
+        "members": [members[u] for u in usccs],
+    }
+
+
+def _store_evaluation(uow, actor: Actor, idem: IdempotentRequest | None, data: dict,
+                      evaluation_id: int, text: str) -> None:
+    """Store the document as sent, remember it for the Idempotency-Key, and append
+    ``evaluation.created`` carrying both hashes."""
+    sha = canonical.sha256_hex(text)
+    position = uow.audit.next_position()
+    extra = remember(uow, idem, 201, text, position)
+    uow.evaluations.add(EvaluationRow(id=evaluation_id, created_by_token=actor.token_id,
+                                      document=text, sha256=sha, audit_position=position))
+    uow.audit.append("evaluation.created", actor.name,
+                     {"evaluation_id": evaluation_id, "tender": data["tender"],
+                      "sector": data["sector"], "as_of": data["as_of"].isoformat(),
+                      "bidders": len(data["bidders"]), "sha256": sha, **extra})
 
 
 def get_evaluation(ctx: ServiceContext, actor: Actor, evaluation_id: int) -> str:

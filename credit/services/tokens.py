@@ -136,9 +136,14 @@ def actor_by_id(ctx: ServiceContext, token_id: int) -> Actor:
     secret — or Unauthenticated when the token is unknown, revoked or expired, so a
     revocation ends every session signed in with it at the next request."""
     with ctx.uow(write=False) as uow:
-        row = uow.tokens.get(token_id) if isinstance(token_id, int) else None
-        valid = (row is not None and not uow.tokens.is_revoked(row.id)
-                 and (row.expires_at_us is None or row.expires_at_us > to_micros(ctx.clock())))
+        return actor_in(ctx, uow, token_id)
+
+
+def actor_in(ctx: ServiceContext, uow, token_id: int) -> Actor:
+    """:func:`actor_by_id` inside an open unit of work."""
+    row = uow.tokens.get(token_id) if isinstance(token_id, int) else None
+    valid = (row is not None and not uow.tokens.is_revoked(row.id)
+             and (row.expires_at_us is None or row.expires_at_us > to_micros(ctx.clock())))
     if not valid:
         raise Unauthenticated("The signed-in token is unknown, revoked or expired.")
     return Actor(name=row.name, role=row.role, token_id=row.id,

@@ -16,9 +16,11 @@ import pytest
 from sqlalchemy import func, select
 
 from credit.persistence.tables import AuditEntryRow, RecordEventRow, RecordRow
+from credit.services.audit import verify_chain
 from credit.services.records import create_record
 from credit.services.scoring import create_evaluation
 from credit.services.tokens import authenticate, create_token, revoke_token
+from tests.integration.helpers import tamper
 
 S1 = "91330603MA2D4F6E84"  # the worked example's subject (MODEL.md §10)
 S2 = "91110000600037341L"
@@ -175,6 +177,41 @@ def test_sign_out_ends_the_session(app, tokens):
     assert b.get("/audit").status_code == 200
     assert b.post("/signout").status_code == 302
     assert b.get("/audit").status_code == 302
+
+
+def test_a_signed_out_session_cookie_replayed_is_refused(ctx, app, tokens):
+    """Issue 9 item 4: sign-out ends the session on the server, not only in the browser
+    that signed out; other sessions of the same token stay signed in."""
+    name = app.config["SESSION_COOKIE_NAME"]
+    b = signed_in(app, tokens["housing"])
+    colleague = signed_in(app, tokens["housing"])
+    old = b.client.get_cookie(name).value
+    assert b.get("/records/new").status_code == 200
+    assert b.post("/signout").status_code == 302
+
+    def thief() -> Browser:  # a client replaying the old cookie
+        replay = Browser(app)
+        replay.client.set_cookie(name, old)
+        return replay
+
+    resp = thief().get("/records/new")
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/?next=")
+    before = snapshot(ctx)
+    resp = thief().post("/records/new", record_form())  # the old cookie's own CSRF value
+    assert resp.status_code == 302 and snapshot(ctx) == before
+    assert colleague.get("/records/new").status_code == 200
+    # The sign-out is logged, and the row that ends the session is verified like any row.
+    with ctx.uow(write=False) as uow:
+        ended = [e for e in uow.audit_queries.page(after=0, limit=500)
+                 if e["kind"] == "session.ended"]
+    assert [(e["actor"], e["payload"]["token_id"]) for e in ended] == [
+        ("柯桥区住房和城乡建设局", tokens["housing_id"])]
+    assert verify_chain(ctx)["ok"] is True
+    tamper(ctx, "ended_sessions", "DELETE FROM ended_sessions")
+    assert verify_chain(ctx)["first_bad"] == {
+        "position": ended[0]["position"], "problem": "row_missing", "table": "ended_sessions",
+        "id": ended[0]["payload"]["session_sha256"]}
+    assert thief().get("/records/new").status_code == 200  # why the row must be verified
 
 
 def test_a_revoked_token_ends_its_sessions_at_the_next_request(ctx, app, tokens):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 
-from credit.errors import Conflict, InvalidInput
+from credit.errors import Conflict, IntegrityFailure, InvalidInput
+from credit.services.audit import verify_chain
 from credit.services.idempotency import IdempotentRequest
 from credit.services.records import create_record, revoke_record
 from credit.services.scoring import create_evaluation
@@ -18,10 +19,12 @@ from .helpers import (
     S1,
     S2,
     counts,
+    entry,
     expect,
     record_body,
     revocation_body,
     snapshot,
+    tamper,
     wrong_check,
 )
 
@@ -138,3 +141,94 @@ def test_evaluation_replay(ctx, clock):
     with expect(Conflict, "idempotency_key_reused"):
         create_evaluation(ctx, EVALUATOR, bad, idem(bad, actor=EVALUATOR, path=EVALUATIONS))
     assert snapshot(ctx) == before
+
+
+# ---- issue 9 item 6: the remembered body is covered by audit verify -----------------
+
+def _key_id(actor=HOUSING, path=RECORDS, key="k-1") -> str:
+    return f"{actor.token_id} POST {path} {key}"
+
+
+def _forge_body(ctx, path=RECORDS) -> str:
+    """Rewrite the remembered body behind the service (triggers removed first)."""
+    forged = None
+    with ctx.uow(write=False) as uow:
+        row = next(r for r in uow.idempotency.iter_all() if r.path == path)
+        forged = row.body.replace('"status":"active"', '"status":"revoked"') \
+            if path == RECORDS else row.body.replace('"grade":"', '"grade":"A', 1)
+    assert forged != row.body
+    assert tamper(ctx, "idempotency_keys", "UPDATE idempotency_keys SET body = :b "
+                  "WHERE path = :p", {"b": forged, "p": path}) == 1
+    return forged
+
+
+def test_the_creating_entry_carries_the_hash_of_the_remembered_reply(ctx):
+    body = record_body()
+    first = json.loads(create_record(ctx, HOUSING, body, idem(body)).body)
+    payload = entry(ctx, first["audit_position"])["payload"]
+    assert set(payload) == {"record", "sha256", "idempotency"}
+    stamp = payload["idempotency"]
+    assert {k: stamp[k] for k in ("token_id", "method", "path", "key")} == {
+        "token_id": HOUSING.token_id, "method": "POST", "path": RECORDS, "key": "k-1"}
+    # without a key the entry keeps its old shape
+    plain = json.loads(create_record(ctx, HOUSING, record_body(document_no="D-2")).body)
+    assert set(entry(ctx, plain["audit_position"])["payload"]) == {"record", "sha256"}
+    assert verify_chain(ctx)["ok"] is True
+
+
+def test_an_edited_remembered_body_is_located_and_never_replayed(ctx):
+    body = record_body()
+    first = create_record(ctx, HOUSING, body, idem(body))
+    position = json.loads(first.body)["audit_position"]
+    forged = _forge_body(ctx)
+    assert verify_chain(ctx)["first_bad"] == {
+        "position": position, "problem": "row_mismatch", "table": "idempotency_keys",
+        "id": _key_id()}
+    before = snapshot(ctx)
+    with expect(IntegrityFailure, "integrity_failure") as info:
+        create_record(ctx, HOUSING, body, idem(body))
+    assert info.value.status == 500 and forged not in info.value.message
+    assert snapshot(ctx) == before
+
+
+def test_an_edited_remembered_evaluation_is_located_and_never_replayed(ctx):
+    body = evaluation_body()
+    key = idem(body, actor=EVALUATOR, path=EVALUATIONS)
+    first = json.loads(create_evaluation(ctx, EVALUATOR, body, key).body)
+    _forge_body(ctx, EVALUATIONS)
+    bad = verify_chain(ctx)["first_bad"]
+    assert (bad["problem"], bad["table"], bad["id"]) == (
+        "row_mismatch", "idempotency_keys", _key_id(EVALUATOR, EVALUATIONS))
+    assert entry(ctx, bad["position"])["payload"]["evaluation_id"] == first["id"]
+    with expect(IntegrityFailure, "integrity_failure"):
+        create_evaluation(ctx, EVALUATOR, body, key)
+
+
+def test_a_deleted_or_forged_remembered_reply_is_located(ctx):
+    body = record_body()
+    position = json.loads(create_record(ctx, HOUSING, body, idem(body)).body)[
+        "audit_position"]
+    tamper(ctx, "idempotency_keys", "DELETE FROM idempotency_keys")
+    assert verify_chain(ctx)["first_bad"] == {
+        "position": position, "problem": "row_missing", "table": "idempotency_keys",
+        "id": _key_id()}
+    tamper(ctx, "idempotency_keys",
+           "INSERT INTO idempotency_keys (token_id, method, path, key, request_sha256, "
+           "status, body, audit_position) VALUES (1, 'POST', :p, 'k-1', :r, 201, '{}', :pos)",
+           {"p": RECORDS, "r": idem(body).request_sha256, "pos": position + 7})
+    problems = verify_chain(ctx)
+    assert problems["first_bad"]["problem"] == "row_mismatch"  # the entry's stamp differs
+    with expect(IntegrityFailure, "integrity_failure"):
+        create_record(ctx, HOUSING, body, idem(body))
+
+
+def test_a_remembered_reply_with_no_creating_entry_is_unreferenced(ctx):
+    tamper(ctx, "idempotency_keys",
+           "INSERT INTO idempotency_keys (token_id, method, path, key, request_sha256, "
+           "status, body) VALUES (1, 'POST', :p, 'old', 'x', 201, '{}')", {"p": RECORDS})
+    assert verify_chain(ctx)["first_bad"] == {
+        "position": None, "problem": "row_unreferenced", "table": "idempotency_keys",
+        "id": _key_id(key="old")}
+    old = record_body()
+    with expect(IntegrityFailure, "integrity_failure"):
+        create_record(ctx, HOUSING, old, idem(old, key="old"))

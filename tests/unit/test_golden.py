@@ -88,7 +88,7 @@ import pytest
 from credit.domain import dates
 from credit.domain.canonical import dumps
 from credit.domain.consortium import combine
-from credit.domain.engine import bid_points, evaluate
+from credit.domain.engine import bid_points, effective_valid_until, evaluate
 from credit.domain.money import fmt
 from credit.domain.records import Knowledge, Record, RecordEvent
 from credit.domain.trace import result_body, trace_payload
@@ -321,6 +321,7 @@ DATE_FUNCTIONS = {
     "default_valid_until": dates.default_valid_until,
     "latest_explicit_valid_until": dates.latest_explicit_valid_until,
     "earliest_repair_on": dates.earliest_repair_on,
+    "effective_valid_until": effective_valid_until,
 }
 
 

@@ -1,0 +1,356 @@
+"""``audit verify`` (API.md §6) as four verifiers sharing one walk of the chain.
+
+* :class:`ChainVerifier` — the entries themselves: gap-free positions, each text
+  hashing to its ``sha256``, each linked to its predecessor, and the typed look-up
+  columns (kind, at, actor, uscc) saying what the hashed text says.
+* :class:`RowVerifier` — every stored row of a table in :data:`VERIFIED_TABLES` against
+  the hash its creating entry carries: a row edited (``row_mismatch``), deleted
+  (``row_missing``) or forged with no entry (``row_unreferenced``). Subjects (registered
+  by their first record) and tokens (compared field by field with ``token.created`` /
+  ``token.revoked``) have verifiers of their own.
+* :class:`CheckpointVerifier` — with a saved checkpoint, whether the log still extends
+  it (see services/checkpoints.py).
+
+A new kind of stored row is verified by adding one :class:`VerifiedTable` to
+:data:`VERIFIED_TABLES`: the entry kinds that create its rows, where such an entry keeps
+the row's key and hash, how to read the rows and how to hash one. For example::
+
+    VerifiedTable("tenders", kinds=("tender.created",),
+                  origin=lambda p: (p["tender"]["id"], p["sha256"]),
+                  rows=lambda uow: uow.tenders.iter_all(), key=lambda t: t.id,
+                  digest=lambda t: canonical.digest(tender_facts(t)),
+                  column=lambda t: t.sha256)
+
+Nothing here appends anything; the walk reads one snapshot (see the unit of work).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Iterable
+
+from credit.domain import canonical
+from credit.domain.dates import format_instant, from_micros, parse_instant, to_micros
+from credit.persistence.audit_log import GENESIS
+from credit.persistence.repositories import (
+    ended_session_facts,
+    event_facts,
+    idempotency_facts,
+    record_facts,
+)
+
+from .context import ServiceContext
+
+ENTRY_PROBLEMS = ("hash_mismatch", "prev_mismatch", "position_gap")
+
+
+def problem(position: int | None, kind: str, table: str | None = None,
+            row_id: Any = None) -> dict:
+    """One finding: ``{"position", "problem", "table"?, "id"?}`` (API.md §6)."""
+    out = {"position": position, "problem": kind}
+    if table is not None:
+        out["table"] = table
+        out["id"] = row_id
+    return out
+
+
+# ------------------------------------------------------------------------ the chain
+
+def _expected_uscc(entry: dict) -> str | None:
+    """The subject an entry is about, as its look-up column must say."""
+    p = entry.get("payload") or {}
+    if entry.get("kind") == "score.served":
+        return p.get("uscc")
+    for key in ("record", "event"):
+        if isinstance(p.get(key), dict):
+            return p[key].get("uscc")
+    return None
+
+
+def _lookup_columns_match(row, entry: dict) -> bool:
+    """The typed columns used to find entries (kind, at, actor, uscc) say what the
+    hashed text says; otherwise an edit could hide an entry from a filtered view."""
+    try:
+        at_us = to_micros(parse_instant(entry["at"]))
+    except (KeyError, TypeError, ValueError):
+        return False
+    return (row.kind == entry.get("kind") and row.actor == entry.get("actor")
+            and row.at_us == at_us and row.uscc == _expected_uscc(entry))
+
+
+def _at(payload: dict, *path):
+    """``payload[path[0]][path[1]]…``, or None where the shape is not as written."""
+    value = payload
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _parse(text: str) -> dict | None:
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+class ChainVerifier:
+    """Each entry in position order: position, hash, link, look-up columns."""
+
+    def __init__(self) -> None:
+        self.problems: list[dict] = []
+        self.checked = 0
+        self.last_position = 0
+        self._prev, self._position = GENESIS, 1
+
+    def check(self, row) -> dict | None:
+        """Check one stored entry; returns its parsed text (None when unreadable)."""
+        self.checked += 1
+        entry = _parse(row.text)
+        if row.position != self._position:
+            kind = "position_gap"
+        elif entry is None or canonical.sha256_hex(row.text) != row.sha256 \
+                or entry.get("position") != row.position:
+            kind = "hash_mismatch"
+        elif entry.get("prev_sha256") != self._prev:
+            kind = "prev_mismatch"
+        elif not _lookup_columns_match(row, entry):
+            kind = None
+            self.problems.append(problem(row.position, "row_mismatch", "audit_entries",
+                                         row.position))
+        else:
+            kind = None
+        if kind:
+            self.problems.append(problem(row.position, kind))
+        self.last_position = max(self.last_position, row.position)
+        self._prev, self._position = row.sha256, row.position + 1
+        return entry
+
+
+# ------------------------------------------------------------------- stored rows
+
+@dataclass(frozen=True)
+class VerifiedTable:
+    """A table whose every row was created by one audit entry carrying the row's hash.
+
+    ``origin(payload)`` gives ``(key, sha256)`` of the row an entry of one of ``kinds``
+    created, or None when that entry created none (e.g. no Idempotency-Key was sent);
+    ``digest(row)`` re-hashes a stored row and ``key(row)`` names it like ``origin``
+    does; ``column(row)`` is the hash the row keeps itself, if it has that column."""
+
+    table: str
+    kinds: tuple[str, ...]
+    origin: Callable[[dict], tuple[Hashable, str] | None]
+    rows: Callable[[Any], Iterable]
+    key: Callable[[Any], Hashable]
+    digest: Callable[[Any], str]
+    column: Callable[[Any], str | None] = field(default=lambda row: None)
+
+
+def _idempotency_origin(payload: dict) -> tuple[Hashable, str] | None:
+    stamp = payload.get("idempotency")
+    if not isinstance(stamp, dict):
+        return None
+    return idempotency_key(stamp.get("token_id"), stamp.get("method"), stamp.get("path"),
+                           stamp.get("key")), stamp.get("sha256")
+
+
+def idempotency_key(token_id, method, path, key) -> str:
+    """How ``audit verify`` names an idempotency row: ``token_id method path key``."""
+    return f"{token_id} {method} {path} {key}"
+
+
+VERIFIED_TABLES: tuple[VerifiedTable, ...] = (
+    VerifiedTable("records", kinds=("record.created",),
+                  origin=lambda p: (_at(p, "record", "id"), p.get("sha256")),
+                  rows=lambda uow: uow.records.iter_all(), key=lambda r: r.id,
+                  digest=lambda r: canonical.digest(record_facts(r)),
+                  column=lambda r: r.sha256),
+    VerifiedTable("record_events", kinds=("record.revoked", "record.repaired"),
+                  origin=lambda p: (_at(p, "event", "id"), p.get("sha256")),
+                  rows=lambda uow: uow.records.iter_all_events(), key=lambda e: e.id,
+                  digest=lambda e: canonical.digest(event_facts(e)),
+                  column=lambda e: e.sha256),
+    VerifiedTable("evaluations", kinds=("evaluation.created",),
+                  origin=lambda p: (p.get("evaluation_id"), p.get("sha256")),
+                  rows=lambda uow: uow.evaluations.iter_all(), key=lambda ev: ev.id,
+                  digest=lambda ev: canonical.sha256_hex(ev.document),
+                  column=lambda ev: ev.sha256),
+    VerifiedTable("idempotency_keys", kinds=("record.created", "evaluation.created"),
+                  origin=_idempotency_origin,
+                  rows=lambda uow: uow.idempotency.iter_all(),
+                  key=lambda k: idempotency_key(k.token_id, k.method, k.path, k.key),
+                  digest=lambda k: canonical.digest(idempotency_facts(k))),
+    VerifiedTable("ended_sessions", kinds=("session.ended",),
+                  origin=lambda p: (p.get("session_sha256"), p.get("sha256")),
+                  rows=lambda uow: uow.sessions.iter_all(), key=lambda s: s.session_sha256,
+                  digest=lambda s: canonical.digest(ended_session_facts(s))),
+)
+
+
+class RowVerifier:
+    """Rows of :data:`VERIFIED_TABLES` against the hashes their creating entries hold."""
+
+    def __init__(self, tables: Iterable[VerifiedTable] = VERIFIED_TABLES) -> None:
+        self.tables = tuple(tables)
+        self._by_kind: dict[str, list[VerifiedTable]] = {}
+        for t in self.tables:
+            for kind in t.kinds:
+                self._by_kind.setdefault(kind, []).append(t)
+        self._created: dict[tuple[str, Hashable], tuple[int, str]] = {}
+
+    def see(self, position: int, kind: str, payload: dict) -> None:
+        for t in self._by_kind.get(kind, ()):
+            origin = t.origin(payload)
+            if origin is not None:
+                self._created[(t.table, origin[0])] = (position, origin[1])
+
+    def finish(self, uow) -> list[dict]:
+        """Every stored row checked; then the rows an entry created that are gone."""
+        out = []
+        for t in self.tables:
+            for row in t.rows(uow):
+                out += self._check(t, row)
+        out += [problem(position, "row_missing", table, row_id)
+                for (table, row_id), (position, _) in self._created.items()]
+        return out
+
+    def _check(self, t: VerifiedTable, row) -> list[dict]:
+        row_id = t.key(row)
+        origin = self._created.pop((t.table, row_id), None)
+        if origin is None:
+            return [problem(None, "row_unreferenced", t.table, row_id)]
+        column = t.column(row)
+        if t.digest(row) != origin[1] or (column is not None and column != origin[1]):
+            return [problem(origin[0], "row_mismatch", t.table, row_id)]
+        return []
+
+
+def subject_problems(uow) -> list[dict]:
+    """A subject is registered by its first record: same name, same position."""
+    first = {uscc: (position, name) for uscc, position, name in uow.records.first_per_subject()}
+    out = []
+    for subject in uow.subjects.all():
+        origin = first.pop(subject.uscc, None)
+        if origin is None:
+            out.append(problem(None, "row_unreferenced", "subjects", subject.uscc))
+        elif (subject.registered_position, subject.name) != origin:
+            out.append(problem(origin[0], "row_mismatch", "subjects", subject.uscc))
+    out += [problem(position, "row_missing", "subjects", uscc)
+            for uscc, (position, _) in first.items()]
+    return out
+
+
+class TokenVerifier:
+    """Token rows and revocations against their ``token.created`` / ``token.revoked``
+    entries (a role raised or a secret swapped in the database is caught)."""
+
+    def __init__(self) -> None:
+        self._created: dict[int, tuple[int, dict]] = {}
+        self._revoked: dict[int, int] = {}
+
+    def see(self, position: int, kind: str, payload: dict) -> None:
+        if kind == "token.created":
+            self._created[payload.get("token_id")] = (position, payload)
+        elif kind == "token.revoked":
+            self._revoked[payload.get("token_id")] = position
+
+    def finish(self, uow) -> list[dict]:
+        out = [p for t in uow.tokens.all() for p in self._token(t)]
+        out += [problem(position, "row_missing", "tokens", token_id)
+                for token_id, (position, _) in self._created.items()]
+        for rev in uow.tokens.iter_revocations():
+            position = self._revoked.pop(rev.token_id, None)
+            if position is None:
+                out.append(problem(None, "row_unreferenced", "token_revocations",
+                                   rev.token_id))
+            elif rev.audit_position != position:
+                out.append(problem(position, "row_mismatch", "token_revocations",
+                                   rev.token_id))
+        out += [problem(position, "row_missing", "token_revocations", token_id)
+                for token_id, position in self._revoked.items()]
+        return out
+
+    def _token(self, t) -> list[dict]:
+        origin = self._created.pop(t.id, None)
+        if origin is None:
+            return [problem(None, "row_unreferenced", "tokens", t.id)]
+        position, p = origin
+        expires = format_instant(from_micros(t.expires_at_us)) if t.expires_at_us else None
+        same = (t.name == p.get("name") and t.role == p.get("role")
+                and [s for s in t.sectors.split(",") if s] == list(p.get("sectors") or [])
+                and t.uscc == p.get("uscc") and expires == p.get("expires_at")
+                and t.audit_position == position
+                and hashlib.sha256(t.secret_sha256.encode()).hexdigest()
+                == p.get("secret_digest"))
+        return [] if same else [problem(position, "row_mismatch", "tokens", t.id)]
+
+
+# ----------------------------------------------------------------- the checkpoint
+
+class CheckpointVerifier:
+    """Whether the log still extends a saved checkpoint (``position``, ``sha256``)."""
+
+    def __init__(self, checkpoint) -> None:
+        self.checkpoint = checkpoint
+        # None: the checkpoint's position was not reached (yet)
+        self._at: bool | None = checkpoint.sha256 == GENESIS \
+            if checkpoint.position == 0 else None
+
+    def see(self, row) -> None:
+        cp = self.checkpoint
+        if row.position == cp.position:
+            self._at = row.sha256 == cp.sha256 and canonical.sha256_hex(row.text) == cp.sha256
+
+    def result(self, last_position: int, problems: list[dict]) -> dict:
+        """``checkpoint_ok`` and ``checkpoint_problem``: null, or ``truncated`` (the
+        first missing position), ``position_gap`` (deleted from the middle),
+        ``hash_mismatch`` (the entry at the checkpoint rewritten) or the chain's first
+        bad entry."""
+        cp = self.checkpoint
+        chain_bad = next((p for p in problems if p["position"] is not None
+                          and p["problem"] in ENTRY_PROBLEMS), None)
+        if self._at is None and last_position < cp.position:
+            found = problem(last_position + 1, "truncated")
+        elif self._at is None:
+            found = problem(cp.position, "position_gap")
+        elif not self._at:
+            found = problem(cp.position, "hash_mismatch")
+        elif chain_bad is not None:
+            found = problem(chain_bad["position"], chain_bad["problem"])
+        else:
+            found = None
+        return {"checkpoint_ok": found is None, "checkpoint_problem": found}
+
+
+# ------------------------------------------------------------------- all together
+
+def verify_chain(ctx: ServiceContext, checkpoint=None) -> dict:
+    """Walk the whole chain; re-hash every entry and every stored row against the hash
+    its creating entry carries. ``first_bad`` is the lowest bad position (rows no entry
+    created come last, with position null). With a ``checkpoint`` the result adds
+    ``checkpoint_ok`` and ``checkpoint_problem`` (:class:`CheckpointVerifier`)."""
+    chain, rows, tokens = ChainVerifier(), RowVerifier(), TokenVerifier()
+    saved = CheckpointVerifier(checkpoint) if checkpoint is not None else None
+    with ctx.uow(write=False, snapshot=True) as uow:
+        for row in uow.audit_queries.iter_rows():
+            entry = chain.check(row)
+            if saved is not None:
+                saved.see(row)
+            if entry is not None:
+                payload = entry.get("payload")
+                payload = payload if isinstance(payload, dict) else {}
+                rows.see(row.position, row.kind, payload)
+                tokens.see(row.position, row.kind, payload)
+        problems = (chain.problems + rows.finish(uow) + subject_problems(uow)
+                    + tokens.finish(uow))
+    problems.sort(key=lambda p: (p["position"] is None, p["position"] or 0))
+    result = {"ok": not problems, "entries_checked": chain.checked,
+              "first_bad": problems[0] if problems else None}
+    if saved is not None:
+        result.update(saved.result(chain.last_position, problems))
+    return result

@@ -1,0 +1,184 @@
+"""Issue 9 item 16: one way to present a resource. Every JSON response of the API goes
+through its marshmallow response schema (credit.services.resources; errors through
+api/schemas.ErrorBody), so schema and response cannot drift:
+
+* every /api/v1 operation documents a 2xx schema, and a walk through every operation
+  gets 2xx bodies that load back through that schema exactly (unknown fields refused at
+  every level, required ones present) and that the schema dumps unchanged;
+* a field a use case adds but no schema declares is never sent — neither by a view
+  returning a dict (dumped by flask-smorest) nor in a reply stored at creation and sent
+  byte for byte (dumped through the same schema once, then stored);
+* no blueprint writes a response by hand.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+from marshmallow import Schema
+
+from credit.domain import canonical
+from credit.services import records, resources, scoring, subjects
+from tests.e2e.conftest import (
+    S1,
+    S2,
+    S3,
+    evaluation_body,
+    record_body,
+    repair_body,
+    revocation_body,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def _operations(app):
+    """(rule, method) of every documented operation with its view function."""
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1") and rule.endpoint != "api-docs.openapi_json":
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                yield rule, method, app.view_functions[rule.endpoint]
+
+
+def _success_schema(view, status: int) -> Schema:
+    docs = view._apidoc["response"]["responses"][status]
+    (doc,) = docs
+    return doc["schema"]
+
+
+def test_every_operation_presents_its_success_through_a_resource_schema(app):
+    seen = 0
+    for rule, method, view in _operations(app):
+        statuses = [s for s in view._apidoc["response"]["responses"] if 200 <= int(s) < 300]
+        assert len(statuses) == 1, (rule.rule, method)
+        schema = _success_schema(view, statuses[0])
+        assert isinstance(schema, resources.Resource), (rule.rule, method, schema)
+        seen += 1
+    assert seen >= 20
+
+
+def _walk(api, ctx) -> list:
+    """Call every operation at least once with a success; returns the responses."""
+    out = []
+
+    def keep(resp):
+        assert 200 <= resp.status_code < 300, resp.get_data(as_text=True)
+        out.append(resp)
+        return resp.get_json()
+
+    r1 = keep(api.post("/api/v1/records", record_body(project_code="P-1", note="备注"),
+                       "regulator", headers={"Idempotency-Key": "walk-1"}))
+    keep(api.post("/api/v1/records", record_body(project_code="P-1", note="备注"),
+                  "regulator", headers={"Idempotency-Key": "walk-1"}))  # the replay
+    r2 = keep(api.post("/api/v1/records", record_body(document_no="D-2", code="BID-BAN",
+                                                      valid_until="2026-12-31"), "regulator"))
+    keep(api.post("/api/v1/records", record_body(uscc=S2, code="AWARD-CITY",
+                                                 document_no="G-1"), "regulator"))
+    keep(api.post(f"/api/v1/records/{r1['id']}/repair", repair_body("2026-05-01"),
+                  "regulator"))
+    keep(api.post(f"/api/v1/records/{r2['id']}/revocation", revocation_body(), "regulator"))
+    keep(api.get(f"/api/v1/records/{r1['id']}", "evaluator"))
+    keep(api.get("/api/v1/records?limit=2", "evaluator"))
+    keep(api.post("/api/v1/records", record_body(document_no="D-3", code="SUB-TRANSFER"),
+                  "regulator"))
+    score = keep(api.get(f"/api/v1/subjects/{S1}/score?sector=housing", "evaluator"))
+    keep(api.get(f"/api/v1/subjects/{S2}/score?sector=transport", "evaluator"))
+    keep(api.get(f"/api/v1/subjects/{S3}/score?sector=water", "evaluator"))
+    keep(api.get(f"/api/v1/subjects/{S1}", "evaluator"))
+    ev = keep(api.post("/api/v1/evaluations", evaluation_body(), "evaluator",
+                       headers={"Idempotency-Key": "walk-e"}))
+    keep(api.get(f"/api/v1/evaluations/{ev['id']}", "evaluator"))
+    keep(api.get(f"/api/v1/subjects/{S1}/inquiries", "enterprise"))
+    keep(api.get("/api/v1/traces?limit=3", "auditor"))
+    keep(api.get(f"/api/v1/traces/{score['trace_id']}", "auditor"))
+    keep(api.get(f"/api/v1/traces/{score['trace_id']}/verify", "auditor"))
+    keep(api.get("/api/v1/audit/entries?limit=100", "auditor"))
+    keep(api.get("/api/v1/audit/verify", "auditor"))
+    cp = keep(api.get("/api/v1/audit/checkpoint", "auditor"))
+    keep(api.get(f"/api/v1/audit/verify?position={cp['position']}&sha256={cp['sha256']}",
+                 "auditor"))
+    keep(api.get(f"/api/v1/audit/verify?position={cp['position'] + 5}&sha256={'a' * 64}",
+                 "auditor"))
+    keep(api.get("/api/v1/audit/public-key"))
+    keep(api.get("/api/v1/models", "evaluator"))
+    keep(api.get("/api/v1/models/keqiao-2025@1", "evaluator"))
+    keep(api.get("/api/v1/models/keqiao-screens-2025@1", "evaluator"))
+    keep(api.get("/api/v1/health"))
+    return out
+
+
+@SQLITE_ONLY
+def test_every_success_response_is_exactly_its_schema(app, api, ctx):
+    adapter = app.url_map.bind("localhost")
+    covered = set()
+    for resp in _walk(api, ctx):
+        request = resp.request
+        endpoint, _ = adapter.match(request.path, request.method)
+        schema = _success_schema(app.view_functions[endpoint], resp.status_code)
+        body = json.loads(resp.get_data(as_text=True))
+        errors = schema.validate(body)  # unknown fields refused, required ones present
+        assert errors == {}, (request.path, errors)
+        assert schema.dump(body) == body, request.path  # nothing the schema leaves out
+        covered.add((endpoint, request.method))
+    every = {(rule.endpoint, m) for rule, m, _ in _operations(app)}
+    assert every - covered == set()
+
+
+@SQLITE_ONLY
+def test_stored_replies_are_their_schema_dump(app, api, ctx):
+    created = api.post("/api/v1/records", record_body(), "regulator",
+                       headers={"Idempotency-Key": "k"})
+    ev = api.post("/api/v1/evaluations", evaluation_body(), "evaluator")
+    for resp, schema in ((created, resources.RecordOut()),
+                         (ev, resources.EvaluationOut())):
+        text = resp.get_data(as_text=True)
+        assert text == resources.present(schema, json.loads(text))
+        assert text == canonical.dumps(json.loads(text))
+
+
+@SQLITE_ONLY
+def test_a_field_no_schema_declares_is_never_sent(app, api, ctx, monkeypatch):
+    def leaking(fn):
+        def wrapper(*args, **kw):
+            out = fn(*args, **kw)
+            if isinstance(out, dict):
+                out["leaked"] = "not in any schema"
+                for item in out.get("items") or ():
+                    item["leaked"] = "not in any schema"
+            return out
+        return wrapper
+
+    monkeypatch.setattr(records, "record_resource", leaking(records.record_resource))
+    for module, name in ((scoring, "result_body"), (scoring, "score"),
+                         (subjects, "health"), (subjects, "get_subject")):
+        monkeypatch.setattr(module, name, leaking(getattr(module, name)))
+    responses = [
+        api.post("/api/v1/records", record_body(), "regulator",
+                 headers={"Idempotency-Key": "k"}),
+        api.post("/api/v1/records", record_body(), "regulator",
+                 headers={"Idempotency-Key": "k"}),
+        api.get("/api/v1/records/1", "evaluator"),
+        api.get("/api/v1/records", "evaluator"),
+        api.post("/api/v1/records/1/revocation", revocation_body(), "regulator"),
+        api.get(f"/api/v1/subjects/{S1}/score?sector=housing", "evaluator"),
+        api.get(f"/api/v1/subjects/{S1}", "evaluator"),
+        api.post("/api/v1/evaluations", evaluation_body(), "evaluator"),
+        api.get("/api/v1/health"),
+    ]
+    for resp in responses:
+        assert 200 <= resp.status_code < 300, resp.get_data(as_text=True)
+        assert b"leaked" not in resp.data, resp.request.path
+
+
+def test_blueprints_never_write_a_response_by_hand():
+    """Views return what the use case returned (dumped by @blp.response) or a reply
+    stored at creation (api.http.verbatim); nothing else builds JSON."""
+    for path in sorted((ROOT / "api/blueprints").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        calls = {ast.unparse(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+        assert not calls & {"Response", "jsonify", "json.dumps", "json_response",
+                            "make_response"}, path
