@@ -6,7 +6,7 @@ from flask import Flask, request
 from flask_smorest import Api
 from werkzeug.exceptions import MethodNotAllowed
 
-from api import console, errors
+from api import console, errors, ratelimit
 from api.schemas import ErrorBody
 
 # Routes whose GET logs a trace: HEAD would too, so it is refused (API.md §4).
@@ -23,7 +23,8 @@ class CreditApi(Api):
 def create_app(config: dict | None = None) -> Flask:
     """Build the application. ``config`` may carry ``CREDIT_CONTEXT`` (a ready
     ServiceContext, for tests), ``CREDIT_DATABASE_URL``, ``CREDIT_MODEL`` and
-    ``SECRET_KEY``; otherwise the environment of API.md §8 is read."""
+    ``SECRET_KEY``, ``CREDIT_RATE_LIMIT_STORAGE``, ``CREDIT_RATE_LIMIT_PUBLIC`` and
+    ``CREDIT_RATE_LIMIT_SIGNIN``; otherwise the environment of API.md §8 is read."""
     app = Flask(__name__)
     app.config.update(
         API_TITLE="Keqiao credit evaluation and joint punishment (两场联动)",
@@ -49,7 +50,10 @@ def create_app(config: dict | None = None) -> Flask:
     # config names explicitly (tests) taking precedence.
     settings = context.settings.with_(
         secret_key=app.config.get("SECRET_KEY"),
-        signing_key_path=app.config.get("CREDIT_SIGNING_KEY"))
+        signing_key_path=app.config.get("CREDIT_SIGNING_KEY"),
+        rate_limit_storage=app.config.get("CREDIT_RATE_LIMIT_STORAGE"),
+        rate_limit_public=app.config.get("CREDIT_RATE_LIMIT_PUBLIC"),
+        rate_limit_signin=app.config.get("CREDIT_RATE_LIMIT_SIGNIN"))
     app.config["SECRET_KEY"] = settings.secret_key
     app.extensions["credit"] = context
     app.extensions["credit_settings"] = settings
@@ -57,11 +61,21 @@ def create_app(config: dict | None = None) -> Flask:
     api = CreditApi(app, spec_kwargs={"info": {"description": "Credit scores, grades and joint "
                                          "punishment for public tendering in Zhejiang."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    from api.blueprints import audit, checkpoints, evaluations, models, records, subjects
+    from api.blueprints import (
+        applications,
+        audit,
+        checkpoints,
+        evaluations,
+        models,
+        public,
+        records,
+        subjects,
+    )
     for blp in (records.blp, subjects.blp, evaluations.blp, audit.traces, audit.log,
-                models.blp, checkpoints.blp):
+                models.blp, checkpoints.blp, applications.blp, public.blp):
         api.register_blueprint(blp)
     app.register_blueprint(console.bp)
+    ratelimit.install(app, settings)
 
     @app.before_request
     def _refuse_head():

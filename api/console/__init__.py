@@ -18,7 +18,7 @@ bp = Blueprint("console", __name__)
 ERROR_TITLES = {
     400: "请求无效", 401: "请先登录", 403: "无权访问", 404: "页面或资源不存在",
     405: "不支持该请求方式", 409: "与现有数据冲突", 413: "提交的内容过大",
-    422: "不符合业务规则", 503: "服务暂不可用",
+    422: "不符合业务规则", 429: "请求过于频繁", 503: "服务暂不可用",
 }
 ERROR_TEXTS = {
     "csrf_failed": "表单已过期或来源无法确认（CSRF 校验未通过），未保存任何内容。"
@@ -28,6 +28,7 @@ ERROR_TEXTS = {
     "not_found": "没有找到该页面或资源。",
     "secret_key_missing": "控制台未配置 CREDIT_SECRET_KEY，无法建立登录会话。",
     "database_unavailable": "数据库暂时无法连接，请稍后再试。",
+    "rate_limited": "来自本机地址的请求过多，已暂时拒绝。请稍候再试（等待时间见下）。",
 }
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
@@ -76,4 +77,4 @@ def _setup(state) -> None:
     app.config["SESSION_COOKIE_HTTPONLY"] = True
 
 
-from api.console import access, views  # noqa: E402,F401  (routes register on bp)
+from api.console import access, public, views  # noqa: E402,F401  (routes register on bp)

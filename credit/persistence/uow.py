@@ -18,6 +18,7 @@ from credit.errors import Unavailable
 from .audit_log import AuditLog
 from .database import writer
 from .repositories import (
+    ApplicationRepository,
     AuditQueries,
     EvaluationRepository,
     IdempotencyRepository,
@@ -54,6 +55,7 @@ class SqlUnitOfWork:
         self.tokens = TokenRepository(s)
         self.evaluations = EvaluationRepository(s)
         self.idempotency = IdempotencyRepository(s)
+        self.applications = ApplicationRepository(s)
         self._committed = False
         if self.snapshot and self.engine.dialect.name == "postgresql":
             # One snapshot for the whole unit (READ COMMITTED would see rows committed

@@ -23,6 +23,7 @@ from credit.errors import Forbidden, NotFound
 from credit.persistence.audit_log import GENESIS
 from credit.persistence.repositories import event_facts, record_facts
 
+from .applications import row_problems as application_row_problems
 from .context import Actor, ServiceContext
 from .paging import page
 from .scoring import score_as_known
@@ -116,7 +117,7 @@ def _differences(a, b, path="") -> list[str]:
         if len(a) != len(b):
             return [path]
         out = []
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             out += _differences(x, y, f"{path}.{i}")
         return out
     return [] if a == b else [path]
@@ -159,7 +160,7 @@ def verify_trace(ctx: ServiceContext, trace_id: int) -> dict:
 def _expected_uscc(entry: dict) -> str | None:
     """The subject an entry is about, as its look-up column must say."""
     p = entry.get("payload") or {}
-    if entry.get("kind") == "score.served":
+    if entry.get("kind") == "score.served" or str(entry.get("kind")).startswith("application."):
         return p.get("uscc")
     for key in ("record", "event"):
         if isinstance(p.get(key), dict):
@@ -313,6 +314,7 @@ def verify_chain(ctx: ServiceContext, checkpoint=None) -> dict:
             check("record_events", e.id, canonical.digest(event_facts(e)), e.sha256)
         for ev in uow.evaluations.iter_all():
             check("evaluations", ev.id, canonical.sha256_hex(ev.document), ev.sha256)
+        problems += application_row_problems(uow)
         for (table, row_id), (position, _) in created.items():
             problems.append({"position": position, "problem": "row_missing", "table": table,
                              "id": row_id})
