@@ -229,9 +229,19 @@ class Console:
                                  f"{self.s.log_tail()}") from None
 
     def click_and_wait(self, selector: str, then: str):
+        """Click what navigates (a link, a submit button) and wait for the new page to
+        show ``then`` — never the old page's element of the same name."""
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
+        old = self.css("html")
         el = self.css(selector)
         self.d.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
         el.click()
+        try:
+            WebDriverWait(self.d, 15).until(ec.staleness_of(old))
+        except Exception:
+            raise AssertionError(f"clicking {selector} on {self.d.current_url} did not load "
+                                 f"a new page") from None
         return self.wait_for(then)
 
     def text(self) -> str:

@@ -450,7 +450,7 @@ def test_traces_entries_and_verification(api, ctx, clock):
 def test_paging_on_every_list(api, ctx):
     for i in range(5):
         api.create_record(document_no=f"P-{i}")
-    for i in range(3):
+    for _ in range(3):
         api.score(S1, who="enterprise")
 
     records, pages = collect_pages(api, "/api/v1/records", "auditor", 2)

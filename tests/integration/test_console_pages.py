@@ -252,7 +252,7 @@ def test_every_post_form_on_every_page_carries_the_csrf_token(ctx, app, tokens):
     trace_id = served(ctx)[-1]["position"]
     b = signed_in(app, tokens["auditor"])
     html = b.get(f"/traces/{trace_id}").get_data(as_text=True)
-    assert re.search(r'<form method="post" action="/traces/\d+/verify"[^>]*>\s*'
+    assert re.search(r'<form method="post" action="/traces/\d+/verify(#verification)?"[^>]*>\s*'
                      r'<input type="hidden" name="csrf_token"', html)
 
 
@@ -380,6 +380,11 @@ def test_a_good_form_creates_the_record_once_even_when_submitted_twice(ctx, app,
     key = re.search(r'name="form_key" value="([^"]+)"', page).group(1)
     assert f'value="{S1}"' in page
     form = record_form(uscc=S1.lower() + " ", form_key=key, project_code="KQ-P1")
+    # the review step shows everything and writes nothing (issue 13, defect 3)
+    review = b.post("/records/new", form)
+    assert review.status_code == 200 and "确认录入" in text(review)
+    assert snapshot(ctx)[1] == 0
+    form["step"] = "confirm"
     first = b.post("/records/new", form)
     assert first.status_code == 302 and re.fullmatch(r"/records/\d+", first.headers["Location"])
     again = b.post("/records/new", form)  # a double click, or "resend" after a timeout
@@ -387,10 +392,11 @@ def test_a_good_form_creates_the_record_once_even_when_submitted_twice(ctx, app,
     assert snapshot(ctx)[1] == 1
     page = text(b.get(first.headers["Location"]))
     assert "已录入记录" in page and S1 in page and "BID-NOSIGN" in page
-    # The same document again with a fresh form: the duplicate rule, inline.
+    # The same document again with a fresh form: the duplicate rule, inline, at review.
     form["form_key"] = "a-fresh-form-key-0123456789"
-    resp = b.post("/records/new", form)
-    assert resp.status_code == 409 and "未重复录入" in text(resp)
+    for step in ("review", "confirm"):
+        resp = b.post("/records/new", {**form, "step": step})
+        assert resp.status_code == 409 and "未重复录入" in text(resp)
 
 
 def test_revocation_needs_a_confirmation_step(ctx, app, tokens):
@@ -427,11 +433,15 @@ def test_repair_refusals_name_the_allowed_dates_and_write_nothing(ctx, app, toke
     before = snapshot(ctx)
     data = {"repaired_on": "2026-03-01", "document_no": "绍柯建修〔2026〕1号",
             "reason": "已整改"}
-    assert "确认信用修复" in text(b.post(path, {"step": "review", **data}))
-    early = b.post(path, {"step": "confirm", **data})
-    assert early.status_code == 422 and "最早可于 2026-04-10 修复" in text(early)
-    future = b.post(path, {"step": "confirm", **data, "repaired_on": "2026-06-02"})
-    assert future.status_code == 400 and "晚于今天" in text(future)
+    # the review step refuses what the final step refuses (issue 13, defect 2) ...
+    for step in ("review", "confirm"):
+        early = b.post(path, {"step": step, **data})
+        assert early.status_code == 422 and "最早可于 2026-04-10 修复" in text(early)
+        assert "确认信用修复" not in text(early)
+        future = b.post(path, {"step": step, **data, "repaired_on": "2026-06-02"})
+        assert future.status_code == 400 and "晚于今天" in text(future)
+    late = b.post(path, {"step": "review", **data, "repaired_on": "2027-02-01"})
+    assert late.status_code == 400  # after today, which comes first
     assert snapshot(ctx) == before
     review = text(b.post(path, {"step": "review", **data, "repaired_on": "2026-05-01"}))
     assert "计至 <strong>2026-04-30</strong>" in review
@@ -542,7 +552,7 @@ def test_the_audit_page_verifies_the_chain_and_filters_entries(ctx, app, tokens)
     b.get(f"/subjects/{S2}")
     page = text(b.get("/audit"))
     assert "哈希链完整 ✓" in page
-    rows = lambda html: re.findall(r'<tr class="entry kind-([\w-]+)">', html)  # noqa: E731
+    rows = lambda html: re.findall(r'<tr class="entry kind-([\w-]+)"', html)  # noqa: E731
     kinds = rows(text(b.get("/audit?kind=record.created")))
     assert kinds == ["record-created", "record-created"]
     only_s2 = text(b.get(f"/audit?uscc={S2}"))
