@@ -35,6 +35,7 @@ WAGE_USCC = "91330603MA29K3L41N"  # 柯桥钱清建设发展有限公司: wage a
 STEEL_USCC = "91330621MA2H5Y6K14"  # 浙江齐贤钢结构有限公司: general market misconduct
 HOUSING = "柯桥区住房和城乡建设局"
 TRANSPORT = "柯桥区交通运输局"
+ROLE_NAMES = {HOUSING: "housing-regulator", TRANSPORT: "transport-regulator"}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -105,7 +106,7 @@ def test_every_page_fits_the_screen_and_passes_axe(server, browser, viewport):
         for name, path in pages:
             c.open(path)
             c.wait_for("main")
-            c.check(f"{who or 'public'}-{name}")
+            c.check(f"{ROLE_NAMES.get(who, who) or 'public'}-{name}")
         if who is not None:
             c.sign_out()
 
