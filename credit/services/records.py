@@ -150,7 +150,7 @@ def record_resource(ctx: ServiceContext, row: RecordRow, events: list[RecordEven
     return body
 
 
-def require_sector(actor: Actor, sector: str) -> None:
+def _require_sector(actor: Actor, sector: str) -> None:
     if actor.role == "operator":
         return
     if actor.role != "regulator":
@@ -159,6 +159,10 @@ def require_sector(actor: Actor, sector: str) -> None:
         raise Forbidden(f"This token may not write records of sector {sector!r} (its "
                         f"sectors: {', '.join(sorted(actor.sectors))}).",
                         error="sector_forbidden")
+
+
+# The sector rule of API.md §2 for other use cases (applications) as well.
+require_sector = _require_sector
 
 
 def insert_record(ctx: ServiceContext, uow, actor: Actor, data: dict) -> tuple[RecordRow, dict]:
@@ -200,7 +204,7 @@ def create_record(ctx: ServiceContext, actor: Actor, raw,
         if replayed:
             return replayed
         data = validate_record(ctx, raw)
-        require_sector(actor, data["sector"])
+        _require_sector(actor, data["sector"])
         row, _ = insert_record(ctx, uow, actor, data)
         outcome = remember(uow, idem, 201, record_resource(ctx, row, []))
         uow.commit()
