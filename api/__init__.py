@@ -6,7 +6,7 @@ from flask import Flask, request
 from flask_smorest import Api
 from werkzeug.exceptions import MethodNotAllowed
 
-from api import console, errors
+from api import console, errors, ratelimit
 from api.http import ResponseJSON
 from api.schemas import ErrorBody
 
@@ -24,7 +24,8 @@ class CreditApi(Api):
 def create_app(config: dict | None = None) -> Flask:
     """Build the application. ``config`` may carry ``CREDIT_CONTEXT`` (a ready
     ServiceContext, for tests), ``CREDIT_DATABASE_URL``, ``CREDIT_MODEL`` and
-    ``SECRET_KEY``; otherwise the environment of API.md §8 is read."""
+    ``SECRET_KEY``, ``CREDIT_RATE_LIMIT_STORAGE``, ``CREDIT_RATE_LIMIT_PUBLIC`` and
+    ``CREDIT_RATE_LIMIT_SIGNIN``; otherwise the environment of API.md §8 is read."""
     app = Flask(__name__)
     app.config.update(
         API_TITLE="Keqiao credit evaluation and joint punishment (两场联动)",
@@ -44,6 +45,8 @@ def create_app(config: dict | None = None) -> Flask:
     _attach_context(app)
     _register_api(app)
     app.register_blueprint(console.bp)
+    # After the console's blueprint: the limits wrap console views too.
+    ratelimit.install(app, app.extensions["credit_settings"])
     _register_hooks(app)
     errors.register(app)
     return app
@@ -60,7 +63,10 @@ def _attach_context(app: Flask) -> None:
                                 app.config.get("CREDIT_MODEL"))
     settings = context.settings.with_(
         secret_key=app.config.get("SECRET_KEY"),
-        signing_key_path=app.config.get("CREDIT_SIGNING_KEY"))
+        signing_key_path=app.config.get("CREDIT_SIGNING_KEY"),
+        rate_limit_storage=app.config.get("CREDIT_RATE_LIMIT_STORAGE"),
+        rate_limit_public=app.config.get("CREDIT_RATE_LIMIT_PUBLIC"),
+        rate_limit_signin=app.config.get("CREDIT_RATE_LIMIT_SIGNIN"))
     app.config["SECRET_KEY"] = settings.secret_key
     app.extensions["credit"] = context
     app.extensions["credit_settings"] = settings
@@ -71,9 +77,18 @@ def _register_api(app: Flask) -> None:
     api = CreditApi(app, spec_kwargs={"info": {"description": "Credit scores, grades and joint "
                                          "punishment for public tendering in Zhejiang."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    from api.blueprints import audit, checkpoints, evaluations, models, records, subjects
+    from api.blueprints import (
+        applications,
+        audit,
+        checkpoints,
+        evaluations,
+        models,
+        public,
+        records,
+        subjects,
+    )
     for blp in (records.blp, subjects.blp, evaluations.blp, audit.traces, audit.log,
-                models.blp, checkpoints.blp):
+                models.blp, checkpoints.blp, applications.blp, public.blp):
         api.register_blueprint(blp)
 
 

@@ -10,6 +10,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from api import console
+from api.ratelimit import retry_after
 from api.schemas import ERROR_BODY
 from credit.errors import CreditError
 
@@ -19,12 +20,13 @@ HTTP_CODES = {
     400: "validation_error", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
     414: "payload_too_large", 415: "unsupported_media_type", 422: "validation_error",
-    431: "payload_too_large", 503: "database_unavailable",
+    429: "rate_limited", 431: "payload_too_large", 503: "database_unavailable",
 }
 MESSAGES = {
     404: "There is no such resource.",
     405: "This method is not allowed on this resource.",
     413: "The request is too large (body over 1 MiB or a header line over 8 KiB).",
+    429: "Too many requests from this address; try again after Retry-After seconds.",
 }
 
 
@@ -63,6 +65,8 @@ def register(app: Flask) -> None:
         headers = {}
         if status == 405 and exc.get_response().headers.get("Allow"):
             headers["Allow"] = exc.get_response().headers["Allow"]
+        if status == 429:
+            headers["Retry-After"] = str(retry_after())
         message = MESSAGES.get(status) or (exc.description or HTTPStatus(status).phrase)
         if console.is_console_path(request.path):
             return console.error_page(status, message, HTTP_CODES.get(status), headers)

@@ -14,6 +14,7 @@ from credit.domain.dates import parse_instant
 from credit.domain.model import SECTORS
 from credit.errors import InvalidInput
 from credit.services.inputs import Day, flatten
+from credit.services.resources import APPLICATION_STATUSES
 from credit.uscc import InvalidUSCC, normalise_uscc
 
 
@@ -88,6 +89,19 @@ class EntryQuery(Page):
     kind = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
 
 
+class ApplicationQuery(Page):
+    status = fields.String(load_default=None, validate=validate.OneOf(APPLICATION_STATUSES))
+    sector = fields.String(load_default=None, validate=validate.OneOf(SECTORS))
+
+
+class PunishmentQuery(Page):
+    """The public list: ``after`` is the last USCC of the previous page."""
+
+    sector = fields.String(load_default=None, validate=validate.OneOf(SECTORS))
+    as_of = Day(load_default=None)
+    after = UsccParam(load_default=None)
+
+
 class CreditParser(FlaskParser):
     """Query errors in the error body of API.md §1, keyed by parameter name; unknown
     query parameters are refused like unknown body fields (a misspelt ``asof`` must not
@@ -133,10 +147,12 @@ class ErrorBody(Schema):
     latest_valid_until = fields.String(metadata={
         "format": "date", "description": "valid_until_out_of_range"})
     earliest_repair_on = fields.String(metadata={
-        "format": "date", "description": "repair_too_early"})
+        "format": "date", "description": "repair_too_early (a repair or its application)"})
     latest_repair_on = fields.String(metadata={
-        "format": "date", "description": "repair_after_expiry"})
+        "format": "date", "description": "repair_after_expiry (a repair or its application)"})
     record_id = fields.Integer(metadata={"description": "duplicate_record: the live record"})
+    application_id = fields.Integer(metadata={
+        "description": "application_pending: the pending application"})
 
 
 ERROR_BODY = ErrorBody()

@@ -30,8 +30,10 @@ class Settings:
     ``signing_key_path`` CREDIT_SIGNING_KEY (Ed25519 key for checkpoints) ·
     ``identity_key_path`` CREDIT_IDENTITY_KEY (HMAC key for personal data,
     WARNINGS.md §2) · ``rate_limit_storage`` CREDIT_RATE_LIMIT_STORAGE (a Flask-Limiter
-    storage URI) · ``operator`` CREDIT_OPERATOR (who the CLI acts as; default
-    ``operator:$USER``) · ``access_log`` CREDIT_ACCESS_LOG · ``log_level``
+    storage URI; memory by default, counted per worker process) · ``rate_limit_public``
+    CREDIT_RATE_LIMIT_PUBLIC and ``rate_limit_signin`` CREDIT_RATE_LIMIT_SIGNIN (limits
+    per client address, in Flask-Limiter's notation) · ``operator`` CREDIT_OPERATOR (who
+    the CLI acts as; default ``operator:$USER``) · ``access_log`` CREDIT_ACCESS_LOG · ``log_level``
     CREDIT_LOG_LEVEL.
     """
 
@@ -41,6 +43,8 @@ class Settings:
     signing_key_path: str | None = None
     identity_key_path: str | None = None
     rate_limit_storage: str = "memory://"
+    rate_limit_public: str = "60 per minute"
+    rate_limit_signin: str = "10 per minute"
     operator: str = "operator:cli"
     access_log: str | None = None
     log_level: str = "info"
@@ -60,6 +64,8 @@ class Settings:
             signing_key_path=get("CREDIT_SIGNING_KEY"),
             identity_key_path=get("CREDIT_IDENTITY_KEY"),
             rate_limit_storage=get("CREDIT_RATE_LIMIT_STORAGE") or "memory://",
+            rate_limit_public=get("CREDIT_RATE_LIMIT_PUBLIC") or "60 per minute",
+            rate_limit_signin=get("CREDIT_RATE_LIMIT_SIGNIN") or "10 per minute",
             operator=get("CREDIT_OPERATOR") or f"operator:{get('USER') or 'cli'}",
             access_log=get("CREDIT_ACCESS_LOG"),
             log_level=get("CREDIT_LOG_LEVEL") or "info",

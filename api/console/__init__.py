@@ -18,7 +18,7 @@ bp = Blueprint("console", __name__)
 ERROR_TITLES = {
     400: "请求无效", 401: "请先登录", 403: "无权访问", 404: "页面或资源不存在",
     405: "不支持该请求方式", 409: "与现有数据冲突", 413: "提交的内容过大",
-    422: "不符合业务规则", 503: "服务暂不可用",
+    422: "不符合业务规则", 429: "请求过于频繁", 503: "服务暂不可用",
 }
 ERROR_TEXTS = {
     "csrf_failed": "表单已过期或来源无法确认（CSRF 校验未通过），未保存任何内容。"
@@ -26,8 +26,12 @@ ERROR_TEXTS = {
     "sector_forbidden": "本账号无权查看或变更其他行业的记录表单。",
     "forbidden": "当前账号无权打开此页面或查看此内容（角色或所属企业不符）。",
     "not_found": "没有找到该页面或资源。",
+    "invalid_uscc": "统一社会信用代码无效。",
+    "method_not_allowed": "该页面不支持这种请求方式。",
+    "payload_too_large": "提交的内容超过允许的大小，未保存任何内容。",
     "secret_key_missing": "控制台未配置 CREDIT_SECRET_KEY，无法建立登录会话。",
     "database_unavailable": "数据库暂时无法连接，请稍后再试。",
+    "rate_limited": "来自本机地址的请求过多，已暂时拒绝。请稍候再试（等待时间见下）。",
 }
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
@@ -48,15 +52,19 @@ def is_console_path(path: str) -> bool:
 def error_page(status: int, message: str, error: str | None = None,
                headers: dict | None = None):
     """An error as an HTML page (console paths); never raises."""
+    from api.console.forms import zh_or_none
     title = ERROR_TITLES.get(status, "出错了")
     text = ERROR_TEXTS.get(error or "", "")
+    detail = zh_or_none(message)  # every page a person sees is Chinese
+    if detail == text:
+        detail = None
     try:
         body = render_template("console/error.html", status=status, title=title, text=text,
-                               detail=message)
+                               detail=detail)
     except Exception:  # a broken template must not hide the original error
         from markupsafe import escape
         body = f"<!doctype html><meta charset=utf-8><h1>{status} {title}</h1>" \
-               f"<p>{escape(text)}</p><p>{escape(message)}</p>"
+               f"<p>{escape(text)}</p>"
     out = {"Content-Type": "text/html; charset=utf-8", **SECURITY_HEADERS}
     out.update(headers or {})
     return body, status, out
@@ -76,4 +84,10 @@ def _setup(state) -> None:
     app.config["SESSION_COOKIE_HTTPONLY"] = True
 
 
-from api.console import access, views  # noqa: E402,F401  (routes register on bp)
+from api.console import (  # noqa: E402,F401  (routes register on bp)
+    access,
+    applications,
+    public,
+    reports,
+    views,
+)

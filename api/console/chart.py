@@ -8,7 +8,7 @@ from datetime import date
 
 from markupsafe import Markup, escape
 
-from api.console.labels import SECTORS
+from api.console.labels import GRADES, SECTORS
 
 WIDTH, HEIGHT = 960, 320
 LEFT, RIGHT, TOP, BOTTOM = 52, 34, 14, 34
@@ -102,7 +102,7 @@ def _series(sector: str, points, x, y, end: date, listed_grade: str) -> list[str
             cls = "dot listed" if p.grade == listed_grade else "dot"
             out.append(f'<circle class="{cls} dot-{escape(sector)}" cx="{x(p.on.toordinal())}" '
                        f'cy="{y(float(p.score))}" r="3.5"><title>{escape(name)} {p.on}：'
-                       f'{escape(p.score)} 分，{escape(p.grade)} 级'
+                       f'{escape(p.score)} 分，{escape(GRADES.get(p.grade, p.grade))}'
                        f'{"" if p.eligible_to_bid else "，限制投标"}</title></circle>')
         previous = p
     return out

@@ -19,6 +19,8 @@ RECORD_FIELDS = ("uscc", "subject_name", "sector", "code", "decided_on", "docume
                  "note")
 REVOCATION_FIELDS = ("document_no", "reason")
 REPAIR_FIELDS = ("repaired_on", "document_no", "reason")
+APPLICATION_FIELDS = ("kind", "reason", "requested_repair_on")
+DECISION_FIELDS = ("action", "reason", "document_no")
 
 
 def body_from(form, fields: tuple[str, ...]) -> dict:
@@ -36,6 +38,10 @@ _USCC_PART = {
     "positions 9–17": "第 9–17 位须为数字或字母（不含 I、O、S、V、Z）",
     "position 18": "第 18 位（校验码）须为数字或字母（不含 I、O、S、V、Z）",
 }
+
+
+_THINGS = {"record": "记录", "trace": "评分留痕", "evaluation": "开标信用快照",
+           "audit entry": "审计条目", "application": "申请", "page": "页", "cursor": "页"}
 
 
 def _char(shown: str) -> str:
@@ -57,6 +63,12 @@ _TRANSLATIONS: list[tuple[re.Pattern, object]] = [(re.compile(p), t) for p, t in
     (r"^Not a valid string\.$", "应为文字。"),
     (r"^must not be empty\.$", "不能为空。"),
     (r"^must have at most (\d+) characters\.$", r"最多 \1 个字。"),
+    (r"^must have at least (\d+) characters\.$", r"至少 \1 个字。"),
+    (r"^only a repair application names a repair date\.$", "只有信用修复申请需要填写修复日期。"),
+    (r"^There is no (record|trace|evaluation|audit entry|application|page|cursor) '?([^']*?)'?\.$",
+     lambda m: f"没有编号为 {m[2]} 的{_THINGS.get(m[1], '内容')}。"),
+    (r"^No record was ever entered for (\S+)\.$", r"\1 从未被录入任何信用记录。"),
+    (r"^There is no model (\S+)\.$", r"没有评分模型 \1。"),
     (r"^must be a date( string)? YYYY-MM-DD\.$", "日期格式应为 YYYY-MM-DD。"),
     (r"^must lie between 2000-01-01 and 2099-12-31\.$", "日期须在 2000-01-01 至 2099-12-31 之间。"),
     (r"^Must be one of: (.*)\.$", "取值无效，请从列表中选择。"),
@@ -100,15 +112,29 @@ _CODES = {
                                            "修复日期不得晚于该日。"),
     "idempotency_key_reused": (None, "此表单已用不同内容提交过；请重新打开录入页面。"),
     "not_found": (None, "记录不存在。"),
+    "application_pending": (None, "该记录已有一项待处理的申请（#{application_id}），"
+                                  "处理完毕前不能再提出申请。"),
+    "already_decided": (None, "该申请已经处理，不能再次处理。"),
 }
 
 
 def zh(message: str) -> str:
+    """The Chinese wording of a service message (the message itself when there is
+    none: see :func:`zh_or_none` for pages that must not show English)."""
     for pattern, replacement in _TRANSLATIONS:
         m = pattern.search(message)
         if m:
             return replacement(m) if callable(replacement) else m.expand(replacement)
     return message
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def zh_or_none(message: str | None) -> str | None:
+    """The Chinese wording of a message, or None when it has none (never English)."""
+    text = zh(message or "")
+    return text if _CJK.search(text) else None
 
 
 def form_errors(exc: CreditError) -> tuple[dict[str, list[str]], list[str]]:

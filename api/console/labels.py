@@ -9,7 +9,9 @@ CATEGORIES = {"market": "招投标市场行为", "site": "施工现场行为", "
 TIERS = {"minor": "轻微", "general": "一般", "serious": "严重", None: "—"}
 MEASURES = {"blacklist": "列入严重失信名单", "bid_ban": "限制投标（所有行业）",
             "key_supervision": "重点监管"}
-GRADES = {"A": "A 优秀", "B": "B 良好", "C": "C 合格", "D": "D 较差", "E": "E 严重失信"}
+# The grade labels of 信用中国-style portals (issue 13), shown wherever a grade appears.
+GRADE_LABELS = {"A": "优秀", "B": "良好", "C": "合格", "D": "较差", "E": "失信（联合惩戒）"}
+GRADES = {g: f"{g} {label}" for g, label in GRADE_LABELS.items()}
 RECORD_STATUS = {"active": "有效", "repaired": "已信用修复", "revoked": "已撤销"}
 TRACE_STATUS = {"active": "计分", "superseded": "同项目同类奖项已计更高分，本条不计",
                 "not_yet_effective": "尚未生效", "expired": "公示期已满", "repaired": "已修复",
@@ -20,7 +22,11 @@ KINDS = {"record.created": "录入记录", "record.revoked": "撤销记录",
          "record.repaired": "信用修复", "token.created": "创建令牌",
          "token.revoked": "吊销令牌", "evaluation.created": "开标信用快照",
          "score.served": "查询评分（留痕）", "ratings.exported": "导出评级",
-         "session.ended": "退出控制台登录"}
+         "session.ended": "退出控制台登录",
+         "application.submitted": "提出修复或异议申请", "application.decided": "处理申请"}
+APPLICATION_KINDS = {"repair": "信用修复申请", "objection": "异议申诉"}
+APPLICATION_STATUS = {"pending": "待处理", "accepted": "已同意", "rejected": "不予同意"}
+DECISION_ACTIONS = {"accept": "同意", "reject": "不予同意"}
 RULES = {"base": "基础分", "contribution": "记录计分", "bonus_cap": "加分封顶",
          "floor": "最低分", "listing": "是否列入严重失信名单", "grade": "信用等级",
          "measure": "联合惩戒措施", "inspection_multiplier": "检查频次系数",
@@ -52,6 +58,10 @@ FILTERS = {
     "tier_zh": _lookup(TIERS),
     "measure_zh": _lookup(MEASURES),
     "grade_zh": _lookup(GRADES),
+    "grade_label": _lookup(GRADE_LABELS),
+    "application_kind_zh": _lookup(APPLICATION_KINDS),
+    "application_status_zh": _lookup(APPLICATION_STATUS),
+    "action_zh": _lookup(DECISION_ACTIONS),
     "status_zh": _lookup(RECORD_STATUS),
     "trace_status_zh": _lookup(TRACE_STATUS),
     "role_zh": _lookup(ROLES),

@@ -30,16 +30,20 @@ from api.console.forms import (
     body_from,
     form_errors,
     new_form_key,
+    zh,
 )
 from api.console.labels import KINDS
 from api.http import parse_id, path_uscc
 from credit.domain import canonical
+from credit.domain.dates import format_instant
 from credit.errors import CreditError, InvalidInput, NotFound, Unauthenticated
-from credit.services import audit, console, records, scoring, subjects
+from credit.services import applications, audit, console, records, scoring, subjects
 from credit.services.idempotency import IdempotentRequest
 from credit.uscc import InvalidUSCC, normalise_uscc
 
 _FORM_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# A search that looks like a USCC (letters and digits, about 18 of them) rather than a name.
+_USCC_LIKE = re.compile(r"[0-9A-Za-z]{15,21}")
 # Up to this many audit entries the audit page re-verifies the whole chain on each view.
 AUTO_VERIFY_ENTRIES = 5_000
 
@@ -53,12 +57,14 @@ def home():
     if g.actor.role == "enterprise":
         return redirect(url_for(".subject", uscc=g.actor.uscc))
     q = (request.args.get("q") or "").strip()
+    problem = None
     try:
         return redirect(url_for(".subject", uscc=normalise_uscc(q)))
-    except InvalidUSCC:
-        pass
+    except InvalidUSCC as exc:
+        if _USCC_LIKE.fullmatch(q):  # meant as a code: say what is wrong with it
+            problem = zh(str(exc))
     found = console.find_subjects(ctx(), q) if q else []
-    return render_template("console/home.html", q=q, subjects=found,
+    return render_template("console/home.html", q=q, subjects=found, problem=problem,
                            recent=_recent_records(), evaluations=_evaluations_or_none())
 
 
@@ -114,7 +120,8 @@ def subject(uscc):
     return render_template("console/subject.html", profile=_profile(uscc), scores=scores,
                            records=page["items"], more=page["next"], timeline=timeline,
                            chart=timeline_svg(timeline), changes=change_rows(timeline),
-                           today=timeline["today"].isoformat())
+                           today=timeline["today"].isoformat(),
+                           options=applications.options_for(ctx(), g.actor, uscc))
 
 
 @bp.get("/subjects/<uscc>/inquiries")
@@ -123,10 +130,10 @@ def inquiries(uscc):
     uscc = path_uscc(uscc)
     after = request.args.get("after")
     after = parse_id(after, "cursor") if after else None
-    page = audit.inquiries(ctx(), g.actor, uscc, limit=100, after=after)
+    page = console.inquiry_page(ctx(), g.actor, uscc, limit=100, after=after)
     caused = g.actor.role == "enterprise"  # traces it may open: the ones it caused
     return render_template("console/inquiries.html", profile=_profile(uscc), items=page["items"],
-                           next=page["next"],
+                           next=page["next"], own=page["own"],
                            can_open=lambda i: not caused or i["actor"] == g.actor.name)
 
 
@@ -150,19 +157,29 @@ def _record_form(values, errors=None, general=None, key=None, status=200):
 @bp.route("/records/new", methods=["GET", "POST"])
 @signed_in("regulator")
 def record_new():
+    """A decision in two steps, since a record can never be changed: the form
+    (``step=review``) shows every value, the catalogue entry and the registered name for
+    a last look; only ``step=confirm`` creates it (once, by the form's key)."""
     if request.method == "GET":
         values = {k: v for k, v in request.args.items() if k in ("uscc", "subject_name")}
         return _record_form({"issued_by": g.actor.name, **values})
     body = body_from(request.form, RECORD_FIELDS)
     key = request.form.get("form_key", "")
     key = key if _FORM_KEY.match(key) else new_form_key()
-    idem = IdempotentRequest(g.actor.token_id, "POST", request.path, key, body)
+    step = request.form.get("step") or "review"
     try:
-        created = json.loads(records.create_record(ctx(), g.actor, body, idem).body)
+        if step == "review":
+            preview = records.preview_record(ctx(), g.actor, body)
+            return render_template("console/record_confirm.html", preview=preview,
+                                   typed=body, form_key=key)
+        if step == "confirm":
+            idem = IdempotentRequest(g.actor.token_id, "POST", request.path, key, body)
+            created = json.loads(records.create_record(ctx(), g.actor, body, idem).body)
+            flash(f"已录入记录 #{created['id']}，已计入评分并写入审计日志。", "ok")
+            return redirect(url_for(".record", record_id=created["id"]))
     except CreditError as exc:
         return _record_form(request.form, *form_errors(exc), key=key, status=exc.status)
-    flash(f"已录入记录 #{created['id']}，已计入评分并写入审计日志。", "ok")
-    return redirect(url_for(".record", record_id=created["id"]))
+    return _record_form(request.form, key=key)
 
 
 @bp.get("/records/<record_id>")
@@ -177,8 +194,8 @@ def record(record_id):
 @bp.route("/records/<record_id>/<any(revocation, repair):which>", methods=["GET", "POST"])
 @signed_in("regulator")
 def change(record_id, which):
-    """Revoke or repair in two steps: the form (``step=review``) shows a confirmation
-    page; only ``step=confirm`` runs the use case."""
+    """Revoke or repair in two steps: the form (``step=review``) runs every check of the
+    use case and shows a confirmation page; only ``step=confirm`` writes."""
     rid = parse_id(record_id, "record")
     form = console.revocation_form if which == "revocation" else console.repair_form
     record_ = form(ctx(), g.actor, rid)
@@ -186,7 +203,8 @@ def change(record_id, which):
     step = request.form.get("step") if request.method == "POST" else None
     try:
         if step == "review":
-            return _confirmation(record_, which, console.check_shape(which, body))
+            return _confirmation(record_, which,
+                                 records.check_change(ctx(), g.actor, rid, which, body))
         if step == "confirm":
             use_case = records.revoke_record if which == "revocation" else records.repair_record
             use_case(ctx(), g.actor, rid, body)
@@ -222,7 +240,7 @@ def _canonical(entry: dict) -> str:
 def trace(trace_id):
     entry = audit.get_trace(ctx(), g.actor, parse_id(trace_id, "trace"))
     return render_template("console/trace.html", entry=entry, canonical=_canonical(entry),
-                           verification=None)
+                           verification=None, labels=_labels(entry))
 
 
 @bp.post("/traces/<trace_id>/verify")
@@ -231,7 +249,14 @@ def trace_verify(trace_id):
     tid = parse_id(trace_id, "trace")
     entry = audit.get_trace(ctx(), g.actor, tid)
     return render_template("console/trace.html", entry=entry, canonical=_canonical(entry),
-                           verification=audit.verify_trace(ctx(), tid))
+                           verification=audit.verify_trace(ctx(), tid), labels=_labels(entry))
+
+
+def _labels(entry: dict) -> dict[int, dict]:
+    p = entry["payload"]
+    model = p.get("model") or {}
+    return console.record_labels(ctx(), [r["id"] for r in p.get("records", [])],
+                                 f"{model.get('id')}@{model.get('version')}")
 
 
 @bp.get("/audit")
@@ -247,23 +272,27 @@ def audit_verify():
 
 
 def _audit_page(verify: bool | None):
-    """The chain status and the newest entries matching kind, actor and enterprise. The
-    whole chain is re-verified on every view while the log is small enough to do so
-    within a page's budget; beyond AUTO_VERIFY_ENTRIES it takes the button."""
+    """The chain status and the newest entries matching kind, actor and enterprise, a
+    page at a time (``before``: older entries). The whole chain is re-verified on every
+    view while the log is small enough to do so within a page's budget; beyond
+    AUTO_VERIFY_ENTRIES it takes the button."""
     args = request.args
     kind, actor = args.get("kind") or None, (args.get("actor") or "").strip() or None
     raw_uscc, uscc, problem = (args.get("uscc") or "").strip(), None, None
     try:
         uscc = path_uscc(raw_uscc) if raw_uscc else None
     except InvalidInput as exc:
-        problem = "统一社会信用代码无效，未按企业筛选：" + exc.message
-    feed = console.audit_feed(ctx(), kind=kind, actor=actor, uscc=uscc, limit=50)
+        problem = "统一社会信用代码无效，未按企业筛选：" + zh(exc.message)
+    before = args.get("before")
+    before = parse_id(before, "page") if before else None
+    feed = console.audit_feed(ctx(), kind=kind, actor=actor, uscc=uscc, limit=50,
+                              before=before)
     if verify is None:
         verify = feed["head"] <= AUTO_VERIFY_ENTRIES
     return render_template("console/audit.html", feed=feed, kinds=KINDS,
                            chain=audit.verify_chain(ctx()) if verify else None,
                            filters={"kind": kind, "actor": actor}, raw_uscc=raw_uscc,
-                           filter_error=problem)
+                           filter_error=problem, before=before)
 
 
 @bp.get("/audit/entries/<position>")
@@ -297,7 +326,9 @@ def evaluation_open():
 def evaluation(evaluation_id):
     doc = json.loads(scoring.get_evaluation(ctx(), g.actor,
                                             parse_id(evaluation_id, "evaluation")))
-    return render_template("console/evaluation.html", doc=doc, ranked=_ranked(doc["results"]))
+    names = {m["uscc"]: m["name"] or m["uscc"] for r in doc["results"] for m in r["members"]}
+    return render_template("console/evaluation.html", doc=doc, ranked=_ranked(doc["results"]),
+                           names=names, printed_at=format_instant(ctx().clock()))
 
 
 def _ranked(results: list[dict]) -> list[dict]:

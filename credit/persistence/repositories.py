@@ -15,6 +15,8 @@ from credit.domain.records import Record, RecordEvent
 
 from .audit_log import parse_entry
 from .tables import (
+    ApplicationDecisionRow,
+    ApplicationRow,
     AuditEntryRow,
     EndedSessionRow,
     EvaluationRow,
@@ -35,6 +37,11 @@ EVENT_HASH_FIELDS = ("id", "record_id", "uscc", "kind", "document_no", "reason",
 IDEMPOTENCY_HASH_FIELDS = ("token_id", "method", "path", "key", "request_sha256", "status",
                            "audit_position")
 ENDED_SESSION_HASH_FIELDS = ("session_sha256", "token_id", "audit_position")
+APPLICATION_HASH_FIELDS = ("id", "record_id", "uscc", "sector", "kind", "reason",
+                           "requested_repair_on", "submitted_by", "submitted_at",
+                           "audit_position")
+DECISION_HASH_FIELDS = ("application_id", "action", "reason", "document_no", "record_event_id",
+                        "decided_by", "decided_at", "audit_position")
 
 
 def _jsonable(value):
@@ -60,6 +67,15 @@ def idempotency_facts(row: IdempotencyRow) -> dict:
 
 def ended_session_facts(row: EndedSessionRow) -> dict:
     return {f: getattr(row, f) for f in ENDED_SESSION_HASH_FIELDS}
+
+
+def application_facts(row: ApplicationRow) -> dict:
+    """The immutable fields of an application, as hashed (its creating entry holds it)."""
+    return {f: _jsonable(getattr(row, f)) for f in APPLICATION_HASH_FIELDS}
+
+
+def decision_facts(row: ApplicationDecisionRow) -> dict:
+    return {f: _jsonable(getattr(row, f)) for f in DECISION_HASH_FIELDS}
 
 
 def to_domain_record(row: RecordRow) -> Record:
@@ -240,9 +256,93 @@ class RecordRepository(_Repo):
              .order_by(RecordRow.uscc))
         return [tuple(r) for r in self.session.execute(q)]
 
+    def subjects_with_codes(self, codes: list[str], *, after: str | None = None,
+                            limit: int = 500) -> list[str]:
+        """USCCs (ascending) of subjects with at least one record of ``codes``: the only
+        ones a listing rule can concern."""
+        q = select(RecordRow.uscc).where(RecordRow.code.in_(codes)).distinct()
+        if after is not None:
+            q = q.where(RecordRow.uscc > after)
+        return list(self.session.scalars(q.order_by(RecordRow.uscc).limit(limit)))
+
+    def many(self, record_ids: list[int]) -> dict[int, RecordRow]:
+        if not record_ids:
+            return {}
+        return {r.id: r for r in self.session.scalars(
+            select(RecordRow).where(RecordRow.id.in_(record_ids)))}
+
     def iter_all_events(self) -> Iterator[RecordEventRow]:
         return iter(self.session.scalars(select(RecordEventRow).order_by(RecordEventRow.id))
                     .yield_per(2000))
+
+
+class ApplicationRepository(_Repo):
+    """Applications and their decisions (both append-only)."""
+
+    def next_id(self) -> int:
+        return self._next_id(ApplicationRow.id)
+
+    def add(self, row: ApplicationRow) -> ApplicationRow:
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def add_decision(self, row: ApplicationDecisionRow) -> ApplicationDecisionRow:
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def get(self, application_id: int) -> ApplicationRow | None:
+        return self.session.get(ApplicationRow, application_id)
+
+    def decision_of(self, application_id: int) -> ApplicationDecisionRow | None:
+        return self.session.get(ApplicationDecisionRow, application_id)
+
+    def decisions_of_many(self, ids: list[int]) -> dict[int, ApplicationDecisionRow]:
+        if not ids:
+            return {}
+        return {d.application_id: d for d in self.session.scalars(
+            select(ApplicationDecisionRow).where(ApplicationDecisionRow.application_id.in_(ids)))}
+
+    def pending_for_record(self, record_id: int) -> ApplicationRow | None:
+        """The record's undecided application, if any (there is at most one)."""
+        decided = exists().where(ApplicationDecisionRow.application_id == ApplicationRow.id)
+        return self.session.scalars(
+            select(ApplicationRow).where(ApplicationRow.record_id == record_id, ~decided)
+            .limit(1)).first()
+
+    def page(self, *, uscc: str | None = None, sectors: list[str] | None = None,
+             status: str | None = None, limit: int = 100, after: int | None = None
+             ) -> list[ApplicationRow]:
+        """Newest first by id; ``status`` pending (no decision) or a decision's action
+        (``accepted`` ← accept, ``rejected`` ← reject)."""
+        q = select(ApplicationRow)
+        if uscc:
+            q = q.where(ApplicationRow.uscc == uscc)
+        if sectors is not None:
+            q = q.where(ApplicationRow.sector.in_(sectors))
+        decision = select(ApplicationDecisionRow.application_id).where(
+            ApplicationDecisionRow.application_id == ApplicationRow.id)
+        if status == "pending":
+            q = q.where(~decision.exists())
+        elif status in ("accepted", "rejected"):
+            action = "accept" if status == "accepted" else "reject"
+            q = q.where(decision.where(ApplicationDecisionRow.action == action).exists())
+        if after is not None:
+            q = q.where(ApplicationRow.id < after)
+        return list(self.session.scalars(q.order_by(ApplicationRow.id.desc()).limit(limit)))
+
+    def of_subject(self, uscc: str) -> list[ApplicationRow]:
+        return list(self.session.scalars(
+            select(ApplicationRow).where(ApplicationRow.uscc == uscc)
+            .order_by(ApplicationRow.id)))
+
+    def iter_all(self) -> Iterator[ApplicationRow]:
+        return iter(self.session.scalars(select(ApplicationRow).order_by(ApplicationRow.id)))
+
+    def iter_all_decisions(self) -> Iterator[ApplicationDecisionRow]:
+        return iter(self.session.scalars(select(ApplicationDecisionRow)
+                                         .order_by(ApplicationDecisionRow.application_id)))
 
 
 class TokenRepository(_Repo):
@@ -276,6 +376,11 @@ class TokenRepository(_Repo):
 
     def all(self) -> list[TokenRow]:
         return list(self.session.scalars(select(TokenRow).order_by(TokenRow.id)))
+
+    def enterprise_token_ids(self, uscc: str) -> set[int]:
+        """Ids of every enterprise token of ``uscc`` (revoked ones too: past look-ups)."""
+        return set(self.session.scalars(select(TokenRow.id).where(
+            TokenRow.role == "enterprise", TokenRow.uscc == uscc)))
 
     def revoked_ids(self) -> set[int]:
         return set(self.session.scalars(select(TokenRevocationRow.token_id)))
@@ -365,6 +470,12 @@ class AuditQueries(_Repo):
             q = q.where(AuditEntryRow.position < before)
         return [parse_entry(r) for r in self.session.scalars(
             q.order_by(AuditEntryRow.position.desc()).limit(limit))]
+
+    def iter_kind(self, kind: str) -> Iterator[dict]:
+        """Every entry of one kind, ascending (parsed)."""
+        for row in self.session.scalars(select(AuditEntryRow).where(AuditEntryRow.kind == kind)
+                                        .order_by(AuditEntryRow.position)).yield_per(2000):
+            yield parse_entry(row)
 
     def iter_rows(self) -> Iterator[AuditEntryRow]:
         return iter(self.session.scalars(select(AuditEntryRow).order_by(AuditEntryRow.position))

@@ -139,7 +139,43 @@ class EndedSessionRow(Base):
     audit_position: Mapped[int] = mapped_column(BigInteger, unique=True)
 
 
+class ApplicationRow(Base):
+    """An enterprise's credit-repair application (信用修复申请) or objection (异议申诉)
+    against one of its own records. Its decision is a row of its own (append-only)."""
+
+    __tablename__ = "applications"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    record_id: Mapped[int] = mapped_column(ForeignKey("records.id"), index=True)
+    uscc: Mapped[str] = mapped_column(String(18), index=True)
+    sector: Mapped[str] = mapped_column(String(16), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    requested_repair_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    submitted_by: Mapped[str] = mapped_column(Text)
+    submitted_at: Mapped[str] = mapped_column(String(32))
+    audit_position: Mapped[int] = mapped_column(BigInteger, unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class ApplicationDecisionRow(Base):
+    """A regulator's decision on an application: accepted (the repair or revocation was
+    performed in the same transaction, ``record_event_id``) or rejected."""
+
+    __tablename__ = "application_decisions"
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"),
+                                                primary_key=True, autoincrement=False)
+    action: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    document_no: Mapped[str | None] = mapped_column(Text, nullable=True)
+    record_event_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    decided_by: Mapped[str] = mapped_column(Text)
+    decided_at: Mapped[str] = mapped_column(String(32))
+    audit_position: Mapped[int] = mapped_column(BigInteger, unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
 APPEND_ONLY_TABLES = (
     "audit_entries", "subjects", "records", "record_events", "tokens", "token_revocations",
-    "evaluations", "idempotency_keys", "ended_sessions",
+    "evaluations", "idempotency_keys", "ended_sessions", "applications",
+    "application_decisions",
 )

@@ -19,6 +19,7 @@ from .audit_log import AuditLog
 from .database import writer
 from .population import PopulationRows
 from .repositories import (
+    ApplicationRepository,
     AuditQueries,
     EndedSessionRepository,
     EvaluationRepository,
@@ -58,6 +59,7 @@ class SqlUnitOfWork:
         self.idempotency = IdempotencyRepository(s)
         self.population = PopulationRows(s)
         self.sessions = EndedSessionRepository(s)
+        self.applications = ApplicationRepository(s)
         self._committed = False
         if self.snapshot and self.engine.dialect.name == "postgresql":
             # One snapshot for the whole unit (READ COMMITTED would see rows committed

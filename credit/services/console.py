@@ -1,6 +1,7 @@
 """Read models of the web console (api/console): the score timeline, subject search, the
-filtered audit feed, the evaluations a caller may open, and the shape check of the
-revoke and repair confirmation step. None of them writes or appends anything.
+filtered audit feed (paged backwards), the evaluations a caller may open, an
+enterprise's inquiries split into others' and its own, and the names and document
+numbers of a trace's records. None of them writes or appends anything.
 
 The timeline is computed with the pure engine and is **not** logged: only the headline
 scores the console shows are served (and traced) through :func:`scoring.score`.
@@ -15,10 +16,9 @@ from credit.domain.dates import ONE_DAY, add_months, earliest_repair_on
 from credit.domain.engine import effective_valid_until, evaluate, original_valid_until
 from credit.domain.money import fmt
 from credit.domain.records import Knowledge
-from credit.errors import Forbidden, NotFound
+from credit.errors import Forbidden
 
 from .context import Actor, ServiceContext
-from .inputs import FieldErrors, RepairInput, RevocationInput, load
 
 # How many audit entries a filtered feed looks through at most (newest first).
 FEED_SCAN_LIMIT = 20_000
@@ -132,21 +132,105 @@ def _entry_uscc(entry: dict, event_owner: dict[int, str]) -> str | None:
     return None
 
 
+# ------------------------------------------------------------------ inquiries
+
+_TRACE_WINDOW = 500
+
+
+def inquiry_page(ctx: ServiceContext, actor: Actor, uscc: str, *, limit: int = 100,
+                 after: int | None = None) -> dict:
+    """Who pulled ``uscc``'s score, newest first — others only: the look-ups made with
+    the enterprise's own tokens (opening its own page serves three scores) are counted
+    apart (``own``), not listed. ``next`` continues after the last item."""
+    if actor.role == "enterprise" and actor.uscc != uscc:
+        raise Forbidden("An enterprise sees only its own inquiries.")
+    if actor.role not in ("auditor", "admin", "enterprise"):
+        raise Forbidden(f"The role {actor.role!r} may not read inquiries.")
+    others: list[dict] = []
+    own = 0
+    with ctx.uow(write=False) as uow:
+        own_tokens = uow.tokens.enterprise_token_ids(uscc)
+        before = None
+        while True:
+            window = uow.audit_queries.traces(uscc=uscc, limit=_TRACE_WINDOW, before=before)
+            for t in window:
+                if t["payload"].get("token_id") in own_tokens:
+                    own += 1
+                elif (after is None or t["position"] < after) and len(others) <= limit:
+                    others.append(t)
+            if len(window) < _TRACE_WINDOW:
+                break
+            before = window[-1]["position"]
+    more = len(others) > limit
+    others = others[:limit]
+    return {"items": [_inquiry(t) for t in others], "own": own,
+            "next": str(others[-1]["position"]) if more else None}
+
+
+def _inquiry(t: dict) -> dict:
+    p = t["payload"]
+    item = {"trace_id": t["position"], "at": t["at"], "actor": t["actor"],
+            "sector": p["sector"], "as_of": p["as_of"]}
+    if "evaluation" in p:
+        item["evaluation_id"] = p["evaluation"]["id"]
+        item["tender_code"] = p["evaluation"]["tender_code"]
+    return item
+
+
+def inquiry_summary(ctx: ServiceContext, actor: Actor, uscc: str) -> dict:
+    """For the credit report: how many times others pulled the score (``others``), by
+    whom (``by_actor``: name, count, latest), and the enterprise's own look-ups."""
+    page = inquiry_page(ctx, actor, uscc, limit=100_000)
+    by: dict[str, dict] = {}
+    for i in page["items"]:
+        row = by.setdefault(i["actor"], {"actor": i["actor"], "count": 0, "latest": i["at"]})
+        row["count"] += 1
+    return {"others": len(page["items"]), "own": page["own"],
+            "by_actor": sorted(by.values(), key=lambda r: (-r["count"], r["actor"]))}
+
+
+# ------------------------------------------------------------------ traces
+
+def record_labels(ctx: ServiceContext, ids: list[int], model_ref: str | None = None
+                  ) -> dict[int, dict]:
+    """For a trace's input table: each record's Chinese ``name`` (from the trace's model
+    when it is known, else the active one), ``document_no``, ``issued_by`` and
+    ``basis``."""
+    try:
+        model = ctx.models.get(model_ref) if model_ref else ctx.models.active
+    except KeyError:
+        model = ctx.models.active
+    with ctx.uow(write=False) as uow:
+        rows = uow.records.many(ids)
+    out = {}
+    for rid, row in rows.items():
+        entry = model.catalogue.get(row.code) or ctx.models.record_entry(row.code)
+        out[rid] = {"name": entry.name if entry else row.code, "document_no": row.document_no,
+                    "issued_by": row.issued_by, "basis": entry.basis if entry else ""}
+    return out
+
+
 def audit_feed(ctx: ServiceContext, *, kind: str | None = None, actor: str | None = None,
-               uscc: str | None = None, limit: int = 50,
+               uscc: str | None = None, limit: int = 50, before: int | None = None,
                scan_limit: int = FEED_SCAN_LIMIT) -> dict:
     """The newest entries matching ``kind``, ``actor`` (exact token name) and ``uscc``
-    (the enterprise an entry concerns), newest first. Looks through at most
-    ``scan_limit`` entries; ``complete`` says whether the whole log was searched."""
+    (the enterprise an entry concerns), newest first, with positions below ``before``
+    when given (the "older" page). Looks through at most ``scan_limit`` entries;
+    ``complete`` says whether everything below ``before`` was searched, ``older`` is the
+    ``before`` of the next page (None when nothing older matches)."""
     items: list[dict] = []
     scanned = 0
     with ctx.uow(write=False) as uow:
         top = uow.audit.head().position
+        start = top if before is None else max(0, min(top, before - 1))
         if kind == "score.served":  # traces are indexed by enterprise and actor: no scan
-            items = uow.audit_queries.traces(uscc=uscc, actor=actor, limit=limit)
-            return {"items": items, "head": top, "scanned": top, "complete": True}
+            items = uow.audit_queries.traces(uscc=uscc, actor=actor, limit=limit + 1,
+                                             before=start + 1)
+            older = items[limit - 1]["position"] if len(items) > limit else None
+            return {"items": items[:limit], "head": top, "scanned": start, "complete": True,
+                    "older": older}
         owners = {r.id: r.uscc for r in uow.records.of_subject(uscc)} if uscc else {}
-        upper, window_size = top, max(limit, 50)
+        upper, window_size = start, max(limit, 50)
         while upper > 0 and len(items) < limit and scanned < scan_limit:
             lower = max(0, upper - window_size)
             window_size = min(window_size * 4, _WINDOW)
@@ -161,8 +245,10 @@ def audit_feed(ctx: ServiceContext, *, kind: str | None = None, actor: str | Non
                 if len(items) >= limit:
                     break
             upper = lower
+    more = len(items) >= limit and items[-1]["position"] > 1
     return {"items": items, "head": top, "scanned": min(scanned, top),
-            "complete": upper <= 0 or len(items) >= limit}
+            "complete": upper <= 0 or len(items) >= limit,
+            "older": items[-1]["position"] if more else None}
 
 
 def evaluation_index(ctx: ServiceContext, actor: Actor, limit: int = 50) -> list[dict]:
@@ -228,12 +314,18 @@ def repaired_valid_until(record: dict, repaired_on: str) -> str:
     return effective_valid_until(original, date.fromisoformat(repaired_on)).isoformat()
 
 
-def check_shape(which: str, raw) -> dict:
-    """The first phase of revoke/repair validation (the use case's own schema), for the
-    confirmation page; the rules that need the database run when it is confirmed."""
-    if which not in ("revocation", "repair"):
-        raise NotFound(f"There is no {which} form.")
-    errors = FieldErrors()
-    data = load(RevocationInput() if which == "revocation" else RepairInput(), raw, errors)
-    errors.raise_if_any()
-    return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in data.items()}
+# ------------------------------------------------------------------ applications
+
+def with_records(ctx: ServiceContext, items: list[dict]) -> list[dict]:
+    """Applications (as served) with the record each concerns: ``record`` = code, its
+    Chinese name, document number and the subject's name on the record."""
+    with ctx.uow(write=False) as uow:
+        rows = uow.records.many(sorted({i["record_id"] for i in items}))
+    out = []
+    for item in items:
+        row = rows.get(item["record_id"])
+        entry = ctx.models.record_entry(row.code) if row else None
+        out.append({**item, "record": None if row is None else {
+            "code": row.code, "name": entry.name if entry else row.code,
+            "document_no": row.document_no, "subject_name": row.subject_name}})
+    return out

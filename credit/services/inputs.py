@@ -239,3 +239,37 @@ def load(schema: Schema, raw, errors: FieldErrors) -> dict:
         errors.merge(exc.messages)
         valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
         return valid
+
+
+APPLICATION_KINDS = ("repair", "objection")
+DECISION_ACTIONS = ("accept", "reject")
+
+
+class ApplicationInput(Strict):
+    """POST /records/{id}/applications: a repair application or an objection (issue 13)."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(APPLICATION_KINDS))
+    reason = Text(required=True, min_len=4, max_len=1000)
+    requested_repair_on = Day(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _date_for_repair_only(self, data, **kw):
+        if data.get("kind") == "repair" and data.get("requested_repair_on") is None:
+            raise ValidationError("Missing data for required field.", "requested_repair_on")
+        if data.get("kind") == "objection" and data.get("requested_repair_on") is not None:
+            raise ValidationError("only a repair application names a repair date.",
+                                  "requested_repair_on")
+
+
+class DecisionInput(Strict):
+    """POST /applications/{id}/decision: accept (with the decision's document number) or
+    reject."""
+
+    action = fields.String(required=True, validate=validate.OneOf(DECISION_ACTIONS))
+    reason = Text(required=True, min_len=4, max_len=1000)
+    document_no = OptionalText(max_len=100)
+
+    @validates_schema
+    def _document_to_accept(self, data, **kw):
+        if data.get("action") == "accept" and not data.get("document_no"):
+            raise ValidationError("Missing data for required field.", "document_no")

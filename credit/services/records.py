@@ -144,7 +144,9 @@ def _lifecycle(ctx: ServiceContext, row: RecordRow, entry, events) -> dict:
     return out
 
 
-def _require_sector(actor: Actor, sector: str) -> None:
+def require_sector(actor: Actor, sector: str) -> None:
+    """The sector rule of API.md §2: regulators write only their own sectors (the CLI's
+    operator any); records and the applications on them alike."""
     if actor.role == "operator":
         return
     if actor.role != "regulator":
@@ -166,25 +168,36 @@ def new_record(ctx: ServiceContext, uow, actor: Actor, data: dict
                ) -> tuple[RecordRow, datetime]:
     """The row a valid input makes (not stored yet) and the ``at`` of its creating entry;
     Conflict ``duplicate_record`` when a live record holds the same decision."""
-    dup = uow.records.live_duplicate(data["uscc"], data["code"], data["document_no"])
-    if dup is not None:
-        raise Conflict(f"Record {dup.id} already holds {data['code']} {data['document_no']!r} "
-                       f"for {data['uscc']}.", error="duplicate_record", record_id=dup.id)
+    refuse_duplicate(uow, data)
     entry = ctx.models.active.catalogue[data["code"]]
     at = uow.audit.next_at()
-    valid_until = data["valid_until"]
-    if not entry.explicit:
-        valid_until = default_valid_until(data["decided_on"], entry.validity_months)
     row = RecordRow(
         id=uow.records.next_id(), uscc=data["uscc"], subject_name=data["subject_name"],
         sector=data["sector"], code=data["code"], decided_on=data["decided_on"],
-        valid_until=valid_until, document_no=data["document_no"],
+        valid_until=stored_valid_until(entry, data), document_no=data["document_no"],
         issued_by=data["issued_by"], project_code=data.get("project_code"),
         project_name=data.get("project_name"), occurred_on=data.get("occurred_on"),
         note=data.get("note"), entered_by=actor.name, recorded_at=format_instant(at),
         audit_position=uow.audit.next_position(), sha256="")
     row.sha256 = canonical.digest(record_facts(row))
     return row, at
+
+
+def refuse_duplicate(uow, data: dict) -> None:
+    """409 ``duplicate_record`` (with the live record's id) when a record that is not
+    revoked already holds the same code and document number for the subject."""
+    dup = uow.records.live_duplicate(data["uscc"], data["code"], data["document_no"])
+    if dup is not None:
+        raise Conflict(f"Record {dup.id} already holds {data['code']} {data['document_no']!r} "
+                       f"for {data['uscc']}.", error="duplicate_record", record_id=dup.id)
+
+
+def stored_valid_until(entry, data: dict) -> date:
+    """The ``valid_until`` a record keeps: the decision's own for codes with an explicit
+    validity, else the catalogue's default counted from ``decided_on`` (MODEL.md §2)."""
+    if entry.explicit:
+        return data["valid_until"]
+    return default_valid_until(data["decided_on"], entry.validity_months)
 
 
 def store_record(uow, actor: Actor, row: RecordRow, at: datetime,
@@ -210,7 +223,7 @@ def create_record(ctx: ServiceContext, actor: Actor, raw,
         if replayed:
             return replayed
         data = validate_record(ctx, raw)
-        _require_sector(actor, data["sector"])
+        require_sector(actor, data["sector"])
         row, at = new_record(ctx, uow, actor, data)
         body = present(RECORD, record_resource(ctx, row, []))
         store_record(uow, actor, row, at, remember(uow, idem, 201, body, row.audit_position))
@@ -252,25 +265,108 @@ def _event(ctx, uow, actor, row, kind, data, repaired_on=None) -> RecordEventRow
     return ev
 
 
-def _load_target(uow, record_id: int) -> tuple[RecordRow, list[RecordEventRow]]:
+def load_target(uow, record_id: int) -> tuple[RecordRow, list[RecordEventRow]]:
     row = uow.records.get(record_id)
     if row is None:
         raise NotFound(f"There is no record {record_id}.")
     return row, uow.records.events_of(row.id)
 
 
-def revoke_record(ctx: ServiceContext, actor: Actor, record_id: int, raw) -> dict:
-    """Revocation (撤销): the record never counted, for any knowledge from now on."""
+def load_revocation(raw) -> dict:
+    """Shape of a revocation body (API.md §3); InvalidInput listing every problem."""
     errors = FieldErrors()
     data = load(RevocationInput(), raw, errors)
     errors.raise_if_any()
+    return data
+
+
+def load_repair(ctx: ServiceContext, raw) -> dict:
+    """Shape of a repair body and ``repaired_on`` ≤ today (400 ``repaired_in_future``)."""
+    errors = FieldErrors()
+    data = load(RepairInput(), raw, errors)
+    refuse_future_repair(ctx, data, "repaired_on", errors)
+    errors.raise_if_any()
+    return data
+
+
+def refuse_future_repair(ctx: ServiceContext, data: dict, field: str,
+                         errors: FieldErrors) -> None:
+    """A repair is never dated after today (400 ``repaired_in_future`` on ``field``):
+    the repair itself and an application for one alike."""
+    wanted = data.get(field)
+    if wanted and wanted > ctx.today():
+        errors.add(field, f"The repair date {wanted} lies in the future "
+                   f"(today is {ctx.today()} in China Standard Time).", "repaired_in_future")
+
+
+def repair_window(row: RecordRow, entry) -> tuple[date, date]:
+    """The dates a repair of ``row`` may carry (MODEL.md §2): from ``decided_on`` plus
+    the code's minimum months, through the record's original ``valid_until``."""
+    return (earliest_repair_on(row.decided_on, entry.repair_min_months),
+            original_valid_until(to_domain_record(row), entry))
+
+
+def refuse_revocation(row: RecordRow, events: list[RecordEventRow]) -> None:
+    """409 ``already_revoked`` (a repaired record may still be revoked)."""
+    if any(e.kind == "revocation" for e in events):
+        raise Conflict(f"Record {row.id} is already revoked.", error="already_revoked")
+
+
+def refuse_repair(ctx: ServiceContext, row: RecordRow, events: list[RecordEventRow],
+                  repaired_on) -> None:
+    """The refusals of API.md §3 in their order: 409 ``already_revoked``, 409
+    ``already_repaired``, 422 ``not_repairable``, ``repair_too_early`` (with the earliest
+    date), ``repair_after_expiry`` (with the latest). ``repaired_on`` None checks only the
+    state and whether the code is repairable at all."""
+    if any(e.kind == "revocation" for e in events):
+        raise Conflict(f"Record {row.id} is revoked.", error="already_revoked")
+    if any(e.kind == "repair" for e in events):
+        raise Conflict(f"Record {row.id} is already repaired.", error="already_repaired")
+    entry = ctx.models.active.catalogue[row.code]
+    if not entry.repairable:
+        raise RuleViolation(f"{row.code} ({entry.name}) is not repairable.",
+                            error="not_repairable")
+    if repaired_on is None:
+        return
+    earliest, original = repair_window(row, entry)
+    if repaired_on < earliest:
+        raise RuleViolation(f"Record {row.id} may be repaired from {earliest} on.",
+                            error="repair_too_early", earliest_repair_on=earliest.isoformat())
+    if repaired_on > original:
+        raise RuleViolation(f"Record {row.id} stopped counting on {original}; a repair "
+                            f"must be dated on or before that day.",
+                            error="repair_after_expiry", latest_repair_on=original.isoformat())
+
+
+def revoke_in(ctx: ServiceContext, uow, actor: Actor, record_id: int, data: dict
+              ) -> tuple[dict, RecordEventRow]:
+    """Inside an open write unit of work: the revocation use case after validation
+    (sector, state, the event and its ``record.revoked`` entry)."""
+    row, events = load_target(uow, record_id)
+    require_sector(actor, row.sector)
+    refuse_revocation(row, events)
+    event = _event(ctx, uow, actor, row, "revocation", data)
+    events.append(event)
+    return record_resource(ctx, row, events), event
+
+
+def repair_in(ctx: ServiceContext, uow, actor: Actor, record_id: int, data: dict
+              ) -> tuple[dict, RecordEventRow]:
+    """Inside an open write unit of work: the repair use case after validation (sector,
+    every refusal of API.md §3, the event and its ``record.repaired`` entry)."""
+    row, events = load_target(uow, record_id)
+    require_sector(actor, row.sector)
+    refuse_repair(ctx, row, events, data["repaired_on"])
+    event = _event(ctx, uow, actor, row, "repair", data, data["repaired_on"])
+    events.append(event)
+    return record_resource(ctx, row, events), event
+
+
+def revoke_record(ctx: ServiceContext, actor: Actor, record_id: int, raw) -> dict:
+    """Revocation (撤销): the record never counted, for any knowledge from now on."""
+    data = load_revocation(raw)
     with ctx.uow(write=True) as uow:
-        row, events = _load_target(uow, record_id)
-        _require_sector(actor, row.sector)
-        if any(e.kind == "revocation" for e in events):
-            raise Conflict(f"Record {record_id} is already revoked.", error="already_revoked")
-        events.append(_event(ctx, uow, actor, row, "revocation", data))
-        body = record_resource(ctx, row, events)
+        body, _ = revoke_in(ctx, uow, actor, record_id, data)
         uow.commit()
         return body
 
@@ -278,34 +374,42 @@ def revoke_record(ctx: ServiceContext, actor: Actor, record_id: int, raw) -> dic
 def repair_record(ctx: ServiceContext, actor: Actor, record_id: int, raw) -> dict:
     """Credit repair (信用修复): ends the record the day before ``repaired_on``, within the
     limits of MODEL.md §2; a refusal names the earliest (or latest) allowed date."""
-    errors = FieldErrors()
-    data = load(RepairInput(), raw, errors)
-    if data.get("repaired_on") and data["repaired_on"] > ctx.today():
-        errors.add("repaired_on", f"The repair date {data['repaired_on']} lies in the future "
-                   f"(today is {ctx.today()} in China Standard Time).", "repaired_in_future")
-    errors.raise_if_any()
-    repaired_on = data["repaired_on"]
+    data = load_repair(ctx, raw)
     with ctx.uow(write=True) as uow:
-        row, events = _load_target(uow, record_id)
-        _require_sector(actor, row.sector)
-        if any(e.kind == "revocation" for e in events):
-            raise Conflict(f"Record {record_id} is revoked.", error="already_revoked")
-        if any(e.kind == "repair" for e in events):
-            raise Conflict(f"Record {record_id} is already repaired.", error="already_repaired")
-        entry = ctx.models.active.catalogue[row.code]
-        if not entry.repairable:
-            raise RuleViolation(f"{row.code} ({entry.name}) is not repairable.",
-                                error="not_repairable")
-        earliest = earliest_repair_on(row.decided_on, entry.repair_min_months)
-        original = original_valid_until(to_domain_record(row), entry)
-        if repaired_on < earliest:
-            raise RuleViolation(f"Record {record_id} may be repaired from {earliest} on.",
-                                error="repair_too_early", earliest_repair_on=earliest.isoformat())
-        if repaired_on > original:
-            raise RuleViolation(f"Record {record_id} stopped counting on {original}; a repair "
-                                f"must be dated on or before that day.",
-                                error="repair_after_expiry", latest_repair_on=original.isoformat())
-        events.append(_event(ctx, uow, actor, row, "repair", data, repaired_on))
-        body = record_resource(ctx, row, events)
+        body, _ = repair_in(ctx, uow, actor, record_id, data)
         uow.commit()
         return body
+
+
+def check_change(ctx: ServiceContext, actor: Actor, record_id: int, which: str, raw) -> dict:
+    """Every check the revocation (``which='revocation'``) or repair use case makes,
+    writing nothing: the review step of a confirmation page refuses exactly what the
+    final step would. Returns the validated body (dates as ISO text)."""
+    data = load_revocation(raw) if which == "revocation" else load_repair(ctx, raw)
+    with ctx.uow(write=False) as uow:
+        row, events = load_target(uow, record_id)
+        require_sector(actor, row.sector)
+        if which == "revocation":
+            refuse_revocation(row, events)
+        else:
+            refuse_repair(ctx, row, events, data["repaired_on"])
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
+
+
+def preview_record(ctx: ServiceContext, actor: Actor, raw) -> dict:
+    """Every check of :func:`create_record`, writing nothing, for the review step of a
+    new decision: ``values`` (normalised, dates as ISO text), the catalogue entry's
+    ``name`` and ``basis``, and the subject's ``registered_name`` (None when the subject
+    is new) so that a differing typed name can be shown beside it."""
+    data = validate_record(ctx, raw)
+    require_sector(actor, data["sector"])
+    with ctx.uow(write=False) as uow:
+        refuse_duplicate(uow, data)
+        subject = uow.subjects.get(data["uscc"])
+    entry = ctx.models.active.catalogue[data["code"]]
+    valid_until = stored_valid_until(entry, data)
+    values = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
+              for k, v in data.items() if v is not None}
+    return {"values": values, "name": entry.name, "basis": entry.basis,
+            "points": fmt(entry.points), "valid_until": valid_until.isoformat(),
+            "registered_name": subject.name if subject else None}

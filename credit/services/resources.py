@@ -22,6 +22,8 @@ from credit.domain.model import SECTORS
 from credit.domain.screens.definition import INTEGER_PARAMETERS, SEVERITIES
 from credit.domain.screens.definition import PARAMETERS as SCREEN_PARAMETERS
 
+from .inputs import APPLICATION_KINDS, DECISION_ACTIONS
+
 DECIMAL = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "example": "100.00"}
 FACTOR = {"type": "string", "pattern": r"^\d+\.\d{2,}$", "example": "0.50"}
 SHA256 = {"pattern": r"^[0-9a-f]{64}$"}
@@ -119,6 +121,73 @@ class RecordOut(Resource):
 
 class RecordPage(Resource):
     items = fields.List(fields.Nested(RecordOut), required=True)
+    next = cursor()
+
+
+# ----------------------------------------- applications and objections (issue 13)
+
+APPLICATION_STATUSES = ("pending", "accepted", "rejected")
+
+
+class DecisionOut(Resource):
+    action = fields.String(required=True, validate=validate.OneOf(DECISION_ACTIONS))
+    reason = fields.String(required=True)
+    document_no = fields.String(required=True, allow_none=True)
+    by = fields.String(required=True)
+    at = instant(required=True)
+
+
+class ApplicationOut(Resource):
+    id = fields.Integer(required=True)
+    record_id = fields.Integer(required=True)
+    uscc = fields.String(required=True)
+    sector = fields.String(required=True, validate=validate.OneOf(SECTORS))
+    kind = fields.String(required=True, validate=validate.OneOf(APPLICATION_KINDS))
+    reason = fields.String(required=True)
+    requested_repair_on = day(required=True, allow_none=True,
+                              metadata={"description": "repair applications only"})
+    status = fields.String(required=True, validate=validate.OneOf(APPLICATION_STATUSES))
+    submitted_by = fields.String(required=True)
+    submitted_at = instant(required=True)
+    decision = fields.Nested(DecisionOut, required=True, allow_none=True,
+                             metadata={"description": "null while pending"})
+
+
+class ApplicationPage(Resource):
+    items = fields.List(fields.Nested(ApplicationOut), required=True)
+    next = cursor()
+
+
+# ------------------------------------- the public joint-punishment list (issue 13)
+
+class BasisRecordOut(Resource):
+    """A decision a public measure rests on: only what its decision document prints."""
+
+    code = fields.String(required=True)
+    name = fields.String(required=True, metadata={"description": "名称 of the code"})
+    sector = fields.String(required=True, validate=validate.OneOf(SECTORS))
+    document_no = fields.String(required=True)
+    issued_by = fields.String(required=True)
+    decided_on = day(required=True)
+    valid_until = day(required=True, metadata={
+        "description": "effective end of publication (公示期)"})
+
+
+class PublicMeasureOut(Resource):
+    measure = fields.String(required=True, validate=validate.OneOf(["blacklist", "bid_ban"]))
+    until = day(required=True, allow_none=True)
+    basis = fields.List(fields.Nested(BasisRecordOut), required=True)
+
+
+class PunishedOut(Resource):
+    uscc = fields.String(required=True)
+    name = fields.String(required=True, allow_none=True)
+    measures = fields.List(fields.Nested(PublicMeasureOut), required=True)
+
+
+class PunishmentPage(Resource):
+    as_of = day(required=True)
+    items = fields.List(fields.Nested(PunishedOut), required=True)
     next = cursor()
 
 

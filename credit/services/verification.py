@@ -35,6 +35,8 @@ from credit.domain import canonical
 from credit.domain.dates import format_instant, from_micros, parse_instant, to_micros
 from credit.persistence.audit_log import GENESIS
 from credit.persistence.repositories import (
+    application_facts,
+    decision_facts,
     ended_session_facts,
     event_facts,
     idempotency_facts,
@@ -58,10 +60,15 @@ def problem(position: int | None, kind: str, table: str | None = None,
 
 # ------------------------------------------------------------------------ the chain
 
+# Entry kinds whose payload names the subject as ``uscc`` (the others name it inside
+# their ``record`` or ``event``).
+USCC_IN_PAYLOAD = ("score.served", "application.submitted", "application.decided")
+
+
 def _expected_uscc(entry: dict) -> str | None:
     """The subject an entry is about, as its look-up column must say."""
     p = entry.get("payload") or {}
-    if entry.get("kind") == "score.served":
+    if entry.get("kind") in USCC_IN_PAYLOAD:
         return p.get("uscc")
     for key in ("record", "event"):
         if isinstance(p.get(key), dict):
@@ -189,6 +196,17 @@ VERIFIED_TABLES: tuple[VerifiedTable, ...] = (
                   origin=lambda p: (p.get("session_sha256"), p.get("sha256")),
                   rows=lambda uow: uow.sessions.iter_all(), key=lambda s: s.session_sha256,
                   digest=lambda s: canonical.digest(ended_session_facts(s))),
+    VerifiedTable("applications", kinds=("application.submitted",),
+                  origin=lambda p: (_at(p, "application", "id"), p.get("sha256")),
+                  rows=lambda uow: uow.applications.iter_all(), key=lambda a: a.id,
+                  digest=lambda a: canonical.digest(application_facts(a)),
+                  column=lambda a: a.sha256),
+    VerifiedTable("application_decisions", kinds=("application.decided",),
+                  origin=lambda p: (_at(p, "decision", "application_id"), p.get("sha256")),
+                  rows=lambda uow: uow.applications.iter_all_decisions(),
+                  key=lambda d: d.application_id,
+                  digest=lambda d: canonical.digest(decision_facts(d)),
+                  column=lambda d: d.sha256),
 )
 
 

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from api import create_app
 from credit import signing
 from credit.cli import main as cli
+from credit.services.applications import submit as submit_application
 from credit.services.records import create_record
 from credit.services.scoring import ScoreQuery, create_evaluation, score
 from credit.services.tokens import create_token, list_tokens, revoke_token
@@ -53,6 +54,7 @@ class World:
     evaluator_trace: int
     enterprise_trace: int
     ctx: object
+    application: int = 0
 
 
 @pytest.fixture
@@ -76,7 +78,10 @@ def world(ctx, tmp_path):
     ent_actor = Actor(tokens.names["enterprise"], "enterprise",
                       token_id=tokens.ids["enterprise"], uscc=ENTERPRISE_USCC)
     ent_trace = score(ctx, ent_actor, ScoreQuery(ENTERPRISE_USCC, "housing"))["trace_id"]
-    return World(app.test_client(), tokens, own, other, evaluation, ev_trace, ent_trace, ctx)
+    application = submit_application(ctx, ent_actor, own, {
+        "kind": "objection", "reason": "处罚所依据的事实有误"})["id"]
+    return World(app.test_client(), tokens, own, other, evaluation, ev_trace, ent_trace, ctx,
+                 application)
 
 
 def _routes(w: World):
@@ -135,6 +140,18 @@ def _routes(w: World):
         ("/api/v1/audit/entries", "GET", "/api/v1/audit/entries", None, AUDIT),
         ("/api/v1/audit/verify", "GET", "/api/v1/audit/verify", None, AUDIT),
         ("/api/v1/audit/checkpoint", "GET", "/api/v1/audit/checkpoint", None, AUDIT),
+        ("/api/v1/public/punishments", "GET", "/api/v1/public/punishments", None, "public"),
+        ("/api/v1/applications", "GET", "/api/v1/applications", None,
+         {"regulator", "auditor", "admin", "enterprise"}),
+        ("/api/v1/records/<record_id>/applications", "POST",
+         f"/api/v1/records/{w.own_record}/applications",
+         {"kind": "objection", "reason": "事实有误，申请撤销"}, {"enterprise"}),
+        ("/api/v1/records/<record_id>/applications", "POST",
+         f"/api/v1/records/{w.other_record}/applications",
+         {"kind": "objection", "reason": "事实有误，申请撤销"}, set()),
+        ("/api/v1/applications/<application_id>/decision", "POST",
+         f"/api/v1/applications/{w.application}/decision",
+         {"action": "reject", "reason": "材料不足，不予受理"}, {"regulator"}),
     ], rec
 
 

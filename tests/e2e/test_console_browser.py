@@ -11,43 +11,19 @@ confirmation step. Screenshots of every page land in tests/output/screenshots/.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conftest import unavailable
-from tests.live_server import LiveServer
-
-# Debian's packages by default; the variables point elsewhere (or nowhere, to see the skip).
-CHROMIUM = os.environ.get("CREDIT_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("CREDIT_TEST_CHROMEDRIVER") or shutil.which("chromedriver") \
-    or "/usr/bin/chromedriver"
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "output" / "screenshots"
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                  "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--window-size=1280,900",
-                  "--lang=zh-CN")
-
-ENTERPRISE_USCC = "91330603MA2D4F6E84"  # 浙江柯桥建工集团有限公司, the demo enterprise token
-LISTED_USCC = "91330603MA2E1T2U10"  # 浙江兰亭古建筑工程有限公司: a major accident (housing)
-
-
-def _missing() -> str | None:
-    if not os.path.exists(CHROMIUM):
-        return f"{CHROMIUM} is not installed (make deps installs Debian's chromium)"
-    if not os.path.exists(CHROMEDRIVER):
-        return "chromedriver is not installed (make deps installs chromium-driver)"
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed in this environment (the test extra)"
-    return None
-
+from tests.e2e.browser import (
+    ENTERPRISE_USCC,
+    LISTED_USCC,
+    Console,
+    chromium,
+    require_browser,
+    serve_demo,
+    today_cst,
+)
 
 pytestmark = [pytest.mark.db]
 
@@ -55,158 +31,23 @@ pytestmark = [pytest.mark.db]
 @pytest.fixture(autouse=True, scope="module")
 def _browser_installed():
     """Skip without Chromium (visibly); in CI (CI=true) fail instead."""
-    problem = _missing()
-    if problem is not None:
-        unavailable(problem)
-
-
-# ------------------------------------------------------------------ the server
-
-class Server:
-    def __init__(self, url: str, tokens: dict, log: Path, backend: str):
-        self.url, self.tokens, self.log, self.backend = url, tokens, log, backend
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-    def api(self, path: str, role: str = "auditor"):
-        import requests
-        resp = requests.get(self.url + path, timeout=10,
-                            headers={"Authorization": f"Bearer {self.tokens[role]}"})
-        resp.raise_for_status()
-        return resp.json()
-
-    def post(self, path: str, body: dict, role: str):
-        import requests
-        resp = requests.post(self.url + path, json=body, timeout=30,
-                             headers={"Authorization": f"Bearer {self.tokens[role]}"})
-        assert resp.status_code == 201, resp.text
-        return resp.json()
-
-    def entries(self) -> int:
-        """Number of audit entries (the auditor's chain walk; appends nothing)."""
-        return self.api("/api/v1/audit/verify")["entries_checked"]
+    require_browser()
 
 
 @pytest.fixture
 def server(database_url, tmp_path):
     """``credit demo-data`` then ``credit serve --workers 2`` on a free port."""
-    bindir = Path(sys.executable).parent
-    env = dict(os.environ, CREDIT_DATABASE_URL=database_url,
-               CREDIT_SECRET_KEY="e2e-console-secret-" + os.urandom(8).hex())
-    demo = subprocess.run([str(bindir / "credit"), "demo-data"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert demo.returncode == 0, demo.stderr
-    tokens = {}
-    for line in (tmp_path / "var" / "demo-tokens.txt").read_text(encoding="utf-8").splitlines():
-        role, name, secret = line.split("\t")
-        tokens.setdefault(role, secret)
-        tokens[name] = secret
-    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
-    live = LiveServer(database_url, tmp_path, env={"CREDIT_SECRET_KEY":
-                                                   env["CREDIT_SECRET_KEY"]})
-    try:
-        live.start(timeout=30)
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-    try:
-        yield Server(live.base, tokens, live.log_path, backend)
-    finally:
-        live.stop()
+    with serve_demo(database_url, tmp_path) as s:
+        yield s
 
-
-# ------------------------------------------------------------------ the browser
 
 @pytest.fixture
 def browser(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
+    driver = chromium(tmp_path / "chromium-profile")
     try:
         yield driver
     finally:
         driver.quit()
-
-
-class Console:
-    """The pages as a person uses them: open, sign in, fill, click, look."""
-
-    def __init__(self, driver, server: Server, test: str):
-        self.d, self.s, self.test = driver, server, test
-        self.shots = 0
-
-    # navigation
-    def open(self, path: str) -> None:
-        self.d.get(self.s.url + path)
-
-    def css(self, selector: str):
-        from selenium.webdriver.common.by import By
-        return self.d.find_element(By.CSS_SELECTOR, selector)
-
-    def all(self, selector: str):
-        from selenium.webdriver.common.by import By
-        return self.d.find_elements(By.CSS_SELECTOR, selector)
-
-    def wait_for(self, selector: str, timeout: float = 15):
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions as ec
-        from selenium.webdriver.support.ui import WebDriverWait
-        try:
-            return WebDriverWait(self.d, timeout).until(
-                ec.presence_of_element_located((By.CSS_SELECTOR, selector)))
-        except Exception:
-            self.screenshot("FAILED-" + selector.strip("#.")[:30])
-            raise AssertionError(f"{selector} did not appear on {self.d.current_url}:\n"
-                                 f"{self.text()[:1500]}\n--- server log ---\n"
-                                 f"{self.s.log_tail()}") from None
-
-    def click_and_wait(self, selector: str, then: str):
-        self.css(selector).click()
-        return self.wait_for(then)
-
-    def text(self) -> str:
-        return self.css("body").text
-
-    def set_value(self, element_id: str, value: str) -> None:
-        """Date inputs take their value in the browser's locale when typed; setting it
-        is what a date picker does."""
-        self.d.execute_script("document.getElementById(arguments[0]).value = arguments[1];",
-                              element_id, value)
-
-    def type(self, element_id: str, value: str) -> None:
-        el = self.css(f"#{element_id}")
-        el.clear()
-        el.send_keys(value)
-
-    # people
-    def sign_in(self, who: str) -> None:
-        self.open("/")
-        self.wait_for("#token").send_keys(self.s.tokens[who])
-        self.click_and_wait("#signin", "#signout")
-
-    def sign_out(self) -> None:
-        self.click_and_wait("#signout", "#token")
-
-    def screenshot(self, name: str) -> Path:
-        """A full-page screenshot under tests/output/screenshots/."""
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.shots += 1
-        path = SCREENSHOTS / f"{self.s.backend}-{self.test}-{self.shots:02d}-{name}.png"
-        height = self.d.execute_script("return document.documentElement.scrollHeight")
-        self.d.set_window_size(1280, max(900, min(int(height) + 40, 6000)))
-        self.d.save_screenshot(str(path))
-        self.d.set_window_size(1280, 900)
-        return path
-
-
-def today_cst() -> str:
-    return (datetime.now(timezone.utc) + timedelta(hours=8)).date().isoformat()
 
 
 # ------------------------------------------------------------------ journeys
@@ -247,7 +88,9 @@ def test_a_penalty_changes_the_grade_and_chart_and_its_trace_verifies(server, br
     c.set_value("decided_on", today_cst())
     c.type("document_no", "绍柯建罚〔2026〕901号")
     c.screenshot("regulator-record-form")
-    c.click_and_wait("#submit-record", "#record-id")
+    c.click_and_wait("#submit-record", "#confirm-record")  # the review step (issue 13)
+    assert "建筑法第28条" in c.text()
+    c.click_and_wait("#confirm-record", "#record-id")
     assert "已录入记录" in c.text() and "SUB-TRANSFER" in c.text()
     record_id = c.css("#record-id").text
     c.screenshot("regulator-record-created")

@@ -21,7 +21,7 @@ import pytest
 from marshmallow import Schema
 
 from credit.domain import canonical
-from credit.services import records, resources, scoring, subjects
+from credit.services import applications, public_list, records, resources, scoring, subjects
 from tests.e2e.conftest import (
     S1,
     S2,
@@ -83,8 +83,9 @@ def _walk(api, ctx) -> list:
     keep(api.post(f"/api/v1/records/{r2['id']}/revocation", revocation_body(), "regulator"))
     keep(api.get(f"/api/v1/records/{r1['id']}", "evaluator"))
     keep(api.get("/api/v1/records?limit=2", "evaluator"))
-    keep(api.post("/api/v1/records", record_body(document_no="D-3", code="SUB-TRANSFER"),
-                  "regulator"))
+    r3 = keep(api.post("/api/v1/records", record_body(document_no="D-3", code="SUB-TRANSFER"),
+                       "regulator"))
+    _walk_issue13(api, keep, r3)
     score = keep(api.get(f"/api/v1/subjects/{S1}/score?sector=housing", "evaluator"))
     keep(api.get(f"/api/v1/subjects/{S2}/score?sector=transport", "evaluator"))
     keep(api.get(f"/api/v1/subjects/{S3}/score?sector=water", "evaluator"))
@@ -109,6 +110,27 @@ def _walk(api, ctx) -> list:
     keep(api.get("/api/v1/models/keqiao-screens-2025@1", "evaluator"))
     keep(api.get("/api/v1/health"))
     return out
+
+
+def _walk_issue13(api, keep, listed: dict) -> None:
+    """Applications (a repair accepted, an objection rejected: a decision with and
+    without a document number) and the public list (``listed`` is a blacklist record)."""
+    r4 = keep(api.post("/api/v1/records", record_body(document_no="D-4"), "regulator"))
+    repair = keep(api.post(f"/api/v1/records/{r4['id']}/applications", {
+        "kind": "repair", "reason": "已完成整改", "requested_repair_on": "2026-05-01"},
+        "enterprise"))
+    objection = keep(api.post(f"/api/v1/records/{listed['id']}/applications", {
+        "kind": "objection", "reason": "处罚所依据的事实有误"}, "enterprise"))
+    keep(api.get("/api/v1/applications?status=pending", "regulator"))
+    keep(api.post(f"/api/v1/applications/{repair['id']}/decision", {
+        "action": "accept", "reason": "经核查已整改到位", "document_no": "绍柯建修〔2026〕9号"},
+        "regulator"))
+    keep(api.post(f"/api/v1/applications/{objection['id']}/decision", {
+        "action": "reject", "reason": "原处罚事实清楚"}, "regulator"))
+    keep(api.get("/api/v1/applications", "enterprise"))
+    page = keep(api.get("/api/v1/public/punishments?limit=1"))
+    assert page["items"] and page["items"][0]["measures"][0]["basis"]
+    keep(api.get("/api/v1/public/punishments?sector=transport"))
 
 
 @SQLITE_ONLY
@@ -153,6 +175,8 @@ def test_a_field_no_schema_declares_is_never_sent(app, api, ctx, monkeypatch):
         return wrapper
 
     monkeypatch.setattr(records, "record_resource", leaking(records.record_resource))
+    monkeypatch.setattr(applications, "resource", leaking(applications.resource))
+    monkeypatch.setattr(public_list, "punishments", leaking(public_list.punishments))
     for module, name in ((scoring, "result_body"), (scoring, "score"),
                          (subjects, "health"), (subjects, "get_subject")):
         monkeypatch.setattr(module, name, leaking(getattr(module, name)))
@@ -168,7 +192,14 @@ def test_a_field_no_schema_declares_is_never_sent(app, api, ctx, monkeypatch):
         api.get(f"/api/v1/subjects/{S1}", "evaluator"),
         api.post("/api/v1/evaluations", evaluation_body(), "evaluator"),
         api.get("/api/v1/health"),
+        api.get("/api/v1/public/punishments"),
     ]
+    other = api.post("/api/v1/records", record_body(document_no="D-9"), "regulator")
+    app_ = api.post(f"/api/v1/records/{other.get_json()['id']}/applications", {
+        "kind": "objection", "reason": "处罚所依据的事实有误"}, "enterprise")
+    responses += [app_, api.get("/api/v1/applications", "auditor"),
+                  api.post(f"/api/v1/applications/{app_.get_json()['id']}/decision",
+                           {"action": "reject", "reason": "原处罚事实清楚"}, "regulator")]
     for resp in responses:
         assert 200 <= resp.status_code < 300, resp.get_data(as_text=True)
         assert b"leaked" not in resp.data, resp.request.path
@@ -182,3 +213,32 @@ def test_blueprints_never_write_a_response_by_hand():
         calls = {ast.unparse(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
         assert not calls & {"Response", "jsonify", "json.dumps", "json_response",
                             "make_response"}, path
+
+
+def _error_extras(tree) -> set[str]:
+    """Keyword arguments beyond ``error``/``errors`` given to a credit.errors exception,
+    and those given to ``FieldErrors.add``: each becomes a field of an error body."""
+    from credit import errors
+    exceptions = {name for name, value in vars(errors).items()
+                  if isinstance(value, type) and issubclass(value, errors.CreditError)}
+    out = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = ast.unparse(node.func)
+        if name.rsplit(".", 1)[-1] in exceptions or name.endswith("errors.add"):
+            out |= {k.arg for k in node.keywords if k.arg not in (None, "error", "errors")}
+    return out
+
+
+def test_every_error_extra_is_declared_in_the_error_body():
+    """api/errors.py dumps every error through ErrorBody, which drops a field it does
+    not declare: a refusal's extra (``earliest_repair_on``, ``application_id``, ...)
+    must be declared there or it is silently lost."""
+    from api.schemas import ErrorBody
+    declared = set(ErrorBody().fields)
+    used = set()
+    for path in sorted([*(ROOT / "credit").rglob("*.py"), *(ROOT / "api").rglob("*.py")]):
+        used |= _error_extras(ast.parse(path.read_text(encoding="utf-8")))
+    assert {"earliest_repair_on", "latest_repair_on", "application_id"} <= used
+    assert used - declared == set()

@@ -68,6 +68,10 @@ EVERY_ROUTE = {
     "/api/v1/audit/verify": {"get"},
     "/api/v1/audit/checkpoint": {"get"},
     "/api/v1/audit/public-key": {"get"},
+    "/api/v1/public/punishments": {"get"},
+    "/api/v1/applications": {"get"},
+    "/api/v1/records/{record_id}/applications": {"post"},
+    "/api/v1/applications/{application_id}/decision": {"post"},
 }
 
 

@@ -276,6 +276,8 @@ def test_every_post_form_on_every_page_carries_the_csrf_token(ctx, app, tokens):
                     f"/records/{record['id']}/revocation", f"/records/{record['id']}/repair",
                     f"/subjects/{S1}"],
         "auditor": ["/audit", f"/subjects/{S1}"],
+        "enterprise": [f"/records/{record['id']}/apply/objection",
+                       f"/records/{record['id']}/apply/repair"],
     }
     for who, paths in pages.items():
         b = signed_in(app, tokens[who])
@@ -289,7 +291,7 @@ def test_every_post_form_on_every_page_carries_the_csrf_token(ctx, app, tokens):
     trace_id = served(ctx)[-1]["position"]
     b = signed_in(app, tokens["auditor"])
     html = b.get(f"/traces/{trace_id}").get_data(as_text=True)
-    assert re.search(r'<form method="post" action="/traces/\d+/verify"[^>]*>\s*'
+    assert re.search(r'<form method="post" action="/traces/\d+/verify(#verification)?"[^>]*>\s*'
                      r'<input type="hidden" name="csrf_token"', html)
 
 
@@ -316,6 +318,18 @@ def test_every_post_form_on_every_page_carries_the_csrf_token(ctx, app, tokens):
     ("auditor", f"/subjects/{S1}/inquiries", 200),
     ("admin", "/audit", 200),
     ("admin", "/records/new", 403),
+    # issue 13: the report, applications and the model
+    ("enterprise", f"/subjects/{S1}/report", 200),
+    ("enterprise", f"/subjects/{S2}/report", 403),
+    ("evaluator", f"/subjects/{S1}/report", 403),
+    ("housing", f"/subjects/{S1}/report", 403),
+    ("auditor", f"/subjects/{S1}/report", 200),
+    ("enterprise", "/applications", 200),
+    ("housing", "/applications", 200),
+    ("auditor", "/applications", 200),
+    ("evaluator", "/applications", 403),
+    ("evaluator", "/model", 200),
+    ("enterprise", "/model", 200),
 ])
 def test_pages_follow_the_roles_of_the_api(app, tokens, who, path, status):
     resp = signed_in(app, tokens[who]).get(path)
@@ -417,6 +431,11 @@ def test_a_good_form_creates_the_record_once_even_when_submitted_twice(ctx, app,
     key = re.search(r'name="form_key" value="([^"]+)"', page).group(1)
     assert f'value="{S1}"' in page
     form = record_form(uscc=S1.lower() + " ", form_key=key, project_code="KQ-P1")
+    # the review step shows everything and writes nothing (issue 13, defect 3)
+    review = b.post("/records/new", form)
+    assert review.status_code == 200 and "确认录入" in text(review)
+    assert snapshot(ctx)[1] == 0
+    form["step"] = "confirm"
     first = b.post("/records/new", form)
     assert first.status_code == 302 and re.fullmatch(r"/records/\d+", first.headers["Location"])
     again = b.post("/records/new", form)  # a double click, or "resend" after a timeout
@@ -424,10 +443,11 @@ def test_a_good_form_creates_the_record_once_even_when_submitted_twice(ctx, app,
     assert snapshot(ctx)[1] == 1
     page = text(b.get(first.headers["Location"]))
     assert "已录入记录" in page and S1 in page and "BID-NOSIGN" in page
-    # The same document again with a fresh form: the duplicate rule, inline.
+    # The same document again with a fresh form: the duplicate rule, inline, at review.
     form["form_key"] = "a-fresh-form-key-0123456789"
-    resp = b.post("/records/new", form)
-    assert resp.status_code == 409 and "未重复录入" in text(resp)
+    for step in ("review", "confirm"):
+        resp = b.post("/records/new", {**form, "step": step})
+        assert resp.status_code == 409 and "未重复录入" in text(resp)
 
 
 def test_revocation_needs_a_confirmation_step(ctx, app, tokens):
@@ -464,11 +484,15 @@ def test_repair_refusals_name_the_allowed_dates_and_write_nothing(ctx, app, toke
     before = snapshot(ctx)
     data = {"repaired_on": "2026-03-01", "document_no": "绍柯建修〔2026〕1号",
             "reason": "已整改"}
-    assert "确认信用修复" in text(b.post(path, {"step": "review", **data}))
-    early = b.post(path, {"step": "confirm", **data})
-    assert early.status_code == 422 and "最早可于 2026-04-10 修复" in text(early)
-    future = b.post(path, {"step": "confirm", **data, "repaired_on": "2026-06-02"})
-    assert future.status_code == 400 and "晚于今天" in text(future)
+    # the review step refuses what the final step refuses (issue 13, defect 2) ...
+    for step in ("review", "confirm"):
+        early = b.post(path, {"step": step, **data})
+        assert early.status_code == 422 and "最早可于 2026-04-10 修复" in text(early)
+        assert "确认信用修复" not in text(early)
+        future = b.post(path, {"step": step, **data, "repaired_on": "2026-06-02"})
+        assert future.status_code == 400 and "晚于今天" in text(future)
+    late = b.post(path, {"step": "review", **data, "repaired_on": "2027-02-01"})
+    assert late.status_code == 400  # after today, which comes first
     assert snapshot(ctx) == before
     review = text(b.post(path, {"step": "review", **data, "repaired_on": "2026-05-01"}))
     assert "计至 <strong>2026-04-30</strong>" in review
@@ -579,7 +603,7 @@ def test_the_audit_page_verifies_the_chain_and_filters_entries(ctx, app, tokens)
     b.get(f"/subjects/{S2}")
     page = text(b.get("/audit"))
     assert "哈希链完整 ✓" in page
-    rows = lambda html: re.findall(r'<tr class="entry kind-([\w-]+)">', html)  # noqa: E731
+    rows = lambda html: re.findall(r'<tr class="entry kind-([\w-]+)"', html)  # noqa: E731
     kinds = rows(text(b.get("/audit?kind=record.created")))
     assert kinds == ["record-created", "record-created"]
     only_s2 = text(b.get(f"/audit?uscc={S2}"))
@@ -670,3 +694,105 @@ def test_console_pages_send_protective_headers(app, tokens):
     html = text(resp)
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "") \
         and "https://" not in html
+
+
+# ------------------------------------------------------------------ issue 13
+
+def test_the_public_list_needs_no_sign_in_and_logs_nothing(ctx, app, tokens):
+    add_record(ctx, tokens["housing"], code="SUB-TRANSFER", document_no="绍柯建罚〔2026〕5号")
+    add_record(ctx, tokens["housing"], uscc=S2, subject_name="别家公司",
+               document_no="绍柯建罚〔2026〕6号")
+    before = snapshot(ctx)
+    page = text(Browser(app).get("/public"))
+    assert "浙江柯桥建工集团有限公司" in page and "转包" in page and "绍柯建罚〔2026〕5号" in page
+    assert "2026-01-10 至 2029-01-09" in page and "别家公司" not in page
+    assert snapshot(ctx) == before
+    assert "别家公司" not in text(Browser(app).get("/public?sector=transport"))
+    assert "浙江柯桥建工集团有限公司" not in text(Browser(app).get("/public?sector=water"))
+    bad = text(Browser(app).get("/public?as_of=2026-02-30&sector=roads"))
+    assert "日期格式应为" in bad and "行业无效" in bad
+
+
+def test_an_objection_through_the_console_and_its_decision(ctx, app, tokens):
+    record = add_record(ctx, tokens["housing"])
+    other = add_record(ctx, tokens["housing"], uscc=S2, subject_name="别家公司",
+                       document_no="绍柯建罚〔2026〕2号")
+    ent = signed_in(app, tokens["enterprise"])
+    page = text(ent.get(f"/subjects/{S1}"))
+    assert f'/records/{record["id"]}/apply/objection' in page
+    assert f'/records/{record["id"]}/apply/repair' in page  # its window opened 2026-04-10
+    assert ent.get(f"/records/{other['id']}/apply/objection").status_code == 403
+    before = snapshot(ctx)
+    short = ent.post(f"/records/{record['id']}/apply/objection", {"reason": "不对"})
+    assert short.status_code == 400 and "至少 4 个字" in text(short)
+    assert snapshot(ctx) == before
+    done = ent.post(f"/records/{record['id']}/apply/objection",
+                    {"reason": "原处罚决定已被复议撤销"})
+    assert done.status_code == 302 and done.headers["Location"] == "/applications"
+    listing = text(ent.get("/applications"))
+    assert "异议申诉" in listing and "待处理" in listing
+    again = ent.post(f"/records/{record['id']}/apply/objection", {"reason": "再次提出异议"})
+    assert again.status_code == 409 and "待处理的申请" in text(again)
+    app_id = int(re.search(r'data-application-id="(\d+)"', listing)[1])
+
+    assert signed_in(app, tokens["transport"]).get(f"/applications/{app_id}").status_code \
+        == 403
+    reg = signed_in(app, tokens["housing"])
+    assert 'id="decision-form"' in text(reg.get(f"/applications/{app_id}"))
+    head = snapshot(ctx)
+    missing = reg.post(f"/applications/{app_id}", {"step": "review", "action": "accept",
+                                                    "reason": "经复核同意撤销"})
+    assert missing.status_code == 400 and 'id="err-document_no"' in text(missing)
+    review = reg.post(f"/applications/{app_id}", {"step": "review", "action": "accept",
+                                                   "document_no": "绍柯建撤〔2026〕9号",
+                                                   "reason": "经复核同意撤销"})
+    assert review.status_code == 200 and "撤销该记录" in text(review)
+    assert snapshot(ctx) == head  # the review step writes nothing
+    confirm = reg.post(f"/applications/{app_id}", {"step": "confirm", "action": "accept",
+                                                    "document_no": "绍柯建撤〔2026〕9号",
+                                                    "reason": "经复核同意撤销"})
+    assert confirm.status_code == 302
+    assert 'id="application-status">已同意' in text(reg.get(confirm.headers["Location"]))
+    assert snapshot(ctx)[2] == head[2] + 1  # the revocation event
+    twice = reg.post(f"/applications/{app_id}", {"step": "review", "action": "reject",
+                                                  "reason": "重复处理"})
+    assert twice.status_code == 409 and "已经处理" in text(twice)
+    assert "已同意" in text(ent.get("/applications"))
+
+
+def test_the_report_serves_three_traced_scores_and_counts_own_lookups_apart(ctx, app, tokens):
+    add_record(ctx, tokens["housing"])
+    signed_in(app, tokens["evaluator"]).get(f"/subjects/{S1}")  # three inquiries by others
+    ent = signed_in(app, tokens["enterprise"])
+    before = len(served(ctx))
+    page = text(ent.get(f"/subjects/{S1}/report"))
+    new = served(ctx)[before:]
+    assert [e["payload"]["sector"] for e in new] == ["housing", "transport", "water"]
+    for e in new:
+        assert f"#{e['position']}" in page and e["sha256"] in page
+        assert f"/api/v1/traces/{e['position']}/verify" in page
+    assert "C 合格" in re.sub(r"<[^>]+>", "", page)
+    assert "实施条例第74条" in page and "2026-01-10 至 2027-01-09" in page
+    assert 'id="report-inquiries">3<' in page
+    inquiries = text(ent.get(f"/subjects/{S1}/inquiries"))
+    assert "本企业自己查看 3 次" in inquiries and "评标系统" in inquiries
+    assert inquiries.count("<tr>") == 3 + 1  # header and the evaluator's three
+
+
+def test_the_model_page_lists_every_code_with_its_basis(app, tokens, ctx):
+    page = text(signed_in(app, tokens["evaluator"]).get("/model"))
+    for entry in ctx.models.active.catalogue.values():
+        assert f'id="code-{entry.code}"' in page and entry.name in page
+        if entry.basis:
+            assert entry.basis in page
+    assert "E 失信（联合惩戒）" in page and "MODEL.md" not in page
+
+
+def test_console_error_pages_carry_no_english(app, tokens):
+    b = signed_in(app, tokens["auditor"])
+    for path in ("/records/99999", "/subjects/NOT-A-USCC", "/traces/abc", "/no-such-page"):
+        page = re.sub(r"<[^>]+>", " ", text(b.get(path)))
+        assert not re.search(r"[A-Za-z]{2,}(?: [A-Za-z]{2,}){2,}", page), (path, page[-600:])
+    assert "没有编号为 99999 的记录" in text(b.get("/records/99999"))
+    wrong = S1[:17] + "0"
+    assert "应为“4”" in text(signed_in(app, tokens["housing"]).get(f"/?q={wrong}"))

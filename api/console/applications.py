@@ -1,0 +1,97 @@
+"""Repair applications and objections in the console (issue 13): the enterprise's form
+on each of its records and its list; the regulator's queue and its decision with a
+confirmation step (the review runs every check of the decision, writing nothing)."""
+
+from __future__ import annotations
+
+from flask import flash, g, redirect, render_template, request, url_for
+
+from api.console import bp
+from api.console.access import ctx, own_subject, signed_in
+from api.console.forms import APPLICATION_FIELDS, DECISION_FIELDS, body_from, form_errors
+from api.http import parse_id
+from credit.errors import CreditError, NotFound
+from credit.services import applications, console, records
+
+STATUS_FILTERS = ("pending", "accepted", "rejected")
+
+
+@bp.get("/applications")
+@signed_in("regulator", "auditor", "admin", "enterprise")
+def applications_list():
+    """An enterprise's own applications; a regulator's queue (pending first shown);
+    everything for auditors and admins."""
+    default = "pending" if g.actor.role == "regulator" else ""
+    status = request.args.get("status", default)
+    status = status if status in STATUS_FILTERS else None
+    after = request.args.get("after")
+    f = applications.ApplicationFilter(status=status, limit=50,
+                                       after=parse_id(after, "page") if after else None)
+    page = applications.list_applications(ctx(), g.actor, f)
+    return render_template("console/applications.html", status=status or "",
+                           items=console.with_records(ctx(), page["items"]), next=page["next"])
+
+
+def _apply_form(record, kind, option, values, errors=None, general=None, status=200):
+    return render_template("console/apply.html", record=record, kind=kind, option=option,
+                           values=values, errors=errors or {}, general=general or [],
+                           today=ctx().today().isoformat()), status
+
+
+@bp.route("/records/<record_id>/apply/<any(repair, objection):kind>", methods=["GET", "POST"])
+@signed_in("enterprise")
+def apply(record_id, kind):
+    """The enterprise applies for repair of, or objects to, one of its records."""
+    rid = parse_id(record_id, "record")
+    record = records.get_record(ctx(), g.actor, rid)
+    own_subject(record["uscc"])
+    option = applications.options_for(ctx(), g.actor, record["uscc"]).get(rid) or {}
+    if request.method == "GET":
+        return _apply_form(record, kind, option, {})
+    body = {**body_from(request.form, APPLICATION_FIELDS), "kind": kind}
+    try:
+        created = applications.submit(ctx(), g.actor, rid, body)
+    except CreditError as exc:
+        return _apply_form(record, kind, option, request.form, *form_errors(exc),
+                           status=exc.status)
+    flash(f"已提交{'信用修复申请' if kind == 'repair' else '异议申诉'} #{created['id']}，"
+          "等待该行业监管部门处理。", "ok")
+    return redirect(url_for(".applications_list"))
+
+
+def _detail(app, decision_values=None, errors=None, general=None, status=200):
+    record = records.get_record(ctx(), g.actor, app["record_id"])
+    may_decide = (g.actor.role == "regulator" and app["sector"] in g.actor.sectors
+                  and app["status"] == "pending")
+    return render_template("console/application.html", app=app, record=record,
+                           may_decide=may_decide, values=decision_values or {},
+                           errors=errors or {}, general=general or []), status
+
+
+@bp.route("/applications/<application_id>", methods=["GET", "POST"])
+@signed_in("regulator", "auditor", "admin", "enterprise")
+def application(application_id):
+    """One application; its regulator decides in two steps (``step=review`` checks
+    everything and shows what will happen; only ``step=confirm`` writes)."""
+    aid = parse_id(application_id, "application")
+    app = applications.get_application(ctx(), g.actor, aid)
+    if request.method == "GET":
+        return _detail(app)
+    body = body_from(request.form, DECISION_FIELDS)
+    step = request.form.get("step") or "review"
+    try:
+        if step == "review":
+            checked = applications.check_decision(ctx(), g.actor, aid, body)
+            return render_template("console/application_confirm.html", app=app,
+                                   record=records.get_record(ctx(), g.actor, app["record_id"]),
+                                   decision=checked["decision"], typed=body)
+        if step == "confirm":
+            done = applications.decide(ctx(), g.actor, aid, body)
+            flash(f"已{'同意' if done['status'] == 'accepted' else '不予同意'}申请 #{aid}，"
+                  "并写入审计日志。", "ok")
+            return redirect(url_for(".application", application_id=aid))
+    except CreditError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _detail(app, request.form, *form_errors(exc), status=exc.status)
+    return _detail(app, request.form)

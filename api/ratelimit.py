@@ -1,0 +1,48 @@
+"""Rate limits (Flask-Limiter) on the routes anyone may call without signing in: the
+public joint-punishment list (API and console, one shared count) and the console
+sign-in, each counted per client address (the peer address of the connection).
+
+The counts live in the storage named by ``settings.rate_limit_storage`` (any
+Flask-Limiter storage URI). The default, ``memory://``, counts in each worker process on
+its own: with ``--workers 2`` a client may get up to twice the limit before every worker
+refuses it; a shared storage (``redis://…``, ``memcached://…``) makes it one limit.
+
+Over the limit: 429 ``rate_limited`` with the error body of API.md §1 (an HTML page on
+console paths) and ``Retry-After`` in seconds (api/errors.py).
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from credit.settings import Settings
+
+# endpoint → which limit (and shared count) applies
+LIMITED = {"public.punishments": "public", "console.public_list_page": "public",
+           "console.signin": "signin"}
+
+
+def install(app: Flask, settings: Settings) -> Limiter:
+    """One limiter per app (tests build many apps in one process: none shares counts)."""
+    limiter = Limiter(get_remote_address, app=app, storage_uri=settings.rate_limit_storage,
+                      strategy="fixed-window", headers_enabled=False, key_prefix="credit")
+    limits = {"public": settings.rate_limit_public, "signin": settings.rate_limit_signin}
+    for endpoint, scope in LIMITED.items():
+        view = app.view_functions[endpoint]
+        app.view_functions[endpoint] = limiter.shared_limit(limits[scope], scope=scope)(view)
+    app.extensions["credit_limiter"] = limiter
+    return limiter
+
+
+def retry_after() -> int:
+    """Whole seconds until the breached limit's window resets (at least 1; the reset
+    instant is itself rounded up to a whole second)."""
+    limiter = current_app.extensions.get("credit_limiter")
+    current = limiter.current_limit if limiter is not None else None
+    if current is None:
+        return 60
+    return max(1, int(current.reset_at - time.time()))
