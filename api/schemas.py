@@ -39,7 +39,7 @@ class Instant(fields.Field):
     def _deserialize(self, value, attr, data, **kw):
         if not isinstance(value, str):
             raise ValidationError("must be an RFC 3339 instant.")
-        value = re.sub(r" (\d{2}:\d{2})$", r"+\1", value)
+        value = re.sub(r" ([0-9]{2}:[0-9]{2})\Z", r"+\1", value)
         try:
             return parse_instant(value)
         except ValueError as exc:
@@ -102,7 +102,45 @@ class PunishmentQuery(Page):
     after = UsccParam(load_default=None)
 
 
-class CreditParser(FlaskParser):
+# ---- strict query strings (API.md §3) -----------------------------------------------
+# marshmallow's Integer takes whatever int() takes ("5_0", "+5", " 5", "５") and webargs
+# keeps the first of a repeated parameter; both are refused before the schema loads,
+# listed together with every other problem of the query.
+
+_PLAIN_INTEGER = re.compile(r"-?[0-9]+")
+REPEATED = "given more than once; send it once."
+NOT_PLAIN = "must be a plain integer (ASCII digits 0-9 only)."
+
+
+def query_problems(args, schema: Schema) -> dict[str, list[str]]:
+    """Repeated parameters (other than list fields) and integer parameters that are not
+    plain ASCII integers, keyed by parameter name."""
+    by_key = {f.data_key or name: f for name, f in schema.fields.items()}
+    problems: dict[str, list[str]] = {}
+    for key in args:
+        values = args.getlist(key)
+        field = by_key.get(key)
+        if len(values) > 1 and not isinstance(field, fields.List):
+            problems[key] = [REPEATED]
+        elif isinstance(field, fields.Integer) and not _PLAIN_INTEGER.fullmatch(values[0]):
+            problems[key] = [NOT_PLAIN]
+    return problems
+
+
+class StrictQuery:
+    """Parser mixin: a query with :func:`query_problems` fails with those problems and
+    every other one the schema finds (API.md §1: every problem listed)."""
+
+    def pre_load(self, location_data, *, schema, req, location):
+        if location in ("query", "querystring"):
+            problems = query_problems(req.args, schema)
+            if problems:
+                rest = {k: location_data[k] for k in location_data if k not in problems}
+                raise ValidationError({**schema.validate(rest), **problems})
+        return super().pre_load(location_data, schema=schema, req=req, location=location)
+
+
+class CreditParser(StrictQuery, FlaskParser):
     """Query errors in the error body of API.md §1, keyed by parameter name; unknown
     query parameters are refused like unknown body fields (a misspelt ``asof`` must not
     silently serve today's score)."""
@@ -120,7 +158,8 @@ class CreditParser(FlaskParser):
             messages = merged
         errors = flatten(messages)
         uscc_fields = {name for name, f in schema.fields.items() if isinstance(f, UsccParam)}
-        if len(errors) == 1 and set(errors) <= uscc_fields:
+        if len(errors) == 1 and set(errors) <= uscc_fields and REPEATED not in \
+                next(iter(errors.values())):
             (field,) = errors
             raise InvalidInput(errors[field][0], error="invalid_uscc", errors=errors)
         first = next(iter(errors), "_query")
