@@ -38,6 +38,10 @@ def test_a_lax_date_in_a_body_is_refused(api, ctx, text):
     got = assert_error(api.post(f"/api/v1/records/{record['id']}/repair",
                                 repair_body(text), "regulator"), 400, "validation_error")
     assert set(got["errors"]) == {"repaired_on"}, got
+    got = assert_error(api.post(f"/api/v1/records/{record['id']}/applications", {
+        "kind": "repair", "reason": "已完成整改", "requested_repair_on": text}, "enterprise"),
+        400, "validation_error")
+    assert set(got["errors"]) == {"requested_repair_on"}, got
     assert audit_head(ctx) == head + 1  # only the valid record
 
 
@@ -45,6 +49,9 @@ def test_a_lax_date_in_a_body_is_refused(api, ctx, text):
 def test_a_lax_date_in_a_query_is_refused(api, ctx, text):
     head = audit_head(ctx)
     got = assert_error(api.get(score_path(f"sector=housing&as_of={q(text)}"), "evaluator"),
+                       400, "validation_error")
+    assert set(got["errors"]) == {"as_of"}
+    got = assert_error(api.get(f"/api/v1/public/punishments?as_of={q(text)}"),
                        400, "validation_error")
     assert set(got["errors"]) == {"as_of"}
     assert audit_head(ctx) == head
@@ -80,6 +87,9 @@ LAX_INTEGERS = ["5_0", "+5", " 5", "5 ", "５", "٥", "0x10", "5.0", "1e2", "5\n
     ("/api/v1/traces?{}", "limit"),
     (f"/api/v1/subjects/{S1}/inquiries?{{}}", "limit"),
     ("/api/v1/audit/verify?sha256=" + "0" * 64 + "&{}", "position"),
+    ("/api/v1/applications?{}", "limit"),
+    ("/api/v1/applications?{}", "after"),
+    ("/api/v1/public/punishments?{}", "limit"),
 ])
 def test_an_integer_parameter_is_plain_ascii_digits(api, ctx, route, name):
     head = audit_head(ctx)
@@ -107,6 +117,9 @@ def test_plain_integers_still_work(api):
     (f"/api/v1/records?uscc={S1}&uscc={S1}", "uscc"),
     ("/api/v1/audit/entries?kind=score.served&kind=record.created", "kind"),
     ("/api/v1/traces?from=2026-01-01T00:00:00Z&from=2026-02-01T00:00:00Z", "from"),
+    ("/api/v1/applications?status=pending&status=accepted", "status"),
+    ("/api/v1/public/punishments?sector=water&sector=housing", "sector"),
+    ("/api/v1/public/punishments?as_of=2026-01-10&as_of=2026-01-11", "as_of"),
 ])
 def test_a_repeated_parameter_is_refused_by_name(api, ctx, path, name):
     head = audit_head(ctx)
