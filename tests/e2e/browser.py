@@ -9,6 +9,7 @@ test artefacts under tests/output/screenshots/.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import re
 import shutil
@@ -169,6 +170,47 @@ def module_database(request, tmp_path_factory):
 
 # ------------------------------------------------------------------ the browser
 
+def demo_server(request, tmp_path_factory):
+    """For a module-scoped ``server`` fixture parametrized by backend: a database of its
+    own (:func:`module_database`) with the demo data, served by ``credit serve``."""
+    from contextlib import ExitStack, contextmanager
+
+    @contextmanager
+    def running():
+        with ExitStack() as stack:
+            url = stack.enter_context(module_database(request, tmp_path_factory))
+            yield stack.enter_context(serve_demo(url, tmp_path_factory.mktemp("console")))
+
+    return running()
+
+
+def shared_chromium(tmp_path_factory):
+    """One Chromium for a whole module (starting one costs seconds); a context manager.
+    Each test takes it through :func:`fresh`."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def running():
+        driver = chromium(tmp_path_factory.mktemp("chromium-profile"))
+        try:
+            yield driver
+        finally:
+            driver.quit()
+
+    return running()
+
+
+def fresh(driver):
+    """The shared browser as a new one would be: a blank page, no cookie (no console
+    session of an earlier test, on any port of this host), screen media and no device
+    emulation left over."""
+    driver.get("about:blank")
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    return driver
+
+
 def chromium(profile: Path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -181,6 +223,12 @@ def chromium(profile: Path):
     driver.set_page_load_timeout(30)
     driver.set_script_timeout(60)
     return driver
+
+
+@functools.cache
+def axe_source() -> str:
+    """The vendored axe-core, read once per process (it is injected into every page)."""
+    return AXE.read_text(encoding="utf-8")
 
 
 # A sentence of English (three words or more): no page a person sees may carry one.
@@ -288,7 +336,7 @@ class Console:
     def axe(self) -> list[dict]:
         """axe-core's serious and critical violations on the current page."""
         if not self.js("return typeof window.axe === 'object';"):
-            self.js(AXE.read_text(encoding="utf-8"))
+            self.js(axe_source())
         found = self.d.execute_async_script("""
             const done = arguments[arguments.length - 1];
             axe.run(document, {resultTypes: ['violations']}).then(

@@ -7,6 +7,10 @@ enterprise's grade and chart change; an auditor opens the trace and verifies it;
 evaluator opens the evaluation. A transport regulator is offered no housing form, and a
 bad form shows its errors and writes nothing. A revocation goes through its
 confirmation step. Screenshots of every page land in tests/output/screenshots/.
+
+One server per backend and one Chromium serve the whole module (each test starts signed
+out); the tests that write touch enterprises the others do not look at (the penalty:
+the demo enterprise; the revocation: the listed one), so they pass in any order.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from tests.e2e.browser import (
     ENTERPRISE_USCC,
     LISTED_USCC,
     Console,
-    chromium,
+    demo_server,
+    fresh,
     require_browser,
-    serve_demo,
+    shared_chromium,
     today_cst,
 )
 
@@ -34,20 +39,24 @@ def _browser_installed():
     require_browser()
 
 
-@pytest.fixture
-def server(database_url, tmp_path):
-    """``credit demo-data`` then ``credit serve --workers 2`` on a free port."""
-    with serve_demo(database_url, tmp_path) as s:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory):
+    """``credit demo-data`` then ``credit serve --workers 2`` on a free port: one per
+    backend for the whole module."""
+    with demo_server(request, tmp_path_factory) as s:
         yield s
 
 
-@pytest.fixture
-def browser(tmp_path):
-    driver = chromium(tmp_path / "chromium-profile")
-    try:
+@pytest.fixture(scope="module")
+def chromium_driver(tmp_path_factory):
+    with shared_chromium(tmp_path_factory) as driver:
         yield driver
-    finally:
-        driver.quit()
+
+
+@pytest.fixture
+def browser(chromium_driver):
+    """The module's Chromium, signed out and reset for this test."""
+    return fresh(chromium_driver)
 
 
 # ------------------------------------------------------------------ journeys

@@ -22,10 +22,10 @@ from tests.e2e.browser import (
     ENTERPRISE_USCC,
     LISTED_USCC,
     Console,
-    chromium,
-    module_database,
+    demo_server,
+    fresh,
     require_browser,
-    serve_demo,
+    shared_chromium,
     today_cst,
 )
 
@@ -46,18 +46,22 @@ ROLE_NAMES = {HOUSING: "housing-regulator", TRANSPORT: "transport-regulator"}
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(request, tmp_path_factory):
-    with module_database(request, tmp_path_factory) as url:
-        with serve_demo(url, tmp_path_factory.mktemp("console13")) as s:
-            yield s
+    """``credit demo-data`` then ``credit serve --workers 2`` on a free port: one per
+    backend for the whole module."""
+    with demo_server(request, tmp_path_factory) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def chromium_driver(tmp_path_factory):
+    with shared_chromium(tmp_path_factory) as driver:
+        yield driver
 
 
 @pytest.fixture
-def browser(tmp_path):
-    driver = chromium(tmp_path / "chromium-profile")
-    try:
-        yield driver
-    finally:
-        driver.quit()
+def browser(chromium_driver):
+    """The module's Chromium, signed out and reset for this test."""
+    return fresh(chromium_driver)
 
 
 def record_of(server, uscc: str, code: str) -> dict:

@@ -86,14 +86,18 @@ def test_make_deps_asks_for_poppler_utils(path_without_tools, tmp_path):
 # ------------------------------------------------------ browser and wrk tests (13)
 
 def test_browser_tests_fail_in_ci_without_chromium():
-    args = ["tests/e2e/test_console_browser.py", "-x"]
+    """Both browser modules (the journeys and issue 13's pages): every test fails under
+    CI=true, before any server starts, and skips visibly elsewhere."""
+    args = ["tests/e2e/test_console_browser.py", "tests/e2e/test_console_issue13.py"]
     missing = dict(CREDIT_TEST_CHROMIUM="/nonexistent/chromium")
     in_ci = _pytest(args, _env(CI="true", **missing))
     assert in_ci.returncode == 1, in_ci.stdout[-2000:]
     assert "CI=true but /nonexistent/chromium is not installed" in in_ci.stdout
+    assert " passed" not in in_ci.stdout and " skipped" not in in_ci.stdout
     locally = _pytest(args, _env(**missing))
     assert locally.returncode == 0, locally.stdout[-2000:]
-    assert "skipped" in locally.stdout and "failed" not in locally.stdout
+    assert "skipped" in locally.stdout
+    assert "failed" not in locally.stdout and "error" not in locally.stdout
 
 
 def test_load_tests_fail_in_ci_without_wrk(tmp_path):
