@@ -292,6 +292,27 @@ def test_a_deleted_decision_is_row_missing(api, ctx):
                    "table": "application_decisions", "id": app["id"]}
 
 
+def test_an_application_entrys_uscc_column_and_a_forged_application_are_found(api, ctx):
+    """The application.* entries name their subject in the payload: the typed uscc
+    column must say the same; an application row no entry created is unreferenced."""
+    record = api.create_record()
+    app = apply(api, record["id"], kind="objection").get_json()
+    position = entries(ctx, "application.submitted")[0]["position"]
+    assert verify(api)["ok"] is True
+    raw(ctx, "UPDATE audit_entries SET uscc = '91110000600037341L' WHERE position = :p",
+        {"p": position}, tables=["audit_entries"])
+    assert verify(api)["first_bad"] == {"position": position, "problem": "row_mismatch",
+                                        "table": "audit_entries", "id": position}
+    raw(ctx, "UPDATE audit_entries SET uscc = :u WHERE position = :p",
+        {"u": S1, "p": position}, tables=["audit_entries"])
+    raw(ctx, "INSERT INTO applications (id, record_id, uscc, sector, kind, reason, "
+        "submitted_by, submitted_at, audit_position, sha256) VALUES (:i, :r, :u, 'housing', "
+        "'objection', '伪造的申请', 'x', '2026-06-01T10:00:00.000000+08:00', 999, :h)",
+        {"i": app["id"] + 1, "r": record["id"], "u": S1, "h": "0" * 64})
+    assert verify(api)["first_bad"] == {"position": None, "problem": "row_unreferenced",
+                                        "table": "applications", "id": app["id"] + 1}
+
+
 def test_append_only_triggers_refuse_changes(api, ctx):
     record = api.create_record()
     apply(api, record["id"], kind="objection")

@@ -76,6 +76,15 @@ def test_the_service_verifies_its_tables():
     assert {"records", "record_events", "evaluations"} <= {t.table for t in VERIFIED_TABLES}
 
 
+def test_every_append_only_table_is_verified():
+    """A table added with its append-only triggers (issue 13's applications and
+    decisions, say) is re-checked by ``audit verify`` too: by a VerifiedTable, or — the
+    log itself, subjects and tokens — by a verifier of its own."""
+    from credit.persistence.tables import APPEND_ONLY_TABLES
+    own_verifiers = {"audit_entries", "subjects", "tokens", "token_revocations"}
+    assert {t.table for t in VERIFIED_TABLES} == set(APPEND_ONLY_TABLES) - own_verifiers
+
+
 def test_a_checkpoint_past_the_head_is_a_truncation():
     cp = CheckpointVerifier(SimpleNamespace(position=7, sha256="a" * 64))
     cp.see(SimpleNamespace(position=5, sha256="b" * 64, text="{}"))
