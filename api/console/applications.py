@@ -12,8 +12,9 @@ from api.console.forms import APPLICATION_FIELDS, DECISION_FIELDS, body_from, fo
 from api.http import parse_id
 from credit.errors import CreditError, NotFound
 from credit.services import applications, console, records
+from credit.services.resources import APPLICATION_STATUSES
 
-STATUS_FILTERS = ("pending", "accepted", "rejected")
+STATUS_FILTERS = APPLICATION_STATUSES
 
 
 @bp.get("/applications")

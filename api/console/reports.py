@@ -15,8 +15,9 @@ from credit.services import console, records, scoring, subjects
 
 
 def basis_of(code: str) -> str:
-    """The legal basis of a behaviour code in the active model ('' when it names none)."""
-    entry = current_app.extensions["credit"].models.active.catalogue.get(code)
+    """The legal basis of a record's code: the active scoring model's entry, else the
+    active agency definition's ('' when neither names one)."""
+    entry = current_app.extensions["credit"].models.record_entry(code)
     return entry.basis if entry else ""
 
 
