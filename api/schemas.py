@@ -170,6 +170,9 @@ class RecordOut(Schema):
     sha256 = fields.String(required=True)
     repaired_on = fields.String()
     revoked_at = fields.String()
+    source_warning = fields.Integer(allow_none=True, metadata={
+        "description": "the warning whose confirmation created the record (WARNINGS.md "
+                       "§6); null for records entered directly"})
     events = fields.List(fields.Nested(Event), required=True)
 
 

@@ -81,7 +81,8 @@ def _expiry(value: str | None):
 
 @token.command("create")
 @click.option("--role", required=True,
-              type=click.Choice(["regulator", "evaluator", "auditor", "admin", "enterprise"]))
+              type=click.Choice(["regulator", "evaluator", "auditor", "admin", "enterprise",
+                                 "platform"]))
 @click.option("--sector", "sectors", multiple=True, help="repeat; regulators only")
 @click.option("--uscc", default=None, help="enterprise tokens only")
 @click.option("--name", required=True, help="who holds it, e.g. 柯桥区交通运输局")

@@ -25,6 +25,7 @@ from .repositories import (
     SubjectRepository,
     TokenRepository,
 )
+from .tender_repository import TenderRepository, WarningRepository
 
 
 def system_clock() -> datetime:
@@ -54,6 +55,8 @@ class SqlUnitOfWork:
         self.tokens = TokenRepository(s)
         self.evaluations = EvaluationRepository(s)
         self.idempotency = IdempotencyRepository(s)
+        self.tenders = TenderRepository(s)
+        self.warnings = WarningRepository(s)
         self._committed = False
         if self.snapshot and self.engine.dialect.name == "postgresql":
             # One snapshot for the whole unit (READ COMMITTED would see rows committed

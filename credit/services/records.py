@@ -15,7 +15,12 @@ from credit.domain.dates import (
 from credit.domain.engine import original_valid_until
 from credit.domain.money import fmt
 from credit.errors import Conflict, Forbidden, NotFound, RuleViolation
-from credit.persistence.repositories import event_facts, record_facts, to_domain_record
+from credit.persistence.repositories import (
+    RECORD_SOURCE_FIELDS,
+    event_facts,
+    record_facts,
+    to_domain_record,
+)
 from credit.persistence.tables import RecordEventRow, RecordRow
 from credit.uscc import InvalidUSCC, normalise_uscc
 
@@ -129,6 +134,7 @@ def record_resource(ctx: ServiceContext, row: RecordRow, events: list[RecordEven
         "recorded_at": row.recorded_at,
         "audit_position": row.audit_position,
         "sha256": row.sha256,
+        **{f: getattr(row, f, None) for f in RECORD_SOURCE_FIELDS},
         "events": [
             {k: v for k, v in {
                 "kind": e.kind,
@@ -162,7 +168,10 @@ def _require_sector(actor: Actor, sector: str) -> None:
 
 def insert_record(ctx: ServiceContext, uow, actor: Actor, data: dict) -> tuple[RecordRow, dict]:
     """Inside an open write unit of work: refuse duplicates, register the subject on its
-    first record, store the row and append ``record.created``."""
+    first record, store the row and append ``record.created``. The one function that
+    creates every record: a use case that creates records itself (a confirmed warning)
+    passes its source in ``data`` (a key of RECORD_SOURCE_FIELDS, e.g.
+    ``source_warning``), which clients cannot send (RecordInput refuses unknown fields)."""
     dup = uow.records.live_duplicate(data["uscc"], data["code"], data["document_no"])
     if dup is not None:
         raise Conflict(f"Record {dup.id} already holds {data['code']} {data['document_no']!r} "
@@ -180,7 +189,8 @@ def insert_record(ctx: ServiceContext, uow, actor: Actor, data: dict) -> tuple[R
         issued_by=data["issued_by"], project_code=data.get("project_code"),
         project_name=data.get("project_name"), occurred_on=data.get("occurred_on"),
         note=data.get("note"), entered_by=actor.name, recorded_at=format_instant(at),
-        audit_position=position, sha256="")
+        audit_position=position, sha256="",
+        **{f: data.get(f) for f in RECORD_SOURCE_FIELDS})
     facts = record_facts(row)
     row.sha256 = canonical.digest(facts)
     if uow.subjects.get(row.uscc) is None:

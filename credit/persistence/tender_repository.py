@@ -1,0 +1,305 @@
+"""Repositories of tenders and warnings (WARNINGS.md): add and query, never commit,
+never update or delete.
+
+The snapshot the cross-tender screens read (:meth:`TenderRepository.snapshot`) is built
+from two indexed queries, never from a scan of the history:
+
+* co-bidding (screen 13): the bid-party rows of this tender's bidders inside the window,
+  through ``ix_bid_parties_uscc_opened`` (one index range per bidder), joined to their
+  tenders and to awards known by then;
+* project managers elsewhere (screen 12): the personnel rows carrying this tender's
+  project managers' keyed hashes, through ``ix_bid_personnel_id_hash``, joined to the
+  awards they won.
+
+"Known before this registration" is everything with ``audit_position ≤ k``: positions are
+assigned under the append lock and committed in order, so that set never changes and a
+replay at the same ``k`` reads exactly the same snapshot.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Iterable, Iterator
+
+from sqlalchemy import and_, exists, false, func, select
+from sqlalchemy.orm import Session
+
+from credit.domain.tenders import PriorAward, PriorTender, Snapshot
+
+from .tender_tables import (
+    AwardRow,
+    BidDocumentRow,
+    BidPartyRow,
+    BidPersonRow,
+    BidRow,
+    BidUploadRow,
+    DisposalRow,
+    TenderExclusionRow,
+    TenderRow,
+    WarningBidRow,
+    WarningRow,
+)
+
+_P, _T, _A = BidPartyRow.__table__, TenderRow.__table__, AwardRow.__table__
+_PERS, _B = BidPersonRow.__table__, BidRow.__table__
+
+# Child tables of a tender in the order their rows are written and hashed.
+CHILD_TABLES = {"bids": BidRow, "bid_parties": BidPartyRow, "bid_documents": BidDocumentRow,
+                "bid_uploads": BidUploadRow, "bid_personnel": BidPersonRow,
+                "tender_exclusions": TenderExclusionRow}
+ROW_CLASSES = {"tenders": TenderRow, **CHILD_TABLES, "awards": AwardRow,
+               "warnings": WarningRow, "warning_bids": WarningBidRow,
+               "warning_disposals": DisposalRow}
+
+
+def contract_end(award: AwardRow | object) -> date:
+    """A contract's end as screen 12 reads it: the approved final performance
+    evaluation's ``completed_on`` when one is known, else ``completion_due``
+    (PERFORMANCE.md adds the former; until then every end is ``completion_due``)."""
+    return award.completion_due
+
+
+def _chunks(values: list, size: int = 500) -> Iterator[list]:
+    for i in range(0, len(values), size):
+        yield values[i:i + size]
+
+
+class TenderRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    # ---------------------------------------------------------------- writes
+    def next_id(self) -> int:
+        return int(self.session.execute(select(func.max(TenderRow.id))).scalar() or 0) + 1
+
+    def add(self, rows: dict[str, list]) -> None:
+        """Insert a registration's rows (``{table: [row, ...]}``) with Core bulk inserts:
+        a 200-bid tender is about a thousand rows."""
+        conn = self.session.connection()
+        for table, items in rows.items():
+            if items:
+                cls = ROW_CLASSES[table]
+                conn.execute(cls.__table__.insert(), [_values(cls, r) for r in items])
+
+    def add_award(self, row: AwardRow) -> None:
+        self.session.add(row)
+        self.session.flush()
+
+    # ---------------------------------------------------------------- reads
+    def by_code(self, code: str) -> TenderRow | None:
+        return self.session.scalars(select(TenderRow).where(TenderRow.code == code)).first()
+
+    def by_id(self, tender_id: int) -> TenderRow | None:
+        return self.session.get(TenderRow, tender_id)
+
+    def by_ids(self, ids: Iterable[int]) -> dict[int, TenderRow]:
+        out: dict[int, TenderRow] = {}
+        for chunk in _chunks(sorted(set(ids))):
+            for row in self.session.scalars(select(TenderRow).where(TenderRow.id.in_(chunk))):
+                out[row.id] = row
+        return out
+
+    def children(self, tender_ids: list[int]) -> dict[str, dict[int, list]]:
+        """Every child row of these tenders: ``{table: {tender_id: [rows in key order]}}``."""
+        out: dict[str, dict[int, list]] = {t: defaultdict(list) for t in CHILD_TABLES}
+        for table, cls in CHILD_TABLES.items():
+            keys = [c for c in cls.__table__.primary_key.columns]
+            for chunk in _chunks(sorted(set(tender_ids))):
+                for row in self.session.scalars(
+                        select(cls).where(cls.tender_id.in_(chunk)).order_by(*keys)):
+                    out[table][row.tender_id].append(row)
+        return out
+
+    def awards(self, tender_ids: list[int]) -> dict[int, AwardRow]:
+        out: dict[int, AwardRow] = {}
+        for chunk in _chunks(sorted(set(tender_ids))):
+            for row in self.session.scalars(select(AwardRow).where(AwardRow.tender_id.in_(chunk))):
+                out[row.tender_id] = row
+        return out
+
+    def page(self, *, sectors: Iterable[str] | None = None, opened_from: date | None = None,
+             opened_to: date | None = None, party: str | None = None, limit: int = 100,
+             before: int | None = None) -> list[TenderRow]:
+        """Newest first by audit position; ``party`` a USCC that is a bidder or member."""
+        q = select(TenderRow)
+        if sectors is not None:
+            q = q.where(TenderRow.sector.in_(sorted(sectors)))
+        if opened_from is not None:
+            q = q.where(TenderRow.opened_on >= opened_from)
+        if opened_to is not None:
+            q = q.where(TenderRow.opened_on <= opened_to)
+        if party is not None:
+            q = q.where(exists().where(and_(BidPartyRow.tender_id == TenderRow.id,
+                                            BidPartyRow.uscc == party)))
+        if before is not None:
+            q = q.where(TenderRow.audit_position < before)
+        return list(self.session.scalars(q.order_by(TenderRow.audit_position.desc())
+                                         .limit(limit)))
+
+    def iter_rows(self, table: str) -> Iterator:
+        """Every row of one of these tables in key order (audit verify)."""
+        cls = ROW_CLASSES[table]
+        keys = list(cls.__table__.primary_key.columns)
+        return iter(self.session.scalars(select(cls).order_by(*keys)).yield_per(2000))
+
+    # ---------------------------------------------------------------- the snapshot
+    def snapshot(self, position: int, opened_on: date, window_start: date,
+                 bidders: Iterable[str], project_managers: Iterable[str]) -> Snapshot:
+        """What screens 12–13 may read of the tenders known at ``position`` (module
+        docstring). Restricted to what they can use: a prior tender's ``bidders`` are
+        those it shares with this one (screen 13 counts pairs of this tender's bidders),
+        and an award's ``project_managers`` those it shares with this tender's valid
+        bids (screen 12 compares nothing else)."""
+        found: dict[int, dict] = {}
+        self._co_bidders(found, position, window_start, opened_on, sorted(set(bidders)))
+        self._managers_elsewhere(found, position, sorted(set(project_managers)))
+        tenders = []
+        for item in found.values():
+            award = item["award"]
+            prior = None
+            if award is not None:
+                prior = PriorAward(winner=award.winner_uscc, awarded_on=award.awarded_on,
+                                   end=contract_end(award),
+                                   project_managers=frozenset(item["managers"]))
+            tenders.append(PriorTender(code=item["code"], opened_on=item["opened_on"],
+                                       bidders=frozenset(item["bidders"]), award=prior))
+        tenders.sort(key=lambda t: t.code)
+        return Snapshot(knowledge_position=position, tenders=tuple(tenders))
+
+    def _co_bidders(self, found: dict, position: int, start: date, end: date,
+                    bidders: list[str]) -> None:
+        if bidders:
+            for row in self.session.connection().execute(
+                    co_bid_query(position, start, end, bidders)):
+                _found(found, row)["bidders"].add(row.uscc)
+
+    def _managers_elsewhere(self, found: dict, position: int, managers: list[str]) -> None:
+        if managers:
+            for row in self.session.connection().execute(managers_query(position, managers)):
+                _found(found, row)["managers"].add(row.id_hash)
+
+
+def co_bid_query(position: int, start: date, end: date, bidders: list[str]):
+    """Screen 13's query: every tender known at ``position`` opened in [start, end] in
+    which one of ``bidders`` was a ``bidder``, with its award known then (if any)."""
+    return (select(_P.c.tender_id, _P.c.uscc, _T.c.code, _T.c.opened_on, _A.c.winner_uscc,
+                   _A.c.awarded_on, _A.c.completion_due)
+            .join(_T, _T.c.id == _P.c.tender_id)
+            .outerjoin(_A, and_(_A.c.tender_id == _P.c.tender_id,
+                                _A.c.audit_position <= position))
+            .where(_P.c.uscc.in_(bidders), _P.c.role == "bidder",
+                   _P.c.opened_on >= start, _P.c.opened_on <= end,
+                   _P.c.audit_position <= position))
+
+
+def managers_query(position: int, managers: list[str]):
+    """Screen 12's query: the awards known at ``position`` whose winning bid names one of
+    ``managers`` (keyed hashes) as project manager."""
+    return (select(_PERS.c.tender_id, _PERS.c.id_hash, _T.c.code, _T.c.opened_on,
+                   _A.c.winner_uscc, _A.c.awarded_on, _A.c.completion_due)
+            .join(_A, _A.c.tender_id == _PERS.c.tender_id)
+            .join(_B, and_(_B.c.tender_id == _PERS.c.tender_id, _B.c.n == _PERS.c.n,
+                           _B.c.bidder_uscc == _A.c.winner_uscc))
+            .join(_T, _T.c.id == _PERS.c.tender_id)
+            .where(_PERS.c.id_hash.in_(managers), _PERS.c.role == "project_manager",
+                   _A.c.audit_position <= position))
+
+
+def _found(found: dict, row) -> dict:
+    item = found.get(row.tender_id)
+    if item is None:
+        award = row if row.winner_uscc is not None else None
+        item = found[row.tender_id] = {"code": row.code, "opened_on": row.opened_on,
+                                       "bidders": set(), "managers": set(), "award": award}
+    return item
+
+
+def _values(cls, row) -> dict:
+    return {c.key: getattr(row, c.key) for c in cls.__table__.columns}
+
+
+class WarningRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def next_id(self) -> int:
+        return int(self.session.execute(select(func.max(WarningRow.id))).scalar() or 0) + 1
+
+    def next_disposal_id(self) -> int:
+        return int(self.session.execute(select(func.max(DisposalRow.id))).scalar() or 0) + 1
+
+    def add(self, row: WarningRow, bids: list[WarningBidRow]) -> None:
+        conn = self.session.connection()
+        conn.execute(WarningRow.__table__.insert(), [_values(WarningRow, row)])
+        conn.execute(WarningBidRow.__table__.insert(), [_values(WarningBidRow, b) for b in bids])
+
+    def add_disposal(self, row: DisposalRow) -> None:
+        self.session.add(row)
+        self.session.flush()
+
+    def get(self, warning_id: int) -> WarningRow | None:
+        return self.session.get(WarningRow, warning_id)
+
+    def of_tenders(self, tender_ids: list[int]) -> dict[int, list[WarningRow]]:
+        out: dict[int, list[WarningRow]] = defaultdict(list)
+        for chunk in _chunks(sorted(set(tender_ids))):
+            for row in self.session.scalars(select(WarningRow).where(
+                    WarningRow.tender_id.in_(chunk)).order_by(WarningRow.id)):
+                out[row.tender_id].append(row)
+        return out
+
+    def disposals(self, warning_ids: list[int]) -> dict[int, list[DisposalRow]]:
+        out: dict[int, list[DisposalRow]] = defaultdict(list)
+        for chunk in _chunks(sorted(set(warning_ids))):
+            for row in self.session.scalars(select(DisposalRow).where(
+                    DisposalRow.warning_id.in_(chunk)).order_by(DisposalRow.id)):
+                out[row.warning_id].append(row)
+        return out
+
+    def page(self, *, sectors: Iterable[str] | None = None, status: str | None = None,
+             code: str | None = None, severity: str | None = None,
+             tender_id: int | None = None, party: str | None = None, limit: int = 100,
+             before: int | None = None) -> list[WarningRow]:
+        """Newest first by id; ``status`` as derived from the disposals (see
+        :func:`status_clause`); ``party`` a USCC of a bid the warning names."""
+        q = select(WarningRow)
+        if sectors is not None:
+            q = q.where(WarningRow.sector.in_(sorted(sectors)))
+        if status is not None:
+            q = q.where(status_clause(status))
+        if code is not None:
+            q = q.where(WarningRow.code == code)
+        if severity is not None:
+            q = q.where(WarningRow.severity == severity)
+        if tender_id is not None:
+            q = q.where(WarningRow.tender_id == tender_id)
+        if party is not None:
+            q = q.where(exists().where(and_(
+                WarningBidRow.warning_id == WarningRow.id,
+                BidPartyRow.tender_id == WarningBidRow.tender_id,
+                BidPartyRow.n == WarningBidRow.n, BidPartyRow.uscc == party)))
+        if before is not None:
+            q = q.where(WarningRow.id < before)
+        return list(self.session.scalars(q.order_by(WarningRow.id.desc()).limit(limit)))
+
+
+FINAL_ACTIONS = {"confirmed": "confirm", "dismissed": "dismiss"}
+
+
+def _disposed(*actions: str):
+    return exists().where(and_(DisposalRow.warning_id == WarningRow.id,
+                               DisposalRow.action.in_(actions)))
+
+
+def status_clause(status: str):
+    """A warning's status from its disposals (WARNINGS.md §6): ``confirmed`` or
+    ``dismissed`` once such a disposal exists (final), else ``referred`` after a
+    ``refer``, else ``open``."""
+    if status == "open":
+        return ~exists().where(DisposalRow.warning_id == WarningRow.id)
+    if status == "referred":
+        return and_(_disposed("refer"), ~_disposed("confirm", "dismiss"))
+    if status in FINAL_ACTIONS:
+        return _disposed(FINAL_ACTIONS[status])
+    return false()
