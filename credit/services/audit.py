@@ -116,7 +116,7 @@ def _differences(a, b, path="") -> list[str]:
         if len(a) != len(b):
             return [path]
         out = []
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             out += _differences(x, y, f"{path}.{i}")
         return out
     return [] if a == b else [path]

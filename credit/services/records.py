@@ -4,6 +4,7 @@ MODEL.md §2). Each is one transaction that appends exactly one audit entry."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from credit.domain import canonical
 from credit.domain.dates import (
     ONE_DAY,
