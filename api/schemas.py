@@ -300,7 +300,8 @@ class ModelList(Schema):
 
 
 class ModelDefinition(Schema):
-    """A model's whole definition (catalogue and parameters, decimals as strings)."""
+    """A published definition, whole (decimals as strings): a scoring model's parameters
+    and catalogue, or a screen definition's parameters and screens (WARNINGS.md §4)."""
 
     class Meta:
         unknown = INCLUDE
@@ -308,8 +309,12 @@ class ModelDefinition(Schema):
     id = fields.String(required=True)
     version = fields.Integer(required=True)
     sha256 = fields.String(required=True)
+    kind = fields.String(required=True, metadata={
+        "description": "scoring (a scoring model) or another rule set kept as data"})
     active = fields.Boolean(required=True)
-    catalogue = fields.List(fields.Dict(), required=True)
+    catalogue = fields.List(fields.Dict(), metadata={"description": "scoring models"})
+    parameters = fields.Dict(metadata={"description": "screen definitions: WARNINGS.md §4"})
+    screens = fields.List(fields.Dict(), metadata={"description": "screen definitions"})
 
 
 class Health(Schema):

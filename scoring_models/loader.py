@@ -1,4 +1,6 @@
-"""Loading and validating scoring model definitions (TOML → credit.domain.model)."""
+"""Loading and validating definitions (TOML → frozen domain objects): scoring models
+(``[model]``, credit.domain.model) here, other kinds in their own modules (``[screens]``:
+scoring_models/screens.py), dispatched by the table heading the file."""
 
 from __future__ import annotations
 
@@ -10,8 +12,6 @@ from types import MappingProxyType
 from typing import Any, Callable
 
 from marshmallow import (
-    RAISE,
-    Schema,
     ValidationError,
     fields,
     validate,
@@ -28,21 +28,17 @@ from credit.domain.model import (
     ScoringModel,
 )
 
+from .screens import build_screens
+from .validation import ModelError
+from .validation import Strict as _Strict
+from .validation import flatten as _flatten
+
 DEFINITIONS = Path(__file__).parent / "definitions"
 CENT = Decimal("0.01")
 
 
-class ModelError(ValueError):
-    """A model definition that cannot be used; the message names the file and key."""
-
-
 def _dec(**kw):
     return fields.Decimal(required=True, allow_nan=False, **kw)
-
-
-class _Strict(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 class _ModelHead(_Strict):
@@ -157,22 +153,6 @@ class _Definition(_Strict):
                             validate=validate.Length(min=1))
 
 
-def _flatten(messages, prefix="") -> list[str]:
-    out = []
-    if isinstance(messages, dict):
-        for key, val in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            if key == "_schema":
-                path = prefix or "(top level)"
-            out += _flatten(val, path)
-    elif isinstance(messages, list):
-        for m in messages:
-            out += _flatten(m, prefix)
-    else:
-        out.append(f"{prefix}: {messages}")
-    return out
-
-
 def _build_scoring(doc: dict, sha: str, source: str) -> ScoringModel:
     """A scoring model (``[model]`` table): MODEL.md."""
     try:
@@ -187,6 +167,7 @@ def _build_scoring(doc: dict, sha: str, source: str) -> ScoringModel:
 # ``ref`` and ``kind``; it raises ModelError naming the file and the key.
 BUILDERS: dict[str, Callable[[dict, str, str], Any]] = {
     "model": _build_scoring,
+    "screens": build_screens,
 }
 
 
@@ -269,7 +250,7 @@ def _build(d: dict, sha: str, source: str) -> ScoringModel:
             problems.append(bad_points)
             continue
         tier_key = "good" if e["category"] == "good" else e["tier"]
-        for which, f in zip(("same", "other"), factors[tier_key]):
+        for which, f in zip(("same", "other"), factors[tier_key], strict=True):
             product = e["points"] * f
             if product.quantize(CENT) != product:
                 problems.append(
@@ -305,7 +286,7 @@ def _build(d: dict, sha: str, source: str) -> ScoringModel:
     )
 
 
-DEFAULT_ACTIVE = {"scoring": "keqiao-2025@1"}
+DEFAULT_ACTIVE = {"scoring": "keqiao-2025@1", "screens": "keqiao-screens-2025@1"}
 
 
 class ModelRegistry:
@@ -343,6 +324,11 @@ class ModelRegistry:
             if missing:
                 raise ModelError(
                     f"model {m.ref} lacks codes of the active model: {sorted(missing)}")
+        for d in self._defs.values():  # rule sets that create records (screens, …)
+            unknown = set(getattr(d, "record_codes", ())) - set(self.active.catalogue)
+            if unknown:
+                raise ModelError(f"{d.kind} definition {d.ref} names codes the active model "
+                                 f"{self.active.ref} lacks: {sorted(unknown)}")
 
     def get(self, ref: str):
         """The scoring model named ``id@version``; KeyError when unknown (or of another

@@ -31,11 +31,21 @@ def list_models(ctx: ServiceContext) -> dict:
 
 
 def model_definition(ctx: ServiceContext, ref: str) -> dict:
-    """A model's whole definition with decimals as strings (API.md §7)."""
-    model = ctx.model(ref)
+    """A published definition of any kind, whole, with decimals as strings (API.md §7);
+    NotFound when no definition is named ``ref``."""
+    try:
+        definition = ctx.models.definition(ref)
+    except KeyError:
+        raise NotFound(f"There is no model {ref}.") from None
+    head = {"id": definition.id, "version": definition.version,
+            "sha256": definition.sha256, "kind": definition.kind,
+            "active": ctx.models.is_active(definition)}
+    return {**head, **_DEFINITION_BODIES[definition.kind](definition)}
+
+
+def _scoring_definition(model) -> dict:
+    """A scoring model's parameters and catalogue (MODEL.md)."""
     return {
-        "id": model.id, "version": model.version, "sha256": model.sha256,
-        "active": model is ctx.models.active,
         "base": fmt(model.base), "bonus_cap": fmt(model.bonus_cap), "floor": fmt(model.floor),
         "sectors": list(model.sectors),
         "grades": {"listed": model.listed_grade,
@@ -60,6 +70,19 @@ def model_definition(ctx: ServiceContext, ref: str) -> dict:
              "family": e.family, "basis": e.basis}
             for e in model.catalogue.values()],
     }
+
+
+def _screens_definition(definition) -> dict:
+    """A screen definition's parameters and screens (WARNINGS.md §4)."""
+    return {"title": definition.title, "parameters": definition.parameters(),
+            "screens": [s.as_json() for s in definition.screens]}
+
+
+# How each kind of definition is shown, by its ``kind``.
+_DEFINITION_BODIES = {
+    "scoring": _scoring_definition,
+    "screens": _screens_definition,
+}
 
 
 def health(ctx: ServiceContext) -> dict:

@@ -308,7 +308,7 @@ def test_models_and_health(api):
     for m in models["items"]:
         assert set(m) >= {"id", "version", "sha256", "active"}
         assert SHA_RE.match(m["sha256"])
-    active = [m for m in models["items"] if m["active"]]
+    active = [m for m in models["items"] if m["active"] and m["kind"] == "scoring"]
     assert [(m["id"], m["version"]) for m in active] == [("keqiao-2025", 1)]
 
     d = api.get("/api/v1/models/keqiao-2025@1", "regulator")
@@ -446,7 +446,7 @@ def test_traces_entries_and_verification(api, ctx, clock):
 def test_paging_on_every_list(api, ctx):
     for i in range(5):
         api.create_record(document_no=f"P-{i}")
-    for i in range(3):
+    for _ in range(3):
         api.score(S1, who="enterprise")
 
     records, pages = collect_pages(api, "/api/v1/records", "auditor", 2)
