@@ -255,6 +255,10 @@ class EvaluationOut(Schema):
     created_by = fields.String(required=True)
     created_at = fields.String(required=True)
     results = fields.List(fields.Nested(BidResult), required=True)
+    warnings = fields.List(fields.Dict(), metadata={
+        "description": "the registered tender's warnings open or referred at creation "
+                       "(WARNINGS.md §7): id, code, severity, bids; [] for a tender the "
+                       "platform did not register (absent on evaluations created before)"})
 
 
 class Entry(Schema):

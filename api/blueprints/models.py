@@ -1,6 +1,6 @@
 """Scoring models and health (API.md §7)."""
 
-from api.auth import READERS, public, requires
+from api.auth import EVERY_ROLE, public, requires
 from api.blueprints import Blueprint, ctx
 from api.http import json_response
 from api.schemas import Health, ModelDefinition, ModelList
@@ -11,7 +11,7 @@ blp = Blueprint("models", __name__, url_prefix="/api/v1", description="Models an
 
 @blp.route("/models", methods=["GET"])
 @blp.response(200, ModelList)
-@requires(*READERS)
+@requires(*EVERY_ROLE)
 def index():
     """Published model versions and which one is active."""
     return json_response(subjects.list_models(ctx()))
@@ -19,7 +19,7 @@ def index():
 
 @blp.route("/models/<ref>", methods=["GET"])
 @blp.response(200, ModelDefinition)
-@requires(*READERS)
+@requires(*EVERY_ROLE)
 def show(ref):
     """The whole definition of ``id@version``: catalogue and parameters."""
     return json_response(subjects.model_definition(ctx(), ref))

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from credit.domain.tenders import PriorAward, PriorTender, Snapshot
 
+from .tables import RecordRow
 from .tender_tables import (
     AwardRow,
     BidDocumentRow,
@@ -255,6 +256,16 @@ class WarningRepository:
             for row in self.session.scalars(select(DisposalRow).where(
                     DisposalRow.warning_id.in_(chunk)).order_by(DisposalRow.id)):
                 out[row.warning_id].append(row)
+        return out
+
+    def records_created(self, warning_ids: list[int]) -> dict[int, list[int]]:
+        """Ids of the records each warning's confirmation created (``source_warning``)."""
+        out: dict[int, list[int]] = defaultdict(list)
+        for chunk in _chunks(sorted(set(warning_ids))):
+            for warning_id, record_id in self.session.execute(
+                    select(RecordRow.source_warning, RecordRow.id)
+                    .where(RecordRow.source_warning.in_(chunk)).order_by(RecordRow.id)):
+                out[warning_id].append(record_id)
         return out
 
     def page(self, *, sectors: Iterable[str] | None = None, status: str | None = None,

@@ -23,6 +23,7 @@ from credit.errors import Forbidden, NotFound
 from credit.persistence.audit_log import GENESIS
 from credit.persistence.repositories import event_facts, record_facts
 
+from . import tender_audit
 from .context import Actor, ServiceContext
 from .paging import page
 from .scoring import score_as_known
@@ -251,6 +252,7 @@ def verify_chain(ctx: ServiceContext, checkpoint=None) -> dict:
         at_checkpoint = checkpoint.sha256 == GENESIS
     tokens_created: dict[int, tuple[int, dict]] = {}
     tokens_revoked: dict[int, int] = {}
+    tender_firsts: dict[str, tuple[int, str]] = {}  # subjects registered by a tender
     with ctx.uow(write=False, snapshot=True) as uow:
         expected_prev, expected_pos = GENESIS, 1
         for row in uow.audit_queries.iter_rows():
@@ -292,6 +294,9 @@ def verify_chain(ctx: ServiceContext, checkpoint=None) -> dict:
                 else:
                     key = p.get("evaluation_id")
                 created[(table, key)] = (row.position, p.get("sha256"))
+            if entry is not None:
+                tender_audit.collect(row.kind, row.position, entry.get("payload"), created,
+                                     tender_firsts)
 
         def check(table: str, row_id: int, actual_sha: str, column_sha: str):
             origin = created.pop((table, row_id), None)
@@ -307,12 +312,14 @@ def verify_chain(ctx: ServiceContext, checkpoint=None) -> dict:
             check("records", r.id, canonical.digest(record_facts(r)), r.sha256)
             if r.uscc not in first_record or r.audit_position < first_record[r.uscc][0]:
                 first_record[r.uscc] = (r.audit_position, r.subject_name)
+        tender_audit.merge_subject_firsts(first_record, tender_firsts)
         problems += _subject_problems(uow, first_record)
         problems += _token_problems(uow, tokens_created, tokens_revoked)
         for e in uow.records.iter_all_events():
             check("record_events", e.id, canonical.digest(event_facts(e)), e.sha256)
         for ev in uow.evaluations.iter_all():
             check("evaluations", ev.id, canonical.sha256_hex(ev.document), ev.sha256)
+        problems += tender_audit.row_problems(uow, created)
         for (table, row_id), (position, _) in created.items():
             problems.append({"position": position, "problem": "row_missing", "table": table,
                              "id": row_id})

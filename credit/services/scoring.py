@@ -20,6 +20,7 @@ from .context import Actor, ServiceContext
 from .idempotency import IdempotentRequest, Outcome, remember, replay
 from .inputs import EvaluationInput, FieldErrors, load
 from .records import check_uscc
+from .tenders import evaluation_warnings
 
 CLOCK_SKEW = timedelta(seconds=1)
 
@@ -147,6 +148,9 @@ def create_evaluation(ctx: ServiceContext, actor: Actor, raw,
             return replayed
         data = validate_evaluation(ctx, raw)
         model = ctx.model(data.get("model"))
+        # A registered tender's evaluation: its bids, its sector, and the committee sees
+        # its open warnings (WARNINGS.md §7, check 11a); they change no score.
+        warnings = evaluation_warnings(uow, data)
         evaluation_id = uow.evaluations.next_id()
         created = uow.audit.next_at()
         knowledge = Knowledge(uow.audit.next_position(), created)
@@ -185,6 +189,7 @@ def create_evaluation(ctx: ServiceContext, actor: Actor, raw,
             "created_by": actor.name,
             "created_at": format_instant(created),
             "results": out,
+            "warnings": warnings,
         }
         outcome = remember(uow, idem, 201, document)
         sha = canonical.sha256_hex(outcome.body)

@@ -35,7 +35,8 @@ REGISTRARS = ("platform", "operator")
 Present = Callable[[dict], dict]
 
 
-def _identity(resource: dict) -> dict:
+def identity(resource: dict) -> dict:
+    """The default presentation of a resource (the API passes its schema's dump)."""
     return resource
 
 
@@ -174,7 +175,7 @@ def prepare_registration(ctx: ServiceContext, raw, screens_ref: str | None = Non
 
 def register_tender(ctx: ServiceContext, actor: Actor, raw,
                     idem: IdempotentRequest | None = None, *,
-                    present: Present = _identity, screens_ref: str | None = None) -> Outcome:
+                    present: Present = identity, screens_ref: str | None = None) -> Outcome:
     """POST /tenders: validate, screen and register a tender with all its bids (201)."""
     require_role(actor, REGISTRARS, "register tenders")
     if idem is not None:
@@ -253,7 +254,7 @@ def raise_warning(uow, actor: Actor, tender, definition, warning_id: int, w) -> 
 
 def award_tender(ctx: ServiceContext, actor: Actor, code: str, raw,
                  idem: IdempotentRequest | None = None, *,
-                 present: Present = _identity) -> Outcome:
+                 present: Present = identity) -> Outcome:
     """POST /tenders/{code}/award (§3): once, to the bidder of a valid bid (200)."""
     require_role(actor, REGISTRARS, "award tenders")
     with ctx.uow(write=True) as uow:
