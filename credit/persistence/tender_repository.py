@@ -22,7 +22,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Iterable, Iterator
 
-from sqlalchemy import and_, exists, false, func, select
+from sqlalchemy import and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from credit.domain.tenders import PriorAward, PriorTender, Snapshot
@@ -268,8 +268,9 @@ class WarningRepository:
                 out[warning_id].append(record_id)
         return out
 
-    def page(self, *, sectors: Iterable[str] | None = None, status: str | None = None,
-             code: str | None = None, severity: str | None = None,
+    def page(self, *, sectors: Iterable[str] | None = None,
+             status: str | tuple[str, ...] | None = None, code: str | None = None,
+             severity: str | None = None,
              tender_id: int | None = None, party: str | None = None, limit: int = 100,
              before: int | None = None) -> list[WarningRow]:
         """Newest first by id; ``status`` as derived from the disposals (see
@@ -277,8 +278,10 @@ class WarningRepository:
         q = select(WarningRow)
         if sectors is not None:
             q = q.where(WarningRow.sector.in_(sorted(sectors)))
-        if status is not None:
+        if isinstance(status, str):
             q = q.where(status_clause(status))
+        elif status is not None:  # any of several (the console's 待处置: open or referred)
+            q = q.where(or_(*(status_clause(s) for s in status)))
         if code is not None:
             q = q.where(WarningRow.code == code)
         if severity is not None:

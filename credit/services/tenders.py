@@ -102,7 +102,8 @@ def load_resources(uow, rows: list) -> list[dict]:
                             [w.id for w in warnings.get(t.id, [])]) for t in rows]
 
 
-def _tender_row(uow, code: str):
+def tender_row(uow, code: str):
+    """The stored tender with this code, or NotFound (check 9)."""
     row = uow.tenders.by_code(code)
     if row is None:
         raise NotFound(f"There is no tender {code!r}.")
@@ -113,7 +114,7 @@ def get_tender(ctx: ServiceContext, actor: Actor, code: str) -> dict:
     """One tender with its bids (personal data masked), award and warning ids."""
     require_role(actor, TENDER_READERS, "read tenders")
     with ctx.uow(write=False) as uow:
-        row = _tender_row(uow, code)
+        row = tender_row(uow, code)
         check_sector(actor, row.sector)
         return load_resources(uow, [row])[0]
 
@@ -262,7 +263,7 @@ def award_tender(ctx: ServiceContext, actor: Actor, code: str, raw,
         if replayed:
             return replayed
         data = validate_award(raw, ctx.today())
-        tender = _tender_row(uow, code)
+        tender = tender_row(uow, code)
         children = one(uow.tenders.children([tender.id]), tender.id)
         if uow.tenders.awards([tender.id]):
             raise Conflict(f"Tender {code!r} is already awarded.", error="already_awarded")

@@ -32,7 +32,7 @@ WARNING_READERS = ("auditor", "admin", "regulator", "evaluator")
 @dataclass(frozen=True)
 class WarningFilter:
     sector: str | None = None
-    status: str | None = None
+    status: str | tuple[str, ...] | None = None  # a tuple: any of these
     code: str | None = None
     severity: str | None = None
     tender: str | None = None
@@ -109,11 +109,13 @@ def _state(warning_id: int, status: str, action: str) -> None:
         raise Conflict(f"Warning {warning_id} is already referred.", error="already_referred")
 
 
-def _allowed_codes(ctx: ServiceContext, warning) -> tuple[str, ...]:
-    """The catalogue codes a confirmation of this warning may use (the definition that
-    raised it says so per screen)."""
+def allowed_codes(ctx: ServiceContext, warning) -> tuple[str, ...]:
+    """The catalogue codes a confirmation of this warning (a row or a resource) may use:
+    the definition that raised it says so per screen."""
+    ref, code = ((warning["definition"], warning["code"]) if isinstance(warning, dict)
+                 else (warning.definition, warning.code))
     try:
-        return ctx.models.definition(warning.definition).screen(warning.code).allowed_codes
+        return ctx.models.definition(ref).screen(code).allowed_codes
     except KeyError:
         return ()
 
@@ -143,9 +145,9 @@ def _against_warning(ctx, uow, plan_parts, data: dict) -> dict[int, dict]:
     if outside:
         errors.add("bids", f"bid(s) {outside} are not named by warning {warning.id} (it names "
                    f"{sorted(named)}).", "bid_not_in_warning")
-    if data.get("code") is not None and data["code"] not in _allowed_codes(ctx, warning):
+    if data.get("code") is not None and data["code"] not in allowed_codes(ctx, warning):
         errors.add("code", f"{data['code']} may not confirm a {warning.code} warning; allowed: "
-                   f"{', '.join(_allowed_codes(ctx, warning))}.", "code_not_allowed")
+                   f"{', '.join(allowed_codes(ctx, warning))}.", "code_not_allowed")
     if data.get("decided_on") is not None and data["decided_on"] < opened_on(tender):
         errors.add("decided_on", f"must not be before {opened_on(tender)}, the date the "
                    "tender was opened.")
@@ -248,5 +250,5 @@ def dispose(ctx: ServiceContext, actor: Actor, warning_id: int, raw,
         return outcome
 
 
-__all__ = ["WARNING_STATUSES", "WarningFilter", "dispose", "get_warning", "list_warnings",
-           "plan_disposal", "preview_disposal"]
+__all__ = ["WARNING_STATUSES", "WarningFilter", "allowed_codes", "dispose", "get_warning",
+           "list_warnings", "plan_disposal", "preview_disposal"]
