@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterable, Mapping
+
+from ..tenders import ScreenWarning
 
 # The vocabulary: the screens of WARNINGS.md §4, in the order they run and are numbered.
 SCREEN_CODES = (
@@ -98,3 +100,13 @@ class ScreenDefinition:
             value = getattr(self, name)
             out[name] = f"{value:f}" if name in DECIMAL_PARAMETERS else value
         return out
+
+    def warning(self, code: str, bids: Iterable[int], evidence: Mapping[str, Any],
+                parameters: tuple[str, ...] = ()) -> ScreenWarning:
+        """The warning screen ``code`` raises on ``bids`` with its evidence and the
+        values of the named parameters it used (none for most screens)."""
+        screen = self.screen(code)
+        return ScreenWarning(screen=screen.number, code=code, severity=screen.severity,
+                             basis=screen.basis, bids=tuple(sorted(bids)),
+                             evidence=evidence,
+                             parameters=self.parameters(*parameters) if parameters else {})
