@@ -163,15 +163,22 @@ def prepare_registration(ctx: ServiceContext, raw, screens_ref: str | None = Non
     doc = validate_tender(raw, identity_key(ctx), ctx.clock())
     definition = screen_definition(ctx, screens_ref)
     tender = tender_from_document(doc)
-    window_start = tender.opened_on - timedelta(days=definition.co_bid_window_days)
-    managers = {pm for b in tender.bids if b.valid for pm in b.project_managers}
     with ctx.uow(write=False) as uow:
         if uow.tenders.by_code(doc["code"]) is not None:
             return doc, definition, None, None
         position = uow.audit.head().position
-        snapshot = uow.tenders.snapshot(position, tender.opened_on, window_start,
-                                        [b.bidder.uscc for b in tender.bids], managers)
+        snapshot = read_snapshot(uow, definition, tender, position)
     return doc, definition, position, screens.run(definition, tender, snapshot)
+
+
+def read_snapshot(uow, definition, tender, position: int):
+    """What the cross-tender screens may read of the tenders known at ``position``:
+    those sharing a bidder with ``tender`` inside the co-bidding window, and the awards
+    whose project managers its valid bids name (two indexed queries)."""
+    window_start = tender.opened_on - timedelta(days=definition.co_bid_window_days)
+    managers = {pm for b in tender.bids if b.valid for pm in b.project_managers}
+    return uow.tenders.snapshot(position, tender.opened_on, window_start,
+                                [b.bidder.uscc for b in tender.bids], managers)
 
 
 def register_tender(ctx: ServiceContext, actor: Actor, raw,

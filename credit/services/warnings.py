@@ -176,7 +176,8 @@ def _planned_records(ctx, actor: Actor, tender, warning, data: dict, parties) ->
             out.append({"uscc": uscc, "subject_name": name, "sector": tender.sector,
                         "code": data["code"], "decided_on": data["decided_on"],
                         "document_no": data["document_no"], "issued_by": actor.name,
-                        "project_code": tender.code, "source_warning": warning.id,
+                        "project_code": tender.code, "valid_until": None,
+                        "source_warning": warning.id,
                         "bid": n})
     return out
 
