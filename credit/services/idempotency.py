@@ -56,9 +56,12 @@ def replay(uow, idem: IdempotentRequest | None) -> Outcome | None:
 
 
 def remember(uow, idem: IdempotentRequest | None, status: int, resource: dict) -> Outcome:
-    """Serialise the response once; store it with the key in the same transaction."""
+    """Serialise the response once; store it with the key in the same transaction.
+    A creation's 201 is remembered (API.md §3), and so is the 200 of the writes that
+    answer with the changed resource — an award, a disposal (WARNINGS.md §2: they honour
+    the key "exactly as API.md §3 does", which only makes sense for their success)."""
     body = canonical.dumps(resource)
-    if idem is not None and status == 201:
+    if idem is not None and status in (200, 201):
         uow.idempotency.add(idem.token_id, idem.method, idem.path, idem.key,
                             idem.request_sha256, status, body)
     return Outcome(status, body)
