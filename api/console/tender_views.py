@@ -37,11 +37,23 @@ DECISION_FIELDS = ("document_no", "decided_on", "code")
 PAGE = 50
 
 
+LABELS = {"severity_zh": SEVERITIES, "warning_status_zh": WARNING_STATUS,
+          "action_zh": ACTIONS, "method_zh": METHODS, "person_role_zh": PERSON_ROLES,
+          "bid_status_zh": BID_STATUS, "identifier_zh": IDENTIFIERS}
+
+
 @bp.app_context_processor
 def _tender_labels():
-    return {"severity_zh": SEVERITIES, "warning_status_zh": WARNING_STATUS,
-            "action_zh": ACTIONS, "method_zh": METHODS, "person_role_zh": PERSON_ROLES,
-            "bid_status_zh": BID_STATUS, "identifier_zh": IDENTIFIERS}
+    """The label tables (for pages that list them, e.g. a filter's options)."""
+    return LABELS
+
+
+@bp.record_once
+def _label_filters(state) -> None:
+    """The same tables as filters (``x|action_zh``), which macros imported without
+    context can use too; an unknown code is shown as it is."""
+    for name, table in LABELS.items():
+        state.app.jinja_env.filters[name] = (lambda t: lambda v: t.get(v, v))(table)
 
 
 def _screen_names() -> dict[str, str]:
