@@ -339,3 +339,40 @@ def test_reads_roles_sectors_and_query_errors(tapi):
 def test_models_lists_the_screen_definition_for_every_role(tapi):
     items = tapi.get("/api/v1/models", "platform").get_json()["items"]
     assert "keqiao-screens-2025" in {i["id"] for i in items}
+
+
+def test_every_caller_against_every_route_of_the_tender_loop(tapi, tctx):
+    """WARNINGS.md §1: who may use each route; an enterprise never (an open warning is
+    never shown to those it names); a refused caller writes nothing."""
+    api = tapi
+    registered(api)
+    readers = {"platform", "evaluator", "auditor", "admin", "transport"}
+    routes = [
+        ("POST", TENDERS, tender_body("KQ-M"), {"platform"}, set()),
+        ("GET", TENDERS, None, readers | {"regulator"}, set()),
+        ("GET", f"{TENDERS}/{CODE}", None, readers, {"regulator"}),
+        ("POST", f"{TENDERS}/{CODE}/award", award_body(), {"platform"}, set()),
+        ("GET", WARNINGS, None, readers - {"platform"} | {"regulator"}, set()),
+        ("GET", f"{WARNINGS}/1", None, readers - {"platform"}, {"regulator"}),
+        ("POST", f"{WARNINGS}/2/disposal", {"action": "refer", "reason": "移送公安机关"},
+         {"transport"}, {"regulator"}),
+    ]
+    callers = ["platform", "transport", "regulator", "evaluator", "auditor", "admin",
+               "enterprise"]
+    for method, path, body, allowed, other_sector in routes:
+        for who in [None, "kqc_" + "x" * 43] + callers:
+            before = audit_head(tctx)
+            r = api.request(method, path, who, **({"data": json.dumps(body),
+                                                   "content_type": "application/json"}
+                                                  if body is not None else {}))
+            where = f"{who} {method} {path}"
+            if who is None or who.startswith("kqc_"):
+                assert_error(r, 401, "unauthenticated")
+            elif who in allowed:
+                assert r.status_code in (200, 201), (where, r.get_data(as_text=True))
+                continue
+            elif who in other_sector:
+                assert_error(r, 403, "sector_forbidden")
+            else:
+                assert_error(r, 403, "forbidden")
+            assert audit_head(tctx) == before, f"{where} wrote although refused"
