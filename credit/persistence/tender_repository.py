@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from credit.domain.tenders import PriorAward, PriorTender, Snapshot
 
-from .tables import RecordRow
+from .tables import RecordRow, SubjectRow
 from .tender_tables import (
     AwardRow,
     BidDocumentRow,
@@ -82,6 +82,20 @@ class TenderRepository:
             if items:
                 cls = ROW_CLASSES[table]
                 conn.execute(cls.__table__.insert(), [_values(cls, r) for r in items])
+
+    def registered_subjects(self, usccs: list[str]) -> set[str]:
+        """Which of ``usccs`` are registered subjects (one query per 500)."""
+        out: set[str] = set()
+        for chunk in _chunks(sorted(set(usccs))):
+            out.update(self.session.scalars(select(SubjectRow.uscc)
+                                            .where(SubjectRow.uscc.in_(chunk))))
+        return out
+
+    def add_subjects(self, subjects: list[tuple[str, str, int]]) -> None:
+        """Register subjects (uscc, name, registering position) with one insert."""
+        if subjects:
+            self.session.connection().execute(SubjectRow.__table__.insert(), [
+                {"uscc": u, "name": n, "registered_position": p} for u, n, p in subjects])
 
     def add_award(self, row: AwardRow) -> None:
         self.session.add(row)
@@ -230,9 +244,10 @@ class WarningRepository:
     def next_disposal_id(self) -> int:
         return int(self.session.execute(select(func.max(DisposalRow.id))).scalar() or 0) + 1
 
-    def add(self, row: WarningRow, bids: list[WarningBidRow]) -> None:
+    def add(self, rows: list, bids: list) -> None:
+        """Insert warnings and the bids they name (two statements)."""
         conn = self.session.connection()
-        conn.execute(WarningRow.__table__.insert(), [_values(WarningRow, row)])
+        conn.execute(WarningRow.__table__.insert(), [_values(WarningRow, r) for r in rows])
         conn.execute(WarningBidRow.__table__.insert(), [_values(WarningBidRow, b) for b in bids])
 
     def add_disposal(self, row: DisposalRow) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Mapping
 
 from credit.domain import canonical
@@ -35,10 +36,20 @@ REGISTRATION_TABLES = ("tenders", "bids", "bid_parties", "bid_documents", "bid_u
                        "bid_personnel", "tender_exclusions")
 
 
+class Fresh(SimpleNamespace):
+    """A row about to be inserted, with its table: plain attributes, since building ORM
+    instances for the thousand rows of a 200-bid registration cost more than the
+    screens. Read back, the same row is an ORM instance with the same attributes."""
+
+    def __init__(self, cls, **values):
+        super().__init__(__table__=cls.__table__, **values)
+
+
 def row_facts(row) -> dict:
-    """Every column of a row, as hashed (dates as ISO strings)."""
+    """Every column of a row (stored, or :class:`Fresh`), as hashed (dates as ISO
+    strings)."""
     out = {}
-    for column in type(row).__table__.columns:
+    for column in row.__table__.columns:
         value = getattr(row, column.key)
         out[column.key] = value.isoformat() if isinstance(value, date) else value
     return out
@@ -71,7 +82,7 @@ def registration_rows(doc: dict, tender_id: int, *, screens, knowledge_position:
     opened = opened_on(doc)
     agency = doc["agency"] or {}
     rows: dict[str, list] = {t: [] for t in REGISTRATION_TABLES}
-    rows["tenders"].append(TenderRow(
+    rows["tenders"].append(Fresh(TenderRow,
         id=tender_id, code=doc["code"], name=doc["name"], sector=doc["sector"],
         tenderee_uscc=doc["tenderee"]["uscc"], tenderee_name=doc["tenderee"]["name"],
         agency_uscc=agency.get("uscc"), agency_name=agency.get("name"), method=doc["method"],
@@ -82,14 +93,14 @@ def registration_rows(doc: dict, tender_id: int, *, screens, knowledge_position:
     for b in doc["bids"]:
         _bid_rows(rows, tender_id, b, opened, position)
     rows["tender_exclusions"] = [
-        TenderExclusionRow(tender_id=tender_id, idx=k, kind=x["kind"], value=x["value"])
+        Fresh(TenderExclusionRow, tender_id=tender_id, idx=k, kind=x["kind"], value=x["value"])
         for k, x in enumerate(doc["exclusions"])]
     return rows
 
 
 def _bid_rows(rows: dict, tender_id: int, b: dict, opened: date, position: int) -> None:
     n = b["n"]
-    rows["bids"].append(BidRow(
+    rows["bids"].append(Fresh(BidRow,
         tender_id=tender_id, n=n, bidder_uscc=b["bidder"], bidder_name=b["bidder_name"],
         price=b["price"], status=b["status"], reject_reason=b["reject_reason"],
         submitted_at=b["submitted_at"], deposit_hash=b["deposit_account_hash"],
@@ -97,15 +108,15 @@ def _bid_rows(rows: dict, tender_id: int, b: dict, opened: date, position: int) 
     parties = [("bidder", b["bidder"], b["bidder_name"])] + \
         [("member", m["uscc"], m["name"]) for m in b["consortium"]]
     rows["bid_parties"] += [
-        BidPartyRow(tender_id=tender_id, n=n, idx=k, role=role, uscc=uscc, name=name,
+        Fresh(BidPartyRow, tender_id=tender_id, n=n, idx=k, role=role, uscc=uscc, name=name,
                     opened_on=opened, audit_position=position)
         for k, (role, uscc, name) in enumerate(parties)]
-    rows["bid_documents"] += [BidDocumentRow(tender_id=tender_id, n=n, idx=k, **d)
+    rows["bid_documents"] += [Fresh(BidDocumentRow, tender_id=tender_id, n=n, idx=k, **d)
                               for k, d in enumerate(b["documents"])]
-    rows["bid_uploads"] += [BidUploadRow(tender_id=tender_id, n=n, idx=k, **u)
+    rows["bid_uploads"] += [Fresh(BidUploadRow, tender_id=tender_id, n=n, idx=k, **u)
                             for k, u in enumerate(b["uploads"])]
     rows["bid_personnel"] += [
-        BidPersonRow(tender_id=tender_id, n=n, idx=k, role=p["role"],
+        Fresh(BidPersonRow, tender_id=tender_id, n=n, idx=k, role=p["role"],
                      id_hash=p["id_number_hash"], id_masked=p["id_number_masked"])
         for k, p in enumerate(b["personnel"])]
 
@@ -113,13 +124,14 @@ def _bid_rows(rows: dict, tender_id: int, b: dict, opened: date, position: int) 
 def warning_rows(warning_id: int, tender: TenderRow, definition, w, *, at: str,
                  position: int) -> dict[str, list]:
     """A raised warning (a domain ScreenWarning ``w``) and the bids it names."""
-    row = WarningRow(
-        id=warning_id, tender_id=tender.id, sector=tender.sector, definition=definition.ref,
+    row = Fresh(
+        WarningRow, id=warning_id, tender_id=tender.id, sector=tender.sector,
+        definition=definition.ref,
         screen=w.screen, code=w.code, severity=w.severity, basis=w.basis,
         bids=canonical.dumps(sorted(w.bids)), evidence=canonical.dumps(plain(w.evidence)),
         parameters=canonical.dumps(plain(w.parameters)), raised_at=at,
         audit_position=position)
-    bids = [WarningBidRow(warning_id=warning_id, n=n, tender_id=tender.id)
+    bids = [Fresh(WarningBidRow, warning_id=warning_id, n=n, tender_id=tender.id)
             for n in sorted(w.bids)]
     return {"warnings": [row], "warning_bids": bids}
 

@@ -208,11 +208,13 @@ def register_tender(ctx: ServiceContext, actor: Actor, raw,
 def _register_subjects(uow, doc: dict, position: int) -> None:
     """Every party of every bid becomes a subject with its name in this tender, unless
     already registered — as a first record registers its subject (API.md §4)."""
+    parties = {}
     for b in doc["bids"]:
         for uscc, name in [(b["bidder"], b["bidder_name"])] + \
                 [(m["uscc"], m["name"]) for m in b["consortium"]]:
-            if uow.subjects.get(uscc) is None:
-                uow.subjects.add(uscc, name, position)
+            parties.setdefault(uscc, name)
+    new = parties.keys() - uow.tenders.registered_subjects(list(parties))
+    uow.tenders.add_subjects([(u, parties[u], position) for u in parties if u in new])
 
 
 def store_registration(uow, actor: Actor, doc: dict, definition, position: int | None,
@@ -235,27 +237,32 @@ def store_registration(uow, actor: Actor, doc: dict, definition, position: int |
                     "sha256": definition.sha256},
         "warnings": warning_ids, "rows": rows_digest(rows)}, at=at)
     tender = rows["tenders"][0]
-    for warning_id, w in zip(warning_ids, found, strict=True):
-        raise_warning(uow, actor, tender, definition, warning_id, w)
+    raise_warnings(uow, actor, tender, definition, list(zip(warning_ids, found, strict=True)))
     children = {t: items for t, items in rows.items() if t != "tenders"}
     return tender_resource(tender, children, None, warning_ids)
 
 
-def raise_warning(uow, actor: Actor, tender, definition, warning_id: int, w) -> None:
-    """Store one warning and append its ``warning.raised`` entry."""
-    at = uow.audit.next_at()
-    rows = warning_rows(warning_id, tender, definition, w, at=format_instant(at),
-                        position=uow.audit.next_position())
-    uow.warnings.add(rows["warnings"][0], rows["warning_bids"])
-    row = rows["warnings"][0]
-    uow.audit.append("warning.raised", actor.name, {
-        "warning": {"id": warning_id, "tender": tender.code, "tender_id": tender.id,
-                    "sector": tender.sector, "definition": definition.ref,
-                    "screen": w.screen, "code": w.code, "severity": w.severity,
-                    "basis": w.basis, "bids": sorted(w.bids),
-                    "evidence": json.loads(row.evidence),
-                    "parameters": json.loads(row.parameters)},
-        "rows": rows_digest(rows)}, at=at)
+def raise_warnings(uow, actor: Actor, tender, definition, found: list[tuple]) -> None:
+    """Append one ``warning.raised`` entry per warning, in order, then store the
+    warnings' rows with two inserts whatever their number."""
+    stored = []
+    for warning_id, w in found:
+        at = uow.audit.next_at()
+        rows = warning_rows(warning_id, tender, definition, w, at=format_instant(at),
+                            position=uow.audit.next_position())
+        row = rows["warnings"][0]
+        uow.audit.append("warning.raised", actor.name, {
+            "warning": {"id": warning_id, "tender": tender.code, "tender_id": tender.id,
+                        "sector": tender.sector, "definition": definition.ref,
+                        "screen": w.screen, "code": w.code, "severity": w.severity,
+                        "basis": w.basis, "bids": sorted(w.bids),
+                        "evidence": json.loads(row.evidence),
+                        "parameters": json.loads(row.parameters)},
+            "rows": rows_digest(rows)}, at=at)
+        stored.append(rows)
+    if stored:
+        uow.warnings.add([r["warnings"][0] for r in stored],
+                         [b for r in stored for b in r["warning_bids"]])
 
 
 # ------------------------------------------------------------------ award
@@ -282,21 +289,27 @@ def award_tender(ctx: ServiceContext, actor: Actor, code: str, raw,
                    for b in children["bids"]):
             raise RuleViolation(f"{data['winner']} is not the bidder of a valid bid of tender "
                                 f"{code!r}.", error="winner_not_a_valid_bid")
-        at = uow.audit.next_at()
-        row = award_row(tender, data, entered_by=actor.name, at=format_instant(at),
-                        position=uow.audit.next_position())
-        uow.tenders.add_award(row)
-        uow.audit.append("tender.awarded", actor.name, {
-            "award": {"tender": tender.code, "tender_id": tender.id, "winner": row.winner_uscc,
-                      "awarded_on": row.awarded_on.isoformat(),
-                      "contract_price": row.contract_price,
-                      "completion_due": row.completion_due.isoformat()},
-            "rows": rows_digest({"awards": [row]})}, at=at)
+        row = store_award(uow, actor, tender, data)
         warning_ids = [w.id for w in uow.warnings.of_tenders([tender.id]).get(tender.id, [])]
         outcome = remember(uow, idem, 200, present(tender_resource(tender, children, row,
                                                                      warning_ids)))
         uow.commit()
         return outcome
+
+
+def store_award(uow, actor: Actor, tender, data: dict):
+    """Under the append lock: the award row and its ``tender.awarded`` entry."""
+    at = uow.audit.next_at()
+    row = award_row(tender, data, entered_by=actor.name, at=format_instant(at),
+                    position=uow.audit.next_position())
+    uow.tenders.add_award(row)
+    uow.audit.append("tender.awarded", actor.name, {
+        "award": {"tender": tender.code, "tender_id": tender.id, "winner": row.winner_uscc,
+                  "awarded_on": row.awarded_on.isoformat(),
+                  "contract_price": row.contract_price,
+                  "completion_due": row.completion_due.isoformat()},
+        "rows": rows_digest({"awards": [row]})}, at=at)
+    return row
 
 
 # ------------------------------------------------------------------ evaluations (§7)
