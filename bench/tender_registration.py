@@ -13,8 +13,10 @@ use ``ix_bid_parties_uscc_opened`` and ``ix_bid_personnel_id_hash``, not a scan.
 
 The history is written once through the service's own functions (validate_tender,
 store_registration, store_award — the rows and hash chain are exactly what the service
-writes; 500 tenders per transaction) and kept: var/bench-tenders.db, and the PostgreSQL
-database ``credit_bench_tenders`` (127.0.0.1:5432, trust auth).
+writes; 500 tenders per transaction) and kept: var/bench-tenders-history.db, and the
+PostgreSQL database ``credit_bench_tenders`` (127.0.0.1:5432, trust auth). Each run
+measures on a fresh copy of it (var/bench-tenders-run.db, ``credit_bench_tenders_run``),
+with a different sample of 50 bidders per measured tender.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import argparse
 import json
 import os
 import random
+import re
+import shutil
 import statistics
 import sys
 import time
@@ -142,7 +146,7 @@ def fifty_bids(rng: random.Random, code: str, bidders: int) -> dict:
 def measure(ctx, bidders: int, runs: int, label: str) -> dict:
     from api import create_app
     from credit.services.tokens import create_token
-    rng = random.Random(label)
+    rng = random.Random(f"{label}-{time.time_ns()}")
     service, http, warnings = [], [], []
     for i in range(runs):
         body = fifty_bids(rng, f"BENCH-{label}-{time.time_ns()}-{i}", bidders)
@@ -164,57 +168,95 @@ def measure(ctx, bidders: int, runs: int, label: str) -> dict:
 
 
 def plans(ctx, bidders: int) -> list[str]:
-    """The snapshot queries' plans for the measured tender's bidders and managers."""
-    from credit.persistence.tender_repository import co_bid_query, managers_query
+    """The snapshot's queries' plans for the measured tender's bidders and managers."""
+    from credit.persistence import tender_repository as repo
     from credit.services.tender_inputs import tender_from_document
     body = fifty_bids(random.Random("plan"), "PLAN", bidders)
     tender = tender_from_document(validate_tender(body, identity_key(ctx),
                                                   datetime.now(timezone.utc)))
     managers = sorted({pm for b in tender.bids if b.valid for pm in b.project_managers})
+    usccs = sorted({b.bidder.uscc for b in tender.bids})
     with ctx.uow(write=False) as uow:
         position = uow.audit.head().position
         conn = uow.session.connection()
         dialect = conn.dialect
+        start = tender.opened_on - timedelta(days=365)
+        ids = sorted({r.tender_id for r in conn.execute(
+            repo.co_bid_query(position, start, tender.opened_on, usccs))})[:1000]
         out = []
-        for name, q in (("co-bidding (screen 13)", co_bid_query(
-                position, tender.opened_on - timedelta(days=365), tender.opened_on,
-                sorted({b.bidder.uscc for b in tender.bids}))),
-                        ("project managers elsewhere (screen 12)",
-                         managers_query(position, managers))):
+        for name, q in (
+                ("co-bidding (screen 13)",
+                 repo.co_bid_query(position, start, tender.opened_on, usccs)),
+                ("project managers elsewhere (screen 12)", repo.managers_query(managers)),
+                (f"awards of the {len(ids)} tenders found", repo.awards_query(ids, position)),
+                ("their codes and opening dates", repo.tenders_query(ids)),
+                ("the bidders of the managers' bids",
+                 repo.bidders_query([(i, 1) for i in ids])),
+                ("which of them won", repo.winners_query(
+                    [(i, usccs[0]) for i in ids], position))):
             sql = str(q.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
             prefix = ("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if dialect.name == "postgresql"
                       else "EXPLAIN QUERY PLAN ")
             rows = conn.execute(text(prefix + sql)).all()
             lines = [r[0] if dialect.name == "postgresql" else f"{r[-1]}" for r in rows]
+            lines = [re.sub(r"'\{[^}]{60,}\}'", "'{…}'", line) for line in lines]
             out.append(f"-- {name}\n" + "\n".join(lines))
     return out
 
 
-def context(backend: str, tenders: int, bidders: int):
-    key = ROOT / "var" / "bench-identity-key"
-    key.parent.mkdir(exist_ok=True)
-    if not key.exists():
-        key.write_text(os.urandom(32).hex() + "\n", encoding="ascii")
+def _history(backend: str, tenders: int, bidders: int, key: Path) -> str:
+    """The URL of the pristine history database, built once."""
     if backend == "sqlite":
-        url = f"sqlite:///{ROOT / 'var' / 'bench-tenders.db'}"
+        url = f"sqlite:///{ROOT / 'var' / 'bench-tenders-history.db'}"
     else:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            if not c.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
-                             {"n": PG_NAME}).first():
-                c.exec_driver_sql(f'CREATE DATABASE "{PG_NAME}"')
-        admin.dispose()
+        _pg_create(PG_NAME)
         url = PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_NAME
     upgrade(url)
     ctx = build_context(url)
     ctx.settings = ctx.settings.with_(identity_key_path=str(key))
     with ctx.uow(write=False) as uow:
         have = uow.tenders.next_id() - 1
-    if have < tenders:
+    if have != tenders:
         if have:
-            sys.exit(f"{url} holds {have} tenders, fewer than {tenders}: remove it first")
+            sys.exit(f"{url} holds {have} tenders, not {tenders}: remove it first")
         print(f"building the history on {backend} …", file=sys.stderr)
         build_history(ctx, tenders, bidders)
+    ctx.uow.engine.dispose()
+    return url
+
+
+def _pg_create(name: str, template: str | None = None, *, fresh: bool = False) -> None:
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        if fresh:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        exists = c.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                           {"n": name}).first()
+        if not exists:
+            c.exec_driver_sql(f'CREATE DATABASE "{name}"'
+                              + (f' TEMPLATE "{template}"' if template else ""))
+    admin.dispose()
+
+
+def context(backend: str, tenders: int, bidders: int):
+    """A service context on a fresh copy of the history: measured registrations must not
+    become the next run's history (they would co-bid with each other)."""
+    key = ROOT / "var" / "bench-identity-key"
+    key.parent.mkdir(exist_ok=True)
+    if not key.exists():
+        key.write_text(os.urandom(32).hex() + "\n", encoding="ascii")
+    history = _history(backend, tenders, bidders, key)
+    if backend == "sqlite":
+        run = ROOT / "var" / "bench-tenders-run.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{run}{suffix}").unlink(missing_ok=True)
+        shutil.copyfile(history.removeprefix("sqlite:///"), run)
+        url = f"sqlite:///{run}"
+    else:
+        _pg_create(PG_NAME + "_run", PG_NAME, fresh=True)
+        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_NAME + "_run"
+    ctx = build_context(url)
+    ctx.settings = ctx.settings.with_(identity_key_path=str(key))
     if backend == "postgresql":
         with ctx.uow.engine.begin() as c:
             c.exec_driver_sql("ANALYZE")

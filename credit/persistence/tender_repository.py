@@ -2,14 +2,15 @@
 never update or delete.
 
 The snapshot the cross-tender screens read (:meth:`TenderRepository.snapshot`) is built
-from two indexed queries, never from a scan of the history:
+from indexed look-ups, never from a scan of the history:
 
 * co-bidding (screen 13): the bid-party rows of this tender's bidders inside the window,
-  through ``ix_bid_parties_uscc_opened`` (one index range per bidder), joined to their
-  tenders and to awards known by then;
+  through ``ix_bid_parties_uscc_opened`` (one index range per bidder);
 * project managers elsewhere (screen 12): the personnel rows carrying this tender's
-  project managers' keyed hashes, through ``ix_bid_personnel_id_hash``, joined to the
-  awards they won.
+  project managers' keyed hashes, through ``ix_bid_personnel_id_hash``;
+* then, by primary key, the tenders found, their awards known by then and the bidders
+  of their bids (which bid won). The joins are done here rather than in SQL so that no
+  planner can prefer hashing whole tables to a few hundred key look-ups.
 
 "Known before this registration" is everything with ``audit_position ≤ k``: positions are
 assigned under the append lock and committed in order, so that set never changes and a
@@ -22,7 +23,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Iterable, Iterator
 
-from sqlalchemy import and_, exists, false, func, or_, select
+from sqlalchemy import and_, exists, false, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from credit.domain.tenders import PriorAward, PriorTender, Snapshot
@@ -43,7 +44,7 @@ from .tender_tables import (
 )
 
 _P, _T, _A = BidPartyRow.__table__, TenderRow.__table__, AwardRow.__table__
-_PERS, _B = BidPersonRow.__table__, BidRow.__table__
+_PERS = BidPersonRow.__table__
 
 # Child tables of a tender in the order their rows are written and hashed.
 CHILD_TABLES = {"bids": BidRow, "bid_parties": BidPartyRow, "bid_documents": BidDocumentRow,
@@ -165,69 +166,97 @@ class TenderRepository:
         docstring). Restricted to what they can use: a prior tender's ``bidders`` are
         those it shares with this one (screen 13 counts pairs of this tender's bidders),
         and an award's ``project_managers`` those it shares with this tender's valid
-        bids (screen 12 compares nothing else)."""
-        found: dict[int, dict] = {}
-        self._co_bidders(found, position, window_start, opened_on, sorted(set(bidders)))
-        self._managers_elsewhere(found, position, sorted(set(project_managers)))
-        tenders = []
-        for item in found.values():
-            award = item["award"]
-            prior = None
-            if award is not None:
-                prior = PriorAward(winner=award.winner_uscc, awarded_on=award.awarded_on,
-                                   end=contract_end(award),
-                                   project_managers=frozenset(item["managers"]))
-            tenders.append(PriorTender(code=item["code"], opened_on=item["opened_on"],
-                                       bidders=frozenset(item["bidders"]), award=prior))
+        bids (screen 12 compares nothing else). Five small queries, each through an
+        index (no join that a planner could turn into a scan of the history)."""
+        conn = self.session.connection()
+        shared: dict[int, set[str]] = defaultdict(set)
+        if bidders := sorted(set(bidders)):
+            for tender_id, uscc in conn.execute(
+                    co_bid_query(position, window_start, opened_on, bidders)).all():
+                shared[tender_id].add(uscc)
+        won = self._managers_awards(sorted(set(project_managers)), position)
+        awards = self._known_awards(sorted(set(shared) - set(won)), position)
+        awards.update((tender_id, award) for tender_id, (award, _) in won.items())
+        tenders = [
+            PriorTender(code=code, opened_on=opened,
+                        bidders=frozenset(shared.get(tender_id, ())),
+                        award=None if tender_id not in awards else PriorAward(
+                            winner=awards[tender_id].winner_uscc,
+                            awarded_on=awards[tender_id].awarded_on,
+                            end=contract_end(awards[tender_id]),
+                            project_managers=frozenset(won.get(tender_id, (None, ()))[1])))
+            for tender_id, code, opened in self._codes(sorted(set(shared) | set(won)))]
         tenders.sort(key=lambda t: t.code)
         return Snapshot(knowledge_position=position, tenders=tuple(tenders))
 
-    def _co_bidders(self, found: dict, position: int, start: date, end: date,
-                    bidders: list[str]) -> None:
-        if bidders:
-            for row in self.session.connection().execute(
-                    co_bid_query(position, start, end, bidders)):
-                _found(found, row)["bidders"].add(row.uscc)
+    def _managers_awards(self, managers: list[str], position: int) -> dict[int, tuple]:
+        """{tender: (award, managers)} for the awards known at ``position`` whose winning
+        bid names some of ``managers`` as project manager."""
+        if not managers:
+            return {}
+        conn = self.session.connection()
+        named: dict[tuple[int, int], set[str]] = defaultdict(set)
+        for tender_id, n, id_hash in conn.execute(managers_query(managers)).all():
+            named[(tender_id, n)].add(id_hash)
+        # (tender, bidder) → the bid's position: a USCC bids once per tender
+        bid_of = {(t, uscc): n for chunk in _chunks(sorted(named), 1000)
+                  for t, n, uscc in conn.execute(bidders_query(chunk)).all()}
+        out: dict[int, tuple] = {}
+        for chunk in _chunks(sorted(bid_of), 1000):
+            for award in conn.execute(winners_query(chunk, position)).all():
+                n = bid_of[(award.tender_id, award.winner_uscc)]
+                out[award.tender_id] = (award, named[(award.tender_id, n)])
+        return out
 
-    def _managers_elsewhere(self, found: dict, position: int, managers: list[str]) -> None:
-        if managers:
-            for row in self.session.connection().execute(managers_query(position, managers)):
-                _found(found, row)["managers"].add(row.id_hash)
+    def _known_awards(self, ids: list[int], position: int) -> dict[int, object]:
+        conn = self.session.connection()
+        return {row.tender_id: row for chunk in _chunks(ids, 1000)
+                for row in conn.execute(awards_query(chunk, position)).all()}
+
+    def _codes(self, ids: list[int]) -> Iterator[tuple[int, str, date]]:
+        for chunk in _chunks(ids, 1000):
+            yield from self.session.connection().execute(tenders_query(chunk)).all()
 
 
 def co_bid_query(position: int, start: date, end: date, bidders: list[str]):
-    """Screen 13's query: every tender known at ``position`` opened in [start, end] in
-    which one of ``bidders`` was a ``bidder``, with its award known then (if any)."""
-    return (select(_P.c.tender_id, _P.c.uscc, _T.c.code, _T.c.opened_on, _A.c.winner_uscc,
-                   _A.c.awarded_on, _A.c.completion_due)
-            .join(_T, _T.c.id == _P.c.tender_id)
-            .outerjoin(_A, and_(_A.c.tender_id == _P.c.tender_id,
-                                _A.c.audit_position <= position))
-            .where(_P.c.uscc.in_(bidders), _P.c.role == "bidder",
-                   _P.c.opened_on >= start, _P.c.opened_on <= end,
-                   _P.c.audit_position <= position))
+    """Screen 13's query: the bid-party rows of ``bidders`` as ``bidder`` in tenders
+    known at ``position`` and opened in [start, end] (``ix_bid_parties_uscc_opened``)."""
+    return (select(_P.c.tender_id, _P.c.uscc)
+            .where(_P.c.uscc.in_(bidders), _P.c.opened_on >= start, _P.c.opened_on <= end,
+                   _P.c.role == "bidder", _P.c.audit_position <= position))
 
 
-def managers_query(position: int, managers: list[str]):
-    """Screen 12's query: the awards known at ``position`` whose winning bid names one of
-    ``managers`` (keyed hashes) as project manager."""
-    return (select(_PERS.c.tender_id, _PERS.c.id_hash, _T.c.code, _T.c.opened_on,
-                   _A.c.winner_uscc, _A.c.awarded_on, _A.c.completion_due)
-            .join(_A, _A.c.tender_id == _PERS.c.tender_id)
-            .join(_B, and_(_B.c.tender_id == _PERS.c.tender_id, _B.c.n == _PERS.c.n,
-                           _B.c.bidder_uscc == _A.c.winner_uscc))
-            .join(_T, _T.c.id == _PERS.c.tender_id)
-            .where(_PERS.c.id_hash.in_(managers), _PERS.c.role == "project_manager",
+def managers_query(managers: list[str]):
+    """Screen 12's query: the bids naming one of ``managers`` (keyed hashes) as project
+    manager (``ix_bid_personnel_id_hash``); which of them won, and when, is read from the
+    awards known at the snapshot's position."""
+    return (select(_PERS.c.tender_id, _PERS.c.n, _PERS.c.id_hash)
+            .where(_PERS.c.id_hash.in_(managers), _PERS.c.role == "project_manager"))
+
+
+def awards_query(ids: list[int], position: int):
+    """The awards of these tenders known at ``position`` (primary key)."""
+    return (select(_A.c.tender_id, _A.c.winner_uscc, _A.c.awarded_on, _A.c.completion_due)
+            .where(_A.c.tender_id.in_(ids), _A.c.audit_position <= position))
+
+
+def winners_query(winners: list[tuple[int, str]], position: int):
+    """The awards known at ``position`` of these (tender, winner) pairs (primary key)."""
+    return (select(_A.c.tender_id, _A.c.winner_uscc, _A.c.awarded_on, _A.c.completion_due)
+            .where(tuple_(_A.c.tender_id, _A.c.winner_uscc).in_(winners),
                    _A.c.audit_position <= position))
 
 
-def _found(found: dict, row) -> dict:
-    item = found.get(row.tender_id)
-    if item is None:
-        award = row if row.winner_uscc is not None else None
-        item = found[row.tender_id] = {"code": row.code, "opened_on": row.opened_on,
-                                       "bidders": set(), "managers": set(), "award": award}
-    return item
+def bidders_query(bids: list[tuple[int, int]]):
+    """The ``bidder`` of each of these bids, (tender, position) (primary key)."""
+    return (select(_P.c.tender_id, _P.c.n, _P.c.uscc)
+            .where(tuple_(_P.c.tender_id, _P.c.n, _P.c.idx).in_(
+                [(t, n, 0) for t, n in bids])))
+
+
+def tenders_query(ids: list[int]):
+    """Code and opening date of these tenders (primary key)."""
+    return select(_T.c.id, _T.c.code, _T.c.opened_on).where(_T.c.id.in_(ids))
 
 
 def _values(cls, row) -> dict:

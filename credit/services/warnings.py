@@ -166,7 +166,7 @@ def party_names(bid: dict) -> list[tuple[str, str]]:
         [(m["uscc"], m["name"]) for m in bid["consortium"]]
 
 
-def _planned_records(ctx, actor: Actor, tender, warning, data: dict, parties) -> list[dict]:
+def _planned_records(actor: Actor, tender, warning, data: dict, parties) -> list[dict]:
     """One record per party of every named bid (§6), as insert_record takes it."""
     if data["action"] != "confirm" or data.get("covered_by") is not None:
         return []
@@ -194,7 +194,7 @@ def plan_disposal(ctx: ServiceContext, uow, actor: Actor, warning_id: int, raw) 
     tender = uow.tenders.by_id(warning.tender_id)
     children = one(uow.tenders.children([tender.id]), tender.id)
     parties = _against_warning(ctx, uow, (warning, tender, children), data)
-    records = _planned_records(ctx, actor, tender, warning, data, parties)
+    records = _planned_records(actor, tender, warning, data, parties)
     for r in records:
         dup = uow.records.live_duplicate(r["uscc"], r["code"], r["document_no"])
         if dup is not None:
