@@ -189,11 +189,7 @@ def plans(ctx, bidders: int) -> list[str]:
                  repo.co_bid_query(position, start, tender.opened_on, usccs)),
                 ("project managers elsewhere (screen 12)", repo.managers_query(managers)),
                 (f"awards of the {len(ids)} tenders found", repo.awards_query(ids, position)),
-                ("their codes and opening dates", repo.tenders_query(ids)),
-                ("the bidders of the managers' bids",
-                 repo.bidders_query([(i, 1) for i in ids])),
-                ("which of them won", repo.winners_query(
-                    [(i, usccs[0]) for i in ids], position))):
+                ("their codes and opening dates", repo.tenders_query(ids))):
             sql = str(q.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
             prefix = ("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if dialect.name == "postgresql"
                       else "EXPLAIN QUERY PLAN ")

@@ -23,7 +23,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Iterable, Iterator
 
-from sqlalchemy import and_, exists, false, func, or_, select, tuple_
+from sqlalchemy import and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from credit.domain.tenders import PriorAward, PriorTender, Snapshot
@@ -195,18 +195,12 @@ class TenderRepository:
         if not managers:
             return {}
         conn = self.session.connection()
-        named: dict[tuple[int, int], set[str]] = defaultdict(set)
-        for tender_id, n, id_hash in conn.execute(managers_query(managers)).all():
-            named[(tender_id, n)].add(id_hash)
-        # (tender, bidder) → the bid's position: a USCC bids once per tender
-        bid_of = {(t, uscc): n for chunk in _chunks(sorted(named), 1000)
-                  for t, n, uscc in conn.execute(bidders_query(chunk)).all()}
-        out: dict[int, tuple] = {}
-        for chunk in _chunks(sorted(bid_of), 1000):
-            for award in conn.execute(winners_query(chunk, position)).all():
-                n = bid_of[(award.tender_id, award.winner_uscc)]
-                out[award.tender_id] = (award, named[(award.tender_id, n)])
-        return out
+        named: dict[tuple[int, str], set[str]] = defaultdict(set)
+        for tender_id, bidder, id_hash in conn.execute(managers_query(managers)).all():
+            named[(tender_id, bidder)].add(id_hash)
+        awards = self._known_awards(sorted({t for t, _ in named}), position)
+        return {t: (award, named[(t, award.winner_uscc)]) for t, award in awards.items()
+                if (t, award.winner_uscc) in named}
 
     def _known_awards(self, ids: list[int], position: int) -> dict[int, object]:
         conn = self.session.connection()
@@ -228,9 +222,9 @@ def co_bid_query(position: int, start: date, end: date, bidders: list[str]):
 
 def managers_query(managers: list[str]):
     """Screen 12's query: the bids naming one of ``managers`` (keyed hashes) as project
-    manager (``ix_bid_personnel_id_hash``); which of them won, and when, is read from the
-    awards known at the snapshot's position."""
-    return (select(_PERS.c.tender_id, _PERS.c.n, _PERS.c.id_hash)
+    manager, with their bidder (``ix_bid_personnel_id_hash``); which of them won, and
+    when, is read from the awards known at the snapshot's position."""
+    return (select(_PERS.c.tender_id, _PERS.c.bidder, _PERS.c.id_hash)
             .where(_PERS.c.id_hash.in_(managers), _PERS.c.role == "project_manager"))
 
 
@@ -238,20 +232,6 @@ def awards_query(ids: list[int], position: int):
     """The awards of these tenders known at ``position`` (primary key)."""
     return (select(_A.c.tender_id, _A.c.winner_uscc, _A.c.awarded_on, _A.c.completion_due)
             .where(_A.c.tender_id.in_(ids), _A.c.audit_position <= position))
-
-
-def winners_query(winners: list[tuple[int, str]], position: int):
-    """The awards known at ``position`` of these (tender, winner) pairs (primary key)."""
-    return (select(_A.c.tender_id, _A.c.winner_uscc, _A.c.awarded_on, _A.c.completion_due)
-            .where(tuple_(_A.c.tender_id, _A.c.winner_uscc).in_(winners),
-                   _A.c.audit_position <= position))
-
-
-def bidders_query(bids: list[tuple[int, int]]):
-    """The ``bidder`` of each of these bids, (tender, position) (primary key)."""
-    return (select(_P.c.tender_id, _P.c.n, _P.c.uscc)
-            .where(tuple_(_P.c.tender_id, _P.c.n, _P.c.idx).in_(
-                [(t, n, 0) for t, n in bids])))
 
 
 def tenders_query(ids: list[int]):

@@ -107,6 +107,9 @@ class BidPersonRow(Base):
     role: Mapped[str] = mapped_column(String(24))
     id_hash: Mapped[str] = mapped_column(String(64))
     id_masked: Mapped[str] = mapped_column(String(18))
+    # the bid's bidder, so that screen 12 learns from this row alone whose bid named the
+    # person (and whether it won) without a join
+    bidder: Mapped[str] = mapped_column(String(18))
 
     __table_args__ = (Index("ix_bid_personnel_id_hash", "id_hash", "role"),)
 

@@ -117,7 +117,8 @@ def _bid_rows(rows: dict, tender_id: int, b: dict, opened: date, position: int) 
                             for k, u in enumerate(b["uploads"])]
     rows["bid_personnel"] += [
         Fresh(BidPersonRow, tender_id=tender_id, n=n, idx=k, role=p["role"],
-                     id_hash=p["id_number_hash"], id_masked=p["id_number_masked"])
+                     id_hash=p["id_number_hash"], id_masked=p["id_number_masked"],
+                     bidder=b["bidder"])
         for k, p in enumerate(b["personnel"])]
 
 

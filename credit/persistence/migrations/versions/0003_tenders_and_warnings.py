@@ -96,6 +96,7 @@ def _bids() -> None:
         sa.Column("role", sa.String(24), nullable=False),
         sa.Column("id_hash", sa.String(64), nullable=False),
         sa.Column("id_masked", sa.String(18), nullable=False),
+        sa.Column("bidder", sa.String(18), nullable=False),
     )
     op.create_index("ix_bid_personnel_id_hash", "bid_personnel", ["id_hash", "role"])
     op.create_table(
