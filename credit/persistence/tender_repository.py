@@ -5,7 +5,8 @@ The snapshot the cross-tender screens read (:meth:`TenderRepository.snapshot`) i
 from indexed look-ups, never from a scan of the history:
 
 * co-bidding (screen 13): the bid-party rows of this tender's bidders inside the window,
-  through ``ix_bid_parties_uscc_opened`` (one index range per bidder);
+  through ``ix_bid_parties_uscc_opened`` (one index range per bidder), keeping the
+  tenders where two or more of them bid (a pair is what the screen counts);
 * project managers elsewhere (screen 12): the personnel rows carrying this tender's
   project managers' keyed hashes, through ``ix_bid_personnel_id_hash``;
 * then, by primary key, the tenders found, their awards known by then and the bidders
@@ -163,17 +164,22 @@ class TenderRepository:
     def snapshot(self, position: int, opened_on: date, window_start: date,
                  bidders: Iterable[str], project_managers: Iterable[str]) -> Snapshot:
         """What screens 12–13 may read of the tenders known at ``position`` (module
-        docstring). Restricted to what they can use: a prior tender's ``bidders`` are
-        those it shares with this one (screen 13 counts pairs of this tender's bidders),
-        and an award's ``project_managers`` those it shares with this tender's valid
-        bids (screen 12 compares nothing else). Five small queries, each through an
-        index (no join that a planner could turn into a scan of the history)."""
+        docstring). Restricted to what they can use: the tenders in the co-bidding window
+        sharing at least two bidders with this one (screen 13 counts pairs of this
+        tender's bidders), a prior tender's ``bidders`` being those it shares, and the
+        awards whose winning bid names a project manager of this tender's valid bids,
+        their ``project_managers`` being those (screen 12 compares nothing else). A few
+        small queries, each through an index (no join that a planner could turn into a
+        scan of the history)."""
         conn = self.session.connection()
         shared: dict[int, set[str]] = defaultdict(set)
         if bidders := sorted(set(bidders)):
             for tender_id, uscc in conn.execute(
                     co_bid_query(position, window_start, opened_on, bidders)).all():
                 shared[tender_id].add(uscc)
+        # Screen 13 counts, per pair of this tender's bidders, the tenders where both bid:
+        # a tender sharing a single bidder counts for no pair.
+        shared = {t: usccs for t, usccs in shared.items() if len(usccs) >= 2}
         won = self._managers_awards(sorted(set(project_managers)), position)
         awards = self._known_awards(sorted(set(shared) - set(won)), position)
         awards.update((tender_id, award) for tender_id, (award, _) in won.items())

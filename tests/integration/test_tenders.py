@@ -350,29 +350,32 @@ def test_audit_verify_catches_an_edited_row_of_every_new_table(tctx, table, sql)
 
 
 def test_snapshot_reads_only_relevant_tenders(tctx):
-    """The snapshot holds the earlier tenders sharing a bidder inside the window and the
-    awards whose project managers match — nothing else of the history."""
+    """The snapshot holds the earlier tenders inside the window sharing a pair of bidders
+    with this one and the awards whose project managers match — nothing else."""
     register(tctx, _simple("S-1", "2026-01-01T09:00:00+08:00", [BIDDER_1, BIDDER_2], pm=PM_1))
     register(tctx, _simple("S-2", "2026-01-02T09:00:00+08:00", [BIDDER_3, BIDDER_4]))
     award(tctx, "S-2", award_body(winner=BIDDER_3, awarded_on="2026-01-10"))
-    register(tctx, _simple("S-3", "2024-01-02T09:00:00+08:00", [BIDDER_1, BIDDER_5]))
+    register(tctx, _simple("S-3", "2024-01-02T09:00:00+08:00", [BIDDER_1, BIDDER_2]))
     pm2 = id_number(77)
     register(tctx, _simple("S-4", "2026-01-03T09:00:00+08:00", [BIDDER_5, BIDDER_4],
                            pm=pm2))
     award(tctx, "S-4", award_body(winner=BIDDER_5, awarded_on="2026-01-10"))
     from credit.services.identity import identity_key
     from credit.services.tender_inputs import tender_from_document, validate_tender
-    doc = validate_tender(_simple("S-5", "2026-05-01T09:00:00+08:00", [BIDDER_1, BIDDER_3],
-                                  pm=pm2), identity_key(tctx), tctx.clock())
+    doc = validate_tender(_simple("S-5", "2026-05-01T09:00:00+08:00",
+                                  [BIDDER_1, BIDDER_3, BIDDER_2], pm=pm2),
+                          identity_key(tctx), tctx.clock())
     tender = tender_from_document(doc)
     with tctx.uow(write=False) as uow:
         position = uow.audit.head().position
         snap = tenders.read_snapshot(uow, tenders.screen_definition(tctx), tender, position)
         earlier = tenders.read_snapshot(uow, tenders.screen_definition(tctx), tender, 1)
     by_code = {p.code: p for p in snap.tenders}
-    assert set(by_code) == {"S-1", "S-2", "S-4"}
-    assert by_code["S-1"].bidders == {BIDDER_1} and by_code["S-2"].bidders == {BIDDER_3}
-    assert by_code["S-2"].award.winner == BIDDER_3
+    # S-2 shares one bidder only (no pair), S-3 lies outside the window
+    assert set(by_code) == {"S-1", "S-4"}
+    assert by_code["S-1"].bidders == {BIDDER_1, BIDDER_2} and by_code["S-1"].award is None
+    assert by_code["S-4"].bidders == frozenset()
+    assert by_code["S-4"].award.winner == BIDDER_5
     assert by_code["S-4"].award.project_managers == {tender.bids[0].personnel[0].id_hash}
     assert [p.code for p in earlier.tenders] == ["S-1"]
     assert snap.knowledge_position == position
