@@ -56,7 +56,7 @@ PG_ADMIN = os.environ.get("CREDIT_TEST_PG", "postgresql+psycopg://postgres@127.0
 PG_NAME = "credit_bench_tenders"
 PLATFORM = Actor("柯桥区公共资源交易中心", "platform")
 SECTORS = ("housing", "transport", "water")
-PERSONS = 3000
+PMS_PER_BIDDER = 10
 
 
 def person(i: int) -> str:
@@ -68,7 +68,29 @@ def hexid(rng: random.Random, n: int = 12) -> str:
     return "".join(rng.choice("0123456789ABCDEF") for _ in range(n))
 
 
-def a_bid(rng: random.Random, uscc: str, price: int, submitted: str) -> dict:
+class Firms:
+    """The bidders and their project managers (10 each). A firm names a manager who is
+    not under contract on the opening day (建市〔2014〕118号), as firms do; the history
+    thus holds few overlapping contracts, and PM-ELSEWHERE stays an exception."""
+
+    def __init__(self, bidders: int):
+        self.pool = [make_uscc(i, prefix="91330603") for i in range(1, bidders + 1)]
+        self.index = {u: i for i, u in enumerate(self.pool)}
+        self.busy_until: dict[int, date] = {}
+
+    def free_manager(self, rng: random.Random, uscc: str, day: date) -> int | None:
+        first = self.index[uscc] * PMS_PER_BIDDER
+        free = [p for p in range(first, first + PMS_PER_BIDDER)
+                if self.busy_until.get(p, date.min) < day]
+        return rng.choice(free) if free else None
+
+    def busy_manager(self, rng: random.Random, day: date) -> int | None:
+        busy = [p for p, until in self.busy_until.items() if until >= day]
+        return rng.choice(busy) if busy else None
+
+
+def a_bid(rng: random.Random, uscc: str, price: int, submitted: str,
+          manager: int | None) -> dict:
     bid = {"bidder": uscc, "bidder_name": f"浙江某建设有限公司{uscc[-6:]}",
            "price": f"{price}.00", "status": "valid" if rng.random() > 0.08 else "rejected",
            "submitted_at": submitted,
@@ -79,13 +101,13 @@ def a_bid(rng: random.Random, uscc: str, price: int, submitted: str) -> dict:
            "deposit_account": f"6222{rng.randrange(10**14):014d}"}
     if bid["status"] == "rejected":
         bid["reject_reason"] = "未按要求提交投标保证金"
-    if rng.random() < 0.8:
-        bid["personnel"] = [{"role": "project_manager",
-                             "id_number": person(rng.randrange(PERSONS))}]
+    if manager is not None:
+        bid["personnel"] = [{"role": "project_manager", "id_number": person(manager)}]
     return bid
 
 
-def a_tender(rng: random.Random, code: str, opened: datetime, bidders: list[str]) -> dict:
+def a_tender(rng: random.Random, code: str, opened: datetime, bidders: list[str],
+             managers: list[int | None]) -> dict:
     sector = rng.choice(SECTORS)
     at = opened.isoformat()
     sub = (opened - timedelta(minutes=40)).isoformat()
@@ -94,62 +116,76 @@ def a_tender(rng: random.Random, code: str, opened: datetime, bidders: list[str]
             "tenderee": {"uscc": "11330621002587465Y", "name": "柯桥区某镇人民政府"},
             "agency": None, "method": rng.choice(["lowest_price", "comprehensive", "benchmark"]),
             "ceiling_price": f"{base * 11 // 10}.00", "opened_at": at,
-            "bids": [a_bid(rng, u, base + rng.randrange(-base // 10, base // 10), sub)
-                     for u in bidders]}
+            "bids": [a_bid(rng, u, base + rng.randrange(-base // 10, base // 10), sub, m)
+                     for u, m in zip(bidders, managers, strict=True)]}
 
 
-def build_history(ctx, tenders: int, bidders: int, seed: int = 11) -> None:
+def _one_history_tender(uow, rng, firms: Firms, i: int, opened: datetime, key, now,
+                        definition) -> None:
+    chosen = rng.sample(firms.pool, rng.randrange(5, 11))
+    managers = [firms.free_manager(rng, u, opened.date()) for u in chosen]
+    doc = validate_tender(a_tender(rng, f"H-{i:06d}", opened, chosen, managers), key, now)
+    tender = store_registration(uow, PLATFORM, doc, definition, uow.audit.head().position, ())
+    valid = [(b, m) for b, m in zip(doc["bids"], managers, strict=True)
+             if b["status"] == "valid"]
+    if valid and rng.random() < 0.9:
+        win, manager = min(valid, key=lambda bm: float(bm[0]["price"]))
+        awarded = opened.date() + timedelta(days=rng.randrange(3, 20))
+        due = awarded + timedelta(days=rng.randrange(180, 540))
+        store_award(uow, PLATFORM, uow.tenders.by_code(tender["code"]), {
+            "winner": win["bidder"], "awarded_on": awarded, "contract_price": win["price"],
+            "completion_due": due})
+        if manager is not None:
+            firms.busy_until[manager] = due
+
+
+def build_history(ctx, tenders: int, bidders: int, seed: int = 11) -> Firms:
     rng = random.Random(seed)
-    pool = [make_uscc(i, prefix="91330603") for i in range(1, bidders + 1)]
+    firms = Firms(bidders)
     key = identity_key(ctx)
     definition = screen_definition(ctx)
     now = datetime.now(timezone.utc)
     start = now - timedelta(days=3 * 365)
     step = (now - timedelta(days=1) - start) / tenders
-    batch = 500
     t0 = time.perf_counter()
-    for first in range(0, tenders, batch):
+    for first in range(0, tenders, 500):
         with ctx.uow(write=True) as uow:
-            for i in range(first, min(first + batch, tenders)):
+            for i in range(first, min(first + 500, tenders)):
                 opened = (start + step * i).astimezone(CST).replace(microsecond=0)
-                chosen = rng.sample(pool, rng.randrange(5, 11))
-                doc = validate_tender(a_tender(rng, f"H-{i:06d}", opened, chosen), key, now)
-                tender = store_registration(uow, PLATFORM, doc, definition,
-                                            uow.audit.head().position, ())
-                valid = [b for b in doc["bids"] if b["status"] == "valid"]
-                if valid and rng.random() < 0.9:
-                    win = min(valid, key=lambda b: float(b["price"]))
-                    awarded = opened.date() + timedelta(days=rng.randrange(3, 20))
-                    row = uow.tenders.by_code(tender["code"])
-                    store_award(uow, PLATFORM, row, {
-                        "winner": win["bidder"], "awarded_on": awarded,
-                        "contract_price": win["price"],
-                        "completion_due": awarded + timedelta(days=rng.randrange(180, 720))})
+                _one_history_tender(uow, rng, firms, i, opened, key, now, definition)
             uow.commit()
-        done = min(first + batch, tenders)
+        done = min(first + 500, tenders)
         print(f"  history: {done:,}/{tenders:,} tenders ({time.perf_counter() - t0:.0f} s)",
               file=sys.stderr, end="\r")
     print(file=sys.stderr)
+    return firms
 
 
-def fifty_bids(rng: random.Random, code: str, bidders: int) -> dict:
+def fifty_bids(rng: random.Random, code: str, firms: Firms) -> dict:
     """The measured tender: 50 bids of pool bidders (every one with years of co-bidding
-    history), project managers from the pool (some under contract elsewhere), and two
-    bids prepared on one machine."""
-    pool = [make_uscc(i, prefix="91330603") for i in range(1, bidders + 1)]
+    history), each naming a project manager of its firm who is free today except two
+    who are under contract elsewhere (PM-ELSEWHERE), and two bids prepared on one
+    machine (SAME-PREPARER)."""
     opened = datetime.now(CST).replace(microsecond=0) - timedelta(minutes=5)
-    body = a_tender(rng, code, opened, rng.sample(pool, 50))
+    bidders = rng.sample(firms.pool, 50)
+    managers = [firms.free_manager(rng, u, opened.date()) for u in bidders]
+    managers[10], managers[20] = (firms.busy_manager(rng, opened.date()),
+                                  firms.busy_manager(rng, opened.date()))
+    body = a_tender(rng, code, opened, bidders, managers)
     body["bids"][7]["documents"] = body["bids"][3]["documents"]
+    for n in (10, 20):
+        body["bids"][n]["status"] = "valid"
+        body["bids"][n].pop("reject_reason", None)
     return body
 
 
-def measure(ctx, bidders: int, runs: int, label: str) -> dict:
+def measure(ctx, firms: Firms, runs: int, label: str) -> dict:
     from api import create_app
     from credit.services.tokens import create_token
     rng = random.Random(f"{label}-{time.time_ns()}")
     service, http, warnings = [], [], []
     for i in range(runs):
-        body = fifty_bids(rng, f"BENCH-{label}-{time.time_ns()}-{i}", bidders)
+        body = fifty_bids(rng, f"BENCH-{label}-{time.time_ns()}-{i}", firms)
         t = time.perf_counter()
         out = register_tender(ctx, PLATFORM, body)
         service.append((time.perf_counter() - t) * 1000)
@@ -158,7 +194,7 @@ def measure(ctx, bidders: int, runs: int, label: str) -> dict:
     client = app.test_client()
     secret = create_token(ctx, "bench", role="platform", name="bench-platform")[1]
     for i in range(runs):
-        body = fifty_bids(rng, f"BENCH-HTTP-{label}-{time.time_ns()}-{i}", bidders)
+        body = fifty_bids(rng, f"BENCH-HTTP-{label}-{time.time_ns()}-{i}", firms)
         t = time.perf_counter()
         r = client.post("/api/v1/tenders", json=body,
                         headers={"Authorization": f"Bearer {secret}"})
@@ -167,11 +203,11 @@ def measure(ctx, bidders: int, runs: int, label: str) -> dict:
     return {"service": service, "http": http, "warnings": warnings}
 
 
-def plans(ctx, bidders: int) -> list[str]:
+def plans(ctx, firms: Firms) -> list[str]:
     """The snapshot's queries' plans for the measured tender's bidders and managers."""
     from credit.persistence import tender_repository as repo
     from credit.services.tender_inputs import tender_from_document
-    body = fifty_bids(random.Random("plan"), "PLAN", bidders)
+    body = fifty_bids(random.Random("plan"), "PLAN", firms)
     tender = tender_from_document(validate_tender(body, identity_key(ctx),
                                                   datetime.now(timezone.utc)))
     managers = sorted({pm for b in tender.bids if b.valid for pm in b.project_managers})
@@ -183,42 +219,54 @@ def plans(ctx, bidders: int) -> list[str]:
         start = tender.opened_on - timedelta(days=365)
         ids = sorted({r.tender_id for r in conn.execute(
             repo.co_bid_query(position, start, tender.opened_on, usccs))})[:1000]
+        name = dialect.name
         out = []
-        for name, q in (
+        for title, q in (
                 ("co-bidding (screen 13)",
-                 repo.co_bid_query(position, start, tender.opened_on, usccs)),
-                ("project managers elsewhere (screen 12)", repo.managers_query(managers)),
-                (f"awards of the {len(ids)} tenders found", repo.awards_query(ids, position)),
-                ("their codes and opening dates", repo.tenders_query(ids))):
-            sql = str(q.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-            prefix = ("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " if dialect.name == "postgresql"
-                      else "EXPLAIN QUERY PLAN ")
-            rows = conn.execute(text(prefix + sql)).all()
-            lines = [r[0] if dialect.name == "postgresql" else f"{r[-1]}" for r in rows]
+                 repo.co_bid_query(position, start, tender.opened_on, usccs, name)),
+                ("project managers elsewhere (screen 12)", repo.managers_query(managers, name)),
+                (f"awards of {len(ids)} tenders found", repo.awards_query(ids, position, name)),
+                ("their codes and opening dates", repo.tenders_query(ids, name))):
+            if name == "postgresql":
+                compiled = q.compile(dialect=dialect)
+                rows = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "
+                                            + str(compiled), compiled.params).all()
+                lines = [r[0] for r in rows]
+            else:
+                sql = str(q.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+                lines = [r[-1] for r in conn.execute(text("EXPLAIN QUERY PLAN " + sql)).all()]
             lines = [re.sub(r"'\{[^}]{60,}\}'", "'{…}'", line) for line in lines]
-            out.append(f"-- {name}\n" + "\n".join(lines))
+            out.append(f"-- {title}\n" + "\n".join(lines))
     return out
 
 
-def _history(backend: str, tenders: int, bidders: int, key: Path) -> str:
-    """The URL of the pristine history database, built once."""
+def _history(backend: str, tenders: int, bidders: int, key: Path) -> tuple[str, Firms]:
+    """The URL of the pristine history database, built once, and its firms (whose
+    managers' contracts the build tracked, kept beside it)."""
     if backend == "sqlite":
         url = f"sqlite:///{ROOT / 'var' / 'bench-tenders-history.db'}"
     else:
         _pg_create(PG_NAME)
         url = PG_ADMIN.rsplit("/", 1)[0] + "/" + PG_NAME
+    state = ROOT / "var" / f"bench-tenders-{backend}-firms.json"
     upgrade(url)
     ctx = build_context(url)
     ctx.settings = ctx.settings.with_(identity_key_path=str(key))
     with ctx.uow(write=False) as uow:
         have = uow.tenders.next_id() - 1
-    if have != tenders:
+    if have != tenders or not state.exists():
         if have:
-            sys.exit(f"{url} holds {have} tenders, not {tenders}: remove it first")
+            sys.exit(f"{url} holds {have} tenders (want {tenders}) or {state} is missing: "
+                     "remove the history first")
         print(f"building the history on {backend} …", file=sys.stderr)
-        build_history(ctx, tenders, bidders)
+        firms = build_history(ctx, tenders, bidders)
+        state.write_text(json.dumps({str(k): v.isoformat()
+                                     for k, v in firms.busy_until.items()}), encoding="utf-8")
+    firms = Firms(bidders)
+    firms.busy_until = {int(k): date.fromisoformat(v)
+                        for k, v in json.loads(state.read_text(encoding="utf-8")).items()}
     ctx.uow.engine.dispose()
-    return url
+    return url, firms
 
 
 def _pg_create(name: str, template: str | None = None, *, fresh: bool = False) -> None:
@@ -241,7 +289,7 @@ def context(backend: str, tenders: int, bidders: int):
     key.parent.mkdir(exist_ok=True)
     if not key.exists():
         key.write_text(os.urandom(32).hex() + "\n", encoding="ascii")
-    history = _history(backend, tenders, bidders, key)
+    history, firms = _history(backend, tenders, bidders, key)
     if backend == "sqlite":
         run = ROOT / "var" / "bench-tenders-run.db"
         for suffix in ("", "-wal", "-shm"):
@@ -256,7 +304,7 @@ def context(backend: str, tenders: int, bidders: int):
     if backend == "postgresql":
         with ctx.uow.engine.begin() as c:
             c.exec_driver_sql("ANALYZE")
-    return ctx
+    return ctx, firms
 
 
 def report(backend: str, result: dict) -> str:
@@ -278,10 +326,10 @@ def main() -> None:
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
     lines = ["| backend | path | median ms | p95 ms | max ms |", "|---|---|---:|---:|---:|"]
     for backend in backends:
-        ctx = context(backend, args.tenders, args.bidders)
-        for plan in plans(ctx, args.bidders):
+        ctx, firms = context(backend, args.tenders, args.bidders)
+        for plan in plans(ctx, firms):
             print(f"\n[{backend}] {plan}")
-        result = measure(ctx, args.bidders, args.runs, backend)
+        result = measure(ctx, firms, args.runs, backend)
         lines.append(report(backend, result))
         print(f"\n[{backend}] warnings per measured tender: {sorted(set(result['warnings']))}")
         ctx.uow.engine.dispose()
