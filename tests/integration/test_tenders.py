@@ -200,6 +200,13 @@ def test_refer_then_confirm_creates_the_records_and_the_scores_drop_exactly(tctx
     assert after == {(u, s): "80.00" if s == "transport" else "90.00" for u, s in before}
     with expect(Conflict, "already_disposed"):
         warnings.dispose(tctx, TRANSPORT, preparer, confirm_body([1, 2]))
+    # the hashed facts carry source_warning only on records the service created
+    created = [e for e in all_entries(tctx) if e["kind"] == "record.created"]
+    assert [e["payload"]["record"]["source_warning"] for e in created] == [preparer] * 3
+    hand = create_record(tctx, TRANSPORT, record_body(
+        uscc=BIDDER_4, sector="transport", issued_by=TRANSPORT.name))
+    facts = all_entries(tctx)[-1]["payload"]["record"]
+    assert "source_warning" not in facts and json.loads(hand.body)["source_warning"] is None
     assert verify_chain(tctx)["ok"]
 
 
