@@ -71,9 +71,18 @@ def _register_api(app: Flask) -> None:
     api = CreditApi(app, spec_kwargs={"info": {"description": "Credit scores, grades and joint "
                                          "punishment for public tendering in Zhejiang."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    from api.blueprints import audit, checkpoints, evaluations, models, records, subjects
+    from api.blueprints import (
+        audit,
+        checkpoints,
+        evaluations,
+        models,
+        records,
+        subjects,
+        tenders,
+        warnings,
+    )
     for blp in (records.blp, subjects.blp, evaluations.blp, audit.traces, audit.log,
-                models.blp, checkpoints.blp):
+                models.blp, checkpoints.blp, tenders.blp, warnings.blp):
         api.register_blueprint(blp)
 
 

@@ -12,8 +12,10 @@ from webargs.flaskparser import FlaskParser
 
 from credit.domain.dates import parse_instant
 from credit.domain.model import SECTORS
+from credit.domain.screens.definition import SEVERITIES
 from credit.errors import InvalidInput
 from credit.services.inputs import Day, flatten
+from credit.services.tender_resources import WARNING_STATUSES
 from credit.uscc import InvalidUSCC, normalise_uscc
 
 
@@ -86,6 +88,26 @@ class TraceQuery(Page):
 class EntryQuery(Page):
     after = Position(load_default=0)
     kind = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+
+
+class TenderQuery(Page):
+    """GET /tenders (WARNINGS.md §5): by sector, opening date and party."""
+
+    sector = fields.String(load_default=None, validate=validate.OneOf(SECTORS))
+    from_ = Day(data_key="from", load_default=None)
+    to = Day(load_default=None)
+    bidder = UsccParam(load_default=None)
+
+
+class WarningQuery(Page):
+    """GET /warnings (WARNINGS.md §5)."""
+
+    sector = fields.String(load_default=None, validate=validate.OneOf(SECTORS))
+    status = fields.String(load_default=None, validate=validate.OneOf(WARNING_STATUSES))
+    code = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    severity = fields.String(load_default=None, validate=validate.OneOf(SEVERITIES))
+    tender = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    uscc = UsccParam(load_default=None)
 
 
 # ---- strict query strings (API.md §3) -----------------------------------------------
@@ -175,7 +197,9 @@ class ErrorBody(Schema):
         "format": "date", "description": "repair_too_early"})
     latest_repair_on = fields.String(metadata={
         "format": "date", "description": "repair_after_expiry"})
-    record_id = fields.Integer(metadata={"description": "duplicate_record: the live record"})
+    record_id = fields.Integer(metadata={
+        "description": "duplicate_record: the live record (POST /records, or one a "
+                       "disposal's confirmation would duplicate)"})
 
 
 ERROR_BODY = ErrorBody()

@@ -122,11 +122,15 @@ class LiveServer:
     def start(self, timeout: float = 60.0) -> "LiveServer":
         self.port = free_port()
         env = dict(os.environ)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        identity_key = self.workdir / "identity-key"  # credit serve refuses to start without
+        if not identity_key.exists():
+            identity_key.write_text(os.urandom(32).hex() + "\n", encoding="ascii")
         env.update({"CREDIT_DATABASE_URL": self.database_url,
                     "CREDIT_SECRET_KEY": "test-secret-key-" + "0" * 32,
+                    "CREDIT_IDENTITY_KEY": str(identity_key),
                     "CREDIT_LOG_LEVEL": "warning", "PYTHONUNBUFFERED": "1"})
         env.update(self.extra_env)
-        self.workdir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from credit.cli import main; main()", "serve",

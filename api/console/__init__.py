@@ -76,4 +76,4 @@ def _setup(state) -> None:
     app.config["SESSION_COOKIE_HTTPONLY"] = True
 
 
-from api.console import access, views  # noqa: E402,F401  (routes register on bp)
+from api.console import access, tender_views, views  # noqa: E402,F401  (routes register on bp)

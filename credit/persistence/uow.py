@@ -27,6 +27,7 @@ from .repositories import (
     SubjectRepository,
     TokenRepository,
 )
+from .tender_repository import TenderRepository, WarningRepository
 
 
 def system_clock() -> datetime:
@@ -58,6 +59,8 @@ class SqlUnitOfWork:
         self.idempotency = IdempotencyRepository(s)
         self.population = PopulationRows(s)
         self.sessions = EndedSessionRepository(s)
+        self.tenders = TenderRepository(s)
+        self.warnings = WarningRepository(s)
         self._committed = False
         if self.snapshot and self.engine.dialect.name == "postgresql":
             # One snapshot for the whole unit (READ COMMITTED would see rows committed
