@@ -491,30 +491,40 @@ _DECISION = ("code", "decided_on", "document_no")
 def _check_action_fields(data: dict) -> None:
     """Which fields each action takes (§6): dismiss and refer only a reason; confirm
     ``bids`` and either (code, decided_on, document_no) or ``covered_by``."""
-    problems: dict[str, list[str]] = {}
     action = data.get("action")
     if action in ("dismiss", "refer"):
-        for f in _DECISION + ("bids", "covered_by"):
-            if data.get(f) is not None:
-                problems[f] = [f"is only for action confirm (not {action})."]
+        problems = {f: [f"is only for action confirm (not {action})."]
+                    for f in _DECISION + ("bids", "covered_by") if data.get(f) is not None}
     elif action == "confirm":
-        bids = data.get("bids")
-        if not bids:
-            problems["bids"] = ["confirm names at least one bid of the warning."]
-        elif len(set(bids)) != len(bids):
-            problems["bids"] = ["must not name a bid twice."]
-        if data.get("covered_by") is not None:
-            if not data["covered_by"]:
-                problems["covered_by"] = ["must name at least one record."]
-            for f in _DECISION:
-                if data.get(f) is not None:
-                    problems[f] = ["is not sent with covered_by (no record is created)."]
-        else:
-            for f in _DECISION:
-                if data.get(f) is None:
-                    problems[f] = ["is required to confirm (or send covered_by)."]
+        problems = {**_confirm_bids(data.get("bids")), **_confirm_decision(data)}
+    else:
+        problems = {}
     if problems:
         raise ValidationError(problems)
+
+
+def _confirm_bids(bids) -> dict[str, list[str]]:
+    """A confirmation names at least one bid, each once."""
+    if not bids:
+        return {"bids": ["confirm names at least one bid of the warning."]}
+    if len(set(bids)) != len(bids):
+        return {"bids": ["must not name a bid twice."]}
+    return {}
+
+
+def _confirm_decision(data: dict) -> dict[str, list[str]]:
+    """A confirmation sends either the decision (code, decided_on, document_no) that
+    creates its records, or ``covered_by``: the records that already punish it."""
+    problems: dict[str, list[str]] = {}
+    if data.get("covered_by") is None:
+        return {f: ["is required to confirm (or send covered_by)."]
+                for f in _DECISION if data.get(f) is None}
+    if not data["covered_by"]:
+        problems["covered_by"] = ["must name at least one record."]
+    for f in _DECISION:
+        if data.get(f) is not None:
+            problems[f] = ["is not sent with covered_by (no record is created)."]
+    return problems
 
 
 _DISPOSAL_IN = DisposalIn()
