@@ -118,11 +118,14 @@ def warning(warning_id):
 
 # ------------------------------------------------------------------ disposal
 
+_PLAIN = re.compile(r"[0-9]{1,18}")
+
 def _ints(values: list[str]):
-    """Positions or ids typed in a form: integers when they all are, else the text as
-    sent (the use case then says what is wrong with it)."""
+    """Positions or ids typed in a form: integers when they all are plain ASCII integers
+    (API.md §3; ``str.isdigit`` also takes "５" and "²", which ``int`` refuses), else
+    the text as sent (the use case then says what is wrong with it)."""
     parts = [p for v in values for p in re.split(r"[\s,，、]+", v) if p]
-    return [int(p) for p in parts] if all(p.isdigit() for p in parts) else parts
+    return [int(p) for p in parts] if all(_PLAIN.fullmatch(p) for p in parts) else parts
 
 
 def disposal_body(form) -> dict:
