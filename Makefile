@@ -21,8 +21,10 @@ run: $(STAMP)
 	mkdir -p var
 	test -s var/secret-key || $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > var/secret-key
 	chmod 600 var/secret-key
+	test -s var/identity-key || $(BIN)/python -c "import secrets; print(secrets.token_hex(32))" > var/identity-key
+	chmod 600 var/identity-key
 	$(BIN)/credit db upgrade
-	$(BIN)/credit demo-data
+	CREDIT_IDENTITY_KEY=$(CURDIR)/var/identity-key $(BIN)/credit demo-data
 	@echo
 	@echo "Demo tokens (var/demo-tokens.txt, development only):"
 	@cat var/demo-tokens.txt
@@ -32,7 +34,8 @@ run: $(STAMP)
 	@echo "  curl -s -H \"Authorization: Bearer \$$(grep '^evaluator' var/demo-tokens.txt | cut -f3)\" 'http://$(HOST):$(PORT)/api/v1/subjects/91330603MA2D4F6E84/score?sector=housing'"
 	@echo "  curl -s -H \"Authorization: Bearer \$$(grep '^auditor' var/demo-tokens.txt | cut -f3)\" 'http://$(HOST):$(PORT)/api/v1/audit/verify'"
 	@echo
-	CREDIT_SECRET_KEY=$$(cat var/secret-key) $(BIN)/credit serve --host $(HOST) --port $(PORT)
+	CREDIT_SECRET_KEY=$$(cat var/secret-key) CREDIT_IDENTITY_KEY=$(CURDIR)/var/identity-key \
+	  $(BIN)/credit serve --host $(HOST) --port $(PORT)
 
 # Every test; database suites on SQLite and, when it answers, on PostgreSQL.
 test: $(STAMP)

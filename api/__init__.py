@@ -86,9 +86,12 @@ def _register_api(app: Flask) -> None:
         public,
         records,
         subjects,
+        tenders,
+        warnings,
     )
     for blp in (records.blp, subjects.blp, evaluations.blp, audit.traces, audit.log,
-                models.blp, checkpoints.blp, applications.blp, public.blp):
+                models.blp, checkpoints.blp, applications.blp, public.blp, tenders.blp,
+                warnings.blp):
         api.register_blueprint(blp)
 
 

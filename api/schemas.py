@@ -12,9 +12,11 @@ from webargs.flaskparser import FlaskParser
 
 from credit.domain.dates import parse_instant
 from credit.domain.model import SECTORS
+from credit.domain.screens.definition import SEVERITIES
 from credit.errors import InvalidInput
 from credit.services.inputs import Day, flatten
 from credit.services.resources import APPLICATION_STATUSES
+from credit.services.tender_resources import WARNING_STATUSES
 from credit.uscc import InvalidUSCC, normalise_uscc
 
 
@@ -100,6 +102,26 @@ class PunishmentQuery(Page):
     sector = fields.String(load_default=None, validate=validate.OneOf(SECTORS))
     as_of = Day(load_default=None)
     after = UsccParam(load_default=None)
+
+
+class TenderQuery(Page):
+    """GET /tenders (WARNINGS.md §5): by sector, opening date and party."""
+
+    sector = fields.String(load_default=None, validate=validate.OneOf(SECTORS))
+    from_ = Day(data_key="from", load_default=None)
+    to = Day(load_default=None)
+    bidder = UsccParam(load_default=None)
+
+
+class WarningQuery(Page):
+    """GET /warnings (WARNINGS.md §5)."""
+
+    sector = fields.String(load_default=None, validate=validate.OneOf(SECTORS))
+    status = fields.String(load_default=None, validate=validate.OneOf(WARNING_STATUSES))
+    code = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    severity = fields.String(load_default=None, validate=validate.OneOf(SEVERITIES))
+    tender = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    uscc = UsccParam(load_default=None)
 
 
 # ---- strict query strings (API.md §3) -----------------------------------------------
@@ -189,7 +211,9 @@ class ErrorBody(Schema):
         "format": "date", "description": "repair_too_early (a repair or its application)"})
     latest_repair_on = fields.String(metadata={
         "format": "date", "description": "repair_after_expiry (a repair or its application)"})
-    record_id = fields.Integer(metadata={"description": "duplicate_record: the live record"})
+    record_id = fields.Integer(metadata={
+        "description": "duplicate_record: the live record (POST /records, or one a "
+                       "disposal's confirmation would duplicate)"})
     application_id = fields.Integer(metadata={
         "description": "application_pending: the pending application"})
 

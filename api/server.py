@@ -59,6 +59,13 @@ def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 2) -> None:
     if not settings.secret_key:
         sys.exit("error: CREDIT_SECRET_KEY is required by credit serve (it signs console "
                  "sessions); `make run` generates one under var/.")
+    from credit.services.identity import IdentityKeyMissing, load_identity_key
+    try:
+        load_identity_key(settings.identity_key_path)
+    except IdentityKeyMissing as exc:
+        sys.exit(f"error: {exc.message} credit serve needs CREDIT_IDENTITY_KEY, the path of "
+                 "a file of at least 32 random bytes (personal data, WARNINGS.md §2); "
+                 "`make run` generates var/identity-key.")
     CreditServer({
         "bind": f"{host}:{port}",
         "workers": workers,

@@ -95,8 +95,12 @@ def get(url: str, token: str | None = None, timeout: float = 600) -> tuple[int, 
 
 
 def start_server(url: str, port: int, workers: int, workdir: Path) -> subprocess.Popen:
+    identity_key = workdir / "identity-key"
+    if not identity_key.exists():
+        identity_key.write_text(os.urandom(32).hex() + "\n", encoding="ascii")
     env = dict(os.environ, CREDIT_DATABASE_URL=url, CREDIT_LOG_LEVEL="warning",
-               CREDIT_SECRET_KEY=os.environ.get("CREDIT_SECRET_KEY", "bench-" + "0" * 58))
+               CREDIT_SECRET_KEY=os.environ.get("CREDIT_SECRET_KEY", "bench-" + "0" * 58),
+               CREDIT_IDENTITY_KEY=str(identity_key))
     log = open(workdir / "server.log", "ab")
     proc = subprocess.Popen(
         [sys.executable, "-c", "from credit.cli import main; main()", "serve", "--host",

@@ -77,7 +77,11 @@ def main() -> None:
         info = generate(db, args.enterprises, args.records, date.today())
         print(f"generated {info['records']} records for {info['enterprises']} enterprises "
               f"in {time.perf_counter() - t:.0f} s")
-    env = dict(os.environ, CREDIT_DATABASE_URL=f"sqlite:///{db}", CREDIT_SECRET_KEY="bench")
+    identity_key = Path(db).parent / "identity-key"  # credit serve refuses to start without
+    if not identity_key.exists():
+        identity_key.write_text(os.urandom(32).hex() + "\n", encoding="ascii")
+    env = dict(os.environ, CREDIT_DATABASE_URL=f"sqlite:///{db}", CREDIT_SECRET_KEY="bench",
+               CREDIT_IDENTITY_KEY=str(identity_key))
     token = credit("token", "create", "--role", "evaluator", "--name", "bench-evaluator", env=env)
     port = free_port()
     server = subprocess.Popen([str(ROOT / ".venv/bin/credit"), "serve", "--port", str(port),

@@ -81,7 +81,8 @@ def _expiry(value: str | None):
 
 @token.command("create")
 @click.option("--role", required=True,
-              type=click.Choice(["regulator", "evaluator", "auditor", "admin", "enterprise"]))
+              type=click.Choice(["regulator", "evaluator", "auditor", "admin", "enterprise",
+                                 "platform"]))
 @click.option("--sector", "sectors", multiple=True, help="repeat; regulators only")
 @click.option("--uscc", default=None, help="enterprise tokens only")
 @click.option("--name", required=True, help="who holds it, e.g. 柯桥区交通运输局")
@@ -241,6 +242,69 @@ def keys_create(path) -> None:
     click.echo(f"signing key written to {path} (mode 0600)")
     click.echo(f"key_id {key.key_id}")
     click.echo(f"public key (Ed25519, base64 of the raw 32 bytes): {key.public_key_b64()}")
+
+
+@main.group("tenders")
+def tenders_group() -> None:
+    """Tenders registered from the trading platform (WARNINGS.md)."""
+
+
+@tenders_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--screens", "screens_ref", default=None,
+              help="the screen definition id@version, e.g. keqiao-screens-2025@1; "
+                   "default the active one")
+def tenders_import(file, screens_ref) -> None:
+    """Register tenders from a JSON Lines file (one tender object of WARNINGS.md §2 per
+    line), each exactly as POST /tenders does; rejected lines go to FILE.rejects.csv.
+    Exit 0 all registered or already present, 1 some rejected, 2 not imported."""
+    from credit.services.tender_import import import_tenders
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if not sys.stderr.isatty():
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label="registering", file=sys.stderr,
+                                    show_pos=True)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    try:
+        summary = import_tenders(_context(), _operator(), file, screens_ref, progress)
+    except CreditError as exc:
+        _fail(exc, 2)
+    except (OSError, UnicodeDecodeError) as exc:
+        click.echo(f"error: cannot read {file}: {exc}", err=True)
+        sys.exit(2)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    click.echo(summary.text())
+    sys.exit(1 if summary.rejected else 0)
+
+
+@main.group("screens")
+def screens_group() -> None:
+    """The collusion screens (标中预警)."""
+
+
+@screens_group.command("replay")
+@click.option("--tender", "code", required=True, help="the tender's code")
+def screens_replay(code) -> None:
+    """Recompute a tender's warnings from its registration entry alone (normalised
+    input, screen definition, snapshot at knowledge_position) and say whether they
+    equal the stored ones. Exit 0 equal, 1 not, 2 unknown tender or unreachable."""
+    from credit.services.screen_replay import replay_screens
+    try:
+        result = replay_screens(_context(), code)
+    except CreditError as exc:
+        _fail(exc, 2)
+    click.echo(json.dumps(result, ensure_ascii=False))
+    click.echo(f"{code}: {result['recomputed']} warning(s) recomputed, {result['stored']} "
+               f"stored — " + ("equal" if result["equal"] else "NOT equal"), err=True)
+    sys.exit(0 if result["equal"] else 1)
 
 
 @main.command("serve")

@@ -143,6 +143,15 @@ def ctx(database_url, clock):
     context.uow.engine.dispose()
 
 
+@pytest.fixture
+def tctx(ctx, tmp_path):
+    """``ctx`` with an identity key of its own (WARNINGS.md §2: personal values are kept
+    as keyed hashes), for the tender loop's suites."""
+    from tests.tender_data import identity_key_file
+    ctx.settings = ctx.settings.with_(identity_key_path=identity_key_file(tmp_path))
+    return ctx
+
+
 def pytest_sessionfinish(session):
     # Under xdist each worker reports what it exercised to the controller.
     out = getattr(session.config, "workeroutput", None)

@@ -64,8 +64,9 @@ ENTERPRISE_USCC = "91330603MA2D4F6E84"
 
 
 def make_tokens(ctx, *, enterprise_uscc: str = ENTERPRISE_USCC) -> Tokens:
-    """One token per role (the regulator holds every sector), one regulator per sector,
-    a second evaluator, all created through the service."""
+    """One token per role (the regulator holds every sector; ``platform`` registers
+    tenders), one regulator per sector, a second evaluator, all created through the
+    service."""
     from credit.services.tokens import create_token
     t = Tokens()
 
@@ -82,6 +83,7 @@ def make_tokens(ctx, *, enterprise_uscc: str = ENTERPRISE_USCC) -> Tokens:
     t.by_role["enterprise"] = add("enterprise", "enterprise", "浙江柯桥建工集团有限公司",
                                   uscc=enterprise_uscc)
     t.by_role["evaluator2"] = add("evaluator2", "evaluator", "另一评标系统")
+    t.by_role["platform"] = add("platform", "platform", "柯桥区公共资源交易中心")
     for s in SECTORS:
         t.regulators[s] = add(f"regulator:{s}", "regulator", f"{s} 监管", sectors=[s])
     return t
@@ -122,11 +124,15 @@ class LiveServer:
     def start(self, timeout: float = 60.0) -> "LiveServer":
         self.port = free_port()
         env = dict(os.environ)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        identity_key = self.workdir / "identity-key"  # credit serve refuses to start without
+        if not identity_key.exists():
+            identity_key.write_text(os.urandom(32).hex() + "\n", encoding="ascii")
         env.update({"CREDIT_DATABASE_URL": self.database_url,
                     "CREDIT_SECRET_KEY": "test-secret-key-" + "0" * 32,
+                    "CREDIT_IDENTITY_KEY": str(identity_key),
                     "CREDIT_LOG_LEVEL": "warning", "PYTHONUNBUFFERED": "1"})
         env.update(self.extra_env)
-        self.workdir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from credit.cli import main; main()", "serve",

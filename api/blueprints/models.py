@@ -1,6 +1,6 @@
 """Scoring models and health (API.md §7)."""
 
-from api.auth import READERS, public, requires
+from api.auth import EVERY_ROLE, public, requires
 from api.blueprints import Blueprint, ctx
 from credit.services import subjects
 from credit.services.resources import Health, ModelDefinition, ModelList
@@ -10,7 +10,7 @@ blp = Blueprint("models", __name__, url_prefix="/api/v1", description="Models an
 
 @blp.route("/models", methods=["GET"])
 @blp.response(200, ModelList)
-@requires(*READERS)
+@requires(*EVERY_ROLE)
 def index():
     """Published model versions and which one is active."""
     return subjects.list_models(ctx())
@@ -18,7 +18,7 @@ def index():
 
 @blp.route("/models/<ref>", methods=["GET"])
 @blp.response(200, ModelDefinition)
-@requires(*READERS)
+@requires(*EVERY_ROLE)
 def show(ref):
     """The whole definition of ``id@version``: catalogue and parameters."""
     return subjects.model_definition(ctx(), ref)

@@ -89,5 +89,6 @@ from api.console import (  # noqa: E402,F401  (routes register on bp)
     applications,
     public,
     reports,
+    tender_views,
     views,
 )

@@ -17,13 +17,15 @@ TRACE_STATUS = {"active": "计分", "superseded": "同项目同类奖项已计�
                 "not_yet_effective": "尚未生效", "expired": "公示期已满", "repaired": "已修复",
                 "revoked": "已撤销"}
 ROLES = {"regulator": "行业监管部门", "evaluator": "评标系统", "auditor": "审计",
-         "admin": "系统管理员", "enterprise": "企业"}
+         "admin": "系统管理员", "enterprise": "企业", "platform": "公共资源交易平台"}
 KINDS = {"record.created": "录入记录", "record.revoked": "撤销记录",
          "record.repaired": "信用修复", "token.created": "创建令牌",
          "token.revoked": "吊销令牌", "evaluation.created": "开标信用快照",
          "score.served": "查询评分（留痕）", "ratings.exported": "导出评级",
          "session.ended": "退出控制台登录",
-         "application.submitted": "提出修复或异议申请", "application.decided": "处理申请"}
+         "application.submitted": "提出修复或异议申请", "application.decided": "处理申请",
+         "tender.registered": "登记招标项目（开标）", "warning.raised": "发出标中预警",
+         "tender.awarded": "中标", "warning.disposed": "处置预警"}
 APPLICATION_KINDS = {"repair": "信用修复申请", "objection": "异议申诉"}
 APPLICATION_STATUS = {"pending": "待处理", "accepted": "已同意", "rejected": "不予同意"}
 DECISION_ACTIONS = {"accept": "同意", "reject": "不予同意"}

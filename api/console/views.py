@@ -56,6 +56,8 @@ def home():
         return render_template("console/signin.html", next=safe_next(request.args.get("next")))
     if g.actor.role == "enterprise":
         return redirect(url_for(".subject", uscc=g.actor.uscc))
+    if g.actor.role == "platform":  # the trading platform reads tenders, not credit files
+        return redirect(url_for(".tender_index"))
     q = (request.args.get("q") or "").strip()
     problem = None
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Mapping
 
 from .dates import cst_date
@@ -84,7 +85,7 @@ class Bid:
         """The bidder, then its consortium members."""
         return (self.bidder, *self.consortium)
 
-    @property
+    @cached_property  # computed once: screen 12 asks for it per earlier tender
     def project_managers(self) -> frozenset[str]:
         """Id hashes of the persons this bid names as project manager."""
         return frozenset(p.id_hash for p in self.personnel if p.role == "project_manager")
@@ -104,7 +105,7 @@ class Tender:
     bids: tuple[Bid, ...]
     exclusions: frozenset[tuple[str, str]] = frozenset()  # (kind, normalised value)
 
-    @property
+    @cached_property  # computed once: the cross-tender screens ask for it per tender
     def opened_on(self) -> date:
         """The date of the opening: its calendar date in CST (WARNINGS.md §2)."""
         return cst_date(self.opened_at)

@@ -32,6 +32,10 @@ RECORD_HASH_FIELDS = ("id", "uscc", "subject_name", "sector", "code", "decided_o
                       "valid_until", "document_no", "issued_by", "project_code",
                       "project_name", "occurred_on", "note", "entered_by", "recorded_at",
                       "audit_position")
+RECORD_SOURCE_FIELDS = ("source_warning",)
+"""What created a record when the service created it itself (API.md §3). Each is a
+nullable column, hashed only when set, so every earlier record's hash stays as it was;
+``source_performance`` and ``source_application`` are added here the same way."""
 EVENT_HASH_FIELDS = ("id", "record_id", "uscc", "kind", "document_no", "reason", "repaired_on",
                      "entered_by", "recorded_at", "audit_position")
 IDEMPOTENCY_HASH_FIELDS = ("token_id", "method", "path", "key", "request_sha256", "status",
@@ -49,8 +53,14 @@ def _jsonable(value):
 
 
 def record_facts(row: RecordRow) -> dict:
-    """The immutable fields of a record, as hashed (API.md §3)."""
-    return {f: _jsonable(getattr(row, f)) for f in RECORD_HASH_FIELDS}
+    """The immutable fields of a record, as hashed (API.md §3): a source key is present
+    only on records the service created itself."""
+    facts = {f: _jsonable(getattr(row, f)) for f in RECORD_HASH_FIELDS}
+    for f in RECORD_SOURCE_FIELDS:
+        value = getattr(row, f, None)
+        if value is not None:
+            facts[f] = value
+    return facts
 
 
 def event_facts(row: RecordEventRow) -> dict:

@@ -60,6 +60,9 @@ class RecordRow(Base):
     recorded_at: Mapped[str] = mapped_column(String(32))
     audit_position: Mapped[int] = mapped_column(BigInteger, unique=True)
     sha256: Mapped[str] = mapped_column(String(64))
+    # What created the record when the service did (API.md §3): the warning a disposal
+    # confirmed. NULL for records a regulator entered; hashed only when set.
+    source_warning: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
 
     __table_args__ = (Index("ix_records_duplicate", "uscc", "code", "document_no"),)
 
@@ -178,4 +181,7 @@ APPEND_ONLY_TABLES = (
     "audit_entries", "subjects", "records", "record_events", "tokens", "token_revocations",
     "evaluations", "idempotency_keys", "ended_sessions", "applications",
     "application_decisions",
+    # migration 0003 (WARNINGS.md): credit.persistence.tender_tables
+    "tenders", "bids", "bid_parties", "bid_documents", "bid_uploads", "bid_personnel",
+    "tender_exclusions", "awards", "warnings", "warning_bids", "warning_disposals",
 )

@@ -28,6 +28,7 @@ from .repositories import (
     SubjectRepository,
     TokenRepository,
 )
+from .tender_repository import TenderRepository, WarningRepository
 
 
 def system_clock() -> datetime:
@@ -60,6 +61,8 @@ class SqlUnitOfWork:
         self.population = PopulationRows(s)
         self.sessions = EndedSessionRepository(s)
         self.applications = ApplicationRepository(s)
+        self.tenders = TenderRepository(s)
+        self.warnings = WarningRepository(s)
         self._committed = False
         if self.snapshot and self.engine.dialect.name == "postgresql":
             # One snapshot for the whole unit (READ COMMITTED would see rows committed

@@ -11,7 +11,7 @@ from credit.domain.dates import cst_date
 from credit.errors import NotFound
 from credit.settings import Settings
 
-ROLES = ("regulator", "evaluator", "auditor", "admin", "enterprise")
+ROLES = ("regulator", "evaluator", "auditor", "admin", "enterprise", "platform")
 
 
 class UnitOfWorkFactory(Protocol):  # pragma: no cover - structural type

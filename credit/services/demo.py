@@ -1,7 +1,8 @@
 """A small, realistic Keqiao data set for newcomers and the console: a dozen
 enterprises across the three sectors, penalties and awards that exercise every rule
 of MODEL.md (pair rule, blacklist, bid ban, bonus cap, superseded awards, repair,
-revocation), demo tokens and one evaluation with a consortium. Loaded once."""
+revocation), demo tokens, one evaluation with a consortium and, with the identity key,
+three tenders with planted collusion signals (WARNINGS.md). Loaded once."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ ENTERPRISES = {
     "91330603MA2G3W411K": "绍兴平水水利工程有限公司",
     "91330621MA2H5Y6K14": "浙江齐贤钢结构有限公司",
 }
+
+PLATFORM = "柯桥区公共资源交易中心"
 
 REGULATORS = {
     "housing": "柯桥区住房和城乡建设局",
@@ -93,6 +96,7 @@ DEMO_TOKENS = [
     ("auditor", "柯桥区审计局", [], None),
     ("admin", "系统管理员", [], None),
     ("enterprise", "浙江柯桥建工集团有限公司", [], "91330603MA2D4F6E84"),
+    ("platform", PLATFORM, [], None),
 ]
 
 
@@ -102,15 +106,17 @@ def load_demo(ctx: ServiceContext, token_file: str | os.PathLike) -> str:
     with ctx.uow(write=False) as uow:
         present = uow.subjects.get("91330603MA2D4F6E84") is not None
     if present and token_file.exists():
-        return f"demo data already loaded; tokens in {token_file}"
+        return f"demo data already loaded; tokens in {token_file}" + load_demo_tenders(ctx)
     token_ids = _demo_tokens(ctx, token_file)
     if present:
-        return f"demo data already loaded; new demo tokens in {token_file}"
+        return (f"demo data already loaded; new demo tokens in {token_file}"
+                + load_demo_tenders(ctx))
     ids = _demo_records(ctx, token_ids)
     _demo_changes(ctx, token_ids, ids)
     _demo_evaluation(ctx, token_ids)
     return (f"loaded {len(ENTERPRISES)} enterprises, {len(DEMO_RECORDS)} records, one "
-            f"revocation, one repair and one evaluation; tokens in {token_file}")
+            f"revocation, one repair and one evaluation; tokens in {token_file}"
+            + load_demo_tenders(ctx))
 
 
 def _demo_tokens(ctx: ServiceContext, token_file: Path) -> dict[str, int]:
@@ -181,3 +187,98 @@ def _demo_evaluation(ctx: ServiceContext, token_ids: dict[str, int]) -> None:
                     {"uscc": "91330621MA2H5Y6K14"},
                     {"uscc": "913306031460111110"}],
     })
+
+
+# ---------------------------------------------------------------- tenders (WARNINGS.md)
+
+DEMO_PMS = ("330621198203150015", "33062119790921002X", "330602198811300014")
+
+
+def _demo_bid(uscc: str, price: str, *, pm: str | None = None, **extra) -> dict:
+    body = {"bidder": uscc, "bidder_name": ENTERPRISES[uscc], "price": price,
+            "status": "valid", "submitted_at": extra.pop("submitted_at")}
+    if pm:
+        body["personnel"] = [{"role": "project_manager", "id_number": pm}]
+    body.update(extra)
+    return body
+
+
+def _opening(ctx: ServiceContext, days_ago: int) -> tuple[str, str]:
+    day = (ctx.today() - timedelta(days=days_ago)).isoformat()
+    return f"{day}T09:30:00+08:00", f"{day}T08:50:00+08:00"
+
+
+def demo_tenders(ctx: ServiceContext) -> list[dict]:
+    """Three tenders: one awarded two months ago (its project manager's contract still
+    runs), then a transport tender where two bids were prepared on one machine and
+    uploaded from one address while a bid names that project manager (SAME-PREPARER,
+    SAME-IP, PM-ELSEWHERE), and a housing tender with one deposit account and one price
+    for two bids (SAME-DEPOSIT, IDENTICAL-PRICE)."""
+    tenderee = {"uscc": "11330621002587465Y", "name": "绍兴市柯桥区某镇人民政府"}
+    a_open, a_sub = _opening(ctx, 60)
+    b_open, b_sub = _opening(ctx, 10)
+    c_open, c_sub = _opening(ctx, 5)
+    e = list(ENTERPRISES)
+    return [
+        {"code": "KQ-DEMO-2026-001", "name": "柯桥区钱清镇村道提升工程", "sector": "transport",
+         "tenderee": tenderee, "agency": None, "method": "lowest_price",
+         "ceiling_price": "2860000.00", "opened_at": a_open, "village": True,
+         "bids": [_demo_bid(e[6], "2705000.00", pm=DEMO_PMS[0], submitted_at=a_sub),
+                  _demo_bid(e[1], "2748000.00", pm=DEMO_PMS[1], submitted_at=a_sub),
+                  _demo_bid(e[5], "2810000.00", submitted_at=a_sub)]},
+        {"code": "KQ-DEMO-2026-002", "name": "柯桥区鉴湖路桥梁维修加固工程",
+         "sector": "transport", "tenderee": tenderee,
+         "agency": {"uscc": "91330621MA2BX7K3QQ", "name": "某招标代理有限公司"},
+         "method": "lowest_price", "ceiling_price": "1280000.00", "opened_at": b_open,
+         "exclusions": [{"kind": "machine_code", "value": "8F3A-22C1"}],
+         "bids": [_demo_bid(e[6], "1196000.00", pm=DEMO_PMS[0], submitted_at=b_sub),
+                  _demo_bid(e[1], "1201000.00", submitted_at=b_sub,
+                            documents=[{"machine_code": "7A1C-90EE", "file_id": "F-88A1"}],
+                            uploads=[{"ip": "115.220.4.17"}]),
+                  _demo_bid(e[5], "1233000.00", submitted_at=b_sub,
+                            documents=[{"machine_code": "7a1c90ee"}],
+                            uploads=[{"ip": "115.220.4.17"}]),
+                  _demo_bid(e[11], "1250000.00", submitted_at=b_sub,
+                            documents=[{"machine_code": "8F3A22C1"}])]},
+        {"code": "KQ-DEMO-2026-003", "name": "柯桥区华舍街道安置房配套工程",
+         "sector": "housing", "tenderee": tenderee, "agency": None,
+         "method": "comprehensive", "ceiling_price": "5600000.00", "opened_at": c_open,
+         "bids": [_demo_bid(e[0], "5320000.00", submitted_at=c_sub,
+                            deposit_account="6222 0212 0400 1234 567"),
+                  _demo_bid(e[8], "5320000.00", submitted_at=c_sub,
+                            deposit_account="6222-0212-0400-1234-567"),
+                  _demo_bid(e[9], "5410000.00", pm=DEMO_PMS[2], submitted_at=c_sub)]},
+    ]
+
+
+def load_demo_tenders(ctx: ServiceContext) -> str:
+    """Register the demo tenders once (award the first, refer one warning), when the
+    identity key is configured; otherwise say why they were skipped."""
+    from .identity import IdentityKeyMissing, identity_key
+    from .tenders import award_tender, register_tender
+    from .warnings import WarningFilter, dispose, list_warnings
+    try:
+        identity_key(ctx)
+    except IdentityKeyMissing:
+        return "; demo tenders skipped: CREDIT_IDENTITY_KEY is not set"
+    with ctx.uow(write=False) as uow:
+        if uow.tenders.by_code("KQ-DEMO-2026-001") is not None:
+            return "; demo tenders already registered"
+    platform = Actor(PLATFORM, "platform")
+    first, *rest = demo_tenders(ctx)
+    register_tender(ctx, platform, first)
+    award_tender(ctx, platform, first["code"], {
+        "winner": first["bids"][0]["bidder"],
+        "awarded_on": (ctx.today() - timedelta(days=50)).isoformat(),
+        "contract_price": first["bids"][0]["price"],
+        "completion_due": (ctx.today() + timedelta(days=300)).isoformat()})
+    for body in rest:
+        register_tender(ctx, platform, body)
+    transport = Actor(REGULATORS["transport"], "regulator", sectors=frozenset(["transport"]))
+    same_ip = list_warnings(ctx, transport, WarningFilter(code="SAME-IP", limit=1))["items"]
+    if same_ip:
+        dispose(ctx, transport, same_ip[0]["id"], {
+            "action": "refer", "reason": "两家投标人同一 IP 上传，移送公安机关核查"})
+    with ctx.uow(write=False) as uow:
+        count = len(uow.warnings.page(limit=1000))
+    return f"; 3 demo tenders with {count} warnings (see 待处置预警)"

@@ -1,5 +1,6 @@
 """Idempotency-Key (API.md §3): the first 201 response to a key is remembered forever,
-as its status and exact body, scoped to token + method + path.
+as its status and exact body, scoped to token + method + path; so is the first 200 of
+an award or a disposal (WARNINGS.md §2).
 
 The check runs inside the write transaction, after the append lock: a retry whose first
 attempt is still in flight waits on the lock and then replays the stored response, so
@@ -9,9 +10,10 @@ concurrent retries with one key create exactly one record.
 text — a replay must be the first response byte for byte, and it cannot be rebuilt from
 the chain: a record's ``name``, ``category`` and ``points`` come from the model active
 when it was served, ``counts_today`` from that day. Instead the entry that created the
-resource (``record.created`` or ``evaluation.created``, appended in the same
-transaction) carries, under the payload key ``idempotency``, the row's scope (token id,
-method, path, key) and the SHA-256 of the canonical JSON of its facts: the request's
+resource (``record.created``, ``evaluation.created``, ``tender.registered``,
+``tender.awarded`` or ``warning.disposed``, appended in the same transaction) carries,
+under the payload key ``idempotency``, the row's scope (token id, method, path, key)
+and the SHA-256 of the canonical JSON of its facts: the request's
 hash, the status, the SHA-256 of the body and the entry's own position
 (``repositories.idempotency_facts``). The row keeps that position. So:
 
@@ -39,6 +41,7 @@ from credit.persistence.repositories import idempotency_facts
 from credit.persistence.tables import IdempotencyRow
 
 log = logging.getLogger("credit.idempotency")
+REMEMBERED = (200, 201)
 
 
 @dataclass(frozen=True)
@@ -101,10 +104,14 @@ def _check_against_entry(uow, row: IdempotencyRow) -> None:
 
 def remember(uow, idem: IdempotentRequest | None, status: int, body: str,
              position: int) -> dict:
-    """Store the exact reply ``body`` for this key (201 only), in the transaction that
-    appends the creating entry at ``position``. Returns what that entry's payload must
-    add: ``{"idempotency": stamp}``, or nothing when nothing was remembered."""
-    if idem is None or status != 201:
+    """Store the exact reply ``body`` for this key, in the transaction that appends the
+    creating entry at ``position``. Returns what that entry's payload must add:
+    ``{"idempotency": stamp}``, or nothing when nothing was remembered.
+
+    A creation's 201 is remembered (API.md §3), and so is the 200 of the writes that
+    answer with the changed resource — an award, a disposal (WARNINGS.md §2: they honour
+    the key "exactly as API.md §3 does", which only makes sense for their success)."""
+    if idem is None or status not in REMEMBERED:
         return {}
     row = uow.idempotency.add(IdempotencyRow(
         token_id=idem.token_id, method=idem.method, path=idem.path, key=idem.key,

@@ -16,7 +16,12 @@ from credit.domain.dates import (
 from credit.domain.engine import effective_valid_until, original_valid_until
 from credit.domain.money import fmt
 from credit.errors import Conflict, Forbidden, NotFound, RuleViolation
-from credit.persistence.repositories import event_facts, record_facts, to_domain_record
+from credit.persistence.repositories import (
+    RECORD_SOURCE_FIELDS,
+    event_facts,
+    record_facts,
+    to_domain_record,
+)
 from credit.persistence.tables import RecordEventRow, RecordRow
 from credit.uscc import InvalidUSCC, normalise_uscc
 
@@ -102,6 +107,7 @@ def record_resource(ctx: ServiceContext, row: RecordRow, events: list[RecordEven
     order of the fields sent is RecordOut's (services/resources.py)."""
     entry = ctx.models.active.catalogue[row.code]
     body = {f: _iso(getattr(row, f)) for f in RECORD_INPUT_FIELDS}
+    body.update({f: getattr(row, f, None) for f in RECORD_SOURCE_FIELDS})
     body.update(name=entry.name, category=entry.category, tier=entry.tier,
                 points=fmt(entry.points), valid_from=row.decided_on.isoformat(),
                 events=[_event_resource(e) for e in events])
@@ -159,7 +165,10 @@ def require_sector(actor: Actor, sector: str) -> None:
 
 def insert_record(ctx: ServiceContext, uow, actor: Actor, data: dict) -> tuple[RecordRow, dict]:
     """Inside an open write unit of work: refuse duplicates, register the subject on its
-    first record, store the row and append ``record.created``."""
+    first record, store the row and append ``record.created``. The one function that
+    creates every record: a use case that creates records itself (a confirmed warning)
+    passes its source in ``data`` (a key of RECORD_SOURCE_FIELDS, e.g.
+    ``source_warning``), which clients cannot send (RecordInput refuses unknown fields)."""
     row, at = new_record(ctx, uow, actor, data)
     return row, store_record(uow, actor, row, at)
 
@@ -178,7 +187,8 @@ def new_record(ctx: ServiceContext, uow, actor: Actor, data: dict
         issued_by=data["issued_by"], project_code=data.get("project_code"),
         project_name=data.get("project_name"), occurred_on=data.get("occurred_on"),
         note=data.get("note"), entered_by=actor.name, recorded_at=format_instant(at),
-        audit_position=uow.audit.next_position(), sha256="")
+        audit_position=uow.audit.next_position(), sha256="",
+        **{f: data.get(f) for f in RECORD_SOURCE_FIELDS})
     row.sha256 = canonical.digest(record_facts(row))
     return row, at
 

@@ -21,10 +21,14 @@ from credit.domain import canonical
 from credit.domain.model import SECTORS
 from credit.domain.screens.definition import INTEGER_PARAMETERS, SEVERITIES
 from credit.domain.screens.definition import PARAMETERS as SCREEN_PARAMETERS
+from credit.domain.tenders import BID_STATUSES, EXCLUSION_KINDS, METHODS, PERSONNEL_ROLES
+
+from .tender_resources import DISPOSAL_ACTIONS, WARNING_STATUSES
 
 from .inputs import APPLICATION_KINDS, DECISION_ACTIONS
 
 DECIMAL = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "example": "100.00"}
+AMOUNT = {"type": "string", "pattern": r"^\d+\.\d{2}$", "example": "1196000.00"}
 FACTOR = {"type": "string", "pattern": r"^\d+\.\d{2,}$", "example": "0.50"}
 SHA256 = {"pattern": r"^[0-9a-f]{64}$"}
 PROBLEMS = ("hash_mismatch", "prev_mismatch", "position_gap", "row_missing", "row_mismatch",
@@ -44,6 +48,11 @@ def _string(meta: dict, kw: dict) -> fields.String:
 def decimal(**kw) -> fields.String:
     """Money-like quantities: strings with exactly two decimals (API.md §1)."""
     return _string(DECIMAL, kw)
+
+
+def amount(**kw) -> fields.String:
+    """A price or contract sum: a non-negative decimal with exactly two decimals."""
+    return _string(AMOUNT, kw)
 
 
 def day(**kw) -> fields.String:
@@ -114,6 +123,9 @@ class RecordOut(Resource):
     recorded_at = instant(required=True)
     audit_position = fields.Integer(required=True)
     sha256 = sha256(required=True)
+    source_warning = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "the warning whose confirmation created the record (WARNINGS.md "
+                       "§6); null for records entered directly"})
     events = fields.List(fields.Nested(RecordEventOut), required=True)
     repaired_on = day(metadata={"description": "when repaired"})
     revoked_at = instant(metadata={"description": "when revoked"})
@@ -339,6 +351,16 @@ class BidResultOut(Resource):
     members = fields.List(fields.Nested(ScoreOut), required=True)
 
 
+class EvaluationWarningOut(Resource):
+    """A warning of the registered tender, open or referred when the evaluation was
+    created (WARNINGS.md §7)."""
+
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    severity = fields.String(required=True, validate=validate.OneOf(SEVERITIES))
+    bids = fields.List(fields.Integer(), required=True)
+
+
 class EvaluationOut(Resource):
     id = fields.Integer(required=True)
     tender = fields.Nested(TenderOut, required=True)
@@ -349,6 +371,158 @@ class EvaluationOut(Resource):
     created_by = fields.String(required=True)
     created_at = instant(required=True)
     results = fields.List(fields.Nested(BidResultOut), required=True)
+    warnings = fields.List(fields.Nested(EvaluationWarningOut), metadata={
+        "description": "the registered tender's warnings open or referred at creation "
+                       "(WARNINGS.md §7); [] for a tender the platform did not register "
+                       "(absent on evaluations created before)"})
+
+
+# ------------------------------------------- tenders and warnings (WARNINGS.md §5–§6)
+# Personal values have no field here but their masks: a keyed hash could not be served
+# even by mistake, because dumping drops every field a schema does not declare.
+
+class PartyOut(Resource):
+    uscc = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class DocumentOut(Resource):
+    machine_code = fields.String(required=True, allow_none=True)
+    file_id = fields.String(required=True, allow_none=True)
+    pricing_lock = fields.String(required=True, allow_none=True)
+
+
+class UploadOut(Resource):
+    mac = fields.String(required=True, allow_none=True)
+    cpu = fields.String(required=True, allow_none=True)
+    disk = fields.String(required=True, allow_none=True)
+    ip = fields.String(required=True, allow_none=True)
+    onsite = fields.Boolean(required=True)
+
+
+class PersonOut(Resource):
+    role = fields.String(required=True, validate=validate.OneOf(PERSONNEL_ROLES))
+    id_number_masked = fields.String(required=True, metadata={
+        "example": "330621********1236"})
+
+
+class BidOut(Resource):
+    n = fields.Integer(required=True, metadata={"description": "position from 1, as sent"})
+    bidder = fields.String(required=True)
+    bidder_name = fields.String(required=True)
+    consortium = fields.List(fields.Nested(PartyOut), required=True)
+    price = amount(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(BID_STATUSES))
+    reject_reason = fields.String(required=True, allow_none=True)
+    submitted_at = instant(required=True)
+    documents = fields.List(fields.Nested(DocumentOut), required=True)
+    uploads = fields.List(fields.Nested(UploadOut), required=True)
+    deposit_account_masked = fields.String(required=True, allow_none=True,
+                                           metadata={"example": "****4567"})
+    personnel = fields.List(fields.Nested(PersonOut), required=True)
+
+
+class ExclusionOut(Resource):
+    kind = fields.String(required=True, validate=validate.OneOf(EXCLUSION_KINDS))
+    value = fields.String(required=True)
+
+
+class ScreensRef(Resource):
+    ref = fields.String(required=True, metadata={"example": "keqiao-screens-2025@1"})
+    sha256 = sha256(required=True)
+
+
+class AwardOut(Resource):
+    winner = fields.String(required=True)
+    winner_name = fields.String(required=True, allow_none=True)
+    bid = fields.Integer(required=True, allow_none=True)
+    awarded_on = day(required=True)
+    contract_price = amount(required=True)
+    completion_due = day(required=True)
+    project_managers = fields.List(fields.String(), required=True, metadata={
+        "description": "the winning bid's project managers, masked"})
+    awarded_by = fields.String(required=True)
+    awarded_at = instant(required=True)
+    audit_position = fields.Integer(required=True)
+
+
+class RegisteredTenderOut(Resource):
+    """A registered tender (WARNINGS.md §5): every input field, personal data masked,
+    with its award and the ids of its warnings."""
+
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    sector = fields.String(required=True, validate=validate.OneOf(SECTORS))
+    tenderee = fields.Nested(PartyOut, required=True)
+    agency = fields.Nested(PartyOut, required=True, allow_none=True)
+    method = fields.String(required=True, validate=validate.OneOf(METHODS))
+    ceiling_price = amount(required=True)
+    opened_at = instant(required=True)
+    village = fields.Boolean(required=True)
+    exclusions = fields.List(fields.Nested(ExclusionOut), required=True)
+    bids = fields.List(fields.Nested(BidOut), required=True)
+    registered_at = instant(required=True)
+    registered_by = fields.String(required=True)
+    audit_position = fields.Integer(required=True)
+    knowledge_position = fields.Integer(required=True, metadata={
+        "description": "the chain position the cross-tender screens read up to"})
+    screens = fields.Nested(ScreensRef, required=True)
+    award = fields.Nested(AwardOut, required=True, allow_none=True)
+    warnings = fields.List(fields.Integer(), required=True)
+
+
+class RegisteredTenderPage(Resource):
+    items = fields.List(fields.Nested(RegisteredTenderOut), required=True)
+    next = cursor()
+
+
+class WarningBidOut(Resource):
+    n = fields.Integer(required=True)
+    bidder = fields.String(required=True)
+    bidder_name = fields.String(required=True)
+    consortium = fields.List(fields.Nested(PartyOut), required=True)
+
+
+class DisposalOut(Resource):
+    id = fields.Integer(required=True)
+    action = fields.String(required=True, validate=validate.OneOf(DISPOSAL_ACTIONS))
+    reason = fields.String(required=True)
+    document_no = fields.String(required=True, allow_none=True)
+    decided_on = day(required=True, allow_none=True)
+    code = fields.String(required=True, allow_none=True)
+    bids = fields.List(fields.Integer(), required=True)
+    covered_by = fields.List(fields.Integer(), required=True, allow_none=True)
+    records = fields.List(fields.Integer(), required=True, metadata={
+        "description": "the records this disposal created"})
+    by = fields.String(required=True)
+    at = instant(required=True)
+    audit_position = fields.Integer(required=True)
+
+
+class WarningOut(Resource):
+    """A warning (WARNINGS.md §5) with its disposals (§6). ``evidence`` and
+    ``parameters`` are the screen's own, as raised (their shape depends on ``code``)."""
+
+    id = fields.Integer(required=True)
+    tender = fields.String(required=True)
+    sector = fields.String(required=True, validate=validate.OneOf(SECTORS))
+    screen = fields.Integer(required=True)
+    code = fields.String(required=True)
+    severity = fields.String(required=True, validate=validate.OneOf(SEVERITIES))
+    basis = fields.String(required=True)
+    bids = fields.List(fields.Nested(WarningBidOut), required=True)
+    evidence = fields.Dict(keys=fields.String(), required=True)
+    parameters = fields.Dict(keys=fields.String(), required=True)
+    definition = fields.String(required=True)
+    raised_at = instant(required=True)
+    audit_position = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(WARNING_STATUSES))
+    disposals = fields.List(fields.Nested(DisposalOut), required=True)
+
+
+class WarningPage(Resource):
+    items = fields.List(fields.Nested(WarningOut), required=True)
+    next = cursor()
 
 
 # ------------------------------------------------------------- the audit log (§6)
@@ -616,3 +790,5 @@ class Health(Resource):
 # Built once: schema construction costs more than a dump.
 RECORD = RecordOut()
 EVALUATION = EvaluationOut()
+TENDER = RegisteredTenderOut()
+WARNING = WarningOut()

@@ -21,6 +21,7 @@ from .idempotency import IdempotentRequest, Outcome, remember, replay
 from .inputs import EvaluationInput, FieldErrors, load
 from .records import check_uscc
 from .resources import EVALUATION, present
+from .tenders import evaluation_warnings
 
 CLOCK_SKEW = timedelta(seconds=1)
 
@@ -148,6 +149,9 @@ def create_evaluation(ctx: ServiceContext, actor: Actor, raw,
             return replayed
         data = validate_evaluation(ctx, raw)
         model = ctx.model(data.get("model"))
+        # A registered tender's evaluation: its bids, its sector, and the committee sees
+        # its open warnings (WARNINGS.md §7, check 11a); they change no score.
+        warnings = evaluation_warnings(uow, data)
         evaluation_id = uow.evaluations.next_id()
         created = uow.audit.next_at()
         members, results = _score_members(uow, actor, model, data, created, {
@@ -163,6 +167,7 @@ def create_evaluation(ctx: ServiceContext, actor: Actor, raw,
             "created_at": format_instant(created),
             "results": [_bid_result(model, bidder, members, results)
                         for bidder in data["bidders"]],
+            "warnings": warnings,
         }
         text = present(EVALUATION, document)
         _store_evaluation(uow, actor, idem, data, evaluation_id, text)

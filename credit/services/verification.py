@@ -1,12 +1,15 @@
-"""``audit verify`` (API.md §6) as four verifiers sharing one walk of the chain.
+"""``audit verify`` (API.md §6) as five verifiers sharing one walk of the chain.
 
 * :class:`ChainVerifier` — the entries themselves: gap-free positions, each text
   hashing to its ``sha256``, each linked to its predecessor, and the typed look-up
   columns (kind, at, actor, uscc) saying what the hashed text says.
 * :class:`RowVerifier` — every stored row of a table in :data:`VERIFIED_TABLES` against
   the hash its creating entry carries: a row edited (``row_mismatch``), deleted
-  (``row_missing``) or forged with no entry (``row_unreferenced``). Subjects (registered
-  by their first record) and tokens (compared field by field with ``token.created`` /
+  (``row_missing``) or forged with no entry (``row_unreferenced``). The tender loop's
+  tables (WARNINGS.md) are verified a group of rows at a time (a tender's bids, a
+  warning's bids: one digest per table in the creating entry, see
+  services/tender_rows.py). Subjects (registered by their first record or their first
+  tender) and tokens (compared field by field with ``token.created`` /
   ``token.revoked``) have verifiers of their own.
 * :class:`CheckpointVerifier` — with a saved checkpoint, whether the log still extends
   it (see services/checkpoints.py).
@@ -15,11 +18,14 @@ A new kind of stored row is verified by adding one :class:`VerifiedTable` to
 :data:`VERIFIED_TABLES`: the entry kinds that create its rows, where such an entry keeps
 the row's key and hash, how to read the rows and how to hash one. For example::
 
-    VerifiedTable("tenders", kinds=("tender.created",),
-                  origin=lambda p: (p["tender"]["id"], p["sha256"]),
-                  rows=lambda uow: uow.tenders.iter_all(), key=lambda t: t.id,
-                  digest=lambda t: canonical.digest(tender_facts(t)),
-                  column=lambda t: t.sha256)
+    VerifiedTable("record_events", kinds=("record.revoked", "record.repaired"),
+                  origin=lambda p: (p["event"]["id"], p["sha256"]),
+                  rows=lambda uow: uow.records.iter_all_events(), key=lambda e: e.id,
+                  digest=lambda e: canonical.digest(event_facts(e)),
+                  column=lambda e: e.sha256)
+
+A table whose entries hash a group of rows at once is declared the same way, its
+``rows`` yielding groups (:data:`TENDER_TABLES`).
 
 Nothing here appends anything; the walk reads one snapshot (see the unit of work).
 """
@@ -29,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any, Callable, Hashable, Iterable
 
 from credit.domain import canonical
@@ -44,6 +51,7 @@ from credit.persistence.repositories import (
 )
 
 from .context import ServiceContext
+from .tender_rows import REGISTRATION_TABLES, row_facts
 
 ENTRY_PROBLEMS = ("hash_mismatch", "prev_mismatch", "position_gap")
 
@@ -147,7 +155,9 @@ class VerifiedTable:
     ``origin(payload)`` gives ``(key, sha256)`` of the row an entry of one of ``kinds``
     created, or None when that entry created none (e.g. no Idempotency-Key was sent);
     ``digest(row)`` re-hashes a stored row and ``key(row)`` names it like ``origin``
-    does; ``column(row)`` is the hash the row keeps itself, if it has that column."""
+    does; ``column(row)`` is the hash the row keeps itself, if it has that column.
+    ``empty`` is the digest an entry holds for a group of rows it did not create (no
+    documents in a tender, say): nothing is missing when no such row is stored."""
 
     table: str
     kinds: tuple[str, ...]
@@ -156,6 +166,7 @@ class VerifiedTable:
     key: Callable[[Any], Hashable]
     digest: Callable[[Any], str]
     column: Callable[[Any], str | None] = field(default=lambda row: None)
+    empty: str | None = None
 
 
 def _idempotency_origin(payload: dict) -> tuple[Hashable, str] | None:
@@ -169,6 +180,56 @@ def _idempotency_origin(payload: dict) -> tuple[Hashable, str] | None:
 def idempotency_key(token_id, method, path, key) -> str:
     """How ``audit verify`` names an idempotency row: ``token_id method path key``."""
     return f"{token_id} {method} {path} {key}"
+
+
+# The entries that create a resource and may carry its Idempotency-Key stamp.
+IDEMPOTENT_KINDS = ("record.created", "evaluation.created", "tender.registered",
+                    "tender.awarded", "warning.disposed")
+
+# ----------------------------------------------- the tender loop's tables (WARNINGS.md)
+# Each creating entry carries in ``rows`` one digest per table: of the list of the facts
+# of the rows it created there, in key order. ``id`` in a problem is the group the digest
+# covers: the tender's id for a registration's tables and its award, the warning's id
+# for a warning and the bids it names, the disposal's id for a disposal.
+
+NO_ROWS = canonical.digest([])
+
+
+def _row_groups(table: str, group_of: Callable[[Any], Hashable]):
+    """``rows`` of a grouped table: (group, facts of its rows) in key order. Every
+    table's primary key starts with its group, so a group's rows are contiguous: one
+    group in memory at a time."""
+    def rows(uow):
+        for group, items in groupby(uow.tenders.iter_rows(table), key=group_of):
+            yield group, [row_facts(r) for r in items]
+    return rows
+
+
+def _grouped(table: str, kind: str, group: Callable[[dict], Hashable],
+             group_of: Callable[[Any], Hashable]) -> VerifiedTable:
+    return VerifiedTable(
+        table, kinds=(kind,),
+        origin=lambda p: (group(p), _at(p, "rows", table)),
+        rows=_row_groups(table, group_of), key=lambda g: g[0],
+        digest=lambda g: canonical.digest(g[1]), empty=NO_ROWS)
+
+
+def _of_tender(table: str) -> VerifiedTable:
+    group_of = (lambda r: r.id) if table == "tenders" else (lambda r: r.tender_id)
+    return _grouped(table, "tender.registered", lambda p: p.get("tender_id"), group_of)
+
+
+TENDER_TABLES: tuple[VerifiedTable, ...] = (
+    *(_of_tender(t) for t in REGISTRATION_TABLES),
+    _grouped("awards", "tender.awarded", lambda p: _at(p, "award", "tender_id"),
+             lambda r: r.tender_id),
+    _grouped("warnings", "warning.raised", lambda p: _at(p, "warning", "id"),
+             lambda r: r.id),
+    _grouped("warning_bids", "warning.raised", lambda p: _at(p, "warning", "id"),
+             lambda r: r.warning_id),
+    _grouped("warning_disposals", "warning.disposed", lambda p: _at(p, "disposal", "id"),
+             lambda r: r.id),
+)
 
 
 VERIFIED_TABLES: tuple[VerifiedTable, ...] = (
@@ -187,7 +248,7 @@ VERIFIED_TABLES: tuple[VerifiedTable, ...] = (
                   rows=lambda uow: uow.evaluations.iter_all(), key=lambda ev: ev.id,
                   digest=lambda ev: canonical.sha256_hex(ev.document),
                   column=lambda ev: ev.sha256),
-    VerifiedTable("idempotency_keys", kinds=("record.created", "evaluation.created"),
+    VerifiedTable("idempotency_keys", kinds=IDEMPOTENT_KINDS,
                   origin=_idempotency_origin,
                   rows=lambda uow: uow.idempotency.iter_all(),
                   key=lambda k: idempotency_key(k.token_id, k.method, k.path, k.key),
@@ -207,6 +268,7 @@ VERIFIED_TABLES: tuple[VerifiedTable, ...] = (
                   key=lambda d: d.application_id,
                   digest=lambda d: canonical.digest(decision_facts(d)),
                   column=lambda d: d.sha256),
+    *TENDER_TABLES,
 )
 
 
@@ -233,8 +295,10 @@ class RowVerifier:
         for t in self.tables:
             for row in t.rows(uow):
                 out += self._check(t, row)
+        empty = {t.table: t.empty for t in self.tables}
         out += [problem(position, "row_missing", table, row_id)
-                for (table, row_id), (position, _) in self._created.items()]
+                for (table, row_id), (position, sha) in self._created.items()
+                if sha is None or sha != empty[table]]
         return out
 
     def _check(self, t: VerifiedTable, row) -> list[dict]:
@@ -248,19 +312,42 @@ class RowVerifier:
         return []
 
 
-def subject_problems(uow) -> list[dict]:
-    """A subject is registered by its first record: same name, same position."""
-    first = {uscc: (position, name) for uscc, position, name in uow.records.first_per_subject()}
-    out = []
-    for subject in uow.subjects.all():
-        origin = first.pop(subject.uscc, None)
-        if origin is None:
-            out.append(problem(None, "row_unreferenced", "subjects", subject.uscc))
-        elif (subject.registered_position, subject.name) != origin:
-            out.append(problem(origin[0], "row_mismatch", "subjects", subject.uscc))
-    out += [problem(position, "row_missing", "subjects", uscc)
-            for uscc, (position, _) in first.items()]
-    return out
+class SubjectVerifier:
+    """A subject is registered by its first record or by the first tender naming it as
+    a party of a bid (WARNINGS.md §2), whichever came first in the log: same name, same
+    position."""
+
+    def __init__(self) -> None:
+        self._tenders: dict[str, tuple[int, str]] = {}
+
+    def see(self, position: int, kind: str, payload: dict) -> None:
+        if kind != "tender.registered":
+            return
+        for bid in payload.get("bids") or []:
+            if not isinstance(bid, dict):
+                continue
+            parties = [(bid.get("bidder"), bid.get("bidder_name"))] + \
+                [(m.get("uscc"), m.get("name")) for m in bid.get("consortium") or []
+                 if isinstance(m, dict)]
+            for uscc, name in parties:
+                self._tenders.setdefault(uscc, (position, name))
+
+    def finish(self, uow) -> list[dict]:
+        first = {uscc: (position, name)
+                 for uscc, position, name in uow.records.first_per_subject()}
+        for uscc, origin in self._tenders.items():
+            if uscc not in first or origin[0] < first[uscc][0]:
+                first[uscc] = origin
+        out = []
+        for subject in uow.subjects.all():
+            origin = first.pop(subject.uscc, None)
+            if origin is None:
+                out.append(problem(None, "row_unreferenced", "subjects", subject.uscc))
+            elif (subject.registered_position, subject.name) != origin:
+                out.append(problem(origin[0], "row_mismatch", "subjects", subject.uscc))
+        out += [problem(position, "row_missing", "subjects", uscc)
+                for uscc, (position, _) in first.items()]
+        return out
 
 
 class TokenVerifier:
@@ -352,7 +439,8 @@ def verify_chain(ctx: ServiceContext, checkpoint=None) -> dict:
     its creating entry carries. ``first_bad`` is the lowest bad position (rows no entry
     created come last, with position null). With a ``checkpoint`` the result adds
     ``checkpoint_ok`` and ``checkpoint_problem`` (:class:`CheckpointVerifier`)."""
-    chain, rows, tokens = ChainVerifier(), RowVerifier(), TokenVerifier()
+    chain = ChainVerifier()
+    verifiers = (RowVerifier(), SubjectVerifier(), TokenVerifier())
     saved = CheckpointVerifier(checkpoint) if checkpoint is not None else None
     with ctx.uow(write=False, snapshot=True) as uow:
         for row in uow.audit_queries.iter_rows():
@@ -362,10 +450,9 @@ def verify_chain(ctx: ServiceContext, checkpoint=None) -> dict:
             if entry is not None:
                 payload = entry.get("payload")
                 payload = payload if isinstance(payload, dict) else {}
-                rows.see(row.position, row.kind, payload)
-                tokens.see(row.position, row.kind, payload)
-        problems = (chain.problems + rows.finish(uow) + subject_problems(uow)
-                    + tokens.finish(uow))
+                for v in verifiers:
+                    v.see(row.position, row.kind, payload)
+        problems = chain.problems + [p for v in verifiers for p in v.finish(uow)]
     problems.sort(key=lambda p: (p["position"] is None, p["position"] or 0))
     result = {"ok": not problems, "entries_checked": chain.checked,
               "first_bad": problems[0] if problems else None}

@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import re
-import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,6 +24,7 @@ from credit.cli import main as cli
 from credit.services.applications import submit as submit_application
 from credit.services.records import create_record
 from credit.services.scoring import ScoreQuery, create_evaluation, score
+from credit.services.tenders import register_tender
 from credit.services.tokens import create_token, list_tokens, revoke_token
 from tests.live_server import (
     ENTERPRISE_USCC,
@@ -35,13 +35,18 @@ from tests.live_server import (
     make_uscc,
     record_body,
 )
+from tests.tender_data import award_body, identity_key_file, tender_body
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 OTHER = make_uscc(4242)
-ROLES = ("regulator", "evaluator", "auditor", "admin", "enterprise")
-READERS = set(ROLES)
+ROLES = ("regulator", "evaluator", "auditor", "admin", "enterprise", "platform")
+EVERY_ROLE = set(ROLES)
+READERS = EVERY_ROLE - {"platform"}  # the credit file: the platform reads no scores
 AUDIT = {"auditor", "admin"}
+TENDER_READERS = {"platform", "evaluator", "auditor", "admin", "regulator"}
+WARNING_READERS = {"evaluator", "auditor", "admin", "regulator"}
+TENDER = "KQ-2026-0031"  # transport; its warnings 1 and 2 are SAME-PREPARER, SAME-IP
 
 
 @dataclass
@@ -54,11 +59,13 @@ class World:
     evaluator_trace: int
     enterprise_trace: int
     ctx: object
+    warnings: list
     application: int = 0
 
 
 @pytest.fixture
 def world(ctx, tmp_path):
+    ctx.settings = ctx.settings.with_(identity_key_path=identity_key_file(tmp_path))
     key = tmp_path / "signing.pem"
     signing.create_key(key)
     app = create_app({"CREDIT_CONTEXT": ctx, "TESTING": True, "CREDIT_SIGNING_KEY": str(key)})
@@ -80,8 +87,10 @@ def world(ctx, tmp_path):
     ent_trace = score(ctx, ent_actor, ScoreQuery(ENTERPRISE_USCC, "housing"))["trace_id"]
     application = submit_application(ctx, ent_actor, own, {
         "kind": "objection", "reason": "处罚所依据的事实有误"})["id"]
+    platform = Actor(tokens.names["platform"], "platform", token_id=tokens.ids["platform"])
+    warnings_ = json.loads(register_tender(ctx, platform, tender_body(TENDER)).body)["warnings"]
     return World(app.test_client(), tokens, own, other, evaluation, ev_trace, ent_trace, ctx,
-                 application)
+                 warnings_, application)
 
 
 def _routes(w: World):
@@ -97,8 +106,8 @@ def _routes(w: World):
         ("/api/v1/health", "GET", "/api/v1/health", None, "public"),
         ("/api/v1/openapi.json", "GET", "/api/v1/openapi.json", None, "public"),
         ("/api/v1/audit/public-key", "GET", "/api/v1/audit/public-key", None, "public"),
-        ("/api/v1/models", "GET", "/api/v1/models", None, READERS),
-        ("/api/v1/models/<ref>", "GET", "/api/v1/models/keqiao-2025@1", None, READERS),
+        ("/api/v1/models", "GET", "/api/v1/models", None, EVERY_ROLE),
+        ("/api/v1/models/<ref>", "GET", "/api/v1/models/keqiao-2025@1", None, EVERY_ROLE),
         ("/api/v1/records", "GET", "/api/v1/records", None, READERS),
         ("/api/v1/records", "GET", f"/api/v1/records?uscc={other}", None,
          READERS - {"enterprise"}),
@@ -152,6 +161,18 @@ def _routes(w: World):
         ("/api/v1/applications/<application_id>/decision", "POST",
          f"/api/v1/applications/{w.application}/decision",
          {"action": "reject", "reason": "材料不足，不予受理"}, {"regulator"}),
+        # the tender loop (WARNINGS.md §2–§6)
+        ("/api/v1/tenders", "POST", "/api/v1/tenders", "tender", {"platform"}),
+        ("/api/v1/tenders", "GET", "/api/v1/tenders", None, TENDER_READERS),
+        ("/api/v1/tenders/<code>", "GET", f"/api/v1/tenders/{TENDER}", None, TENDER_READERS),
+        ("/api/v1/tenders/<code>/award", "POST", f"/api/v1/tenders/{TENDER}/award",
+         award_body(), {"platform"}),
+        ("/api/v1/warnings", "GET", "/api/v1/warnings", None, WARNING_READERS),
+        ("/api/v1/warnings/<warning_id>", "GET", f"/api/v1/warnings/{w.warnings[0]}", None,
+         WARNING_READERS),
+        ("/api/v1/warnings/<warning_id>/disposal", "POST",
+         f"/api/v1/warnings/{w.warnings[1]}/disposal",
+         {"action": "refer", "reason": "移送公安机关核查"}, {"regulator"}),
     ], rec
 
 
@@ -198,7 +219,8 @@ def test_every_caller_against_every_route(world, caplog):
                   [(role, w.tokens[role]) for role in ROLES]
         for caller, secret in callers:
             n += 1
-            payload = make_record(f"矩阵〔2026〕{n}号") if body == "record" else body
+            payload = make_record(f"矩阵〔2026〕{n}号") if body == "record" else \
+                tender_body(f"KQ-M-{n}") if body == "tender" else body
             before = head(w.ctx)
             r = rec.call(w.client, method, path, payload, secret)
             got = (r.status_code, (r.get_json(silent=True) or {}).get("error"))
@@ -223,17 +245,10 @@ def test_every_caller_against_every_route(world, caplog):
             else:
                 assert got == (403, "forbidden"), (where, got)
                 assert head(w.ctx) == before, f"{where} wrote although refused"
-    # every /api/v1 route of the app is in the matrix; new ones get the generic checks
+    # every /api/v1 route of the app is in the matrix
     app_routes = {(r.rule, m) for r in w.client.application.url_map.iter_rules()
                   for m in r.methods - {"HEAD", "OPTIONS"} if r.rule.startswith("/api/v1")}
-    unknown = sorted(app_routes - covered)
-    if unknown:
-        warnings.warn(f"routes outside the authorization matrix: {unknown}", stacklevel=1)
-        for rule, method in unknown:
-            path = re.sub(r"<[^>]+>", "1", rule)
-            for caller, secret in [("anonymous", None)] + [(r_, w.tokens[r_]) for r_ in ROLES]:
-                r = rec.call(w.client, method, path, {} if method == "POST" else None, secret)
-                assert r.status_code < 500, (caller, method, path)
+    assert sorted(app_routes - covered) == [], "routes outside the authorization matrix"
     _no_secret_in(rec.texts + [m.getMessage() for m in caplog.records], w.tokens.all_secrets())
 
 
@@ -316,7 +331,28 @@ def test_every_regulator_against_every_foreign_sector(world):
         r = rec.call(w.client, "POST", "/api/v1/records",
                      dict(record_body(OTHER, "x", sector="water"), code="NOPE"), secret)
         assert r.status_code == 400
+        _tender_loop_of_a_foreign_sector(w, rec, own, secret)
     _no_secret_in(rec.texts, w.tokens.all_secrets())
+
+
+def _tender_loop_of_a_foreign_sector(w: World, rec: Recorder, own: str, secret: str):
+    """The world's tender is of transport: another sector's regulator neither reads it,
+    nor its warnings, nor disposes of them (403 sector_forbidden, check 10)."""
+    refer = {"action": "refer", "reason": "移送公安机关核查"}
+    calls = [("GET", f"/api/v1/tenders/{TENDER}", None),
+             ("GET", "/api/v1/tenders?sector=transport", None),
+             ("GET", f"/api/v1/warnings/{w.warnings[0]}", None),
+             ("GET", "/api/v1/warnings?sector=transport", None),
+             ("POST", f"/api/v1/warnings/{w.warnings[0]}/disposal", refer)]
+    for method, path, body in calls:
+        before = head(w.ctx)
+        r = rec.call(w.client, method, path, body, secret)
+        if own == "transport":
+            assert r.status_code == 200, (own, path, r.get_json())
+        else:
+            assert (r.status_code, r.get_json()["error"]) == (403, "sector_forbidden"), \
+                (own, path)
+            assert head(w.ctx) == before
 
 
 # ---------------------------------------------------------------- token lifecycle

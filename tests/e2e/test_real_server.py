@@ -87,8 +87,10 @@ def credit_server(database_url: str, workdir: Path, tokens: tuple = (), workers:
     with ``credit token create`` while the server boots, their secrets in ``srv.secrets``."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
+    identity_key = workdir / "identity-key"  # credit serve refuses to start without one
+    identity_key.write_text(os.urandom(32).hex() + "\n", encoding="ascii")
     env.update(CREDIT_DATABASE_URL=database_url, CREDIT_SECRET_KEY="e2e-" + "s" * 32,
-               CREDIT_LOG_LEVEL="warning")
+               CREDIT_IDENTITY_KEY=str(identity_key), CREDIT_LOG_LEVEL="warning")
     port = _free_port()
     log_path = workdir / "server.log"
     with open(log_path, "wb") as log:

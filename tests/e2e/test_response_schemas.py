@@ -21,7 +21,17 @@ import pytest
 from marshmallow import Schema
 
 from credit.domain import canonical
-from credit.services import applications, public_list, records, resources, scoring, subjects
+from credit.services import (
+    applications,
+    public_list,
+    records,
+    resources,
+    scoring,
+    subjects,
+    tenders,
+    warnings,
+)
+from credit.services.tokens import create_token
 from tests.e2e.conftest import (
     S1,
     S2,
@@ -30,6 +40,16 @@ from tests.e2e.conftest import (
     record_body,
     repair_body,
     revocation_body,
+)
+from tests.tender_data import (
+    BIDDER_1,
+    BIDDER_2,
+    BIDDER_3,
+    MEMBER_1,
+    award_body,
+    confirm_body,
+    identity_key_file,
+    tender_body,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +62,15 @@ def _operations(app):
         if rule.rule.startswith("/api/v1") and rule.endpoint != "api-docs.openapi_json":
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 yield rule, method, app.view_functions[rule.endpoint]
+
+
+@pytest.fixture
+def tender_loop(ctx, api, tmp_path):
+    """The tender routes on: an identity key, and a platform token as ``platform``."""
+    ctx.settings = ctx.settings.with_(identity_key_path=identity_key_file(tmp_path))
+    api.tokens["platform"] = create_token(ctx, "e2e-operator", role="platform",
+                                          name="柯桥区公共资源交易中心")[1]
+    return api
 
 
 def _success_schema(view, status: int) -> Schema:
@@ -109,6 +138,7 @@ def _walk(api, ctx) -> list:
     keep(api.get("/api/v1/models/keqiao-2025@1", "evaluator"))
     keep(api.get("/api/v1/models/keqiao-screens-2025@1", "evaluator"))
     keep(api.get("/api/v1/health"))
+    _walk_tenders(api, keep)
     return out
 
 
@@ -133,11 +163,43 @@ def _walk_issue13(api, keep, listed: dict) -> None:
     keep(api.get("/api/v1/public/punishments?sector=transport"))
 
 
+def _walk_tenders(api, keep) -> None:
+    """The tender loop (WARNINGS.md §2–§7): register (and replay), award (and replay),
+    read, refer, confirm with records, and an evaluation carrying the open warnings."""
+    key = {"Idempotency-Key": "walk-t"}
+    t = keep(api.post("/api/v1/tenders", tender_body(), "platform", headers=key))
+    keep(api.post("/api/v1/tenders", tender_body(), "platform", headers=key))
+    keep(api.post("/api/v1/tenders", tender_body("KQ-2026-0032"), "platform"))
+    key = {"Idempotency-Key": "walk-a"}
+    keep(api.post(f"/api/v1/tenders/{t['code']}/award", award_body(), "platform",
+                  headers=key))
+    keep(api.post(f"/api/v1/tenders/{t['code']}/award", award_body(), "platform",
+                  headers=key))
+    keep(api.get(f"/api/v1/tenders/{t['code']}", "auditor"))
+    keep(api.get("/api/v1/tenders?limit=1", "transport"))
+    first, second = t["warnings"][:2]
+    keep(api.post(f"/api/v1/warnings/{second}/disposal",
+                  {"action": "refer", "reason": "移送公安机关核查"}, "transport"))
+    key = {"Idempotency-Key": "walk-d"}
+    keep(api.post(f"/api/v1/warnings/{first}/disposal", confirm_body([1, 2]), "transport",
+                  headers=key))
+    keep(api.post(f"/api/v1/warnings/{first}/disposal", confirm_body([1, 2]), "transport",
+                  headers=key))
+    keep(api.get(f"/api/v1/warnings/{first}", "evaluator"))
+    keep(api.get("/api/v1/warnings?limit=3", "transport"))
+    keep(api.get("/api/v1/records?limit=3", "evaluator"))  # records with source_warning
+    keep(api.post("/api/v1/evaluations", {
+        "tender": {"code": "KQ-2026-0032", "name": "柯桥区某村道路硬化工程"},
+        "sector": "transport", "as_of": "2026-06-01",
+        "bidders": [{"consortium": [BIDDER_1, MEMBER_1]}, {"uscc": BIDDER_2},
+                    {"uscc": BIDDER_3}]}, "evaluator"))
+
+
 @SQLITE_ONLY
-def test_every_success_response_is_exactly_its_schema(app, api, ctx):
+def test_every_success_response_is_exactly_its_schema(app, tender_loop, ctx):
     adapter = app.url_map.bind("localhost")
     covered = set()
-    for resp in _walk(api, ctx):
+    for resp in _walk(tender_loop, ctx):
         request = resp.request
         endpoint, _ = adapter.match(request.path, request.method)
         schema = _success_schema(app.view_functions[endpoint], resp.status_code)
@@ -151,19 +213,29 @@ def test_every_success_response_is_exactly_its_schema(app, api, ctx):
 
 
 @SQLITE_ONLY
-def test_stored_replies_are_their_schema_dump(app, api, ctx):
+def test_stored_replies_are_their_schema_dump(app, tender_loop, ctx):
+    api = tender_loop
     created = api.post("/api/v1/records", record_body(), "regulator",
                        headers={"Idempotency-Key": "k"})
     ev = api.post("/api/v1/evaluations", evaluation_body(), "evaluator")
+    tender = api.post("/api/v1/tenders", tender_body(), "platform")
+    awarded = api.post("/api/v1/tenders/KQ-2026-0031/award", award_body(), "platform")
+    disposed = api.post(f"/api/v1/warnings/{tender.get_json()['warnings'][0]}/disposal",
+                        confirm_body([1, 2]), "transport")
     for resp, schema in ((created, resources.RecordOut()),
-                         (ev, resources.EvaluationOut())):
+                         (ev, resources.EvaluationOut()),
+                         (tender, resources.RegisteredTenderOut()),
+                         (awarded, resources.RegisteredTenderOut()),
+                         (disposed, resources.WarningOut())):
+        assert 200 <= resp.status_code < 300, resp.get_data(as_text=True)
         text = resp.get_data(as_text=True)
         assert text == resources.present(schema, json.loads(text))
         assert text == canonical.dumps(json.loads(text))
 
 
 @SQLITE_ONLY
-def test_a_field_no_schema_declares_is_never_sent(app, api, ctx, monkeypatch):
+def test_a_field_no_schema_declares_is_never_sent(app, tender_loop, ctx, monkeypatch):
+    api = tender_loop
     def leaking(fn):
         def wrapper(*args, **kw):
             out = fn(*args, **kw)
@@ -178,7 +250,8 @@ def test_a_field_no_schema_declares_is_never_sent(app, api, ctx, monkeypatch):
     monkeypatch.setattr(applications, "resource", leaking(applications.resource))
     monkeypatch.setattr(public_list, "punishments", leaking(public_list.punishments))
     for module, name in ((scoring, "result_body"), (scoring, "score"),
-                         (subjects, "health"), (subjects, "get_subject")):
+                         (subjects, "health"), (subjects, "get_subject"),
+                         (tenders, "tender_resource"), (warnings, "warning_resource")):
         monkeypatch.setattr(module, name, leaking(getattr(module, name)))
     responses = [
         api.post("/api/v1/records", record_body(), "regulator",
@@ -193,6 +266,13 @@ def test_a_field_no_schema_declares_is_never_sent(app, api, ctx, monkeypatch):
         api.post("/api/v1/evaluations", evaluation_body(), "evaluator"),
         api.get("/api/v1/health"),
         api.get("/api/v1/public/punishments"),
+        api.post("/api/v1/tenders", tender_body(), "platform"),
+        api.post("/api/v1/tenders/KQ-2026-0031/award", award_body(), "platform"),
+        api.get("/api/v1/tenders/KQ-2026-0031", "auditor"),
+        api.get("/api/v1/tenders", "auditor"),
+        api.post("/api/v1/warnings/1/disposal", confirm_body([1, 2]), "transport"),
+        api.get("/api/v1/warnings/1", "auditor"),
+        api.get("/api/v1/warnings", "auditor"),
     ]
     other = api.post("/api/v1/records", record_body(document_no="D-9"), "regulator")
     app_ = api.post(f"/api/v1/records/{other.get_json()['id']}/applications", {

@@ -4,9 +4,10 @@ and without one; no response may be a 5xx or break the schema documented for its
 (API.md §1: nothing a client sends may produce a 500).
 
 Each generated case is also replayed with its path parameters replaced by ones that
-exist (a registered USCC, a record, a trace, an evaluation) so that success responses
-are validated too, not only 400/404s. The number of examples is bounded for
-``make test``; ``CREDIT_SCHEMATHESIS_EXAMPLES`` raises it (``make stress`` uses 300).
+exist (a registered USCC, a record, a trace, an evaluation, a tender, a warning) so
+that success responses are validated too, not only 400/404s. The number of examples is
+bounded for ``make test``; ``CREDIT_SCHEMATHESIS_EXAMPLES`` raises it (``make stress``
+uses 300).
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ from credit import signing
 from credit.services.bootstrap import build_context
 from credit.services.demo import load_demo
 from tests.live_server import ENTERPRISE_USCC, LiveServer, bearer, make_tokens
+from tests.tender_data import identity_key_file
 
 EXAMPLES = int(os.environ.get("CREDIT_SCHEMATHESIS_EXAMPLES",
                               "300" if os.environ.get("CREDIT_STRESS") else "12"))
-ROLES = ("regulator", "evaluator", "auditor", "admin", "enterprise")
+ROLES = ("regulator", "evaluator", "auditor", "admin", "enterprise", "platform")
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 # Error bodies are checked against API.md §1 below: the documented error schemas are
 # known to be wrong (see test_documented_error_schema_admits_the_error_body).
@@ -62,6 +64,10 @@ def world(tmp_path_factory, _sqlite_template):
     shutil.copyfile(_sqlite_template, path)
     url = f"sqlite:///{path}"
     ctx = build_context(url)
+    # The server's identity key (LiveServer keeps one it finds): the demo tenders too.
+    (folder / "srv").mkdir()
+    ctx.settings = ctx.settings.with_(
+        identity_key_path=identity_key_file(folder / "srv"))
     load_demo(ctx, token_file=folder / "demo-tokens.txt")
     tokens = make_tokens(ctx)
     key = folder / "signing.pem"
@@ -72,7 +78,8 @@ def world(tmp_path_factory, _sqlite_template):
     evaluation = next(e["payload"]["evaluation_id"] for e in entries
                       if e["kind"] == "evaluation.created")
     valid_paths = {"uscc": ENTERPRISE_USCC, "record_id": "1", "trace_id": str(trace),
-                   "evaluation_id": str(evaluation), "ref": "keqiao-2025@1"}
+                   "evaluation_id": str(evaluation), "ref": "keqiao-2025@1",
+                   "code": "KQ-DEMO-2026-002", "warning_id": "1"}
     server = LiveServer(url, folder / "srv", workers=2,
                         env={"CREDIT_SIGNING_KEY": str(key)}).start()
     try:

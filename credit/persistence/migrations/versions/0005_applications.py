@@ -4,14 +4,14 @@ Both tables are append-only like the others (triggers refusing UPDATE and DELETE
 defence in depth); a decision is a row of its own, never an update of the application.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-01
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

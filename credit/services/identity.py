@@ -1,0 +1,44 @@
+"""The identity key (WARNINGS.md §2): the HMAC key under which personal values — resident
+id numbers and deposit accounts — are stored, logged and compared, never in clear.
+
+The key is a file named by ``CREDIT_IDENTITY_KEY`` (``Settings.identity_key_path``) of at
+least 32 bytes, read when used (a key created while the service runs is picked up).
+Surrounding ASCII whitespace is not part of the key, so a key written with ``echo`` or by
+``make run`` (64 hex digits and a newline) is the same key however it was written.
+"""
+
+from __future__ import annotations
+
+from credit.errors import CreditError
+
+MIN_KEY_BYTES = 32
+
+
+class IdentityKeyMissing(CreditError):
+    """The service cannot hash personal values: not configured or unreadable (503)."""
+
+    status = 503
+    error = "identity_key_missing"
+
+
+def load_identity_key(path: str | None) -> bytes:
+    """The key's bytes; IdentityKeyMissing when unset, unreadable or shorter than 32
+    bytes (the message says which, never the key)."""
+    if not path:
+        raise IdentityKeyMissing("CREDIT_IDENTITY_KEY is not set: personal values cannot "
+                                 "be hashed, so tenders cannot be registered.")
+    try:
+        with open(path, "rb") as f:
+            key = f.read(1 << 16).strip(b" \t\r\n")
+    except OSError as exc:
+        raise IdentityKeyMissing(f"The identity key file {path} cannot be read "
+                                 f"({exc.strerror}).") from None
+    if len(key) < MIN_KEY_BYTES:
+        raise IdentityKeyMissing(f"The identity key file {path} holds {len(key)} bytes; at "
+                                 f"least {MIN_KEY_BYTES} are required.")
+    return key
+
+
+def identity_key(ctx) -> bytes:
+    """The configured key of a service context."""
+    return load_identity_key(ctx.settings.identity_key_path)

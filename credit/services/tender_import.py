@@ -1,0 +1,141 @@
+"""``credit tenders import FILE`` (WARNINGS.md §8): tenders from the trading platform's
+JSON Lines export, one tender object of §2 per line, each registered exactly as
+``POST /tenders`` registers it (same validation, screens and audit entries), one
+transaction per tender, in file order — so a tender's cross-tender screens see the
+tenders of the lines before it.
+
+A line whose tender is already registered with the same content counts as *already
+present* (importing a file again adds nothing); rejected lines go to
+``<FILE>.rejects.csv`` (line, tender code, field, error, message), as ``credit import``
+reports its rejected rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from credit.errors import Conflict, CreditError
+
+from .context import Actor, ServiceContext
+from .identity import identity_key
+from .tender_inputs import validate_tender
+from .tenders import register_tender, screen_definition, tender_row
+
+REJECT_COLUMNS = ("line", "code", "field", "error", "message")
+
+
+@dataclass
+class TenderImportSummary:
+    path: Path
+    screens: str
+    lines: int = 0
+    blank: int = 0
+    registered: int = 0
+    warnings: int = 0
+    already_present: int = 0
+    rejected: int = 0
+    errors: Counter = field(default_factory=Counter)
+    rejects_path: Path | None = None
+    seconds: float = 0.0
+
+    def text(self) -> str:
+        lines = [
+            f"Import of tenders from {self.path.name} with {self.screens}",
+            f"  lines read        {self.lines:>8,}" + (f"  ({self.blank:,} blank)"
+                                                     if self.blank else ""),
+            f"  registered        {self.registered:>8,}  ({self.warnings:,} warning(s) raised)",
+            f"  already present   {self.already_present:>8,}  (same tender on file: nothing "
+            "added)",
+            f"  rejected          {self.rejected:>8,}"
+            + (f"  → {self.rejects_path}" if self.rejects_path else ""),
+        ]
+        if self.errors:
+            lines.append("      reasons: " + " · ".join(f"{k} {v:,}"
+                                                      for k, v in self.errors.most_common()))
+        lines.append(f"  {self.seconds:.1f} s")
+        return "\n".join(lines)
+
+
+def _already_present(ctx: ServiceContext, raw) -> bool:
+    """Whether the tender of ``raw`` is on file with exactly this content (normalised
+    input equal to its registration entry's)."""
+    doc = validate_tender(raw, identity_key(ctx), ctx.clock())
+    with ctx.uow(write=False) as uow:
+        row = tender_row(uow, doc["code"])
+        payload = uow.audit_queries.get(row.audit_position)["payload"]
+    return all(payload.get(k) == v for k, v in doc.items())
+
+
+def _reject(rejects: list, number: int, code, exc: CreditError) -> None:
+    problems = exc.errors or {"_body": [exc.message]}
+    for path, messages in problems.items():
+        for message in messages:
+            rejects.append((number, code or "", path, exc.error, message))
+
+
+def _one(ctx, actor, ref, number: int, text: str, summary, rejects) -> None:
+    try:
+        raw = json.loads(text)
+    except ValueError as exc:
+        rejects.append((number, "", "_body", "malformed_json", f"not JSON: {exc}"))
+        summary.rejected += 1
+        summary.errors["malformed_json"] += 1
+        return
+    code = raw.get("code") if isinstance(raw, dict) else None
+    try:
+        body = json.loads(register_tender(ctx, actor, raw, screens_ref=ref).body)
+        summary.registered += 1
+        summary.warnings += len(body["warnings"])
+    except Conflict as exc:
+        if exc.error == "duplicate_tender" and _already_present(ctx, raw):
+            summary.already_present += 1
+            return
+        _reject(rejects, number, code, exc)
+        summary.rejected += 1
+        summary.errors[exc.error] += 1
+    except CreditError as exc:
+        if exc.status >= 500:
+            raise
+        _reject(rejects, number, code, exc)
+        summary.rejected += 1
+        summary.errors[exc.error] += 1
+
+
+def import_tenders(ctx: ServiceContext, operator: str, path: str | Path,
+                   screens_ref: str | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> TenderImportSummary:
+    """Register every tender of a JSON Lines file. Raises NotFound for an unknown
+    screen definition and IdentityKeyMissing before reading anything."""
+    started = time.monotonic()
+    path = Path(path)
+    definition = screen_definition(ctx, screens_ref)
+    identity_key(ctx)
+    actor = Actor(operator, "operator")
+    summary = TenderImportSummary(path=path, screens=definition.ref)
+    rejects: list[tuple] = []
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    for number, text in enumerate(lines, start=1):
+        summary.lines += 1
+        if text.strip():
+            _one(ctx, actor, definition.ref, number, text, summary, rejects)
+        else:
+            summary.blank += 1
+        if progress:
+            progress(number, len(lines))
+    rejects_path = Path(f"{path}.rejects.csv")
+    if rejects:
+        with open(rejects_path, "w", newline="", encoding="utf-8-sig") as fh:
+            w = csv.writer(fh)
+            w.writerow(REJECT_COLUMNS)
+            w.writerows(rejects)
+        summary.rejects_path = rejects_path
+    elif rejects_path.exists():
+        rejects_path.unlink()  # a stale list from an earlier run of this file
+    summary.seconds = time.monotonic() - started
+    return summary

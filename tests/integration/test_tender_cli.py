@@ -1,0 +1,106 @@
+"""``credit tenders import`` and ``credit screens replay`` (WARNINGS.md §8), the demo
+tenders of ``credit demo-data``, on both backends."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from credit.services import warnings
+from credit.services.audit import verify_chain
+from credit.services.demo import load_demo
+from tests.tender_data import BIDDER_1, BIDDER_2, bid, tender_body
+
+from .helpers import tamper
+from .tender_helpers import AUDITOR, TRANSPORT, warnings_of
+
+pytestmark = pytest.mark.db
+
+
+def _cli(ctx, monkeypatch, *args):
+    import credit.cli as cli
+    monkeypatch.setattr(cli, "_context", lambda: ctx)
+    return CliRunner().invoke(cli.main, list(args))
+
+
+def _lines(path, bodies) -> None:
+    path.write_text("\n".join(b if isinstance(b, str) else json.dumps(b, ensure_ascii=False)
+                              for b in bodies) + "\n", encoding="utf-8")
+
+
+def test_import_registers_line_by_line_reports_rejects_and_adds_nothing_again(
+        tctx, monkeypatch, tmp_path):
+    bad = tender_body("KQ-BAD")
+    bad["bids"][0]["uploads"][0]["ip"] = "1.2.3.04"
+    bad["bids"][1]["deposit_account"] = "12"
+    later = tender_body("KQ-2026-0099", opened_at="2026-05-20T09:30:00+08:00",
+                        bids=[bid(BIDDER_1, "100.00"), bid(BIDDER_2, "101.00")],
+                        exclusions=[])
+    path = tmp_path / "tenders.jsonl"
+    _lines(path, [tender_body(), "", "{not json", bad, later])
+    res = _cli(tctx, monkeypatch, "tenders", "import", str(path), "--screens",
+               "keqiao-screens-2025@1")
+    assert res.exit_code == 1, res.output + res.stderr
+    assert "registered               2" in res.output and "rejected                 2" in \
+        res.output
+    with open(f"{path}.rejects.csv", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["line", "code", "field", "error", "message"]
+    assert [(r[0], r[1], r[2], r[3]) for r in rows[1:]] == [
+        ("3", "", "_body", "malformed_json"),
+        ("4", "KQ-BAD", "bids.0.uploads.0.ip", "validation_error"),
+        ("4", "KQ-BAD", "bids.1.deposit_account", "validation_error")]
+    assert [w["code"] for w in warnings_of(tctx, "KQ-2026-0031")][0] == "SAME-PREPARER"
+    assert all(e["actor"].startswith("operator:") for e in _entries(tctx, "tender.registered"))
+    _lines(path, [tender_body(), later])
+    res = _cli(tctx, monkeypatch, "tenders", "import", str(path))
+    assert res.exit_code == 0, res.output
+    assert "already present          2" in res.output
+    assert not (tmp_path / "tenders.jsonl.rejects.csv").exists()
+    changed = tender_body(name="同号不同内容")
+    _lines(path, [changed])
+    res = _cli(tctx, monkeypatch, "tenders", "import", str(path))
+    assert res.exit_code == 1 and "duplicate_tender 1" in res.output
+    res = _cli(tctx, monkeypatch, "tenders", "import", str(path), "--screens", "nope@9")
+    assert res.exit_code == 2
+    assert verify_chain(tctx)["ok"]
+
+
+def _entries(ctx, kind):
+    from credit.services.audit import list_entries
+    return list_entries(ctx, after=0, limit=500, kind=kind)["items"]
+
+
+def test_replay_exits_0_when_equal_and_1_when_not(tctx, monkeypatch, tmp_path):
+    path = tmp_path / "t.jsonl"
+    _lines(path, [tender_body()])
+    assert _cli(tctx, monkeypatch, "tenders", "import", str(path)).exit_code == 0
+    res = _cli(tctx, monkeypatch, "screens", "replay", "--tender", "KQ-2026-0031")
+    assert res.exit_code == 0, res.output + res.stderr
+    assert json.loads(res.stdout)["equal"] is True and "equal" in res.stderr
+    tamper(tctx, "warnings", "UPDATE warnings SET evidence = '{}' WHERE id = 2")
+    res = _cli(tctx, monkeypatch, "screens", "replay", "--tender", "KQ-2026-0031")
+    assert res.exit_code == 1 and "NOT equal" in res.stderr
+    assert json.loads(res.stdout)["differences"] == ["warning 2 (SAME-IP): evidence differs"]
+    res = _cli(tctx, monkeypatch, "screens", "replay", "--tender", "NONE")
+    assert res.exit_code == 2
+
+
+def test_demo_data_shows_an_open_warning_in_the_regulators_inbox(tctx, tmp_path):
+    summary = load_demo(tctx, tmp_path / "tokens.txt")
+    assert "3 demo tenders" in summary
+    assert "platform\t" in (tmp_path / "tokens.txt").read_text(encoding="utf-8")
+    inbox = warnings.list_warnings(tctx, TRANSPORT, warnings.WarningFilter(status="open"))
+    assert {w["code"] for w in inbox["items"]} >= {"SAME-PREPARER", "PM-ELSEWHERE"}
+    assert {w["code"] for w in warnings.list_warnings(
+        tctx, AUDITOR, warnings.WarningFilter(sector="housing"))["items"]} == {
+        "SAME-DEPOSIT", "IDENTICAL-PRICE"}
+    assert "already" in load_demo(tctx, tmp_path / "tokens.txt")
+    assert verify_chain(tctx)["ok"]
+
+
+def test_demo_data_without_an_identity_key_skips_the_tenders(ctx, tmp_path):
+    assert "demo tenders skipped" in load_demo(ctx, tmp_path / "tokens.txt")

@@ -1,0 +1,148 @@
+"""The console's tender-loop pages through Flask's test client, on both backends
+(WARNINGS.md §8): the regulator's inbox of pending warnings, the tender page with the
+bids side by side and shared values marked (personal values only masked, matched by
+their keyed hashes), the disposal form whose confirmation step lists the records it
+will create, and an auditor's view of every disposal with its audit entries."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from credit.services import warnings
+from credit.services.tokens import create_token
+from tests.tender_data import BIDDER_1, BIDDER_2, MEMBER_1, RAW_PERSONAL, tender_body
+
+from .tender_helpers import AUDITOR, codes, register, warnings_of
+from .test_console_pages import SECRET_KEY, Browser, signed_in, snapshot, text
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def app(tctx):
+    from api import create_app
+    return create_app({"CREDIT_CONTEXT": tctx, "SECRET_KEY": SECRET_KEY, "TESTING": True})
+
+
+@pytest.fixture
+def secrets_(tctx) -> dict:
+    specs = {"transport": dict(role="regulator", name="柯桥区交通运输局", sectors=["transport"]),
+             "housing": dict(role="regulator", name="柯桥区住房和城乡建设局",
+                             sectors=["housing"]),
+             "evaluator": dict(role="evaluator", name="评标系统"),
+             "auditor": dict(role="auditor", name="柯桥区审计局"),
+             "platform": dict(role="platform", name="柯桥区公共资源交易中心"),
+             "enterprise": dict(role="enterprise", name="某企业", uscc=BIDDER_1)}
+    return {k: create_token(tctx, "test", **v)[1] for k, v in specs.items()}
+
+
+@pytest.fixture
+def tender(tctx) -> dict:
+    return register(tctx, tender_body())
+
+
+def _no_personal(page: str) -> None:
+    for raw in RAW_PERSONAL:
+        assert raw not in page
+
+
+def test_the_inbox_shows_pending_warnings_of_the_regulators_sectors(app, secrets_, tender,
+                                                                    tctx):
+    b = signed_in(app, secrets_["transport"])
+    page = text(b.get("/warnings"))
+    assert "待处置预警" in page
+    assert re.findall(r'data-warning="(\d+)"', page) == ["5", "4", "3", "2", "1"]
+    assert 'href="/warnings/1/disposal"' in page
+    page = text(b.get("/warnings?severity=high&status=pending"))
+    assert re.findall(r'data-warning="(\d+)"', page) == ["4", "3", "1"]
+    page = text(b.get("/warnings?status=nonsense&sector=water"))  # ignored, not an error
+    assert len(re.findall(r'data-warning="', page)) == 5
+    housing = text(signed_in(app, secrets_["housing"]).get("/warnings"))
+    assert 'id="no-warnings"' in housing
+    assert signed_in(app, secrets_["enterprise"]).get("/warnings").status_code == 403
+    _no_personal(page)
+
+
+def test_the_tender_page_marks_shared_values_only(app, secrets_, tender):
+    for who in ("transport", "evaluator", "auditor", "platform"):
+        page = text(signed_in(app, secrets_[who]).get(f"/tenders/{tender['code']}"))
+        assert "投标对比" in page, who
+    marked = re.findall(r'<mark class="shared" data-group="(\w+)"[^>]*>([^<]+)</mark>', page)
+    groups: dict[str, set[str]] = {}
+    for label, value in marked:
+        groups.setdefault(label, set()).add(value)
+    values = sorted(v for _, v in marked)
+    # two marks each: machine code (7A1C90EE in bids 1, 2), IP (bid 2's IPv4-mapped
+    # address is the same), deposit account, and the person of bids 1 and 3 (keyed hash)
+    assert len(marked) == 8 and all(len(v) == 1 for v in groups.values())
+    assert {"7A1C90EE", "115.220.4.17", "****4567"} <= set(values)
+    assert "8F3A22C1" not in values  # excluded: the tenderee's control-price file
+    assert "10.0.0.8" not in values  # uploaded on site
+    assert len([v for v in values if "********" in v]) == 2
+    _no_personal(page)
+    assert signed_in(app, secrets_["housing"]).get(
+        f"/tenders/{tender['code']}").status_code == 403
+    assert signed_in(app, secrets_["enterprise"]).get(
+        f"/tenders/{tender['code']}").status_code == 403
+    home = signed_in(app, secrets_["platform"]).get("/")
+    assert home.status_code == 302 and home.headers["Location"].endswith("/tenders")
+
+
+def test_disposal_form_confirmation_lists_the_records_then_confirms(app, secrets_, tender,
+                                                                   tctx):
+    b = signed_in(app, secrets_["transport"])
+    form_page = text(b.get("/warnings/1/disposal"))
+    assert '<label for="reason">' in form_page and 'name="bids" value="2"' in form_page
+    key = re.search(r'name="form_key" value="([^"]+)"', form_page)[1]
+    form = {"form_key": key, "action": "confirm", "reason": "经调查，两家投标文件由同一人编制",
+            "bids": ["1", "2"], "code": "BID-COLLUDE", "decided_on": "2026-05-28",
+            "document_no": "柯交执〔2026〕31号", "covered_by": ""}
+    before = snapshot(tctx)
+    review = text(b.post("/warnings/1/disposal", {**form, "step": "review"}))
+    assert snapshot(tctx) == before
+    rows = re.findall(r'<tr class="planned-record">(.*?)</tr>', review, re.S)
+    assert len(rows) == 3
+    assert [re.search(r'<td class="mono">(\w+)</td>', r)[1] for r in rows] == [
+        BIDDER_1, MEMBER_1, BIDDER_2]
+    assert "-20.00" in rows[0] and "柯交执〔2026〕31号" in rows[0]
+    bad = b.post("/warnings/1/disposal", {**form, "step": "review", "bids": ["1", "3"]})
+    assert bad.status_code == 400 and snapshot(tctx) == before
+    done = b.post("/warnings/1/disposal", {**form, "step": "confirm"})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/warnings/1")
+    again = b.post("/warnings/1/disposal", {**form, "step": "confirm"})  # double submit
+    assert again.status_code == 302
+    w = warnings.get_warning(tctx, AUDITOR, 1)
+    assert w["status"] == "confirmed" and len(w["disposals"]) == 1
+    assert len(w["disposals"][0]["records"]) == 3
+    page = text(b.get("/warnings/1"))
+    assert "已查实" in page and 'class="created-record"' in page
+    audit_page = text(signed_in(app, secrets_["auditor"]).get("/warnings/1"))
+    assert audit_page.count('href="/audit/entries/') == 4  # warning.disposed + 3 records
+
+
+def test_dismiss_and_refer_need_no_decision_and_create_nothing(app, secrets_, tender, tctx):
+    b = signed_in(app, secrets_["transport"])
+    key = re.search(r'name="form_key" value="([^"]+)"', text(b.get("/warnings/2/disposal")))[1]
+    form = {"form_key": key, "action": "refer", "reason": "移送公安机关侦查",
+            "bids": ["1"], "code": "BID-COLLUDE", "decided_on": "", "document_no": "",
+            "covered_by": ""}
+    review = text(b.post("/warnings/2/disposal", {**form, "step": "review"}))
+    assert 'id="planned-records"' not in review and "已移送" in review
+    assert b.post("/warnings/2/disposal", {**form, "step": "confirm"}).status_code == 302
+    assert codes(warnings_of(tctx, tender["code"]))[1] == ("SAME-IP", (1, 2))
+    assert warnings.get_warning(tctx, AUDITOR, 2)["status"] == "referred"
+    assert signed_in(app, secrets_["housing"]).get("/warnings/2/disposal").status_code == 403
+    page = text(b.get("/warnings/2/disposal"))
+    assert 'id="action-refer"' not in page  # a referred warning is not referred again
+
+
+def test_signed_out_and_csrf(app, secrets_, tender, tctx):
+    b = Browser(app)
+    assert b.get("/warnings").status_code == 302
+    b.sign_in(secrets_["transport"])
+    before = snapshot(tctx)
+    r = b.post("/warnings/1/disposal", {"step": "confirm", "action": "dismiss",
+                                        "reason": "经核实无关联"}, csrf=False)
+    assert r.status_code == 400 and snapshot(tctx) == before
