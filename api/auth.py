@@ -14,7 +14,7 @@ MAX_BODY = 1024 * 1024
 MAX_HEADER_LINE = 8 * 1024
 
 READERS = ("regulator", "evaluator", "auditor", "admin", "enterprise")
-EVERY_ROLE = READERS + ("platform",)  # GET /models: every role (API.md §2)
+EVERY_ROLE = READERS + ("platform", "tenderee")  # GET /models: every role (API.md §2)
 AUDIT = ("auditor", "admin")
 
 

@@ -82,9 +82,9 @@ def _expiry(value: str | None):
 @token.command("create")
 @click.option("--role", required=True,
               type=click.Choice(["regulator", "evaluator", "auditor", "admin", "enterprise",
-                                 "platform"]))
+                                 "platform", "tenderee"]))
 @click.option("--sector", "sectors", multiple=True, help="repeat; regulators only")
-@click.option("--uscc", default=None, help="enterprise tokens only")
+@click.option("--uscc", default=None, help="enterprise and tenderee tokens only")
 @click.option("--name", required=True, help="who holds it, e.g. 柯桥区交通运输局")
 @click.option("--expires", default=None,
               help="RFC 3339 instant, or a lifetime such as 90d / 12h / 30m; default never")

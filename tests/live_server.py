@@ -61,6 +61,8 @@ class Tokens:
 
 
 ENTERPRISE_USCC = "91330603MA2D4F6E84"
+# The tenderee of the tenders in tests/tender_data.py (PERFORMANCE.md §1 example).
+TENDEREE_USCC = "11330621002587465Y"
 
 
 def make_tokens(ctx, *, enterprise_uscc: str = ENTERPRISE_USCC) -> Tokens:
@@ -84,6 +86,9 @@ def make_tokens(ctx, *, enterprise_uscc: str = ENTERPRISE_USCC) -> Tokens:
                                   uscc=enterprise_uscc)
     t.by_role["evaluator2"] = add("evaluator2", "evaluator", "另一评标系统")
     t.by_role["platform"] = add("platform", "platform", "柯桥区公共资源交易中心")
+    # A tenderee (招标人) bound to one USCC: a township government (PERFORMANCE.md §1).
+    t.by_role["tenderee"] = add("tenderee", "tenderee", "柯桥区某镇人民政府",
+                                uscc=TENDEREE_USCC)
     for s in SECTORS:
         t.regulators[s] = add(f"regulator:{s}", "regulator", f"{s} 监管", sectors=[s])
     return t

@@ -17,7 +17,8 @@ TRACE_STATUS = {"active": "计分", "superseded": "同项目同类奖项已计�
                 "not_yet_effective": "尚未生效", "expired": "公示期已满", "repaired": "已修复",
                 "revoked": "已撤销"}
 ROLES = {"regulator": "行业监管部门", "evaluator": "评标系统", "auditor": "审计",
-         "admin": "系统管理员", "enterprise": "企业", "platform": "公共资源交易平台"}
+         "admin": "系统管理员", "enterprise": "企业", "platform": "公共资源交易平台",
+         "tenderee": "招标人"}
 KINDS = {"record.created": "录入记录", "record.revoked": "撤销记录",
          "record.repaired": "信用修复", "token.created": "创建令牌",
          "token.revoked": "吊销令牌", "evaluation.created": "开标信用快照",

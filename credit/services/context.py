@@ -11,7 +11,10 @@ from credit.domain.dates import cst_date
 from credit.errors import NotFound
 from credit.settings import Settings
 
-ROLES = ("regulator", "evaluator", "auditor", "admin", "enterprise", "platform")
+ROLES = ("regulator", "evaluator", "auditor", "admin", "enterprise", "platform", "tenderee")
+# Roles bound to exactly one USCC: an enterprise sees its own file; a tenderee (招标人,
+# PERFORMANCE.md §1) acts only on the tenders it tendered.
+USCC_ROLES = ("enterprise", "tenderee")
 
 
 class UnitOfWorkFactory(Protocol):  # pragma: no cover - structural type

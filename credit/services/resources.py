@@ -23,9 +23,8 @@ from credit.domain.screens.definition import INTEGER_PARAMETERS, SEVERITIES
 from credit.domain.screens.definition import PARAMETERS as SCREEN_PARAMETERS
 from credit.domain.tenders import BID_STATUSES, EXCLUSION_KINDS, METHODS, PERSONNEL_ROLES
 
-from .tender_resources import DISPOSAL_ACTIONS, WARNING_STATUSES
-
 from .inputs import APPLICATION_KINDS, DECISION_ACTIONS
+from .tender_resources import DISPOSAL_ACTIONS, WARNING_STATUSES
 
 DECIMAL = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "example": "100.00"}
 AMOUNT = {"type": "string", "pattern": r"^\d+\.\d{2}$", "example": "1196000.00"}

@@ -14,7 +14,7 @@ from credit.errors import InvalidInput, Unauthenticated
 from credit.persistence.tables import TokenRow
 from credit.uscc import InvalidUSCC, normalise_uscc
 
-from .context import ROLES, Actor, ServiceContext
+from .context import ROLES, USCC_ROLES, Actor, ServiceContext
 
 TOKEN_PREFIX = "kqc_"
 # Failed authentications are logged here with a reason and at most the first 8 hex
@@ -48,17 +48,18 @@ def create_token(ctx: ServiceContext, operator: str, *, role: str, name: str,
     elif sectors:
         raise InvalidInput("--sector is only for regulator tokens.",
                            errors={"sector": ["only for regulator"]})
-    if role == "enterprise":
+    if role in USCC_ROLES:
         if not uscc:
-            raise InvalidInput("an enterprise token needs --uscc.", errors={"uscc": ["required"]})
+            raise InvalidInput(f"a{'n' if role[0] in 'aeiou' else ''} {role} token needs --uscc.",
+                               errors={"uscc": ["required"]})
         try:
             uscc = normalise_uscc(uscc)
         except InvalidUSCC as exc:
             raise InvalidInput(str(exc), error="invalid_uscc", errors={"uscc": [str(exc)]}) \
                 from None
     elif uscc:
-        raise InvalidInput("--uscc is only for enterprise tokens.",
-                           errors={"uscc": ["only for enterprise"]})
+        raise InvalidInput("--uscc is only for enterprise and tenderee tokens.",
+                           errors={"uscc": ["only for enterprise or tenderee"]})
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with ctx.uow(write=True) as uow:
         at = uow.audit.next_at()

@@ -40,9 +40,10 @@ from tests.tender_data import award_body, identity_key_file, tender_body
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 OTHER = make_uscc(4242)
-ROLES = ("regulator", "evaluator", "auditor", "admin", "enterprise", "platform")
+ROLES = ("regulator", "evaluator", "auditor", "admin", "enterprise", "platform", "tenderee")
 EVERY_ROLE = set(ROLES)
-READERS = EVERY_ROLE - {"platform"}  # the credit file: the platform reads no scores
+READERS = EVERY_ROLE - {"platform", "tenderee"}  # the credit file: neither the platform
+# nor a tenderee reads scores (a tenderee acts on its own tenders, PERFORMANCE.md §1)
 AUDIT = {"auditor", "admin"}
 TENDER_READERS = {"platform", "evaluator", "auditor", "admin", "regulator"}
 WARNING_READERS = {"evaluator", "auditor", "admin", "regulator"}
