@@ -295,10 +295,14 @@ class Console:
         self.d.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
         el.click()
         try:
-            WebDriverWait(self.d, 15).until(ec.staleness_of(old))
+            # Generous: CI runs this beside the PostgreSQL suites on two shared cores,
+            # where a page has been seen to take over 15 s (waiting is not timing).
+            WebDriverWait(self.d, 60).until(ec.staleness_of(old))
         except Exception:
+            self.screenshot("FAILED-click-" + selector.strip("#.")[:30])
             raise AssertionError(f"clicking {selector} on {self.d.current_url} did not load "
-                                 f"a new page") from None
+                                 f"a new page\n--- server log ---\n{self.s.log_tail()}") \
+                from None
         return self.wait_for(then)
 
     def text(self) -> str:
