@@ -236,3 +236,48 @@ def agency_page(ctx: ServiceContext, actor: Actor, uscc: str) -> dict:
             "records": [record_resource(ctx, r, events[r.id]) for r in rows],
             "tenders": [{"code": t.code, "name": t.name, "sector": t.sector}
                         for t in tenders]}
+
+
+def agency_timeline(ctx: ServiceContext, actor: Actor, uscc: str, months: int = 24
+                    ) -> list[dict]:
+    """The agency score on the first of each of the last ``months`` months and today,
+    as known now (for the console's chart: computed, not served, so not traced)."""
+    may_read_score(actor, uscc)
+    definition = agency_definition(ctx)
+    today = ctx.today()
+    with ctx.uow(write=False) as uow:
+        head = uow.audit.head()
+        knowledge = Knowledge(head.position, ctx.clock())
+        ratings = [to_domain_rating(r) for r in uow.agencies.of_agency(uscc)]
+        records, events = uow.records.history(uscc)
+    days = sorted({_month_start(today, -k) for k in range(months, -1, -1)} | {today})
+    out = []
+    for day in days:
+        r = evaluate_agency(definition, uscc, ratings, records, events, day, knowledge)
+        out.append({"on": day, "score": fmt(r.score), "grade": r.grade,
+                    "restricted": r.restricted, "ratings_used": r.ratings_used})
+    return out
+
+
+def _month_start(today: date, delta: int) -> date:
+    n = today.year * 12 + today.month - 1 + delta
+    return date(n // 12, n % 12 + 1, 1)
+
+
+def tenderee_tenders(ctx: ServiceContext, actor: Actor, limit: int = 100) -> list[dict]:
+    """For the tenderee's console: its own tenders, newest first, each with its agency,
+    award date and rating (None while not rated)."""
+    require_role(actor, RATERS, "rate tender agencies")
+    with ctx.uow(write=False) as uow:
+        rows = uow.tenders.page(tenderee=actor.uscc, limit=limit)
+        awards = uow.tenders.awards([t.id for t in rows])
+        out = []
+        for t in rows:
+            rating = uow.agencies.of_tender(t.id)
+            award = awards.get(t.id)
+            out.append({"code": t.code, "name": t.name, "sector": t.sector,
+                        "agency": {"uscc": t.agency_uscc, "name": t.agency_name}
+                        if t.agency_uscc else None,
+                        "awarded_on": award.awarded_on.isoformat() if award else None,
+                        "rating": rating_resource(rating) if rating else None})
+    return out
