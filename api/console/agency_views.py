@@ -37,12 +37,12 @@ REFUSALS = {
 
 # ------------------------------------------------------------------ the agency page
 
-def _chart(points: list[dict], definition) -> object:
+def _chart(points: list[dict], today, definition) -> object:
     """The score timeline through the console's chart (one series, the agency's)."""
     series = [SimpleNamespace(on=p["on"], score=p["score"], grade=p["grade"],
                               eligible_to_bid=not p["restricted"]) for p in points]
     return timeline_svg({"start": points[0]["on"], "end": points[-1]["on"],
-                         "today": points[-1]["on"], "listed_grade": "",
+                         "today": today, "listed_grade": "",
                          "bands": [{"grade": b.grade, "min_score": str(b.min_score)}
                                    for b in definition.bands],
                          "series": {"agency": series}})
@@ -57,7 +57,8 @@ def agency(uscc):
     points = agencies.agency_timeline(ctx(), g.actor, uscc)
     definition = agencies.agency_definition(ctx())
     return render_template("console/agency.html", s=score, page=page, points=points,
-                           chart=_chart(points, definition), definition=definition)
+                           chart=_chart(points, ctx().today(), definition),
+                           definition=definition)
 
 
 # ------------------------------------------------------------------ the tenderee
@@ -102,7 +103,9 @@ def _errors(exc: CreditError) -> tuple[dict, list]:
 
 def _form(code, values, errors=None, general=None, key=None, status=200):
     definition = agencies.agency_definition(ctx())
+    target = agencies.rating_target(ctx(), g.actor, code)
     return render_template("console/agency_rating.html", code=code, values=values,
+                           target=target,
                            errors=errors or {}, general=general or [],
                            form_key=key or new_form_key(), definition=definition,
                            today=agencies_today()), status

@@ -141,6 +141,21 @@ def rate_agency(ctx: ServiceContext, actor: Actor, code: str, raw,
         return Outcome(201, text)
 
 
+def rating_target(ctx: ServiceContext, actor: Actor, code: str) -> dict:
+    """What the console's rating form shows: the tenderee's own tender, its agency and
+    award date (None while not awarded). Reads only."""
+    require_role(actor, RATERS, "rate tender agencies")
+    with ctx.uow(write=False) as uow:
+        tender = tender_row(uow, code)
+        if tender.tenderee_uscc != actor.uscc:
+            raise Forbidden(f"Tender {code!r} is not a tender of this tenderee.")
+        award = uow.tenders.awards([tender.id]).get(tender.id)
+    return {"code": tender.code, "name": tender.name,
+            "agency": {"uscc": tender.agency_uscc, "name": tender.agency_name}
+            if tender.agency_uscc else None,
+            "awarded_on": award.awarded_on.isoformat() if award else None}
+
+
 def check_rating(ctx: ServiceContext, actor: Actor, code: str, raw) -> dict:
     """Every check :func:`rate_agency` makes, writing nothing (the console's review
     step): the validated rating with its total and the tender."""
@@ -230,18 +245,21 @@ def agency_page(ctx: ServiceContext, actor: Actor, uscc: str) -> dict:
                 if ctx.models.active_of("agency").entry(r.code) is not None]
         events = uow.records.events_of_many([r.id for r in rows])
         tenders = uow.tenders.page(agency=uscc, limit=100)
+        subject = uow.subjects.get(uscc)
     return {"uscc": uscc, "ratings": ratings,
             "name": next((r["agency"]["name"] for r in ratings), None)
-            or next((t.agency_name for t in tenders), None),
+            or next((t.agency_name for t in tenders), None) or (subject and subject.name),
             "records": [record_resource(ctx, r, events[r.id]) for r in rows],
             "tenders": [{"code": t.code, "name": t.name, "sector": t.sector}
                         for t in tenders]}
 
 
-def agency_timeline(ctx: ServiceContext, actor: Actor, uscc: str, months: int = 24
-                    ) -> list[dict]:
-    """The agency score on the first of each of the last ``months`` months and today,
-    as known now (for the console's chart: computed, not served, so not traced)."""
+def agency_timeline(ctx: ServiceContext, actor: Actor, uscc: str, months: int = 24,
+                    ahead: int = 6) -> list[dict]:
+    """The agency score on the first of each of the last ``months`` months, today and
+    the first of each of the next ``ahead`` months (``future``: what the known ratings
+    and records give then), as known now — for the console's chart: computed, not
+    served, so not traced."""
     may_read_score(actor, uscc)
     definition = agency_definition(ctx)
     today = ctx.today()
@@ -250,11 +268,11 @@ def agency_timeline(ctx: ServiceContext, actor: Actor, uscc: str, months: int = 
         knowledge = Knowledge(head.position, ctx.clock())
         ratings = [to_domain_rating(r) for r in uow.agencies.of_agency(uscc)]
         records, events = uow.records.history(uscc)
-    days = sorted({_month_start(today, -k) for k in range(months, -1, -1)} | {today})
+    days = sorted({_month_start(today, k) for k in range(-months, ahead + 1)} | {today})
     out = []
     for day in days:
         r = evaluate_agency(definition, uscc, ratings, records, events, day, knowledge)
-        out.append({"on": day, "score": fmt(r.score), "grade": r.grade,
+        out.append({"on": day, "future": day > today, "score": fmt(r.score), "grade": r.grade,
                     "restricted": r.restricted, "ratings_used": r.ratings_used})
     return out
 

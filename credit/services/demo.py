@@ -117,8 +117,10 @@ def load_demo(ctx: ServiceContext, token_file: str | os.PathLike) -> str:
     ids = _demo_records(ctx, token_ids)
     _demo_changes(ctx, token_ids, ids)
     _demo_evaluation(ctx, token_ids)
+    _demo_agency_record(ctx, token_ids)
     return (f"loaded {len(ENTERPRISES)} enterprises, {len(DEMO_RECORDS)} records, one "
-            f"revocation, one repair and one evaluation; tokens in {token_file}"
+            f"revocation, one repair, one evaluation and one agency record; tokens in "
+            f"{token_file}"
             + load_demo_tenders(ctx))
 
 
@@ -298,8 +300,8 @@ def _agency_tender(ctx: ServiceContext, code: str, name: str, days_ago: int,
 
 def load_demo_agency(ctx: ServiceContext) -> str:
     """PERFORMANCE.md §7: two earlier tenders by the demo agency, awarded and rated by
-    their tenderee, and one conduct record of the agency (资料归档不全): its page shows
-    ratings, a record and a score (two ratings: A is still the default 80)."""
+    their tenderee (with its conduct record of :func:`_demo_agency_record`, the agency
+    page shows ratings, a record and a score; two ratings: A is still the default 80)."""
     from .agencies import rate_agency
     from .tenders import award_tender, register_tender
     platform = Actor(PLATFORM, "platform")
@@ -324,10 +326,13 @@ def load_demo_agency(ctx: ServiceContext) -> str:
         rate_agency(ctx, tenderee, code, {
             "rated_on": (awarded + timedelta(days=20)).isoformat(), "items": items,
             "note": note})
-    transport = Actor(REGULATORS["transport"], "regulator", sectors=frozenset(["transport"]))
-    create_record(ctx, transport, {
+    return f"; the agency {AGENCY['name']} rated twice"
+
+
+def _demo_agency_record(ctx: ServiceContext, token_ids: dict[str, int]) -> None:
+    """PERFORMANCE.md §7: a conduct record of the demo agency (an ordinary record)."""
+    create_record(ctx, _regulator("transport", token_ids), {
         "uscc": AGENCY["uscc"], "subject_name": AGENCY["name"], "sector": "transport",
         "code": "AGENCY-ARCHIVE", "document_no": "柯交罚〔2026〕7号",
         "decided_on": (ctx.today() - timedelta(days=30)).isoformat(),
         "issued_by": REGULATORS["transport"], "project_code": "KQ-DEMO-2025-012"})
-    return f"; the agency {AGENCY['name']} with 2 ratings and 1 record"
