@@ -143,7 +143,11 @@ def inquiries(uscc):
 
 def _catalogue() -> list[tuple[str, list[dict]]]:
     groups: dict[str, list[dict]] = {}
-    for entry in subjects.model_definition(ctx(), ctx().models.active.ref)["catalogue"]:
+    entries = subjects.model_definition(ctx(), ctx().models.active.ref)["catalogue"]
+    # PERFORMANCE.md §7: the active agency definition's conduct codes are entered alike
+    entries += subjects.model_definition(ctx(), ctx().models.active_of("agency").ref
+                                         )["catalogue"]
+    for entry in entries:
         if entry["enterable"]:  # PERF-* codes: only an approval creates them
             groups.setdefault(entry["category"], []).append(entry)
     return list(groups.items())

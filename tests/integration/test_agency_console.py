@@ -105,3 +105,24 @@ def test_the_agency_page_and_its_trace(app, secrets_, tctx):
     assert signed_in(app, secrets_["platform"]).get(f"/agencies/{AGENCY}").status_code == 403
     tender_page = text(signed_in(app, secrets_["auditor"]).get("/tenders/KQ-2026-0031"))
     assert f'href="/agencies/{AGENCY}"' in tender_page
+
+
+def test_a_regulator_enters_an_agency_record_through_the_ordinary_form(app, secrets_, tctx):
+    b = signed_in(app, secrets_["regulator"])
+    form = text(b.get("/records/new"))
+    assert 'value="AGENCY-LEAK"' in form and "招标代理机构行为" in form
+    assert 'value="PERF-FAIL"' not in form
+    key = re.search(r'name="form_key" value="([^"]+)"', form)[1]
+    values = {"form_key": key, "uscc": AGENCY, "subject_name": "某招标代理有限公司",
+              "sector": "housing", "code": "AGENCY-LEAK", "decided_on": "2026-01-10",
+              "document_no": "绍柯建罚〔2026〕88号", "issued_by": "柯桥区住建局"}
+    before = snapshot(tctx)
+    review = b.post("/records/new", {**values, "step": "review"})
+    assert review.status_code == 200 and "招标投标法第50条" in text(review)
+    assert snapshot(tctx) == before
+    done = b.post("/records/new", {**values, "step": "confirm"})
+    assert done.status_code == 302, text(done)
+    record_page = text(signed_in(app, secrets_["auditor"]).get(done.headers["Location"]))
+    assert "AGENCY-LEAK" in record_page
+    page = text(signed_in(app, secrets_["auditor"]).get(f"/agencies/{AGENCY}"))
+    assert 'data-restricted="yes"' in page and 'data-grade="D"' in page
