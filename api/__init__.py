@@ -78,6 +78,7 @@ def _register_api(app: Flask) -> None:
                                          "punishment for public tendering in Zhejiang."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     from api.blueprints import (
+        agencies,
         applications,
         audit,
         checkpoints,
@@ -91,7 +92,7 @@ def _register_api(app: Flask) -> None:
     )
     for blp in (records.blp, subjects.blp, evaluations.blp, audit.traces, audit.log,
                 models.blp, checkpoints.blp, applications.blp, public.blp, tenders.blp,
-                warnings.blp):
+                warnings.blp, agencies.blp):
         api.register_blueprint(blp)
 
 

@@ -111,6 +111,7 @@ class TenderQuery(Page):
     from_ = Day(data_key="from", load_default=None)
     to = Day(load_default=None)
     bidder = UsccParam(load_default=None)
+    agency = UsccParam(load_default=None)  # PERFORMANCE.md §7
 
 
 class WarningQuery(Page):

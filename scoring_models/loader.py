@@ -343,6 +343,14 @@ class ModelRegistry:
             entry = self._active["agency"].catalogue.get(code)
         return entry
 
+    def enterable_codes(self) -> list[str]:
+        """Every code a regulator may enter by hand (``POST /records``), sorted: the
+        active scoring model's enterable codes and the active agency definition's."""
+        codes = [c for c, e in self.active.catalogue.items() if e.enterable]
+        if "agency" in self._active:
+            codes += list(self._active["agency"].catalogue)
+        return sorted(codes)
+
     def is_active(self, definition) -> bool:
         return self._active.get(definition.kind) is definition
 

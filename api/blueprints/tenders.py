@@ -40,10 +40,10 @@ def create():
 @blp.response(200, RegisteredTenderPage)
 @requires(*tenders.TENDER_READERS)  # outside the query parsing: 401/403 before 400
 @blp.arguments(TenderQuery, location="query", as_kwargs=True)
-def index(sector, from_, to, bidder, limit, after):
-    """Tenders newest first, by sector, opening date and party."""
+def index(sector, from_, to, bidder, limit, after, agency):
+    """Tenders newest first, by sector, opening date, party and agency."""
     f = tenders.TenderFilter(sector=sector, opened_from=from_, opened_to=to, bidder=bidder,
-                             limit=limit, after=after)
+                             limit=limit, after=after, agency=agency)
     return tenders.list_tenders(ctx(), g.actor, f)
 
 

@@ -86,6 +86,7 @@ def _setup(state) -> None:
 
 from api.console import (  # noqa: E402,F401  (routes register on bp)
     access,
+    agency_views,
     applications,
     public,
     reports,

@@ -5,7 +5,8 @@ are shown as they are."""
 from __future__ import annotations
 
 SECTORS = {"housing": "房屋建筑和市政", "transport": "交通", "water": "水利"}
-CATEGORIES = {"market": "招投标市场行为", "site": "施工现场行为", "good": "良好行为"}
+CATEGORIES = {"market": "招投标市场行为", "site": "施工现场行为", "good": "良好行为",
+              "agency": "招标代理机构行为"}  # PERFORMANCE.md §7
 TIERS = {"minor": "轻微", "general": "一般", "serious": "严重", None: "—"}
 MEASURES = {"blacklist": "列入严重失信名单", "bid_ban": "限制投标（所有行业）",
             "key_supervision": "重点监管"}

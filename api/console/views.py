@@ -143,7 +143,11 @@ def inquiries(uscc):
 
 def _catalogue() -> list[tuple[str, list[dict]]]:
     groups: dict[str, list[dict]] = {}
-    for entry in subjects.model_definition(ctx(), ctx().models.active.ref)["catalogue"]:
+    entries = subjects.model_definition(ctx(), ctx().models.active.ref)["catalogue"]
+    # PERFORMANCE.md §7: the active agency definition's conduct codes are entered alike
+    entries += subjects.model_definition(ctx(), ctx().models.active_of("agency").ref
+                                         )["catalogue"]
+    for entry in entries:
         if entry["enterable"]:  # PERF-* codes: only an approval creates them
             groups.setdefault(entry["category"], []).append(entry)
     return list(groups.items())
@@ -241,7 +245,7 @@ def _canonical(entry: dict) -> str:
 @signed_in(*READERS)
 def trace(trace_id):
     entry = audit.get_trace(ctx(), g.actor, parse_id(trace_id, "trace"))
-    return render_template("console/trace.html", entry=entry, canonical=_canonical(entry),
+    return render_template(_trace_template(entry), entry=entry, canonical=_canonical(entry),
                            verification=None, labels=_labels(entry))
 
 
@@ -250,8 +254,14 @@ def trace(trace_id):
 def trace_verify(trace_id):
     tid = parse_id(trace_id, "trace")
     entry = audit.get_trace(ctx(), g.actor, tid)
-    return render_template("console/trace.html", entry=entry, canonical=_canonical(entry),
+    return render_template(_trace_template(entry), entry=entry, canonical=_canonical(entry),
                            verification=audit.verify_trace(ctx(), tid), labels=_labels(entry))
+
+
+def _trace_template(entry: dict) -> str:
+    """An agency score's trace (PERFORMANCE.md §7: ratings, A, R) has a page of its own."""
+    return "console/agency_trace.html" if "ratings" in entry["payload"] \
+        else "console/trace.html"
 
 
 def _labels(entry: dict) -> dict[int, dict]:

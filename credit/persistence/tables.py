@@ -184,4 +184,6 @@ APPEND_ONLY_TABLES = (
     # migration 0003 (WARNINGS.md): credit.persistence.tender_tables
     "tenders", "bids", "bid_parties", "bid_documents", "bid_uploads", "bid_personnel",
     "tender_exclusions", "awards", "warnings", "warning_bids", "warning_disposals",
+    # migration 0008 (PERFORMANCE.md §7): credit.persistence.agency_tables
+    "agency_ratings",
 )

@@ -141,9 +141,16 @@ class TenderRepository:
 
     def page(self, *, sectors: Iterable[str] | None = None, opened_from: date | None = None,
              opened_to: date | None = None, party: str | None = None, limit: int = 100,
-             before: int | None = None) -> list[TenderRow]:
-        """Newest first by audit position; ``party`` a USCC that is a bidder or member."""
+             before: int | None = None, agency: str | None = None,
+             tenderee: str | None = None) -> list[TenderRow]:
+        """Newest first by audit position; ``party`` a USCC that is a bidder or member;
+        ``agency`` / ``tenderee`` the USCC of the tender's agency / tenderee
+        (PERFORMANCE.md §7, §1)."""
         q = select(TenderRow)
+        if agency is not None:
+            q = q.where(TenderRow.agency_uscc == agency)
+        if tenderee is not None:
+            q = q.where(TenderRow.tenderee_uscc == tenderee)
         if sectors is not None:
             q = q.where(TenderRow.sector.in_(sorted(sectors)))
         if opened_from is not None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from credit.errors import Unavailable
 
+from .agency_repository import AgencyRepository
 from .audit_log import AuditLog
 from .database import writer
 from .population import PopulationRows
@@ -63,6 +64,7 @@ class SqlUnitOfWork:
         self.applications = ApplicationRepository(s)
         self.tenders = TenderRepository(s)
         self.warnings = WarningRepository(s)
+        self.agencies = AgencyRepository(s)
         self._committed = False
         if self.snapshot and self.engine.dialect.name == "postgresql":
             # One snapshot for the whole unit (READ COMMITTED would see rows committed

@@ -19,6 +19,7 @@ from credit.domain.trace import trace_payload
 from credit.errors import Forbidden, NotFound
 from credit.persistence.audit_log import GENESIS
 
+from . import agencies
 from .context import Actor, ServiceContext
 from .paging import page
 from .scoring import score_as_known
@@ -90,7 +91,7 @@ def inquiries(ctx: ServiceContext, actor: Actor, uscc: str, limit: int = 100,
     for t in traces:
         p = t["payload"]
         item = {"trace_id": t["position"], "at": t["at"], "actor": t["actor"],
-                "sector": p["sector"], "as_of": p["as_of"]}
+                "sector": p.get("sector"), "as_of": p["as_of"]}  # None: an agency score
         if "evaluation" in p:
             item["evaluation_id"] = p["evaluation"]["id"]
             item["tender_code"] = p["evaluation"]["tender_code"]
@@ -118,6 +119,20 @@ def _differences(a, b, path="") -> list[str]:
     return [] if a == b else [path]
 
 
+def _trace_definition(ctx: ServiceContext, ref: dict) -> tuple[object | None, list[str]]:
+    """The definition a trace was served under — a scoring model or an agency
+    definition — or None with the difference (unknown, or another file's SHA-256)."""
+    try:
+        model = ctx.models.definition(f"{ref['id']}@{ref['version']}")
+    except KeyError:
+        return None, ["model"]
+    if model.kind not in ("scoring", "agency"):
+        return None, ["model"]
+    if model.sha256 != ref["sha256"]:
+        return None, ["model.sha256"]
+    return model, []
+
+
 def verify_trace(ctx: ServiceContext, trace_id: int) -> dict:
     """Recompute the hash, check the link to the predecessor and replay the score at its
     knowledge position with its model."""
@@ -131,19 +146,14 @@ def verify_trace(ctx: ServiceContext, trace_id: int) -> dict:
         expected_prev = prev["sha256"] if prev else GENESIS
         chain_ok = row_entry["prev_sha256"] == expected_prev
         p = row_entry["payload"]
-        differences: list[str] = []
-        try:
-            model = ctx.models.get(f"{p['model']['id']}@{p['model']['version']}")
-        except KeyError:
-            model = None
-            differences.append("model")
-        if model is not None and model.sha256 != p["model"]["sha256"]:
-            differences.append("model.sha256")
-            model = None
+        model, differences = _trace_definition(ctx, p["model"])
         if model is not None:
             knowledge = Knowledge(p["knowledge_position"], parse_instant(p["known_at"]))
-            replayed = trace_payload(*score_as_known(uow, model, p["uscc"], p["sector"],
-                                                     parse_date(p["as_of"]), knowledge))
+            if model.kind == "agency":  # an agency score (PERFORMANCE.md §7)
+                replayed = agencies.replay_trace(uow, model, p, knowledge)
+            else:
+                replayed = trace_payload(*score_as_known(
+                    uow, model, p["uscc"], p["sector"], parse_date(p["as_of"]), knowledge))
             # Context the engine does not produce: which token and which tender asked.
             original = {k: v for k, v in p.items() if k not in ("evaluation", "token_id")}
             differences += _differences(original, replayed)

@@ -170,7 +170,7 @@ def inquiry_page(ctx: ServiceContext, actor: Actor, uscc: str, *, limit: int = 1
 def _inquiry(t: dict) -> dict:
     p = t["payload"]
     item = {"trace_id": t["position"], "at": t["at"], "actor": t["actor"],
-            "sector": p["sector"], "as_of": p["as_of"]}
+            "sector": p.get("sector"), "as_of": p["as_of"]}  # None: an agency score
     if "evaluation" in p:
         item["evaluation_id"] = p["evaluation"]["id"]
         item["tender_code"] = p["evaluation"]["tender_code"]

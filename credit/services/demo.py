@@ -32,6 +32,8 @@ ENTERPRISES = {
 }
 
 PLATFORM = "柯桥区公共资源交易中心"
+TENDEREE = {"uscc": "11330621002587465Y", "name": "绍兴市柯桥区某镇人民政府"}
+AGENCY = {"uscc": "91330621MA2BX7K3QQ", "name": "某招标代理有限公司"}
 
 REGULATORS = {
     "housing": "柯桥区住房和城乡建设局",
@@ -97,6 +99,7 @@ DEMO_TOKENS = [
     ("admin", "系统管理员", [], None),
     ("enterprise", "浙江柯桥建工集团有限公司", [], "91330603MA2D4F6E84"),
     ("platform", PLATFORM, [], None),
+    ("tenderee", TENDEREE["name"], [], TENDEREE["uscc"]),
 ]
 
 
@@ -114,8 +117,10 @@ def load_demo(ctx: ServiceContext, token_file: str | os.PathLike) -> str:
     ids = _demo_records(ctx, token_ids)
     _demo_changes(ctx, token_ids, ids)
     _demo_evaluation(ctx, token_ids)
+    _demo_agency_record(ctx, token_ids)
     return (f"loaded {len(ENTERPRISES)} enterprises, {len(DEMO_RECORDS)} records, one "
-            f"revocation, one repair and one evaluation; tokens in {token_file}"
+            f"revocation, one repair, one evaluation and one agency record; tokens in "
+            f"{token_file}"
             + load_demo_tenders(ctx))
 
 
@@ -281,4 +286,53 @@ def load_demo_tenders(ctx: ServiceContext) -> str:
             "action": "refer", "reason": "两家投标人同一 IP 上传，移送公安机关核查"})
     with ctx.uow(write=False) as uow:
         count = len(uow.warnings.page(limit=1000))
-    return f"; 3 demo tenders with {count} warnings (see 待处置预警)"
+    return f"; 3 demo tenders with {count} warnings (see 待处置预警)" + load_demo_agency(ctx)
+
+
+def _agency_tender(ctx: ServiceContext, code: str, name: str, days_ago: int,
+                   bidders: list[tuple[str, str]]) -> dict:
+    opened, submitted = _opening(ctx, days_ago)
+    return {"code": code, "name": name, "sector": "transport", "tenderee": TENDEREE,
+            "agency": AGENCY, "method": "lowest_price", "ceiling_price": "980000.00",
+            "opened_at": opened, "village": True,
+            "bids": [_demo_bid(u, p, submitted_at=submitted) for u, p in bidders]}
+
+
+def load_demo_agency(ctx: ServiceContext) -> str:
+    """PERFORMANCE.md §7: two earlier tenders by the demo agency, awarded and rated by
+    their tenderee (with its conduct record of :func:`_demo_agency_record`, the agency
+    page shows ratings, a record and a score; two ratings: A is still the default 80)."""
+    from .agencies import rate_agency
+    from .tenders import award_tender, register_tender
+    platform = Actor(PLATFORM, "platform")
+    tenderee = Actor(TENDEREE["name"], "tenderee", uscc=TENDEREE["uscc"])
+    e = list(ENTERPRISES)
+    ratings = [("KQ-DEMO-2025-011", "柯桥区漓渚镇农村饮用水管网改造工程", 300,
+                [(e[2], "905000.00"), (e[10], "931000.00"), (e[4], "948000.00")],
+                {"documents": "27.00", "procedure": "28.50", "service": "17.00",
+                 "archive": "18.00"}, "文件编制规范，答疑及时"),
+               ("KQ-DEMO-2025-012", "柯桥区平水镇村道养护工程", 200,
+                [(e[3], "868000.00"), (e[7], "902000.00"), (e[9], "940000.00")],
+                {"documents": "24.00", "procedure": "26.00", "service": "15.50",
+                 "archive": "12.00"}, "开标资料归档不完整")]
+    for code, name, days_ago, bidders, items, note in ratings:
+        body = _agency_tender(ctx, code, name, days_ago, bidders)
+        register_tender(ctx, platform, body)
+        awarded = ctx.today() - timedelta(days=days_ago - 10)
+        award_tender(ctx, platform, code, {
+            "winner": bidders[0][0], "awarded_on": awarded.isoformat(),
+            "contract_price": bidders[0][1],
+            "completion_due": (awarded + timedelta(days=180)).isoformat()})
+        rate_agency(ctx, tenderee, code, {
+            "rated_on": (awarded + timedelta(days=20)).isoformat(), "items": items,
+            "note": note})
+    return f"; the agency {AGENCY['name']} rated twice"
+
+
+def _demo_agency_record(ctx: ServiceContext, token_ids: dict[str, int]) -> None:
+    """PERFORMANCE.md §7: a conduct record of the demo agency (an ordinary record)."""
+    create_record(ctx, _regulator("transport", token_ids), {
+        "uscc": AGENCY["uscc"], "subject_name": AGENCY["name"], "sector": "transport",
+        "code": "AGENCY-ARCHIVE", "document_no": "柯交罚〔2026〕7号",
+        "decided_on": (ctx.today() - timedelta(days=30)).isoformat(),
+        "issued_by": REGULATORS["transport"], "project_code": "KQ-DEMO-2025-012"})

@@ -58,16 +58,15 @@ def validate_record(ctx: ServiceContext, raw) -> dict:
     validity. Raises InvalidInput listing every problem."""
     errors = FieldErrors()
     data = load(_RECORD_INPUT, raw, errors)
-    model = ctx.models.active
     if "uscc" in data:
         data["uscc"] = check_uscc(data["uscc"], "uscc", errors)
     entry = None
     if "code" in data:
-        entry = model.catalogue.get(data["code"])
+        # PERFORMANCE.md §7: a code of the active scoring model or agency definition.
+        entry = ctx.models.record_entry(data["code"])
         if entry is None:
             errors.add("code", f"Unknown behaviour code {data['code']!r}; valid codes: "
-                       + ", ".join(sorted(c for c, e in model.catalogue.items() if e.enterable))
-                       + ".", "unknown_code")
+                       + ", ".join(ctx.models.enterable_codes()) + ".", "unknown_code")
         elif not entry.enterable:  # PERFORMANCE.md §7: only an approval creates it
             errors.add("code", f"{entry.code} is never entered by hand: only the approval "
                        "of a performance evaluation creates it.", "code_not_enterable")
@@ -105,7 +104,7 @@ def lifecycle_status(events) -> str:
 def record_resource(ctx: ServiceContext, row: RecordRow, events: list[RecordEventRow]) -> dict:
     """The record as served (API.md §3): inputs, model-derived fields, lifecycle. The
     order of the fields sent is RecordOut's (services/resources.py)."""
-    entry = ctx.models.active.catalogue[row.code]
+    entry = ctx.models.record_entry(row.code)
     body = {f: _iso(getattr(row, f)) for f in RECORD_INPUT_FIELDS}
     body.update({f: getattr(row, f, None) for f in RECORD_SOURCE_FIELDS})
     body.update(name=entry.name, category=entry.category, tier=entry.tier,
@@ -178,7 +177,7 @@ def new_record(ctx: ServiceContext, uow, actor: Actor, data: dict
     """The row a valid input makes (not stored yet) and the ``at`` of its creating entry;
     Conflict ``duplicate_record`` when a live record holds the same decision."""
     refuse_duplicate(uow, data)
-    entry = ctx.models.active.catalogue[data["code"]]
+    entry = ctx.models.record_entry(data["code"])
     at = uow.audit.next_at()
     row = RecordRow(
         id=uow.records.next_id(), uscc=data["uscc"], subject_name=data["subject_name"],
@@ -332,7 +331,7 @@ def refuse_repair(ctx: ServiceContext, row: RecordRow, events: list[RecordEventR
         raise Conflict(f"Record {row.id} is revoked.", error="already_revoked")
     if any(e.kind == "repair" for e in events):
         raise Conflict(f"Record {row.id} is already repaired.", error="already_repaired")
-    entry = ctx.models.active.catalogue[row.code]
+    entry = ctx.models.record_entry(row.code)
     if not entry.repairable:
         raise RuleViolation(f"{row.code} ({entry.name}) is not repairable.",
                             error="not_repairable")
@@ -416,7 +415,7 @@ def preview_record(ctx: ServiceContext, actor: Actor, raw) -> dict:
     with ctx.uow(write=False) as uow:
         refuse_duplicate(uow, data)
         subject = uow.subjects.get(data["uscc"])
-    entry = ctx.models.active.catalogue[data["code"]]
+    entry = ctx.models.record_entry(data["code"])
     valid_until = stored_valid_until(entry, data)
     values = {k: (v.isoformat() if hasattr(v, "isoformat") else v)
               for k, v in data.items() if v is not None}

@@ -297,7 +297,8 @@ class InquiryOut(Resource):
     trace_id = fields.Integer(required=True)
     at = instant(required=True)
     actor = fields.String(required=True)
-    sector = fields.String(required=True)
+    sector = fields.String(required=True, allow_none=True, metadata={
+        "description": "null for an agency score (PERFORMANCE.md §7)"})
     as_of = day(required=True)
     evaluation_id = fields.Integer()
     tender_code = fields.String()

@@ -73,23 +73,28 @@ def _serve(uow, actor: Actor, result: ScoreResult, name: str | None, at: datetim
     return body
 
 
+def serving_knowledge(uow, known_at: datetime | None) -> tuple[datetime, Knowledge]:
+    """Under the append lock: the ``at`` of a served score's trace entry and the
+    knowledge it is computed with (an enterprise's or an agency's score alike)."""
+    at = uow.audit.next_at()
+    if known_at is not None and known_at >= at:
+        # A known_at a moment ahead (clock skew): the trace itself is stamped at
+        # known_at, so every later entry has at > known_at and the answer is final.
+        at = known_at
+    if known_at is None or known_at >= at:
+        # Default knowledge: the instant of this score's own trace entry, i.e.
+        # everything committed before the append lock was granted to us.
+        return at, Knowledge(uow.audit.next_position(), known_at or at)
+    return at, Knowledge(uow.audit.position_known_at(known_at), known_at)
+
+
 def score(ctx: ServiceContext, actor: Actor, q: ScoreQuery) -> dict:
     """One subject's score, grade, eligibility and measures for a sector (traced)."""
     check_known_at(ctx, q.known_at)
     model = ctx.model(q.model)
     as_of = q.as_of or ctx.today()
     with ctx.uow(write=True) as uow:
-        at = uow.audit.next_at()
-        if q.known_at is not None and q.known_at >= at:
-            # A known_at a moment ahead (clock skew): the trace itself is stamped at
-            # known_at, so every later entry has at > known_at and the answer is final.
-            at = q.known_at
-        if q.known_at is None or q.known_at >= at:
-            # Default knowledge: the instant of this score's own trace entry, i.e.
-            # everything committed before the append lock was granted to us.
-            knowledge = Knowledge(uow.audit.next_position(), q.known_at or at)
-        else:
-            knowledge = Knowledge(uow.audit.position_known_at(q.known_at), q.known_at)
+        at, knowledge = serving_knowledge(uow, q.known_at)
         result, name = score_as_known(uow, model, q.uscc, q.sector, as_of, knowledge)
         body = _serve(uow, actor, result, name, at)
         uow.commit()

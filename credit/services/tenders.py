@@ -41,6 +41,7 @@ class TenderFilter:
     bidder: str | None = None
     limit: int = 100
     after: int | None = None
+    agency: str | None = None
 
 
 # ------------------------------------------------------------------ access
@@ -119,7 +120,7 @@ def list_tenders(ctx: ServiceContext, actor: Actor, f: TenderFilter) -> dict:
     with ctx.uow(write=False) as uow:
         rows, next_ = page(uow.tenders.page(
             sectors=sectors, opened_from=f.opened_from, opened_to=f.opened_to,
-            party=f.bidder, limit=f.limit + 1, before=f.after), f.limit,
+            party=f.bidder, limit=f.limit + 1, before=f.after, agency=f.agency), f.limit,
             lambda t: t.audit_position)
         items = load_resources(uow, rows)
     return {"items": items, "next": next_}

@@ -40,6 +40,7 @@ from typing import Any, Callable, Hashable, Iterable
 
 from credit.domain import canonical
 from credit.domain.dates import format_instant, from_micros, parse_instant, to_micros
+from credit.persistence.agency_tables import rating_facts
 from credit.persistence.audit_log import GENESIS
 from credit.persistence.repositories import (
     application_facts,
@@ -70,7 +71,8 @@ def problem(position: int | None, kind: str, table: str | None = None,
 
 # Entry kinds whose payload names the subject as ``uscc`` (the others name it inside
 # their ``record`` or ``event``).
-USCC_IN_PAYLOAD = ("score.served", "application.submitted", "application.decided")
+USCC_IN_PAYLOAD = ("score.served", "application.submitted", "application.decided",
+                   "agency.rated")
 
 
 def _expected_uscc(entry: dict) -> str | None:
@@ -184,7 +186,7 @@ def idempotency_key(token_id, method, path, key) -> str:
 
 # The entries that create a resource and may carry its Idempotency-Key stamp.
 IDEMPOTENT_KINDS = ("record.created", "evaluation.created", "tender.registered",
-                    "tender.awarded", "warning.disposed")
+                    "tender.awarded", "warning.disposed", "agency.rated")
 
 # ----------------------------------------------- the tender loop's tables (WARNINGS.md)
 # Each creating entry carries in ``rows`` one digest per table: of the list of the facts
@@ -231,6 +233,15 @@ TENDER_TABLES: tuple[VerifiedTable, ...] = (
              lambda r: r.id),
 )
 
+# PERFORMANCE.md §7: a rating row per tender, hashed in its ``agency.rated`` entry.
+AGENCY_TABLES: tuple[VerifiedTable, ...] = (
+    VerifiedTable("agency_ratings", kinds=("agency.rated",),
+                  origin=lambda p: (_at(p, "rating", "tender_id"), p.get("sha256")),
+                  rows=lambda uow: uow.agencies.iter_all(), key=lambda r: r.tender_id,
+                  digest=lambda r: canonical.digest(rating_facts(r)),
+                  column=lambda r: r.sha256),
+)
+
 
 VERIFIED_TABLES: tuple[VerifiedTable, ...] = (
     VerifiedTable("records", kinds=("record.created",),
@@ -269,6 +280,7 @@ VERIFIED_TABLES: tuple[VerifiedTable, ...] = (
                   digest=lambda d: canonical.digest(decision_facts(d)),
                   column=lambda d: d.sha256),
     *TENDER_TABLES,
+    *AGENCY_TABLES,
 )
 
 

@@ -47,6 +47,7 @@ READERS = EVERY_ROLE - {"platform", "tenderee"}  # the credit file: neither the 
 AUDIT = {"auditor", "admin"}
 TENDER_READERS = {"platform", "evaluator", "auditor", "admin", "regulator"}
 WARNING_READERS = {"evaluator", "auditor", "admin", "regulator"}
+AGENCY_SCORE_READERS = {"evaluator", "regulator", "auditor", "admin", "tenderee"}
 TENDER = "KQ-2026-0031"  # transport; its warnings 1 and 2 are SAME-PREPARER, SAME-IP
 
 
@@ -174,6 +175,17 @@ def _routes(w: World):
         ("/api/v1/warnings/<warning_id>/disposal", "POST",
          f"/api/v1/warnings/{w.warnings[1]}/disposal",
          {"action": "refer", "reason": "移送公安机关核查"}, {"regulator"}),
+        # tender-agency evaluation (PERFORMANCE.md §7); the world's tender is the
+        # tenderee's own (another tenderee's: tests/e2e/test_agencies_http.py)
+        ("/api/v1/tenders/<code>/agency-rating", "POST",
+         f"/api/v1/tenders/{TENDER}/agency-rating",
+         {"rated_on": "2026-05-25", "items": {"documents": "27.00", "procedure": "30.00",
+                                               "service": "16.50", "archive": "18.00"}},
+         {"tenderee"}),
+        ("/api/v1/agencies/<uscc>/score", "GET", f"/api/v1/agencies/{other}/score", None,
+         AGENCY_SCORE_READERS),
+        ("/api/v1/agencies/<uscc>/score", "GET", f"/api/v1/agencies/{own}/score", None,
+         AGENCY_SCORE_READERS | {"enterprise"}),
     ], rec
 
 

@@ -37,6 +37,7 @@ def _browser_installed():
     """Skip without Chromium (visibly); in CI (CI=true) fail instead."""
     require_browser()
 
+AGENCY_USCC = "91330621MA2BX7K3QQ"  # 某招标代理有限公司: two ratings, one record
 WAGE_USCC = "91330603MA29K3L41N"  # 柯桥钱清建设发展有限公司: wage arrears and blacklist
 STEEL_USCC = "91330621MA2H5Y6K14"  # 浙江齐贤钢结构有限公司: general market misconduct
 HOUSING = "柯桥区住房和城乡建设局"
@@ -79,6 +80,7 @@ def _pages(server) -> dict[str, list[tuple[str, str]]]:
     """(name, path) of every console page a GET reaches, by who opens it."""
     record = record_of(server, ENTERPRISE_USCC, "BID-NOSIGN")["id"]
     trace = server.api("/api/v1/traces?limit=1")["items"][0]["position"]
+    agency_trace = server.api(f"/api/v1/agencies/{AGENCY_USCC}/score")["trace_id"]
     return {
         None: [("signin", "/"), ("public", "/public"),
                ("public-transport", "/public?sector=transport")],
@@ -102,7 +104,13 @@ def _pages(server) -> dict[str, list[tuple[str, str]]]:
         "auditor": [("audit", "/audit"), ("audit-older", "/audit?before=20"),
                     ("entry", "/audit/entries/1"), ("trace", f"/traces/{trace}"),
                     ("report", f"/subjects/{ENTERPRISE_USCC}/report"),
-                    ("applications", "/applications")],
+                    ("applications", "/applications"),
+                    ("agency", f"/agencies/{AGENCY_USCC}"),
+                    ("agency-trace", f"/traces/{agency_trace}")],
+        # PERFORMANCE.md §7: the tenderee's ratings and form, the agency page
+        # (the rating form and its review: test_the_tenderee_rates_the_agency_…)
+        "tenderee": [("agency-ratings", "/agency-ratings"),
+                     ("agency", f"/agencies/{AGENCY_USCC}")],
     }
 
 
@@ -474,3 +482,51 @@ def test_the_credit_report_prints_to_pdf_with_every_field(server, browser, tmp_p
         assert f"#{trace_id}" in flat and trace["sha256"] in flat, sector
     record = record_of(server, ENTERPRISE_USCC, "BID-NOSIGN")
     assert f"{record['decided_on']}至{record['valid_until']}" in flat
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_the_tenderee_rates_the_agency_through_a_review(server, browser, viewport):
+    """PERFORMANCE.md §7 in the console: an awarded tender's agency is rated once, a bad
+    value is refused at review (focus on it), the review shows the total and writes
+    nothing, the confirmation writes one entry. The tender is registered here (its
+    bidders are enterprises no other test looks at)."""
+    from tests.tender_data import bid, make_uscc, tender_body
+    code = f"KQ-E2E-AGENCY-{viewport}"
+    today = date.fromisoformat(today_cst())
+    opened = (today - timedelta(days=12)).isoformat()
+    n = 8800 if viewport == "phone" else 8900
+    bids = [bid(make_uscc(n + i), price, name=f"测试投标人{i}",
+                submitted_at=f"{opened}T08:00:00+08:00")
+            for i, price in enumerate(("905000.00", "931000.00", "958000.00"))]
+    server.post("/api/v1/tenders", tender_body(
+        code, bids=bids, exclusions=[], opened_at=f"{opened}T09:30:00+08:00",
+        ceiling_price="980000.00"), "platform")
+    awarded = (today - timedelta(days=5)).isoformat()
+    server.post(f"/api/v1/tenders/{code}/award", {
+        "winner": bids[0]["bidder"], "awarded_on": awarded, "contract_price": "905000.00",
+        "completion_due": (today + timedelta(days=200)).isoformat()}, "platform", status=200)
+    c = Console(browser, server, "agency-rating", viewport)
+    c.sign_in("tenderee")
+    c.open("/agency-ratings")
+    c.wait_for("#tenderee-tenders")
+    c.check("agency-ratings-due")
+    c.click_and_wait(f"#rate-{code}", "#rating-form")
+    assert c.css("#rated_on").get_attribute("min") == awarded
+    c.check("agency-rating-form")
+    before = server.entries()
+    c.set_value("rated_on", today.isoformat())
+    for field, value in (("documents", "31.00"), ("procedure", "28.00"),
+                         ("service", "18.50"), ("archive", "19.00")):
+        c.type(field, value)
+    c.click_and_wait("#review", "#form-errors")
+    assert c.js("return document.activeElement.id;") == "documents"
+    c.check("agency-rating-refused")
+    c.type("documents", "26.00")
+    c.click_and_wait("#review", "#confirm")
+    assert c.css("#planned-total").text == "91.50"
+    assert server.entries() == before
+    c.check("agency-rating-review")
+    c.click_and_wait("#confirm", "#tenderee-tenders")
+    assert server.entries() == before + 1
+    assert "91.50" in c.text()
+    c.check("agency-rated")

@@ -42,10 +42,12 @@ from tests.e2e.conftest import (
     revocation_body,
 )
 from tests.tender_data import (
+    AGENCY,
     BIDDER_1,
     BIDDER_2,
     BIDDER_3,
     MEMBER_1,
+    TENDEREE,
     award_body,
     confirm_body,
     identity_key_file,
@@ -70,6 +72,8 @@ def tender_loop(ctx, api, tmp_path):
     ctx.settings = ctx.settings.with_(identity_key_path=identity_key_file(tmp_path))
     api.tokens["platform"] = create_token(ctx, "e2e-operator", role="platform",
                                           name="柯桥区公共资源交易中心")[1]
+    api.tokens["tenderee"] = create_token(ctx, "e2e-operator", role="tenderee",
+                                          uscc=TENDEREE, name="柯桥区某镇人民政府")[1]
     return api
 
 
@@ -193,6 +197,25 @@ def _walk_tenders(api, keep) -> None:
         "sector": "transport", "as_of": "2026-06-01",
         "bidders": [{"consortium": [BIDDER_1, MEMBER_1]}, {"uscc": BIDDER_2},
                     {"uscc": BIDDER_3}]}, "evaluator"))
+    _walk_agencies(api, keep, t["code"])
+
+
+def _walk_agencies(api, keep, code: str) -> None:
+    """PERFORMANCE.md §7: a rating (and its replay), an agency record, the agency score,
+    its trace verified, the agency's inquiries (a null sector) and tenders by agency."""
+    key = {"Idempotency-Key": "walk-r"}
+    rating = {"rated_on": "2026-05-25", "note": "服务规范",
+              "items": {"documents": "27.00", "procedure": "30.00", "service": "16.50",
+                        "archive": "18.00"}}
+    for _ in range(2):
+        keep(api.post(f"/api/v1/tenders/{code}/agency-rating", rating, "tenderee",
+                      headers=key))
+    keep(api.post("/api/v1/records", record_body(uscc=AGENCY, code="AGENCY-LEAK",
+                                                 document_no="D-A"), "regulator"))
+    score = keep(api.get(f"/api/v1/agencies/{AGENCY}/score", "evaluator"))
+    keep(api.get(f"/api/v1/traces/{score['trace_id']}/verify", "auditor"))
+    keep(api.get(f"/api/v1/subjects/{AGENCY}/inquiries", "auditor"))
+    keep(api.get(f"/api/v1/tenders?agency={AGENCY}", "auditor"))
 
 
 @SQLITE_ONLY
