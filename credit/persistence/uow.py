@@ -17,6 +17,7 @@ from credit.errors import Unavailable
 
 from .audit_log import AuditLog
 from .database import writer
+from .performance_repository import PerformanceRepository
 from .population import PopulationRows
 from .repositories import (
     ApplicationRepository,
@@ -63,6 +64,7 @@ class SqlUnitOfWork:
         self.applications = ApplicationRepository(s)
         self.tenders = TenderRepository(s)
         self.warnings = WarningRepository(s)
+        self.performance = PerformanceRepository(s)
         self._committed = False
         if self.snapshot and self.engine.dialect.name == "postgresql":
             # One snapshot for the whole unit (READ COMMITTED would see rows committed
