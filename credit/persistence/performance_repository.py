@@ -136,9 +136,9 @@ class PerformanceRepository:
     def tenders_of_party(self, uscc: str) -> list[int]:
         """Ids of the awarded tenders where ``uscc`` is a party of some bid."""
         return list(self.session.scalars(
-            select(BidPartyRow.tender_id.distinct())
+            select(BidPartyRow.tender_id)
             .join(AwardRow, AwardRow.tender_id == BidPartyRow.tender_id)
-            .where(BidPartyRow.uscc == uscc)))
+            .where(BidPartyRow.uscc == uscc).distinct()))
 
     def approved_finals(self, tender_ids: Iterable[int]
                         ) -> dict[int, tuple[PerformanceEvaluationRow, PerformanceReviewRow]]:
