@@ -87,6 +87,7 @@ def _setup(state) -> None:
 from api.console import (  # noqa: E402,F401  (routes register on bp)
     access,
     applications,
+    performance_views,
     public,
     reports,
     tender_views,

@@ -190,6 +190,35 @@ def _against_award(award, data: dict, code: str) -> None:
                                            "date of the award (awarded_on)."]})
 
 
+def plan_evaluation(ctx: ServiceContext, uow, actor: Actor, code: str, raw):
+    """Every check of a submission in the order of API.md §1 (role, 8, 9, 10, 11, 11a,
+    12) and L with its rating: ``(definition, tender, data, scored)``; writes nothing."""
+    require_role(actor, ("tenderee",), "submit performance evaluations")
+    d = definition(ctx)
+    data = validate_performance(raw, d, ctx.today())
+    tender = tender_row(uow, code)
+    check_own_tender(actor, tender)
+    evaluations = uow.performance.of_tenders([tender.id]).get(tender.id, [])
+    _state(evaluations, uow.performance.reviews(e.id for e in evaluations), code)
+    _against_award(uow.tenders.awards([tender.id]).get(tender.id), data, code)
+    return d, tender, data, perf.evaluation_score(d, data["deductions"])
+
+
+def preview_evaluation(ctx: ServiceContext, actor: Actor, code: str, raw) -> dict:
+    """The console's confirmation step: L, the rating and what an approval would do,
+    after every check; writes nothing."""
+    with ctx.uow(write=False) as uow:
+        d, tender, data, scored = plan_evaluation(ctx, uow, actor, code, raw)
+    effects = perf.approval_effects(d, data["kind"], scored.rating,
+                                    data["project_manager_on_site"],
+                                    [x.item for x in data["deductions"]])
+    return {"tender": tender.code, "name": tender.name, "data": data,
+            "score": fmt(scored.score), "rating": scored.rating,
+            "record_code": effects.record_code,
+            "warning": effects.warning.code if effects.warning else None,
+            "indicators": d.indicators, "bands": d.bands}
+
+
 def submit_evaluation(ctx: ServiceContext, actor: Actor, code: str, raw,
                       idem: IdempotentRequest | None = None) -> Outcome:
     """POST /tenders/{code}/performance (§3): stored as ``submitted`` (201)."""
@@ -198,22 +227,15 @@ def submit_evaluation(ctx: ServiceContext, actor: Actor, code: str, raw,
         replayed = replay(uow, idem)
         if replayed:
             return replayed
-        d = definition(ctx)
-        data = validate_performance(raw, d, ctx.today())
-        tender = tender_row(uow, code)
-        check_own_tender(actor, tender)
-        evaluations = uow.performance.of_tenders([tender.id]).get(tender.id, [])
-        _state(evaluations, uow.performance.reviews(e.id for e in evaluations), code)
-        _against_award(uow.tenders.awards([tender.id]).get(tender.id), data, code)
-        text = _store_evaluation(uow, actor, d, tender, data, idem)
+        d, tender, data, scored = plan_evaluation(ctx, uow, actor, code, raw)
+        text = _store_evaluation(uow, actor, d, tender, data, scored, idem)
         uow.commit()
         return Outcome(201, text)
 
 
-def _store_evaluation(uow, actor: Actor, d, tender, data: dict,
+def _store_evaluation(uow, actor: Actor, d, tender, data: dict, scored,
                       idem: IdempotentRequest | None) -> str:
     """The row and its ``performance.submitted`` entry (with L's steps)."""
-    scored = perf.evaluation_score(d, data["deductions"])
     at = uow.audit.next_at()
     row = PerformanceEvaluationRow(
         id=uow.performance.next_id(), tender_id=tender.id, sector=tender.sector,
@@ -292,6 +314,23 @@ def plan_review(ctx: ServiceContext, uow, actor: Actor, evaluation_id: int, raw
                     "valid_until": None, "source_performance": e.id}
                    for uscc, name in parties]
     return ReviewPlan(e, tender, data, effects, records, n)
+
+
+def preview_review(ctx: ServiceContext, actor: Actor, evaluation_id: int, raw) -> dict:
+    """The console's confirmation step of a review: the evaluation, the records an
+    approval would create and whether it raises the warning; writes nothing."""
+    with ctx.uow(write=False) as uow:
+        plan = plan_review(ctx, uow, actor, evaluation_id, raw)
+        evaluation = resources(uow, [plan.evaluation])[0]
+    catalogue = ctx.models.active.catalogue
+    records = [{**r, "decided_on": r["decided_on"].isoformat(),
+                "name": catalogue[r["code"]].name,
+                "points": fmt(catalogue[r["code"]].points)} for r in plan.records]
+    warning = plan.effects.warning if plan.effects else None
+    return {"evaluation": evaluation, "data": plan.data, "records": records,
+            "warning": ({"code": warning.code, "name": warning.name,
+                         "triggers": list(plan.effects.warning_triggers)}
+                        if warning else None)}
 
 
 def review_evaluation(ctx: ServiceContext, actor: Actor, evaluation_id: int, raw,
