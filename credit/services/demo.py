@@ -97,6 +97,8 @@ DEMO_TOKENS = [
     ("admin", "系统管理员", [], None),
     ("enterprise", "浙江柯桥建工集团有限公司", [], "91330603MA2D4F6E84"),
     ("platform", PLATFORM, [], None),
+    # a tenderee (招标人, PERFORMANCE.md §1): the demo tenders' township government
+    ("tenderee", "绍兴市柯桥区某镇人民政府", [], "11330621002587465Y"),
 ]
 
 
@@ -281,4 +283,6 @@ def load_demo_tenders(ctx: ServiceContext) -> str:
             "action": "refer", "reason": "两家投标人同一 IP 上传，移送公安机关核查"})
     with ctx.uow(write=False) as uow:
         count = len(uow.warnings.page(limit=1000))
-    return f"; 3 demo tenders with {count} warnings (see 待处置预警)"
+    from .demo_performance import load_demo_performance
+    return (f"; 3 demo tenders with {count} warnings (see 待处置预警)"
+            + load_demo_performance(ctx, ENTERPRISES, platform, REGULATORS))

@@ -100,3 +100,35 @@ def test_the_tables_are_append_only(tctx, sql):
     with pytest.raises(DatabaseError):
         with tctx.uow.engine.begin() as conn:
             conn.execute(text(sql))
+
+
+def test_the_demo_data_covers_contracts_an_approval_and_a_pending_review(tctx, tmp_path):
+    from credit.services import warnings
+    from credit.services.demo import load_demo
+    from credit.services.performance import (
+        ContractFilter,
+        PerformanceFilter,
+        list_contracts,
+        list_evaluations,
+        performance_index,
+    )
+    from tests.tender_data import TENDEREE
+
+    summary = load_demo(tctx, tmp_path / "tokens.txt")
+    assert "performance:" in summary
+    assert "tenderee\t" in (tmp_path / "tokens.txt").read_text(encoding="utf-8")
+    auditor = Actor("审计", "auditor")
+    contracts = {c["tender"]: c["status"] for c in list_contracts(
+        tctx, Actor("镇政府", "tenderee", uscc=TENDEREE), ContractFilter())["items"]}
+    assert contracts == {"KQ-DEMO-2026-001": "in_progress", "KQ-DEMO-2025-004": "completed"}
+    statuses = [(e["tender"], e["kind"], e["status"]) for e in list_evaluations(
+        tctx, auditor, PerformanceFilter())["items"]]
+    assert statuses == [("KQ-DEMO-2025-004", "final", "approved"),
+                        ("KQ-DEMO-2026-001", "periodic", "submitted"),
+                        ("KQ-DEMO-2026-001", "periodic", "approved")]
+    open_ = warnings.list_warnings(tctx, TRANSPORT, warnings.WarningFilter(
+        status="open", code="PM-ABSENT"))["items"]
+    assert [w["tender"] for w in open_] == ["KQ-DEMO-2026-001"]
+    winner = "913306031460111110"  # 柯桥水利水电建设有限公司
+    assert performance_index(tctx, winner, None)["index"] == "96.50"
+    assert verify_chain(tctx)["ok"]
