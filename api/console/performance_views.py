@@ -174,10 +174,12 @@ def performance_list():
     status = a.get("status") if a.get("status") in EVALUATION_STATUS else \
         (None if a.get("status") == "all" else default)
     sector = a.get("sector") if a.get("sector") in own else None
+    tender = (a.get("tender") or "").strip()[:64] or None
     page = performance.list_evaluations(ctx(), g.actor, performance.PerformanceFilter(
-        status=status, sector=sector, limit=PAGE, after=_cursor()))
+        status=status, sector=sector, tender=tender, limit=PAGE, after=_cursor()))
     return render_template("console/performance_list.html", items=page["items"],
-                           next=page["next"], status=status, sector=sector, sectors=own)
+                           next=page["next"], status=status, sector=sector, sectors=own,
+                           tender=tender)
 
 
 def _can_review(e: dict) -> bool:

@@ -79,6 +79,8 @@ def _pages(server) -> dict[str, list[tuple[str, str]]]:
     """(name, path) of every console page a GET reaches, by who opens it."""
     record = record_of(server, ENTERPRISE_USCC, "BID-NOSIGN")["id"]
     trace = server.api("/api/v1/traces?limit=1")["items"][0]["position"]
+    pending = server.api("/api/v1/performance?status=submitted")["items"][0]["id"]
+    approved = server.api("/api/v1/performance?status=approved")["items"][0]["id"]
     return {
         None: [("signin", "/"), ("public", "/public"),
                ("public-transport", "/public?sector=transport")],
@@ -97,6 +99,14 @@ def _pages(server) -> dict[str, list[tuple[str, str]]]:
                   ("repair-form", f"/records/{record}/repair"),
                   ("listed-file", f"/subjects/{LISTED_USCC}"), ("queue", "/applications"),
                   ("not-found", "/records/99999999")],
+        # post-award performance (issue 12): the tenderee's contracts and form, the
+        # regulator's review queue and a review form, an approved evaluation
+        "tenderee": [("contracts", "/contracts"), ("own-evaluations", "/performance"),
+                     ("evaluation-form", "/tenders/KQ-DEMO-2026-001/performance/new"),
+                     ("evaluation", f"/performance/{pending}")],
+        TRANSPORT: [("review-queue", "/performance"), ("review-form", f"/performance/{pending}"),
+                    ("contracts-overdue", "/contracts?status=overdue&village=true"),
+                    ("approved", f"/performance/{approved}")],
         "evaluator": [("evaluations", "/evaluations"), ("evaluation", "/evaluations/1"),
                       ("bad-uscc", "/subjects/NOT-A-USCC")],
         "auditor": [("audit", "/audit"), ("audit-older", "/audit?before=20"),

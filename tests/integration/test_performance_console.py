@@ -73,6 +73,9 @@ def test_contracts_form_confirmation_and_review(app, secrets_, contract, tctx):
     assert again.status_code == 302
     assert "待审核" in text(b.get("/performance/1"))
     assert "#1 待审核" in text(b.get("/contracts"))
+    assert re.findall(r'data-evaluation="(\d+)"', text(b.get(f"/performance?tender={CODE}"))) \
+        == ["1"]
+    assert 'id="no-evaluations"' in text(b.get("/performance?tender=KQ-NONE"))
 
     r = signed_in(app, secrets_["transport"])
     queue = text(r.get("/performance"))
