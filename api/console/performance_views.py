@@ -33,7 +33,7 @@ KINDS = {"periodic": "阶段（季度）评价", "final": "竣工评价"}
 CONTRACT_STATUS = {"in_progress": "履约中", "overdue": "履约评价逾期", "completed": "已完成"}
 REVIEW_ACTIONS = {"approve": "通过", "return": "退回"}
 LABELS = {"rating_zh": RATINGS, "evaluation_status_zh": EVALUATION_STATUS,
-          "kind_zh": KINDS, "contract_status_zh": CONTRACT_STATUS,
+          "perf_kind_zh": KINDS, "contract_status_zh": CONTRACT_STATUS,
           "review_action_zh": REVIEW_ACTIONS}
 # Refusals that are not about one field's shape (the Chinese wording of the codes).
 _GENERAL = {
