@@ -84,6 +84,7 @@ def _register_api(app: Flask) -> None:
         checkpoints,
         evaluations,
         models,
+        performance,
         public,
         records,
         subjects,
@@ -92,7 +93,7 @@ def _register_api(app: Flask) -> None:
     )
     for blp in (records.blp, subjects.blp, evaluations.blp, audit.traces, audit.log,
                 models.blp, checkpoints.blp, applications.blp, public.blp, tenders.blp,
-                warnings.blp, agencies.blp):
+                warnings.blp, agencies.blp, performance.blp):
         api.register_blueprint(blp)
 
 

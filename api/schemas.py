@@ -12,9 +12,11 @@ from webargs.flaskparser import FlaskParser
 
 from credit.domain.dates import parse_instant
 from credit.domain.model import SECTORS
+from credit.domain.performance import CONTRACT_STATUSES
 from credit.domain.screens.definition import SEVERITIES
 from credit.errors import InvalidInput
 from credit.services.inputs import Day, flatten
+from credit.services.performance_resources import EVALUATION_STATUSES
 from credit.services.resources import APPLICATION_STATUSES
 from credit.services.tender_resources import WARNING_STATUSES
 from credit.uscc import InvalidUSCC, normalise_uscc
@@ -125,6 +127,28 @@ class WarningQuery(Page):
     uscc = UsccParam(load_default=None)
 
 
+
+class PerformanceQuery(Page):
+    """GET /performance (PERFORMANCE.md §3): the review queue, the tenderee's list."""
+
+    status = fields.String(load_default=None, validate=validate.OneOf(EVALUATION_STATUSES))
+    sector = fields.String(load_default=None, validate=validate.OneOf(SECTORS))
+    tender = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+
+
+class ContractQuery(Page):
+    """GET /contracts (PERFORMANCE.md §2)."""
+
+    status = fields.String(load_default=None, validate=validate.OneOf(CONTRACT_STATUSES))
+    sector = fields.String(load_default=None, validate=validate.OneOf(SECTORS))
+    village = fields.Boolean(load_default=None, truthy={"true"}, falsy={"false"})
+    tenderee = UsccParam(load_default=None)
+    winner = UsccParam(load_default=None)
+
+
+class AsOfQuery(Query):
+    as_of = Day(load_default=None)
+
 # ---- strict query strings (API.md §3) -----------------------------------------------
 # marshmallow's Integer takes whatever int() takes ("5_0", "+5", " 5", "５") and webargs
 # keeps the first of a repeated parameter; both are refused before the schema loads,
@@ -217,6 +241,9 @@ class ErrorBody(Schema):
                        "disposal's confirmation would duplicate)"})
     application_id = fields.Integer(metadata={
         "description": "application_pending: the pending application"})
+    maximum = fields.String(metadata={
+        "pattern": r"^\d+\.\d{2}$",
+        "description": "points_out_of_range: the item's maximum (PERFORMANCE.md §3)"})
 
 
 ERROR_BODY = ErrorBody()

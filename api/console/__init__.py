@@ -88,6 +88,7 @@ from api.console import (  # noqa: E402,F401  (routes register on bp)
     access,
     agency_views,
     applications,
+    performance_views,
     public,
     reports,
     tender_views,

@@ -58,6 +58,8 @@ def home():
         return redirect(url_for(".subject", uscc=g.actor.uscc))
     if g.actor.role == "platform":  # the trading platform reads tenders, not credit files
         return redirect(url_for(".tender_index"))
+    if g.actor.role == "tenderee":  # its contracts and the evaluations due (PERFORMANCE.md)
+        return redirect(url_for(".contracts"))
     q = (request.args.get("q") or "").strip()
     problem = None
     try:

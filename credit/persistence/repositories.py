@@ -32,7 +32,7 @@ RECORD_HASH_FIELDS = ("id", "uscc", "subject_name", "sector", "code", "decided_o
                       "valid_until", "document_no", "issued_by", "project_code",
                       "project_name", "occurred_on", "note", "entered_by", "recorded_at",
                       "audit_position")
-RECORD_SOURCE_FIELDS = ("source_warning",)
+RECORD_SOURCE_FIELDS = ("source_warning", "source_performance")
 """What created a record when the service created it itself (API.md §3). Each is a
 nullable column, hashed only when set, so every earlier record's hash stays as it was;
 ``source_performance`` and ``source_application`` are added here the same way."""

@@ -63,6 +63,9 @@ class RecordRow(Base):
     # What created the record when the service did (API.md §3): the warning a disposal
     # confirmed. NULL for records a regulator entered; hashed only when set.
     source_warning: Mapped[int | None] = mapped_column(BigInteger, nullable=True, index=True)
+    # The performance evaluation whose approval created it (PERFORMANCE.md §4, 0007).
+    source_performance: Mapped[int | None] = mapped_column(BigInteger, nullable=True,
+                                                           index=True)
 
     __table_args__ = (Index("ix_records_duplicate", "uscc", "code", "document_no"),)
 
@@ -186,4 +189,6 @@ APPEND_ONLY_TABLES = (
     "tender_exclusions", "awards", "warnings", "warning_bids", "warning_disposals",
     # migration 0008 (PERFORMANCE.md §7): credit.persistence.agency_tables
     "agency_ratings",
+    # migration 0007 (PERFORMANCE.md): credit.persistence.performance_tables
+    "performance_evaluations", "performance_reviews",
 )

@@ -18,6 +18,7 @@ from credit.errors import Unavailable
 from .agency_repository import AgencyRepository
 from .audit_log import AuditLog
 from .database import writer
+from .performance_repository import PerformanceRepository
 from .population import PopulationRows
 from .repositories import (
     ApplicationRepository,
@@ -65,6 +66,7 @@ class SqlUnitOfWork:
         self.tenders = TenderRepository(s)
         self.warnings = WarningRepository(s)
         self.agencies = AgencyRepository(s)
+        self.performance = PerformanceRepository(s)
         self._committed = False
         if self.snapshot and self.engine.dialect.name == "postgresql":
             # One snapshot for the whole unit (READ COMMITTED would see rows committed

@@ -99,6 +99,7 @@ DEMO_TOKENS = [
     ("admin", "系统管理员", [], None),
     ("enterprise", "浙江柯桥建工集团有限公司", [], "91330603MA2D4F6E84"),
     ("platform", PLATFORM, [], None),
+    # a tenderee (招标人, PERFORMANCE.md §1): the demo tenders' township government
     ("tenderee", TENDEREE["name"], [], TENDEREE["uscc"]),
 ]
 
@@ -286,7 +287,10 @@ def load_demo_tenders(ctx: ServiceContext) -> str:
             "action": "refer", "reason": "两家投标人同一 IP 上传，移送公安机关核查"})
     with ctx.uow(write=False) as uow:
         count = len(uow.warnings.page(limit=1000))
-    return f"; 3 demo tenders with {count} warnings (see 待处置预警)" + load_demo_agency(ctx)
+    from .demo_performance import load_demo_performance
+    return (f"; 3 demo tenders with {count} warnings (see 待处置预警)"
+            + load_demo_performance(ctx, ENTERPRISES, platform, REGULATORS)
+            + load_demo_agency(ctx))
 
 
 def _agency_tender(ctx: ServiceContext, code: str, name: str, days_ago: int,

@@ -125,6 +125,9 @@ class RecordOut(Resource):
     source_warning = fields.Integer(required=True, allow_none=True, metadata={
         "description": "the warning whose confirmation created the record (WARNINGS.md "
                        "§6); null for records entered directly"})
+    source_performance = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "the performance evaluation whose approval created the record "
+                       "(PERFORMANCE.md §4); null otherwise"})
     events = fields.List(fields.Nested(RecordEventOut), required=True)
     repaired_on = day(metadata={"description": "when repaired"})
     revoked_at = instant(metadata={"description": "when revoked"})
@@ -349,6 +352,10 @@ class BidResultOut(Resource):
     measures = fields.List(fields.Nested(MemberMeasureOut), required=True)
     reasons = fields.List(fields.Nested(MemberReasonOut), required=True)
     members = fields.List(fields.Nested(ScoreOut), required=True)
+    performance_index = decimal(allow_none=True, metadata={
+        "description": "PERFORMANCE.md §6 as of the evaluation's as_of (a consortium: the "
+                       "lowest non-null member index); information only, it changes no "
+                       "score or bid points (absent on evaluations created before)"})
 
 
 class EvaluationWarningOut(Resource):

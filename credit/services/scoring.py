@@ -11,6 +11,7 @@ from credit.domain.consortium import combine
 from credit.domain.dates import CST, MIN_DATE, format_instant
 from credit.domain.engine import ScoreResult, evaluate
 from credit.domain.money import fmt
+from credit.domain.performance import consortium_index
 from credit.domain.records import Knowledge
 from credit.domain.trace import model_ref, result_body, trace_payload
 from credit.errors import Forbidden, InvalidInput, NotFound, RuleViolation
@@ -19,6 +20,7 @@ from credit.persistence.tables import EvaluationRow
 from .context import Actor, ServiceContext
 from .idempotency import IdempotentRequest, Outcome, remember, replay
 from .inputs import EvaluationInput, FieldErrors, load
+from .performance import bidder_indexes
 from .records import check_uscc
 from .resources import EVALUATION, present
 from .tenders import evaluation_warnings
@@ -161,6 +163,8 @@ def create_evaluation(ctx: ServiceContext, actor: Actor, raw,
         created = uow.audit.next_at()
         members, results = _score_members(uow, actor, model, data, created, {
             "id": evaluation_id, "tender_code": data["tender"]["code"]})
+        # PERFORMANCE.md §6: information for the committee, frozen with the rest.
+        indexes = bidder_indexes(ctx, uow, list(results), data["as_of"])
         document = {
             "id": evaluation_id,
             "tender": data["tender"],
@@ -170,7 +174,7 @@ def create_evaluation(ctx: ServiceContext, actor: Actor, raw,
             "model": model_ref(model),
             "created_by": actor.name,
             "created_at": format_instant(created),
-            "results": [_bid_result(model, bidder, members, results)
+            "results": [_bid_result(model, bidder, members, results, indexes)
                         for bidder in data["bidders"]],
             "warnings": warnings,
         }
@@ -203,7 +207,7 @@ def _score_members(uow, actor: Actor, model, data: dict, created: datetime, cont
 
 
 def _bid_result(model, bidder: dict, members: dict[str, dict],
-                results: dict[str, ScoreResult]) -> dict:
+                results: dict[str, ScoreResult], indexes: dict) -> dict:
     """One bidder's result (API.md §5): a consortium by the consortium rule, with its
     members' measures and reasons, each with its USCC."""
     usccs = _members(bidder)
@@ -217,7 +221,12 @@ def _bid_result(model, bidder: dict, members: dict[str, dict],
         "measures": [m for u in usccs for m in _member_entries(members[u]["measures"], u)],
         "reasons": [r for u in usccs for r in _member_entries(members[u]["reasons"], u)],
         "members": [members[u] for u in usccs],
+        "performance_index": _fmt_or_none(consortium_index(indexes[u] for u in usccs)),
     }
+
+
+def _fmt_or_none(value) -> str | None:
+    return fmt(value) if value is not None else None
 
 
 def _store_evaluation(uow, actor: Actor, idem: IdempotentRequest | None, data: dict,

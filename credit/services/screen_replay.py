@@ -51,7 +51,11 @@ def replay_screens(ctx: ServiceContext, code: str) -> dict:
     with ctx.uow(write=False, snapshot=True) as uow:
         row = tender_row(uow, code)
         payload = uow.audit_queries.get(row.audit_position)["payload"]
-        stored_rows = uow.warnings.of_tenders([row.id]).get(row.id, [])
+        # The registration's warnings: not those a performance approval raised later
+        # (PERFORMANCE.md §4), which name another definition.
+        screens_ref = f"{payload['screens']['id']}@{payload['screens']['version']}"
+        stored_rows = [w for w in uow.warnings.of_tenders([row.id]).get(row.id, [])
+                       if w.definition == screens_ref]
         definition = _definition(ctx, payload["screens"], differences)
         recomputed = []
         if definition is not None:

@@ -186,7 +186,8 @@ def idempotency_key(token_id, method, path, key) -> str:
 
 # The entries that create a resource and may carry its Idempotency-Key stamp.
 IDEMPOTENT_KINDS = ("record.created", "evaluation.created", "tender.registered",
-                    "tender.awarded", "warning.disposed", "agency.rated")
+                    "tender.awarded", "warning.disposed", "agency.rated",
+                    "performance.submitted", "performance.reviewed")
 
 # ----------------------------------------------- the tender loop's tables (WARNINGS.md)
 # Each creating entry carries in ``rows`` one digest per table: of the list of the facts
@@ -243,6 +244,25 @@ AGENCY_TABLES: tuple[VerifiedTable, ...] = (
 )
 
 
+def _single(table: str, kind: str, path: tuple[str, ...], rows: Callable[[Any], Iterable],
+            key_of: Callable[[Any], Hashable]) -> VerifiedTable:
+    """A table each of whose rows one entry created: the row's key at ``path`` in the
+    payload, and in ``rows`` the digest of the list of its facts."""
+    return VerifiedTable(
+        table, kinds=(kind,), origin=lambda p: (_at(p, *path), _at(p, "rows", table)),
+        rows=lambda uow: ((key_of(r), [row_facts(r)]) for r in rows(uow)),
+        key=lambda g: g[0], digest=lambda g: canonical.digest(g[1]))
+
+
+# ------------------------------------------- post-award performance (PERFORMANCE.md)
+PERFORMANCE_TABLES: tuple[VerifiedTable, ...] = (
+    _single("performance_evaluations", "performance.submitted", ("evaluation", "id"),
+            lambda uow: uow.performance.iter_evaluations(), lambda r: r.id),
+    _single("performance_reviews", "performance.reviewed", ("review", "evaluation"),
+            lambda uow: uow.performance.iter_reviews(), lambda r: r.evaluation_id),
+)
+
+
 VERIFIED_TABLES: tuple[VerifiedTable, ...] = (
     VerifiedTable("records", kinds=("record.created",),
                   origin=lambda p: (_at(p, "record", "id"), p.get("sha256")),
@@ -281,6 +301,7 @@ VERIFIED_TABLES: tuple[VerifiedTable, ...] = (
                   column=lambda d: d.sha256),
     *TENDER_TABLES,
     *AGENCY_TABLES,
+    *PERFORMANCE_TABLES,
 )
 
 

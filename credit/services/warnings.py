@@ -118,7 +118,11 @@ def allowed_codes(ctx: ServiceContext, warning) -> tuple[str, ...]:
     ref, code = ((warning["definition"], warning["code"]) if isinstance(warning, dict)
                  else (warning.definition, warning.code))
     try:
-        return ctx.models.definition(ref).screen(code).allowed_codes
+        definition = ctx.models.definition(ref)
+        if definition.kind == "performance":  # the post-award warning (PERFORMANCE.md §4)
+            return definition.warning.confirmation_codes if code == definition.warning.code \
+                else ()
+        return definition.screen(code).allowed_codes
     except KeyError:
         return ()
 

@@ -111,7 +111,13 @@ def serve_demo(database_url: str, workdir: Path):
     def running():
         bindir = Path(sys.executable).parent
         secret = "e2e-console-secret-" + os.urandom(8).hex()
-        env = dict(os.environ, CREDIT_DATABASE_URL=database_url, CREDIT_SECRET_KEY=secret)
+        # An identity key (kept in the workdir, where LiveServer finds it again), so that
+        # the demo data holds its tenders, warnings and performance evaluations too.
+        identity_key = Path(workdir) / "identity-key"
+        if not identity_key.exists():
+            identity_key.write_text(os.urandom(32).hex() + "\n", encoding="ascii")
+        env = dict(os.environ, CREDIT_DATABASE_URL=database_url, CREDIT_SECRET_KEY=secret,
+                   CREDIT_IDENTITY_KEY=str(identity_key))
         demo = subprocess.run([str(bindir / "credit"), "demo-data"], cwd=workdir, env=env,
                               capture_output=True, text=True, timeout=120)
         assert demo.returncode == 0, demo.stderr

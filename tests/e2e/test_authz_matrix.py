@@ -22,13 +22,15 @@ from api import create_app
 from credit import signing
 from credit.cli import main as cli
 from credit.services.applications import submit as submit_application
+from credit.services.performance import submit_evaluation
 from credit.services.records import create_record
 from credit.services.scoring import ScoreQuery, create_evaluation, score
-from credit.services.tenders import register_tender
+from credit.services.tenders import award_tender, register_tender
 from credit.services.tokens import create_token, list_tokens, revoke_token
 from tests.live_server import (
     ENTERPRISE_USCC,
     SECTORS,
+    TENDEREE_USCC,
     LiveServer,
     bearer,
     make_tokens,
@@ -48,6 +50,10 @@ AUDIT = {"auditor", "admin"}
 TENDER_READERS = {"platform", "evaluator", "auditor", "admin", "regulator"}
 WARNING_READERS = {"evaluator", "auditor", "admin", "regulator"}
 AGENCY_SCORE_READERS = {"evaluator", "regulator", "auditor", "admin", "tenderee"}
+# PERFORMANCE.md §1: a tenderee its own, regulators their sectors, evaluators, auditors
+PERFORMANCE_READERS = {"tenderee", "regulator", "evaluator", "auditor", "admin"}
+PERIODIC = {"kind": "periodic", "period_end": "2026-05-31", "deductions": [],
+            "project_manager_on_site": False}
 TENDER = "KQ-2026-0031"  # transport; its warnings 1 and 2 are SAME-PREPARER, SAME-IP
 
 
@@ -63,6 +69,7 @@ class World:
     ctx: object
     warnings: list
     application: int = 0
+    performance: int = 0
 
 
 @pytest.fixture
@@ -91,8 +98,13 @@ def world(ctx, tmp_path):
         "kind": "objection", "reason": "处罚所依据的事实有误"})["id"]
     platform = Actor(tokens.names["platform"], "platform", token_id=tokens.ids["platform"])
     warnings_ = json.loads(register_tender(ctx, platform, tender_body(TENDER)).body)["warnings"]
+    # awarded, with a performance evaluation awaiting its review (PERFORMANCE.md §3)
+    award_tender(ctx, platform, TENDER, award_body())
+    tenderee = Actor(tokens.names["tenderee"], "tenderee", token_id=tokens.ids["tenderee"],
+                     uscc=TENDEREE_USCC)
+    performance = json.loads(submit_evaluation(ctx, tenderee, TENDER, PERIODIC).body)["id"]
     return World(app.test_client(), tokens, own, other, evaluation, ev_trace, ent_trace, ctx,
-                 warnings_, application)
+                 warnings_, application, performance)
 
 
 def _routes(w: World):
@@ -186,6 +198,21 @@ def _routes(w: World):
          AGENCY_SCORE_READERS),
         ("/api/v1/agencies/<uscc>/score", "GET", f"/api/v1/agencies/{own}/score", None,
          AGENCY_SCORE_READERS | {"enterprise"}),
+        # post-award performance (PERFORMANCE.md §1–§6)
+        ("/api/v1/tenders/<code>/performance", "POST", f"/api/v1/tenders/{TENDER}/performance",
+         PERIODIC, {"tenderee"}),
+        ("/api/v1/performance", "GET", "/api/v1/performance", None, PERFORMANCE_READERS),
+        ("/api/v1/performance/<evaluation_id>", "GET",
+         f"/api/v1/performance/{w.performance}", None, PERFORMANCE_READERS),
+        ("/api/v1/performance/<evaluation_id>/review", "POST",
+         f"/api/v1/performance/{w.performance}/review",
+         {"action": "return", "reason": "扣分依据不足", "reviewed_on": "2026-06-01"},
+         {"regulator"}),
+        ("/api/v1/contracts", "GET", "/api/v1/contracts", None, PERFORMANCE_READERS),
+        ("/api/v1/subjects/<uscc>/performance", "GET", f"/api/v1/subjects/{own}/performance",
+         None, READERS),
+        ("/api/v1/subjects/<uscc>/performance", "GET",
+         f"/api/v1/subjects/{other}/performance", None, READERS - {"enterprise"}),
     ], rec
 
 
@@ -356,7 +383,13 @@ def _tender_loop_of_a_foreign_sector(w: World, rec: Recorder, own: str, secret: 
              ("GET", "/api/v1/tenders?sector=transport", None),
              ("GET", f"/api/v1/warnings/{w.warnings[0]}", None),
              ("GET", "/api/v1/warnings?sector=transport", None),
-             ("POST", f"/api/v1/warnings/{w.warnings[0]}/disposal", refer)]
+             ("POST", f"/api/v1/warnings/{w.warnings[0]}/disposal", refer),
+             # PERFORMANCE.md §1: the tender's evaluations and contracts, the review
+             ("GET", f"/api/v1/performance/{w.performance}", None),
+             ("GET", "/api/v1/performance?sector=transport", None),
+             ("GET", "/api/v1/contracts?sector=transport", None),
+             ("POST", f"/api/v1/performance/{w.performance}/review",
+              {"action": "return", "reason": "扣分依据不足", "reviewed_on": "2026-06-01"})]
     for method, path, body in calls:
         before = head(w.ctx)
         r = rec.call(w.client, method, path, body, secret)

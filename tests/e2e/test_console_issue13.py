@@ -81,6 +81,8 @@ def _pages(server) -> dict[str, list[tuple[str, str]]]:
     record = record_of(server, ENTERPRISE_USCC, "BID-NOSIGN")["id"]
     trace = server.api("/api/v1/traces?limit=1")["items"][0]["position"]
     agency_trace = server.api(f"/api/v1/agencies/{AGENCY_USCC}/score")["trace_id"]
+    pending = server.api("/api/v1/performance?status=submitted")["items"][0]["id"]
+    approved = server.api("/api/v1/performance?status=approved")["items"][0]["id"]
     return {
         None: [("signin", "/"), ("public", "/public"),
                ("public-transport", "/public?sector=transport")],
@@ -99,6 +101,18 @@ def _pages(server) -> dict[str, list[tuple[str, str]]]:
                   ("repair-form", f"/records/{record}/repair"),
                   ("listed-file", f"/subjects/{LISTED_USCC}"), ("queue", "/applications"),
                   ("not-found", "/records/99999999")],
+        # post-award performance (issue 12): the tenderee's contracts and form, the
+        # regulator's review queue and a review form, an approved evaluation
+        "tenderee": [("contracts", "/contracts"), ("own-evaluations", "/performance"),
+                     ("evaluation-form", "/tenders/KQ-DEMO-2026-001/performance/new"),
+                     ("evaluation", f"/performance/{pending}"),
+                     # PERFORMANCE.md §7: the tenderee's ratings, the agency page (the
+                     # rating form and its review: test_the_tenderee_rates_the_agency_…)
+                     ("agency-ratings", "/agency-ratings"),
+                     ("agency", f"/agencies/{AGENCY_USCC}")],
+        TRANSPORT: [("review-queue", "/performance"), ("review-form", f"/performance/{pending}"),
+                    ("contracts-overdue", "/contracts?status=overdue&village=true"),
+                    ("approved", f"/performance/{approved}")],
         "evaluator": [("evaluations", "/evaluations"), ("evaluation", "/evaluations/1"),
                       ("bad-uscc", "/subjects/NOT-A-USCC")],
         "auditor": [("audit", "/audit"), ("audit-older", "/audit?before=20"),
@@ -107,10 +121,6 @@ def _pages(server) -> dict[str, list[tuple[str, str]]]:
                     ("applications", "/applications"),
                     ("agency", f"/agencies/{AGENCY_USCC}"),
                     ("agency-trace", f"/traces/{agency_trace}")],
-        # PERFORMANCE.md §7: the tenderee's ratings and form, the agency page
-        # (the rating form and its review: test_the_tenderee_rates_the_agency_…)
-        "tenderee": [("agency-ratings", "/agency-ratings"),
-                     ("agency", f"/agencies/{AGENCY_USCC}")],
     }
 
 

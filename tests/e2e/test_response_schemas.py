@@ -31,6 +31,7 @@ from credit.services import (
     tenders,
     warnings,
 )
+from credit.services.performance_resources import PerformanceOut
 from credit.services.tokens import create_token
 from tests.e2e.conftest import (
     S1,
@@ -143,7 +144,28 @@ def _walk(api, ctx) -> list:
     keep(api.get("/api/v1/models/keqiao-screens-2025@1", "evaluator"))
     keep(api.get("/api/v1/health"))
     _walk_tenders(api, keep)
+    _walk_performance(api, keep)
     return out
+
+
+def _walk_performance(api, keep) -> None:
+    """Post-award performance (PERFORMANCE.md §2–§6) on the awarded KQ-2026-0031:
+    an evaluation (and its replay) returned, another approved with the PM-ABSENT warning,
+    the lists, the contracts, the index."""
+    url, key = "/api/v1/tenders/KQ-2026-0031/performance", {"Idempotency-Key": "walk-p"}
+    body = {"kind": "periodic", "period_end": "2026-05-31", "project_manager_on_site": False,
+            "deductions": [{"item": "SCHEDULE", "points": "6.00", "note": "滞后"}]}
+    first = keep(api.post(url, body, "tenderee", headers=key))
+    keep(api.post(url, body, "tenderee", headers=key))
+    review = {"action": "return", "reason": "扣分依据不足", "reviewed_on": "2026-06-01"}
+    keep(api.post(f"/api/v1/performance/{first['id']}/review", review, "transport"))
+    second = keep(api.post(url, body, "tenderee"))
+    keep(api.post(f"/api/v1/performance/{second['id']}/review",
+                  {**review, "action": "approve"}, "transport"))
+    keep(api.get(f"/api/v1/performance/{second['id']}", "tenderee"))
+    keep(api.get("/api/v1/performance?status=approved", "transport"))
+    keep(api.get("/api/v1/contracts?village=true", "auditor"))
+    keep(api.get(f"/api/v1/subjects/{BIDDER_1}/performance", "evaluator"))
 
 
 def _walk_issue13(api, keep, listed: dict) -> None:
@@ -245,7 +267,13 @@ def test_stored_replies_are_their_schema_dump(app, tender_loop, ctx):
     awarded = api.post("/api/v1/tenders/KQ-2026-0031/award", award_body(), "platform")
     disposed = api.post(f"/api/v1/warnings/{tender.get_json()['warnings'][0]}/disposal",
                         confirm_body([1, 2]), "transport")
-    for resp, schema in ((created, resources.RecordOut()),
+    evaluated = api.post("/api/v1/tenders/KQ-2026-0031/performance", {
+        "kind": "periodic", "period_end": "2026-05-31", "project_manager_on_site": False,
+        "deductions": []}, "tenderee")
+    reviewed = api.post("/api/v1/performance/1/review", {
+        "action": "approve", "reason": "经现场核查", "reviewed_on": "2026-06-01"}, "transport")
+    for resp, schema in ((evaluated, PerformanceOut()), (reviewed, PerformanceOut()),
+                         (created, resources.RecordOut()),
                          (ev, resources.EvaluationOut()),
                          (tender, resources.RegisteredTenderOut()),
                          (awarded, resources.RegisteredTenderOut()),
