@@ -120,7 +120,10 @@ def test_the_demo_data_covers_contracts_an_approval_and_a_pending_review(tctx, t
     auditor = Actor("审计", "auditor")
     contracts = {c["tender"]: c["status"] for c in list_contracts(
         tctx, Actor("镇政府", "tenderee", uscc=TENDEREE), ContractFilter())["items"]}
-    assert contracts == {"KQ-DEMO-2026-001": "in_progress", "KQ-DEMO-2025-004": "completed"}
+    # The agency demo's two tenders (issue 12 §7) are this tenderee's too: 011 was due
+    # 110 days ago with no final evaluation (overdue: past due + 30 days), 012 ten days ago.
+    assert contracts == {"KQ-DEMO-2026-001": "in_progress", "KQ-DEMO-2025-004": "completed",
+                         "KQ-DEMO-2025-011": "overdue", "KQ-DEMO-2025-012": "in_progress"}
     statuses = [(e["tender"], e["kind"], e["status"]) for e in list_evaluations(
         tctx, auditor, PerformanceFilter())["items"]]
     assert statuses == [("KQ-DEMO-2025-004", "final", "approved"),
