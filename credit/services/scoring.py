@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 from credit.domain import canonical
 from credit.domain.consortium import combine
-from credit.domain.dates import CST, MIN_DATE, format_instant
+from credit.domain.dates import CST, MIN_DATE, format_instant, from_micros
 from credit.domain.engine import ScoreResult, evaluate
 from credit.domain.money import fmt
 from credit.domain.records import Knowledge
@@ -20,6 +20,7 @@ from .context import Actor, ServiceContext
 from .idempotency import IdempotentRequest, Outcome, remember, replay
 from .inputs import EvaluationInput, FieldErrors, load
 from .records import check_uscc
+from .tokens import confirm_token
 from .resources import EVALUATION, present
 from .tenders import evaluation_warnings
 
@@ -58,14 +59,21 @@ def score_as_known(uow, model, uscc: str, sector: str, as_of: date, knowledge: K
     return evaluate(model, uscc, records, events, sector, as_of, knowledge), name
 
 
-def _serve(uow, actor: Actor, result: ScoreResult, name: str | None, at: datetime,
-           context: dict | None = None) -> dict:
-    """Append the trace and return the §4 body with its trace id and hash."""
+def _payload(result: ScoreResult, name: str | None, actor: Actor,
+             context: dict | None = None) -> dict:
     payload = trace_payload(result, name)
     # Who may read the trace later: the token that caused it (API.md §2), by id.
     payload["token_id"] = actor.token_id
     if context:
         payload["evaluation"] = context
+    return payload
+
+
+def _serve(uow, actor: Actor, result: ScoreResult, name: str | None, at: datetime,
+           context: dict | None = None) -> dict:
+    """Append the trace (under the lock already held) and return the §4 body with its
+    trace id and hash."""
+    payload = _payload(result, name, actor, context)
     entry = uow.audit.append("score.served", actor.name, payload, uscc=result.uscc, at=at)
     body = result_body(result, name)
     body["trace_id"] = entry["position"]
@@ -74,19 +82,63 @@ def _serve(uow, actor: Actor, result: ScoreResult, name: str | None, at: datetim
 
 
 def score(ctx: ServiceContext, actor: Actor, q: ScoreQuery) -> dict:
-    """One subject's score, grade, eligibility and measures for a sector (traced)."""
+    """One subject's score, grade, eligibility and measures for a sector (traced).
+
+    With the default ``known_at`` (or one earlier than the committed head's ``at``) the
+    score is computed in a read snapshot at the chain's committed head, outside the
+    append lock, and its trace is handed to the process's group appender, which takes
+    the lock only to assign position and ``at``, insert and commit (API.md §4, §6
+    "Knowledge"; services/group_commit.py). A ``known_at`` not earlier than that head's
+    ``at`` is computed under the lock, as an evaluation is."""
     check_known_at(ctx, q.known_at)
     model = ctx.model(q.model)
     as_of = q.as_of or ctx.today()
+    computed = _compute_in_snapshot(ctx, actor, model, q, as_of)
+    if computed is None:
+        return _score_under_lock(ctx, actor, model, q, as_of)
+    result, name = computed
+    payload_text = canonical.dumps(_payload(result, name, actor))
+    appended = ctx.appender().append("score.served", actor.name, payload_text, result.uscc)
+    body = result_body(result, name)
+    body["trace_id"] = appended.position
+    body["trace_sha256"] = appended.sha256
+    return body
+
+
+def _compute_in_snapshot(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
+                         as_of: date) -> tuple[ScoreResult, str | None] | None:
+    """The result as known at the committed head (or at an earlier ``known_at``), read
+    without the lock; None when the answer needs the lock (an empty chain, or a
+    ``known_at`` not earlier than the head's ``at``). Every read is bounded by the head's
+    position, so READ COMMITTED is as good as a snapshot here: rows are never updated,
+    and a row at or below a visible head was committed with it or before it."""
+    with ctx.uow(write=False) as uow:
+        confirm_token(uow, actor)
+        head = uow.audit.head()
+        if head.at_us is None:
+            return None
+        head_at = from_micros(head.at_us)
+        if q.known_at is None:
+            knowledge = Knowledge(head.position, head_at)
+        elif q.known_at < head_at:
+            knowledge = Knowledge(uow.audit.position_known_at(q.known_at), q.known_at)
+        else:
+            return None
+        return score_as_known(uow, model, q.uscc, q.sector, as_of, knowledge)
+
+
+def _score_under_lock(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
+                      as_of: date) -> dict:
     with ctx.uow(write=True) as uow:
+        confirm_token(uow, actor)
         at = uow.audit.next_at()
         if q.known_at is not None and q.known_at >= at:
             # A known_at a moment ahead (clock skew): the trace itself is stamped at
             # known_at, so every later entry has at > known_at and the answer is final.
             at = q.known_at
         if q.known_at is None or q.known_at >= at:
-            # Default knowledge: the instant of this score's own trace entry, i.e.
-            # everything committed before the append lock was granted to us.
+            # Everything committed before the lock was granted (the default known_at
+            # comes here only on an empty chain).
             knowledge = Knowledge(uow.audit.next_position(), q.known_at or at)
         else:
             knowledge = Knowledge(uow.audit.position_known_at(q.known_at), q.known_at)

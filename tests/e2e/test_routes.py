@@ -228,12 +228,16 @@ def test_score_body_worked_example(api, ctx):
     assert s["reasons"][0]["kind"] == "record" and s["reasons"][0]["contribution"] == "-8.00"
     assert set(s["model"]) == {"id", "version", "sha256"}
     assert s["model"]["id"] == "keqiao-2025" and s["model"]["version"] == 2  # the default
-    # the trace is the next entry; default known_at is its own instant
+    # the trace is the next entry; default known_at is the committed head the score
+    # read, the entry before it (API.md §4)
     assert s["trace_id"] == before + 1 == audit_head(ctx)
     assert SHA_RE.match(s["trace_sha256"])
     trace = api.get(f"/api/v1/traces/{s['trace_id']}", "evaluator").get_json()
     assert trace["sha256"] == s["trace_sha256"]
-    assert trace["at"] == s["known_at"] and INSTANT_RE.match(s["known_at"])
+    assert trace["payload"]["knowledge_position"] == before
+    head = api.get(f"/api/v1/audit/entries?after={before - 1}&limit=1", "auditor").get_json()
+    assert head["items"][0]["at"] == s["known_at"] < trace["at"]
+    assert INSTANT_RE.match(s["known_at"])
     assert trace["actor"] == "柯桥区公共资源交易中心评标系统"
 
 
