@@ -77,8 +77,10 @@ class VerifyQuery(Query):
 @requires(*AUDIT)  # outside the query parsing: 401/403 come before 400 (API.md §1)
 @log.arguments(VerifyQuery, location="query", as_kwargs=True)
 @log.response(200, ChainVerification)
-def verify(position, sha256):
-    """Re-hash the whole chain and every stored row; appends nothing. With a saved
-    checkpoint (``position`` and ``sha256``) also whether the log still extends it."""
+def verify(position, sha256, from_):
+    """Re-hash the whole chain and every stored row; appends nothing to the chain (the
+    run is stored beside it). With a saved checkpoint (``position`` and ``sha256``) also
+    whether the log still extends it; with ``from=checkpoint`` only what was appended
+    since the newest stored intact verification."""
     cp = checkpoints.parse(position, sha256) if position is not None else None
-    return audit.verify_chain(ctx(), cp)
+    return audit.verify_chain(ctx(), cp, incremental=from_ == "checkpoint")

@@ -29,6 +29,7 @@ from .repositories import (
     TokenRepository,
 )
 from .tender_repository import TenderRepository, WarningRepository
+from .verifications import VerificationRepository
 
 
 def system_clock() -> datetime:
@@ -63,6 +64,7 @@ class SqlUnitOfWork:
         self.applications = ApplicationRepository(s)
         self.tenders = TenderRepository(s)
         self.warnings = WarningRepository(s)
+        self.verifications = VerificationRepository(s)
         self._committed = False
         if self.snapshot and self.engine.dialect.name == "postgresql":
             # One snapshot for the whole unit (READ COMMITTED would see rows committed
