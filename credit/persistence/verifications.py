@@ -24,8 +24,8 @@ from .tables import (
     TokenRow,
     VerificationRow,
 )
-from .tender_tables import TenderRow, WarningRow
 from .tender_repository import ROW_CLASSES
+from .tender_tables import TenderRow, WarningRow
 
 # Tables whose rows carry the position of the entry that created them.
 _POSITIONED = {c.__tablename__: c for c in (

@@ -20,9 +20,9 @@ from .context import Actor, ServiceContext
 from .idempotency import IdempotentRequest, Outcome, remember, replay
 from .inputs import EvaluationInput, FieldErrors, load
 from .records import check_uscc
-from .tokens import confirm_token
 from .resources import EVALUATION, present
 from .tenders import evaluation_warnings
+from .tokens import confirm_token
 
 CLOCK_SKEW = timedelta(seconds=1)
 
