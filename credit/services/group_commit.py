@@ -67,7 +67,8 @@ class GroupAppender:
         self._queue_mutex = threading.Lock()
         self._pending: list[_Pending] = []
         self._flush = threading.Lock()
-        #: Batches written and entries in them (for tests and the bench).
+        #: Entries queued, batches written and entries in them (tests and the bench).
+        self.queued = 0
         self.batches = 0
         self.entries = 0
 
@@ -77,6 +78,7 @@ class GroupAppender:
         item = _Pending(kind, actor, payload_text, uscc)
         with self._queue_mutex:
             self._pending.append(item)
+            self.queued += 1
         while not item.done:
             with self._flush:
                 if item.done:
