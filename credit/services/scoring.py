@@ -12,7 +12,7 @@ from credit.domain.dates import CST, MIN_DATE, format_instant, from_micros
 from credit.domain.engine import ScoreResult, evaluate
 from credit.domain.money import fmt
 from credit.domain.records import Knowledge
-from credit.domain.trace import model_ref, result_body, trace_payload
+from credit.domain.trace import model_ref, trace_payload
 from credit.errors import Forbidden, InvalidInput, NotFound, RuleViolation
 from credit.persistence.tables import EvaluationRow
 
@@ -75,7 +75,7 @@ def _serve(uow, actor: Actor, result: ScoreResult, name: str | None, at: datetim
     trace id and hash."""
     payload = _payload(result, name, actor, context)
     entry = uow.audit.append("score.served", actor.name, payload, uscc=result.uscc, at=at)
-    body = result_body(result, name)
+    body = dict(payload["result"])  # the §4 fields, built once (trace_payload)
     body["trace_id"] = entry["position"]
     body["trace_sha256"] = entry["sha256"]
     return body
@@ -97,9 +97,10 @@ def score(ctx: ServiceContext, actor: Actor, q: ScoreQuery) -> dict:
     if computed is None:
         return _score_under_lock(ctx, actor, model, q, as_of)
     result, name = computed
-    payload_text = canonical.dumps(_payload(result, name, actor))
+    payload = _payload(result, name, actor)
+    payload_text = canonical.dumps(payload)
     appended = ctx.appender().append("score.served", actor.name, payload_text, result.uscc)
-    body = result_body(result, name)
+    body = dict(payload["result"])  # the §4 fields, built once (trace_payload)
     body["trace_id"] = appended.position
     body["trace_sha256"] = appended.sha256
     return body
