@@ -38,7 +38,7 @@ class SubjectRow(Base):
     __tablename__ = "subjects"
     uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
-    registered_position: Mapped[int] = mapped_column(BigInteger)
+    registered_position: Mapped[int] = mapped_column(BigInteger, index=True)  # 0006
 
 
 class RecordRow(Base):

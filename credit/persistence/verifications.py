@@ -80,21 +80,20 @@ class VerificationRepository:
         ``audit_position``, or for a tender's or a warning's rows by their group not
         being one created at or before it (so rows forged into a new or a non-existent
         group are read too) — in key order."""
-        if table in _POSITIONED:
-            cls = _POSITIONED[table]
+        cls = _POSITIONED.get(table) or ROW_CLASSES[table]
+        if table in _POSITIONED or table in _OWN_POSITION:
+            # One row per creating entry: read through the position's index, in position
+            # order (ordering by the key would make SQLite walk the whole table).
             cond = cls.audit_position > position
             if table == "idempotency_keys":
                 cond = or_(cond, cls.audit_position.is_(None))
+            order = [cls.audit_position]
         else:
-            cls = ROW_CLASSES[table]
-            if table in _OWN_POSITION:
-                cond = cls.audit_position > position
-            else:
-                parent, column = _GROUP_PARENT.get(table, (TenderRow, "tender_id"))
-                old = select(parent.id).where(parent.audit_position <= position)
-                cond = getattr(cls, column).not_in(old)
-        keys = list(cls.__table__.primary_key.columns)
-        return iter(self.session.scalars(select(cls).where(cond).order_by(*keys))
+            parent, column = _GROUP_PARENT.get(table, (TenderRow, "tender_id"))
+            old = select(parent.id).where(parent.audit_position <= position)
+            cond = getattr(cls, column).not_in(old)
+            order = list(cls.__table__.primary_key.columns)  # a group's rows together
+        return iter(self.session.scalars(select(cls).where(cond).order_by(*order))
                     .yield_per(2000))
 
     def subjects_since(self, position: int) -> list[SubjectRow]:

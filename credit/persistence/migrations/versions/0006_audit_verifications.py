@@ -37,6 +37,8 @@ def upgrade() -> None:
         sa.Column("seconds", sa.String(16), nullable=False),
     )
     op.create_index("ix_audit_verifications_ok_position", TABLE, ["ok", "position"])
+    # An incremental run reads the subjects registered after its starting position.
+    op.create_index("ix_subjects_registered_position", "subjects", ["registered_position"])
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":  # credit_refuse_change() comes from 0001
         op.execute(f"CREATE TRIGGER {TABLE}_append_only BEFORE UPDATE OR DELETE ON {TABLE} "
@@ -49,4 +51,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_subjects_registered_position", "subjects")
     op.drop_table(TABLE)
