@@ -93,6 +93,10 @@ def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 2,
         "worker_class": ("api.server.JsonErrorThreadWorker" if threads > 1
                          else "api.server.JsonErrorSyncWorker"),
         "threads": threads,
+        # One request per connection, as the sync workers had: a keep-alive connection
+        # whose request body the app refused unread (401 before reading 1 MiB, 413) is
+        # not reusable by gthread (tests/e2e/test_real_server.py).
+        "keepalive": 0,
         "preload_app": False,
         # gunicorn caps a request line at 8190 bytes whatever is set; header fields up
         # to 64 KiB reach the app, which answers 401/403 before its own 8 KiB 413.

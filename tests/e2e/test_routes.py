@@ -410,7 +410,9 @@ def test_traces_entries_and_verification(api, ctx, clock):
     assert [t["position"] for t in by_uscc["items"]] == [s3["trace_id"], s1["trace_id"]]
     by_actor = api.get("/api/v1/traces?actor=柯桥区住房和城乡建设局", "admin").get_json()
     assert [t["position"] for t in by_actor["items"]] == [s2["trace_id"]]
-    frm = s2["known_at"].replace("+", "%2B")
+    # the trace's own instant (a default score's known_at is the head it read, before it)
+    frm = api.get(f"/api/v1/traces/{s2['trace_id']}", "auditor").get_json()["at"] \
+        .replace("+", "%2B")
     window = api.get(f"/api/v1/traces?from={frm}&to={frm}", "auditor").get_json()
     assert [t["position"] for t in window["items"]] == [s2["trace_id"]]
     after = api.get(f"/api/v1/traces?from={frm}", "auditor").get_json()
