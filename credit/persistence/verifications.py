@@ -10,30 +10,23 @@ from typing import Iterator
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from .tables import (
-    ApplicationDecisionRow,
-    ApplicationRow,
-    AuditEntryRow,
-    EndedSessionRow,
-    EvaluationRow,
-    IdempotencyRow,
-    RecordEventRow,
-    RecordRow,
-    SubjectRow,
-    TokenRevocationRow,
-    TokenRow,
-    VerificationRow,
-)
-from .tender_repository import ROW_CLASSES
+from .tables import AuditEntryRow, Base, SubjectRow, VerificationRow
+from .tender_repository import CHILD_TABLES
 from .tender_tables import TenderRow, WarningRow
 
-# Tables whose rows carry the position of the entry that created them.
-_POSITIONED = {c.__tablename__: c for c in (
-    RecordRow, RecordEventRow, EvaluationRow, IdempotencyRow, EndedSessionRow,
-    ApplicationRow, ApplicationDecisionRow, TokenRow, TokenRevocationRow)}
-# The tender loop's tables grouped under a parent whose row carries the position.
-_GROUP_PARENT = {"warning_bids": (WarningRow, "warning_id")}
-_OWN_POSITION = ("tenders", "awards", "warnings", "warning_disposals")
+# The tender loop's tables grouped under a parent whose row carries the position; every
+# other table's rows carry the position of the entry that created them (any mapped
+# table with an ``audit_position`` column: a table added later needs nothing here).
+_GROUP_PARENT = {"warning_bids": (WarningRow, "warning_id"),
+                 **{t: (TenderRow, "tender_id") for t in CHILD_TABLES}}
+
+
+def _mapped(table: str):
+    """The mapped class of ``table`` (any table of the schema)."""
+    for mapper in Base.registry.mappers:
+        if mapper.class_.__tablename__ == table:
+            return mapper.class_
+    raise KeyError(f"no mapped table {table!r}")
 
 
 class VerificationRepository:
@@ -80,8 +73,8 @@ class VerificationRepository:
         ``audit_position``, or for a tender's or a warning's rows by their group not
         being one created at or before it (so rows forged into a new or a non-existent
         group are read too) — in key order."""
-        cls = _POSITIONED.get(table) or ROW_CLASSES[table]
-        if table in _POSITIONED or table in _OWN_POSITION:
+        cls = _mapped(table)
+        if table not in _GROUP_PARENT:
             # One row per creating entry: read through the position's index, in position
             # order (ordering by the key would make SQLite walk the whole table).
             cond = cls.audit_position > position
@@ -89,7 +82,7 @@ class VerificationRepository:
                 cond = or_(cond, cls.audit_position.is_(None))
             order = [cls.audit_position]
         else:
-            parent, column = _GROUP_PARENT.get(table, (TenderRow, "tender_id"))
+            parent, column = _GROUP_PARENT[table]
             old = select(parent.id).where(parent.audit_position <= position)
             cond = getattr(cls, column).not_in(old)
             order = list(cls.__table__.primary_key.columns)  # a group's rows together
