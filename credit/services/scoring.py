@@ -128,21 +128,26 @@ def _compute_in_snapshot(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery
         return score_as_known(uow, model, q.uscc, q.sector, as_of, knowledge)
 
 
+def serving_knowledge(uow, known_at: datetime | None) -> tuple[datetime, Knowledge]:
+    """Under the append lock: the ``at`` of a served score's trace entry and the
+    knowledge it is computed with (the rule before issue 10, kept for a ``known_at``
+    not earlier than the committed head's ``at`` and for an empty chain)."""
+    at = uow.audit.next_at()
+    if known_at is not None and known_at >= at:
+        # A known_at a moment ahead (clock skew): the trace itself is stamped at
+        # known_at, so every later entry has at > known_at and the answer is final.
+        at = known_at
+    if known_at is None or known_at >= at:
+        # Everything committed before the lock was granted to us.
+        return at, Knowledge(uow.audit.next_position(), known_at or at)
+    return at, Knowledge(uow.audit.position_known_at(known_at), known_at)
+
+
 def _score_under_lock(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
                       as_of: date) -> dict:
     with ctx.uow(write=True) as uow:
         confirm_token(uow, actor)
-        at = uow.audit.next_at()
-        if q.known_at is not None and q.known_at >= at:
-            # A known_at a moment ahead (clock skew): the trace itself is stamped at
-            # known_at, so every later entry has at > known_at and the answer is final.
-            at = q.known_at
-        if q.known_at is None or q.known_at >= at:
-            # Everything committed before the lock was granted (the default known_at
-            # comes here only on an empty chain).
-            knowledge = Knowledge(uow.audit.next_position(), q.known_at or at)
-        else:
-            knowledge = Knowledge(uow.audit.position_known_at(q.known_at), q.known_at)
+        at, knowledge = serving_knowledge(uow, q.known_at)
         result, name = score_as_known(uow, model, q.uscc, q.sector, as_of, knowledge)
         body = _serve(uow, actor, result, name, at)
         uow.commit()
