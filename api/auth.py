@@ -7,7 +7,7 @@ from functools import wraps
 
 from flask import current_app, g, request
 
-from credit.errors import CreditError, Forbidden
+from credit.errors import ConnectionLost, CreditError, Forbidden
 from credit.services.tokens import authenticate
 
 MAX_BODY = 1024 * 1024
@@ -43,23 +43,51 @@ def _bearer() -> str | None:
     return secret.strip() or None
 
 
-def requires(*roles: str):
-    """Authenticate, then allow only ``roles``; the actor is ``g.actor``."""
+def requires(*roles: str, revocation_in_transaction: bool = False):
+    """Authenticate, then allow only ``roles``; the actor is ``g.actor``.
+
+    ``revocation_in_transaction``: a token verified before (services/tokens.py) has its
+    revocation checked inside the use case's own transaction instead of one of its own
+    (the score route); should the view fail first (a 400, say), the revocation is
+    checked before that error goes out, so 401 still comes before everything else.
+
+    A connection found dead before anything was committed (ConnectionLost) runs the
+    request once more, on a fresh connection."""
 
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            ctx = current_app.extensions["credit"]
-            g.actor = authenticate(ctx, _bearer())
-            if g.actor.role not in roles:
-                raise Forbidden(f"The role {g.actor.role!r} may not use this route.")
-            check_limits()
-            return view(*args, **kwargs)
+            try:
+                return _checked(view, roles, revocation_in_transaction, args, kwargs)
+            except ConnectionLost:
+                return _checked(view, roles, revocation_in_transaction, args, kwargs)
 
         wrapper.credit_roles = roles
         return wrapper
 
     return decorate
+
+
+def _checked(view, roles, defer: bool, args, kwargs):
+    ctx = current_app.extensions["credit"]
+    secret = _bearer()
+    g.actor = authenticate(ctx, secret, defer_revocation=defer)
+    if g.actor.role not in roles:
+        _confirmed(ctx, secret)
+        raise Forbidden(f"The role {g.actor.role!r} may not use this route.")
+    try:
+        check_limits()
+        return view(*args, **kwargs)
+    except CreditError as exc:
+        if exc.status != 401:
+            _confirmed(ctx, secret)
+        raise
+
+
+def _confirmed(ctx, secret: str | None) -> None:
+    """The full check of a token whose revocation was deferred (raises 401)."""
+    if not g.actor.confirmed:
+        authenticate(ctx, secret)
 
 
 def public(view):

@@ -1,5 +1,11 @@
-"""``credit serve``: gunicorn with sync workers. The app (and its database engine) is
-created in each worker after fork, never in the master (no preload)."""
+"""``credit serve``: gunicorn with threaded (gthread) workers. The app (and its
+database engine, and its group appender of served-score traces) is created in each
+worker after fork, never in the master (no preload).
+
+Why threads (issue 10, measured in bench/issue10.py, README "Worker model"): a served
+score's trace is group-committed inside a process (services/group_commit.py), which
+needs several requests in one process; the work outside the lock is short and spends
+much of its time waiting on the database, so threads overlap well despite the GIL."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import sys
 from http import HTTPStatus
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
 from credit.settings import Settings
@@ -40,6 +47,19 @@ class JsonErrorSyncWorker(SyncWorker):
         super().init_process()
 
 
+class JsonErrorThreadWorker(ThreadWorker):
+    """A gthread worker whose protocol-level errors are JSON too."""
+
+    def init_process(self):
+        import gunicorn.util
+        gunicorn.util.write_error = _json_write_error
+        super().init_process()
+
+
+#: Threads per worker (gthread): enough requests in one process to share a commit.
+THREADS = 8
+
+
 class CreditServer(BaseApplication):
     def __init__(self, options: dict):
         self.options = options
@@ -54,7 +74,8 @@ class CreditServer(BaseApplication):
         return create_app()
 
 
-def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 2) -> None:
+def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 2,
+        threads: int = THREADS) -> None:
     settings = Settings.from_env()
     if not settings.secret_key:
         sys.exit("error: CREDIT_SECRET_KEY is required by credit serve (it signs console "
@@ -69,7 +90,13 @@ def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 2) -> None:
     CreditServer({
         "bind": f"{host}:{port}",
         "workers": workers,
-        "worker_class": "api.server.JsonErrorSyncWorker",
+        "worker_class": ("api.server.JsonErrorThreadWorker" if threads > 1
+                         else "api.server.JsonErrorSyncWorker"),
+        "threads": threads,
+        # One request per connection, as the sync workers had: a keep-alive connection
+        # whose request body the app refused unread (401 before reading 1 MiB, 413) is
+        # not reusable by gthread (tests/e2e/test_real_server.py).
+        "keepalive": 0,
         "preload_app": False,
         # gunicorn caps a request line at 8190 bytes whatever is set; header fields up
         # to 64 KiB reach the app, which answers 401/403 before its own 8 KiB 413.

@@ -82,8 +82,11 @@ def generate(db: Path, enterprises: int, records: int, today: date, seed: int = 
         counts.append(rest // others + (1 if i < rest % others else 0))
 
     def flush():
-        conn.executemany("INSERT INTO records VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                         rec_rows)
+        conn.executemany(
+            "INSERT INTO records (id, uscc, subject_name, sector, code, decided_on, "
+            "valid_until, document_no, issued_by, project_code, project_name, occurred_on, "
+            "note, entered_by, recorded_at, audit_position, sha256) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rec_rows)
         conn.executemany("INSERT INTO audit_entries VALUES (?,?,?,?,?,?,?)", entries)
         conn.executemany("INSERT INTO subjects VALUES (?,?,?)", subjects)
         rec_rows.clear(), entries.clear(), subjects.clear()

@@ -171,11 +171,11 @@ def _auditor_key(public_key_file: str | None):
         sys.exit(2)
 
 
-def _verified(cp) -> dict:
+def _verified(cp, incremental: bool = False) -> dict:
     """verify_chain; exit 2 when the database cannot be reached."""
     from credit.services.audit import verify_chain
     try:
-        return verify_chain(_context(), cp)
+        return verify_chain(_context(), cp, incremental=incremental)
     except Unavailable as exc:
         click.echo(f"error: {exc.message}", err=True)
         sys.exit(2)
@@ -193,19 +193,26 @@ def _verified(cp) -> dict:
               default=None, help="with --checkpoint: the public key that checks its "
               "signature (the JSON of GET /audit/public-key); default: the signing key "
               "file (CREDIT_SIGNING_KEY)")
-def audit_verify(checkpoint_file, public_key_file) -> None:
+@click.option("--incremental", is_flag=True, default=False,
+              help="verify only what was appended since the newest stored intact "
+              "verification (fast; edits before it are caught by a full run, the default)")
+def audit_verify(checkpoint_file, public_key_file, incremental) -> None:
     """Re-hash the chain and every stored row; with --checkpoint also check that the log
     still extends the saved checkpoint (catches truncation and rewrites) and that its
-    signature holds under a key the auditor holds. Exit 0 intact, 1 not, 2 unreachable,
-    an unreadable checkpoint file, or no key to check its signature with."""
+    signature holds under a key the auditor holds; with --incremental only the entries
+    after the newest stored intact verification and the rows they created. Every run is
+    stored (outside the chain). Exit 0 intact, 1 not, 2 unreachable, an unreadable
+    checkpoint file, or no key to check its signature with."""
     from credit.services import checkpoints
     if public_key_file is not None and checkpoint_file is None:
         raise click.UsageError("--public-key checks a checkpoint: give --checkpoint too.")
+    if incremental and checkpoint_file is not None:
+        raise click.UsageError("--checkpoint needs a full run: drop --incremental.")
     cp = doc = key = None
     if checkpoint_file is not None:
         cp, doc = _read_checkpoint(checkpoint_file)
         key = _auditor_key(public_key_file)  # before reading the database
-    result = _verified(cp)
+    result = _verified(cp, incremental)
     if doc is not None:
         result["checkpoint_signature_ok"] = checkpoints.signature_ok(doc, key)
     click.echo(json.dumps(result, ensure_ascii=False))
@@ -311,10 +318,12 @@ def screens_replay(code) -> None:
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8000, type=int)
 @click.option("--workers", default=2, type=int)
-def serve(host, port, workers) -> None:
-    """Serve the API with gunicorn (sync workers; engines are created after fork)."""
-    from api.server import run
-    run(host=host, port=port, workers=workers)
+@click.option("--threads", default=None, type=click.IntRange(1, 64),
+              help="threads per worker (gthread; 1 = sync workers); default 8")
+def serve(host, port, workers, threads) -> None:
+    """Serve the API with gunicorn (threaded workers; engines are created after fork)."""
+    from api.server import THREADS, run
+    run(host=host, port=port, workers=workers, threads=threads or THREADS)
 
 
 # Batch commands (pandas is imported only when one of them runs).

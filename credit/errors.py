@@ -56,6 +56,13 @@ class Unavailable(CreditError):
     error = "database_unavailable"
 
 
+class ConnectionLost(Unavailable):
+    """A pooled connection turned out dead before its transaction could commit (the
+    server restarted, an idle connection was closed): nothing of the transaction was
+    written, so the request may be run once more on a fresh connection (api/auth.py).
+    Replaces ``pool_pre_ping``, which cost a round trip on every checkout."""
+
+
 class IntegrityFailure(CreditError):
     """Stored data no longer matches the hash its audit entry holds (tampering or
     corruption): the service refuses to serve it rather than serve it silently. Not a

@@ -58,12 +58,16 @@ def entries(after, limit, kind):
 
 
 class VerifyQuery(Query):
-    """An optional checkpoint (API.md §6): both or neither."""
+    """An optional checkpoint (API.md §6): both or neither; or ``from=checkpoint``."""
 
     position = fields.Integer(load_default=None, strict=False,
                               validate=validate.Range(min=0, max=2**63 - 1))
     sha256 = fields.String(load_default=None, validate=validate.Regexp(
         r"^[0-9a-fA-F]{64}$", error="must be 64 hexadecimal digits."))
+    from_ = fields.String(data_key="from", load_default=None, validate=validate.OneOf(
+        ["checkpoint"], error="must be checkpoint (the newest stored verification)."),
+        metadata={"description": "checkpoint: verify incrementally, from the newest "
+                                 "stored intact verification to the head"})
 
     @validates_schema
     def _both_or_neither(self, data, **kw):
@@ -71,14 +75,19 @@ class VerifyQuery(Query):
             missing = "sha256" if data.get("sha256") is None else "position"
             raise ValidationError("position and sha256 of a checkpoint go together.",
                                   missing)
+        if data.get("from_") is not None and data.get("position") is not None:
+            raise ValidationError("from=checkpoint verifies incrementally; a saved "
+                                  "checkpoint (position, sha256) needs a full run.", "from")
 
 
 @log.route("/verify", methods=["GET"])
 @requires(*AUDIT)  # outside the query parsing: 401/403 come before 400 (API.md §1)
 @log.arguments(VerifyQuery, location="query", as_kwargs=True)
 @log.response(200, ChainVerification)
-def verify(position, sha256):
-    """Re-hash the whole chain and every stored row; appends nothing. With a saved
-    checkpoint (``position`` and ``sha256``) also whether the log still extends it."""
+def verify(position, sha256, from_):
+    """Re-hash the whole chain and every stored row; appends nothing to the chain (the
+    run is stored beside it). With a saved checkpoint (``position`` and ``sha256``) also
+    whether the log still extends it; with ``from=checkpoint`` only what was appended
+    since the newest stored intact verification."""
     cp = checkpoints.parse(position, sha256) if position is not None else None
-    return audit.verify_chain(ctx(), cp)
+    return audit.verify_chain(ctx(), cp, incremental=from_ == "checkpoint")

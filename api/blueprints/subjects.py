@@ -25,7 +25,8 @@ def show(uscc):
 
 @blp.route("/<uscc>/score", methods=["GET"])
 @blp.response(200, ScoreOut)
-@requires(*READERS)  # outside the query parsing: 401/403/413 come before 400
+@requires(*READERS, revocation_in_transaction=True)  # outside the query parsing: 401/403/413
+# come before 400; the token's revocation is checked in the score's own transaction
 @blp.arguments(ScoreQuerySchema, location="query", as_kwargs=True)
 def score(uscc, sector, as_of, known_at, model):
     """Score, grade, eligibility and measures; every call logs its trace."""

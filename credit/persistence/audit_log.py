@@ -50,6 +50,21 @@ class Head:
     sha256: str
 
 
+def entry_text(position: int, kind: str, at: str, actor: str, payload_text: str,
+               prev_sha256: str) -> str:
+    """``canonical.dumps`` of the entry without its hash, assembled around a payload that
+    is canonical text already: the keys in sorted order (actor, at, kind, payload,
+    position, prev_sha256), the same separators and escaping, so the bytes are the same
+    (tests/unit/test_entry_text.py)."""
+    return (f'{{"actor":{_string(actor)},"at":{_string(at)},"kind":{_string(kind)},'
+            f'"payload":{payload_text},"position":{int(position)},'
+            f'"prev_sha256":{_string(prev_sha256)}}}')
+
+
+def _string(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
 def parse_entry(row: AuditEntryRow) -> dict:
     """The entry exactly as stored: its canonical text parsed, plus its hash."""
     entry = json.loads(row.text)
@@ -64,6 +79,7 @@ class AuditLog:
         self.session = session
         self.clock = clock
         self._head: Head | None = None
+        self._prev_sha = GENESIS
 
     def lock(self) -> None:
         """Take the append lock (see module docstring) and read the chain's head."""
@@ -105,28 +121,32 @@ class AuditLog:
     def append(self, kind: str, actor: str, payload: dict, *, uscc: str | None = None,
                at: datetime | None = None) -> dict:
         """Append one entry; returns it exactly as it will be served."""
+        position, at_text, sha = self.append_text(kind, actor, canonical.dumps(payload),
+                                                  uscc=uscc, at=at)
+        return {"position": position, "kind": kind, "at": at_text, "actor": actor,
+                "payload": payload, "prev_sha256": self._prev_sha, "sha256": sha}
+
+    def append_text(self, kind: str, actor: str, payload_text: str, *,
+                    uscc: str | None = None, at: datetime | None = None
+                    ) -> tuple[int, str, str]:
+        """Append one entry whose payload is already canonical text (a served score's
+        trace is serialised before the lock is taken); returns its position, ``at``
+        and ``sha256``."""
         head = self._require_lock()
         at = at or self.next_at()
         at_us = to_micros(at)
         if head.at_us is not None and at_us <= head.at_us:
             raise RuntimeError("audit time must strictly increase")
-        entry = {
-            "position": head.position + 1,
-            "kind": kind,
-            "at": format_instant(at),
-            "actor": actor,
-            "payload": payload,
-            "prev_sha256": head.sha256,
-        }
-        body = canonical.dumps(entry)
+        position, at_text = head.position + 1, format_instant(at)
+        body = entry_text(position, kind, at_text, actor, payload_text, head.sha256)
         sha = canonical.sha256_hex(body)
         # Core insert: entries are never read back as ORM objects in this transaction.
         self.session.connection().execute(_INSERT, {
-            "position": entry["position"], "kind": kind, "at_us": at_us, "actor": actor,
+            "position": position, "kind": kind, "at_us": at_us, "actor": actor,
             "uscc": uscc, "text": body, "sha256": sha})
-        self._head = Head(entry["position"], at_us, sha)
-        entry["sha256"] = sha
-        return entry
+        self._prev_sha = head.sha256
+        self._head = Head(position, at_us, sha)
+        return position, at_text, sha
 
     def position_known_at(self, known_at: datetime) -> int:
         """The highest position with ``at ≤ known_at`` (0 when none)."""

@@ -54,7 +54,8 @@ def make_engine(url: str | None = None, **kw) -> Engine:
                                **kw)
         _configure_sqlite(engine)
     else:
-        kw.setdefault("pool_pre_ping", True)
+        # No pool_pre_ping (a round trip on every checkout): a dead pooled connection
+        # surfaces as ConnectionLost and the request is retried once (api/auth.py).
         engine = create_engine(url, isolation_level="READ COMMITTED", **kw)
     return engine
 

@@ -255,10 +255,11 @@ class RecordRepository(_Repo):
         return iter(self.session.scalars(select(RecordRow).order_by(RecordRow.id))
                     .yield_per(2000))
 
-    def first_per_subject(self) -> list[tuple[str, int, str]]:
+    def first_per_subject(self, since: int = 0) -> list[tuple[str, int, str]]:
         """``(uscc, audit_position, subject_name)`` of each subject's first record (the
-        one that registered it)."""
+        one that registered it); with ``since``, its first record after that position."""
         first = (select(RecordRow.uscc, func.min(RecordRow.audit_position).label("pos"))
+                 .where(RecordRow.audit_position > since)
                  .group_by(RecordRow.uscc).subquery())
         q = (select(RecordRow.uscc, RecordRow.audit_position, RecordRow.subject_name)
              .join(first, and_(RecordRow.uscc == first.c.uscc,

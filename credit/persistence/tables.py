@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -38,7 +38,7 @@ class SubjectRow(Base):
     __tablename__ = "subjects"
     uscc: Mapped[str] = mapped_column(String(18), primary_key=True)
     name: Mapped[str] = mapped_column(Text)
-    registered_position: Mapped[int] = mapped_column(BigInteger)
+    registered_position: Mapped[int] = mapped_column(BigInteger, index=True)  # 0006
 
 
 class RecordRow(Base):
@@ -192,3 +192,22 @@ APPEND_ONLY_TABLES = (
     # migration 0007 (PERFORMANCE.md): credit.persistence.performance_tables
     "performance_evaluations", "performance_reviews",
 )
+
+
+class VerificationRow(Base):
+    """One run of ``audit verify`` (API.md §6), kept outside the chain: the head it
+    reached (``position``, ``sha256``), its verdict and when it ran. An incremental run
+    starts from the newest intact one; the console shows the newest. Inserted, never
+    updated (like the chain's tables, though not part of it: migration 0006)."""
+
+    __tablename__ = "audit_verifications"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    mode: Mapped[str] = mapped_column(String(16))  # full | incremental
+    from_position: Mapped[int] = mapped_column(BigInteger)  # 0 for a full run
+    position: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    entries_checked: Mapped[int] = mapped_column(BigInteger)
+    first_bad: Mapped[str | None] = mapped_column(Text, nullable=True)  # canonical JSON
+    verified_at: Mapped[str] = mapped_column(String(32))
+    seconds: Mapped[str] = mapped_column(String(16))

@@ -10,10 +10,10 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from credit.errors import Unavailable
+from credit.errors import ConnectionLost, Unavailable
 
 from .agency_repository import AgencyRepository
 from .audit_log import AuditLog
@@ -31,6 +31,7 @@ from .repositories import (
     TokenRepository,
 )
 from .tender_repository import TenderRepository, WarningRepository
+from .verifications import VerificationRepository
 
 
 def system_clock() -> datetime:
@@ -67,21 +68,26 @@ class SqlUnitOfWork:
         self.warnings = WarningRepository(s)
         self.agencies = AgencyRepository(s)
         self.performance = PerformanceRepository(s)
+        self.verifications = VerificationRepository(s)
         self._committed = False
         if self.snapshot and self.engine.dialect.name == "postgresql":
             # One snapshot for the whole unit (READ COMMITTED would see rows committed
             # half-way through a long read, e.g. audit verify under concurrent writers).
             # SQLite read transactions are snapshots already (WAL).
             s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        self._committing = False
         if self.write:
             try:
                 self.audit.lock()
             except OperationalError as exc:
                 self.session.close()
+                if exc.connection_invalidated:
+                    raise ConnectionLost(f"the connection was lost: {exc.orig}") from None
                 raise Unavailable(f"the database cannot be reached: {exc.orig}") from None
         return self
 
     def commit(self) -> None:
+        self._committing = True
         self.session.commit()
         self._committed = True
 
@@ -92,6 +98,11 @@ class SqlUnitOfWork:
         # close() ends the transaction (a rollback unless committed) without expiring
         # loaded objects, so results stay readable after the block.
         self.session.close()
+        if isinstance(exc, DBAPIError) and exc.connection_invalidated \
+                and not self._committing:
+            # Died before COMMIT was sent: nothing was written, a retry is safe. A
+            # connection lost during COMMIT leaves the outcome unknown: no retry.
+            raise ConnectionLost("the database connection was lost") from exc
         if isinstance(exc, OperationalError):
             raise Unavailable("the database cannot be reached or is busy") from exc
 

@@ -23,10 +23,10 @@ from . import agencies
 from .context import Actor, ServiceContext
 from .paging import page
 from .scoring import score_as_known
-from .verification import verify_chain
+from .verification import last_verification, verify_chain
 
-__all__ = ["TraceFilter", "get_entry", "get_trace", "inquiries", "list_entries",
-           "list_traces", "verify_chain", "verify_trace"]
+__all__ = ["TraceFilter", "get_entry", "get_trace", "inquiries", "last_verification",
+           "list_entries", "list_traces", "verify_chain", "verify_trace"]
 
 
 @dataclass(frozen=True)

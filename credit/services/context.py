@@ -3,6 +3,7 @@ and who is acting."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Callable, Protocol
@@ -31,6 +32,9 @@ class Actor:
     token_id: int = 0
     sectors: frozenset[str] = field(default_factory=frozenset)
     uscc: str | None = None
+    #: False when the token's revocation is still to be checked inside the use case's
+    #: own transaction (tokens.confirm_token; the score route, issue 10).
+    confirmed: bool = True
 
 
 @dataclass
@@ -39,6 +43,21 @@ class ServiceContext:
     models: object  # scoring_models.ModelRegistry
     clock: Callable[[], datetime]
     settings: Settings = field(default_factory=lambda: Settings.from_env())
+    _appender: object = field(default=None, init=False, repr=False, compare=False)
+    #: Verified tokens' immutable facts by secret hash (services/tokens.py).
+    token_cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _appender_mutex: object = field(default_factory=threading.Lock, init=False,
+                                    repr=False, compare=False)
+
+    def appender(self):
+        """The process's group appender of served-score traces (services/group_commit.py),
+        created on first use — after gunicorn's fork, like the engine."""
+        if self._appender is None:
+            from .group_commit import GroupAppender
+            with self._appender_mutex:
+                if self._appender is None:
+                    self._appender = GroupAppender(self.uow)
+        return self._appender
 
     def today(self) -> date:
         """Today in China Standard Time (the regulators' calendar)."""

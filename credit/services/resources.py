@@ -584,6 +584,9 @@ class ChainVerification(Resource):
     checkpoint_ok = fields.Boolean(metadata={"description": "only with position and sha256"})
     checkpoint_problem = fields.Nested(CheckpointProblem, allow_none=True, metadata={
         "description": "only with position and sha256"})
+    from_position = fields.Integer(metadata={
+        "description": "only with from=checkpoint: the stored verified position the run "
+                       "started from (0: none was stored, the whole chain was walked)"})
 
 
 class CheckpointOut(Resource):

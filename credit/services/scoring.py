@@ -8,12 +8,12 @@ from datetime import date, datetime, timedelta
 
 from credit.domain import canonical
 from credit.domain.consortium import combine
-from credit.domain.dates import CST, MIN_DATE, format_instant
+from credit.domain.dates import CST, MIN_DATE, format_instant, from_micros
 from credit.domain.engine import ScoreResult, evaluate
 from credit.domain.money import fmt
 from credit.domain.performance import consortium_index
 from credit.domain.records import Knowledge
-from credit.domain.trace import model_ref, result_body, trace_payload
+from credit.domain.trace import model_ref, trace_payload
 from credit.errors import Forbidden, InvalidInput, NotFound, RuleViolation
 from credit.persistence.tables import EvaluationRow
 
@@ -24,6 +24,7 @@ from .performance import bidder_indexes
 from .records import check_uscc
 from .resources import EVALUATION, present
 from .tenders import evaluation_warnings
+from .tokens import confirm_token
 
 CLOCK_SKEW = timedelta(seconds=1)
 
@@ -60,42 +61,94 @@ def score_as_known(uow, model, uscc: str, sector: str, as_of: date, knowledge: K
     return evaluate(model, uscc, records, events, sector, as_of, knowledge), name
 
 
-def _serve(uow, actor: Actor, result: ScoreResult, name: str | None, at: datetime,
-           context: dict | None = None) -> dict:
-    """Append the trace and return the §4 body with its trace id and hash."""
+def _payload(result: ScoreResult, name: str | None, actor: Actor,
+             context: dict | None = None) -> dict:
     payload = trace_payload(result, name)
     # Who may read the trace later: the token that caused it (API.md §2), by id.
     payload["token_id"] = actor.token_id
     if context:
         payload["evaluation"] = context
+    return payload
+
+
+def _serve(uow, actor: Actor, result: ScoreResult, name: str | None, at: datetime,
+           context: dict | None = None) -> dict:
+    """Append the trace (under the lock already held) and return the §4 body with its
+    trace id and hash."""
+    payload = _payload(result, name, actor, context)
     entry = uow.audit.append("score.served", actor.name, payload, uscc=result.uscc, at=at)
-    body = result_body(result, name)
+    body = dict(payload["result"])  # the §4 fields, built once (trace_payload)
     body["trace_id"] = entry["position"]
     body["trace_sha256"] = entry["sha256"]
     return body
 
 
+def score(ctx: ServiceContext, actor: Actor, q: ScoreQuery) -> dict:
+    """One subject's score, grade, eligibility and measures for a sector (traced).
+
+    With the default ``known_at`` (or one earlier than the committed head's ``at``) the
+    score is computed in a read snapshot at the chain's committed head, outside the
+    append lock, and its trace is handed to the process's group appender, which takes
+    the lock only to assign position and ``at``, insert and commit (API.md §4, §6
+    "Knowledge"; services/group_commit.py). A ``known_at`` not earlier than that head's
+    ``at`` is computed under the lock, as an evaluation is."""
+    check_known_at(ctx, q.known_at)
+    model = ctx.model(q.model)
+    as_of = q.as_of or ctx.today()
+    computed = _compute_in_snapshot(ctx, actor, model, q, as_of)
+    if computed is None:
+        return _score_under_lock(ctx, actor, model, q, as_of)
+    result, name = computed
+    payload = _payload(result, name, actor)
+    payload_text = canonical.dumps(payload)
+    appended = ctx.appender().append("score.served", actor.name, payload_text, result.uscc)
+    body = dict(payload["result"])  # the §4 fields, built once (trace_payload)
+    body["trace_id"] = appended.position
+    body["trace_sha256"] = appended.sha256
+    return body
+
+
+def _compute_in_snapshot(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
+                         as_of: date) -> tuple[ScoreResult, str | None] | None:
+    """The result as known at the committed head (or at an earlier ``known_at``), read
+    without the lock; None when the answer needs the lock (an empty chain, or a
+    ``known_at`` not earlier than the head's ``at``). Every read is bounded by the head's
+    position, so READ COMMITTED is as good as a snapshot here: rows are never updated,
+    and a row at or below a visible head was committed with it or before it."""
+    with ctx.uow(write=False) as uow:
+        confirm_token(uow, actor)
+        head = uow.audit.head()
+        if head.at_us is None:
+            return None
+        head_at = from_micros(head.at_us)
+        if q.known_at is None:
+            knowledge = Knowledge(head.position, head_at)
+        elif q.known_at < head_at:
+            knowledge = Knowledge(uow.audit.position_known_at(q.known_at), q.known_at)
+        else:
+            return None
+        return score_as_known(uow, model, q.uscc, q.sector, as_of, knowledge)
+
+
 def serving_knowledge(uow, known_at: datetime | None) -> tuple[datetime, Knowledge]:
     """Under the append lock: the ``at`` of a served score's trace entry and the
-    knowledge it is computed with (an enterprise's or an agency's score alike)."""
+    knowledge it is computed with (the rule before issue 10, kept for a ``known_at``
+    not earlier than the committed head's ``at`` and for an empty chain)."""
     at = uow.audit.next_at()
     if known_at is not None and known_at >= at:
         # A known_at a moment ahead (clock skew): the trace itself is stamped at
         # known_at, so every later entry has at > known_at and the answer is final.
         at = known_at
     if known_at is None or known_at >= at:
-        # Default knowledge: the instant of this score's own trace entry, i.e.
-        # everything committed before the append lock was granted to us.
+        # Everything committed before the lock was granted to us.
         return at, Knowledge(uow.audit.next_position(), known_at or at)
     return at, Knowledge(uow.audit.position_known_at(known_at), known_at)
 
 
-def score(ctx: ServiceContext, actor: Actor, q: ScoreQuery) -> dict:
-    """One subject's score, grade, eligibility and measures for a sector (traced)."""
-    check_known_at(ctx, q.known_at)
-    model = ctx.model(q.model)
-    as_of = q.as_of or ctx.today()
+def _score_under_lock(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
+                      as_of: date) -> dict:
     with ctx.uow(write=True) as uow:
+        confirm_token(uow, actor)
         at, knowledge = serving_knowledge(uow, q.known_at)
         result, name = score_as_known(uow, model, q.uscc, q.sector, as_of, knowledge)
         body = _serve(uow, actor, result, name, at)

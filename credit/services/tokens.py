@@ -108,28 +108,79 @@ def list_tokens(ctx: ServiceContext) -> list[dict]:
                 for t in uow.tokens.all()]
 
 
-def authenticate(ctx: ServiceContext, secret: str | None) -> Actor:
+#: Verified tokens kept per process (the facts of a token row never change; only a
+#: revocation, a row of its own, or the clock can end a token, and both are checked on
+#: every request). Bounded so that a flood of distinct valid tokens cannot grow it.
+TOKEN_CACHE_SIZE = 10_000
+
+
+def authenticate(ctx: ServiceContext, secret: str | None, *,
+                 defer_revocation: bool = False) -> Actor:
     """The actor behind a bearer secret, or Unauthenticated. Looks the token up by the
-    hash of the secret and compares hashes in constant time."""
+    hash of the secret and compares hashes in constant time.
+
+    A token verified once is remembered (its immutable facts, by secret hash); expiry is
+    checked against the clock and revocation against the database on every request, so
+    a revocation takes effect at the next request. With ``defer_revocation`` a
+    remembered token's revocation is left to the use case's own transaction
+    (:func:`confirm_token`), saving a transaction per request; the actor then has
+    ``confirmed=False``."""
     if not secret:
         auth_log.info("authentication failed: no bearer token")
         raise Unauthenticated("A bearer token is required (Authorization: Bearer <token>).")
     digest = _hash(secret)
-    with ctx.uow(write=False) as uow:
-        row = uow.tokens.by_secret_hash(digest)
-        if row is None or not hmac.compare_digest(row.secret_sha256, digest):
-            reason = "unknown token"
-        elif uow.tokens.is_revoked(row.id):
-            reason = f"token {row.id} is revoked"
-        elif row.expires_at_us is not None and row.expires_at_us <= to_micros(ctx.clock()):
-            reason = f"token {row.id} expired"
-        else:
-            reason = None
+    row = ctx.token_cache.get(digest)
+    confirmed = not (row is not None and defer_revocation)
+    if not confirmed:
+        reason = _expired(ctx, row)
+    elif row is not None:
+        with ctx.uow(write=False) as uow:
+            reason = _expired(ctx, row) or _revoked(uow, row)
+    else:
+        with ctx.uow(write=False) as uow:
+            row = uow.tokens.by_secret_hash(digest)
+            if row is None or not hmac.compare_digest(row.secret_sha256, digest):
+                reason = "unknown token"
+            else:
+                reason = _revoked(uow, row) or _expired(ctx, row)
+        if reason is None and len(ctx.token_cache) < TOKEN_CACHE_SIZE:
+            ctx.token_cache[digest] = _facts(row)
     if reason is not None:
         auth_log.warning("authentication failed: %s (sha256 prefix %s)", reason, digest[:8])
         raise Unauthenticated("The bearer token is unknown, revoked or expired.")
     return Actor(name=row.name, role=row.role, token_id=row.id,
-                 sectors=frozenset(s for s in row.sectors.split(",") if s), uscc=row.uscc)
+                 sectors=frozenset(s for s in row.sectors.split(",") if s), uscc=row.uscc,
+                 confirmed=confirmed)
+
+
+class _Facts:
+    __slots__ = ("id", "name", "role", "sectors", "uscc", "expires_at_us")
+
+    def __init__(self, row):
+        for f in self.__slots__:
+            setattr(self, f, getattr(row, f))
+
+
+def _facts(row) -> _Facts:
+    return _Facts(row)
+
+
+def _expired(ctx: ServiceContext, row) -> str | None:
+    if row.expires_at_us is not None and row.expires_at_us <= to_micros(ctx.clock()):
+        return f"token {row.id} expired"
+    return None
+
+
+def _revoked(uow, row) -> str | None:
+    return f"token {row.id} is revoked" if uow.tokens.is_revoked(row.id) else None
+
+
+def confirm_token(uow, actor: Actor) -> None:
+    """Inside a use case's transaction: refuse an actor whose token's revocation was
+    left to it (``confirmed=False``) and is revoked."""
+    if not actor.confirmed and uow.tokens.is_revoked(actor.token_id):
+        auth_log.warning("authentication failed: token %s is revoked", actor.token_id)
+        raise Unauthenticated("The bearer token is unknown, revoked or expired.")
 
 
 def actor_by_id(ctx: ServiceContext, token_id: int) -> Actor:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any, Callable, Hashable, Iterable
@@ -124,6 +125,16 @@ class ChainVerifier:
         self.last_position = 0
         self._prev, self._position = GENESIS, 1
 
+    def resume(self, position: int, sha256: str) -> None:
+        """Continue after a verified ``position`` whose entry hashes to ``sha256``."""
+        self.last_position = position
+        self._prev, self._position = sha256, position + 1
+
+    @property
+    def head(self) -> tuple[int, str]:
+        """The last position walked and its stored hash."""
+        return self.last_position, self._prev
+
     def check(self, row) -> dict | None:
         """Check one stored entry; returns its parsed text (None when unreadable)."""
         self.checked += 1
@@ -169,6 +180,14 @@ class VerifiedTable:
     digest: Callable[[Any], str]
     column: Callable[[Any], str | None] = field(default=lambda row: None)
     empty: str | None = None
+    #: ``since(uow, position)``: the rows created after ``position`` (an incremental
+    #: run); default: the table's rows by their own ``audit_position``.
+    since: Callable[[Any, int], Iterable] | None = None
+
+    def rows_since(self, uow, position: int) -> Iterable:
+        if self.since is not None:
+            return self.since(uow, position)
+        return uow.verifications.rows_since(self.table, position)
 
 
 def _idempotency_origin(payload: dict) -> tuple[Hashable, str] | None:
@@ -201,20 +220,24 @@ NO_ROWS = canonical.digest([])
 def _row_groups(table: str, group_of: Callable[[Any], Hashable]):
     """``rows`` of a grouped table: (group, facts of its rows) in key order. Every
     table's primary key starts with its group, so a group's rows are contiguous: one
-    group in memory at a time."""
-    def rows(uow):
-        for group, items in groupby(uow.tenders.iter_rows(table), key=group_of):
+    group in memory at a time. With ``since``, the groups created after it."""
+    def rows(uow, since: int | None = None):
+        source = uow.tenders.iter_rows(table) if since is None else \
+            uow.verifications.rows_since(table, since)
+        for group, items in groupby(source, key=group_of):
             yield group, [row_facts(r) for r in items]
     return rows
 
 
 def _grouped(table: str, kind: str, group: Callable[[dict], Hashable],
              group_of: Callable[[Any], Hashable]) -> VerifiedTable:
+    rows = _row_groups(table, group_of)
     return VerifiedTable(
         table, kinds=(kind,),
         origin=lambda p: (group(p), _at(p, "rows", table)),
-        rows=_row_groups(table, group_of), key=lambda g: g[0],
-        digest=lambda g: canonical.digest(g[1]), empty=NO_ROWS)
+        rows=rows, key=lambda g: g[0],
+        digest=lambda g: canonical.digest(g[1]), empty=NO_ROWS,
+        since=lambda uow, position: rows(uow, position))
 
 
 def _of_tender(table: str) -> VerifiedTable:
@@ -322,11 +345,12 @@ class RowVerifier:
             if origin is not None:
                 self._created[(t.table, origin[0])] = (position, origin[1])
 
-    def finish(self, uow) -> list[dict]:
-        """Every stored row checked; then the rows an entry created that are gone."""
+    def finish(self, uow, since: int | None = None) -> list[dict]:
+        """Every stored row checked (with ``since``: those created after it); then the
+        rows an entry created that are gone."""
         out = []
         for t in self.tables:
-            for row in t.rows(uow):
+            for row in (t.rows(uow) if since is None else t.rows_since(uow, since)):
                 out += self._check(t, row)
         empty = {t.table: t.empty for t in self.tables}
         out += [problem(position, "row_missing", table, row_id)
@@ -365,19 +389,26 @@ class SubjectVerifier:
             for uscc, name in parties:
                 self._tenders.setdefault(uscc, (position, name))
 
-    def finish(self, uow) -> list[dict]:
+    def finish(self, uow, since: int | None = None) -> list[dict]:
+        """With ``since``: the subjects registered after it, and the subjects first named
+        after it that were registered before it are left alone."""
         first = {uscc: (position, name)
-                 for uscc, position, name in uow.records.first_per_subject()}
+                 for uscc, position, name in uow.records.first_per_subject(since or 0)}
         for uscc, origin in self._tenders.items():
             if uscc not in first or origin[0] < first[uscc][0]:
                 first[uscc] = origin
         out = []
-        for subject in uow.subjects.all():
+        subjects = uow.subjects.all() if since is None else \
+            uow.verifications.subjects_since(since)
+        for subject in subjects:
             origin = first.pop(subject.uscc, None)
             if origin is None:
                 out.append(problem(None, "row_unreferenced", "subjects", subject.uscc))
             elif (subject.registered_position, subject.name) != origin:
                 out.append(problem(origin[0], "row_mismatch", "subjects", subject.uscc))
+        if since is not None and first:
+            registered = uow.subjects.of_many(sorted(first))
+            first = {u: o for u, o in first.items() if u not in registered}
         out += [problem(position, "row_missing", "subjects", uscc)
                 for uscc, (position, _) in first.items()]
         return out
@@ -397,11 +428,15 @@ class TokenVerifier:
         elif kind == "token.revoked":
             self._revoked[payload.get("token_id")] = position
 
-    def finish(self, uow) -> list[dict]:
-        out = [p for t in uow.tokens.all() for p in self._token(t)]
+    def finish(self, uow, since: int | None = None) -> list[dict]:
+        """With ``since``: the tokens and revocations created after it."""
+        tokens, revocations = (uow.tokens.all(), uow.tokens.iter_revocations()) \
+            if since is None else (uow.verifications.rows_since("tokens", since),
+                                   uow.verifications.rows_since("token_revocations", since))
+        out = [p for t in tokens for p in self._token(t)]
         out += [problem(position, "row_missing", "tokens", token_id)
                 for token_id, (position, _) in self._created.items()]
-        for rev in uow.tokens.iter_revocations():
+        for rev in revocations:
             position = self._revoked.pop(rev.token_id, None)
             if position is None:
                 out.append(problem(None, "row_unreferenced", "token_revocations",
@@ -467,28 +502,82 @@ class CheckpointVerifier:
 
 # ------------------------------------------------------------------- all together
 
-def verify_chain(ctx: ServiceContext, checkpoint=None) -> dict:
+def verify_chain(ctx: ServiceContext, checkpoint=None, *, incremental: bool = False,
+                 store: bool = True) -> dict:
     """Walk the whole chain; re-hash every entry and every stored row against the hash
     its creating entry carries. ``first_bad`` is the lowest bad position (rows no entry
     created come last, with position null). With a ``checkpoint`` the result adds
-    ``checkpoint_ok`` and ``checkpoint_problem`` (:class:`CheckpointVerifier`)."""
+    ``checkpoint_ok`` and ``checkpoint_problem`` (:class:`CheckpointVerifier`).
+
+    ``incremental`` (API.md §6 ``?from=checkpoint``): start from the newest stored
+    intact verification instead — check that its entry still has the hash it had, then
+    walk only the entries after it and the rows they created (``from_position`` says
+    where it started; 0, a full walk, when nothing intact was stored yet). Edits before
+    that position are caught only by a full run. Each run is stored (outside the chain)
+    for the next incremental run and for the console."""
+    started, when = time.monotonic(), ctx.clock()
+    with ctx.uow(write=False, snapshot=True) as uow:
+        start = uow.verifications.latest(ok=True) if incremental else None
+        result, head = _walk(uow, checkpoint, start)
+    if incremental:
+        result["from_position"] = start.position if start else 0
+    if store:
+        _store(ctx, result, head, "incremental" if incremental else "full",
+               format_instant(when), time.monotonic() - started)
+    return result
+
+
+def _walk(uow, checkpoint, start) -> tuple[dict, tuple[int, str]]:
     chain = ChainVerifier()
     verifiers = (RowVerifier(), SubjectVerifier(), TokenVerifier())
     saved = CheckpointVerifier(checkpoint) if checkpoint is not None else None
-    with ctx.uow(write=False, snapshot=True) as uow:
-        for row in uow.audit_queries.iter_rows():
-            entry = chain.check(row)
-            if saved is not None:
-                saved.see(row)
-            if entry is not None:
-                payload = entry.get("payload")
-                payload = payload if isinstance(payload, dict) else {}
-                for v in verifiers:
-                    v.see(row.position, row.kind, payload)
-        problems = chain.problems + [p for v in verifiers for p in v.finish(uow)]
+    problems: list[dict] = []
+    since = None
+    if start is not None:
+        since = start.position
+        chain.resume(start.position, start.sha256)
+        anchor = uow.verifications.entry(start.position) if start.position else None
+        if start.position and (anchor is None or anchor.sha256 != start.sha256
+                               or canonical.sha256_hex(anchor.text) != start.sha256):
+            problems.append(problem(start.position, "hash_mismatch"))
+    rows = uow.audit_queries.iter_rows() if since is None else \
+        uow.verifications.entries_after(since)
+    for row in rows:
+        entry = chain.check(row)
+        if saved is not None:
+            saved.see(row)
+        if entry is not None:
+            payload = entry.get("payload")
+            payload = payload if isinstance(payload, dict) else {}
+            for v in verifiers:
+                v.see(row.position, row.kind, payload)
+    problems += chain.problems + [p for v in verifiers for p in v.finish(uow, since)]
     problems.sort(key=lambda p: (p["position"] is None, p["position"] or 0))
     result = {"ok": not problems, "entries_checked": chain.checked,
               "first_bad": problems[0] if problems else None}
     if saved is not None:
         result.update(saved.result(chain.last_position, problems))
-    return result
+    return result, chain.head
+
+
+def _store(ctx: ServiceContext, result: dict, head: tuple[int, str], mode: str,
+           verified_at: str, seconds: float) -> None:
+    """Keep the run (outside the chain) for the next incremental run and the console."""
+    with ctx.uow(write=True) as uow:
+        uow.verifications.add(
+            mode=mode, from_position=result.get("from_position", 0), position=head[0],
+            sha256=head[1], ok=result["ok"], entries_checked=result["entries_checked"],
+            first_bad=result["first_bad"], verified_at=verified_at, seconds=f"{seconds:.3f}")
+        uow.commit()
+
+
+def last_verification(ctx: ServiceContext) -> dict | None:
+    """The newest stored run of ``audit verify`` (the console shows it)."""
+    with ctx.uow(write=False) as uow:
+        row = uow.verifications.newest()
+    if row is None:
+        return None
+    return {"mode": row.mode, "from_position": row.from_position, "position": row.position,
+            "ok": row.ok, "entries_checked": row.entries_checked,
+            "first_bad": json.loads(row.first_bad) if row.first_bad else None,
+            "verified_at": row.verified_at, "seconds": row.seconds}

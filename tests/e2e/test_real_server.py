@@ -1,4 +1,4 @@
-"""The real thing: ``credit serve`` (gunicorn, two sync workers) as a subprocess on the
+"""The real thing: ``credit serve`` (gunicorn, two threaded workers) as a subprocess on the
 test database, tokens made with ``credit token create``, driven over HTTP with
 ``requests`` and over a raw socket — on SQLite and on PostgreSQL."""
 

@@ -300,7 +300,7 @@ def test_a_field_no_schema_declares_is_never_sent(app, tender_loop, ctx, monkeyp
     monkeypatch.setattr(records, "record_resource", leaking(records.record_resource))
     monkeypatch.setattr(applications, "resource", leaking(applications.resource))
     monkeypatch.setattr(public_list, "punishments", leaking(public_list.punishments))
-    for module, name in ((scoring, "result_body"), (scoring, "score"),
+    for module, name in ((scoring, "score"),
                          (subjects, "health"), (subjects, "get_subject"),
                          (tenders, "tender_resource"), (warnings, "warning_resource")):
         monkeypatch.setattr(module, name, leaking(getattr(module, name)))

@@ -228,12 +228,16 @@ def test_score_body_worked_example(api, ctx):
     assert s["reasons"][0]["kind"] == "record" and s["reasons"][0]["contribution"] == "-8.00"
     assert set(s["model"]) == {"id", "version", "sha256"}
     assert s["model"]["id"] == "keqiao-2025" and s["model"]["version"] == 2  # the default
-    # the trace is the next entry; default known_at is its own instant
+    # the trace is the next entry; default known_at is the committed head the score
+    # read, the entry before it (API.md §4)
     assert s["trace_id"] == before + 1 == audit_head(ctx)
     assert SHA_RE.match(s["trace_sha256"])
     trace = api.get(f"/api/v1/traces/{s['trace_id']}", "evaluator").get_json()
     assert trace["sha256"] == s["trace_sha256"]
-    assert trace["at"] == s["known_at"] and INSTANT_RE.match(s["known_at"])
+    assert trace["payload"]["knowledge_position"] == before
+    head = api.get(f"/api/v1/audit/entries?after={before - 1}&limit=1", "auditor").get_json()
+    assert head["items"][0]["at"] == s["known_at"] < trace["at"]
+    assert INSTANT_RE.match(s["known_at"])
     assert trace["actor"] == "柯桥区公共资源交易中心评标系统"
 
 
@@ -406,7 +410,9 @@ def test_traces_entries_and_verification(api, ctx, clock):
     assert [t["position"] for t in by_uscc["items"]] == [s3["trace_id"], s1["trace_id"]]
     by_actor = api.get("/api/v1/traces?actor=柯桥区住房和城乡建设局", "admin").get_json()
     assert [t["position"] for t in by_actor["items"]] == [s2["trace_id"]]
-    frm = s2["known_at"].replace("+", "%2B")
+    # the trace's own instant (a default score's known_at is the head it read, before it)
+    frm = api.get(f"/api/v1/traces/{s2['trace_id']}", "auditor").get_json()["at"] \
+        .replace("+", "%2B")
     window = api.get(f"/api/v1/traces?from={frm}&to={frm}", "auditor").get_json()
     assert [t["position"] for t in window["items"]] == [s2["trace_id"]]
     after = api.get(f"/api/v1/traces?from={frm}", "auditor").get_json()

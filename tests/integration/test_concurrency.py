@@ -115,7 +115,9 @@ def test_concurrent_writers_and_scorers(real_ctx):
     for s in scores:
         e = by_position[s["trace_id"]]
         assert e["kind"] == "score.served" and e["sha256"] == s["trace_sha256"]
-        assert e["at"] == s["known_at"]
+        # known_at: the committed head the computation read (API.md §4), before its trace
+        seen = e["payload"]["knowledge_position"]
+        assert seen < s["trace_id"] and by_position[seen]["at"] == s["known_at"]
     for s in scores[::7]:
         assert verify_trace(ctx, s["trace_id"])["ok"] is True
 

@@ -601,7 +601,7 @@ def test_the_audit_page_verifies_the_chain_and_filters_entries(ctx, app, tokens)
                document_no="绍柯建罚〔2026〕2号")
     b = signed_in(app, tokens["auditor"])
     b.get(f"/subjects/{S2}")
-    page = text(b.get("/audit"))
+    page = text(b.post("/audit/verify", {"mode": "full"}))
     assert "哈希链完整 ✓" in page
     rows = lambda html: re.findall(r'<tr class="entry kind-([\w-]+)"', html)  # noqa: E731
     kinds = rows(text(b.get("/audit?kind=record.created")))
@@ -614,15 +614,22 @@ def test_the_audit_page_verifies_the_chain_and_filters_entries(ctx, app, tokens)
     assert "统一社会信用代码无效" in bad
 
 
-def test_a_big_log_is_verified_on_request_only(ctx, app, tokens, monkeypatch):
-    from api.console import views
-    monkeypatch.setattr(views, "AUTO_VERIFY_ENTRIES", 3)
+def test_the_page_shows_the_last_verification_and_verifies_on_request_only(
+        ctx, app, tokens):
+    """Issue 10: a view re-verifies nothing; it shows the newest stored verification
+    (its result and time); the buttons run a full or an incremental one."""
     b = signed_in(app, tokens["auditor"])
     page = text(b.get("/audit"))
-    assert "哈希链完整" not in page and "打开页面时不自动验证整条链" in page
+    assert "哈希链完整" not in page and "尚未验证过" in page
     before = snapshot(ctx)
-    page = text(b.post("/audit/verify"))
-    assert "哈希链完整 ✓" in page and snapshot(ctx) == before
+    page = text(b.post("/audit/verify", {"mode": "full"}))
+    assert "哈希链完整 ✓" in page and "刚刚验证" in page and "完整验证" in page
+    assert snapshot(ctx) == before  # nothing appended to the chain
+    add_record(ctx, tokens["housing"])
+    page = text(b.get("/audit"))  # shown, not redone: still the run before the record
+    assert "上次验证" in page and "完整验证" in page
+    page = text(b.post("/audit/verify", {"mode": "incremental"}))
+    assert "增量验证" in page and f"验证到条目 #{snapshot(ctx)[0]}" in page
     assert b.post("/audit/verify", {"csrf_token": "nope"}, csrf=False).status_code == 400
     assert signed_in(app, tokens["housing"]).post("/audit/verify").status_code == 403
 

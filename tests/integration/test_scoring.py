@@ -71,12 +71,15 @@ def test_score_body_and_its_trace(ctx, clock):
     assert e["kind"] == "score.served"
     assert e["actor"] == EVALUATOR.name
     assert body["trace_sha256"] == e["sha256"]
-    # default knowledge: the instant of this score's own trace entry
-    assert body["known_at"] == e["at"]
+    # default knowledge (API.md §4, issue 10): the committed head the computation read,
+    # here the record's entry; the trace itself comes after it, a minute later
+    head = entry(ctx, body["trace_id"] - 1)
+    assert head["kind"] == "record.created"
+    assert body["known_at"] == head["at"] < e["at"]
     assert INSTANT_RE.match(body["known_at"])
     p = e["payload"]
     assert p["result"] == result_of(body)
-    assert p["knowledge_position"] == body["trace_id"]
+    assert p["knowledge_position"] == body["trace_id"] - 1 == rec["audit_position"]
     assert (p["uscc"], p["sector"], p["as_of"], p["known_at"]) == (
         S1, "housing", "2026-06-30", body["known_at"])
     (r,) = p["records"]
@@ -132,7 +135,9 @@ def test_repair_after_served_score_example_1(ctx, clock):
     assert info.value.extra["earliest_repair_on"] == "2026-01-01"
     repaired = repair_record(ctx, HOUSING, rec["id"], repair_body("2026-02-01"))
     k3 = repaired["events"][0]["recorded_at"]
-    assert instant(k1) < instant(k2) < instant(k3)
+    # k2, the default knowledge, is the committed head the score read: the record's
+    # own entry, here (API.md §4)
+    assert instant(k1) == instant(k2) < instant(k3)
 
     clock.advance(minutes=10)
     # as known at k2: the old answer, body for body

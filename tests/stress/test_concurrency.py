@@ -1,4 +1,4 @@
-"""Concurrency against a real ``credit serve`` (4 sync workers): 8 writers entering
+"""Concurrency against a real ``credit serve`` (4 threaded workers): 8 writers entering
 records and 8 readers pulling scores (each appends a trace), reading acknowledged
 records back and listing, for a fixed time; then
 

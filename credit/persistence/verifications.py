@@ -1,0 +1,95 @@
+"""Stored verifications of the audit log and the range-restricted reads of an
+incremental ``audit verify`` (API.md §6, issue 10): the rows created by entries after a
+verified position, table by table."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterator
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from .tables import AuditEntryRow, Base, SubjectRow, VerificationRow
+from .tender_repository import CHILD_TABLES
+from .tender_tables import TenderRow, WarningRow
+
+# The tender loop's tables grouped under a parent whose row carries the position; every
+# other table's rows carry the position of the entry that created them (any mapped
+# table with an ``audit_position`` column: a table added later needs nothing here).
+_GROUP_PARENT = {"warning_bids": (WarningRow, "warning_id"),
+                 **{t: (TenderRow, "tender_id") for t in CHILD_TABLES}}
+
+
+def _mapped(table: str):
+    """The mapped class of ``table`` (any table of the schema)."""
+    for mapper in Base.registry.mappers:
+        if mapper.class_.__tablename__ == table:
+            return mapper.class_
+    raise KeyError(f"no mapped table {table!r}")
+
+
+class VerificationRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    # ------------------------------------------------------------ stored results
+    def latest(self, *, ok: bool | None = None) -> VerificationRow | None:
+        q = select(VerificationRow)
+        if ok is not None:
+            q = q.where(VerificationRow.ok == ok)
+        return self.session.scalars(q.order_by(VerificationRow.position.desc(),
+                                               VerificationRow.id.desc()).limit(1)).first()
+
+    def newest(self) -> VerificationRow | None:
+        return self.session.scalars(select(VerificationRow)
+                                    .order_by(VerificationRow.id.desc()).limit(1)).first()
+
+    def add(self, *, mode: str, from_position: int, position: int, sha256: str, ok: bool,
+            entries_checked: int, first_bad: dict | None, verified_at: str,
+            seconds: str) -> VerificationRow:
+        next_id = int(self.session.execute(select(func.max(VerificationRow.id))).scalar()
+                      or 0) + 1
+        row = VerificationRow(
+            id=next_id, mode=mode, from_position=from_position, position=position,
+            sha256=sha256, ok=ok, entries_checked=entries_checked,
+            first_bad=json.dumps(first_bad, sort_keys=True) if first_bad else None,
+            verified_at=verified_at, seconds=seconds)
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    # ------------------------------------------------- what came after a position
+    def entry(self, position: int) -> AuditEntryRow | None:
+        return self.session.get(AuditEntryRow, position)
+
+    def entries_after(self, position: int) -> Iterator[AuditEntryRow]:
+        return iter(self.session.scalars(
+            select(AuditEntryRow).where(AuditEntryRow.position > position)
+            .order_by(AuditEntryRow.position)).yield_per(2000))
+
+    def rows_since(self, table: str, position: int) -> Iterator:
+        """The rows of ``table`` created after ``position`` — by their own
+        ``audit_position``, or for a tender's or a warning's rows by their group not
+        being one created at or before it (so rows forged into a new or a non-existent
+        group are read too) — in key order."""
+        cls = _mapped(table)
+        if table not in _GROUP_PARENT:
+            # One row per creating entry: read through the position's index, in position
+            # order (ordering by the key would make SQLite walk the whole table).
+            cond = cls.audit_position > position
+            if table == "idempotency_keys":
+                cond = or_(cond, cls.audit_position.is_(None))
+            order = [cls.audit_position]
+        else:
+            parent, column = _GROUP_PARENT[table]
+            old = select(parent.id).where(parent.audit_position <= position)
+            cond = getattr(cls, column).not_in(old)
+            order = list(cls.__table__.primary_key.columns)  # a group's rows together
+        return iter(self.session.scalars(select(cls).where(cond).order_by(*order))
+                    .yield_per(2000))
+
+    def subjects_since(self, position: int) -> list[SubjectRow]:
+        return list(self.session.scalars(
+            select(SubjectRow).where(SubjectRow.registered_position > position)
+            .order_by(SubjectRow.uscc)))

@@ -1,0 +1,202 @@
+"""Incremental ``audit verify`` (API.md §6, issue 10), on SQLite and PostgreSQL: every
+run is stored outside the chain; ``incremental=True`` (``?from=checkpoint``,
+``credit audit verify --incremental``) re-checks the newest intact run's entry, then
+walks only the entries after it and the rows they created — records, events, tokens,
+subjects, evaluations, the tender loop's tables and the applications. An edit after
+the stored position is located; one before it is caught by a full run (the default)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from click.testing import CliRunner
+
+from credit.services import tenders
+from credit.services.applications import submit
+from credit.services.audit import last_verification, verify_chain
+from credit.services.context import Actor
+from credit.services.records import create_record
+from credit.services.scoring import ScoreQuery, score
+from tests.tender_data import tender_body
+
+from .helpers import EVALUATOR, HOUSING, S1, S2, S3, entry, head, record_body, tamper
+from .tender_helpers import PLATFORM
+
+pytestmark = pytest.mark.db
+
+ENTERPRISE = Actor("绍兴柯桥建工集团有限公司", "enterprise", token_id=90, uscc=S1)
+
+
+def rec(ctx, clock, **kw) -> dict:
+    clock.advance(seconds=5)
+    return json.loads(create_record(ctx, HOUSING, record_body(**kw)).body)
+
+
+def serve(ctx, uscc=S1) -> dict:
+    return score(ctx, EVALUATOR, ScoreQuery(uscc, "housing", date(2026, 6, 1)))
+
+
+def incremental(ctx) -> dict:
+    return verify_chain(ctx, incremental=True)
+
+
+def test_without_a_stored_run_the_whole_chain_is_walked(ctx, clock):
+    rec(ctx, clock, document_no="I1")
+    serve(ctx)
+    result = incremental(ctx)
+    assert result == {"ok": True, "entries_checked": 2, "first_bad": None,
+                      "from_position": 0}
+    stored = last_verification(ctx)
+    assert (stored["mode"], stored["position"], stored["ok"]) == ("incremental", 2, True)
+
+
+def test_only_what_came_after_the_stored_run_is_walked(ctx, clock):
+    rec(ctx, clock, document_no="I1")
+    serve(ctx)
+    assert verify_chain(ctx)["ok"]  # full, stored at position 2
+    r2 = rec(ctx, clock, uscc=S2, document_no="I2")
+    serve(ctx, S2)
+    result = incremental(ctx)
+    assert result == {"ok": True, "entries_checked": 2, "first_bad": None,
+                      "from_position": 2}
+    assert incremental(ctx)["from_position"] == head(ctx)[0]  # nothing new: 0 entries
+    # an edit after the stored position: located by the next incremental run
+    rec(ctx, clock, uscc=S3, document_no="I3")
+    r3 = rec(ctx, clock, uscc=S3, code="SITE-QUALITY", document_no="I4")
+    tamper(ctx, "records", "UPDATE records SET document_no = 'X' WHERE id = :id",
+           {"id": r3["id"]})
+    bad = incremental(ctx)
+    assert bad["ok"] is False and bad["first_bad"] == {
+        "position": r3["audit_position"], "problem": "row_mismatch", "table": "records",
+        "id": r3["id"]}
+    # a failed run is stored but never a starting point: the next one finds it again
+    assert incremental(ctx)["first_bad"] == bad["first_bad"]
+    assert last_verification(ctx)["ok"] is False
+    del r2
+
+
+def test_an_edit_before_the_stored_position_takes_a_full_run(ctx, clock):
+    r1 = rec(ctx, clock, document_no="I1")
+    serve(ctx)
+    assert verify_chain(ctx)["ok"]
+    rec(ctx, clock, uscc=S2, document_no="I2")
+    tamper(ctx, "records", "UPDATE records SET document_no = 'X' WHERE id = :id",
+           {"id": r1["id"]})
+    assert incremental(ctx)["ok"] is True  # documented: before its starting point
+    full = verify_chain(ctx)
+    assert full["first_bad"] == {"position": r1["audit_position"], "problem": "row_mismatch",
+                                 "table": "records", "id": r1["id"]}
+
+
+def test_the_stored_position_s_entry_is_checked_again(ctx, clock):
+    rec(ctx, clock, document_no="I1")
+    serve(ctx)
+    assert verify_chain(ctx)["ok"]
+    tamper(ctx, "audit_entries", "UPDATE audit_entries SET sha256 = :s WHERE position = 2",
+           {"s": "0" * 64})
+    result = incremental(ctx)
+    assert result["first_bad"] == {"position": 2, "problem": "hash_mismatch"}
+
+
+def test_entries_after_it_are_rehashed_and_linked(ctx, clock):
+    rec(ctx, clock, document_no="I1")
+    assert verify_chain(ctx)["ok"]
+    serve(ctx)
+    serve(ctx)
+    tamper(ctx, "audit_entries", "UPDATE audit_entries SET text = replace(text, "
+           "'\"housing\"', '\"water\"') WHERE position = 3")
+    assert incremental(ctx)["first_bad"] == {"position": 3, "problem": "hash_mismatch"}
+
+
+def test_forged_rows_after_it_are_unreferenced(ctx, clock):
+    r1 = rec(ctx, clock, document_no="I1")
+    assert verify_chain(ctx)["ok"]
+    rec(ctx, clock, uscc=S2, document_no="I2")
+    # a record row no entry created, claiming a position after the stored run
+    tamper(ctx, "records", "INSERT INTO records SELECT id + 100, uscc, subject_name, sector,"
+           " code, decided_on, valid_until, document_no, issued_by, project_code, "
+           "project_name, occurred_on, note, entered_by, recorded_at, audit_position + 100,"
+           " sha256, source_warning FROM records WHERE id = :id", {"id": r1["id"]})
+    result = incremental(ctx)
+    assert result["first_bad"] == {"position": None, "problem": "row_unreferenced",
+                                   "table": "records", "id": r1["id"] + 100}
+
+
+def test_tokens_and_subjects_after_it(ctx, clock):
+    from credit.services.tokens import create_token
+    rec(ctx, clock, document_no="I1")
+    assert verify_chain(ctx)["ok"]
+    token_id, _ = create_token(ctx, "op", role="auditor", name="新审计员")
+    r2 = rec(ctx, clock, uscc=S2, subject_name="乙公司", document_no="I2")
+    rec(ctx, clock, uscc=S1, code="SITE-QUALITY", document_no="I3")  # S1 known before
+    assert verify_chain(ctx, incremental=True, store=False)["ok"] is True  # not stored
+    tamper(ctx, "tokens", "UPDATE tokens SET role = 'admin' WHERE id = :id", {"id": token_id})
+    tamper(ctx, "subjects", "UPDATE subjects SET name = '冒名' WHERE uscc = :u", {"u": S2})
+    problems = incremental(ctx)
+    assert problems["first_bad"]["table"] == "tokens", problems
+    tamper(ctx, "tokens", "UPDATE tokens SET role = 'auditor' WHERE id = :id",
+           {"id": token_id})
+    assert incremental(ctx)["first_bad"] == {
+        "position": r2["audit_position"], "problem": "row_mismatch", "table": "subjects",
+        "id": S2}
+
+
+def test_the_tender_loop_s_tables_after_it(tctx, clock):
+    rec(tctx, clock, document_no="I1")
+    assert verify_chain(tctx)["ok"]
+    outcome = tenders.register_tender(tctx, PLATFORM, tender_body())
+    t = json.loads(outcome.body)
+    t["id"] = entry(tctx, t["audit_position"])["payload"]["tender_id"]
+    assert verify_chain(tctx, incremental=True, store=False)["ok"] is True
+    tamper(tctx, "bids", "UPDATE bids SET price = '1.00' WHERE tender_id = :t AND n = 1",
+           {"t": t["id"]})
+    result = incremental(tctx)
+    assert result["first_bad"] == {"position": t["audit_position"],
+                                   "problem": "row_mismatch", "table": "bids", "id": t["id"]}
+
+
+def test_a_bid_forged_into_a_tender_that_does_not_exist(tctx, clock):
+    outcome = tenders.register_tender(tctx, PLATFORM, tender_body())
+    t = json.loads(outcome.body)
+    t["id"] = entry(tctx, t["audit_position"])["payload"]["tender_id"]
+    assert verify_chain(tctx)["ok"]
+    rec(tctx, clock, document_no="I1")
+    tamper(tctx, "bids", "INSERT INTO bids SELECT tender_id + 50, n, bidder_uscc, "
+           "bidder_name, price, status, reject_reason, submitted_at, deposit_hash, "
+           "deposit_masked FROM bids WHERE tender_id = :t AND n = 1", {"t": t["id"]})
+    result = incremental(tctx)
+    assert result["first_bad"] == {"position": None, "problem": "row_unreferenced",
+                                   "table": "bids", "id": t["id"] + 50}
+
+
+def test_applications_after_it(ctx, clock):
+    r1 = rec(ctx, clock, document_no="I1")
+    assert verify_chain(ctx)["ok"]
+    clock.advance(days=1)
+    app = submit(ctx, ENTERPRISE, r1["id"], {"kind": "objection",
+                                             "reason": "处罚决定书送达有误，申请复核"})
+    assert verify_chain(ctx, incremental=True, store=False)["ok"] is True
+    position = head(ctx)[0]
+    assert entry(ctx, position)["kind"] == "application.submitted"
+    tamper(ctx, "applications", "UPDATE applications SET reason = 'x' WHERE id = :id",
+           {"id": app["id"]})
+    assert incremental(ctx)["first_bad"] == {
+        "position": position, "problem": "row_mismatch",
+        "table": "applications", "id": app["id"]}
+
+
+def test_the_cli_runs_it_incrementally(ctx, clock, database_url, monkeypatch):
+    from credit.cli import main
+    rec(ctx, clock, document_no="I1")
+    monkeypatch.setenv("CREDIT_DATABASE_URL", database_url)
+    run = CliRunner().invoke(main, ["audit", "verify"])
+    assert run.exit_code == 0, run.output
+    serve(ctx)
+    run = CliRunner().invoke(main, ["audit", "verify", "--incremental"])
+    assert run.exit_code == 0, run.output
+    out = json.loads(run.output.strip().splitlines()[-1])
+    assert (out["ok"], out["entries_checked"], out["from_position"]) == (True, 1, 1)
+    run = CliRunner().invoke(main, ["audit", "verify", "--incremental", "--checkpoint", "x"])
+    assert run.exit_code == 2

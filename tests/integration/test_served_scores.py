@@ -1,0 +1,229 @@
+"""Issue 10: a served score is computed in a read snapshot at the chain's committed head,
+outside the append lock; its trace is group-committed (services/group_commit.py). On
+SQLite and PostgreSQL:
+
+* a default score is computed while another transaction holds the append lock, sees
+  only what was committed, and is answered only after its own trace is committed;
+* a ``known_at`` not earlier than the committed head's ``at`` waits for the lock;
+* traces waiting for the lock are appended several per transaction, gap-free, each
+  request answered with its own entry; a failed batch acknowledges nothing;
+* a trace served under the old rule (knowledge = its own position) still replays.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import date
+
+import pytest
+
+from credit.errors import Unavailable
+from credit.services import scoring
+from credit.services.audit import verify_chain, verify_trace
+from credit.services.records import create_record
+from credit.services.scoring import ScoreQuery, score
+
+from .helpers import (
+    EVALUATOR,
+    HOUSING,
+    S1,
+    all_entries,
+    entry,
+    head,
+    make_uscc,
+    record_body,
+)
+
+AS_OF = date(2026, 6, 30)
+WAIT = 60  # seconds a thread may take to get where the test expects it (never reached)
+
+
+def create(ctx, **overrides) -> dict:
+    return json.loads(create_record(ctx, HOUSING, record_body(**overrides)).body)
+
+
+class Computations:
+    """Counts finished score computations (``score_as_known`` returning)."""
+
+    def __init__(self, monkeypatch):
+        self.done = 0
+        self.cond = threading.Condition()
+        original = scoring.score_as_known
+
+        def counted(*args, **kwargs):
+            out = original(*args, **kwargs)
+            with self.cond:
+                self.done += 1
+                self.cond.notify_all()
+            return out
+
+        monkeypatch.setattr(scoring, "score_as_known", counted)
+
+    def wait_for(self, n: int, timeout: float = WAIT) -> bool:
+        with self.cond:
+            return self.cond.wait_for(lambda: self.done >= n, timeout=timeout)
+
+
+def in_thread(fn, *args):
+    out: dict = {}
+
+    def run():
+        try:
+            out["value"] = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            out["error"] = exc
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t, out
+
+
+def until(condition, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.005)
+
+
+def test_a_default_score_is_computed_outside_the_append_lock(ctx, monkeypatch):
+    rec = create(ctx)
+    computed = Computations(monkeypatch)
+    committed_head = head(ctx)[0]
+    with ctx.uow(write=True) as writer:  # another writer holds the append lock ...
+        writer.audit.append("test.held", "test", {"n": 1})  # ... and is not committed
+        t, out = in_thread(score, ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+        # the score is computed while the lock is held elsewhere ...
+        assert computed.wait_for(1)
+        # ... but not answered: its trace waits for the lock
+        t.join(timeout=0.2)
+        assert t.is_alive() and not out
+        writer.commit()
+    t.join(timeout=WAIT)
+    body = out["value"]
+    trace = entry(ctx, body["trace_id"])
+    # it saw the committed head, not the uncommitted entry; its trace came after both
+    assert trace["payload"]["knowledge_position"] == committed_head == rec["audit_position"]
+    assert body["trace_id"] == committed_head + 2
+    assert body["known_at"] == entry(ctx, committed_head)["at"] < trace["at"]
+    assert body["score"] == "92.00" and body["trace_sha256"] == trace["sha256"]
+    assert verify_trace(ctx, body["trace_id"])["ok"] is True
+
+
+def test_a_known_at_not_earlier_than_the_head_waits_for_the_lock(ctx, clock, monkeypatch):
+    create(ctx)
+    clock.advance(minutes=1)
+    computed = Computations(monkeypatch)
+    known_at = clock()  # later than the head's at: an entry with at ≤ it may still come
+    with ctx.uow(write=True) as writer:
+        writer.audit.append("test.held", "test", {"n": 1})
+        t, out = in_thread(score, ctx, EVALUATOR,
+                           ScoreQuery(S1, "housing", AS_OF, known_at=known_at))
+        assert not computed.wait_for(1, timeout=0.3)  # nothing computed under the lock
+        writer.commit()
+    t.join(timeout=WAIT)
+    body = out["value"]
+    held = head(ctx)[0] - 1
+    # computed after the lock: the entry committed meanwhile (at ≤ known_at) is known
+    assert entry(ctx, body["trace_id"])["payload"]["knowledge_position"] == held
+    assert verify_trace(ctx, body["trace_id"])["ok"] is True
+
+
+def test_an_earlier_known_at_is_computed_in_the_snapshot(ctx, clock, monkeypatch):
+    rec = create(ctx)
+    clock.advance(minutes=1)
+    create(ctx, document_no="绍柯建罚〔2026〕2号")
+    computed = Computations(monkeypatch)
+    known_at = entry(ctx, rec["audit_position"])["at"]
+    from credit.domain.dates import parse_instant
+    with ctx.uow(write=True) as writer:
+        writer.audit.append("test.held", "test", {"n": 1})
+        t, out = in_thread(score, ctx, EVALUATOR,
+                           ScoreQuery(S1, "housing", AS_OF, known_at=parse_instant(known_at)))
+        assert computed.wait_for(1)
+        writer.commit()
+    t.join(timeout=WAIT)
+    body = out["value"]
+    assert body["known_at"] == known_at and body["score"] == "92.00"  # one record known
+    assert entry(ctx, body["trace_id"])["payload"]["knowledge_position"] == \
+        rec["audit_position"]
+
+
+def test_waiting_traces_are_committed_together_gap_free(ctx, monkeypatch):
+    n = 6
+    usccs = [make_uscc(i) for i in range(1, n + 1)]
+    for i, uscc in enumerate(usccs):
+        create(ctx, uscc=uscc, document_no=f"绍柯建罚〔2026〕{i + 10}号")
+    start = head(ctx)[0]
+    appender = ctx.appender()
+    queued_before = appender.queued
+    with ctx.uow(write=True) as writer:  # hold the lock while all n queue up
+        threads = [in_thread(score, ctx, EVALUATOR, ScoreQuery(u, "housing", AS_OF))
+                   for u in usccs]
+        until(lambda: appender.queued - queued_before == n)
+        writer.rollback()
+    for t, _ in threads:
+        t.join(timeout=WAIT)
+    bodies = [out["value"] for _, out in threads]
+    # gap-free, each request its own entry, exactly as returned
+    assert sorted(b["trace_id"] for b in bodies) == list(range(start + 1, start + n + 1))
+    for uscc, b in zip(usccs, bodies, strict=True):
+        e = entry(ctx, b["trace_id"])
+        assert e["sha256"] == b["trace_sha256"] and e["payload"]["uscc"] == uscc == b["uscc"]
+        assert e["payload"]["knowledge_position"] == start
+    # fewer commits than traces: the first leader's batch, then everyone else's
+    assert appender.entries == n and appender.batches <= 2
+    entries = all_entries(ctx)
+    assert [e["position"] for e in entries] == list(range(1, start + n + 1))
+    assert verify_chain(ctx)["ok"] is True
+
+
+def test_a_failed_batch_acknowledges_nothing(ctx, monkeypatch):
+    create(ctx)
+    before = head(ctx)
+    appender = ctx.appender()
+    real = appender._uow
+
+    class FailingCommit:
+        def __init__(self, **kw):
+            self.uow = real(**kw)
+
+        def __enter__(self):
+            unit = self.uow.__enter__()
+
+            def fail():
+                raise Unavailable("the disk is full")
+
+            unit.commit = fail
+            return unit
+
+        def __exit__(self, *exc):
+            return self.uow.__exit__(*exc)
+
+    monkeypatch.setattr(appender, "_uow", FailingCommit)
+    with pytest.raises(Unavailable):
+        score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    assert head(ctx) == before  # rolled back whole: no entry, no gap
+    monkeypatch.setattr(appender, "_uow", real)
+    body = score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    assert body["trace_id"] == before[0] + 1
+    assert verify_chain(ctx)["ok"] is True
+
+
+def test_a_trace_served_under_the_old_rule_still_replays(ctx, clock):
+    """Before issue 10 a default score's knowledge was its own trace's position and
+    instant; such traces record that knowledge and replay with it."""
+    create(ctx)
+    clock.advance(minutes=1)
+    model = ctx.model(None)
+    body = scoring._score_under_lock(ctx, EVALUATOR, model, ScoreQuery(S1, "housing"),
+                                     AS_OF)
+    trace = entry(ctx, body["trace_id"])
+    assert trace["payload"]["knowledge_position"] == body["trace_id"]
+    assert trace["payload"]["known_at"] == trace["at"]
+    assert verify_trace(ctx, body["trace_id"])["ok"] is True
+    # and a score under the new rule next to it
+    new = score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    assert entry(ctx, new["trace_id"])["payload"]["knowledge_position"] == body["trace_id"]
+    assert verify_trace(ctx, new["trace_id"])["ok"] is True
