@@ -118,7 +118,8 @@ def test_forged_rows_after_it_are_unreferenced(ctx, clock):
     tamper(ctx, "records", "INSERT INTO records SELECT id + 100, uscc, subject_name, sector,"
            " code, decided_on, valid_until, document_no, issued_by, project_code, "
            "project_name, occurred_on, note, entered_by, recorded_at, audit_position + 100,"
-           " sha256, source_warning FROM records WHERE id = :id", {"id": r1["id"]})
+           " sha256, source_warning, source_performance FROM records WHERE id = :id",
+           {"id": r1["id"]})
     result = incremental(ctx)
     assert result["first_bad"] == {"position": None, "problem": "row_unreferenced",
                                    "table": "records", "id": r1["id"] + 100}
