@@ -298,12 +298,22 @@ class Console:
         from selenium.webdriver.support.ui import WebDriverWait
         old = self.css("html")
         el = self.css(selector)
-        self.d.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
+        # A mark on the old document's window: a new document has none. Staleness of the
+        # old <html> alone was seen to stay false for a minute after the new page showed
+        # (a screenshot of the new page, taken at the timeout), so either signal counts.
+        self.d.execute_script("window.__creditOldPage = true;"
+                              "arguments[0].scrollIntoView({block: 'center'});", el)
         el.click()
+
+        def navigated(driver) -> bool:
+            if ec.staleness_of(old)(driver):
+                return True
+            return driver.execute_script("return window.__creditOldPage !== true;")
+
         try:
             # Generous: CI runs this beside the PostgreSQL suites on two shared cores,
             # where a page has been seen to take over 15 s (waiting is not timing).
-            WebDriverWait(self.d, 60).until(ec.staleness_of(old))
+            WebDriverWait(self.d, 60).until(navigated)
         except Exception:
             self.screenshot("FAILED-click-" + selector.strip("#.")[:30])
             raise AssertionError(f"clicking {selector} on {self.d.current_url} did not load "
