@@ -10,8 +10,13 @@ from indexed look-ups, never from a scan of the history:
 * project managers elsewhere (screen 12): the personnel rows carrying this tender's
   project managers' keyed hashes, through ``ix_bid_personnel_id_hash``;
 * then, by primary key, the tenders found, their awards known by then and the bidders
-  of their bids (which bid won). The joins are done here rather than in SQL so that no
-  planner can prefer hashing whole tables to a few hundred key look-ups.
+  of their bids (which bid won);
+* a contract's end (screen 12): the final evaluations of the awarded tenders found
+  (``ix_performance_evaluations_tender_id``), then their approving reviews known by then
+  (primary key ``evaluation_id``).
+
+The joins are done here rather than in SQL so that no planner can prefer hashing whole
+tables to a few hundred key look-ups.
 
 "Known before this registration" is everything with ``audit_position ≤ k``: positions are
 assigned under the append lock and committed in order, so that set never changes and a
@@ -27,8 +32,10 @@ from typing import Iterable, Iterator
 from sqlalchemy import ARRAY, and_, any_, bindparam, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
+from credit.domain.performance import contract_end
 from credit.domain.tenders import PriorAward, PriorTender, Snapshot
 
+from .performance_tables import PerformanceEvaluationRow, PerformanceReviewRow
 from .tables import RecordRow, SubjectRow
 from .tender_tables import (
     AwardRow,
@@ -46,6 +53,7 @@ from .tender_tables import (
 
 _P, _T, _A = BidPartyRow.__table__, TenderRow.__table__, AwardRow.__table__
 _PERS = BidPersonRow.__table__
+_EV, _RV = PerformanceEvaluationRow.__table__, PerformanceReviewRow.__table__
 
 # Child tables of a tender in the order their rows are written and hashed.
 CHILD_TABLES = {"bids": BidRow, "bid_parties": BidPartyRow, "bid_documents": BidDocumentRow,
@@ -54,13 +62,6 @@ CHILD_TABLES = {"bids": BidRow, "bid_parties": BidPartyRow, "bid_documents": Bid
 ROW_CLASSES = {"tenders": TenderRow, **CHILD_TABLES, "awards": AwardRow,
                "warnings": WarningRow, "warning_bids": WarningBidRow,
                "warning_disposals": DisposalRow}
-
-
-def contract_end(award: AwardRow | object) -> date:
-    """A contract's end as screen 12 reads it: the approved final performance
-    evaluation's ``completed_on`` when one is known, else ``completion_due``
-    (PERFORMANCE.md adds the former; until then every end is ``completion_due``)."""
-    return award.completion_due
 
 
 def _chunks(values: list, size: int = 500) -> Iterator[list]:
@@ -195,13 +196,15 @@ class TenderRepository:
         won = self._managers_awards(sorted(set(project_managers)), position)
         awards = self._known_awards(sorted(set(shared) - set(won)), position)
         awards.update((tender_id, award) for tender_id, (award, _) in won.items())
+        completed = self._final_completions(sorted(awards), position)
         tenders = [
             PriorTender(code=code, opened_on=opened,
                         bidders=frozenset(shared.get(tender_id, ())),
                         award=None if tender_id not in awards else PriorAward(
                             winner=awards[tender_id].winner_uscc,
                             awarded_on=awards[tender_id].awarded_on,
-                            end=contract_end(awards[tender_id]),
+                            end=contract_end(awards[tender_id].completion_due,
+                                             completed.get(tender_id)),
                             project_managers=frozenset(won.get(tender_id, (None, ()))[1])))
             for tender_id, code, opened in self._codes(sorted(set(shared) | set(won)))]
         tenders.sort(key=lambda t: t.code)
@@ -225,6 +228,19 @@ class TenderRepository:
         conn = self.session.connection()
         return {row.tender_id: row for chunk in _chunks(ids, 1000)
                 for row in conn.execute(awards_query(chunk, position, self.dialect)).all()}
+
+    def _final_completions(self, ids: list[int], position: int) -> dict[int, date]:
+        """{tender: ``completed_on``} of the final evaluations of these tenders whose
+        approval is known at ``position`` (WARNINGS.md screen 12, PERFORMANCE.md §2): the
+        final evaluations through ``ix_performance_evaluations_tender_id``, then their
+        approving reviews by primary key. At most one per tender (none may follow an
+        approved final, PERFORMANCE.md §3)."""
+        conn = self.session.connection()
+        finals = {row.id: row for chunk in _chunks(ids, 1000)
+                  for row in conn.execute(finals_query(chunk, position, self.dialect)).all()}
+        return {finals[e].tender_id: finals[e].completed_on
+                for chunk in _chunks(sorted(finals), 1000)
+                for e in conn.execute(approvals_query(chunk, position, self.dialect)).scalars()}
 
     def _codes(self, ids: list[int]) -> Iterator[tuple[int, str, date]]:
         for chunk in _chunks(ids, 1000):
@@ -264,6 +280,21 @@ def awards_query(ids: list[int], position: int, dialect: str = "sqlite"):
     """The awards of these tenders known at ``position`` (primary key)."""
     return (select(_A.c.tender_id, _A.c.winner_uscc, _A.c.awarded_on, _A.c.completion_due)
             .where(among(_A.c.tender_id, ids, dialect), _A.c.audit_position <= position))
+
+
+def finals_query(ids: list[int], position: int, dialect: str = "sqlite"):
+    """The final evaluations of these tenders submitted by ``position``
+    (``ix_performance_evaluations_tender_id``)."""
+    return (select(_EV.c.id, _EV.c.tender_id, _EV.c.completed_on)
+            .where(among(_EV.c.tender_id, ids, dialect), _EV.c.kind == "final",
+                   _EV.c.audit_position <= position))
+
+
+def approvals_query(ids: list[int], position: int, dialect: str = "sqlite"):
+    """Which of these evaluations were approved by ``position`` (primary key)."""
+    return (select(_RV.c.evaluation_id)
+            .where(among(_RV.c.evaluation_id, ids, dialect), _RV.c.action == "approve",
+                   _RV.c.audit_position <= position))
 
 
 def tenders_query(ids: list[int], dialect: str = "sqlite"):

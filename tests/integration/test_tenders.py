@@ -10,8 +10,9 @@ import json
 import pytest
 
 from credit.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
-from credit.services import tenders, warnings
+from credit.services import performance, tenders, warnings
 from credit.services.audit import verify_chain
+from credit.services.context import Actor
 from credit.services.idempotency import IdempotentRequest
 from credit.services.records import create_record, get_record
 from credit.services.scoring import ScoreQuery, create_evaluation, score
@@ -26,6 +27,7 @@ from tests.tender_data import (
     MEMBER_1,
     PM_1,
     RAW_PERSONAL,
+    TENDEREE,
     award_body,
     bid,
     confirm_body,
@@ -152,6 +154,62 @@ def test_pm_elsewhere_sees_only_awards_known_before_the_registration(tctx):
     assert codes(c) == [("PM-ELSEWHERE", (1,))] and c[0]["evidence"] == {"tenders": ["A-1"]}
     assert warnings_of(tctx, "D-1") == []  # the day after its end
     for code in ("B-1", "C-1", "D-1"):
+        assert replay_screens(tctx, code)["equal"]
+
+
+TENDEREE_ACTOR = Actor("柯桥区某镇人民政府", "tenderee", token_id=31, uscc=TENDEREE)
+
+
+def _final(tctx, code: str, completed_on: str) -> int:
+    """Submit the final evaluation of ``code`` (status ``submitted``): its id."""
+    body = {"kind": "final", "completed_on": completed_on, "project_manager_on_site": True,
+            "deductions": []}
+    return json.loads(performance.submit_evaluation(tctx, TENDEREE_ACTOR, code, body).body)["id"]
+
+
+def _review(tctx, evaluation_id: int, action: str, reviewed_on: str) -> None:
+    performance.review_evaluation(tctx, TRANSPORT, evaluation_id, {
+        "action": action, "reason": "经现场核查", "reviewed_on": reviewed_on})
+
+
+def _awarded_contract(tctx) -> None:
+    """A-1 names PM_1 on its winning bid: awarded 2026-03-10, due 2026-05-30."""
+    register(tctx, _simple("A-1", "2026-03-01T09:00:00+08:00", [BIDDER_1, BIDDER_2], pm=PM_1))
+    award(tctx, "A-1", award_body(awarded_on="2026-03-10", completion_due="2026-05-30"))
+
+
+def test_pm_elsewhere_ends_at_the_approved_final_evaluations_completed_on(tctx):
+    """WARNINGS.md screen 12: the contract's end is the approved final evaluation's
+    completed_on (2026-04-15) rather than completion_due (2026-05-30)."""
+    _awarded_contract(tctx)
+    _review(tctx, _final(tctx, "A-1", "2026-04-15"), "approve", "2026-04-20")
+    register(tctx, _simple("C-1", "2026-04-15T09:00:00+08:00", [BIDDER_3, BIDDER_4], pm=PM_1))
+    register(tctx, _simple("D-1", "2026-04-16T09:00:00+08:00", [BIDDER_3, BIDDER_5], pm=PM_1))
+    c = warnings_of(tctx, "C-1")  # completed_on itself still counts
+    assert codes(c) == [("PM-ELSEWHERE", (1,))] and c[0]["evidence"] == {"tenders": ["A-1"]}
+    assert warnings_of(tctx, "D-1") == []  # after completed_on, before completion_due
+    for code in ("C-1", "D-1"):
+        assert replay_screens(tctx, code)["equal"]
+
+
+def test_pm_elsewhere_ignores_finals_not_approved_before_the_registration(tctx):
+    """A submitted or returned final evaluation changes nothing; one submitted before a
+    registration but approved after it changes neither its warning nor its replay (the
+    snapshot's bound is the approving review's position)."""
+    _awarded_contract(tctx)
+    first = _final(tctx, "A-1", "2026-04-15")
+    register(tctx, _simple("B-1", "2026-04-20T09:00:00+08:00", [BIDDER_3, BIDDER_4], pm=PM_1))
+    _review(tctx, first, "return", "2026-04-21")
+    register(tctx, _simple("B-2", "2026-04-21T09:00:00+08:00", [BIDDER_3, BIDDER_5], pm=PM_1))
+    second = _final(tctx, "A-1", "2026-04-15")
+    register(tctx, _simple("B-3", "2026-04-22T09:00:00+08:00", [BIDDER_4, BIDDER_5], pm=PM_1))
+    _review(tctx, second, "approve", "2026-04-23")
+    register(tctx, _simple("B-4", "2026-04-23T09:00:00+08:00", [BIDDER_1, BIDDER_3], pm=PM_1))
+    for code in ("B-1", "B-2", "B-3"):  # opened after completed_on, before completion_due
+        w = warnings_of(tctx, code)
+        assert codes(w) == [("PM-ELSEWHERE", (1,))] and w[0]["evidence"] == {"tenders": ["A-1"]}
+    assert warnings_of(tctx, "B-4") == []  # registered after the approval
+    for code in ("B-1", "B-2", "B-3", "B-4"):
         assert replay_screens(tctx, code)["equal"]
 
 
