@@ -140,6 +140,18 @@ class PerformanceRepository:
             .join(AwardRow, AwardRow.tender_id == BidPartyRow.tender_id)
             .where(BidPartyRow.uscc == uscc).distinct()))
 
+    def tenders_of_parties(self, usccs: Iterable[str]) -> dict[str, list[int]]:
+        """:meth:`tenders_of_party` for many USCCs in one query per 500 (an evaluation's
+        bidders); a USCC without any awarded tender is absent."""
+        out: dict[str, list[int]] = defaultdict(list)
+        for chunk in _chunks(sorted(set(usccs))):
+            for uscc, tender_id in self.session.execute(
+                    select(BidPartyRow.uscc, BidPartyRow.tender_id)
+                    .join(AwardRow, AwardRow.tender_id == BidPartyRow.tender_id)
+                    .where(BidPartyRow.uscc.in_(chunk)).distinct()):
+                out[uscc].append(tender_id)
+        return dict(out)
+
     def approved_finals(self, tender_ids: Iterable[int]
                         ) -> dict[int, tuple[PerformanceEvaluationRow, PerformanceReviewRow]]:
         """Per tender, its approved final evaluation and review (at most one: none may

@@ -112,6 +112,10 @@ _HISTORY_EVENTS = select(
     _E.c.record_id, _E.c.kind, _E.c.audit_position, _E.c.recorded_at, _E.c.repaired_on,
     _E.c.document_no, _E.c.reason,
 ).where(_E.c.uscc == bindparam("uscc"), _E.c.audit_position <= bindparam("pos"))
+_MANY_RECORDS = select(*_HISTORY_RECORDS.selected_columns).where(
+    _R.c.uscc.in_(bindparam("usccs", expanding=True)), _R.c.audit_position <= bindparam("pos"))
+_MANY_EVENTS = select(_E.c.uscc, *_HISTORY_EVENTS.selected_columns).where(
+    _E.c.uscc.in_(bindparam("usccs", expanding=True)), _E.c.audit_position <= bindparam("pos"))
 _SUBJECT = select(SubjectRow.__table__).where(SubjectRow.__table__.c.uscc == bindparam("u"))
 _TOKEN_BY_HASH = select(_T).where(_T.c.secret_sha256 == bindparam("h"))
 _TOKEN_REVOKED = select(TokenRevocationRow.__table__.c.token_id).where(
@@ -231,6 +235,21 @@ class RecordRepository(_Repo):
                   for row in conn.execute(_HISTORY_EVENTS, {"uscc": uscc, "pos": limit})
                   ] if records else []
         return records, events
+
+    def histories(self, usccs: list[str], max_position: int
+                  ) -> dict[str, tuple[list[Record], list[RecordEvent]]]:
+        """:meth:`history` of many subjects at once (an evaluation's bidders), 500 USCCs
+        per query; every USCC asked for is in the answer, with empty lists if need be."""
+        out: dict[str, tuple[list[Record], list[RecordEvent]]] = {u: ([], []) for u in usccs}
+        conn = self.session.connection()
+        wanted = sorted(out)
+        for part in range(0, len(wanted), _IN_CHUNK):
+            params = {"usccs": wanted[part:part + _IN_CHUNK], "pos": max_position}
+            for row in conn.execute(_MANY_RECORDS, params):
+                out[row.uscc][0].append(to_domain_record(row))
+            for row in conn.execute(_MANY_EVENTS, params):
+                out[row.uscc][1].append(to_domain_event(row))
+        return out
 
     def page(self, *, uscc=None, sector=None, code=None, limit=100, after=None
              ) -> list[RecordRow]:

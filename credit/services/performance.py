@@ -403,10 +403,15 @@ def _raise_pm_absent(uow, actor: Actor, plan: ReviewPlan, warning_id: int) -> No
 
 # ------------------------------------------------------------------ §6 the index
 
-def party_contracts(uow, uscc: str) -> list[perf.CompletedContract]:
+def party_contracts(uow, uscc: str, ids: list[int] | None = None
+                    ) -> list[perf.CompletedContract]:
     """The approved final evaluations of contracts where ``uscc`` was a party of the
-    winning bid (as known now)."""
-    ids = uow.performance.tenders_of_party(uscc)
+    winning bid (as known now); ``ids``: the awarded tenders where it is a party of some
+    bid, when the caller looked them up already."""
+    if ids is None:
+        ids = uow.performance.tenders_of_party(uscc)
+    if not ids:
+        return []
     finals = uow.performance.approved_finals(ids)
     if not finals:
         return []
@@ -438,5 +443,9 @@ def bidder_indexes(ctx: ServiceContext, uow, usccs: list[str], as_of: date
                    ) -> dict[str, Decimal | None]:
     """Each USCC's index as of ``as_of`` (for POST /evaluations, §6)."""
     d = definition(ctx)
-    return {u: perf.performance_index(d, party_contracts(uow, u), as_of).index
+    # One query for every bidder's awarded tenders (most bidders have none, and a
+    # query each cost about a fifth of a 50-bidder evaluation's CPU).
+    ids = uow.performance.tenders_of_parties(usccs)
+    return {u: perf.performance_index(d, party_contracts(uow, u, ids.get(u, [])),
+                                      as_of).index
             for u in usccs}
