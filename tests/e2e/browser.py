@@ -294,6 +294,7 @@ class Console:
     def click_and_wait(self, selector: str, then: str):
         """Click what navigates (a link, a submit button) and wait for the new page to
         show ``then`` — never the old page's element of the same name."""
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
         old = self.css("html")
@@ -313,12 +314,16 @@ class Console:
         try:
             # Generous: CI runs this beside the PostgreSQL suites on two shared cores,
             # where a page has been seen to take over 15 s (waiting is not timing).
-            WebDriverWait(self.d, 60).until(navigated)
-        except Exception:
+            # A check that meets the navigation half-way (its script's context destroyed,
+            # or a load outlasting chromedriver's 30 s page-load timeout, seen under load
+            # with the new page already on screen) raises from chromedriver: that is
+            # "not yet", and the next check sees the new page.
+            WebDriverWait(self.d, 90, ignored_exceptions=(WebDriverException,)).until(navigated)
+        except Exception as exc:
             self.screenshot("FAILED-click-" + selector.strip("#.")[:30])
             raise AssertionError(f"clicking {selector} on {self.d.current_url} did not load "
-                                 f"a new page\n--- server log ---\n{self.s.log_tail()}") \
-                from None
+                                 f"a new page ({exc!r})\n--- server log ---\n"
+                                 f"{self.s.log_tail()}") from None
         return self.wait_for(then)
 
     def text(self) -> str:
