@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from typing import Callable
 
 from credit.domain import canonical
 from credit.errors import Conflict, IntegrityFailure
@@ -89,6 +90,20 @@ def replay(uow, idem: IdempotentRequest | None) -> Outcome | None:
         raise Conflict("This Idempotency-Key was already used with a different request body.",
                        error="idempotency_key_reused")
     return Outcome(row.status, row.body, replayed=True)
+
+
+def idempotent_write(ctx, idem: IdempotentRequest | None, status: int,
+                     write: Callable[[object], str]) -> Outcome:
+    """One creating use case in one transaction: the remembered reply when ``idem`` was
+    seen, else ``write(uow)`` (which validates, appends under the lock and returns the
+    reply's text), committed, answered with ``status``."""
+    with ctx.uow(write=True) as uow:
+        replayed = replay(uow, idem)
+        if replayed:
+            return replayed
+        text = write(uow)
+        uow.commit()
+        return Outcome(status, text)
 
 
 def _check_against_entry(uow, row: IdempotencyRow) -> None:

@@ -26,7 +26,7 @@ from credit.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViola
 from credit.persistence.performance_tables import PerformanceEvaluationRow, PerformanceReviewRow
 
 from .context import Actor, ServiceContext
-from .idempotency import IdempotentRequest, Outcome, remember, replay
+from .idempotency import IdempotentRequest, Outcome, idempotent_write, remember
 from .paging import page
 from .performance_inputs import validate_performance, validate_review
 from .performance_resources import (
@@ -223,14 +223,11 @@ def submit_evaluation(ctx: ServiceContext, actor: Actor, code: str, raw,
                       idem: IdempotentRequest | None = None) -> Outcome:
     """POST /tenders/{code}/performance (§3): stored as ``submitted`` (201)."""
     require_role(actor, ("tenderee",), "submit performance evaluations")
-    with ctx.uow(write=True) as uow:
-        replayed = replay(uow, idem)
-        if replayed:
-            return replayed
+    def write(uow) -> str:
         d, tender, data, scored = plan_evaluation(ctx, uow, actor, code, raw)
-        text = _store_evaluation(uow, actor, d, tender, data, scored, idem)
-        uow.commit()
-        return Outcome(201, text)
+        return _store_evaluation(uow, actor, d, tender, data, scored, idem)
+
+    return idempotent_write(ctx, idem, 201, write)
 
 
 def _store_evaluation(uow, actor: Actor, d, tender, data: dict, scored,
@@ -337,14 +334,8 @@ def review_evaluation(ctx: ServiceContext, actor: Actor, evaluation_id: int, raw
                       idem: IdempotentRequest | None = None) -> Outcome:
     """POST /performance/{id}/review (§4): ``performance.reviewed``, then (approve) one
     ``record.created`` per party and the ``warning.raised`` of PM-ABSENT (200)."""
-    with ctx.uow(write=True) as uow:
-        replayed = replay(uow, idem)
-        if replayed:
-            return replayed
-        plan = plan_review(ctx, uow, actor, evaluation_id, raw)
-        text = _store_review(ctx, uow, actor, plan, idem)
-        uow.commit()
-        return Outcome(200, text)
+    return idempotent_write(ctx, idem, 200, lambda uow: _store_review(
+        ctx, uow, actor, plan_review(ctx, uow, actor, evaluation_id, raw), idem))
 
 
 def _store_review(ctx: ServiceContext, uow, actor: Actor, plan: ReviewPlan,

@@ -17,7 +17,7 @@ from credit.domain.money import fmt
 from credit.errors import Conflict, Forbidden, NotFound
 
 from .context import Actor, ServiceContext
-from .idempotency import IdempotentRequest, Outcome, remember, replay
+from .idempotency import IdempotentRequest, Outcome, idempotent_write, remember
 from .inputs import FieldErrors
 from .paging import page
 from .records import insert_record, lifecycle_status
@@ -232,14 +232,8 @@ def dispose(ctx: ServiceContext, actor: Actor, warning_id: int, raw,
             idem: IdempotentRequest | None = None) -> Outcome:
     """POST /warnings/{id}/disposal (§6): ``warning.disposed``, then (confirm) one
     ``record.created`` per party of every named bid; all or nothing (200)."""
-    with ctx.uow(write=True) as uow:
-        replayed = replay(uow, idem)
-        if replayed:
-            return replayed
-        plan = plan_disposal(ctx, uow, actor, warning_id, raw)
-        text = store_disposal(ctx, uow, actor, plan, idem)
-        uow.commit()
-        return Outcome(200, text)
+    return idempotent_write(ctx, idem, 200, lambda uow: store_disposal(
+        ctx, uow, actor, plan_disposal(ctx, uow, actor, warning_id, raw), idem))
 
 
 def store_disposal(ctx: ServiceContext, uow, actor: Actor, plan: Plan,
