@@ -7,7 +7,7 @@ clock: ``as_of`` (valid time) and ``knowledge`` (system time) are parameters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -162,7 +162,11 @@ def _standings(
         # The loader guarantees points × factor has at most two decimals: exact.
         contribution = (st.entry.points * factor).quantize(CENT) if status == "active" \
             else ZERO
-        out.append(replace(st, status=status, factor=factor, contribution=contribution))
+        # The constructor, not dataclasses.replace (which introspects the fields on
+        # every call): this runs for each record of each served score.
+        out.append(RecordStanding(st.record, st.entry, st.original_valid_until,
+                                  st.effective_valid_until, st.repaired_on, status, factor,
+                                  contribution))
     return out
 
 

@@ -28,6 +28,7 @@ from typing import Callable
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
+from credit import canonical_text
 from credit.domain import canonical
 from credit.domain.dates import ONE_MICROSECOND, format_instant, from_micros, to_micros
 
@@ -121,7 +122,7 @@ class AuditLog:
     def append(self, kind: str, actor: str, payload: dict, *, uscc: str | None = None,
                at: datetime | None = None) -> dict:
         """Append one entry; returns it exactly as it will be served."""
-        position, at_text, sha = self.append_text(kind, actor, canonical.dumps(payload),
+        position, at_text, sha = self.append_text(kind, actor, canonical_text.dumps(payload),
                                                   uscc=uscc, at=at)
         return {"position": position, "kind": kind, "at": at_text, "actor": actor,
                 "payload": payload, "prev_sha256": self._prev_sha, "sha256": sha}

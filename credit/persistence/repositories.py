@@ -10,7 +10,7 @@ from sqlalchemy import and_, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from credit.domain import canonical
-from credit.domain.dates import parse_instant
+from credit.domain.dates import parse_stored_instant
 from credit.domain.records import Record, RecordEvent
 
 from .audit_log import parse_entry
@@ -92,14 +92,16 @@ def to_domain_record(row: RecordRow) -> Record:
     return Record(id=row.id, uscc=row.uscc, sector=row.sector, code=row.code,
                   decided_on=row.decided_on, valid_until=row.valid_until,
                   document_no=row.document_no, audit_position=row.audit_position,
-                  recorded_at=parse_instant(row.recorded_at), project_code=row.project_code,
+                  recorded_at=parse_stored_instant(row.recorded_at),
+                  project_code=row.project_code,
                   sha256=row.sha256)
 
 
 def to_domain_event(row: RecordEventRow) -> RecordEvent:
     return RecordEvent(record_id=row.record_id, kind=row.kind,
                        audit_position=row.audit_position,
-                       recorded_at=parse_instant(row.recorded_at), repaired_on=row.repaired_on,
+                       recorded_at=parse_stored_instant(row.recorded_at),
+                       repaired_on=row.repaired_on,
                        document_no=row.document_no, reason=row.reason)
 
 

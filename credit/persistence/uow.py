@@ -30,6 +30,7 @@ from .repositories import (
     SubjectRepository,
     TokenRepository,
 )
+from .served_scores import ServedScoreStore
 from .tender_repository import TenderRepository, WarningRepository
 from .verifications import VerificationRepository
 
@@ -43,15 +44,17 @@ class SqlUnitOfWork:
     appends to the audit log, including a served score)."""
 
     def __init__(self, engine: Engine, *, write: bool, snapshot: bool = False,
-                 clock: Callable[[], datetime] = system_clock):
+                 clock: Callable[[], datetime] = system_clock,
+                 write_engine: Engine | None = None):
         self.engine = engine
+        self._write_engine = write_engine
         self.write = write
         self.snapshot = snapshot
         self.clock = clock
         self.session: Session | None = None
 
     def __enter__(self) -> "SqlUnitOfWork":
-        bind = writer(self.engine) if self.write else self.engine
+        bind = (self._write_engine or writer(self.engine)) if self.write else self.engine
         self.session = Session(bind=bind, expire_on_commit=False, autoflush=True)
         s = self.session
         self.audit = AuditLog(s, self.clock)
@@ -113,6 +116,11 @@ class UnitOfWorkFactory:
     def __init__(self, engine: Engine, clock: Callable[[], datetime] = system_clock):
         self.engine = engine
         self.clock = clock
+        #: A served score's snapshot read and group append (served_scores.py).
+        self.served_scores = ServedScoreStore(engine, clock)
+        # Built once: Engine.execution_options makes a new option engine on each call.
+        self._write_engine = writer(engine)
 
     def __call__(self, *, write: bool, snapshot: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write=write, snapshot=snapshot, clock=self.clock)
+        return SqlUnitOfWork(self.engine, write=write, snapshot=snapshot, clock=self.clock,
+                             write_engine=self._write_engine)

@@ -19,6 +19,9 @@ USCC_ROLES = ("enterprise", "tenderee")
 
 
 class UnitOfWorkFactory(Protocol):  # pragma: no cover - structural type
+    #: A served score's snapshot read and group append (persistence/served_scores.py).
+    served_scores: object
+
     def __call__(self, *, write: bool): ...
 
 
@@ -56,7 +59,7 @@ class ServiceContext:
             from .group_commit import GroupAppender
             with self._appender_mutex:
                 if self._appender is None:
-                    self._appender = GroupAppender(self.uow)
+                    self._appender = GroupAppender(self.uow.served_scores.append)
         return self._appender
 
     def today(self) -> date:

@@ -8,8 +8,9 @@ threads of a gthread worker):
    puts it in the process's queue of pending traces.
 2. It then waits for the process's *flush* mutex. Whoever holds it is the leader: it
    takes *every* pending trace (its own and those queued while the previous leader was
-   committing), opens one write unit of work — the database's append lock, as for any
-   write, so other processes and other writers are serialised as before — assigns
+   committing), opens one write transaction (persistence/served_scores.py) — the
+   database's append lock, as for any write, so other processes and other writers are
+   serialised as before — assigns
    each trace its position and ``at`` in queue order, inserts them and COMMITs once.
    Only then does it mark them done and release the mutex.
 3. A follower that gets the mutex and finds its trace done returns at once: its
@@ -36,6 +37,8 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
+from credit.persistence.served_scores import PendingEntry
+
 #: At most this many traces in one transaction (a bound, not a target: a batch holds
 #: whatever was waiting, which is at most the process's threads).
 MAX_BATCH = 256
@@ -49,10 +52,10 @@ class Appended:
 
 
 class _Pending:
-    __slots__ = ("kind", "actor", "payload_text", "uscc", "result", "error", "done")
+    __slots__ = ("entry", "result", "error", "done")
 
-    def __init__(self, kind: str, actor: str, payload_text: str, uscc: str | None):
-        self.kind, self.actor, self.payload_text, self.uscc = kind, actor, payload_text, uscc
+    def __init__(self, entry: PendingEntry):
+        self.entry = entry
         self.result: Appended | None = None
         self.error: BaseException | None = None
         self.done = False
@@ -61,8 +64,10 @@ class _Pending:
 class GroupAppender:
     """Appends entries whose payload is already canonical text, several per COMMIT."""
 
-    def __init__(self, uow: Callable, *, max_batch: int = MAX_BATCH):
-        self._uow = uow
+    def __init__(self, write: Callable[[list[PendingEntry]], list[tuple[int, str, str]]],
+                 *, max_batch: int = MAX_BATCH):
+        #: Appends a batch in one transaction (ServedScoreStore.append).
+        self._write_batch = write
         self._max_batch = max_batch
         self._queue_mutex = threading.Lock()
         self._pending: list[_Pending] = []
@@ -75,7 +80,7 @@ class GroupAppender:
     def append(self, kind: str, actor: str, payload_text: str,
                uscc: str | None = None) -> Appended:
         """Returns once the entry is committed; raises what the commit raised."""
-        item = _Pending(kind, actor, payload_text, uscc)
+        item = _Pending(PendingEntry(kind, actor, payload_text, uscc))
         with self._queue_mutex:
             self._pending.append(item)
             self.queued += 1
@@ -93,10 +98,7 @@ class GroupAppender:
 
     def _write(self, batch: list[_Pending]) -> None:
         try:
-            with self._uow(write=True) as uow:
-                results = [uow.audit.append_text(p.kind, p.actor, p.payload_text,
-                                                 uscc=p.uscc) for p in batch]
-                uow.commit()
+            results = self._write_batch([p.entry for p in batch])
         except BaseException as exc:  # every request of the batch learns of it
             for p in batch:
                 p.error, p.done = exc, True

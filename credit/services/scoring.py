@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from credit import canonical_text
 from credit.domain import canonical
 from credit.domain.consortium import combine
 from credit.domain.dates import CST, MIN_DATE, format_instant, from_micros
@@ -24,7 +25,7 @@ from .performance import bidder_indexes
 from .records import check_uscc
 from .resources import EVALUATION, present
 from .tenders import evaluation_warnings
-from .tokens import confirm_token
+from .tokens import confirm_token, refuse_revoked
 
 CLOCK_SKEW = timedelta(seconds=1)
 
@@ -107,7 +108,7 @@ def score(ctx: ServiceContext, actor: Actor, q: ScoreQuery) -> dict:
         return _score_under_lock(ctx, actor, model, q, as_of)
     result, name = computed
     payload = _payload(result, name, actor)
-    payload_text = canonical.dumps(payload)
+    payload_text = canonical_text.dumps(payload)
     appended = ctx.appender().append("score.served", actor.name, payload_text, result.uscc)
     body = dict(payload["result"])  # the §4 fields, built once (trace_payload)
     body["trace_id"] = appended.position
@@ -122,19 +123,24 @@ def _compute_in_snapshot(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery
     ``known_at`` not earlier than the head's ``at``). Every read is bounded by the head's
     position, so READ COMMITTED is as good as a snapshot here: rows are never updated,
     and a row at or below a visible head was committed with it or before it."""
-    with ctx.uow(write=False) as uow:
-        confirm_token(uow, actor)
-        head = uow.audit.head()
-        if head.at_us is None:
+    with ctx.uow.served_scores.snapshot() as snap:
+        opening = snap.open(None if actor.confirmed else actor.token_id, q.uscc)
+        if opening is None:
             return None
-        head_at = from_micros(head.at_us)
+        if opening.revoked:
+            refuse_revoked(actor)
+        head_at = from_micros(opening.head.at_us)
         if q.known_at is None:
-            knowledge = Knowledge(head.position, head_at)
+            knowledge = Knowledge(opening.head.position, head_at)
         elif q.known_at < head_at:
-            knowledge = Knowledge(uow.audit.position_known_at(q.known_at), q.known_at)
+            knowledge = Knowledge(snap.position_known_at(q.known_at), q.known_at)
         else:
             return None
-        return score_as_known(uow, model, q.uscc, q.sector, as_of, knowledge)
+        history = snap.history(q.uscc, knowledge.position)
+    registered = opening.registered_position
+    name = opening.subject_name if registered is not None \
+        and registered <= knowledge.position else None
+    return evaluate(model, q.uscc, *history, q.sector, as_of, knowledge), name
 
 
 def serving_knowledge(uow, known_at: datetime | None) -> tuple[datetime, Knowledge]:

@@ -179,8 +179,13 @@ def confirm_token(uow, actor: Actor) -> None:
     """Inside a use case's transaction: refuse an actor whose token's revocation was
     left to it (``confirmed=False``) and is revoked."""
     if not actor.confirmed and uow.tokens.is_revoked(actor.token_id):
-        auth_log.warning("authentication failed: token %s is revoked", actor.token_id)
-        raise Unauthenticated("The bearer token is unknown, revoked or expired.")
+        refuse_revoked(actor)
+
+
+def refuse_revoked(actor: Actor) -> None:
+    """401 for an actor whose token turned out revoked inside the use case."""
+    auth_log.warning("authentication failed: token %s is revoked", actor.token_id)
+    raise Unauthenticated("The bearer token is unknown, revoked or expired.")
 
 
 def actor_by_id(ctx: ServiceContext, token_id: int) -> Actor:

@@ -45,12 +45,12 @@ def create(ctx, **overrides) -> dict:
 
 
 class Computations:
-    """Counts finished score computations (``score_as_known`` returning)."""
+    """Counts finished score computations (the engine, ``scoring.evaluate``, returning)."""
 
     def __init__(self, monkeypatch):
         self.done = 0
         self.cond = threading.Condition()
-        original = scoring.score_as_known
+        original = scoring.evaluate
 
         def counted(*args, **kwargs):
             out = original(*args, **kwargs)
@@ -59,7 +59,7 @@ class Computations:
                 self.cond.notify_all()
             return out
 
-        monkeypatch.setattr(scoring, "score_as_known", counted)
+        monkeypatch.setattr(scoring, "evaluate", counted)
 
     def wait_for(self, n: int, timeout: float = WAIT) -> bool:
         with self.cond:
@@ -182,30 +182,16 @@ def test_waiting_traces_are_committed_together_gap_free(ctx, monkeypatch):
 def test_a_failed_batch_acknowledges_nothing(ctx, monkeypatch):
     create(ctx)
     before = head(ctx)
-    appender = ctx.appender()
-    real = appender._uow
+    store = ctx.uow.served_scores
 
-    class FailingCommit:
-        def __init__(self, **kw):
-            self.uow = real(**kw)
+    def fail(conn, tx):  # the COMMIT fails after the batch's INSERTs were sent
+        raise Unavailable("the disk is full")
 
-        def __enter__(self):
-            unit = self.uow.__enter__()
-
-            def fail():
-                raise Unavailable("the disk is full")
-
-            unit.commit = fail
-            return unit
-
-        def __exit__(self, *exc):
-            return self.uow.__exit__(*exc)
-
-    monkeypatch.setattr(appender, "_uow", FailingCommit)
+    monkeypatch.setattr(store, "_commit", fail)
     with pytest.raises(Unavailable):
         score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
     assert head(ctx) == before  # rolled back whole: no entry, no gap
-    monkeypatch.setattr(appender, "_uow", real)
+    monkeypatch.undo()
     body = score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
     assert body["trace_id"] == before[0] + 1
     assert verify_chain(ctx)["ok"] is True

@@ -8,9 +8,17 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from credit.batch.sheets import cell_text
-from credit.domain.dates import parse_date, parse_instant
+from credit.domain.dates import (
+    CST,
+    format_instant,
+    parse_date,
+    parse_instant,
+    parse_stored_instant,
+)
 
 LAX_DATES = ["２０２６-03-01", "2026-０3-01", "2026-03-0１", "٢٠٢٦-03-01", "2026-03-01\n",
              "2026-03-01\r\n", "\n2026-03-01", "2026-03-01 ", " 2026-03-01"]
@@ -44,3 +52,13 @@ def test_strict_forms_still_parse():
 def test_a_lax_spreadsheet_date_is_not_made_a_date(value):
     # passed on unchanged, so that the API's validation refuses the row
     assert cell_text(value, "decided_on") == value
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(9998, 12, 31),
+                    timezones=st.sampled_from([timezone.utc, CST,
+                                               timezone(timedelta(hours=-5, minutes=-30))])))
+def test_the_service_writes_one_instant_form_and_reads_it_back(dt):
+    text = format_instant(dt)
+    # the form documented in API.md §1, as strftime wrote it before
+    assert text == dt.astimezone(CST).strftime("%Y-%m-%dT%H:%M:%S.%f") + "+08:00"
+    assert parse_stored_instant(text) == parse_instant(text) == dt

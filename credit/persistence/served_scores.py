@@ -1,0 +1,245 @@
+"""A served score's two transactions, on the database driver's own connection.
+
+Every ``GET …/score`` with the default knowledge runs exactly two short transactions
+(issue 10; API.md §4, §6 "Knowledge"):
+
+1. **The snapshot read** — the token's revocation, the chain's committed head, the
+   subject's registered name, then its records and events up to that head — in one
+   read transaction (SQLite: a WAL snapshot; PostgreSQL: READ COMMITTED, which is as
+   good as a snapshot here because every read is bounded by the head's position and
+   rows are never updated). The first three are one statement.
+2. **The append** — the append lock, the head again, one INSERT per trace of the group
+   (services/group_commit.py), one COMMIT — with exactly the lock, ``position`` and
+   ``at`` rules of :class:`~credit.persistence.audit_log.AuditLog`, whose entry text
+   and hash functions it uses, so the bytes are the same.
+
+Why not the unit of work: a served score is the one use case whose whole cost is a few
+statements, and the ORM session's set-up, its ``begin`` event, Core's per-statement
+compilation-cache look-up and result processing were most of what it paid for them
+(bench/README.md, "Issue 10"). So these statements are plain SQL on the pooled DBAPI
+connection (SQLAlchemy still owns the pool, the connect-time PRAGMAs and the
+disconnect detection). Everything else keeps the unit of work.
+
+A connection the driver reports dead is invalidated (never returned to the pool); if
+that happened before COMMIT was sent nothing was written and :class:`ConnectionLost`
+lets the request run once more (api/auth.py), as with the unit of work.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Callable, Iterator
+
+from sqlalchemy import Engine
+
+from credit.domain import canonical
+from credit.domain.dates import (
+    ONE_MICROSECOND,
+    format_instant,
+    from_micros,
+    parse_stored_instant,
+    to_micros,
+)
+from credit.domain.records import Record, RecordEvent
+from credit.errors import ConnectionLost, Unavailable
+
+from .audit_log import APPEND_LOCK, GENESIS, Head, entry_text
+
+_OPENING = """
+SELECT h.position, h.at_us, h.sha256,
+       (SELECT 1 FROM token_revocations WHERE token_id = :token) AS revoked,
+       s.name, s.registered_position
+FROM (SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1) h
+LEFT JOIN subjects s ON s.uscc = :uscc"""
+_RECORDS = """
+SELECT id, uscc, sector, code, decided_on, valid_until, document_no, audit_position,
+       recorded_at, project_code, sha256
+FROM records WHERE uscc = :uscc AND audit_position <= :pos"""
+_EVENTS = """
+SELECT record_id, kind, audit_position, recorded_at, repaired_on, document_no, reason
+FROM record_events WHERE uscc = :uscc AND audit_position <= :pos"""
+_KNOWN_AT = "SELECT max(position) FROM audit_entries WHERE at_us <= :at"
+_HEAD = "SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1"
+_INSERT = """
+INSERT INTO audit_entries (position, kind, at_us, actor, uscc, text, sha256)
+VALUES (:position, :kind, :at_us, :actor, :uscc, :text, :sha256)"""
+_LOCK = "SELECT pg_advisory_xact_lock(:k)"
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What the snapshot's first statement read: the committed head, whether the token
+    is revoked, and the subject's registered name and position (None if unregistered)."""
+
+    head: Head
+    revoked: bool
+    subject_name: str | None
+    registered_position: int | None
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """A served score's entry waiting for the append: its payload is canonical text."""
+
+    kind: str
+    actor: str
+    payload_text: str
+    uscc: str | None
+
+
+def _date(value) -> date | None:
+    # SQLite stores SQLAlchemy's Date as ISO text; psycopg returns dates.
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+class Snapshot:
+    """The reads of one served score, inside one read transaction."""
+
+    def __init__(self, cursor, sql: dict[str, str]):
+        self._cur = cursor
+        self._sql = sql
+
+    def open(self, token_id: int | None, uscc: str) -> Opening | None:
+        """The head, the revocation and the subject in one statement; None when the
+        chain is empty."""
+        self._cur.execute(self._sql["opening"], {"token": token_id, "uscc": uscc})
+        row = self._cur.fetchone()
+        if row is None:
+            return None
+        return Opening(Head(row[0], row[1], row[2]), row[3] is not None, row[4], row[5])
+
+    def position_known_at(self, known_at: datetime) -> int:
+        """The highest position with ``at ≤ known_at`` (0 when none)."""
+        self._cur.execute(self._sql["known_at"], {"at": to_micros(known_at)})
+        value = self._cur.fetchone()[0]
+        return int(value or 0)
+
+    def history(self, uscc: str, position: int) -> tuple[list[Record], list[RecordEvent]]:
+        """The subject's records and events known at ``position``, as domain objects
+        (the same as RecordRepository.history)."""
+        params = {"uscc": uscc, "pos": position}
+        self._cur.execute(self._sql["records"], params)
+        records = [Record(id=r[0], uscc=r[1], sector=r[2], code=r[3], decided_on=_date(r[4]),
+                          valid_until=_date(r[5]), document_no=r[6], audit_position=r[7],
+                          recorded_at=parse_stored_instant(r[8]), project_code=r[9], sha256=r[10])
+                   for r in self._cur.fetchall()]
+        if not records:
+            return records, []
+        self._cur.execute(self._sql["events"], params)
+        events = [RecordEvent(record_id=e[0], kind=e[1], audit_position=e[2],
+                              recorded_at=parse_stored_instant(e[3]), repaired_on=_date(e[4]),
+                              document_no=e[5], reason=e[6])
+                  for e in self._cur.fetchall()]
+        return records, events
+
+
+class ServedScoreStore:
+    """The snapshot read and the group append of served scores (module docstring)."""
+
+    def __init__(self, engine: Engine, clock: Callable[[], datetime]):
+        self.engine = engine
+        self.clock = clock
+        self.postgres = engine.dialect.name == "postgresql"
+        sql = {"opening": _OPENING, "records": _RECORDS, "events": _EVENTS,
+               "known_at": _KNOWN_AT, "head": _HEAD, "insert": _INSERT, "lock": _LOCK}
+        if self.postgres:  # psycopg's named placeholders
+            sql = {k: re.sub(r":(\w+)", r"%(\1)s", v) for k, v in sql.items()}
+        self._sql = sql
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """One read transaction; rolled back at the end (it wrote nothing)."""
+        with self._connection() as (conn, _tx):
+            cur = conn.cursor()
+            try:
+                if not self.postgres:
+                    cur.execute("BEGIN")  # pysqlite's transactions are off (database.py)
+                yield Snapshot(cur, self._sql)
+            finally:
+                cur.close()
+                conn.rollback()
+
+    def append(self, entries: list[PendingEntry]) -> list[tuple[int, str, str]]:
+        """Append ``entries`` in order under the append lock and COMMIT once; returns each
+        one's position, ``at`` and ``sha256``. Nothing is written unless all are."""
+        with self._connection() as (conn, tx):
+            cur = conn.cursor()
+            try:
+                if self.postgres:
+                    cur.execute(self._sql["lock"], {"k": APPEND_LOCK})
+                else:
+                    cur.execute("BEGIN IMMEDIATE")
+                cur.execute(self._sql["head"])
+                row = cur.fetchone()
+                head = Head(row[0], row[1], row[2]) if row else Head(0, None, GENESIS)
+                rows, results = self._entries(head, entries)
+                cur.executemany(self._sql["insert"], rows)
+                self._commit(conn, tx)
+            finally:
+                cur.close()
+                if not tx.commit_sent:
+                    conn.rollback()
+            return results
+
+    @staticmethod
+    def _commit(conn, tx: "_Transaction") -> None:
+        tx.commit_sent = True
+        conn.commit()
+
+    def _entries(self, head: Head, entries: list[PendingEntry]):
+        """Positions, ``at`` (max(now, previous + 1 µs), strictly increasing) and
+        hashes, exactly as AuditLog.append_text assigns them."""
+        rows, results = [], []
+        position, at_us, prev = head.position, head.at_us, head.sha256
+        for e in entries:
+            now = self.clock()
+            if at_us is not None:
+                now = max(now, from_micros(at_us) + ONE_MICROSECOND)
+            position, at_us = position + 1, to_micros(now)
+            at_text = format_instant(now)
+            text = entry_text(position, e.kind, at_text, e.actor, e.payload_text, prev)
+            prev = canonical.sha256_hex(text)
+            rows.append({"position": position, "kind": e.kind, "at_us": at_us,
+                         "actor": e.actor, "uscc": e.uscc, "text": text, "sha256": prev})
+            results.append((position, at_text, prev))
+        return rows, results
+
+    @contextmanager
+    def _connection(self):
+        """A pooled driver connection and its transaction's state. A connection the
+        driver reports dead is invalidated; a driver error becomes ConnectionLost when
+        COMMIT was not sent (nothing was written: safe to retry), else Unavailable
+        (the outcome is unknown), as in the unit of work (uow.py)."""
+        dbapi = self.engine.dialect.loaded_dbapi
+        try:
+            conn = self.engine.raw_connection()
+        except Exception as exc:
+            raise Unavailable(f"the database cannot be reached: {exc}") from None
+        tx = _Transaction()
+        try:
+            yield conn, tx
+        except dbapi.Error as exc:
+            lost = self.engine.dialect.is_disconnect(exc, conn.dbapi_connection, None)
+            if lost:
+                conn.invalidate(exc)
+                if not tx.commit_sent:
+                    raise ConnectionLost(f"the connection was lost: {exc}") from None
+            if lost or isinstance(exc, dbapi.OperationalError):
+                raise Unavailable(f"the database cannot be reached or is busy: {exc}") \
+                    from None
+            raise
+        finally:
+            conn.close()  # back to the pool (after its reset), or discarded if invalid
+
+
+class _Transaction:
+    """Whether COMMIT was sent: after that, a lost connection leaves the outcome
+    unknown and the request must not be retried."""
+
+    __slots__ = ("commit_sent",)
+
+    def __init__(self):
+        self.commit_sent = False
