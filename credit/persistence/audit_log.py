@@ -21,9 +21,10 @@ How appends are serialised (several gunicorn workers, several hosts, one databas
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Iterator
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
@@ -81,6 +82,7 @@ class AuditLog:
         self.clock = clock
         self._head: Head | None = None
         self._prev_sha = GENESIS
+        self._batch: list[dict] | None = None
 
     def lock(self) -> None:
         """Take the append lock (see module docstring) and read the chain's head."""
@@ -141,13 +143,29 @@ class AuditLog:
         position, at_text = head.position + 1, format_instant(at)
         body = entry_text(position, kind, at_text, actor, payload_text, head.sha256)
         sha = canonical.sha256_hex(body)
-        # Core insert: entries are never read back as ORM objects in this transaction.
-        self.session.connection().execute(_INSERT, {
-            "position": position, "kind": kind, "at_us": at_us, "actor": actor,
-            "uscc": uscc, "text": body, "sha256": sha})
+        row = {"position": position, "kind": kind, "at_us": at_us, "actor": actor,
+               "uscc": uscc, "text": body, "sha256": sha}
+        if self._batch is not None:
+            self._batch.append(row)
+        else:
+            # Core insert: entries are never read back as ORM objects in this transaction.
+            self.session.connection().execute(_INSERT, row)
         self._prev_sha = head.sha256
         self._head = Head(position, at_us, sha)
         return position, at_text, sha
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Entries appended inside the block are inserted together at its end, in one
+        statement (an evaluation's traces: one per bidder). Positions, ``at`` and hashes
+        are assigned as each is appended; nothing inside the block may read the log."""
+        self._batch = []
+        try:
+            yield
+            if self._batch:
+                self.session.connection().execute(_INSERT, self._batch)
+        finally:
+            self._batch = None
 
     def position_known_at(self, known_at: datetime) -> int:
         """The highest position with ``at ≤ known_at`` (0 when none)."""

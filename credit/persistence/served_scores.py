@@ -63,10 +63,28 @@ SELECT record_id, kind, audit_position, recorded_at, repaired_on, document_no, r
 FROM record_events WHERE uscc = :uscc AND audit_position <= :pos"""
 _KNOWN_AT = "SELECT max(position) FROM audit_entries WHERE at_us <= :at"
 _HEAD = "SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1"
-_INSERT = """
-INSERT INTO audit_entries (position, kind, at_us, actor, uscc, text, sha256)
-VALUES (:position, :kind, :at_us, :actor, :uscc, :text, :sha256)"""
-_LOCK = "SELECT pg_advisory_xact_lock(:k)"
+_INSERT_ROW = "(:position{n}, :kind{n}, :at_us{n}, :actor{n}, :uscc{n}, :text{n}, :sha256{n})"
+_INSERT_MANY = ("INSERT INTO audit_entries (position, kind, at_us, actor, uscc, text, sha256) "
+                "VALUES ")
+# PostgreSQL: BEGIN, the lock and the head in one message (the simple query protocol,
+# no parameters: the key is our constant). Under READ COMMITTED each statement of the
+# message takes its own snapshot, so the head is read after the lock is granted.
+_PG_LOCK_AND_HEAD = f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK}); {_HEAD}"
+# PostgreSQL: everything a default score reads, at the committed head, in one statement
+# (one snapshot, one round trip), the history as JSON arrays in _RECORDS/_EVENTS order.
+_PG_AT_HEAD = """
+WITH h AS (SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1)
+SELECT h.position, h.at_us, h.sha256,
+       (SELECT 1 FROM token_revocations WHERE token_id = %(token)s) AS revoked,
+       s.name, s.registered_position,
+       (SELECT json_agg(json_build_array(r.id, r.uscc, r.sector, r.code, r.decided_on,
+                r.valid_until, r.document_no, r.audit_position, r.recorded_at,
+                r.project_code, r.sha256))
+        FROM records r WHERE r.uscc = %(uscc)s AND r.audit_position <= h.position),
+       (SELECT json_agg(json_build_array(e.record_id, e.kind, e.audit_position,
+                e.recorded_at, e.repaired_on, e.document_no, e.reason))
+        FROM record_events e WHERE e.uscc = %(uscc)s AND e.audit_position <= h.position)
+FROM h LEFT JOIN subjects s ON s.uscc = %(uscc)s"""
 
 
 @dataclass(frozen=True)
@@ -122,18 +140,34 @@ class Snapshot:
         (the same as RecordRepository.history)."""
         params = {"uscc": uscc, "pos": position}
         self._cur.execute(self._sql["records"], params)
-        records = [Record(id=r[0], uscc=r[1], sector=r[2], code=r[3], decided_on=_date(r[4]),
-                          valid_until=_date(r[5]), document_no=r[6], audit_position=r[7],
-                          recorded_at=parse_stored_instant(r[8]), project_code=r[9], sha256=r[10])
-                   for r in self._cur.fetchall()]
+        records = _records(self._cur.fetchall())
         if not records:
             return records, []
         self._cur.execute(self._sql["events"], params)
-        events = [RecordEvent(record_id=e[0], kind=e[1], audit_position=e[2],
-                              recorded_at=parse_stored_instant(e[3]), repaired_on=_date(e[4]),
-                              document_no=e[5], reason=e[6])
-                  for e in self._cur.fetchall()]
-        return records, events
+        return records, _events(self._cur.fetchall())
+
+
+def _records(rows) -> list[Record]:
+    return [Record(id=r[0], uscc=r[1], sector=r[2], code=r[3], decided_on=_date(r[4]),
+                   valid_until=_date(r[5]), document_no=r[6], audit_position=r[7],
+                   recorded_at=parse_stored_instant(r[8]), project_code=r[9], sha256=r[10])
+            for r in rows or ()]
+
+
+def _events(rows) -> list[RecordEvent]:
+    return [RecordEvent(record_id=e[0], kind=e[1], audit_position=e[2],
+                        recorded_at=parse_stored_instant(e[3]), repaired_on=_date(e[4]),
+                        document_no=e[5], reason=e[6])
+            for e in rows or ()]
+
+
+@dataclass(frozen=True)
+class AtHead:
+    """A default score's reads: the opening and the history known at the head."""
+
+    opening: Opening
+    records: list[Record]
+    events: list[RecordEvent]
 
 
 class ServedScoreStore:
@@ -144,10 +178,33 @@ class ServedScoreStore:
         self.clock = clock
         self.postgres = engine.dialect.name == "postgresql"
         sql = {"opening": _OPENING, "records": _RECORDS, "events": _EVENTS,
-               "known_at": _KNOWN_AT, "head": _HEAD, "insert": _INSERT, "lock": _LOCK}
-        if self.postgres:  # psycopg's named placeholders
-            sql = {k: re.sub(r":(\w+)", r"%(\1)s", v) for k, v in sql.items()}
-        self._sql = sql
+               "known_at": _KNOWN_AT, "head": _HEAD}
+        self._sql = {k: self._placeholders(v) for k, v in sql.items()}
+        self._inserts: dict[int, str] = {}
+
+    def read_at_head(self, token_id: int | None, uscc: str) -> AtHead | None:
+        """The opening and the subject's history at the committed head (the default
+        knowledge); None when the chain is empty. PostgreSQL: one statement outside any
+        transaction (one snapshot, one round trip); SQLite: a read transaction."""
+        if not self.postgres:
+            with self.snapshot() as snap:
+                opening = snap.open(token_id, uscc)
+                if opening is None:
+                    return None
+                return AtHead(opening, *snap.history(uscc, opening.head.position))
+        with self._connection() as (conn, _tx):
+            conn.autocommit = True
+            try:
+                cur = conn.cursor()
+                cur.execute(_PG_AT_HEAD, {"token": token_id, "uscc": uscc})
+                row = cur.fetchone()
+                cur.close()
+            finally:
+                conn.autocommit = False
+        if row is None:
+            return None
+        opening = Opening(Head(row[0], row[1], row[2]), row[3] is not None, row[4], row[5])
+        return AtHead(opening, _records(row[6]), _events(row[7]))
 
     @contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
@@ -168,21 +225,43 @@ class ServedScoreStore:
         with self._connection() as (conn, tx):
             cur = conn.cursor()
             try:
-                if self.postgres:
-                    cur.execute(self._sql["lock"], {"k": APPEND_LOCK})
-                else:
-                    cur.execute("BEGIN IMMEDIATE")
-                cur.execute(self._sql["head"])
-                row = cur.fetchone()
-                head = Head(row[0], row[1], row[2]) if row else Head(0, None, GENESIS)
-                rows, results = self._entries(head, entries)
-                cur.executemany(self._sql["insert"], rows)
+                head = self._lock_and_head(conn, cur)
+                params, results = self._entries(head, entries)
+                cur.execute(self._insert(len(entries)), params)
                 self._commit(conn, tx)
             finally:
                 cur.close()
                 if not tx.commit_sent:
                     conn.rollback()
+                if self.postgres:
+                    conn.autocommit = False
             return results
+
+    def _lock_and_head(self, conn, cur) -> Head:
+        """Take the append lock, then read the head (audit_log.py's rule)."""
+        if self.postgres:
+            conn.autocommit = True  # the explicit BEGIN below opens the transaction
+            cur.execute(_PG_LOCK_AND_HEAD)
+            cur.nextset()
+            cur.nextset()
+        else:
+            cur.execute("BEGIN IMMEDIATE")
+            cur.execute(self._sql["head"])
+        row = cur.fetchone()
+        return Head(row[0], row[1], row[2]) if row else Head(0, None, GENESIS)
+
+    def _insert(self, n: int) -> str:
+        """One INSERT of ``n`` rows (one round trip, whatever the batch)."""
+        sql = self._inserts.get(n)
+        if sql is None:
+            sql = self._placeholders(_INSERT_MANY + ", ".join(
+                _INSERT_ROW.replace("{n}", str(i)) for i in range(n)))
+            self._inserts[n] = sql
+        return sql
+
+    def _placeholders(self, sql: str) -> str:
+        """``:name`` (sqlite3) or ``%(name)s`` (psycopg)."""
+        return re.sub(r":(\w+)", r"%(\1)s", sql) if self.postgres else sql
 
     @staticmethod
     def _commit(conn, tx: "_Transaction") -> None:
@@ -192,9 +271,9 @@ class ServedScoreStore:
     def _entries(self, head: Head, entries: list[PendingEntry]):
         """Positions, ``at`` (max(now, previous + 1 µs), strictly increasing) and
         hashes, exactly as AuditLog.append_text assigns them."""
-        rows, results = [], []
+        params, results = {}, []
         position, at_us, prev = head.position, head.at_us, head.sha256
-        for e in entries:
+        for i, e in enumerate(entries):
             now = self.clock()
             if at_us is not None:
                 now = max(now, from_micros(at_us) + ONE_MICROSECOND)
@@ -202,10 +281,11 @@ class ServedScoreStore:
             at_text = format_instant(now)
             text = entry_text(position, e.kind, at_text, e.actor, e.payload_text, prev)
             prev = canonical.sha256_hex(text)
-            rows.append({"position": position, "kind": e.kind, "at_us": at_us,
-                         "actor": e.actor, "uscc": e.uscc, "text": text, "sha256": prev})
+            params.update({f"position{i}": position, f"kind{i}": e.kind, f"at_us{i}": at_us,
+                           f"actor{i}": e.actor, f"uscc{i}": e.uscc, f"text{i}": text,
+                           f"sha256{i}": prev})
             results.append((position, at_text, prev))
-        return rows, results
+        return params, results
 
     @contextmanager
     def _connection(self):

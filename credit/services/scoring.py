@@ -123,20 +123,23 @@ def _compute_in_snapshot(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery
     ``known_at`` not earlier than the head's ``at``). Every read is bounded by the head's
     position, so READ COMMITTED is as good as a snapshot here: rows are never updated,
     and a row at or below a visible head was committed with it or before it."""
-    with ctx.uow.served_scores.snapshot() as snap:
-        opening = snap.open(None if actor.confirmed else actor.token_id, q.uscc)
-        if opening is None:
+    store = ctx.uow.served_scores
+    token = None if actor.confirmed else actor.token_id
+    if q.known_at is None:
+        read = store.read_at_head(token, q.uscc)
+        if read is None:
             return None
-        if opening.revoked:
-            refuse_revoked(actor)
-        head_at = from_micros(opening.head.at_us)
-        if q.known_at is None:
-            knowledge = Knowledge(opening.head.position, head_at)
-        elif q.known_at < head_at:
+        opening, history = read.opening, (read.records, read.events)
+        knowledge = Knowledge(opening.head.position, from_micros(opening.head.at_us))
+    else:
+        with store.snapshot() as snap:
+            opening = snap.open(token, q.uscc)
+            if opening is None or q.known_at >= from_micros(opening.head.at_us):
+                return None
             knowledge = Knowledge(snap.position_known_at(q.known_at), q.known_at)
-        else:
-            return None
-        history = snap.history(q.uscc, knowledge.position)
+            history = snap.history(q.uscc, knowledge.position)
+    if opening.revoked:
+        refuse_revoked(actor)
     registered = opening.registered_position
     name = opening.subject_name if registered is not None \
         and registered <= knowledge.position else None
@@ -267,12 +270,13 @@ def _score_members(uow, actor: Actor, model, data: dict, created: datetime, cont
     members: dict[str, dict] = {}
     results: dict[str, ScoreResult] = {}
     at = created
-    for uscc in usccs:
-        result, name = _known_result(model, uscc, histories[uscc], subjects.get(uscc),
-                                     data["sector"], data["as_of"], knowledge)
-        results[uscc] = result
-        members[uscc] = _serve(uow, actor, result, name, at, context)
-        at = uow.audit.next_at()
+    with uow.audit.batch():  # the traces go in with one INSERT
+        for uscc in usccs:
+            result, name = _known_result(model, uscc, histories[uscc], subjects.get(uscc),
+                                         data["sector"], data["as_of"], knowledge)
+            results[uscc] = result
+            members[uscc] = _serve(uow, actor, result, name, at, context)
+            at = uow.audit.next_at()
     return members, results
 
 
