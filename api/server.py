@@ -1,11 +1,17 @@
-"""``credit serve``: gunicorn with threaded (gthread) workers. The app (and its
-database engine, and its group appender of served-score traces) is created in each
-worker after fork, never in the master (no preload).
+"""``credit serve``: gunicorn with sync workers by default, threaded (gthread) workers
+with ``--threads N``. The app (and its database engine, and its group appender of
+served-score traces) is created in each worker after fork, never in the master (no
+preload).
 
-Why threads (issue 10, measured in bench/issue10.py, README "Worker model"): a served
-score's trace is group-committed inside a process (services/group_commit.py), which
-needs several requests in one process; the work outside the lock is short and spends
-much of its time waiting on the database, so threads overlap well despite the GIL."""
+Why sync workers by default (issue 10, measured side by side by bench/issue10.py;
+README "Worker model", bench/README.md): once a served score cost about a millisecond of
+CPU, two sync processes on two cores beat two processes of 4 or 8 threads on both
+backends (SQLite 904 against 697 scores/s, PostgreSQL 584 against 489, quiet machine):
+threads share one GIL, and gthread's own event loop costs more than the commits that
+group commit saves when the database is local. Threads pay where the database is far
+away (each request waits longer for it) or the machine is oversubscribed: then
+``--threads 8`` lets the traces of concurrent requests share one commit
+(services/group_commit.py)."""
 
 from __future__ import annotations
 
@@ -56,8 +62,8 @@ class JsonErrorThreadWorker(ThreadWorker):
         super().init_process()
 
 
-#: Threads per worker (gthread): enough requests in one process to share a commit.
-THREADS = 8
+#: Threads per worker: 1 = sync workers (the measured default, module docstring).
+THREADS = 1
 
 
 class CreditServer(BaseApplication):

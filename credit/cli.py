@@ -319,9 +319,10 @@ def screens_replay(code) -> None:
 @click.option("--port", default=8000, type=int)
 @click.option("--workers", default=2, type=int)
 @click.option("--threads", default=None, type=click.IntRange(1, 64),
-              help="threads per worker (gthread; 1 = sync workers); default 8")
+              help="threads per worker (more than 1: gthread workers, whose concurrent "
+                   "requests share commits); default 1, sync workers")
 def serve(host, port, workers, threads) -> None:
-    """Serve the API with gunicorn (threaded workers; engines are created after fork)."""
+    """Serve the API with gunicorn (sync workers; engines are created after fork)."""
     from api.server import THREADS, run
     run(host=host, port=port, workers=workers, threads=threads or THREADS)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 from typing import Iterable, Mapping
 
 from .dates import ONE_DAY, default_valid_until
@@ -235,9 +236,15 @@ def bid_points(model: ScoringModel, score: Decimal, eligible: bool) -> Decimal:
     as an exact fraction and rounded half-up to two decimals; 0.00 when not eligible."""
     if not eligible:
         return ZERO
-    ratio = Fraction(score - model.bid_floor) / Fraction(model.bid_full - model.bid_floor)
+    return _bid_points(model.credit_weight, model.bid_floor, model.bid_full, score)
+
+
+@lru_cache(maxsize=4096)  # pure; Fraction arithmetic is slow and scores repeat
+def _bid_points(credit_weight: Decimal, bid_floor: Decimal, bid_full: Decimal,
+                score: Decimal) -> Decimal:
+    ratio = Fraction(score - bid_floor) / Fraction(bid_full - bid_floor)
     ratio = min(max(ratio, Fraction(0)), Fraction(1))
-    return round_half_up(Fraction(model.credit_weight) * ratio)
+    return round_half_up(Fraction(credit_weight) * ratio)
 
 
 def evaluate(

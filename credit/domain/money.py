@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
 
+@lru_cache(maxsize=4096)  # pure (equal Decimals format alike); dozens per trace
 def fmt(value: Decimal) -> str:
     """Format exactly; refuse to silently round a value with more than two decimals."""
     q = value.quantize(CENT)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Callable, Iterator
 
+import orjson
 from sqlalchemy import Engine
 
 from credit.domain import canonical
@@ -70,21 +71,23 @@ _INSERT_MANY = ("INSERT INTO audit_entries (position, kind, at_us, actor, uscc, 
 # no parameters: the key is our constant). Under READ COMMITTED each statement of the
 # message takes its own snapshot, so the head is read after the lock is granted.
 _PG_LOCK_AND_HEAD = f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK}); {_HEAD}"
-# PostgreSQL: everything a default score reads, at the committed head, in one statement
-# (one snapshot, one round trip), the history as JSON arrays in _RECORDS/_EVENTS order.
-_PG_AT_HEAD = """
+# Everything a default score reads, at the committed head, in one statement (one
+# snapshot; on PostgreSQL one round trip), the history as JSON arrays in the column
+# order of _RECORDS and _EVENTS. {agg}/{arr}: the dialect's JSON aggregate and array.
+_AT_HEAD = """
 WITH h AS (SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1)
 SELECT h.position, h.at_us, h.sha256,
-       (SELECT 1 FROM token_revocations WHERE token_id = %(token)s) AS revoked,
+       (SELECT 1 FROM token_revocations WHERE token_id = :token) AS revoked,
        s.name, s.registered_position,
-       (SELECT json_agg(json_build_array(r.id, r.uscc, r.sector, r.code, r.decided_on,
-                r.valid_until, r.document_no, r.audit_position, r.recorded_at,
-                r.project_code, r.sha256))
-        FROM records r WHERE r.uscc = %(uscc)s AND r.audit_position <= h.position),
-       (SELECT json_agg(json_build_array(e.record_id, e.kind, e.audit_position,
-                e.recorded_at, e.repaired_on, e.document_no, e.reason))
-        FROM record_events e WHERE e.uscc = %(uscc)s AND e.audit_position <= h.position)
-FROM h LEFT JOIN subjects s ON s.uscc = %(uscc)s"""
+       (SELECT {agg}({arr}(r.id, r.uscc, r.sector, r.code, r.decided_on, r.valid_until,
+                r.document_no, r.audit_position, r.recorded_at, r.project_code, r.sha256))
+        FROM records r WHERE r.uscc = :uscc AND r.audit_position <= h.position),
+       (SELECT {agg}({arr}(e.record_id, e.kind, e.audit_position, e.recorded_at,
+                e.repaired_on, e.document_no, e.reason))
+        FROM record_events e WHERE e.uscc = :uscc AND e.audit_position <= h.position)
+FROM h LEFT JOIN subjects s ON s.uscc = :uscc"""
+_JSON = {"postgresql": {"agg": "json_agg", "arr": "json_build_array"},
+         "sqlite": {"agg": "json_group_array", "arr": "json_array"}}
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,17 @@ class Snapshot:
         return records, _events(self._cur.fetchall())
 
 
+def _autocommit(conn, on: bool) -> None:
+    """Switch psycopg's autocommit on the driver's connection itself (the pool's proxy
+    only forwards reads of attributes; setting one there would change nothing)."""
+    conn.dbapi_connection.autocommit = on
+
+
+def _json(value):
+    """psycopg parses JSON columns itself; sqlite3 hands over the text."""
+    return orjson.loads(value) if isinstance(value, str) else value
+
+
 def _records(rows) -> list[Record]:
     return [Record(id=r[0], uscc=r[1], sector=r[2], code=r[3], decided_on=_date(r[4]),
                    valid_until=_date(r[5]), document_no=r[6], audit_position=r[7],
@@ -178,33 +192,30 @@ class ServedScoreStore:
         self.clock = clock
         self.postgres = engine.dialect.name == "postgresql"
         sql = {"opening": _OPENING, "records": _RECORDS, "events": _EVENTS,
-               "known_at": _KNOWN_AT, "head": _HEAD}
+               "known_at": _KNOWN_AT, "head": _HEAD,
+               "at_head": _AT_HEAD.format(**_JSON[engine.dialect.name])}
         self._sql = {k: self._placeholders(v) for k, v in sql.items()}
         self._inserts: dict[int, str] = {}
 
     def read_at_head(self, token_id: int | None, uscc: str) -> AtHead | None:
         """The opening and the subject's history at the committed head (the default
-        knowledge); None when the chain is empty. PostgreSQL: one statement outside any
-        transaction (one snapshot, one round trip); SQLite: a read transaction."""
-        if not self.postgres:
-            with self.snapshot() as snap:
-                opening = snap.open(token_id, uscc)
-                if opening is None:
-                    return None
-                return AtHead(opening, *snap.history(uscc, opening.head.position))
+        knowledge), in one statement outside any explicit transaction; None when the
+        chain is empty."""
         with self._connection() as (conn, _tx):
-            conn.autocommit = True
+            if self.postgres:
+                _autocommit(conn, True)  # no BEGIN/ROLLBACK round trips for one SELECT
             try:
                 cur = conn.cursor()
-                cur.execute(_PG_AT_HEAD, {"token": token_id, "uscc": uscc})
+                cur.execute(self._sql["at_head"], {"token": token_id, "uscc": uscc})
                 row = cur.fetchone()
                 cur.close()
             finally:
-                conn.autocommit = False
+                if self.postgres:
+                    _autocommit(conn, False)
         if row is None:
             return None
         opening = Opening(Head(row[0], row[1], row[2]), row[3] is not None, row[4], row[5])
-        return AtHead(opening, _records(row[6]), _events(row[7]))
+        return AtHead(opening, _records(_json(row[6])), _events(_json(row[7])))
 
     @contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
@@ -234,13 +245,13 @@ class ServedScoreStore:
                 if not tx.commit_sent:
                     conn.rollback()
                 if self.postgres:
-                    conn.autocommit = False
+                    _autocommit(conn, False)
             return results
 
     def _lock_and_head(self, conn, cur) -> Head:
         """Take the append lock, then read the head (audit_log.py's rule)."""
         if self.postgres:
-            conn.autocommit = True  # the explicit BEGIN below opens the transaction
+            _autocommit(conn, True)  # the explicit BEGIN below opens the transaction
             cur.execute(_PG_LOCK_AND_HEAD)
             cur.nextset()
             cur.nextset()

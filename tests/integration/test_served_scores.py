@@ -13,6 +13,7 @@ SQLite and PostgreSQL:
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from datetime import date
@@ -213,3 +214,64 @@ def test_a_trace_served_under_the_old_rule_still_replays(ctx, clock):
     new = score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
     assert entry(ctx, new["trace_id"])["payload"]["knowledge_position"] == body["trace_id"]
     assert verify_trace(ctx, new["trace_id"])["ok"] is True
+
+
+def test_postgresql_runs_a_served_score_without_a_nested_begin(ctx):
+    """The read runs outside any transaction and the append opens exactly one: psycopg
+    must not add its own BEGIN in front of either (the server warns "there is already a
+    transaction in progress" when it does, as it did while autocommit was set on the
+    pool's proxy instead of the driver's connection)."""
+    engine = ctx.uow.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: psycopg's implicit transactions")
+    from sqlalchemy import event
+    notices: list[str] = []
+    engine.dispose()  # the connections opened from now on report their notices
+
+    @event.listens_for(engine, "connect")
+    def _notices(dbapi_conn, _record):
+        dbapi_conn.add_notice_handler(lambda d: notices.append(d.message_primary))
+
+    create(ctx)
+    for _ in range(3):
+        body = score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+        assert entry(ctx, body["trace_id"])["sha256"] == body["trace_sha256"]
+    assert notices == []
+    event.remove(engine, "connect", _notices)
+
+
+def test_postgresql_reads_a_default_score_in_one_message_and_appends_in_three(
+        ctx, tmp_path):
+    """What psycopg sends for a served score, from libpq's own protocol trace: the read
+    is one statement with no BEGIN before it (autocommit on the driver's connection);
+    the append is BEGIN + lock + head in one simple query, one INSERT, one COMMIT."""
+    engine = ctx.uow.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: what psycopg sends")
+    from sqlalchemy import event
+    create(ctx)
+    trace = (tmp_path / "libpq.trace").open("w")
+    engine.dispose()
+
+    @event.listens_for(engine, "connect")
+    def _trace(dbapi_conn, _record):
+        dbapi_conn.pgconn.trace(trace.fileno())
+
+    try:
+        score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    finally:
+        event.remove(engine, "connect", _trace)
+        engine.dispose()
+        trace.close()
+    # libpq's trace: time, F (frontend) or B, length, message type, content (which may
+    # run over several lines: the SQL's own line breaks)
+    text = (tmp_path / "libpq.trace").read_text()
+    fields = [m.split("\t", 4) for m in re.split(r"\n(?=\d{4}-\d\d-\d\d )", text)]
+    queries = [f"{f[3]} {f[4]}" for f in fields if len(f) > 4 and f[1] == "F"
+               and f[3] in ("Query", "Parse")]
+    assert len(queries) == 4, queries
+    assert "audit_entries ORDER BY position DESC LIMIT 1)" in queries[0]  # the read
+    assert queries[1].startswith('Query') and "BEGIN; SELECT pg_advisory_xact_lock" \
+        in queries[1]
+    assert "INSERT INTO audit_entries" in queries[2]
+    assert queries[3].startswith('Query') and '"COMMIT"' in queries[3]
