@@ -128,16 +128,24 @@ def record_standings(
         if not knowledge.knows(rec.audit_position):
             continue
         entry = catalogue.get(rec.code)
-        evs = sorted(known_events.get(rec.id, ()), key=lambda e: e.audit_position)
-        revoked = any(e.kind == "revocation" for e in evs)
-        repairs = [e for e in evs if e.kind == "repair"]
-        repaired_on = repairs[0].repaired_on if repairs else None
+        revoked, repaired_on = _events_decide(known_events.get(rec.id))
         original = original_valid_until(rec, entry)
         effective = effective_valid_until(original, repaired_on)
         status = _status(rec, entry, revoked, as_of, original, effective, repaired_on)
         out.append(RecordStanding(rec, entry, original, effective, repaired_on, status,
                                   ZERO, ZERO))
     return out
+
+
+def _events_decide(evs: list[RecordEvent] | None) -> tuple[bool, date | None]:
+    """MODEL.md §2: whether a known revocation removes the record, and the date of its
+    first known repair (by audit position). Most records have no event at all."""
+    if not evs:
+        return False, None
+    evs = sorted(evs, key=lambda e: e.audit_position)
+    revoked = any(e.kind == "revocation" for e in evs)
+    repairs = [e for e in evs if e.kind == "repair"]
+    return revoked, repairs[0].repaired_on if repairs else None
 
 
 def _standings(

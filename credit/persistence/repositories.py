@@ -14,6 +14,7 @@ from credit.domain.dates import parse_stored_instant
 from credit.domain.records import Record, RecordEvent
 
 from .audit_log import parse_entry
+from .history_rows import EVENT_COLUMNS, RECORD_COLUMNS, event_from_row, record_from_row
 from .tables import (
     ApplicationDecisionRow,
     ApplicationRow,
@@ -97,23 +98,11 @@ def to_domain_record(row: RecordRow) -> Record:
                   sha256=row.sha256)
 
 
-def to_domain_event(row: RecordEventRow) -> RecordEvent:
-    return RecordEvent(record_id=row.record_id, kind=row.kind,
-                       audit_position=row.audit_position,
-                       recorded_at=parse_stored_instant(row.recorded_at),
-                       repaired_on=row.repaired_on,
-                       document_no=row.document_no, reason=row.reason)
-
-
 _R, _E, _T = RecordRow.__table__, RecordEventRow.__table__, TokenRow.__table__
-_HISTORY_RECORDS = select(
-    _R.c.id, _R.c.uscc, _R.c.sector, _R.c.code, _R.c.decided_on, _R.c.valid_until,
-    _R.c.document_no, _R.c.audit_position, _R.c.recorded_at, _R.c.project_code, _R.c.sha256,
-).where(_R.c.uscc == bindparam("uscc"), _R.c.audit_position <= bindparam("pos"))
-_HISTORY_EVENTS = select(
-    _E.c.record_id, _E.c.kind, _E.c.audit_position, _E.c.recorded_at, _E.c.repaired_on,
-    _E.c.document_no, _E.c.reason,
-).where(_E.c.uscc == bindparam("uscc"), _E.c.audit_position <= bindparam("pos"))
+_HISTORY_RECORDS = select(*(_R.c[name] for name in RECORD_COLUMNS)).where(
+    _R.c.uscc == bindparam("uscc"), _R.c.audit_position <= bindparam("pos"))
+_HISTORY_EVENTS = select(*(_E.c[name] for name in EVENT_COLUMNS)).where(
+    _E.c.uscc == bindparam("uscc"), _E.c.audit_position <= bindparam("pos"))
 _MANY_RECORDS = select(*_HISTORY_RECORDS.selected_columns).where(
     _R.c.uscc.in_(bindparam("usccs", expanding=True)), _R.c.audit_position <= bindparam("pos"))
 _MANY_EVENTS = select(_E.c.uscc, *_HISTORY_EVENTS.selected_columns).where(
@@ -231,9 +220,9 @@ class RecordRepository(_Repo):
         # runs inside the append lock on every served score.
         limit = max_position if max_position is not None else 2**63 - 1
         conn = self.session.connection()
-        records = [to_domain_record(row)
+        records = [record_from_row(row)
                    for row in conn.execute(_HISTORY_RECORDS, {"uscc": uscc, "pos": limit})]
-        events = [to_domain_event(row)
+        events = [event_from_row(row)
                   for row in conn.execute(_HISTORY_EVENTS, {"uscc": uscc, "pos": limit})
                   ] if records else []
         return records, events
@@ -248,9 +237,9 @@ class RecordRepository(_Repo):
         for part in range(0, len(wanted), _IN_CHUNK):
             params = {"usccs": wanted[part:part + _IN_CHUNK], "pos": max_position}
             for row in conn.execute(_MANY_RECORDS, params):
-                out[row.uscc][0].append(to_domain_record(row))
-            for row in conn.execute(_MANY_EVENTS, params):
-                out[row.uscc][1].append(to_domain_event(row))
+                out[row[1]][0].append(record_from_row(row))  # RECORD_COLUMNS: uscc 2nd
+            for row in conn.execute(_MANY_EVENTS, params):  # uscc, then EVENT_COLUMNS
+                out[row[0]][1].append(event_from_row(row[1:]))
         return out
 
     def page(self, *, uscc=None, sector=None, code=None, limit=100, after=None

@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Callable, Iterator
 
 import orjson
@@ -41,13 +41,13 @@ from credit.domain.dates import (
     ONE_MICROSECOND,
     format_instant,
     from_micros,
-    parse_stored_instant,
     to_micros,
 )
 from credit.domain.records import Record, RecordEvent
 from credit.errors import ConnectionLost, Unavailable
 
 from .audit_log import APPEND_LOCK, GENESIS, Head, entry_text
+from .history_rows import EVENT_COLUMNS, RECORD_COLUMNS, event_from_row, record_from_row
 
 _OPENING = """
 SELECT h.position, h.at_us, h.sha256,
@@ -55,13 +55,10 @@ SELECT h.position, h.at_us, h.sha256,
        s.name, s.registered_position
 FROM (SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1) h
 LEFT JOIN subjects s ON s.uscc = :uscc"""
-_RECORDS = """
-SELECT id, uscc, sector, code, decided_on, valid_until, document_no, audit_position,
-       recorded_at, project_code, sha256
-FROM records WHERE uscc = :uscc AND audit_position <= :pos"""
-_EVENTS = """
-SELECT record_id, kind, audit_position, recorded_at, repaired_on, document_no, reason
-FROM record_events WHERE uscc = :uscc AND audit_position <= :pos"""
+_RECORDS = (f"SELECT {', '.join(RECORD_COLUMNS)} FROM records "
+            "WHERE uscc = :uscc AND audit_position <= :pos")
+_EVENTS = (f"SELECT {', '.join(EVENT_COLUMNS)} FROM record_events "
+           "WHERE uscc = :uscc AND audit_position <= :pos")
 _KNOWN_AT = "SELECT max(position) FROM audit_entries WHERE at_us <= :at"
 _HEAD = "SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1"
 _INSERT_ROW = "(:position{n}, :kind{n}, :at_us{n}, :actor{n}, :uscc{n}, :text{n}, :sha256{n})"
@@ -79,11 +76,9 @@ WITH h AS (SELECT position, at_us, sha256 FROM audit_entries ORDER BY position D
 SELECT h.position, h.at_us, h.sha256,
        (SELECT 1 FROM token_revocations WHERE token_id = :token) AS revoked,
        s.name, s.registered_position,
-       (SELECT {agg}({arr}(r.id, r.uscc, r.sector, r.code, r.decided_on, r.valid_until,
-                r.document_no, r.audit_position, r.recorded_at, r.project_code, r.sha256))
+       (SELECT {agg}({arr}({record_columns}))
         FROM records r WHERE r.uscc = :uscc AND r.audit_position <= h.position),
-       (SELECT {agg}({arr}(e.record_id, e.kind, e.audit_position, e.recorded_at,
-                e.repaired_on, e.document_no, e.reason))
+       (SELECT {agg}({arr}({event_columns}))
         FROM record_events e WHERE e.uscc = :uscc AND e.audit_position <= h.position)
 FROM h LEFT JOIN subjects s ON s.uscc = :uscc"""
 _JSON = {"postgresql": {"agg": "json_agg", "arr": "json_build_array"},
@@ -109,11 +104,6 @@ class PendingEntry:
     actor: str
     payload_text: str
     uscc: str | None
-
-
-def _date(value) -> date | None:
-    # SQLite stores SQLAlchemy's Date as ISO text; psycopg returns dates.
-    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 class Snapshot:
@@ -162,17 +152,11 @@ def _json(value):
 
 
 def _records(rows) -> list[Record]:
-    return [Record(id=r[0], uscc=r[1], sector=r[2], code=r[3], decided_on=_date(r[4]),
-                   valid_until=_date(r[5]), document_no=r[6], audit_position=r[7],
-                   recorded_at=parse_stored_instant(r[8]), project_code=r[9], sha256=r[10])
-            for r in rows or ()]
+    return [record_from_row(r) for r in rows or ()]
 
 
 def _events(rows) -> list[RecordEvent]:
-    return [RecordEvent(record_id=e[0], kind=e[1], audit_position=e[2],
-                        recorded_at=parse_stored_instant(e[3]), repaired_on=_date(e[4]),
-                        document_no=e[5], reason=e[6])
-            for e in rows or ()]
+    return [event_from_row(e) for e in rows or ()]
 
 
 @dataclass(frozen=True)
@@ -193,7 +177,10 @@ class ServedScoreStore:
         self.postgres = engine.dialect.name == "postgresql"
         sql = {"opening": _OPENING, "records": _RECORDS, "events": _EVENTS,
                "known_at": _KNOWN_AT, "head": _HEAD,
-               "at_head": _AT_HEAD.format(**_JSON[engine.dialect.name])}
+               "at_head": _AT_HEAD.format(
+                   **_JSON[engine.dialect.name],
+                   record_columns=", ".join(f"r.{c}" for c in RECORD_COLUMNS),
+                   event_columns=", ".join(f"e.{c}" for c in EVENT_COLUMNS))}
         self._sql = {k: self._placeholders(v) for k, v in sql.items()}
         self._inserts: dict[int, str] = {}
 
