@@ -6,7 +6,7 @@ preload).
 Why sync workers by default (issue 10, measured side by side by bench/issue10.py;
 README "Worker model", bench/README.md): once a served score cost about a millisecond of
 CPU, two sync processes on two cores beat two processes of 4 or 8 threads on both
-backends (SQLite 904 against 697 scores/s, PostgreSQL 584 against 489, quiet machine):
+backends (SQLite 901 against 684 scores/s, PostgreSQL 651 against 594, quiet machine):
 threads share one GIL, and gthread's own event loop costs more than the commits that
 group commit saves when the database is local. Threads pay where the database is far
 away (each request waits longer for it) or the machine is oversubscribed: then
