@@ -8,7 +8,8 @@ bytes about four times faster.
 
 "The same bytes" is not left to trust: a value is handed to orjson only when it is made
 of exactly the types for which the two agree — ``dict`` with ``str`` keys, ``list``,
-``tuple``, ``str``, ``int``, ``bool`` and ``None`` (a tree walk checks this first).
+``tuple``, ``str``, ``int``, ``bool`` and ``None`` (the reference's own tree walk,
+``canonical.unplain``, checks this first).
 Anything else (a float, a subclass, a date), and whatever orjson itself refuses (an
 integer beyond 64 bits, a lone surrogate), goes to the reference, which answers as
 before, text or error. tests/unit/test_canonical_text.py compares the two on generated values.
@@ -22,39 +23,10 @@ import orjson
 
 from credit.domain import canonical
 
-_LEAVES = frozenset((str, int, bool, type(None)))
-_CONTAINERS = frozenset((dict, list, tuple))
-
-
-def _plain(value: Any) -> bool:
-    """True when ``value`` holds only the types on which orjson and ``json`` agree
-    (integers beyond 64 bits and lone surrogates make orjson raise instead). Only
-    containers go on the stack; leaves, mostly strings, are looked at where they sit."""
-    if type(value) not in _CONTAINERS:
-        return type(value) in _LEAVES
-    stack = [value]
-    pop, push = stack.pop, stack.append
-    while stack:
-        v = pop()
-        if type(v) is dict:
-            for k in v:
-                if type(k) is not str:
-                    return False
-            v = v.values()
-        for x in v:
-            t = type(x)
-            if t is str:
-                continue
-            if t in _CONTAINERS:
-                push(x)
-            elif t not in _LEAVES:
-                return False
-    return True
-
 
 def dumps(value: Any) -> str:
     """``canonical.dumps(value)``, byte for byte."""
-    if _plain(value):
+    if not canonical.unplain(value):
         try:
             return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
         except orjson.JSONEncodeError:  # e.g. a lone surrogate: the reference decides

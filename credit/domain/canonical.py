@@ -11,17 +11,25 @@ import json
 from typing import Any
 
 _FLOATS = "floats are not allowed in canonical JSON; use two-decimal strings"
+_LEAVES = frozenset((str, int, bool, type(None)))
 _CONTAINERS = frozenset((dict, list, tuple))
+#: In :func:`unplain`'s answer: some object key is not a string.
+NON_STR_KEY = "a key that is not a string"
 
 
-def _refuse_floats(value: Any) -> None:
-    """Walk the value once (iteratively: traces are wide, and this runs on every served
-    score) and refuse floats and non-string keys. Only containers go on the stack; the
-    leaves, mostly strings, are looked at where they sit."""
-    if type(value) is float:
-        raise TypeError(_FLOATS)
+def unplain(value: Any) -> set:
+    """What keeps ``value`` from being plain JSON: the types of its leaves other than
+    ``str``, ``int``, ``bool`` and ``None`` (containers other than ``dict``, ``list`` and
+    ``tuple`` count as leaves), and :data:`NON_STR_KEY` when an object key is not a
+    string. Empty for the values canonical text is written from.
+
+    One iterative walk (traces are wide, and this runs on every served score): only
+    containers go on the stack; leaves, mostly strings, are looked at where they sit."""
+    bad: set = set()
     if type(value) not in _CONTAINERS:
-        return
+        if type(value) not in _LEAVES:
+            bad.add(type(value))
+        return bad
     stack = [value]
     pop, push = stack.pop, stack.append
     while stack:
@@ -29,7 +37,7 @@ def _refuse_floats(value: Any) -> None:
         if type(v) is dict:
             for k in v:
                 if type(k) is not str:
-                    raise TypeError("object keys must be strings")
+                    bad.add(NON_STR_KEY)
             v = v.values()
         for x in v:
             t = type(x)
@@ -37,15 +45,20 @@ def _refuse_floats(value: Any) -> None:
                 continue
             if t in _CONTAINERS:
                 push(x)
-            elif t is float:
-                raise TypeError(_FLOATS)
+            elif t not in _LEAVES:
+                bad.add(t)
+    return bad
 
 
 def dumps(value: Any) -> str:
     """The one canonical text of ``value``."""
-    _refuse_floats(value)
-    # No circular-reference bookkeeping: the walk above never ends on a cycle, so the
-    # encoder never meets one (the text is the same).
+    bad = unplain(value)
+    if any(issubclass(t, float) for t in bad if isinstance(t, type)):
+        raise TypeError(_FLOATS)
+    if NON_STR_KEY in bad:
+        raise TypeError("object keys must be strings")
+    # Anything else json itself refuses (a Decimal, a date). No circular-reference
+    # bookkeeping: the walk above never ends on a cycle, so the encoder never meets one.
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       check_circular=False)
 
