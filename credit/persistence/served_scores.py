@@ -1,17 +1,21 @@
 """A served score's two transactions, on the database driver's own connection.
 
-Every ``GET …/score`` with the default knowledge runs exactly two short transactions
-(issue 10; API.md §4, §6 "Knowledge"):
+Every ``GET …/score`` computed outside the append lock (issue 10; API.md §4, §6
+"Knowledge") runs exactly two short transactions:
 
-1. **The snapshot read** — the token's revocation, the chain's committed head, the
-   subject's registered name, then its records and events up to that head — in one
-   read transaction (SQLite: a WAL snapshot; PostgreSQL: READ COMMITTED, which is as
-   good as a snapshot here because every read is bounded by the head's position and
-   rows are never updated). The first three are one statement.
-2. **The append** — the append lock, the head again, one INSERT per trace of the group
-   (services/group_commit.py), one COMMIT — with exactly the lock, ``position`` and
-   ``at`` rules of :class:`~credit.persistence.audit_log.AuditLog`, whose entry text
-   and hash functions it uses, so the bytes are the same.
+1. **The read.** With the default knowledge it is one statement at the chain's committed
+   head (:meth:`ServedScoreStore.read_at_head`): the head, the token's revocation, the
+   subject's registered name, and its records and events up to that head as JSON
+   arrays. It runs outside any explicit transaction, so it sees one snapshot and, on
+   PostgreSQL, costs one round trip. With an earlier ``known_at`` it is a read
+   transaction of a few statements (:class:`Snapshot`). Every read is bounded by the
+   head's position, and rows are never updated, so READ COMMITTED is as good as a
+   snapshot.
+2. **The append** (:meth:`ServedScoreStore.append`): the append lock, the head again,
+   one INSERT for every trace of the group (services/group_commit.py), one COMMIT. It
+   follows exactly the lock, ``position`` and ``at`` rules of
+   :class:`~credit.persistence.audit_log.AuditLog` and uses its entry-text and hash
+   functions, so the bytes are the same.
 
 Why not the unit of work: a served score is the one use case whose whole cost is a few
 statements, and the ORM session's set-up, its ``begin`` event, Core's per-statement
