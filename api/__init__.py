@@ -7,6 +7,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import MethodNotAllowed
 
 from api import console, errors, ratelimit
+from api.console.access import SessionCookies
 from api.http import ResponseJSON
 from api.schemas import ErrorBody
 
@@ -40,6 +41,7 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.update(config or {})
     app.json = ResponseJSON(app)  # how dumped responses are written (api/http.py)
+    app.session_interface = SessionCookies()
     app.url_map.strict_slashes = False
 
     _attach_context(app)

@@ -14,6 +14,7 @@ console paths) and ``Retry-After`` in seconds (api/errors.py).
 from __future__ import annotations
 
 import time
+from functools import partial
 
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
@@ -37,8 +38,27 @@ def install(app: Flask, settings: Settings) -> Limiter:
     for endpoint, scope in LIMITED.items():
         view = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.shared_limit(limits[scope], scope=scope)(view)
+    _drop_app_wide_hooks(app, limiter)
     app.extensions["credit_limiter"] = limiter
     return limiter
+
+
+def _drop_app_wide_hooks(app: Flask, limiter: Limiter) -> None:
+    """The three limited views check their limits themselves (Flask-Limiter's decorator
+    runs the check on every call of the view). Its app-wide before/after/teardown hooks
+    only looked up, on every other request, limits that never apply there: about 60 µs
+    of a served score's 1.8 ms (bench/README.md, "Issue 10"). The request filter above
+    stays, should a later Flask-Limiter register its hooks some other way."""
+    def ours(hook) -> bool:
+        owner = getattr(hook, "__self__", None)
+        if owner is None and isinstance(hook, partial):
+            owner = hook.args[0] if hook.args else None
+        return owner is limiter
+
+    for hooks in (app.before_request_funcs, app.after_request_funcs,
+                  app.teardown_request_funcs):
+        if None in hooks:
+            hooks[None] = [h for h in hooks[None] if not ours(h)]
 
 
 def retry_after() -> int:

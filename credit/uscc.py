@@ -24,6 +24,8 @@ character the code should have ended with — so a client can fix its input.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from stdnum.cn import uscc as _gb32100
 from stdnum.exceptions import InvalidChecksum, ValidationError
 
@@ -86,6 +88,12 @@ def normalise_uscc(raw: str) -> str:
     """
     if not isinstance(raw, str):
         raise InvalidUSCC(f"A USCC must be given as text, not as {type(raw).__name__}.")
+    return _normalised(raw)
+
+
+@lru_cache(maxsize=65_536)  # pure; every request names a USCC, often the same ones
+def _normalised(raw: str) -> str:
+    """:func:`normalise_uscc` of a string (a refusal raises, and is not remembered)."""
     # Only ASCII letters are upper-cased: Unicode case mapping may change the length
     # ('ß' → 'SS') and no other letter can belong to a USCC anyway.
     code = raw.strip().translate(_TO_UPPER)
