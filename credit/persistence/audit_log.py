@@ -63,6 +63,27 @@ def entry_text(position: int, kind: str, at: str, actor: str, payload_text: str,
             f'"prev_sha256":{_string(prev_sha256)}}}')
 
 
+def next_instant(head: Head, now: datetime) -> datetime:
+    """The ``at`` of the entry after ``head``: max(now, head's at + 1 µs)."""
+    if head.at_us is not None:
+        return max(now, from_micros(head.at_us) + ONE_MICROSECOND)
+    return now
+
+
+def entry_row(head: Head, kind: str, actor: str, payload_text: str, uscc: str | None,
+              at: datetime) -> tuple[dict, str]:
+    """The stored row of the entry after ``head`` (position + 1, its exact text and
+    hash) and its ``at`` as written. Every append goes through here: the unit of work's
+    (:meth:`AuditLog.append_text`) and the served scores' group append."""
+    at_us = to_micros(at)
+    if head.at_us is not None and at_us <= head.at_us:
+        raise RuntimeError("audit time must strictly increase")
+    position, at_text = head.position + 1, format_instant(at)
+    body = entry_text(position, kind, at_text, actor, payload_text, head.sha256)
+    return ({"position": position, "kind": kind, "at_us": at_us, "actor": actor,
+             "uscc": uscc, "text": body, "sha256": canonical.sha256_hex(body)}, at_text)
+
+
 def _string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -107,11 +128,7 @@ class AuditLog:
 
     def next_at(self) -> datetime:
         """The ``at`` the next append gets: max(now, previous at + 1 µs)."""
-        head = self._require_lock()
-        now = self.clock()
-        if head.at_us is not None:
-            now = max(now, from_micros(head.at_us) + ONE_MICROSECOND)
-        return now
+        return next_instant(self._require_lock(), self.clock())
 
     def next_position(self) -> int:
         return self._require_lock().position + 1
@@ -136,23 +153,16 @@ class AuditLog:
         trace is serialised before the lock is taken); returns its position, ``at``
         and ``sha256``."""
         head = self._require_lock()
-        at = at or self.next_at()
-        at_us = to_micros(at)
-        if head.at_us is not None and at_us <= head.at_us:
-            raise RuntimeError("audit time must strictly increase")
-        position, at_text = head.position + 1, format_instant(at)
-        body = entry_text(position, kind, at_text, actor, payload_text, head.sha256)
-        sha = canonical.sha256_hex(body)
-        row = {"position": position, "kind": kind, "at_us": at_us, "actor": actor,
-               "uscc": uscc, "text": body, "sha256": sha}
+        row, at_text = entry_row(head, kind, actor, payload_text, uscc,
+                                 at or self.next_at())
         if self._batch is not None:
             self._batch.append(row)
         else:
             # Core insert: entries are never read back as ORM objects in this transaction.
             self.session.connection().execute(_INSERT, row)
         self._prev_sha = head.sha256
-        self._head = Head(position, at_us, sha)
-        return position, at_text, sha
+        self._head = Head(row["position"], row["at_us"], row["sha256"])
+        return row["position"], at_text, row["sha256"]
 
     @contextmanager
     def batch(self) -> Iterator[None]:

@@ -7,10 +7,8 @@ Every ``GET …/score`` computed outside the append lock (issue 10; API.md §4, 
    head (:meth:`ServedScoreStore.read_at_head`): the head, the token's revocation, the
    subject's registered name, and its records and events up to that head as JSON
    arrays. It runs outside any explicit transaction, so it sees one snapshot and, on
-   PostgreSQL, costs one round trip. With an earlier ``known_at`` it is a read
-   transaction of a few statements (:class:`Snapshot`). Every read is bounded by the
-   head's position, and rows are never updated, so READ COMMITTED is as good as a
-   snapshot.
+   PostgreSQL, costs one round trip. (A score with an earlier ``known_at`` is rarer and
+   reads through the unit of work's repositories, as a replay does.)
 2. **The append** (:meth:`ServedScoreStore.append`): the append lock, the head again,
    one INSERT for every trace of the group (services/group_commit.py), one COMMIT. It
    follows exactly the lock, ``position`` and ``at`` rules of
@@ -35,35 +33,17 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterator
+from typing import Callable
 
 import orjson
 from sqlalchemy import Engine
 
-from credit.domain import canonical
-from credit.domain.dates import (
-    ONE_MICROSECOND,
-    format_instant,
-    from_micros,
-    to_micros,
-)
 from credit.domain.records import Record, RecordEvent
 from credit.errors import ConnectionLost, Unavailable
 
-from .audit_log import APPEND_LOCK, GENESIS, Head, entry_text
+from .audit_log import APPEND_LOCK, GENESIS, Head, entry_row, next_instant
 from .history_rows import EVENT_COLUMNS, RECORD_COLUMNS, event_from_row, record_from_row
 
-_OPENING = """
-SELECT h.position, h.at_us, h.sha256,
-       (SELECT 1 FROM token_revocations WHERE token_id = :token) AS revoked,
-       s.name, s.registered_position
-FROM (SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1) h
-LEFT JOIN subjects s ON s.uscc = :uscc"""
-_RECORDS = (f"SELECT {', '.join(RECORD_COLUMNS)} FROM records "
-            "WHERE uscc = :uscc AND audit_position <= :pos")
-_EVENTS = (f"SELECT {', '.join(EVENT_COLUMNS)} FROM record_events "
-           "WHERE uscc = :uscc AND audit_position <= :pos")
-_KNOWN_AT = "SELECT max(position) FROM audit_entries WHERE at_us <= :at"
 _HEAD = "SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1"
 _INSERT_ROW = "(:position{n}, :kind{n}, :at_us{n}, :actor{n}, :uscc{n}, :text{n}, :sha256{n})"
 _INSERT_MANY = ("INSERT INTO audit_entries (position, kind, at_us, actor, uscc, text, sha256) "
@@ -74,7 +54,8 @@ _INSERT_MANY = ("INSERT INTO audit_entries (position, kind, at_us, actor, uscc, 
 _PG_LOCK_AND_HEAD = f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK}); {_HEAD}"
 # Everything a default score reads, at the committed head, in one statement (one
 # snapshot; on PostgreSQL one round trip), the history as JSON arrays in the column
-# order of _RECORDS and _EVENTS. {agg}/{arr}: the dialect's JSON aggregate and array.
+# order of history_rows.RECORD_COLUMNS and EVENT_COLUMNS. {agg}/{arr}: the dialect's
+# JSON aggregate and array.
 _AT_HEAD = """
 WITH h AS (SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1)
 SELECT h.position, h.at_us, h.sha256,
@@ -91,12 +72,13 @@ _JSON = {"postgresql": {"agg": "json_agg", "arr": "json_build_array"},
 
 @dataclass(frozen=True)
 class Opening:
-    """What the snapshot's first statement read: the committed head, whether the token
-    is revoked, and the subject's registered name and position (None if unregistered)."""
+    """What the read found besides the history: the committed head, whether the token
+    is revoked, and the subject's registered name and position (None if unregistered;
+    the same two fields as a subject row)."""
 
     head: Head
     revoked: bool
-    subject_name: str | None
+    name: str | None
     registered_position: int | None
 
 
@@ -108,40 +90,6 @@ class PendingEntry:
     actor: str
     payload_text: str
     uscc: str | None
-
-
-class Snapshot:
-    """The reads of one served score, inside one read transaction."""
-
-    def __init__(self, cursor, sql: dict[str, str]):
-        self._cur = cursor
-        self._sql = sql
-
-    def open(self, token_id: int | None, uscc: str) -> Opening | None:
-        """The head, the revocation and the subject in one statement; None when the
-        chain is empty."""
-        self._cur.execute(self._sql["opening"], {"token": token_id, "uscc": uscc})
-        row = self._cur.fetchone()
-        if row is None:
-            return None
-        return Opening(Head(row[0], row[1], row[2]), row[3] is not None, row[4], row[5])
-
-    def position_known_at(self, known_at: datetime) -> int:
-        """The highest position with ``at ≤ known_at`` (0 when none)."""
-        self._cur.execute(self._sql["known_at"], {"at": to_micros(known_at)})
-        value = self._cur.fetchone()[0]
-        return int(value or 0)
-
-    def history(self, uscc: str, position: int) -> tuple[list[Record], list[RecordEvent]]:
-        """The subject's records and events known at ``position``, as domain objects
-        (the same as RecordRepository.history)."""
-        params = {"uscc": uscc, "pos": position}
-        self._cur.execute(self._sql["records"], params)
-        records = _records(self._cur.fetchall())
-        if not records:
-            return records, []
-        self._cur.execute(self._sql["events"], params)
-        return records, _events(self._cur.fetchall())
 
 
 def _autocommit(conn, on: bool) -> None:
@@ -179,8 +127,7 @@ class ServedScoreStore:
         self.engine = engine
         self.clock = clock
         self.postgres = engine.dialect.name == "postgresql"
-        sql = {"opening": _OPENING, "records": _RECORDS, "events": _EVENTS,
-               "known_at": _KNOWN_AT, "head": _HEAD,
+        sql = {"head": _HEAD,
                "at_head": _AT_HEAD.format(
                    **_JSON[engine.dialect.name],
                    record_columns=", ".join(f"r.{c}" for c in RECORD_COLUMNS),
@@ -207,19 +154,6 @@ class ServedScoreStore:
             return None
         opening = Opening(Head(row[0], row[1], row[2]), row[3] is not None, row[4], row[5])
         return AtHead(opening, _records(_json(row[6])), _events(_json(row[7])))
-
-    @contextmanager
-    def snapshot(self) -> Iterator[Snapshot]:
-        """One read transaction; rolled back at the end (it wrote nothing)."""
-        with self._connection() as (conn, _tx):
-            cur = conn.cursor()
-            try:
-                if not self.postgres:
-                    cur.execute("BEGIN")  # pysqlite's transactions are off (database.py)
-                yield Snapshot(cur, self._sql)
-            finally:
-                cur.close()
-                conn.rollback()
 
     def append(self, entries: list[PendingEntry]) -> list[tuple[int, str, str]]:
         """Append ``entries`` in order under the append lock and COMMIT once; returns each
@@ -271,22 +205,15 @@ class ServedScoreStore:
         conn.commit()
 
     def _entries(self, head: Head, entries: list[PendingEntry]):
-        """Positions, ``at`` (max(now, previous + 1 µs), strictly increasing) and
-        hashes, exactly as AuditLog.append_text assigns them."""
+        """Each entry's row (audit_log.entry_row, as every append) as INSERT parameters,
+        and its position, ``at`` and ``sha256``."""
         params, results = {}, []
-        position, at_us, prev = head.position, head.at_us, head.sha256
         for i, e in enumerate(entries):
-            now = self.clock()
-            if at_us is not None:
-                now = max(now, from_micros(at_us) + ONE_MICROSECOND)
-            position, at_us = position + 1, to_micros(now)
-            at_text = format_instant(now)
-            text = entry_text(position, e.kind, at_text, e.actor, e.payload_text, prev)
-            prev = canonical.sha256_hex(text)
-            params.update({f"position{i}": position, f"kind{i}": e.kind, f"at_us{i}": at_us,
-                           f"actor{i}": e.actor, f"uscc{i}": e.uscc, f"text{i}": text,
-                           f"sha256{i}": prev})
-            results.append((position, at_text, prev))
+            row, at_text = entry_row(head, e.kind, e.actor, e.payload_text, e.uscc,
+                                     next_instant(head, self.clock()))
+            head = Head(row["position"], row["at_us"], row["sha256"])
+            params.update({f"{k}{i}": v for k, v in row.items()})
+            results.append((head.position, at_text, head.sha256))
         return params, results
 
     @contextmanager

@@ -123,27 +123,31 @@ def _compute_in_snapshot(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery
     ``known_at`` not earlier than the head's ``at``). Every read is bounded by the head's
     position, so READ COMMITTED is as good as a snapshot here: rows are never updated,
     and a row at or below a visible head was committed with it or before it."""
-    store = ctx.uow.served_scores
-    token = None if actor.confirmed else actor.token_id
-    if q.known_at is None:
-        read = store.read_at_head(token, q.uscc)
-        if read is None:
-            return None
-        opening, history = read.opening, (read.records, read.events)
-        knowledge = Knowledge(opening.head.position, from_micros(opening.head.at_us))
-    else:
-        with store.snapshot() as snap:
-            opening = snap.open(token, q.uscc)
-            if opening is None or q.known_at >= from_micros(opening.head.at_us):
-                return None
-            knowledge = Knowledge(snap.position_known_at(q.known_at), q.known_at)
-            history = snap.history(q.uscc, knowledge.position)
-    if opening.revoked:
+    if q.known_at is not None:
+        return _known_earlier(ctx, actor, model, q, as_of)
+    read = ctx.uow.served_scores.read_at_head(None if actor.confirmed else actor.token_id,
+                                              q.uscc)
+    if read is None:
+        return None
+    if read.opening.revoked:
         refuse_revoked(actor)
-    registered = opening.registered_position
-    name = opening.subject_name if registered is not None \
-        and registered <= knowledge.position else None
-    return evaluate(model, q.uscc, *history, q.sector, as_of, knowledge), name
+    head = read.opening.head
+    subject = read.opening if read.opening.registered_position is not None else None
+    return _known_result(model, q.uscc, (read.records, read.events), subject, q.sector,
+                         as_of, Knowledge(head.position, from_micros(head.at_us)))
+
+
+def _known_earlier(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
+                   as_of: date) -> tuple[ScoreResult, str | None] | None:
+    """A ``known_at`` earlier than the committed head's ``at``: through the unit of
+    work's repositories (rarer than the default, and the same reads as a replay)."""
+    with ctx.uow(write=False) as uow:
+        confirm_token(uow, actor)
+        head = uow.audit.head()
+        if head.at_us is None or q.known_at >= from_micros(head.at_us):
+            return None
+        knowledge = Knowledge(uow.audit.position_known_at(q.known_at), q.known_at)
+        return score_as_known(uow, model, q.uscc, q.sector, as_of, knowledge)
 
 
 def serving_knowledge(uow, known_at: datetime | None) -> tuple[datetime, Knowledge]:
