@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from functools import partial
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -31,9 +31,6 @@ def install(app: Flask, settings: Settings) -> Limiter:
     """One limiter per app (tests build many apps in one process: none shares counts)."""
     limiter = Limiter(get_remote_address, app=app, storage_uri=settings.rate_limit_storage,
                       strategy="fixed-window", headers_enabled=False, key_prefix="credit")
-    # Every other route skips the limiter's per-request look-up of limits that apply
-    # (about 3 % of a served score's CPU, bench/README.md "Issue 10").
-    limiter.request_filter(lambda: request.endpoint not in LIMITED)
     limits = {"public": settings.rate_limit_public, "signin": settings.rate_limit_signin}
     for endpoint, scope in LIMITED.items():
         view = app.view_functions[endpoint]
@@ -47,8 +44,8 @@ def _drop_app_wide_hooks(app: Flask, limiter: Limiter) -> None:
     """The three limited views check their limits themselves (Flask-Limiter's decorator
     runs the check on every call of the view). Its app-wide before/after/teardown hooks
     only looked up, on every other request, limits that never apply there: about 60 µs
-    of a served score's 1.8 ms (bench/README.md, "Issue 10"). The request filter above
-    stays, should a later Flask-Limiter register its hooks some other way."""
+    of a served score's 1.8 ms (bench/README.md, "Issue 10"). Should a later
+    Flask-Limiter register them some other way, tests/e2e/test_public_list.py says so."""
     def ours(hook) -> bool:
         owner = getattr(hook, "__self__", None)
         if owner is None and isinstance(hook, partial):

@@ -149,3 +149,15 @@ def test_the_default_public_limit_is_sixty_a_minute(ctx):
     client = _app(ctx).test_client()
     codes = [client.get(f"{URL}?limit=1").status_code for _ in range(61)]
     assert codes == [200] * 60 + [429]
+
+
+def test_the_limiter_runs_only_inside_the_limited_views(app):
+    """Flask-Limiter's app-wide hooks are gone (api/ratelimit.py): the three limited views
+    check their limits themselves (the 429 tests above), no other request pays for a
+    look-up of limits that never apply to it."""
+    limiter = app.extensions["credit_limiter"]
+    hooks = [h for table in (app.before_request_funcs, app.after_request_funcs,
+                             app.teardown_request_funcs) for h in table.get(None, [])]
+    owners = [getattr(h, "__self__", None) or (getattr(h, "args", None) or [None])[0]
+              for h in hooks]
+    assert limiter not in owners
