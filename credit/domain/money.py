@@ -12,7 +12,9 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
 
-@lru_cache(maxsize=4096)  # pure (equal Decimals format alike); dozens per trace
+# Pure (equal Decimals format alike); dozens per trace. typed: an int passed by mistake
+# is never answered from an equal Decimal's entry, it fails as before.
+@lru_cache(maxsize=4096, typed=True)
 def fmt(value: Decimal) -> str:
     """Format exactly; refuse to silently round a value with more than two decimals."""
     q = value.quantize(CENT)
