@@ -22,21 +22,40 @@ compilation-cache look-up and result processing were most of what it paid for th
 connection (SQLAlchemy still owns the pool, the connect-time PRAGMAs and the
 disconnect detection). Everything else keeps the unit of work.
 
-A connection the driver reports dead is invalidated (never returned to the pool); if
-that happened before COMMIT was sent nothing was written and :class:`ConnectionLost`
-lets the request run once more (api/auth.py), as with the unit of work.
+Each thread keeps one connection of its own for these statements (taken from the
+engine once, then detached from its pool: checking a connection out and back in, with
+its reset, cost as much as the read itself). On PostgreSQL it stays in autocommit, so the
+read is one statement with no BEGIN/ROLLBACK around it and the append's transaction is
+opened and ended by the statements it sends. A connection the driver reports dead is
+invalidated and replaced on the next use; if that happened before COMMIT was sent nothing
+was written and :class:`ConnectionLost` lets the request run once more (api/auth.py), as
+with the unit of work. The engine's ``dispose()`` closes them.
+
+**Waiting for the append lock on SQLite.** SQLite's lock is not a queue: a writer that
+finds it taken sleeps in the busy handler (1 ms, then 2, 5, 10 … ms) and tries again,
+however soon the holder is done. Two workers appending a few hundred microseconds each
+spent a fifth of their time asleep that way (bench/README.md, "Issue 10"). So on a
+database file, served-score appends first take an exclusive ``flock`` on
+``<database>-append.lock``, which the kernel hands to the next waiter the moment it is
+released (as PostgreSQL's advisory lock does), then ``BEGIN IMMEDIATE`` as before. The
+file lock only orders our own appenders; the database lock still serialises every
+writer, so a process that does not take it (a write through the unit of work, another
+tool) is as safe as before, and a killed process's file lock is released by the kernel.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
 import orjson
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from credit.domain.records import Record, RecordEvent
 from credit.errors import ConnectionLost, Unavailable
@@ -92,12 +111,6 @@ class PendingEntry:
     uscc: str | None
 
 
-def _autocommit(conn, on: bool) -> None:
-    """Switch psycopg's autocommit on the driver's connection itself (the pool's proxy
-    only forwards reads of attributes; setting one there would change nothing)."""
-    conn.dbapi_connection.autocommit = on
-
-
 def _json(value):
     """psycopg parses JSON columns itself; sqlite3 hands over the text."""
     return orjson.loads(value) if isinstance(value, str) else value
@@ -134,22 +147,26 @@ class ServedScoreStore:
                    event_columns=", ".join(f"e.{c}" for c in EVENT_COLUMNS))}
         self._sql = {k: self._placeholders(v) for k, v in sql.items()}
         self._inserts: dict[int, str] = {}
+        database = None if self.postgres else engine.url.database
+        #: SQLite: the file whose flock queues our appenders (module docstring).
+        self.queue_path = (f"{database}-append.lock"
+                           if database and database != ":memory:" else None)
+        self._own = threading.local()
+        self._opened: list = []  # every thread's connection, for dispose()
+        self._opened_lock = threading.Lock()
+        event.listen(engine, "engine_disposed", self._close_all)
 
     def read_at_head(self, token_id: int | None, uscc: str) -> AtHead | None:
         """The opening and the subject's history at the committed head (the default
         knowledge), in one statement outside any explicit transaction; None when the
         chain is empty."""
         with self._connection() as (conn, _tx):
-            if self.postgres:
-                _autocommit(conn, True)  # no BEGIN/ROLLBACK round trips for one SELECT
+            cur = conn.cursor()
             try:
-                cur = conn.cursor()
                 cur.execute(self._sql["at_head"], {"token": token_id, "uscc": uscc})
                 row = cur.fetchone()
-                cur.close()
             finally:
-                if self.postgres:
-                    _autocommit(conn, False)
+                cur.close()
         if row is None:
             return None
         opening = Opening(Head(row[0], row[1], row[2]), row[3] is not None, row[4], row[5])
@@ -158,25 +175,36 @@ class ServedScoreStore:
     def append(self, entries: list[PendingEntry]) -> list[tuple[int, str, str]]:
         """Append ``entries`` in order under the append lock and COMMIT once; returns each
         one's position, ``at`` and ``sha256``. Nothing is written unless all are."""
-        with self._connection() as (conn, tx):
+        with self._connection() as (conn, tx), self._queued():
             cur = conn.cursor()
             try:
-                head = self._lock_and_head(conn, cur)
+                head = self._lock_and_head(cur)
                 params, results = self._entries(head, entries)
                 cur.execute(self._insert(len(entries)), params)
                 self._commit(conn, tx)
             finally:
                 cur.close()
                 if not tx.commit_sent:
-                    conn.rollback()
-                if self.postgres:
-                    _autocommit(conn, False)
+                    conn.rollback()  # (psycopg: only if a transaction is open)
             return results
 
-    def _lock_and_head(self, conn, cur) -> Head:
+    @contextmanager
+    def _queued(self):
+        """SQLite: hold the append queue's file lock (module docstring); elsewhere
+        nothing. Closing the file releases the lock."""
+        if self.queue_path is None:
+            yield
+            return
+        fd = os.open(self.queue_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _lock_and_head(self, cur) -> Head:
         """Take the append lock, then read the head (audit_log.py's rule)."""
         if self.postgres:
-            _autocommit(conn, True)  # the explicit BEGIN below opens the transaction
             cur.execute(_PG_LOCK_AND_HEAD)
             cur.nextset()
             cur.nextset()
@@ -202,7 +230,7 @@ class ServedScoreStore:
     @staticmethod
     def _commit(conn, tx: "_Transaction") -> None:
         tx.commit_sent = True
-        conn.commit()
+        conn.commit()  # (psycopg in autocommit: COMMIT of the transaction BEGIN opened)
 
     def _entries(self, head: Head, entries: list[PendingEntry]):
         """Each entry's row (audit_log.entry_row, as every append) as INSERT parameters,
@@ -218,30 +246,66 @@ class ServedScoreStore:
 
     @contextmanager
     def _connection(self):
-        """A pooled driver connection and its transaction's state. A connection the
-        driver reports dead is invalidated; a driver error becomes ConnectionLost when
-        COMMIT was not sent (nothing was written: safe to retry), else Unavailable
-        (the outcome is unknown), as in the unit of work (uow.py)."""
+        """This thread's connection and its transaction's state. A connection the
+        driver reports dead is invalidated (the next call opens another); a driver error
+        becomes ConnectionLost when COMMIT was not sent (nothing was written: safe to
+        retry), else Unavailable (the outcome is unknown), as in the unit of work
+        (uow.py)."""
         dbapi = self.engine.dialect.loaded_dbapi
-        try:
-            conn = self.engine.raw_connection()
-        except Exception as exc:
-            raise Unavailable(f"the database cannot be reached: {exc}") from None
+        conn = self._thread_connection()
         tx = _Transaction()
         try:
             yield conn, tx
         except dbapi.Error as exc:
             lost = self.engine.dialect.is_disconnect(exc, conn.dbapi_connection, None)
             if lost:
-                conn.invalidate(exc)
+                self._discard(conn, exc)
                 if not tx.commit_sent:
                     raise ConnectionLost(f"the connection was lost: {exc}") from None
             if lost or isinstance(exc, dbapi.OperationalError):
                 raise Unavailable(f"the database cannot be reached or is busy: {exc}") \
                     from None
             raise
-        finally:
-            conn.close()  # back to the pool (after its reset), or discarded if invalid
+
+    def _thread_connection(self):
+        """This thread's own connection, opened on first use in this process (a forked
+        worker never uses its parent's)."""
+        own = self._own
+        conn = getattr(own, "conn", None)
+        if conn is not None and own.pid == os.getpid():
+            return conn
+        try:
+            conn = self.engine.raw_connection()
+        except Exception as exc:
+            raise Unavailable(f"the database cannot be reached: {exc}") from None
+        conn.detach()  # ours until closed: never back in the pool, never reset by it
+        if self.postgres:
+            # Set on the driver's connection itself (the proxy only forwards reads).
+            conn.dbapi_connection.autocommit = True
+        own.conn, own.pid = conn, os.getpid()
+        with self._opened_lock:
+            self._opened.append((own.pid, conn))
+        return conn
+
+    def _discard(self, conn, exc: BaseException | None = None) -> None:
+        conn.invalidate(exc)  # closes the driver connection
+        if getattr(self._own, "conn", None) is conn:
+            self._own.conn = None
+        with self._opened_lock:
+            self._opened = [(p, c) for p, c in self._opened if c is not conn]
+
+    def _close_all(self, _engine=None) -> None:
+        """Engine.dispose(): close every connection this process opened here (a parent's
+        are left to the parent)."""
+        with self._opened_lock:
+            mine = [c for p, c in self._opened if p == os.getpid()]
+            self._opened = []
+        for conn in mine:
+            try:
+                conn.invalidate()
+            except Exception:  # already closed by the server: nothing to release
+                pass
+        self._own = threading.local()
 
 
 class _Transaction:
