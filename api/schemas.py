@@ -6,6 +6,7 @@ credit.services.resources."""
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate
 from webargs.flaskparser import FlaskParser
@@ -190,11 +191,40 @@ class StrictQuery:
 class CreditParser(StrictQuery, FlaskParser):
     """Query errors in the error body of API.md §1, keyed by parameter name; unknown
     query parameters are refused like unknown body fields (a misspelt ``asof`` must not
-    silently serve today's score)."""
+    silently serve today's score).
+
+    A query string that parsed once is not parsed again by the same schema instance:
+    loading it is a pure function of its bytes (nothing here reads the clock or the
+    database), and on the score route the same few strings (``sector=housing``) came
+    back thousands of times a second (issue 10). Only successes are remembered, only
+    results made of immutable values, at most :attr:`MEMO_SIZE` strings per parser."""
 
     DEFAULT_VALIDATION_STATUS = 400
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
                                    "query": RAISE, "querystring": RAISE}
+    MEMO_SIZE = 1024
+    _IMMUTABLE = (str, int, bool, type(None), date, datetime)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._memo: dict[tuple, dict] = {}
+
+    def parse(self, argmap, req=None, *, location=None, validate=None, **kwargs):
+        if location not in ("query", "querystring") or validate is not None \
+                or not isinstance(argmap, Schema):
+            return super().parse(argmap, req, location=location, validate=validate,
+                                 **kwargs)
+        req = req if req is not None else self.get_default_request()
+        key = (id(argmap), location, repr(sorted(kwargs.items())), req.query_string)
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] is argmap:
+            return dict(hit[1])
+        data = super().parse(argmap, req, location=location, **kwargs)
+        if all(type(v) in self._IMMUTABLE for v in data.values()):
+            if len(self._memo) >= self.MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = (argmap, dict(data))
+        return data
 
     def handle_error(self, error, req, schema, *, error_status_code, error_headers):
         messages = error.messages

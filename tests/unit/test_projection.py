@@ -1,0 +1,120 @@
+"""api/projection.py: a response schema's projection sends exactly what the schema's
+dump sends — the same fields, in the same order, with the same values — for the bodies
+the service builds, and refuses schemas whose dump would do more than select."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from marshmallow import Schema, fields, post_dump, pre_dump
+
+from api.projection import projection
+from credit.domain.trace import result_body
+from credit.services.resources import ScoreOut
+from tests.unit.test_golden import REGISTRY, History, _params
+
+SCORE_OUT = ScoreOut()
+PROJECT = projection(SCORE_OUT)
+
+
+def _text(value) -> bytes:
+    return orjson.dumps(value)  # keeps the order: equal text means equal order too
+
+
+def _body(case, query) -> dict:
+    hist = History(case)
+    model = REGISTRY.get(query.get("model", "keqiao-2025@1"))
+    result = hist.evaluate(query.get("uscc", hist.uscc), query["sector"], query["as_of"],
+                           query.get("known", hist.last_label), model=model)
+    body = result_body(result, "绍兴某建设有限公司")
+    body["trace_id"] = 42
+    body["trace_sha256"] = "ab" * 32
+    return body
+
+
+@pytest.mark.parametrize(("case", "query"), [p for p in _params() if not p.marks])
+def test_every_golden_score_body_projects_to_its_dump(case, query):
+    body = _body(case, query)
+    assert _text(PROJECT(body)) == _text(SCORE_OUT.dump(body))
+    assert _text(PROJECT(body)) == _text(body)  # the service builds it in schema order
+
+
+def _a_body_with_measures_and_reasons() -> dict:
+    bodies = [_body(c, q) for c, q in (p.values for p in _params() if not p.marks)]
+    return next(b for b in bodies if b["measures"] and b["reasons"])
+
+
+def test_a_field_the_schema_does_not_declare_is_dropped_at_every_level():
+    body = _a_body_with_measures_and_reasons()
+    body["leaked"] = "x"
+    body["model"]["leaked"] = "x"
+    body["components"]["leaked"] = "x"
+    body["measures"][0]["leaked"] = "x"
+    body["reasons"][0]["leaked"] = "x"
+    projected = PROJECT(body)
+    assert b"leaked" not in _text(projected)
+    assert _text(projected) == _text(SCORE_OUT.dump(body))
+
+
+def test_order_follows_the_schema_not_the_resource():
+    body = _a_body_with_measures_and_reasons()
+    shuffled = dict(reversed(list(body.items())))
+    shuffled["model"] = dict(reversed(list(body["model"].items())))
+    assert _text(PROJECT(shuffled)) == _text(SCORE_OUT.dump(shuffled)) == _text(body)
+
+
+def test_an_absent_field_is_absent_and_none_stays_none():
+    body = _a_body_with_measures_and_reasons()
+    del body["trace_sha256"]
+    body["name"] = None
+    body["measures"][0]["until"] = None
+    assert _text(PROJECT(body)) == _text(SCORE_OUT.dump(body))
+    assert "trace_sha256" not in PROJECT(body)
+
+
+class _Hooked(Schema):
+    a = fields.String()
+
+    @post_dump
+    def _later(self, data, **kw):
+        return data
+
+
+class _PreHooked(Schema):
+    a = fields.String()
+
+    @pre_dump
+    def _earlier(self, data, **kw):
+        return data
+
+
+class _Method(Schema):
+    m = fields.Method("_m")
+
+    def _m(self, obj):
+        return obj
+
+
+class _Upper(fields.String):
+    def _serialize(self, value, attr, obj, **kw):
+        return value.upper()
+
+
+@pytest.mark.parametrize("schema", [
+    _Hooked(), _PreHooked(),
+    Schema.from_dict({"at": fields.DateTime()})(),
+    Schema.from_dict({"n": fields.Decimal()})(),
+    _Method(),
+    Schema.from_dict({"u": _Upper()})(),
+    Schema.from_dict({"renamed": fields.String(attribute="other")})(),
+    Schema.from_dict({"deep": fields.List(fields.Nested(_Hooked))})(),
+], ids=["post_dump", "pre_dump", "datetime", "decimal", "method", "custom_serialize",
+        "attribute", "nested_hook"])
+def test_a_schema_whose_dump_converts_is_refused(schema):
+    with pytest.raises(TypeError):
+        projection(schema)
+
+
+def test_data_key_is_the_sent_name():
+    schema = Schema.from_dict({"from_": fields.String(data_key="from")})()
+    assert projection(schema)({"from_": "x"}) == schema.dump({"from_": "x"}) == {"from": "x"}
