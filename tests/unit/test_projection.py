@@ -8,9 +8,9 @@ import orjson
 import pytest
 from marshmallow import Schema, fields, post_dump, pre_dump
 
-from api.projection import projection
 from credit.domain.trace import result_body
-from credit.services.resources import ScoreOut
+from credit.services.projection import projection
+from credit.services.resources import EVALUATION, EVALUATION_BUILT, ScoreOut, present, present_built
 from tests.unit.test_golden import REGISTRY, History, _params
 
 SCORE_OUT = ScoreOut()
@@ -118,3 +118,29 @@ def test_a_schema_whose_dump_converts_is_refused(schema):
 def test_data_key_is_the_sent_name():
     schema = Schema.from_dict({"from_": fields.String(data_key="from")})()
     assert projection(schema)({"from_": "x"}) == schema.dump({"from_": "x"}) == {"from": "x"}
+
+
+def test_an_evaluation_document_presents_the_same_text_either_way():
+    """The frozen document of API.md §5 (members are §4 bodies), as scoring builds it."""
+    bodies = [_body(c, q) for c, q in (p.values for p in _params() if not p.marks)][:6]
+    member = lambda b, u: [{"uscc": u, **m} for m in b]  # noqa: E731
+    results = []
+    for i, b in enumerate(bodies):
+        consortium = i % 3 == 2
+        usccs = [b["uscc"], "91330603MA2D4F6E84"] if consortium else [b["uscc"]]
+        results.append({
+            "bidder": {"consortium": usccs} if consortium else {"uscc": usccs[0]},
+            "score": b["score"], "grade": b["grade"], "eligible_to_bid": b["eligible_to_bid"],
+            "bid_points": b["bid_points"],
+            "measures": [m for u in usccs for m in member(b["measures"], u)],
+            "reasons": [r for u in usccs for r in member(b["reasons"], u)],
+            "members": [b for _ in usccs], "performance_index": None if i % 2 else "91.50"})
+    document = {"id": 7, "tender": {"code": "KQ-2026-0031", "name": "柯桥区某道路工程"},
+                "sector": "housing", "as_of": "2026-06-30",
+                "known_at": "2026-06-30T10:00:00.000000+08:00",
+                "model": bodies[0]["model"], "created_by": "evaluator:bench",
+                "created_at": "2026-06-30T10:00:00.000000+08:00", "results": results,
+                "warnings": [{"id": 3, "code": "W-SAME-IP", "severity": "high",
+                              "bids": [1, 2]}]}
+    assert any(r["measures"] for r in results) and any(r["reasons"] for r in results)
+    assert present_built(EVALUATION_BUILT, document) == present(EVALUATION, document)
