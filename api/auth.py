@@ -23,14 +23,27 @@ class TooLarge(CreditError):
     error = "payload_too_large"
 
 
+_UNPREFIXED = ("CONTENT_TYPE", "CONTENT_LENGTH")
+
+
 def check_limits() -> None:
     """413 for a body over 1 MiB or a header line over 8 KiB."""
     length = request.content_length
     if length is not None and length > MAX_BODY:
         raise TooLarge("The request body is larger than 1 MiB.")
-    for name, value in request.headers.items():
-        if len(name) + 2 + len(value) > MAX_HEADER_LINE:
-            raise TooLarge(f"The header {name} is longer than 8 KiB.")
+    # The WSGI environ itself, not werkzeug's header view (which builds every name):
+    # HTTP_X_Y is the header X-Y, as werkzeug names it.
+    for key, value in request.environ.items():
+        if key.startswith("HTTP_"):
+            name_length = len(key) - 5
+        elif key in _UNPREFIXED:
+            name_length = len(key)
+        else:
+            continue
+        if name_length + 2 + len(value) > MAX_HEADER_LINE:
+            name = key[5:] if key.startswith("HTTP_") else key
+            raise TooLarge(f"The header {name.replace('_', '-').title()} is longer than "
+                           "8 KiB.")
     if len(request.environ.get("RAW_URI") or request.full_path) > MAX_HEADER_LINE:
         raise TooLarge("The request line is longer than 8 KiB.")
 
