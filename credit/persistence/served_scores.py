@@ -289,7 +289,7 @@ class ServedScoreStore:
         return conn
 
     def _discard(self, conn, exc: BaseException | None = None) -> None:
-        conn.invalidate(exc)  # closes the driver connection
+        _close(conn, exc)
         if getattr(self._own, "conn", None) is conn:
             self._own.conn = None
         with self._opened_lock:
@@ -302,11 +302,21 @@ class ServedScoreStore:
             mine = [c for p, c in self._opened if p == os.getpid()]
             self._opened = []
         for conn in mine:
-            try:
-                conn.invalidate()
-            except Exception:  # already closed by the server: nothing to release
-                pass
+            _close(conn)
         self._own = threading.local()
+
+
+def _close(conn, exc: BaseException | None = None) -> None:
+    """Close a detached connection's driver connection (invalidating a detached proxy
+    only forgets it: there is no pool record to close it)."""
+    driver = conn.dbapi_connection
+    if driver is None:
+        return
+    conn.invalidate(exc)
+    try:
+        driver.close()
+    except Exception:  # already closed by the server: nothing left to release
+        pass
 
 
 class _Transaction:

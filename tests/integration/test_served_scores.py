@@ -275,3 +275,37 @@ def test_postgresql_reads_a_default_score_in_one_message_and_appends_in_three(
         in queries[1]
     assert "INSERT INTO audit_entries" in queries[2]
     assert queries[3].startswith('Query') and '"COMMIT"' in queries[3]
+
+
+def _closed(driver) -> bool:
+    if hasattr(driver, "closed"):  # psycopg
+        return bool(driver.closed)
+    try:  # sqlite3: a closed connection refuses every statement
+        driver.execute("SELECT 1")
+    except Exception:
+        return True
+    return False
+
+
+def test_each_thread_keeps_one_connection_and_dispose_closes_it(ctx):
+    """A served score's statements run on a connection of the thread's own, outside the
+    pool (served_scores.py); Engine.dispose() closes it, and the next score opens
+    another."""
+    create(ctx)
+    store = ctx.uow.served_scores
+    first = score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    assert len(store._opened) == 1  # two scores, read and append each: one connection
+    (_, conn), = store._opened
+    driver = conn.dbapi_connection
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(
+        score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))))
+    worker.start()
+    worker.join(WAIT)
+    assert seen and len(store._opened) == 2  # another thread, its own connection
+    ctx.uow.engine.dispose()
+    assert store._opened == [] and _closed(driver)
+    again = score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    assert again["trace_id"] == first["trace_id"] + 3
+    assert verify_chain(ctx)["ok"] is True
