@@ -49,6 +49,7 @@ import fcntl
 import os
 import re
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,6 +62,7 @@ from credit.domain.records import Record, RecordEvent
 from credit.errors import ConnectionLost, Unavailable
 
 from .audit_log import APPEND_LOCK, GENESIS, Head, entry_row, next_instant
+from .database import SQLITE_BUSY_TIMEOUT_MS
 from .history_rows import EVENT_COLUMNS, RECORD_COLUMNS, event_from_row, record_from_row
 
 _HEAD = "SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1"
@@ -149,9 +151,12 @@ class ServedScoreStore:
         self._sql = {k: self._placeholders(v) for k, v in sql.items()}
         self._inserts: dict[int, str] = {}
         database = None if self.postgres else engine.url.database
+        in_memory = not self.postgres and database in (None, "", ":memory:")
         #: SQLite: the file whose flock queues our appenders (module docstring).
-        self.queue_path = (f"{database}-append.lock"
-                           if database and database != ":memory:" else None)
+        self.queue_path = (None if self.postgres or in_memory
+                           else os.path.abspath(f"{database}-append.lock"))
+        # An in-memory database lives in its pool's one connection: never take it out.
+        self._detach = not in_memory
         self._own = threading.local()
         self._opened: list = []  # every thread's connection, for dispose()
         self._opened_lock = threading.Lock()
@@ -185,23 +190,46 @@ class ServedScoreStore:
                 self._commit(conn, tx)
             finally:
                 cur.close()
-                if not tx.commit_sent:
-                    conn.rollback()  # (psycopg: only if a transaction is open)
             return results
 
     @contextmanager
     def _queued(self):
-        """SQLite: hold the append queue's file lock (module docstring); elsewhere
-        nothing. Closing the file releases the lock."""
-        if self.queue_path is None:
+        """SQLite: hold the append queue's file lock (module docstring); elsewhere, or
+        when the file cannot be opened, nothing (SQLite's own lock still serialises).
+        Closing the file releases the lock."""
+        fd = self._open_queue()
+        if fd is None:
             yield
             return
-        fd = os.open(self.queue_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._wait_in_queue(fd)
             yield
         finally:
             os.close(fd)
+
+    def _open_queue(self) -> int | None:
+        if self.queue_path is None:
+            return None
+        try:
+            return os.open(self.queue_path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:
+            return None
+
+    @staticmethod
+    def _wait_in_queue(fd: int) -> None:
+        """Wait for the file lock; the kernel wakes the next waiter as soon as it is
+        released (polling it cost a tenth of the throughput). An appender that got it
+        only after the busy timeout answers 503 at once, without trying SQLite's lock:
+        so when a writer holds SQLite's lock for long, the queue's head waits up to the
+        busy timeout in BEGIN IMMEDIATE and everyone behind it fails right after, not
+        one busy timeout each. (A holder that is stopped, not dead, keeps the queue
+        waiting until the worker timeout; a dead one's lock is released by the
+        kernel.)"""
+        started = time.monotonic()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if time.monotonic() - started > SQLITE_BUSY_TIMEOUT_MS / 1000:
+            raise Unavailable("the database is busy: another writer held the append lock "
+                              "longer than the busy timeout")
 
     def _lock_and_head(self, cur) -> Head:
         """Take the append lock, then read the head (audit_log.py's rule)."""
@@ -257,16 +285,36 @@ class ServedScoreStore:
         tx = _Transaction()
         try:
             yield conn, tx
-        except dbapi.Error as exc:
-            lost = self.engine.dialect.is_disconnect(exc, conn.dbapi_connection, None)
+        except BaseException as exc:
+            lost = isinstance(exc, dbapi.Error) and self.engine.dialect.is_disconnect(
+                exc, conn.dbapi_connection, None)
             if lost:
                 self._discard(conn, exc)
-                if not tx.commit_sent:
-                    raise ConnectionLost(f"the connection was lost: {exc}") from None
+            else:
+                self._end_transaction(conn)
+            if not isinstance(exc, dbapi.Error):
+                raise
+            if lost and not tx.commit_sent:
+                raise ConnectionLost(f"the connection was lost: {exc}") from None
             if lost or isinstance(exc, dbapi.OperationalError):
                 raise Unavailable(f"the database cannot be reached or is busy: {exc}") \
                     from None
             raise
+
+    def _end_transaction(self, conn) -> None:
+        """After a failure, leave no transaction open on the thread's connection (a
+        failed COMMIT may leave SQLite's open, with its lock): roll it back, or discard
+        the connection if even that fails."""
+        driver = conn.dbapi_connection
+        try:
+            if self.postgres:
+                open_ = driver.info.transaction_status.name != "IDLE"
+            else:
+                open_ = driver.in_transaction
+            if open_:
+                conn.rollback()
+        except Exception:
+            self._discard(conn)
 
     def _thread_connection(self):
         """This thread's own connection, opened on first use in this process (a forked
@@ -279,27 +327,43 @@ class ServedScoreStore:
             conn = self.engine.raw_connection()
         except Exception as exc:
             raise Unavailable(f"the database cannot be reached: {exc}") from None
-        conn.detach()  # ours until closed: never back in the pool, never reset by it
-        if self.postgres:
-            # Set on the driver's connection itself (the proxy only forwards reads).
-            conn.dbapi_connection.autocommit = True
+        try:
+            if self._detach:
+                conn.detach()  # ours until closed: never back in the pool nor reset by it
+            if self.postgres:
+                # Set on the driver's connection itself (the proxy only forwards reads).
+                conn.dbapi_connection.autocommit = True
+        except Exception as exc:
+            _close(conn, exc)
+            raise Unavailable(f"the database connection could not be set up: {exc}") \
+                from None
         own.conn, own.pid = conn, os.getpid()
-        with self._opened_lock:
-            self._opened.append((own.pid, conn))
+        self._register(conn)
         return conn
+
+    def _register(self, conn) -> None:
+        """Remember the connection for dispose(), and close those of threads that have
+        ended (a server that starts a thread per request must not keep one each)."""
+        me = (os.getpid(), threading.current_thread(), conn)
+        with self._opened_lock:
+            ended = [c for p, t, c in self._opened if p == me[0] and not t.is_alive()]
+            self._opened = [o for o in self._opened if o[2] not in ended] + [me]
+        for c in ended:
+            _close(c)
 
     def _discard(self, conn, exc: BaseException | None = None) -> None:
         _close(conn, exc)
         if getattr(self._own, "conn", None) is conn:
             self._own.conn = None
         with self._opened_lock:
-            self._opened = [(p, c) for p, c in self._opened if c is not conn]
+            self._opened = [o for o in self._opened if o[2] is not conn]
 
     def _close_all(self, _engine=None) -> None:
         """Engine.dispose(): close every connection this process opened here (a parent's
-        are left to the parent)."""
+        are left to the parent). Meant for shutdown and tests: a thread still using its
+        connection then fails, and its request is retried once on a new one."""
         with self._opened_lock:
-            mine = [c for p, c in self._opened if p == os.getpid()]
+            mine = [c for p, _t, c in self._opened if p == os.getpid()]
             self._opened = []
         for conn in mine:
             _close(conn)

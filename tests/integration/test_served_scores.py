@@ -296,16 +296,77 @@ def test_each_thread_keeps_one_connection_and_dispose_closes_it(ctx):
     first = score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
     score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
     assert len(store._opened) == 1  # two scores, read and append each: one connection
-    (_, conn), = store._opened
-    driver = conn.dbapi_connection
-    seen = []
-    worker = threading.Thread(target=lambda: seen.append(
-        score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))))
-    worker.start()
-    worker.join(WAIT)
-    assert seen and len(store._opened) == 2  # another thread, its own connection
+    mine = store._opened[0][2].dbapi_connection
+
+    def in_a_thread():
+        seen = []
+        worker = threading.Thread(target=lambda: seen.append(
+            score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))))
+        worker.start()
+        worker.join(WAIT)
+        assert seen
+        return next(c for _p, t, c in store._opened if t is worker).dbapi_connection
+
+    theirs = in_a_thread()  # another thread, its own connection
+    assert len(store._opened) == 2 and not _closed(theirs)
+    third = in_a_thread()  # the ended thread's connection is closed when the next opens
+    assert len(store._opened) == 2 and _closed(theirs) and not _closed(third)
     ctx.uow.engine.dispose()
-    assert store._opened == [] and _closed(driver)
+    assert store._opened == [] and _closed(mine) and _closed(third)
     again = score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
-    assert again["trace_id"] == first["trace_id"] + 3
+    assert again["trace_id"] == first["trace_id"] + 4
     assert verify_chain(ctx)["ok"] is True
+
+
+def test_a_failed_commit_leaves_no_transaction_open(ctx, monkeypatch):
+    """A COMMIT that fails may leave the transaction open (SQLite documents it): the
+    thread's connection is rolled back, so the append lock is free and the next score
+    appends at the next position."""
+    create(ctx)
+    before = head(ctx)
+    store = ctx.uow.served_scores
+
+    def fail(conn, tx):
+        tx.commit_sent = True  # as far as the caller knows, COMMIT went out and failed
+        raise ctx.uow.engine.dialect.loaded_dbapi.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(store, "_commit", fail)
+    with pytest.raises(Unavailable):
+        score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    monkeypatch.undo()
+    driver = store._opened[0][2].dbapi_connection
+    if ctx.uow.engine.dialect.name == "postgresql":
+        assert driver.info.transaction_status.name == "IDLE"
+    else:
+        assert not driver.in_transaction
+    assert head(ctx) == before
+    body = score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    assert body["trace_id"] == before[0] + 1
+    assert verify_chain(ctx)["ok"] is True
+
+
+def test_a_queue_held_too_long_answers_busy(ctx, monkeypatch):
+    """SQLite: an appender that waited for the queue's file lock longer than the busy
+    timeout answers 503 without touching SQLite's lock (the appenders queued behind a
+    long writer fail together, not one busy timeout each), and nothing is written."""
+    store = ctx.uow.served_scores
+    if store.queue_path is None:
+        pytest.skip("SQLite: the file lock of the append queue")
+    import fcntl
+    import os
+
+    from credit.persistence import served_scores
+    create(ctx)
+    before = head(ctx)
+    monkeypatch.setattr(served_scores, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    holder = os.open(store.queue_path, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    release = threading.Timer(0.3, os.close, [holder])
+    release.start()
+    try:
+        with pytest.raises(Unavailable):
+            score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    finally:
+        release.join(WAIT)
+    assert head(ctx) == before
+    assert score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))["trace_id"] == before[0] + 1
