@@ -9,69 +9,96 @@ that, for values the use case had already built JSON-ready
 
 :func:`projection` reads the schema once and returns a function that does what its dump
 does for such values — keep each declared field the resource has, in the schema's order,
-under its ``data_key``, nested schemas and lists of them likewise — without converting
-the values. The schema stays the one statement of the shape (and of the OpenAPI
-document): a field it does not declare is never sent, a field it declares is sent where
-it says. Schemas whose dump would do more than select are refused when the projection is
-built: a dump hook, a field that is not a plain string, integer, boolean, nested schema
-or list of these, an ``attribute`` that differs from the name. A value the use case got
-wrong is not converted but fails loudly when the text is written (orjson and the
-canonical writer refuse a Decimal or a date). tests/unit/test_projection.py checks the
-projection against the schema's own dump.
+under its ``data_key``, nested schemas and lists of them likewise — passing each value
+that already has its field's type as it is. The schema stays the one statement of the
+shape (and of the OpenAPI document): a field it does not declare is never sent, a field
+it declares is sent where it says. Schemas whose dump would do more than select are
+refused when the projection is built: a dump hook, an attribute look-up of the schema's
+own, a field that is not a plain string, integer, boolean, nested schema or list of these
+(``Pluck``, ``as_string``, a ``dump_default`` are refused too), an ``attribute`` that
+differs from the name. A leaf
+whose value is not of the type its field sends (a use case's slip) goes through that
+field's own conversion, so the text is still what the dump would send.
+tests/unit/test_projection.py checks the projection against the schema's own dump.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, missing
 
-_LEAVES = (fields.String, fields.Integer, fields.Boolean)
+#: The plain fields, and the one type each sends as it is.
+_LEAVES = {fields.String: str, fields.Integer: int, fields.Boolean: bool}
 _HOOKS = ("pre_dump", "post_dump")
+#: Where the schemas' attribute look-up may come from: marshmallow's own, or
+#: resources.Resource's (a dict's key, never one of its methods): both read
+#: ``resource[name]`` when the key is there, as the projection does.
+_LOOKUPS = {("marshmallow.schema", "Schema.get_attribute"),
+            ("credit.services.resources", "Resource.get_attribute")}
 
 Projection = Callable[[Any], Any]
 
 
-def _same(value):
-    return value
+def _refuse(what: str) -> TypeError:
+    return TypeError(f"{what}; a projection only selects")
 
 
 def _field(field: fields.Field) -> Projection:
+    if field.dump_default is not missing:
+        raise _refuse(f"{type(field).__name__} fills in a default")
+    if isinstance(field, fields.Pluck):
+        raise _refuse("Pluck sends one field of the nested resource in its place")
     if isinstance(field, fields.Nested):
+        if field.schema.many:
+            raise _refuse("a Nested schema instance with many=True")
         inner = projection(field.schema)
         if field.many:
             return _list(inner)
         return lambda v: None if v is None else inner(v)
     if isinstance(field, fields.List):
         return _list(_field(field.inner))
-    if type(field) in _LEAVES or isinstance(field, _LEAVES) and not _overrides(field):
-        return _same
-    raise TypeError(f"{type(field).__name__} converts what it dumps; "
-                    "a projection only selects")
+    return _leaf(field)
 
 
-def _overrides(field: fields.Field) -> bool:
-    """A subclass of a plain field that changes how it serialises."""
-    plain = next(t for t in _LEAVES if isinstance(field, t))
-    return type(field)._serialize is not plain._serialize
+def _leaf(field: fields.Field) -> Projection:
+    """A plain field's value as it is when it already has the type the field sends
+    (or is None); otherwise the field's own conversion, exactly as its dump would do
+    (a use case's slip, e.g. an int in a string field, still goes out as the dump
+    would send it)."""
+    kind = next((t for t in _LEAVES if isinstance(field, t)), None)
+    if kind is None or type(field)._serialize is not kind._serialize:
+        raise _refuse(f"{type(field).__name__} converts what it dumps")
+    if getattr(field, "as_string", False):
+        raise _refuse(f"{type(field).__name__}(as_string=True) sends numbers as text")
+    sent, convert = _LEAVES[kind], field._serialize
+
+    def leaf(value):
+        if value is None or type(value) is sent:
+            return value
+        return convert(value, None, None)
+
+    return leaf
 
 
 def _list(inner: Projection) -> Projection:
-    if inner is _same:
-        return lambda v: None if v is None else list(v)
     return lambda v: None if v is None else [inner(x) for x in v]
 
 
 def projection(schema: Schema) -> Projection:
     """The function that selects from a dict resource what ``schema.dump`` would send,
     in the same order (see the module docstring for which schemas qualify)."""
+    name_of = type(schema).__name__
     hooks = getattr(schema, "_hooks", {})
     if any(hooks.get(h) for h in _HOOKS):
-        raise TypeError(f"{type(schema).__name__} has dump hooks; a projection only selects")
+        raise _refuse(f"{name_of} has dump hooks")
+    lookup = type(schema).get_attribute
+    if (lookup.__module__, lookup.__qualname__) not in _LOOKUPS:
+        raise _refuse(f"{name_of} looks attributes up its own way")
     plan = []
     for name, field in schema.dump_fields.items():
         if field.attribute not in (None, name):
-            raise TypeError(f"{type(schema).__name__}.{name} is read from another attribute")
+            raise _refuse(f"{name_of}.{name} is read from another attribute")
         plan.append((name, field.data_key or name, _field(field)))
 
     def project(resource: dict) -> dict:

@@ -100,15 +100,31 @@ class _Upper(fields.String):
         return value.upper()
 
 
+class _In(Schema):
+    a = fields.String()
+
+
+class _OwnLookup(Schema):
+    a = fields.String()
+
+    def get_attribute(self, obj, attr, default):
+        return obj.get(attr.upper(), default)
+
+
 @pytest.mark.parametrize("schema", [
-    _Hooked(), _PreHooked(),
+    _Hooked(), _PreHooked(), _OwnLookup(),
+    Schema.from_dict({"p": fields.Pluck(_In, "a")})(),
+    Schema.from_dict({"n": fields.Integer(as_string=True)})(),
+    Schema.from_dict({"s": fields.String(dump_default="x")})(),
+    Schema.from_dict({"m": fields.Nested(_In(many=True))})(),
     Schema.from_dict({"at": fields.DateTime()})(),
     Schema.from_dict({"n": fields.Decimal()})(),
     _Method(),
     Schema.from_dict({"u": _Upper()})(),
     Schema.from_dict({"renamed": fields.String(attribute="other")})(),
     Schema.from_dict({"deep": fields.List(fields.Nested(_Hooked))})(),
-], ids=["post_dump", "pre_dump", "datetime", "decimal", "method", "custom_serialize",
+], ids=["post_dump", "pre_dump", "own_lookup", "pluck", "as_string", "dump_default",
+        "nested_many_instance", "datetime", "decimal", "method", "custom_serialize",
         "attribute", "nested_hook"])
 def test_a_schema_whose_dump_converts_is_refused(schema):
     with pytest.raises(TypeError):
@@ -144,3 +160,11 @@ def test_an_evaluation_document_presents_the_same_text_either_way():
                               "bids": [1, 2]}]}
     assert any(r["measures"] for r in results) and any(r["reasons"] for r in results)
     assert present_built(EVALUATION_BUILT, document) == present(EVALUATION, document)
+
+
+def test_a_value_of_another_type_is_sent_as_the_dump_would_send_it():
+    schema = Schema.from_dict({"s": fields.String(), "n": fields.Integer(),
+                               "b": fields.Boolean(), "l": fields.List(fields.Integer())})()
+    slipped = {"s": 5, "n": "7", "b": 1, "l": ["1", 2]}
+    assert _text(projection(schema)(slipped)) == _text(schema.dump(slipped))
+    assert projection(schema)(slipped) == {"s": "5", "n": 7, "b": True, "l": [1, 2]}
