@@ -5,7 +5,6 @@ from flask import g
 from api.auth import READERS, own_subject, requires
 from api.blueprints import Blueprint, ctx
 from api.http import path_uscc
-from api.projection import Plain
 from api.schemas import Page, ScoreQuerySchema
 from credit.services import audit, scoring, subjects
 from credit.services.resources import InquiryPage, ScoreOut, SubjectOut
@@ -14,9 +13,6 @@ from credit.services.resources import InquiryPage, ScoreOut, SubjectOut
 # copy of its fields, ~46 µs) on each of the hottest route's calls. Loading keeps no
 # state on the instance (marshmallow 4), as for the response schemas.
 SCORE_QUERY = ScoreQuerySchema()
-# The score body is built JSON-ready by the use case: selected through ScoreOut's
-# projection, not dumped field by field (api/projection.py).
-SCORE_OUT = Plain(ScoreOut())
 
 blp = Blueprint("subjects", __name__, url_prefix="/api/v1/subjects",
                 description="Enterprises, their scores and who pulled them")
@@ -43,7 +39,7 @@ def score(uscc, sector, as_of, known_at, model):
     own_subject(uscc)
     q = scoring.ScoreQuery(uscc=uscc, sector=sector, as_of=as_of, known_at=known_at,
                            model=model)
-    return SCORE_OUT.response(scoring.score(ctx(), g.actor, q))
+    return scoring.score(ctx(), g.actor, q)
 
 
 @blp.route("/<uscc>/inquiries", methods=["GET"])

@@ -1,11 +1,10 @@
-"""A response schema's dump as one plain function, for resources the use cases build
-JSON-ready (issue 10).
+"""A response schema's dump as one plain function (issue 10): what ``Resource.dump``
+(credit/services/resources.py) does for every dict resource whose schema qualifies.
 
-Every success body is what its marshmallow schema dumps (credit/services/resources.py):
-only the declared fields, in the schema's order. For a served score that dump walked 81
-fields through marshmallow's machinery, and an evaluation's frozen document fifty times
-that, for values the use case had already built JSON-ready
-(``credit.domain.trace.result_body``: strings, integers, booleans, None).
+Every success body is what its marshmallow schema dumps: only the declared fields, in
+the schema's order. For a served score marshmallow's walk went through 81 fields, and for
+an evaluation's frozen document fifty times that, for values the use case had already
+built JSON-ready (``credit.domain.trace.result_body``: strings, integers, booleans, None).
 
 :func:`projection` reads the schema once and returns a function that does what its dump
 does for such values — keep each declared field the resource has, in the schema's order,
@@ -16,10 +15,11 @@ it declares is sent where it says. Schemas whose dump would do more than select 
 refused when the projection is built: a dump hook, an attribute look-up of the schema's
 own, a field that is not a plain string, integer, boolean, nested schema or list of these
 (``Pluck``, ``as_string``, a ``dump_default`` are refused too), an ``attribute`` that
-differs from the name. A leaf
-whose value is not of the type its field sends (a use case's slip) goes through that
-field's own conversion, so the text is still what the dump would send.
-tests/unit/test_projection.py checks the projection against the schema's own dump.
+differs from the name; ``Resource.dump`` then keeps marshmallow's walk. A leaf whose
+value is not of the type its field sends (a use case's slip) goes through that field's
+own conversion, and a nested resource that is not a dict through the nested schema's own
+dump, so the text is always what marshmallow's walk would send.
+tests/unit/test_projection.py checks the projection against marshmallow's own dump.
 """
 
 from __future__ import annotations
@@ -102,6 +102,8 @@ def projection(schema: Schema) -> Projection:
         plan.append((name, field.data_key or name, _field(field)))
 
     def project(resource: dict) -> dict:
+        if type(resource) is not dict:  # an object: the schema's own attribute look-up
+            return schema.dump(resource)
         out = {}
         for name, key, inner in plan:
             if name in resource:
@@ -109,3 +111,11 @@ def projection(schema: Schema) -> Projection:
         return out
 
     return project
+
+
+def projection_or_none(schema: Schema) -> Projection | None:
+    """The schema's projection, or None when its dump does more than select."""
+    try:
+        return projection(schema)
+    except TypeError:
+        return None

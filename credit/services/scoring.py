@@ -23,7 +23,7 @@ from .idempotency import IdempotentRequest, Outcome, remember, replay
 from .inputs import EvaluationInput, FieldErrors, load
 from .performance import bidder_indexes
 from .records import check_uscc
-from .resources import EVALUATION_BUILT, present_built
+from .resources import EVALUATION, present
 from .tenders import evaluation_warnings
 from .tokens import confirm_token, refuse_revoked
 
@@ -251,7 +251,7 @@ def create_evaluation(ctx: ServiceContext, actor: Actor, raw,
                         for bidder in data["bidders"]],
             "warnings": warnings,
         }
-        text = present_built(EVALUATION_BUILT, document)
+        text = present(EVALUATION, document)
         _store_evaluation(uow, actor, idem, data, evaluation_id, text)
         uow.commit()
         return Outcome(201, text)

@@ -1,6 +1,7 @@
-"""api/projection.py: a response schema's projection sends exactly what the schema's
-dump sends — the same fields, in the same order, with the same values — for the bodies
-the service builds, and refuses schemas whose dump would do more than select."""
+"""credit/services/projection.py: a response schema's projection sends exactly what
+marshmallow's own dump sends — the same fields, in the same order, with the same values —
+for the bodies the service builds, and refuses schemas whose dump would do more than
+select; ``Resource.dump`` goes through it where it can and falls back where it cannot."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from marshmallow import Schema, fields, post_dump, pre_dump
 
 from credit.domain.trace import result_body
 from credit.services.projection import projection
-from credit.services.resources import EVALUATION, EVALUATION_BUILT, ScoreOut, present, present_built
+from credit.services.resources import EVALUATION, Resource, ScoreOut, present
 from tests.unit.test_golden import REGISTRY, History, _params
 
 SCORE_OUT = ScoreOut()
@@ -19,6 +20,25 @@ PROJECT = projection(SCORE_OUT)
 
 def _text(value) -> bytes:
     return orjson.dumps(value)  # keeps the order: equal text means equal order too
+
+
+def _walked(call):
+    """``call()`` with marshmallow's own walk for every Resource (the reference)."""
+    before, Resource.PROJECT = Resource.PROJECT, False
+    try:
+        return call()
+    finally:
+        Resource.PROJECT = before
+
+
+class _Walk:
+    """SCORE_OUT.dump as marshmallow itself does it."""
+
+    def dump(self, obj):
+        return _walked(lambda: SCORE_OUT.dump(obj))
+
+
+WALK = _Walk()
 
 
 def _body(case, query) -> dict:
@@ -35,7 +55,7 @@ def _body(case, query) -> dict:
 @pytest.mark.parametrize(("case", "query"), [p for p in _params() if not p.marks])
 def test_every_golden_score_body_projects_to_its_dump(case, query):
     body = _body(case, query)
-    assert _text(PROJECT(body)) == _text(SCORE_OUT.dump(body))
+    assert _text(PROJECT(body)) == _text(WALK.dump(body))
     assert _text(PROJECT(body)) == _text(body)  # the service builds it in schema order
 
 
@@ -53,14 +73,14 @@ def test_a_field_the_schema_does_not_declare_is_dropped_at_every_level():
     body["reasons"][0]["leaked"] = "x"
     projected = PROJECT(body)
     assert b"leaked" not in _text(projected)
-    assert _text(projected) == _text(SCORE_OUT.dump(body))
+    assert _text(projected) == _text(WALK.dump(body))
 
 
 def test_order_follows_the_schema_not_the_resource():
     body = _a_body_with_measures_and_reasons()
     shuffled = dict(reversed(list(body.items())))
     shuffled["model"] = dict(reversed(list(body["model"].items())))
-    assert _text(PROJECT(shuffled)) == _text(SCORE_OUT.dump(shuffled)) == _text(body)
+    assert _text(PROJECT(shuffled)) == _text(WALK.dump(shuffled)) == _text(body)
 
 
 def test_an_absent_field_is_absent_and_none_stays_none():
@@ -68,7 +88,7 @@ def test_an_absent_field_is_absent_and_none_stays_none():
     del body["trace_sha256"]
     body["name"] = None
     body["measures"][0]["until"] = None
-    assert _text(PROJECT(body)) == _text(SCORE_OUT.dump(body))
+    assert _text(PROJECT(body)) == _text(WALK.dump(body))
     assert "trace_sha256" not in PROJECT(body)
 
 
@@ -159,7 +179,7 @@ def test_an_evaluation_document_presents_the_same_text_either_way():
                 "warnings": [{"id": 3, "code": "W-SAME-IP", "severity": "high",
                               "bids": [1, 2]}]}
     assert any(r["measures"] for r in results) and any(r["reasons"] for r in results)
-    assert present_built(EVALUATION_BUILT, document) == present(EVALUATION, document)
+    assert present(EVALUATION, document) == _walked(lambda: present(EVALUATION, document))
 
 
 def test_a_value_of_another_type_is_sent_as_the_dump_would_send_it():
@@ -168,3 +188,30 @@ def test_a_value_of_another_type_is_sent_as_the_dump_would_send_it():
     slipped = {"s": 5, "n": "7", "b": 1, "l": ["1", 2]}
     assert _text(projection(schema)(slipped)) == _text(schema.dump(slipped))
     assert projection(schema)(slipped) == {"s": "5", "n": 7, "b": True, "l": [1, 2]}
+
+
+def test_resource_dump_goes_through_the_projection_and_falls_back_where_it_must(monkeypatch):
+    body = _a_body_with_measures_and_reasons()
+    reference = WALK.dump(body)
+
+    def no_walk(*a, **kw):
+        raise AssertionError("marshmallow's walk was used")
+
+    monkeypatch.setattr(Schema, "_serialize", no_walk)
+    assert _text(SCORE_OUT.dump(body)) == _text(reference)  # the projection, no walk
+    monkeypatch.undo()
+
+    class Converting(Resource):
+        at = fields.DateTime()
+
+    class Holder(Resource):
+        model = fields.Nested(ScoreOut().fields["model"].schema.__class__)
+
+    from datetime import datetime
+    assert Converting().dump({"at": datetime(2026, 1, 1)}) == {"at": "2026-01-01T00:00:00"}
+
+    class Ref:  # a nested object, not a dict: the schema's own look-up
+        id, version, sha256 = "keqiao-2025", 1, "ab" * 32
+
+    assert Holder().dump({"model": Ref()}) == _walked(lambda: Holder().dump({"model": Ref()}))
+    assert SCORE_OUT.dump([body], many=True) == [reference]
