@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from http import HTTPStatus
 
@@ -10,6 +9,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from api import console
+from api.http import body_text
 from api.ratelimit import retry_after
 from api.schemas import ERROR_BODY
 from credit.errors import CreditError
@@ -43,7 +43,7 @@ def error_body(status: int, error: str, message: str, errors: dict | None = None
 def error_response(status: int, error: str, message: str, errors: dict | None = None,
                    headers: dict | None = None, **extra) -> Response:
     body = error_body(status, error, message, errors, **extra)
-    resp = Response(json.dumps(body, ensure_ascii=False), status=status,
+    resp = Response(body_text(body), status=status,
                     content_type="application/json; charset=utf-8")
     for k, v in (headers or {}).items():
         resp.headers[k] = v

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 
+import orjson
 from flask import Response, request
 from flask.json.provider import DefaultJSONProvider
 
@@ -22,17 +23,26 @@ _KEY_RE = re.compile(r"^[\x20-\x7e]{1,200}$")
 JSON_UTF8 = "application/json; charset=utf-8"
 
 
+def body_text(obj) -> bytes:
+    """Every JSON body the API writes that is not a stored reply (success bodies dumped
+    through their schema, error bodies): UTF-8 (no ``\\u`` escapes), fields in the order
+    given, compact, no trailing newline; written by orjson (issue 10: ``json`` with
+    Flask's provider cost a served score about 30 µs). A value orjson does not write
+    itself goes through Flask's default conversion, as before."""
+    return orjson.dumps(obj, default=DefaultJSONProvider.default,
+                        option=orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME)
+
+
 class ResponseJSON(DefaultJSONProvider):
     """How flask-smorest writes what a view returned, once dumped through its response
-    schema: UTF-8 text (no ``\\u`` escapes), fields in the schema's order, ``json``'s
-    default separators and no trailing newline."""
+    schema (:func:`body_text`). ``dumps`` itself (templates' ``tojson``) is Flask's."""
 
     ensure_ascii = False
     sort_keys = False
 
     def response(self, *args, **kwargs) -> Response:
         obj = self._prepare_response_obj(args, kwargs)
-        return self._app.response_class(self.dumps(obj), mimetype="application/json")
+        return self._app.response_class(body_text(obj), mimetype="application/json")
 
 
 def verbatim(text: str | Outcome, status: int = 200) -> Response:
