@@ -31,25 +31,15 @@ invalidated and replaced on the next use; if that happened before COMMIT was sen
 was written and :class:`ConnectionLost` lets the request run once more (api/auth.py), as
 with the unit of work. The engine's ``dispose()`` closes them.
 
-**Waiting for the append lock on SQLite.** SQLite's lock is not a queue: a writer that
-finds it taken sleeps in the busy handler (1 ms, then 2, 5, 10 … ms) and tries again,
-however soon the holder is done. Two workers appending a few hundred microseconds each
-spent a fifth of their time asleep that way (bench/README.md, "Issue 10"). So on a
-database file, served-score appends first take an exclusive ``flock`` on
-``<database>-append.lock``, which the kernel hands to the next waiter the moment it is
-released (as PostgreSQL's advisory lock does), then ``BEGIN IMMEDIATE`` as before. The
-file lock only orders our own appenders; the database lock still serialises every
-writer, so a process that does not take it (a write through the unit of work, another
-tool) is as safe as before, and a killed process's file lock is released by the kernel.
+**Waiting for the append lock on SQLite:** an append first waits in the database's
+append queue (append_queue.py), as every writer does, then takes ``BEGIN IMMEDIATE``.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,10 +49,11 @@ import orjson
 from sqlalchemy import Engine, event
 
 from credit.domain.records import Record, RecordEvent
-from credit.errors import ConnectionLost, Unavailable
+from credit.errors import Unavailable
 
+from .append_queue import AppendQueue
 from .audit_log import APPEND_LOCK, GENESIS, Head, entry_row, next_instant
-from .database import SQLITE_BUSY_TIMEOUT_MS
+from .failures import failure
 from .history_rows import EVENT_COLUMNS, RECORD_COLUMNS, event_from_row, record_from_row
 
 _HEAD = "SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1"
@@ -139,8 +130,11 @@ class AtHead:
 class ServedScoreStore:
     """The snapshot read and the group append of served scores (module docstring)."""
 
-    def __init__(self, engine: Engine, clock: Callable[[], datetime]):
+    def __init__(self, engine: Engine, clock: Callable[[], datetime],
+                 queue: AppendQueue | None = None):
         self.engine = engine
+        #: SQLite: the append queue every writer of the database waits in.
+        self.queue = queue or AppendQueue.for_engine(engine)
         self.clock = clock
         self.postgres = engine.dialect.name == "postgresql"
         sql = {"head": _HEAD,
@@ -150,12 +144,8 @@ class ServedScoreStore:
                    event_columns=", ".join(f"e.{c}" for c in EVENT_COLUMNS))}
         self._sql = {k: self._placeholders(v) for k, v in sql.items()}
         self._inserts: dict[int, str] = {}
-        database = None if self.postgres else engine.url.database
-        in_memory = not self.postgres and database in (None, "", ":memory:")
-        #: SQLite: the file whose flock queues our appenders (module docstring).
-        self.queue_path = (None if self.postgres or in_memory
-                           else os.path.abspath(f"{database}-append.lock"))
         # An in-memory database lives in its pool's one connection: never take it out.
+        in_memory = not self.postgres and engine.url.database in (None, "", ":memory:")
         self._detach = not in_memory
         self._own = threading.local()
         self._opened: list = []  # every thread's connection, for dispose()
@@ -181,7 +171,7 @@ class ServedScoreStore:
     def append(self, entries: list[PendingEntry]) -> list[tuple[int, str, str]]:
         """Append ``entries`` in order under the append lock and COMMIT once; returns each
         one's position, ``at`` and ``sha256``. Nothing is written unless all are."""
-        with self._connection() as (conn, tx), self._queued():
+        with self._connection() as (conn, tx), self.queue.held():
             cur = conn.cursor()
             try:
                 head = self._lock_and_head(cur)
@@ -191,45 +181,6 @@ class ServedScoreStore:
             finally:
                 cur.close()
             return results
-
-    @contextmanager
-    def _queued(self):
-        """SQLite: hold the append queue's file lock (module docstring); elsewhere, or
-        when the file cannot be opened, nothing (SQLite's own lock still serialises).
-        Closing the file releases the lock."""
-        fd = self._open_queue()
-        if fd is None:
-            yield
-            return
-        try:
-            self._wait_in_queue(fd)
-            yield
-        finally:
-            os.close(fd)
-
-    def _open_queue(self) -> int | None:
-        if self.queue_path is None:
-            return None
-        try:
-            return os.open(self.queue_path, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError:
-            return None
-
-    @staticmethod
-    def _wait_in_queue(fd: int) -> None:
-        """Wait for the file lock; the kernel wakes the next waiter as soon as it is
-        released (polling it cost a tenth of the throughput). An appender that got it
-        only after the busy timeout answers 503 at once, without trying SQLite's lock:
-        so when a writer holds SQLite's lock for long, the queue's head waits up to the
-        busy timeout in BEGIN IMMEDIATE and everyone behind it fails right after, not
-        one busy timeout each. (A holder that is stopped, not dead, keeps the queue
-        waiting until the worker timeout; a dead one's lock is released by the
-        kernel.)"""
-        started = time.monotonic()
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        if time.monotonic() - started > SQLITE_BUSY_TIMEOUT_MS / 1000:
-            raise Unavailable("the database is busy: another writer held the append lock "
-                              "longer than the busy timeout")
 
     def _lock_and_head(self, cur) -> Head:
         """Take the append lock, then read the head (audit_log.py's rule)."""
@@ -277,9 +228,7 @@ class ServedScoreStore:
     def _connection(self):
         """This thread's connection and its transaction's state. A connection the
         driver reports dead is invalidated (the next call opens another); a driver error
-        becomes ConnectionLost when COMMIT was not sent (nothing was written: safe to
-        retry), else Unavailable (the outcome is unknown), as in the unit of work
-        (uow.py)."""
+        becomes what failures.py says, as in the unit of work."""
         dbapi = self.engine.dialect.loaded_dbapi
         conn = self._thread_connection()
         tx = _Transaction()
@@ -294,12 +243,11 @@ class ServedScoreStore:
                 self._end_transaction(conn)
             if not isinstance(exc, dbapi.Error):
                 raise
-            if lost and not tx.commit_sent:
-                raise ConnectionLost(f"the connection was lost: {exc}") from None
-            if lost or isinstance(exc, dbapi.OperationalError):
-                raise Unavailable(f"the database cannot be reached or is busy: {exc}") \
-                    from None
-            raise
+            mapped = failure(exc, lost=lost, commit_sent=tx.commit_sent,
+                             operational=isinstance(exc, dbapi.OperationalError))
+            if mapped is None:
+                raise
+            raise mapped from None
 
     def _end_transaction(self, conn) -> None:
         """After a failure, leave no transaction open on the thread's connection (a

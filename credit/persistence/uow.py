@@ -6,6 +6,7 @@ without committing rolls everything back, so a use case never half-writes.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -13,11 +14,11 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
-from credit.errors import ConnectionLost, Unavailable
-
 from .agency_repository import AgencyRepository
+from .append_queue import AppendQueue
 from .audit_log import AuditLog
 from .database import writer
+from .failures import failure
 from .performance_repository import PerformanceRepository
 from .population import PopulationRows
 from .repositories import (
@@ -41,13 +42,16 @@ def system_clock() -> datetime:
 
 class SqlUnitOfWork:
     """``write=True`` takes the append lock at the start (needed by anything that
-    appends to the audit log, including a served score)."""
+    appends to the audit log, including a served score): on SQLite it first waits in
+    the append queue (append_queue.py) and holds it until the unit of work ends."""
 
     def __init__(self, engine: Engine, *, write: bool, snapshot: bool = False,
                  clock: Callable[[], datetime] = system_clock,
-                 write_engine: Engine | None = None):
+                 write_engine: Engine | None = None, queue: AppendQueue | None = None):
         self.engine = engine
         self._write_engine = write_engine
+        self._queue = queue or AppendQueue(None)
+        self._held = ExitStack()
         self.write = write
         self.snapshot = snapshot
         self.clock = clock
@@ -80,14 +84,25 @@ class SqlUnitOfWork:
             s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         self._committing = False
         if self.write:
-            try:
-                self.audit.lock()
-            except OperationalError as exc:
-                self.session.close()
-                if exc.connection_invalidated:
-                    raise ConnectionLost(f"the connection was lost: {exc.orig}") from None
-                raise Unavailable(f"the database cannot be reached: {exc.orig}") from None
+            self._take_append_lock()
         return self
+
+    def _take_append_lock(self) -> None:
+        """The append queue (SQLite), then the database's append lock and the head. On
+        failure nothing stays held: the session is closed and the queue released."""
+        try:
+            self._held.enter_context(self._queue.held())
+            self.audit.lock()
+        except BaseException as exc:
+            self.session.close()
+            self._held.close()
+            if not isinstance(exc, DBAPIError):
+                raise
+            mapped = failure(exc.orig, lost=exc.connection_invalidated, commit_sent=False,
+                             operational=isinstance(exc, OperationalError))
+            if mapped is None:
+                raise
+            raise mapped from None
 
     def commit(self) -> None:
         self._committing = True
@@ -99,15 +114,20 @@ class SqlUnitOfWork:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         # close() ends the transaction (a rollback unless committed) without expiring
-        # loaded objects, so results stay readable after the block.
-        self.session.close()
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated \
-                and not self._committing:
-            # Died before COMMIT was sent: nothing was written, a retry is safe. A
-            # connection lost during COMMIT leaves the outcome unknown: no retry.
-            raise ConnectionLost("the database connection was lost") from exc
-        if isinstance(exc, OperationalError):
-            raise Unavailable("the database cannot be reached or is busy") from exc
+        # loaded objects, so results stay readable after the block; then the next
+        # writer may go.
+        try:
+            self.session.close()
+        finally:
+            self._held.close()
+        if isinstance(exc, DBAPIError):
+            # Died before COMMIT was sent: nothing was written, a retry is safe; during
+            # COMMIT: the outcome is unknown (failures.py).
+            mapped = failure(exc.orig, lost=exc.connection_invalidated,
+                             operational=isinstance(exc, OperationalError),
+                             commit_sent=self._committing)
+            if mapped is not None:
+                raise mapped from exc
 
 
 class UnitOfWorkFactory:
@@ -116,11 +136,13 @@ class UnitOfWorkFactory:
     def __init__(self, engine: Engine, clock: Callable[[], datetime] = system_clock):
         self.engine = engine
         self.clock = clock
+        #: SQLite: the queue every writer of this database waits in (append_queue.py).
+        self.queue = AppendQueue.for_engine(engine)
         #: A served score's snapshot read and group append (served_scores.py).
-        self.served_scores = ServedScoreStore(engine, clock)
+        self.served_scores = ServedScoreStore(engine, clock, self.queue)
         # Built once: Engine.execution_options makes a new option engine on each call.
         self._write_engine = writer(engine)
 
     def __call__(self, *, write: bool, snapshot: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, write=write, snapshot=snapshot, clock=self.clock,
-                             write_engine=self._write_engine)
+                             write_engine=self._write_engine, queue=self.queue)

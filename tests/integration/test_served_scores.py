@@ -350,16 +350,16 @@ def test_a_queue_held_too_long_answers_busy(ctx, monkeypatch):
     timeout answers 503 without touching SQLite's lock (the appenders queued behind a
     long writer fail together, not one busy timeout each), and nothing is written."""
     store = ctx.uow.served_scores
-    if store.queue_path is None:
+    if store.queue.path is None:
         pytest.skip("SQLite: the file lock of the append queue")
     import fcntl
     import os
 
-    from credit.persistence import served_scores
+    from credit.persistence import database
     create(ctx)
     before = head(ctx)
-    monkeypatch.setattr(served_scores, "SQLITE_BUSY_TIMEOUT_MS", 50)
-    holder = os.open(store.queue_path, os.O_RDWR | os.O_CREAT)
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    holder = os.open(store.queue.path, os.O_RDWR | os.O_CREAT)
     fcntl.flock(holder, fcntl.LOCK_EX)
     release = threading.Timer(0.3, os.close, [holder])
     release.start()

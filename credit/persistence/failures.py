@@ -1,0 +1,25 @@
+"""What a failed database call means for the request, in one place for both ways the
+service talks to the database (the unit of work, uow.py, and a served score's own
+statements, served_scores.py).
+
+The line is whether COMMIT was sent. A connection lost *before* it wrote nothing: the
+request may run once more on a new connection (:class:`ConnectionLost`, retried once by
+api/auth.py; this replaces ``pool_pre_ping``). Lost *during or after* it, the outcome is
+unknown, and a busy or unreachable database (an ``OperationalError``) is a 503 either way
+(:class:`Unavailable`). Anything else is not the database's state but a bug or a
+constraint, and is left to propagate.
+"""
+
+from __future__ import annotations
+
+from credit.errors import ConnectionLost, Unavailable
+
+
+def failure(detail: object, *, lost: bool, operational: bool, commit_sent: bool
+            ) -> Unavailable | None:
+    """The error the request answers with, or None to let the original propagate."""
+    if lost and not commit_sent:
+        return ConnectionLost(f"the connection was lost: {detail}")
+    if lost or operational:
+        return Unavailable(f"the database cannot be reached or is busy: {detail}")
+    return None

@@ -1,0 +1,104 @@
+"""The append queue (credit/persistence/append_queue.py): on a SQLite file every writer —
+a unit of work that writes as well as a served score's append — waits for the queue's
+file lock before SQLite's, and holds it until its transaction has ended; a writer that
+waited longer than the busy timeout answers 503 and writes nothing. PostgreSQL has no
+queue (its advisory lock is one), so these run on SQLite files only."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+import time
+
+import pytest
+
+from credit.errors import Unavailable
+from credit.persistence import database
+from credit.persistence.append_queue import AppendQueue
+from credit.services.records import create_record
+
+from .helpers import HOUSING, head, record_body
+
+WAIT = 60
+
+
+@pytest.fixture
+def queue(ctx) -> AppendQueue:
+    q = ctx.uow.queue
+    if q.path is None:
+        pytest.skip("SQLite database files only: PostgreSQL's advisory lock is a queue")
+    return q
+
+
+def hold(path: str, seconds: float) -> threading.Timer:
+    """Hold the queue from outside (as another process would) for ``seconds``."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    release = threading.Timer(seconds, os.close, [fd])
+    release.start()
+    return release
+
+
+def create(ctx) -> dict:
+    return json.loads(create_record(ctx, HOUSING, record_body()).body)
+
+
+def test_a_write_waits_in_the_queue_and_goes_when_it_is_released(ctx, queue):
+    release = hold(queue.path, 0.3)
+    started = time.monotonic()
+    rec = create(ctx)
+    waited = time.monotonic() - started
+    release.join(WAIT)
+    assert waited >= 0.25  # it did not reach SQLite's lock (which was free) before
+    assert rec["audit_position"] == head(ctx)[0]
+
+
+def test_a_write_that_waited_past_the_busy_timeout_answers_busy(ctx, queue, monkeypatch):
+    before = head(ctx)
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    release = hold(queue.path, 0.3)
+    try:
+        with pytest.raises(Unavailable):
+            create(ctx)
+    finally:
+        release.join(WAIT)
+    assert head(ctx) == before
+    assert create(ctx)["audit_position"] == before[0] + 1
+
+
+def test_the_queue_is_held_until_the_unit_of_work_ends_even_when_it_fails(ctx, queue):
+    entered = threading.Event()
+    before = head(ctx)[0]
+    with pytest.raises(RuntimeError, match="the use case failed"):
+        with ctx.uow(write=True) as uow:
+            uow.audit.append("test.held", "test", {"n": 1})
+            t = threading.Thread(target=lambda: (create(ctx), entered.set()))
+            t.start()
+            assert not entered.wait(0.3)  # the other writer waits for us ...
+            raise RuntimeError("the use case failed")
+    t.join(WAIT)  # ... and goes once we rolled back
+    assert entered.is_set()
+    assert head(ctx)[0] == before + 1  # the record's entry only: ours was rolled back
+
+
+def test_the_queue_is_reentrant_within_a_thread(tmp_path):
+    q = AppendQueue(str(tmp_path / "x.db-append.lock"))
+    other = []
+    with q.held():
+        with q.held():  # a second descriptor's flock would wait for ourselves
+            pass
+        t = threading.Thread(target=lambda: q.held().__enter__() or other.append(1))
+        t.start()
+        t.join(0.2)
+        assert not other  # still ours after the inner block
+    t.join(WAIT)
+    assert other == [1]
+
+
+def test_no_queue_for_postgresql_or_memory(ctx):
+    from sqlalchemy import create_engine
+    assert AppendQueue.for_engine(create_engine("sqlite://")).path is None
+    assert AppendQueue.for_engine(
+        create_engine("postgresql+psycopg://x@127.0.0.1/none")).path is None
