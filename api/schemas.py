@@ -203,6 +203,9 @@ class CreditParser(StrictQuery, FlaskParser):
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
                                    "query": RAISE, "querystring": RAISE}
     MEMO_SIZE = 1024
+    #: Parse options that shape only a refusal (never remembered) or, ``unknown``, the
+    #: result (part of the key). Any other option: no memo.
+    _ERROR_ONLY = frozenset({"unknown", "error_status_code", "error_headers"})
     _IMMUTABLE = (str, int, bool, type(None), date, datetime)
 
     def __init__(self, *args, **kwargs):
@@ -211,11 +214,12 @@ class CreditParser(StrictQuery, FlaskParser):
 
     def parse(self, argmap, req=None, *, location=None, validate=None, **kwargs):
         if location not in ("query", "querystring") or validate is not None \
-                or not isinstance(argmap, Schema):
+                or not isinstance(argmap, Schema) or not kwargs.keys() <= self._ERROR_ONLY:
             return super().parse(argmap, req, location=location, validate=validate,
                                  **kwargs)
         req = req if req is not None else self.get_default_request()
-        key = (id(argmap), location, repr(sorted(kwargs.items())), req.query_string)
+        # Of the options webargs passes, only ``unknown`` changes what a success loads.
+        key = (id(argmap), location, kwargs.get("unknown"), req.query_string)
         hit = self._memo.get(key)
         if hit is not None and hit[0] is argmap:
             return dict(hit[1])

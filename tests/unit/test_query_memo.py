@@ -76,3 +76,27 @@ def test_the_memo_is_bounded():
     for n in range(1, 11):
         assert _parse(parser, schema, f"limit={n}")["limit"] == n
         assert len(parser._memo) <= 3
+
+
+def test_the_unknown_option_is_part_of_the_key():
+    """A string loaded while excluding unknown parameters is not a success when they are
+    refused."""
+    from marshmallow import EXCLUDE, RAISE
+    parser, schema = CreditParser(), ScoreQuerySchema()
+    with APP.test_request_context("/x?sector=housing&extra=1"):
+        loaded = parser.parse(schema, location="query", unknown=EXCLUDE)
+        assert loaded["sector"] == "housing"
+        with pytest.raises(InvalidInput):
+            parser.parse(schema, location="query", unknown=RAISE)
+
+
+def test_an_option_it_does_not_know_bypasses_the_memo(monkeypatch):
+    parser, schema = CreditParser(), ScoreQuerySchema()
+    seen = []
+    from webargs.flaskparser import FlaskParser
+    monkeypatch.setattr(FlaskParser, "parse",
+                        lambda self, *a, **kw: seen.append(kw) or {"sector": "housing"})
+    for _ in range(2):
+        with APP.test_request_context("/x?sector=housing"):
+            parser.parse(schema, location="query", some_new_option=1)
+    assert len(seen) == 2 and parser._memo == {}
