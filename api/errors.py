@@ -53,6 +53,10 @@ def error_response(status: int, error: str, message: str, errors: dict | None = 
 def register(app: Flask) -> None:
     @app.errorhandler(CreditError)
     def _credit(exc: CreditError):
+        if exc.status >= 500:
+            # The client gets a generic message; the driver's own error is for the log.
+            log.warning("%s %s: %s (%r)", request.method, request.path, exc.message,
+                        exc.__cause__)
         if console.is_console_path(request.path):
             return console.error_page(exc.status, exc.message, exc.error)
         return error_response(exc.status, exc.error, exc.message, exc.errors, **exc.extra)

@@ -188,6 +188,9 @@ class StrictQuery:
         return super().pre_load(location_data, schema=schema, req=req, location=location)
 
 
+_LEFT_OUT = object()
+
+
 class CreditParser(StrictQuery, FlaskParser):
     """Query errors in the error body of API.md §1, keyed by parameter name; unknown
     query parameters are refused like unknown body fields (a misspelt ``asof`` must not
@@ -218,8 +221,9 @@ class CreditParser(StrictQuery, FlaskParser):
             return super().parse(argmap, req, location=location, validate=validate,
                                  **kwargs)
         req = req if req is not None else self.get_default_request()
-        # Of the options webargs passes, only ``unknown`` changes what a success loads.
-        key = (id(argmap), location, kwargs.get("unknown"), req.query_string)
+        # Of the options webargs passes, only ``unknown`` changes what a success loads
+        # (left out and ``None`` differ: the parser's default, or the schema's own).
+        key = (id(argmap), location, kwargs.get("unknown", _LEFT_OUT), req.query_string)
         hit = self._memo.get(key)
         if hit is not None and hit[0] is argmap:
             return dict(hit[1])

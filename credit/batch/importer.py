@@ -37,8 +37,9 @@ from .sheets import SheetProblem
 
 #: Rows per transaction: about a quarter of a second of holding the append lock.
 DEFAULT_BATCH = 1000
-#: Pause after each transaction on SQLite, whose waiting writers poll for the lock at
-#: most every 100 ms (PostgreSQL queues them: no pause needed there).
+#: Pause after each transaction on SQLite: the append queue wakes its waiters when a
+#: batch ends, but this process, asking again at once, could win the lock back before
+#: them every time (flock is not first-come, first-served; PostgreSQL's lock queue is).
 SQLITE_PAUSE = 0.1
 #: Files from this size on are read and validated in a second process (see import_file).
 PARALLEL_BYTES = 256 * 1024

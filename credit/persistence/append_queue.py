@@ -5,9 +5,9 @@ SQLite's lock is not a queue. A writer that finds it taken sleeps in the busy ha
 workers writing a few hundred microseconds each spent a fifth of their time asleep that
 way (bench/README.md, "Issue 10"). So on a database file every writer of this service —
 a unit of work that writes (uow.py) and a served score's append (served_scores.py) —
-first takes an exclusive ``flock`` on ``<database>-append.lock``, which the kernel hands
-to the next waiter the moment it is released (as PostgreSQL hands over its advisory
-lock), and only then ``BEGIN IMMEDIATE``. It is released when the writer's transaction
+first takes an exclusive ``flock`` on ``<database>-append.lock``; the kernel wakes the
+waiters the moment it is released (as PostgreSQL wakes those of its advisory lock), and
+only then does the writer take ``BEGIN IMMEDIATE``. It is released when the writer's transaction
 has ended: at the end of the unit of work, after COMMIT or ROLLBACK (SQLAlchemy's
 connection events come too early for that: the session still holds its connection).
 
@@ -18,19 +18,26 @@ before, and a killed process's file lock is released by the kernel.
 A writer that got the file lock only after the busy timeout answers 503 at once, without
 trying SQLite's lock: when something holds SQLite's lock for long, the queue's head waits
 up to the busy timeout in ``BEGIN IMMEDIATE`` and everyone behind it fails right after,
-not one busy timeout each. (A holder that is stopped, not dead, keeps the queue waiting
-until the worker timeout.)
+not one busy timeout each. The wait itself has no clock (``flock`` cannot time out, and
+polling instead cost a tenth of the throughput): the service's writers hold the queue
+for milliseconds and an import batch for about a quarter of a second
+(batch/importer.py), but a holder that is *stopped*, not dead, keeps the queue waiting
+until it resumes, or until gunicorn's worker timeout ends a sync worker's request.
 
-The queue is re-entrant within a thread: a write opened while the same thread already
-holds the queue goes straight to SQLite's lock, as it did before there was a queue
-(``flock`` on a second descriptor of the same file would wait for ourselves forever).
-PostgreSQL and in-memory databases have no queue: the advisory lock is one already, and
-an in-memory database has one connection.
+The queue is re-entrant within a thread, per lock file and process (however many
+:class:`AppendQueue` objects name it): a write opened while the same thread already holds
+it goes straight to SQLite's lock, as it did before there was a queue (``flock`` on a
+second descriptor of the same file would wait for ourselves forever). The lock file is
+opened read-only (``flock`` needs no more), so a file created by another user still
+serves; if it cannot be opened at all the queue is off, which is logged once, and
+SQLite's lock alone serialises. PostgreSQL and in-memory databases have no queue: the
+advisory lock is one already, and an in-memory database has one connection.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 import time
@@ -43,6 +50,10 @@ from credit.errors import Unavailable
 
 from . import database
 
+log = logging.getLogger(__name__)
+#: Per thread: the (process, lock file) pairs it holds, for re-entrancy.
+_HOLDING = threading.local()
+
 
 class AppendQueue:
     """The file lock that orders this database's writers (module docstring)."""
@@ -50,7 +61,7 @@ class AppendQueue:
     def __init__(self, path: str | None):
         #: The lock file (None: no queue on this database).
         self.path = path
-        self._held = threading.local()
+        self._warned = False
 
     @classmethod
     def for_engine(cls, engine: Engine) -> "AppendQueue":
@@ -66,7 +77,9 @@ class AppendQueue:
         releases the lock). No queue, a lock file that cannot be opened, or a thread
         that holds it already: nothing to wait for here (SQLite's own lock still
         serialises)."""
-        if self.path is None or getattr(self._held, "depth", 0):
+        key = (os.getpid(), self.path)
+        holding = _holding()
+        if self.path is None or key in holding:
             yield
             return
         fd = self._open()
@@ -75,25 +88,35 @@ class AppendQueue:
             return
         try:
             self._wait(fd)
-            self._held.depth = 1
+            holding.add(key)
             yield
         finally:
-            self._held.depth = 0
+            holding.discard(key)
             os.close(fd)
 
     def _open(self) -> int | None:
         try:
-            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError:
+            return os.open(self.path, os.O_RDONLY | os.O_CREAT, 0o666)
+        except OSError as exc:
+            if not self._warned:
+                self._warned = True
+                log.warning("append queue off: cannot open %s (%s); writers wait in "
+                            "SQLite's busy handler instead", self.path, exc)
             return None
 
     @staticmethod
     def _wait(fd: int) -> None:
-        """Wait for the file lock; the kernel wakes the next waiter as soon as it is
-        released (polling it cost a tenth of the throughput). Waited longer than the
-        busy timeout: 503 (module docstring)."""
+        """Wait for the file lock; the kernel wakes the waiters as soon as it is
+        released. Waited longer than the busy timeout: 503 (module docstring)."""
         started = time.monotonic()
         fcntl.flock(fd, fcntl.LOCK_EX)
         if time.monotonic() - started > database.SQLITE_BUSY_TIMEOUT_MS / 1000:
             raise Unavailable("the database is busy: another writer held the append lock "
                               "longer than the busy timeout")
+
+
+def _holding() -> set:
+    holding = getattr(_HOLDING, "keys", None)
+    if holding is None:
+        holding = _HOLDING.keys = set()
+    return holding

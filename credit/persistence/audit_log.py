@@ -4,7 +4,8 @@ How appends are serialised (several gunicorn workers, several hosts, one databas
 
 * The lock lives in the database, never in the process. On SQLite the write
   transaction starts with ``BEGIN IMMEDIATE`` (database.py), which takes the single
-  RESERVED lock before anything is read; other writers wait on the busy timeout. On
+  RESERVED lock before anything is read; our other writers wait in the append queue
+  before it (append_queue.py), anything else on the busy timeout. On
   PostgreSQL the transaction runs under READ COMMITTED and first calls
   ``pg_advisory_xact_lock(APPEND_LOCK)``, held until COMMIT or ROLLBACK. Because READ
   COMMITTED takes a fresh snapshot per statement, everything committed by the previous

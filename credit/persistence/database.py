@@ -4,8 +4,10 @@ SQLite (default, embedded) and PostgreSQL (production) behave alike for the serv
 every write transaction, and every served score (which appends its trace), first takes
 the one database-wide append lock, so several server processes can write at once.
 
-- SQLite: WAL (readers never block the writer), a busy timeout (writers queue instead of
-  failing) and ``BEGIN IMMEDIATE`` for write transactions, which takes SQLite's RESERVED
+- SQLite: WAL (readers never block the writer), a busy timeout (a writer that finds the
+  lock taken retries instead of failing; the service's own writers first wait in the
+  append queue, append_queue.py) and ``BEGIN IMMEDIATE`` for write transactions, which
+  takes SQLite's RESERVED
   lock at the start of the transaction instead of at the first write. pysqlite's own
   transaction handling is switched off so that we emit BEGIN ourselves.
   ``synchronous=FULL``: every COMMIT syncs the WAL to disk before it returns, so a write

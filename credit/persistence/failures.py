@@ -15,11 +15,12 @@ from __future__ import annotations
 from credit.errors import ConnectionLost, Unavailable
 
 
-def failure(detail: object, *, lost: bool, operational: bool, commit_sent: bool
-            ) -> Unavailable | None:
-    """The error the request answers with, or None to let the original propagate."""
+def failure(*, lost: bool, operational: bool, commit_sent: bool) -> Unavailable | None:
+    """The error the request answers with, or None to let the original propagate. The
+    messages are generic (they reach the client); the driver's own error is chained to
+    them for the log."""
     if lost and not commit_sent:
-        return ConnectionLost(f"the connection was lost: {detail}")
+        return ConnectionLost("the database connection was lost")
     if lost or operational:
-        return Unavailable(f"the database cannot be reached or is busy: {detail}")
+        return Unavailable("the database cannot be reached or is busy")
     return None

@@ -171,7 +171,9 @@ class ServedScoreStore:
     def append(self, entries: list[PendingEntry]) -> list[tuple[int, str, str]]:
         """Append ``entries`` in order under the append lock and COMMIT once; returns each
         one's position, ``at`` and ``sha256``. Nothing is written unless all are."""
-        with self._connection() as (conn, tx), self.queue.held():
+        # The queue outside the connection's block: a failed transaction is rolled back
+        # before the next writer may go.
+        with self.queue.held(), self._connection() as (conn, tx):
             cur = conn.cursor()
             try:
                 head = self._lock_and_head(cur)
@@ -243,11 +245,11 @@ class ServedScoreStore:
                 self._end_transaction(conn)
             if not isinstance(exc, dbapi.Error):
                 raise
-            mapped = failure(exc, lost=lost, commit_sent=tx.commit_sent,
+            mapped = failure(lost=lost, commit_sent=tx.commit_sent,
                              operational=isinstance(exc, dbapi.OperationalError))
             if mapped is None:
                 raise
-            raise mapped from None
+            raise mapped from exc
 
     def _end_transaction(self, conn) -> None:
         """After a failure, leave no transaction open on the thread's connection (a
@@ -274,7 +276,7 @@ class ServedScoreStore:
         try:
             conn = self.engine.raw_connection()
         except Exception as exc:
-            raise Unavailable(f"the database cannot be reached: {exc}") from None
+            raise Unavailable("the database cannot be reached") from exc
         try:
             if self._detach:
                 conn.detach()  # ours until closed: never back in the pool nor reset by it
@@ -283,8 +285,7 @@ class ServedScoreStore:
                 conn.dbapi_connection.autocommit = True
         except Exception as exc:
             _close(conn, exc)
-            raise Unavailable(f"the database connection could not be set up: {exc}") \
-                from None
+            raise Unavailable("the database connection could not be set up") from exc
         own.conn, own.pid = conn, os.getpid()
         self._register(conn)
         return conn

@@ -50,7 +50,7 @@ class SqlUnitOfWork:
                  write_engine: Engine | None = None, queue: AppendQueue | None = None):
         self.engine = engine
         self._write_engine = write_engine
-        self._queue = queue or AppendQueue(None)
+        self._queue = queue or AppendQueue.for_engine(engine)
         self._held = ExitStack()
         self.write = write
         self.snapshot = snapshot
@@ -94,15 +94,17 @@ class SqlUnitOfWork:
             self._held.enter_context(self._queue.held())
             self.audit.lock()
         except BaseException as exc:
-            self.session.close()
-            self._held.close()
+            try:
+                self.session.close()
+            finally:
+                self._held.close()
             if not isinstance(exc, DBAPIError):
                 raise
-            mapped = failure(exc.orig, lost=exc.connection_invalidated, commit_sent=False,
+            mapped = failure(lost=exc.connection_invalidated, commit_sent=False,
                              operational=isinstance(exc, OperationalError))
             if mapped is None:
                 raise
-            raise mapped from None
+            raise mapped from exc
 
     def commit(self) -> None:
         self._committing = True
@@ -123,7 +125,7 @@ class SqlUnitOfWork:
         if isinstance(exc, DBAPIError):
             # Died before COMMIT was sent: nothing was written, a retry is safe; during
             # COMMIT: the outcome is unknown (failures.py).
-            mapped = failure(exc.orig, lost=exc.connection_invalidated,
+            mapped = failure(lost=exc.connection_invalidated,
                              operational=isinstance(exc, OperationalError),
                              commit_sent=self._committing)
             if mapped is not None:

@@ -959,3 +959,17 @@ def test_order_idempotency_fields_ids_sectors_states_rules(api, ctx):
         # 8 before 11: a future repair date on a repaired record
         assert_error(api.post(f"/api/v1/records/{rec['id']}/repair", repair_body("2026-06-02"),
                               "regulator"), 400, "repaired_in_future")
+
+
+def test_database_unavailable_is_generic_to_the_client_and_detailed_in_the_log(
+        signing_key, caplog):
+    """The 503's message names no host or port; the driver's error goes to the log."""
+    from api import create_app
+    app = create_app({"CREDIT_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x",
+                      "TESTING": True, "CREDIT_SIGNING_KEY": signing_key})
+    down = Api(app.test_client(), {"regulator": "kqc_" + "b" * 43})
+    with caplog.at_level("WARNING", logger="credit.api"):
+        resp = down.post("/api/v1/records", record_body(), "regulator")
+    assert_error(resp, 503, "database_unavailable")
+    assert "127.0.0.1" not in resp.get_data(as_text=True)
+    assert any("127.0.0.1" in r.getMessage() for r in caplog.records)

@@ -102,3 +102,30 @@ def test_no_queue_for_postgresql_or_memory(ctx):
     assert AppendQueue.for_engine(create_engine("sqlite://")).path is None
     assert AppendQueue.for_engine(
         create_engine("postgresql+psycopg://x@127.0.0.1/none")).path is None
+
+
+def test_two_queue_objects_on_one_file_are_one_queue_for_a_thread(tmp_path):
+    """Re-entrancy is per lock file and process, not per object: a second AppendQueue on
+    the same file (another factory on the same database) does not wait for ourselves."""
+    path = str(tmp_path / "x.db-append.lock")
+    done = threading.Event()
+
+    def nested():
+        with AppendQueue(path).held(), AppendQueue(path).held():
+            done.set()
+
+    t = threading.Thread(target=nested, daemon=True)
+    t.start()
+    t.join(5)
+    assert done.is_set()
+
+
+def test_a_lock_file_that_cannot_be_opened_turns_the_queue_off_and_says_so(tmp_path,
+                                                                             caplog):
+    q = AppendQueue(str(tmp_path / "missing-dir" / "x.db-append.lock"))
+    with caplog.at_level("WARNING", logger="credit.persistence.append_queue"):
+        for _ in range(2):
+            with q.held():
+                pass
+    said = [r for r in caplog.records if "append queue off" in r.getMessage()]
+    assert len(said) == 1
