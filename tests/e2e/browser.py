@@ -217,6 +217,37 @@ def fresh(driver):
     return driver
 
 
+# ------------------------------------------------------------------ the fixtures
+# The browser modules import these four by name (pytest finds fixtures in a module's
+# namespace), so that each module still gets one server per backend and one Chromium of
+# its own, declared once.
+
+@pytest.fixture(autouse=True, scope="module")
+def browser_installed():
+    """Skip without Chromium (visibly); in CI (CI=true) fail instead."""
+    require_browser()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory):
+    """``credit demo-data`` then ``credit serve --workers 2`` on a free port: one per
+    backend for the whole module."""
+    with demo_server(request, tmp_path_factory) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def chromium_driver(tmp_path_factory):
+    with shared_chromium(tmp_path_factory) as driver:
+        yield driver
+
+
+@pytest.fixture
+def browser(chromium_driver):
+    """The module's Chromium, signed out and reset for this test."""
+    return fresh(chromium_driver)
+
+
 def chromium(profile: Path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service

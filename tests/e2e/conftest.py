@@ -16,15 +16,22 @@ import pytest
 
 from credit.services.tokens import create_token
 
-# Real, valid codes (shared/data/uscc-real.txt and MODEL.md's worked example).
-S1 = "91330603MA2D4F6E84"
-S2 = "91110000600037341L"
-S3 = "91110000710926094P"
-S4 = "91310000631696382C"
-S5 = "913304007429141869"
-S6 = "91320214745555318W"
+# The request bodies and constants both suites use: one copy, in the integration helpers.
+from tests.integration.helpers import (  # noqa: F401 - re-exported to the e2e tests
+    DROP,
+    INSTANT_RE,
+    S1,
+    S2,
+    S3,
+    S4,
+    S5,
+    S6,
+    canonical_sha256,
+    record_body,
+    repair_body,
+    revocation_body,
+)
 
-INSTANT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+08:00$")
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 DECIMAL_RE = re.compile(r"^-?\d+\.\d{2}$")
 ERROR_KEYS = {"code", "status", "error", "message", "errors"}
@@ -142,26 +149,6 @@ def api(app, tokens) -> Api:
 
 # ---- request bodies ---------------------------------------------------------------------
 
-def record_body(**overrides) -> dict:
-    """A valid POST /records body: BID-NOSIGN (−8, general, 12 m, repair after 3 m) for S1
-    in housing, decided 2026-01-10 (the fake clock's today is 2026-06-01 CST)."""
-    body = {
-        "uscc": S1,
-        "subject_name": "绍兴柯桥建工集团有限公司",
-        "sector": "housing",
-        "code": "BID-NOSIGN",
-        "decided_on": "2026-01-10",
-        "document_no": "绍柯建罚〔2026〕1号",
-        "issued_by": "柯桥区住房和城乡建设局",
-    }
-    for key, value in overrides.items():
-        if value is DROP:
-            body.pop(key, None)
-        else:
-            body[key] = value
-    return body
-
-
 def evaluation_body(**overrides) -> dict:
     body = {
         "tender": {"code": "KQ-2026-0012", "name": "柯桥区某安置房项目施工"},
@@ -171,27 +158,6 @@ def evaluation_body(**overrides) -> dict:
     }
     body.update(overrides)
     return body
-
-
-def revocation_body(**overrides) -> dict:
-    body = {"document_no": "绍柯建撤〔2026〕1号", "reason": "经行政复议撤销原处罚决定"}
-    body.update(overrides)
-    return body
-
-
-def repair_body(repaired_on: str, **overrides) -> dict:
-    body = {"repaired_on": repaired_on, "document_no": "绍柯建修〔2026〕1号",
-            "reason": "已完成整改并提交信用承诺"}
-    body.update(overrides)
-    return body
-
-
-class _Drop:
-    def __repr__(self) -> str:
-        return "DROP"
-
-
-DROP = _Drop()
 
 
 # ---- assertions -------------------------------------------------------------------------
@@ -235,13 +201,6 @@ def audit_head(ctx) -> int:
     """Position of the newest audit entry (to prove a request wrote nothing)."""
     with ctx.uow(write=False) as uow:
         return uow.audit.head().position
-
-
-def canonical_sha256(value) -> str:
-    """API.md §6's hash, computed with only hashlib and json."""
-    import hashlib
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def collect_pages(api: Api, path: str, who: str, limit: int) -> tuple[list, int]:

@@ -19,44 +19,18 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.e2e.browser import (
+from tests.e2e.browser import (  # noqa: F401 - the four fixtures pytest finds here
     ENTERPRISE_USCC,
     LISTED_USCC,
     Console,
-    demo_server,
-    fresh,
-    require_browser,
-    shared_chromium,
+    browser,
+    browser_installed,
+    chromium_driver,
+    server,
     today_cst,
 )
 
 pytestmark = [pytest.mark.db]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _browser_installed():
-    """Skip without Chromium (visibly); in CI (CI=true) fail instead."""
-    require_browser()
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request, tmp_path_factory):
-    """``credit demo-data`` then ``credit serve --workers 2`` on a free port: one per
-    backend for the whole module."""
-    with demo_server(request, tmp_path_factory) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def chromium_driver(tmp_path_factory):
-    with shared_chromium(tmp_path_factory) as driver:
-        yield driver
-
-
-@pytest.fixture
-def browser(chromium_driver):
-    """The module's Chromium, signed out and reset for this test."""
-    return fresh(chromium_driver)
 
 
 # ------------------------------------------------------------------ journeys

@@ -18,24 +18,19 @@ from datetime import date, timedelta
 import pytest
 
 from tests.conftest import unavailable
-from tests.e2e.browser import (
+from tests.e2e.browser import (  # noqa: F401 - the four fixtures pytest finds here
     ENTERPRISE_USCC,
     LISTED_USCC,
     Console,
-    demo_server,
-    fresh,
-    require_browser,
-    shared_chromium,
+    browser,
+    browser_installed,
+    chromium_driver,
+    server,
     today_cst,
 )
 
 pytestmark = [pytest.mark.db]
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _browser_installed():
-    """Skip without Chromium (visibly); in CI (CI=true) fail instead."""
-    require_browser()
 
 AGENCY_USCC = "91330621MA2BX7K3QQ"  # 某招标代理有限公司: two ratings, one record
 WAGE_USCC = "91330603MA29K3L41N"  # 柯桥钱清建设发展有限公司: wage arrears and blacklist
@@ -43,26 +38,6 @@ STEEL_USCC = "91330621MA2H5Y6K14"  # 浙江齐贤钢结构有限公司: general 
 HOUSING = "柯桥区住房和城乡建设局"
 TRANSPORT = "柯桥区交通运输局"
 ROLE_NAMES = {HOUSING: "housing-regulator", TRANSPORT: "transport-regulator"}
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request, tmp_path_factory):
-    """``credit demo-data`` then ``credit serve --workers 2`` on a free port: one per
-    backend for the whole module."""
-    with demo_server(request, tmp_path_factory) as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def chromium_driver(tmp_path_factory):
-    with shared_chromium(tmp_path_factory) as driver:
-        yield driver
-
-
-@pytest.fixture
-def browser(chromium_driver):
-    """The module's Chromium, signed out and reset for this test."""
-    return fresh(chromium_driver)
 
 
 def record_of(server, uscc: str, code: str) -> dict:

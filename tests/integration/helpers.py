@@ -60,11 +60,17 @@ def wrong_check(uscc: str) -> str:
     return uscc[:17] + bad
 
 
-DROP = object()  # record_body(field=DROP) leaves the field out
+class _Drop:
+    def __repr__(self) -> str:
+        return "DROP"
+
+
+DROP = _Drop()  # record_body(field=DROP) leaves the field out
 
 
 def record_body(**overrides) -> dict:
-    """A valid POST /records body (BID-NOSIGN, housing, decided 2026-01-10)."""
+    """A valid POST /records body: BID-NOSIGN (−8, general, 12 m, repair after 3 m) for S1
+    in housing, decided 2026-01-10 (the fake clock's today is 2026-06-01 CST)."""
     body = {
         "uscc": S1,
         "subject_name": "绍兴柯桥建工集团有限公司",
