@@ -77,9 +77,11 @@ class AppendQueue:
         releases the lock). No queue, a lock file that cannot be opened, or a thread
         that holds it already: nothing to wait for here (SQLite's own lock still
         serialises)."""
-        key = (os.getpid(), self.path)
-        holding = _holding()
-        if self.path is None or key in holding:
+        if self.path is None:
+            yield
+            return
+        key, holding = (os.getpid(), self.path), _holding()
+        if key in holding:
             yield
             return
         fd = self._open()
