@@ -12,6 +12,8 @@ constraint, and is left to propagate.
 
 from __future__ import annotations
 
+from sqlalchemy.exc import DBAPIError, OperationalError
+
 from credit.errors import ConnectionLost, Unavailable
 
 
@@ -24,3 +26,12 @@ def failure(*, lost: bool, operational: bool, commit_sent: bool) -> Unavailable 
     if lost or operational:
         return Unavailable("the database cannot be reached or is busy")
     return None
+
+
+def unit_of_work_failure(exc: BaseException, *, commit_sent: bool) -> Unavailable | None:
+    """:func:`failure` for what a unit of work's session raised (SQLAlchemy's wrapper
+    says whether it invalidated the connection); None for anything else."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    return failure(lost=exc.connection_invalidated, commit_sent=commit_sent,
+                   operational=isinstance(exc, OperationalError))

@@ -11,14 +11,13 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from .agency_repository import AgencyRepository
 from .append_queue import AppendQueue
 from .audit_log import AuditLog
 from .database import writer
-from .failures import failure
+from .failures import unit_of_work_failure
 from .performance_repository import PerformanceRepository
 from .population import PopulationRows
 from .repositories import (
@@ -98,10 +97,7 @@ class SqlUnitOfWork:
                 self.session.close()
             finally:
                 self._held.close()
-            if not isinstance(exc, DBAPIError):
-                raise
-            mapped = failure(lost=exc.connection_invalidated, commit_sent=False,
-                             operational=isinstance(exc, OperationalError))
+            mapped = unit_of_work_failure(exc, commit_sent=False)
             if mapped is None:
                 raise
             raise mapped from exc
@@ -122,14 +118,11 @@ class SqlUnitOfWork:
             self.session.close()
         finally:
             self._held.close()
-        if isinstance(exc, DBAPIError):
-            # Died before COMMIT was sent: nothing was written, a retry is safe; during
-            # COMMIT: the outcome is unknown (failures.py).
-            mapped = failure(lost=exc.connection_invalidated,
-                             operational=isinstance(exc, OperationalError),
-                             commit_sent=self._committing)
-            if mapped is not None:
-                raise mapped from exc
+        # Died before COMMIT was sent: nothing was written, a retry is safe; during
+        # COMMIT: the outcome is unknown (failures.py).
+        mapped = unit_of_work_failure(exc, commit_sent=self._committing)
+        if mapped is not None:
+            raise mapped from exc
 
 
 class UnitOfWorkFactory:
