@@ -66,10 +66,8 @@ class AppendQueue:
     @classmethod
     def for_engine(cls, engine: Engine) -> "AppendQueue":
         """The queue of the database ``engine`` writes to."""
-        name = engine.url.database
-        if engine.dialect.name != "sqlite" or name in (None, "", ":memory:"):
-            return cls(None)
-        return cls(os.path.abspath(f"{name}-append.lock"))
+        name = database.sqlite_file(engine.url)
+        return cls(os.path.abspath(f"{name}-append.lock") if name else None)
 
     @contextmanager
     def held(self) -> Iterator[None]:
@@ -77,14 +75,8 @@ class AppendQueue:
         releases the lock). No queue, a lock file that cannot be opened, or a thread
         that holds it already: nothing to wait for here (SQLite's own lock still
         serialises)."""
-        if self.path is None:
-            yield
-            return
         key, holding = (os.getpid(), self.path), _holding()
-        if key in holding:
-            yield
-            return
-        fd = self._open()
+        fd = None if self.path is None or key in holding else self._open()
         if fd is None:
             yield
             return

@@ -7,8 +7,8 @@ the one database-wide append lock, so several server processes can write at once
 - SQLite: WAL (readers never block the writer), a busy timeout (a writer that finds the
   lock taken retries instead of failing; the service's own writers first wait in the
   append queue, append_queue.py) and ``BEGIN IMMEDIATE`` for write transactions, which
-  takes SQLite's RESERVED
-  lock at the start of the transaction instead of at the first write. pysqlite's own
+  takes SQLite's RESERVED lock at the start of the transaction instead of at the first
+  write. pysqlite's own
   transaction handling is switched off so that we emit BEGIN ourselves.
   ``synchronous=FULL``: every COMMIT syncs the WAL to disk before it returns, so a write
   (or a served score's trace) that was acknowledged survives a power cut or an OS crash,
@@ -45,12 +45,21 @@ def normalise_url(url: str | None) -> str:
     return url
 
 
+def sqlite_file(url) -> str | None:
+    """The database file of a SQLite URL (or engine URL); None for an in-memory
+    database or another backend."""
+    url = make_url(url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
+
+
 def make_engine(url: str | None = None, **kw) -> Engine:
     """An engine configured for the append lock on either backend."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        if sqlite_file(parsed):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
                                **kw)

@@ -53,6 +53,7 @@ from credit.errors import Unavailable
 
 from .append_queue import AppendQueue
 from .audit_log import APPEND_LOCK, GENESIS, Head, entry_row, next_instant
+from .database import sqlite_file
 from .failures import failure
 from .history_rows import EVENT_COLUMNS, RECORD_COLUMNS, event_from_row, record_from_row
 
@@ -145,8 +146,7 @@ class ServedScoreStore:
         self._sql = {k: self._placeholders(v) for k, v in sql.items()}
         self._inserts: dict[int, str] = {}
         # An in-memory database lives in its pool's one connection: never take it out.
-        in_memory = not self.postgres and engine.url.database in (None, "", ":memory:")
-        self._detach = not in_memory
+        self._detach = self.postgres or sqlite_file(engine.url) is not None
         self._own = threading.local()
         self._opened: list = []  # every thread's connection, for dispose()
         self._opened_lock = threading.Lock()

@@ -31,7 +31,6 @@ DECIMAL = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "example": "100.00"}
 AMOUNT = {"type": "string", "pattern": r"^\d+\.\d{2}$", "example": "1196000.00"}
 FACTOR = {"type": "string", "pattern": r"^\d+\.\d{2,}$", "example": "0.50"}
 SHA256 = {"pattern": r"^[0-9a-f]{64}$"}
-_UNBUILT = object()
 PROBLEMS = ("hash_mismatch", "prev_mismatch", "position_gap", "row_missing", "row_mismatch",
             "row_unreferenced")
 
@@ -71,6 +70,9 @@ def sha256(**kw) -> fields.String:
 def cursor() -> fields.String:
     return fields.String(required=True, allow_none=True, metadata={
         "description": "pass as `after` to continue; null on the last page"})
+
+
+_UNBUILT = object()  # Resource.dump: this schema's projection is not built yet
 
 
 class Resource(Schema):
