@@ -11,6 +11,7 @@ import json
 import os
 import threading
 import time
+from datetime import date
 
 import pytest
 
@@ -18,10 +19,12 @@ from credit.errors import Unavailable
 from credit.persistence import database
 from credit.persistence.append_queue import AppendQueue
 from credit.services.records import create_record
+from credit.services.scoring import ScoreQuery, score
 
-from .helpers import HOUSING, head, record_body
+from .helpers import EVALUATOR, HOUSING, S1, head, record_body
 
 WAIT = 60
+AS_OF = date(2026, 6, 30)
 
 
 @pytest.fixture
@@ -66,6 +69,25 @@ def test_a_write_that_waited_past_the_busy_timeout_answers_busy(ctx, queue, monk
         release.join(WAIT)
     assert head(ctx) == before
     assert create(ctx)["audit_position"] == before[0] + 1
+
+
+def test_a_served_score_that_waited_past_the_busy_timeout_answers_busy(ctx, queue,
+                                                                        monkeypatch):
+    """A served score's append waits in the same queue: an appender that waited longer
+    than the busy timeout answers 503 without touching SQLite's lock (the appenders
+    queued behind a long writer fail together, not one busy timeout each), and nothing
+    is written."""
+    create(ctx)
+    before = head(ctx)
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    release = hold(queue.path, 0.3)
+    try:
+        with pytest.raises(Unavailable):
+            score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    finally:
+        release.join(WAIT)
+    assert head(ctx) == before
+    assert score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))["trace_id"] == before[0] + 1
 
 
 def test_the_queue_is_held_until_the_unit_of_work_ends_even_when_it_fails(ctx, queue):

@@ -343,30 +343,3 @@ def test_a_failed_commit_leaves_no_transaction_open(ctx, monkeypatch):
     body = score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
     assert body["trace_id"] == before[0] + 1
     assert verify_chain(ctx)["ok"] is True
-
-
-def test_a_queue_held_too_long_answers_busy(ctx, monkeypatch):
-    """SQLite: an appender that waited for the queue's file lock longer than the busy
-    timeout answers 503 without touching SQLite's lock (the appenders queued behind a
-    long writer fail together, not one busy timeout each), and nothing is written."""
-    store = ctx.uow.served_scores
-    if store.queue.path is None:
-        pytest.skip("SQLite: the file lock of the append queue")
-    import fcntl
-    import os
-
-    from credit.persistence import database
-    create(ctx)
-    before = head(ctx)
-    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 50)
-    holder = os.open(store.queue.path, os.O_RDWR | os.O_CREAT)
-    fcntl.flock(holder, fcntl.LOCK_EX)
-    release = threading.Timer(0.3, os.close, [holder])
-    release.start()
-    try:
-        with pytest.raises(Unavailable):
-            score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
-    finally:
-        release.join(WAIT)
-    assert head(ctx) == before
-    assert score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))["trace_id"] == before[0] + 1
