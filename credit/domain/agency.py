@@ -10,7 +10,7 @@ engine (:func:`credit.domain.engine.record_standings`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -23,6 +23,7 @@ from .money import exact_text, fmt, parse_two_decimals, round_half_up
 from .problems import Problem
 from .records import Knowledge, Record, RecordEvent
 from .steps import Step
+from .values import value
 
 #: The category of an agency conduct code (its catalogue entries are CatalogueEntry).
 AGENCY_CATEGORY = "agency"
@@ -31,7 +32,7 @@ AGENCY_FLAGS = ("restrict",)
 ONE = Decimal("1.00")
 
 
-@dataclass(frozen=True)
+@value
 class RatingItem:
     """One item of the tenderee's rating form with its maximum."""
 
@@ -40,13 +41,13 @@ class RatingItem:
     max_points: Decimal
 
 
-@dataclass(frozen=True)
+@value
 class AgencyBand:
     grade: str
     min_score: Decimal
 
 
-@dataclass(frozen=True)
+@value
 class AgencyDefinition:
     """A versioned agency-evaluation rule set (``[agency]`` files): rating items, the
     conduct catalogue, the service and conduct parts and their weights, grades."""
@@ -89,7 +90,7 @@ class AgencyDefinition:
 # ---- the rating ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value
 class AgencyRating:
     """One tenderee's rating of the agency of one tender (``agency.rated``)."""
 
@@ -139,7 +140,7 @@ def rating_total(items: Mapping[str, Decimal]) -> Decimal:
 # ---- the score -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value
 class RatingUse:
     """A rating known at the knowledge instant: whether ``rated_on`` lies in the window,
     and whether A uses it (in the window, and there are at least ``min_ratings`` such;
@@ -150,7 +151,7 @@ class RatingUse:
     used: bool
 
 
-@dataclass(frozen=True)
+@value
 class AgencyResult:
     """The agency score of §7 with its trace: every known rating and record, A (exact),
     R, S, grade, restriction, and the ordered steps."""

@@ -7,15 +7,15 @@ score.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Sequence
 
 from .engine import ScoreResult, bid_points
 from .model import ScoringModel
+from .values import value
 
 
-@dataclass(frozen=True)
+@value
 class ConsortiumResult:
     score: Decimal
     grade: str

@@ -7,7 +7,6 @@ clock: ``as_of`` (valid time) and ``knowledge`` (system time) are parameters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -20,12 +19,13 @@ from .model import CatalogueEntry, ScoringModel
 from .money import CENT, ZERO, fmt, fmt_factor, round_half_up
 from .records import Knowledge, Record, RecordEvent
 from .steps import Step
+from .values import value
 
 #: A record whose code the scoring definition does not know (PERFORMANCE.md §5).
 NOT_IN_MODEL = "not_in_model"
 
 
-@dataclass(frozen=True)
+@value
 class RecordStanding:
     """How one record stands on ``as_of`` as known at ``knowledge`` (one trace row).
 
@@ -48,7 +48,7 @@ class RecordStanding:
         return self.status in ("active", "superseded")
 
 
-@dataclass(frozen=True)
+@value
 class ScoreResult:
     """The result of MODEL.md §5–8 for one subject, sector and date, with its trace."""
 
@@ -199,7 +199,7 @@ def _superseded_ids(active: list[tuple[Record, CatalogueEntry]]) -> set[int]:
     return out
 
 
-@dataclass(frozen=True)
+@value
 class _Total:
     score: Decimal
     components: Mapping[str, Decimal]

@@ -6,7 +6,6 @@ restricts bidding everywhere.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from itertools import combinations
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Sequence
 from .model import ScoringModel
 from .money import fmt
 from .steps import Step
+from .values import value
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import RecordStanding
@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 MEASURE_ORDER = ("blacklist", "bid_ban", "key_supervision")
 
 
-@dataclass(frozen=True)
+@value
 class Measure:
     """One joint-punishment measure with the record ids that trigger it and the last
     date it holds if nothing else changes (None when it depends on the score)."""
@@ -36,7 +36,7 @@ class Measure:
                 "until": self.until.isoformat() if self.until else None}
 
 
-@dataclass(frozen=True)
+@value
 class Assessment:
     listed: bool
     grade: str
@@ -45,7 +45,7 @@ class Assessment:
     steps: tuple[Step, ...]
 
 
-@dataclass(frozen=True)
+@value
 class Listing:
     """The blacklist (严重失信名单) test: L1 records, qualifying L2 pairs, and the
     blacklist's basis and ``until`` when listed."""

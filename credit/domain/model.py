@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from decimal import Decimal
 from types import MappingProxyType
 from typing import ClassVar, Mapping
+
+from .values import value
 
 SECTORS = ("housing", "transport", "water")
 CATEGORIES = ("market", "site", "good")
@@ -18,7 +20,7 @@ CREATORS = ("regulator", "performance_approval")
 GRADES_BEST_FIRST = ("A", "B", "C", "D", "E")
 
 
-@dataclass(frozen=True)
+@value
 class CatalogueEntry:
     """One behaviour code of the catalogue (MODEL.md §9).
 
@@ -60,7 +62,7 @@ class CatalogueEntry:
         return self.created_by == "regulator"
 
 
-@dataclass(frozen=True)
+@value
 class GradeBand:
     """A grade awarded when the score is at least ``min_score``."""
 
@@ -68,7 +70,7 @@ class GradeBand:
     min_score: Decimal
 
 
-@dataclass(frozen=True)
+@value
 class ScoringModel:
     """A complete, versioned scoring model (MODEL.md), identified by id, version and
     the SHA-256 of its definition file."""

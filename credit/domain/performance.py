@@ -9,7 +9,6 @@ reads the clock: ``today`` and ``as_of`` are parameters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -19,6 +18,7 @@ from .dates import add_months
 from .money import exact_text, fmt, parse_two_decimals, round_half_up
 from .problems import Problem
 from .steps import Step
+from .values import value
 
 #: Ratings, best first (PERFORMANCE.md §3): 优良, 合格, 基本合格, 不合格.
 RATINGS = ("excellent", "pass", "basic", "fail")
@@ -33,7 +33,7 @@ MANAGER_ABSENT = "project_manager_on_site"
 CONTRACT_STATUSES = ("in_progress", "completed", "overdue")
 
 
-@dataclass(frozen=True)
+@value
 class Indicator:
     """One deduction item of the evaluation form with its maximum."""
 
@@ -42,7 +42,7 @@ class Indicator:
     max_points: Decimal
 
 
-@dataclass(frozen=True)
+@value
 class RatingBand:
     """A rating given when L is at least ``min_score``."""
 
@@ -51,7 +51,7 @@ class RatingBand:
     min_score: Decimal
 
 
-@dataclass(frozen=True)
+@value
 class PostAwardWarning:
     """The post-award warning an approved evaluation raises (PERFORMANCE.md §4.2): its
     code, severity and basis, what triggers it (deduction items; the manager absent) and
@@ -67,7 +67,7 @@ class PostAwardWarning:
     confirmation_codes: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@value
 class PerformanceDefinition:
     """A versioned performance-evaluation rule set (``[performance]`` files)."""
 
@@ -109,7 +109,7 @@ class PerformanceDefinition:
 # ---- §3 the evaluation form ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value
 class Deduction:
     """One deduction of an evaluation: an indicator item, its points (> 0), a note."""
 
@@ -158,7 +158,7 @@ def _points_problems(field: str, raw, indicator: Indicator | None) -> list[Probl
                     {"maximum": maximum})]
 
 
-@dataclass(frozen=True)
+@value
 class PerformanceScore:
     """L and its rating, with the steps that computed them."""
 
@@ -220,7 +220,7 @@ def raises_pm_absent(definition: PerformanceDefinition, project_manager_on_site:
     return bool(pm_absent_triggers(definition, project_manager_on_site, items))
 
 
-@dataclass(frozen=True)
+@value
 class ApprovalEffects:
     """What approving one evaluation does besides changing its status (§4): the record
     code to enter for every party (or None) and whether to raise the warning, why."""
@@ -278,7 +278,7 @@ def contract_status(definition: PerformanceDefinition, completion_due: date,
 # ---- §6 the performance index ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@value
 class CompletedContract:
     """An approved final evaluation of a contract the subject was a party of: the
     tender, L, its rating, the contract price (the weight) and ``completed_on``."""
@@ -295,7 +295,7 @@ class CompletedContract:
                 "completed_on": self.completed_on.isoformat()}
 
 
-@dataclass(frozen=True)
+@value
 class PerformanceIndex:
     """§6: the contract-value weighted mean of L over the window, or None with no
     contract; ``window_after`` is the exclusive start of the window."""

@@ -4,12 +4,14 @@ spec's error code (None: a plain ``validation_error``) and extra body fields."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from .values import value
 
-@dataclass(frozen=True)
+
+@value
 class Problem:
     """One problem of one field, e.g. ``Problem("deductions.1.item", "…",
     "duplicate_item")``; a service adds it with ``errors.add(p.field, p.message,

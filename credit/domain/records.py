@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 
+from .values import value
 
-@dataclass(frozen=True)
+
+@value
 class RecordEvent:
     """A revocation (撤销) or a credit repair (信用修复) of one record."""
 
@@ -19,7 +20,7 @@ class RecordEvent:
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@value
 class Record:
     """One credit record as entered by a sector regulator.
 
@@ -40,7 +41,7 @@ class Record:
     sha256: str = ""
 
 
-@dataclass(frozen=True)
+@value
 class Knowledge:
     """What the service knew: every audit entry up to ``position`` (all with
     ``at ≤ known_at``)."""

@@ -9,8 +9,9 @@ agencies) writes its steps the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Mapping
+
+from .values import value
 
 
 class _NoValue:
@@ -23,7 +24,7 @@ class _NoValue:
 NO_VALUE: Any = _NoValue()
 
 
-@dataclass(frozen=True)
+@value
 class Step:
     """One step of a trace.
 

@@ -7,13 +7,13 @@ hashes and masks, never in clear. Positions ``n`` count bids from 1 in the order
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cached_property
 from typing import Mapping
 
 from .dates import cst_date
+from .values import value
 
 METHODS = ("lowest_price", "comprehensive", "benchmark")
 BID_STATUSES = ("valid", "rejected")
@@ -23,7 +23,7 @@ UPLOAD_KINDS = ("mac", "cpu", "disk", "ip")
 EXCLUSION_KINDS = DOCUMENT_KINDS + UPLOAD_KINDS
 
 
-@dataclass(frozen=True)
+@value
 class Party:
     """A bidder or consortium member (or the tenderee, or the agency): USCC and the name
     the tender gives it."""
@@ -32,7 +32,7 @@ class Party:
     name: str
 
 
-@dataclass(frozen=True)
+@value
 class Document:
     """Identifiers of one bid file (文件制作机器码, 文件创建标识码, 计价软件加密锁号)."""
 
@@ -41,7 +41,7 @@ class Document:
     pricing_lock: str | None = None
 
 
-@dataclass(frozen=True)
+@value
 class Upload:
     """Where a bid was uploaded from; ``onsite`` = the trading centre's own terminal."""
 
@@ -52,7 +52,7 @@ class Upload:
     onsite: bool = False
 
 
-@dataclass(frozen=True)
+@value
 class Person:
     """A named key person of a bid, known only by the keyed hash of the id number."""
 
@@ -61,7 +61,7 @@ class Person:
     id_masked: str
 
 
-@dataclass(frozen=True)
+@value
 class Bid:
     n: int
     bidder: Party
@@ -91,7 +91,7 @@ class Bid:
         return frozenset(p.id_hash for p in self.personnel if p.role == "project_manager")
 
 
-@dataclass(frozen=True)
+@value
 class Tender:
     code: str
     name: str
@@ -114,7 +114,7 @@ class Tender:
         return (kind, value) in self.exclusions
 
 
-@dataclass(frozen=True)
+@value
 class PriorAward:
     """The award of an earlier tender, as known before a registration: who won, when,
     the contract's end (approved final evaluation's ``completed_on``, else
@@ -126,7 +126,7 @@ class PriorAward:
     project_managers: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True)
+@value
 class PriorTender:
     """What the cross-tender screens (12, 13) read of a tender registered earlier."""
 
@@ -136,7 +136,7 @@ class PriorTender:
     award: PriorAward | None = None
 
 
-@dataclass(frozen=True)
+@value
 class Snapshot:
     """Everything committed up to ``knowledge_position`` that screens 12–13 may read
     (the registering tender itself excluded). The service passes only the earlier
@@ -146,7 +146,7 @@ class Snapshot:
     tenders: tuple[PriorTender, ...] = ()
 
 
-@dataclass(frozen=True)
+@value
 class ScreenWarning:
     """One warning raised by a screen: which screen, the bids it names (positions,
     ascending), its evidence exactly as WARNINGS.md §4 lists it, and the definition's

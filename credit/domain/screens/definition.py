@@ -5,11 +5,11 @@ the SHA-256 of the file like a scoring model."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar, Iterable, Mapping
 
 from ..tenders import ScreenWarning
+from ..values import value
 
 # The vocabulary: the screens of WARNINGS.md §4, in the order they run and are numbered.
 SCREEN_CODES = (
@@ -26,7 +26,7 @@ PARAMETERS = ("regular_min_bids", "regular_tolerance", "cv_min_bids", "cv_max",
               "rd_min_bids", "rd_min", "co_bid_window_days", "co_bid_min")
 
 
-@dataclass(frozen=True)
+@value
 class Screen:
     """One screen as the definition describes it: its number (the order it runs in),
     code, Chinese name, severity, legal or literature basis, and the catalogue codes a
@@ -45,7 +45,7 @@ class Screen:
                 "allowed_codes": list(self.allowed_codes)}
 
 
-@dataclass(frozen=True)
+@value
 class ScreenDefinition:
     """A published version of the screens (``keqiao-screens-2025@1``) with the
     parameters of WARNINGS.md §4."""
