@@ -8,11 +8,14 @@ and PostgreSQL, on the bench population (100,000 enterprises, 1,000,000 records)
    with the hash chain that created them), copied into the PostgreSQL database
    ``credit_bench_issue10`` (COPY), both migrated to the newest revision.
 2. Per backend, PostgreSQL first (see main()): the ceiling (bench/logged_read.py, 2 sync
-   gunicorn workers, its own table) then ``credit serve --workers 2`` (sync workers, the
-   default; with ``--threads 4`` and ``--threads 8`` too, gthread workers, to show the
-   choice), each measured with ``wrk -t1 -c8 -d10s`` on one subject with 20 records,
-   ``as_of`` today, ``known_at`` omitted, and ``wrk -t1 -c1 -d10s`` (p50, p99); then a
-   50-bidder evaluation (median of 5).
+   gunicorn workers, its own table) and ``credit serve --workers 2`` (sync workers, the
+   default), both up at once and measured in turn with ``wrk -t1 -c8 -d10s`` — ceiling,
+   service, ceiling, … (``--rounds`` service runs, each divided by the mean of the
+   ceiling runs either side; the median of those ratios is the figure) — on one subject
+   with 20 records, ``as_of`` today, ``known_at`` omitted; then ``wrk -t1 -c1 -d10s``
+   on each (p50, p99) and a 50-bidder evaluation (median of 5). Unless
+   ``--no-compare``, gthread workers (``--threads 4`` and ``8``) are measured after
+   that, to show the choice.
 3. bench/load_mix.py on PostgreSQL (90 % scores, 10 % writes).
 4. ``credit audit verify`` on the SQLite population: full before the measurements,
    ``--incremental`` after them (it walks the traces they appended).
@@ -216,58 +219,94 @@ def evaluation(base: str, secret: str, runs: int = 5, warm_up: int = 2) -> list[
 
 # ------------------------------------------------------------------ the measurements
 
-def ceiling(url: str, seconds: int) -> tuple[dict, dict]:
+def ceiling_server(url: str) -> Server:
     env = dict(os.environ, LOGGED_READ_URL=url)
-    srv = Server([str(BIN / "gunicorn"), "-w", "2", "-b", "127.0.0.1:{port}",
-                  "--pythonpath", str(ROOT / "bench"), "logged_read:app"], env, "/read")
-    try:
-        wrk(srv.base + "/read", None, 8, 2)
-        return wrk(srv.base + "/read", None, 8, seconds), wrk(srv.base + "/read", None, 1,
-                                                               seconds)
-    finally:
-        srv.stop()
+    return Server([str(BIN / "gunicorn"), "-w", "2", "-b", "127.0.0.1:{port}",
+                   "--pythonpath", str(ROOT / "bench"), "logged_read:app"], env, "/read")
 
 
-def service(url: str, workdir: Path, seconds: int, threads: int, evaluate: bool
-            ) -> dict:
+def service_server(url: str, workdir: Path, threads: int) -> tuple[Server, str]:
     env = credit_env(url, workdir)
     secret = token(env)
-    srv = Server([str(BIN / "credit"), "serve", "--port", "{port}", "--workers", "2",
-                  "--threads", str(threads)], env, "/api/v1/health")
-    try:
-        score = f"{srv.base}/api/v1/subjects/{make_uscc(1)}/score?sector=housing"
-        wrk(score, secret, 8, 2)
-        out = {"c8": wrk(score, secret, 8, seconds), "c1": wrk(score, secret, 1, seconds)}
-        if evaluate:
-            out["evaluation"] = evaluation(srv.base, secret)
-        return out
-    finally:
-        srv.stop()
+    return Server([str(BIN / "credit"), "serve", "--port", "{port}", "--workers", "2",
+                   "--threads", str(threads)], env, "/api/v1/health"), secret
+
+
+def score_url(srv: Server) -> str:
+    return f"{srv.base}/api/v1/subjects/{make_uscc(1)}/score?sector=housing"
+
+
+def alternate(ceiling: Server, service: Server, secret: str, seconds: int, rounds: int
+              ) -> tuple[list[dict], list[dict], list[float]]:
+    """``wrk -c8`` on the ceiling and the service in turn (C S C S … C), both servers up
+    all along: each service run is divided by the mean of the two ceiling runs either
+    side of it, so a minute in which the machine is slower or faster (these VMs move by
+    a quarter between runs) weighs on both sides of the ratio."""
+    read = ceiling.base + "/read"
+    wrk(read, None, 8, 2)
+    wrk(score_url(service), secret, 8, 2)
+    cs, ss = [wrk(read, None, 8, seconds)], []
+    for _ in range(rounds):
+        ss.append(wrk(score_url(service), secret, 8, seconds))
+        cs.append(wrk(read, None, 8, seconds))
+    ratios = [s["rps"] / ((a["rps"] + b["rps"]) / 2) for s, a, b in zip(ss, cs, cs[1:],
+                                                                         strict=False)]
+    return cs, ss, ratios
 
 
 def backend(name: str, url: str, ceiling_url: str, workdir: Path, seconds: int,
-            compare: bool) -> None:
+            compare: bool, rounds: int) -> None:
     say(f"\n### {name} ({load()})")
-    c8, c1 = ceiling(ceiling_url, seconds)
-    s = service(url, workdir, seconds, THREADS, evaluate=True)
-    ratio = s["c8"]["rps"] / c8["rps"]
-    say("| what | wrk -t1 -c8 -d10s | non-2xx | -c1 p50 | -c1 p99 |")
+    ceiling = ceiling_server(ceiling_url)
+    try:
+        service, secret = service_server(url, workdir, THREADS)
+        try:
+            cs, ss, ratios = alternate(ceiling, service, secret, seconds, rounds)
+            c1 = wrk(ceiling.base + "/read", None, 1, seconds)
+            s1 = wrk(score_url(service), secret, 1, seconds)
+            ev = evaluation(service.base, secret)
+        finally:
+            service.stop()
+    finally:
+        ceiling.stop()
+    c8 = statistics.median(c["rps"] for c in cs)
+    s8 = statistics.median(s["rps"] for s in ss)
+    say(f"`wrk -c8` alternated, {rounds} service runs between {rounds + 1} ceiling runs: "
+        f"ceiling {_rates(cs)}; service {_rates(ss)}; each service run against the mean "
+        f"of the ceiling runs either side: {', '.join(f'{r:.0%}' for r in ratios)}")
+    say("| what | wrk -t1 -c8 (median) | non-2xx | -c1 p50 | -c1 p99 |")
     say("|---|---|---|---|---|")
-    say(f"| logged-read ceiling (2 sync workers) | {c8['rps']:,.0f}/s | {c8['non2xx']} | "
+    say(f"| logged-read ceiling (2 sync workers) | {c8:,.0f}/s | "
+        f"{sum(c['non2xx'] for c in cs) + c1['non2xx']} | "
         f"{c1['p50']:.2f} ms | {c1['p99']:.2f} ms |")
-    say(f"| `GET …/score` ({_kind(THREADS)}, the default) | {s['c8']['rps']:,.0f}/s "
-        f"(**{ratio:.0%}** of the ceiling) | {s['c8']['non2xx'] + s['c1']['non2xx']} | "
-        f"{s['c1']['p50']:.2f} ms | {s['c1']['p99']:.2f} ms |")
+    say(f"| `GET …/score` ({_kind(THREADS)}, the default) | {s8:,.0f}/s "
+        f"(**{statistics.median(ratios):.0%}** of the ceiling, median of the "
+        f"{rounds}) | {sum(s['non2xx'] for s in ss) + s1['non2xx']} | "
+        f"{s1['p50']:.2f} ms | {s1['p99']:.2f} ms |")
     if compare:
         for threads in (t for t in (1, 4, 8) if t != THREADS):
-            t = service(url, workdir, seconds, threads, evaluate=False)
+            t = other_worker_model(url, workdir, seconds, threads)
             say(f"| `GET …/score` ({_kind(threads)}) | {t['c8']['rps']:,.0f}/s "
-                f"({t['c8']['rps'] / c8['rps']:.0%}) | {t['c8']['non2xx']} | "
+                f"({t['c8']['rps'] / c8:.0%} of the median ceiling) | {t['c8']['non2xx']} | "
                 f"{t['c1']['p50']:.2f} ms | {t['c1']['p99']:.2f} ms |")
-    ev = s["evaluation"]
     say(f"\n50-bidder evaluation (after one untimed per worker): median "
         f"{statistics.median(ev):.0f} ms "
         f"(runs {', '.join(f'{x:.0f}' for x in ev)}); {load()}")
+
+
+def _rates(runs: list[dict]) -> str:
+    return ", ".join(f"{r['rps']:,.0f}" for r in runs) + "/s"
+
+
+def other_worker_model(url: str, workdir: Path, seconds: int, threads: int) -> dict:
+    """Another worker model, for comparison only (after the alternated runs)."""
+    srv, secret = service_server(url, workdir, threads)
+    try:
+        wrk(score_url(srv), secret, 8, 2)
+        return {"c8": wrk(score_url(srv), secret, 8, seconds),
+                "c1": wrk(score_url(srv), secret, 1, seconds)}
+    finally:
+        srv.stop()
 
 
 def _kind(threads: int) -> str:
@@ -326,6 +365,8 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="5 s runs, no load mix")
     p.add_argument("--no-compare", action="store_true", help="skip the other worker models")
     p.add_argument("--no-verify", action="store_true")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="service runs, each between two ceiling runs (default 3)")
     args = p.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (make deps)")
@@ -342,9 +383,9 @@ def main() -> None:
     # PostgreSQL first: the full verify above has just churned the SQLite file through
     # the page cache, and measured right after it the SQLite service ran slower.
     backend("PostgreSQL", pg_url, fresh_pg("credit_bench_ceiling"), work, seconds,
-            not args.no_compare)
+            not args.no_compare, args.rounds)
     backend("SQLite", f"sqlite:///{db}", f"sqlite:///{ceiling_db}", work, seconds,
-            not args.no_compare)
+            not args.no_compare, args.rounds)
     if not args.quick:
         load_mix(60)
     if not args.no_verify:
