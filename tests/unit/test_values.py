@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import pickle
+import typing
 from dataclasses import InitVar, dataclass, field
 from datetime import date
 
@@ -77,7 +77,6 @@ def test_still_frozen_and_replaceable():
         del f.code
     g = dataclasses.replace(f, code="B")
     assert (g.code, g.id, f.code) == ("B", 1, "A")
-    assert pickle.loads(pickle.dumps(records.Knowledge(3, None))) == records.Knowledge(3, None)
 
 
 def test_what_it_cannot_speak_for_keeps_the_dataclass_constructor():
@@ -103,14 +102,107 @@ def test_what_it_cannot_speak_for_keeps_the_dataclass_constructor():
     class KeywordOnly:
         a: int = field(kw_only=True)
 
+    @value
+    class NotInInit:
+        a: int
+        b: int = field(default=5, init=False)
+
+    @value
+    class OwnInit:
+        a: int
+
+        def __init__(self, a):
+            object.__setattr__(self, "a", abs(a))
+
+    class WithSetter:
+        @property
+        def a(self):
+            return self._a
+
+        @a.setter
+        def a(self, v):
+            object.__setattr__(self, "_a", 2 * v)
+
+    @value
+    class Described(WithSetter):
+        a: int
+
+    @value
+    class Slotted:
+        __slots__ = ("a",)
+        a: int
+
     After(5)
     assert seen == [5]
     assert Factory().a == [] and Factory().a is not Factory().a
     assert WithInitVar(2, 3).a == 2
     with pytest.raises(TypeError):
         KeywordOnly(1)
-    for cls in (After, Factory, WithInitVar, KeywordOnly):
+    assert (NotInInit(1).b, OwnInit(-3).a) == (5, 3)
+    assert (Described(2).a, Slotted(7).a) == (4, 7)
+    for cls in (After, Factory, WithInitVar, KeywordOnly, NotInInit, OwnInit, Described,
+                Slotted):
         assert not cls.__init__.__code__.co_filename.startswith("<value")
+
+
+def test_field_names_the_constructor_itself_uses():
+    """A field named ``self`` (the dataclass renames its instance) or ``d``."""
+    ref, fast = _pair(self=("int", M), d=("int", M))
+    assert inspect.signature(fast.__init__) == inspect.signature(ref.__init__)
+    assert (fast(1, 2).self, fast(1, 2).d) == (1, 2)
+    assert fast(1, 2) != fast(1, 3)
+
+
+def test_inheritance_and_an_overridden_default():
+    @value
+    class Base:
+        a: int
+        b: str = "x"
+
+    @value
+    class Child(Base):
+        b: str = "y"
+        c: int = 0
+
+    @dataclass(frozen=True)
+    class RefBase:
+        a: int
+        b: str = "x"
+
+    @dataclass(frozen=True)
+    class RefChild(RefBase):
+        b: str = "y"
+        c: int = 0
+
+    assert str(inspect.signature(Child.__init__)) == str(inspect.signature(RefChild.__init__))
+    assert (Child(1).b, Child(1, c=2).c, Base(1).b) == ("y", 2, "x")
+    assert Child.__init__.__code__.co_filename.startswith("<value")
+
+
+def test_a_base_with_empty_slots_keeps_the_fast_constructor():
+    """``typing.Generic`` has ``__slots__ = ()``; its subclasses' instances still have a
+    ``__dict__``."""
+    T = typing.TypeVar("T")
+
+    @value
+    class Box(typing.Generic[T]):
+        item: T
+
+    assert Box(3).item == 3
+    assert Box.__init__.__code__.co_filename == f"<value {Box.__qualname__}>"
+
+
+def test_annotations_resolve_in_the_module():
+    """typing.get_type_hints reads the constructor's annotations in the class's module
+    (every domain module has ``from __future__ import annotations``)."""
+    hints = typing.get_type_hints(records.Record.__init__)
+    assert hints["decided_on"] is date and hints["id"] is int
+    assert inspect.signature(records.Record, eval_str=True).parameters["id"].annotation is int
+
+
+def test_the_step_sentinel_default_is_the_same_object():
+    assert steps.Step("r", "s").value is steps.NO_VALUE
+    assert steps.Step("r", "s").inputs is None
 
 
 @pytest.mark.parametrize("cls", [records.Record, records.RecordEvent, records.Knowledge,
