@@ -31,7 +31,7 @@ from credit.persistence.agency_tables import AgencyRatingRow, rating_facts
 
 from .agency_resources import RATING, RATING_INPUT
 from .context import Actor, ServiceContext
-from .idempotency import IdempotentRequest, Outcome, remember, replay
+from .idempotency import IdempotentRequest, Outcome, idempotent_write, remember
 from .inputs import FieldErrors, load
 from .records import record_resource
 from .resources import present
@@ -121,10 +121,8 @@ def rate_agency(ctx: ServiceContext, actor: Actor, code: str, raw,
     once, after the award; one ``agency.rated`` entry carrying the row's hash."""
     require_role(actor, RATERS, "rate tender agencies")
     definition = agency_definition(ctx)
-    with ctx.uow(write=True) as uow:
-        replayed = replay(uow, idem)
-        if replayed:
-            return replayed
+
+    def write(uow) -> str:
         data = validate_rating(ctx, definition, raw)
         tender = tender_row(uow, code)
         if tender.tenderee_uscc != actor.uscc:
@@ -137,8 +135,9 @@ def rate_agency(ctx: ServiceContext, actor: Actor, code: str, raw,
         uow.audit.append("agency.rated", actor.name,
                          {"rating": rating_facts(row), "sha256": row.sha256,
                           "uscc": row.agency_uscc, **extra}, uscc=row.agency_uscc, at=at)
-        uow.commit()
-        return Outcome(201, text)
+        return text
+
+    return idempotent_write(ctx, idem, 201, write)
 
 
 def rating_target(ctx: ServiceContext, actor: Actor, code: str) -> dict:

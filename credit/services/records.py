@@ -26,7 +26,7 @@ from credit.persistence.tables import RecordEventRow, RecordRow
 from credit.uscc import InvalidUSCC, normalise_uscc
 
 from .context import Actor, ServiceContext
-from .idempotency import IdempotentRequest, Outcome, remember, replay
+from .idempotency import IdempotentRequest, Outcome, idempotent_write, remember
 from .inputs import FieldErrors, RecordInput, RepairInput, RevocationInput, load
 from .paging import page
 from .resources import RECORD, present
@@ -227,17 +227,15 @@ def store_record(uow, actor: Actor, row: RecordRow, at: datetime,
 def create_record(ctx: ServiceContext, actor: Actor, raw,
                   idem: IdempotentRequest | None = None) -> Outcome:
     """Enter a penalty or award decision (one regulator, own sector)."""
-    with ctx.uow(write=True) as uow:
-        replayed = replay(uow, idem)
-        if replayed:
-            return replayed
+    def write(uow) -> str:
         data = validate_record(ctx, raw)
         require_sector(actor, data["sector"])
         row, at = new_record(ctx, uow, actor, data)
         body = present(RECORD, record_resource(ctx, row, []))
         store_record(uow, actor, row, at, remember(uow, idem, 201, body, row.audit_position))
-        uow.commit()
-        return Outcome(201, body)
+        return body
+
+    return idempotent_write(ctx, idem, 201, write)
 
 
 def get_record(ctx: ServiceContext, actor: Actor, record_id: int) -> dict:

@@ -19,7 +19,7 @@ from credit.errors import Forbidden, InvalidInput, NotFound, RuleViolation
 from credit.persistence.tables import EvaluationRow
 
 from .context import Actor, ServiceContext
-from .idempotency import IdempotentRequest, Outcome, remember, replay
+from .idempotency import IdempotentRequest, Outcome, idempotent_write, remember
 from .inputs import EvaluationInput, FieldErrors, load
 from .performance import bidder_indexes
 from .records import check_uscc
@@ -223,10 +223,7 @@ def create_evaluation(ctx: ServiceContext, actor: Actor, raw,
                       idem: IdempotentRequest | None = None) -> Outcome:
     """Freeze the scores of every bidder at the bid deadline: one trace per member, all
     with the same ``known_at`` (the creation instant), and the document stored verbatim."""
-    with ctx.uow(write=True) as uow:
-        replayed = replay(uow, idem)
-        if replayed:
-            return replayed
+    def write(uow) -> str:
         data = validate_evaluation(ctx, raw)
         model = ctx.model(data.get("model"))
         # A registered tender's evaluation: its bids, its sector, and the committee sees
@@ -253,8 +250,9 @@ def create_evaluation(ctx: ServiceContext, actor: Actor, raw,
         }
         text = present(EVALUATION, document)
         _store_evaluation(uow, actor, idem, data, evaluation_id, text)
-        uow.commit()
-        return Outcome(201, text)
+        return text
+
+    return idempotent_write(ctx, idem, 201, write)
 
 
 def _members(bidder: dict) -> list[str]:
