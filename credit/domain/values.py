@@ -33,8 +33,10 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-#: The constructor's local name for the instance's ``__dict__`` (no field may take it).
-_DICT = "__value_dict__"
+#: The constructor's own names (the instance's ``__dict__``, the defaults) start with
+#: this; no field may.
+_OURS = "__value_"
+_DICT = _OURS + "dict__"
 
 
 def value(cls: type[T]) -> type[T]:
@@ -58,7 +60,7 @@ def _plain(cls: type, fields: tuple[dataclasses.Field, ...]) -> bool:
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
     if [p.name for p in params] != [f.name for f in fields]:
         return False
-    if any(f.name == _DICT for f in fields):
+    if any(f.name.startswith(_OURS) for f in fields):
         return False
     if any(hasattr(type(inspect.getattr_static(cls, f.name, None)), "__set__")
            for f in fields):
@@ -79,8 +81,8 @@ def _constructor(cls: type, fields: tuple[dataclasses.Field, ...]):
         if f.default is dataclasses.MISSING:
             params.append(f.name)
         else:
-            defaults[f"__value_default_{i}__"] = f.default
-            params.append(f"{f.name}=__value_default_{i}__")
+            defaults[f"{_OURS}default_{i}__"] = f.default
+            params.append(f"{f.name}={_OURS}default_{i}__")
         body.append(f"        {_DICT}[{f.name!r}] = {f.name}")
     source = (f"def __make_init__({', '.join(defaults)}):\n"
               f"    def __init__({', '.join(params)}):\n" + "\n".join(body) + "\n"

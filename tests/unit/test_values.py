@@ -151,6 +151,10 @@ def test_field_names_the_constructor_itself_uses():
     assert inspect.signature(fast.__init__) == inspect.signature(ref.__init__)
     assert (fast(1, 2).self, fast(1, 2).d) == (1, 2)
     assert fast(1, 2) != fast(1, 3)
+    # A name of the constructor's own: the dataclass's constructor is kept.
+    _, ours = _pair(__value_dict__=("int", M), b=("int", 5))
+    assert (ours(1).__value_dict__, ours(1).b) == (1, 5)
+    assert not ours.__init__.__code__.co_filename.startswith("<value")
 
 
 def test_inheritance_and_an_overridden_default():
