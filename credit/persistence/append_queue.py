@@ -7,9 +7,10 @@ way (bench/README.md, "Issue 10"). So on a database file every writer of this se
 a unit of work that writes (uow.py) and a served score's append (served_scores.py) —
 first takes an exclusive ``flock`` on ``<database>-append.lock``; the kernel wakes the
 waiters the moment it is released (as PostgreSQL wakes those of its advisory lock), and
-only then does the writer take ``BEGIN IMMEDIATE``. It is released when the writer's transaction
-has ended: at the end of the unit of work, after COMMIT or ROLLBACK (SQLAlchemy's
-connection events come too early for that: the session still holds its connection).
+only then does the writer take ``BEGIN IMMEDIATE``. It is released when the writer's
+transaction has ended: at the end of the unit of work, after COMMIT or ROLLBACK
+(SQLAlchemy's connection events come too early for that: the session still holds its
+connection).
 
 The file lock only orders our own writers. SQLite's lock still serialises every writer,
 so a process that does not take the file lock (a migration, another tool) is as safe as

@@ -8,8 +8,8 @@ the one database-wide append lock, so several server processes can write at once
   lock taken retries instead of failing; the service's own writers first wait in the
   append queue, append_queue.py) and ``BEGIN IMMEDIATE`` for write transactions, which
   takes SQLite's RESERVED lock at the start of the transaction instead of at the first
-  write. pysqlite's own
-  transaction handling is switched off so that we emit BEGIN ourselves.
+  write. pysqlite's own transaction handling is switched off so that we emit BEGIN
+  ourselves.
   ``synchronous=FULL``: every COMMIT syncs the WAL to disk before it returns, so a write
   (or a served score's trace) that was acknowledged survives a power cut or an OS crash,
   not only a killed process (``NORMAL`` may lose the last commits; what FULL costs:
