@@ -11,9 +11,11 @@ the one database-wide append lock, so several server processes can write at once
   write. pysqlite's own transaction handling is switched off so that we emit BEGIN
   ourselves.
   ``synchronous=FULL``: every COMMIT syncs the WAL to disk before it returns, so a write
-  (or a served score's trace) that was acknowledged survives a power cut or an OS crash,
-  not only a killed process (``NORMAL`` may lose the last commits; what FULL costs:
-  bench/sqlite_synchronous.py and bench/README.md).
+  that was acknowledged survives a power cut or an OS crash, not only a killed process
+  (``NORMAL`` may lose the last commits; what FULL costs: bench/sqlite_synchronous.py and
+  bench/README.md). A served score's append is the one exception: its own connection
+  commits with ``NORMAL`` and syncs the WAL itself once it has released the locks,
+  before it is answered (wal_sync.py).
 - PostgreSQL: READ COMMITTED plus ``pg_advisory_xact_lock`` (see audit_log.py); the lock
   is released by COMMIT/ROLLBACK, and every statement after it sees all earlier commits.
 """

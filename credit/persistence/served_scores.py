@@ -33,6 +33,11 @@ with the unit of work. The engine's ``dispose()`` closes them.
 
 **Waiting for the append lock on SQLite:** an append first waits in the database's
 append queue (append_queue.py), as every writer does, then takes ``BEGIN IMMEDIATE``.
+
+**Reaching the disk on SQLite:** these connections commit with ``synchronous=NORMAL`` and
+the append syncs the WAL after it has released both locks, before it returns
+(wal_sync.py: why an acknowledged trace is still on disk, and why nothing unsynced is
+ever shown).
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from .audit_log import APPEND_LOCK, GENESIS, Head, entry_row, next_instant
 from .database import sqlite_file
 from .failures import failure
 from .history_rows import EVENT_COLUMNS, RECORD_COLUMNS, event_from_row, record_from_row
+from .wal_sync import LATE_SYNCHRONOUS, WalSync
 
 _HEAD = "SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1"
 _INSERT_ROW = "(:position{n}, :kind{n}, :at_us{n}, :actor{n}, :uscc{n}, :text{n}, :sha256{n})"
@@ -132,10 +138,12 @@ class ServedScoreStore:
     """The snapshot read and the group append of served scores (module docstring)."""
 
     def __init__(self, engine: Engine, clock: Callable[[], datetime],
-                 queue: AppendQueue | None = None):
+                 queue: AppendQueue | None = None, wal: WalSync | None = None):
         self.engine = engine
         #: SQLite: the append queue every writer of the database waits in.
         self.queue = queue or AppendQueue.for_engine(engine)
+        #: SQLite file: the WAL each append syncs once it has released the locks.
+        self.wal = wal or WalSync.for_engine(engine)
         self.clock = clock
         self.postgres = engine.dialect.name == "postgresql"
         sql = {"head": _HEAD,
@@ -182,7 +190,10 @@ class ServedScoreStore:
                 self._commit(conn, tx)
             finally:
                 cur.close()
-            return results
+        # Committed unsynced (SQLite file): the flush, outside the locks, before anyone
+        # is answered (wal_sync.py).
+        self.wal.sync()
+        return results
 
     def _lock_and_head(self, cur) -> Head:
         """Take the append lock, then read the head (audit_log.py's rule)."""
@@ -283,6 +294,9 @@ class ServedScoreStore:
             if self.postgres:
                 # Set on the driver's connection itself (the proxy only forwards reads).
                 conn.dbapi_connection.autocommit = True
+            elif self.wal.late:
+                # Ours alone (detached): every append syncs the WAL itself, after the locks.
+                conn.dbapi_connection.execute(f"PRAGMA synchronous={LATE_SYNCHRONOUS}")
         except Exception as exc:
             _close(conn, exc)
             raise Unavailable("the database connection could not be set up") from exc

@@ -33,6 +33,7 @@ from .repositories import (
 from .served_scores import ServedScoreStore
 from .tender_repository import TenderRepository, WarningRepository
 from .verifications import VerificationRepository
+from .wal_sync import WalSync
 
 
 def system_clock() -> datetime:
@@ -42,14 +43,21 @@ def system_clock() -> datetime:
 class SqlUnitOfWork:
     """``write=True`` takes the append lock at the start (needed by anything that
     appends to the audit log, including a served score): on SQLite it first waits in
-    the append queue (append_queue.py) and holds it until the unit of work ends."""
+    the append queue (append_queue.py) and holds it until the unit of work ends.
+
+    On a SQLite file a unit of work that did not commit syncs the WAL as it ends, before
+    its caller answers: what it read may include a served score's append that is
+    committed but not yet synced (wal_sync.py). One that committed was synced by its
+    own COMMIT (``synchronous=FULL``)."""
 
     def __init__(self, engine: Engine, *, write: bool, snapshot: bool = False,
                  clock: Callable[[], datetime] = system_clock,
-                 write_engine: Engine | None = None, queue: AppendQueue | None = None):
+                 write_engine: Engine | None = None, queue: AppendQueue | None = None,
+                 wal: WalSync | None = None):
         self.engine = engine
         self._write_engine = write_engine
         self._queue = queue or AppendQueue.for_engine(engine)
+        self._wal = wal or WalSync.for_engine(engine)
         self._held = ExitStack()
         self.write = write
         self.snapshot = snapshot
@@ -118,6 +126,8 @@ class SqlUnitOfWork:
             self.session.close()
         finally:
             self._held.close()
+        if not self._committed:
+            self._wal.sync()  # a failed sync answers 503 instead (wal_sync.py)
         # Died before COMMIT was sent: nothing was written, a retry is safe; during
         # COMMIT: the outcome is unknown (failures.py).
         mapped = unit_of_work_failure(exc, commit_sent=self._committing)
@@ -133,11 +143,15 @@ class UnitOfWorkFactory:
         self.clock = clock
         #: SQLite: the queue every writer of this database waits in (append_queue.py).
         self.queue = AppendQueue.for_engine(engine)
+        #: SQLite file: its WAL, synced after unsynced appends and before answers
+        #: that read it (wal_sync.py).
+        self.wal = WalSync.for_engine(engine)
         #: A served score's snapshot read and group append (served_scores.py).
-        self.served_scores = ServedScoreStore(engine, clock, self.queue)
+        self.served_scores = ServedScoreStore(engine, clock, self.queue, self.wal)
         # Built once: Engine.execution_options makes a new option engine on each call.
         self._write_engine = writer(engine)
 
     def __call__(self, *, write: bool, snapshot: bool = False) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.engine, write=write, snapshot=snapshot, clock=self.clock,
-                             write_engine=self._write_engine, queue=self.queue)
+                             write_engine=self._write_engine, queue=self.queue,
+                             wal=self.wal)

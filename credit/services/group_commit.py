@@ -17,18 +17,21 @@ threads of a gthread worker):
    answer was written by an earlier leader's commit, which has returned.
 
 So each request is answered only after the COMMIT that holds its entry (an acknowledged
-trace survives SIGKILL and, with ``synchronous=FULL`` / PostgreSQL's WAL flush, power
-loss); positions stay gap-free because a failed batch rolls back whole and every request
-in it fails (nothing of it was acknowledged); ``at`` strictly increases within a batch
-as between batches (AuditLog.next_at).
+trace survives SIGKILL) and, on a SQLite file, after the WAL sync that follows it
+(persistence/wal_sync.py; PostgreSQL flushes its WAL in COMMIT), so it survives power
+loss too; positions stay gap-free because a failed batch rolls back whole and every
+request in it fails (nothing of it was acknowledged); ``at`` strictly increases within a
+batch as between batches (AuditLog.next_at).
 
 This is PostgreSQL's own group commit (``commit_delay``: the first backend to flush the
 WAL flushes it for everyone who queued behind it) moved one level up, where it also
 saves the lock hand-over and the transaction; unlike Trillian's sequencer there is no
 timer (a lone request is never delayed to wait for company) and no separate integration
 step (a queued trace is never acknowledged before it is in the chain). SQLite's WAL
-cannot batch across processes (one writer at a time), which is why the batching is
-inside a process and ``credit serve`` runs threaded workers (README, "Worker model").
+cannot batch commits across processes (one writer at a time), which is why this
+batching is inside a process (``credit serve --threads``, README "Worker model"); what
+processes do share on SQLite is the disk flush, which each append makes after releasing
+the lock (persistence/wal_sync.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Issue 9 item 10: what the service acknowledged survives a power cut. On SQLite every
-connection runs with ``synchronous=FULL`` (each COMMIT syncs the WAL), in reading and
-in writing units of work alike; on PostgreSQL commits wait for their WAL flush
-(``synchronous_commit`` is not ``off``). The cost is measured in bench/, not here."""
+connection of the engine's pool runs with ``synchronous=FULL`` (each COMMIT syncs the
+WAL), in reading and in writing units of work alike; on PostgreSQL commits wait for
+their WAL flush (``synchronous_commit`` is not ``off``). The served-score store's own
+connections sync late instead (issue 10): test_wal_sync.py. The cost is measured in
+bench/, not here."""
 
 from __future__ import annotations
 
