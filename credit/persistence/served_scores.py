@@ -190,9 +190,10 @@ class ServedScoreStore:
                 self._commit(conn, tx)
             finally:
                 cur.close()
-        # Committed unsynced (SQLite file): the flush, outside the locks, before anyone
-        # is answered (wal_sync.py).
-        self.wal.sync()
+        if getattr(self._own, "late", False):
+            # Committed unsynced: the flush, outside the locks, before anyone is answered
+            # (wal_sync.py).
+            self.wal.sync(after_append=True)
         return results
 
     def _lock_and_head(self, cur) -> Head:
@@ -294,13 +295,14 @@ class ServedScoreStore:
             if self.postgres:
                 # Set on the driver's connection itself (the proxy only forwards reads).
                 conn.dbapi_connection.autocommit = True
-            elif self.wal.late:
+            late = not self.postgres and self.wal.late(conn.dbapi_connection)
+            if late:
                 # Ours alone (detached): every append syncs the WAL itself, after the locks.
                 conn.dbapi_connection.execute(f"PRAGMA synchronous={LATE_SYNCHRONOUS}")
         except Exception as exc:
             _close(conn, exc)
             raise Unavailable("the database connection could not be set up") from exc
-        own.conn, own.pid = conn, os.getpid()
+        own.conn, own.pid, own.late = conn, os.getpid(), late
         self._register(conn)
         return conn
 
@@ -331,6 +333,7 @@ class ServedScoreStore:
         for conn in mine:
             _close(conn)
         self._own = threading.local()
+        self.wal.close()
 
 
 def _close(conn, exc: BaseException | None = None) -> None:

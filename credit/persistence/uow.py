@@ -13,6 +13,8 @@ from typing import Callable
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from credit.errors import Unavailable
+
 from .agency_repository import AgencyRepository
 from .append_queue import AppendQueue
 from .audit_log import AuditLog
@@ -45,10 +47,10 @@ class SqlUnitOfWork:
     appends to the audit log, including a served score): on SQLite it first waits in
     the append queue (append_queue.py) and holds it until the unit of work ends.
 
-    On a SQLite file a unit of work that did not commit syncs the WAL as it ends, before
-    its caller answers: what it read may include a served score's append that is
-    committed but not yet synced (wal_sync.py). One that committed was synced by its
-    own COMMIT (``synchronous=FULL``)."""
+    On a SQLite file every unit of work syncs the WAL as it ends, before its caller
+    answers: what it read may include a served score's append that is committed but not
+    yet synced (wal_sync.py). (One that wrote was synced by its own ``FULL`` COMMIT, but
+    a COMMIT with nothing to write syncs nothing; a sync with nothing to write is cheap.)"""
 
     def __init__(self, engine: Engine, *, write: bool, snapshot: bool = False,
                  clock: Callable[[], datetime] = system_clock,
@@ -126,13 +128,23 @@ class SqlUnitOfWork:
             self.session.close()
         finally:
             self._held.close()
-        if not self._committed:
-            self._wal.sync()  # a failed sync answers 503 instead (wal_sync.py)
+        self._sync_before_answer(exc)
         # Died before COMMIT was sent: nothing was written, a retry is safe; during
         # COMMIT: the outcome is unknown (failures.py).
         mapped = unit_of_work_failure(exc, commit_sent=self._committing)
         if mapped is not None:
             raise mapped from exc
+
+
+    def _sync_before_answer(self, exc: BaseException | None) -> None:
+        """The WAL on disk before the caller answers (wal_sync.py). A unit of work that
+        is failing already keeps its own error (a lost connection keeps its retry); the
+        failed sync is logged, and every later answer refused."""
+        try:
+            self._wal.sync()
+        except Unavailable:
+            if exc is None:
+                raise
 
 
 class UnitOfWorkFactory:
