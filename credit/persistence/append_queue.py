@@ -68,7 +68,7 @@ class AppendQueue:
     def for_engine(cls, engine: Engine) -> "AppendQueue":
         """The queue of the database ``engine`` writes to."""
         name = database.sqlite_file(engine.url)
-        return cls(os.path.abspath(f"{name}-append.lock") if name else None)
+        return cls(f"{name}-append.lock" if name else None)
 
     @contextmanager
     def held(self) -> Iterator[None]:

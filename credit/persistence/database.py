@@ -22,6 +22,7 @@ the one database-wide append lock, so several server processes can write at once
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
@@ -48,12 +49,14 @@ def normalise_url(url: str | None) -> str:
 
 
 def sqlite_file(url) -> str | None:
-    """The database file of a SQLite URL (or engine URL); None for an in-memory
-    database or another backend."""
+    """The database file of a SQLite URL (or engine URL), absolute and with symbolic
+    links resolved as SQLite resolves them, so every process names the same file and
+    the files kept beside it (append_queue.py, wal_sync.py) whatever path it was given;
+    None for an in-memory database or another backend."""
     url = make_url(url)
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
-    return url.database
+    return os.path.realpath(url.database)
 
 
 def make_engine(url: str | None = None, **kw) -> Engine:

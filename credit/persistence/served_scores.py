@@ -295,7 +295,7 @@ class ServedScoreStore:
             if self.postgres:
                 # Set on the driver's connection itself (the proxy only forwards reads).
                 conn.dbapi_connection.autocommit = True
-            late = not self.postgres and self.wal.late(conn.dbapi_connection)
+            late = self.wal.late(conn.dbapi_connection)  # False unless a SQLite file
             if late:
                 # Ours alone (detached): every append syncs the WAL itself, after the locks.
                 conn.dbapi_connection.execute(f"PRAGMA synchronous={LATE_SYNCHRONOUS}")

@@ -135,7 +135,6 @@ class SqlUnitOfWork:
         if mapped is not None:
             raise mapped from exc
 
-
     def _sync_before_answer(self, exc: BaseException | None) -> None:
         """The WAL on disk before the caller answers (wal_sync.py). A unit of work that
         is failing already keeps its own error (a lost connection keeps its retry); the

@@ -75,8 +75,9 @@ class WalSync:
     """Syncs one SQLite database file's WAL to disk (module docstring)."""
 
     def __init__(self, database_path: str | None):
-        #: The database file as SQLite resolves it (None: nothing to sync here).
-        self.database = os.path.realpath(database_path) if database_path else None
+        #: The database file, as SQLite resolves it (database.sqlite_file); None:
+        #: nothing to sync here.
+        self.database = database_path
         #: Its WAL file.
         self.path = f"{self.database}-wal" if self.database else None
         self._failed_marker = f"{self.database}{FAILED_SUFFIX}" if self.database else None
@@ -108,52 +109,53 @@ class WalSync:
 
     def sync(self, *, after_append: bool = False) -> None:
         """Return once every frame written to the WAL so far is on disk. No WAL file
-        after an append is an error; otherwise nothing was written since the last
-        checkpoint removed it. Fails closed (module docstring)."""
+        after an append is an error (our frames went elsewhere: fail closed); otherwise
+        nothing was written since the last checkpoint removed it. A file that cannot be
+        opened is a 503 (nothing was lost: the next sync writes what this one did not);
+        a sync that fails fails closed (module docstring)."""
         if self.path is None:
             return
         if self._broken or os.path.exists(self._failed_marker):
             raise Unavailable("an earlier write to disk failed: nothing is acknowledged "
                               "until an operator has checked the database")
         try:
-            fd = os.dup(self._descriptor())  # close() may run meanwhile (dispose)
+            fd, new = self._descriptor()
         except FileNotFoundError as exc:
             if after_append:
                 self._fail(exc)
             return
         except OSError as exc:
-            self._fail(exc)
+            raise Unavailable("the database's log could not be opened to sync it") from exc
         try:
-            os.fdatasync(fd)
+            if new:  # as SQLite's first sync of a WAL file: the file, then its entry
+                os.fsync(fd)
+                self._sync_directory()
+            else:
+                os.fdatasync(fd)
         except OSError as exc:
             self._fail(exc)
         finally:
             os.close(fd)
 
-    def _descriptor(self) -> int:
-        """The WAL file, held open by this process from one sync to the next: a failed
-        write-back is reported to a descriptor that was open when it happened (and to
-        its duplicates), and a file held open keeps its inode, so a WAL file created
-        anew under the same name is told apart from it (and gets its directory entry
-        synced, as SQLite does on its first sync of a new WAL file)."""
+    def _descriptor(self) -> tuple[int, bool]:
+        """A duplicate (``close()`` may run meanwhile: dispose) of the WAL file this
+        process holds open from one sync to the next, and whether the file is new to
+        it. Held open because a failed write-back is reported to a descriptor that was
+        open when it happened (and to its duplicates), and because a file held open
+        keeps its inode, so a WAL file created anew under the same name is told apart
+        from it."""
         with self._lock:
             held = self._held
             now = os.stat(self.path)
             if held is not None and held[1] == os.getpid() and held[2] == (
                     now.st_dev, now.st_ino):
-                return held[0]
+                return os.dup(held[0]), False
             fd = os.open(self.path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-                self._sync_directory()
-            except OSError:
-                os.close(fd)
-                raise
             self.close()
             info = os.fstat(fd)
             self._held = (fd, os.getpid(), (info.st_dev, info.st_ino))
             self._release = weakref.finalize(self, _close_quietly, fd)
-            return fd
+            return os.dup(fd), True
 
     def close(self) -> None:
         """Let go of the WAL file this process holds (the engine's ``dispose()``; also
