@@ -14,7 +14,14 @@ warm-up:
 
 then one cProfile run per path (top 30 by tottime, with ``--profile``).
 
+With ``--parts``, where a served score's time goes: each part called on its own with
+the inputs the service gives it (the read at the head, the engine, the trace payload,
+its canonical text, its hash, the append with its COMMIT and WAL sync), CPU and wall
+time, beside the logged-read ceiling (bench/logged_read.py) through its own test client
+on a table of its own in the same database.
+
     .venv/bin/python bench/cpu_profile.py [--scores 2000] [--evaluations 30] [--profile]
+    .venv/bin/python bench/cpu_profile.py --parts [--pg]
 
 Figures only; nothing here is asserted in tests.
 """
@@ -99,16 +106,17 @@ class Evaluations:
                 "bidders": [{"uscc": u} for u in BIDDERS]}
 
 
-def _cpu_per_call(fn, n: int) -> float:
-    """CPU milliseconds per call (median of 3 runs of n/3 calls)."""
-    runs = []
+def _per_call(fn, n: int) -> tuple[float, float]:
+    """CPU and wall milliseconds per call (each the median of 3 runs of n/3 calls)."""
+    cpu, wall = [], []
     per = max(1, n // 3)
     for _ in range(3):
-        t = time.process_time()
+        t, w = time.process_time(), time.perf_counter()
         for _ in range(per):
             fn()
-        runs.append((time.process_time() - t) * 1000 / per)
-    return sorted(runs)[1]
+        cpu.append((time.process_time() - t) * 1000 / per)
+        wall.append((time.perf_counter() - w) * 1000 / per)
+    return sorted(cpu)[1], sorted(wall)[1]
 
 
 def _profile(label: str, fn, n: int) -> None:
@@ -147,6 +155,54 @@ def _paths(ctx, secret: str, actor) -> dict:
     }
 
 
+def _parts(ctx, actor, url: str) -> dict:
+    """A served score's parts, each called with what the service hands it (the default
+    knowledge: the committed head), and the ceiling's whole request for scale."""
+    from credit import canonical_text
+    from credit.domain.canonical import sha256_hex
+    from credit.domain.dates import from_micros
+    from credit.domain.engine import evaluate
+    from credit.domain.records import Knowledge
+    from credit.domain.trace import trace_payload
+    from credit.persistence.served_scores import PendingEntry
+
+    store, model, as_of = ctx.uow.served_scores, ctx.model(None), ctx.today()
+    read = store.read_at_head(None, USCC)
+    head = read.opening.head
+    knowledge = Knowledge(head.position, from_micros(head.at_us))
+
+    def engine():
+        return evaluate(model, USCC, read.records, read.events, "housing", as_of, knowledge)
+
+    result = engine()
+    payload = trace_payload(result, read.opening.name)
+    payload["token_id"] = actor.token_id
+    text = canonical_text.dumps(payload)
+    entry = PendingEntry("score.served", actor.name, text, USCC)
+    return {
+        "part: read at the head (one statement)": lambda: store.read_at_head(None, USCC),
+        "part: engine (evaluate, 18 records)": engine,
+        "part: trace payload (dict)": lambda: trace_payload(result, read.opening.name),
+        f"part: canonical text ({len(text):,} chars)": lambda: canonical_text.dumps(payload),
+        "part: sha256 of the text": lambda: sha256_hex(text),
+        "part: append (lock, INSERT, COMMIT, WAL sync)": lambda: store.append([entry]),
+        "ceiling: logged read, HTTP (test client)": _ceiling(url),
+    }
+
+
+def _ceiling(url: str):
+    """bench/logged_read.py's request, on its own table in the bench database."""
+    os.environ["LOGGED_READ_URL"] = url.replace("postgresql+psycopg://", "postgresql://")
+    import logged_read
+    client = logged_read.app.test_client()
+
+    def call():
+        r = client.get("/read")
+        assert r.status_code == 200, r.get_data(as_text=True)
+
+    return call
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--scores", type=int, default=2000)
@@ -154,19 +210,27 @@ def main() -> None:
     p.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
     p.add_argument("--profile", action="store_true", help="cProfile top 30 per path")
     p.add_argument("--only", default="", help="run only paths whose label contains this")
+    p.add_argument("--parts", action="store_true",
+                   help="a served score's parts and the ceiling (CPU and wall)")
     args = p.parse_args()
-    ctx = build_context(_database(args.pg))
+    url = _database(args.pg)
+    ctx = build_context(url)
     secret, actor = _populate(ctx)
     counts = {"scores": args.scores, "evaluations": args.evaluations}
-    paths = {k: v for k, v in _paths(ctx, secret, actor).items() if args.only in k}
+    paths = _paths(ctx, secret, actor)
+    if args.parts:
+        paths = {k: v for k, v in paths.items() if k.startswith("score")}
+        paths.update({k: ("scores", fn) for k, fn in _parts(ctx, actor, url).items()})
+    paths = {k: v for k, v in paths.items() if args.only in k}
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
           f"{platform.python_version()}, {'PostgreSQL' if args.pg else 'SQLite (WAL)'}; "
           f"load average {os.getloadavg()[0]:.2f} at the start")
     for label, (kind, fn) in paths.items():
         for _ in range(max(3, counts[kind] // 50)):  # warm-up
             fn()
-        ms = _cpu_per_call(fn, counts[kind])
-        print(f"{label:<50} {ms:8.3f} ms CPU per call ({counts[kind]} calls)")
+        cpu, wall = _per_call(fn, counts[kind])
+        print(f"{label:<50} {cpu:8.3f} ms CPU, {wall:8.3f} ms wall per call "
+              f"({counts[kind]} calls)")
     if args.profile:
         for label, (kind, fn) in paths.items():
             _profile(label, fn, max(1, counts[kind] // 4))
