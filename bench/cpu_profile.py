@@ -163,7 +163,6 @@ def _parts(ctx, actor, url: str) -> dict:
     from credit.domain.dates import from_micros
     from credit.domain.engine import evaluate
     from credit.domain.records import Knowledge
-    from credit.domain.trace import trace_payload
     from credit.persistence.served_scores import PendingEntry
 
     store, model, as_of = ctx.uow.served_scores, ctx.model(None), ctx.today()
@@ -174,16 +173,18 @@ def _parts(ctx, actor, url: str) -> dict:
     def engine():
         return evaluate(model, USCC, read.records, read.events, "housing", as_of, knowledge)
 
+    def payload():  # the service's own step: the trace and the token that caused it
+        return scoring._payload(result, read.opening.name, actor)
+
     result = engine()
-    payload = trace_payload(result, read.opening.name)
-    payload["token_id"] = actor.token_id
-    text = canonical_text.dumps(payload)
+    p = payload()
+    text = canonical_text.dumps(p)
     entry = PendingEntry("score.served", actor.name, text, USCC)
     return {
         "part: read at the head (one statement)": lambda: store.read_at_head(None, USCC),
-        "part: engine (evaluate, 18 records)": engine,
-        "part: trace payload (dict)": lambda: trace_payload(result, read.opening.name),
-        f"part: canonical text ({len(text):,} chars)": lambda: canonical_text.dumps(payload),
+        f"part: engine (evaluate, {len(read.records)} records)": engine,
+        "part: trace payload (dict)": payload,
+        f"part: canonical text ({len(text):,} chars)": lambda: canonical_text.dumps(p),
         "part: sha256 of the text": lambda: sha256_hex(text),
         "part: append (lock, INSERT, COMMIT, WAL sync)": lambda: store.append([entry]),
         "ceiling: logged read, HTTP (test client)": _ceiling(url),
@@ -191,8 +192,9 @@ def _parts(ctx, actor, url: str) -> dict:
 
 
 def _ceiling(url: str):
-    """bench/logged_read.py's request, on its own table in the bench database."""
-    os.environ["LOGGED_READ_URL"] = url.replace("postgresql+psycopg://", "postgresql://")
+    """bench/logged_read.py's request, on its own table in the bench database (it
+    reads the URL, SQLAlchemy's form included, from LOGGED_READ_URL at import)."""
+    os.environ["LOGGED_READ_URL"] = url
     import logged_read
     client = logged_read.app.test_client()
 
