@@ -19,11 +19,21 @@ before, and a killed process's file lock is released by the kernel.
 A writer that got the file lock only after the busy timeout answers 503 at once, without
 trying SQLite's lock: when something holds SQLite's lock for long, the queue's head waits
 up to the busy timeout in ``BEGIN IMMEDIATE`` and everyone behind it fails right after,
-not one busy timeout each. The wait itself has no clock (``flock`` cannot time out, and
-polling instead cost a tenth of the throughput): the service's writers hold the queue
+not one busy timeout each.
+
+The wait itself is bounded by the same busy timeout where Python can interrupt it: in a
+process's main thread (a sync worker's request, a CLI command), a blocking ``flock`` is
+interrupted by ``SIGALRM`` when the busy timeout runs out, and the writer answers 503. So
+a holder that is *stopped*, not dead (an import suspended with Ctrl-Z, a process in a
+debugger), costs each waiter one busy timeout and a clear 503, not a request held until
+gunicorn's worker timeout kills the worker. ``flock`` itself cannot time out, and polling
+instead cost a tenth of the throughput; the timer costs nothing when the lock is free
+(the first try does not block) and five system calls when it is not. Elsewhere the wait
+stays unbounded, as it was: a gthread worker's threads (Python delivers signals to the
+main thread only), and a main thread whose ``SIGALRM`` or interval timer something else
+already uses (it is never taken from its owner). The service's writers hold the queue
 for milliseconds and an import batch for about a quarter of a second
-(batch/importer.py), but a holder that is *stopped*, not dead, keeps the queue waiting
-until it resumes, or until gunicorn's worker timeout ends a sync worker's request.
+(batch/importer.py).
 
 The queue is re-entrant within a thread, per lock file and process (however many
 :class:`AppendQueue` objects name it): a write opened while the same thread already holds
@@ -40,6 +50,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import signal
 import threading
 import time
 from contextlib import contextmanager
@@ -102,12 +113,69 @@ class AppendQueue:
     @staticmethod
     def _wait(fd: int) -> None:
         """Wait for the file lock; the kernel wakes the waiters as soon as it is
-        released. Waited longer than the busy timeout: 503 (module docstring)."""
+        released. Waited longer than the busy timeout, or interrupted when it ran out:
+        503 (module docstring)."""
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        limit = database.SQLITE_BUSY_TIMEOUT_MS / 1000
         started = time.monotonic()
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        if time.monotonic() - started > database.SQLITE_BUSY_TIMEOUT_MS / 1000:
-            raise Unavailable("the database is busy: another writer held the append lock "
-                              "longer than the busy timeout")
+        try:
+            with _deadline(limit) as waiting:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                waiting.over = True
+        except _Expired:
+            raise _busy() from None
+        if time.monotonic() - started > limit:
+            raise _busy()
+
+
+def _busy() -> Unavailable:
+    return Unavailable("the database is busy: another writer held the append lock longer "
+                       "than the busy timeout")
+
+
+class _Expired(Exception):
+    """The busy timeout ran out while waiting for the file lock."""
+
+
+class _Waiting:
+    """Whether the wait is still on: the alarm interrupts nothing else."""
+
+    __slots__ = ("over",)
+
+    def __init__(self):
+        self.over = False
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[_Waiting]:
+    """``SIGALRM`` after ``seconds`` interrupts the blocking wait inside the block (it
+    raises :class:`_Expired` until the block sets ``over``), where Python can deliver
+    it: the main thread, with ``SIGALRM`` and the real-time interval timer unused.
+    Elsewhere nothing is armed and the wait is unbounded (module docstring). The
+    previous handler is put back however the block ends."""
+    waiting = _Waiting()
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, signal.SIG_IGN)
+            or signal.getitimer(signal.ITIMER_REAL) != (0.0, 0.0)):
+        yield waiting
+        return
+
+    def expire(_signum, _frame):
+        if not waiting.over:
+            raise _Expired()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        yield waiting
+    finally:
+        waiting.over = True  # an alarm from here on changes nothing
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _holding() -> set:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import threading
 import time
 from datetime import date
@@ -151,3 +152,97 @@ def test_a_lock_file_that_cannot_be_opened_turns_the_queue_off_and_says_so(tmp_p
                 pass
     said = [r for r in caplog.records if "append queue off" in r.getMessage()]
     assert len(said) == 1
+
+
+def test_a_stopped_holder_costs_a_main_thread_writer_one_busy_timeout_not_forever(
+        ctx, queue, monkeypatch):
+    """A holder that never lets go (stopped, not dead): a writer in the main thread (a
+    sync worker, a CLI command) waits one busy timeout, then answers 503, and writes
+    nothing; the alarm it used is put back as it was."""
+    assert threading.current_thread() is threading.main_thread()
+    before = head(ctx)
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    release = hold(queue.path, 30)
+    try:
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match="busy"):
+            create(ctx)
+        waited = time.monotonic() - started
+    finally:
+        release.cancel()
+        release.function(*release.args)  # let go now
+    assert 0.15 <= waited < 5
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert head(ctx) == before
+    assert create(ctx)["audit_position"] == before[0] + 1
+
+
+def test_a_served_score_behind_a_stopped_holder_answers_busy_in_one_busy_timeout(
+        ctx, queue, monkeypatch):
+    create(ctx)
+    before = head(ctx)
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    release = hold(queue.path, 30)
+    try:
+        started = time.monotonic()
+        with pytest.raises(Unavailable):
+            score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+        waited = time.monotonic() - started
+    finally:
+        release.cancel()
+        release.function(*release.args)
+    assert 0.15 <= waited < 5
+    assert head(ctx) == before
+
+
+def test_the_alarm_of_someone_else_is_never_taken(tmp_path, monkeypatch):
+    """A main thread whose SIGALRM is already in use keeps it: the wait is not bounded
+    there (it goes when the holder lets go, and answers 503 as before since it waited
+    past the busy timeout), and the owner's handler is untouched and still fires."""
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    q = AppendQueue(str(tmp_path / "x.db-append.lock"))
+    fired = []
+
+    def owner(_signum, _frame):
+        fired.append(1)
+
+    previous = signal.signal(signal.SIGALRM, owner)
+    try:
+        release = hold(q.path, 0.4)
+        with pytest.raises(Unavailable):
+            with q.held():
+                pass
+        release.join(WAIT)
+        assert signal.getsignal(signal.SIGALRM) is owner
+        signal.setitimer(signal.ITIMER_REAL, 0.01)
+        time.sleep(0.2)
+        assert fired == [1]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_thread_other_than_the_main_one_waits_as_before(tmp_path, monkeypatch):
+    """Python delivers signals to the main thread only: another thread (a gthread
+    worker's) waits until the holder lets go, then answers 503 as it waited too long."""
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    q = AppendQueue(str(tmp_path / "x.db-append.lock"))
+    outcome = []
+
+    def write():
+        started = time.monotonic()
+        try:
+            with q.held():
+                outcome.append("held")
+        except Unavailable:
+            outcome.append(time.monotonic() - started)
+
+    release = hold(q.path, 0.4)
+    t = threading.Thread(target=write)
+    t.start()
+    t.join(WAIT)
+    release.join(WAIT)
+    assert len(outcome) == 1 and outcome[0] != "held" and outcome[0] >= 0.35
+    with q.held():  # and the queue is free again
+        pass
