@@ -29,9 +29,12 @@ debugger), costs each waiter one busy timeout and a clear 503, not a request hel
 gunicorn's worker timeout kills the worker. ``flock`` itself cannot time out, and polling
 instead cost a tenth of the throughput; the timer costs nothing when the lock is free
 (the first try does not block) and five system calls when it is not. Elsewhere the wait
-stays unbounded, as it was: a gthread worker's threads (Python delivers signals to the
-main thread only), and a main thread whose ``SIGALRM`` or interval timer something else
-already uses (it is never taken from its owner). The service's writers hold the queue
+stays unbounded, as it was: a gthread worker's threads (Python runs signal handlers in
+the main thread only), and a main thread whose ``SIGALRM`` or interval timer something else
+already uses (it is never taken from its owner). The bound is on the file lock's wait
+only: a writer that got the file lock just inside the busy timeout may then wait up to
+another one in ``BEGIN IMMEDIATE`` if something else holds SQLite's lock, about 60 s in
+all, gunicorn's worker timeout. The service's writers hold the queue
 for milliseconds and an import batch for about a quarter of a second
 (batch/importer.py).
 
@@ -122,12 +125,13 @@ class AppendQueue:
             pass
         limit = database.SQLITE_BUSY_TIMEOUT_MS / 1000
         started = time.monotonic()
-        try:
-            with _deadline(limit) as waiting:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                waiting.over = True
-        except _Expired:
-            raise _busy() from None
+        if _alarm_is_free():
+            try:
+                _wait_with_alarm(fd, limit)
+            except _Expired:
+                raise _busy() from None
+        else:
+            fcntl.flock(fd, fcntl.LOCK_EX)
         if time.monotonic() - started > limit:
             raise _busy()
 
@@ -141,41 +145,57 @@ class _Expired(Exception):
     """The busy timeout ran out while waiting for the file lock."""
 
 
-class _Waiting:
-    """Whether the wait is still on: the alarm interrupts nothing else."""
+def _alarm_is_free() -> bool:
+    """Whether this wait may use ``SIGALRM``: in the main thread (Python runs signal
+    handlers there only), with no handler and no real-time interval timer of someone
+    else's (never taken from its owner)."""
+    return (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN)
+            and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))
 
-    __slots__ = ("over",)
 
-    def __init__(self):
-        self.over = False
+def _wait_with_alarm(fd: int, seconds: float) -> None:
+    """Block for the file lock until ``SIGALRM`` says ``seconds`` have passed; then
+    :class:`_Expired`, raised here and nowhere else.
+
+    The timer repeats (every tenth of the limit): an alarm that arrives after Python's
+    last check for signals but before ``flock`` enters the kernel is only marked pending,
+    and that ``flock`` would block for good; the next alarm interrupts it. One
+    try/finally and no generator, so nothing can slip between the wait and the clean-up;
+    and the handler that raises puts everything back itself first, so an alarm that
+    lands in the clean-up leaves nothing armed either."""
+    alarm = _Alarm(signal.getsignal(signal.SIGALRM))
+    try:
+        signal.signal(signal.SIGALRM, alarm.ring)
+        signal.setitimer(signal.ITIMER_REAL, seconds, max(seconds / 10, 0.001))
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    finally:
+        alarm.disarm()
 
 
-@contextmanager
-def _deadline(seconds: float) -> Iterator[_Waiting]:
-    """``SIGALRM`` after ``seconds`` interrupts the blocking wait inside the block (it
-    raises :class:`_Expired` until the block sets ``over``), where Python can deliver
-    it: the main thread, with ``SIGALRM`` and the real-time interval timer unused.
-    Elsewhere nothing is armed and the wait is unbounded (module docstring). The
-    previous handler is put back however the block ends."""
-    waiting = _Waiting()
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGALRM) not in (signal.SIG_DFL, signal.SIG_IGN)
-            or signal.getitimer(signal.ITIMER_REAL) != (0.0, 0.0)):
-        yield waiting
-        return
+class _Alarm:
+    """One wait's alarm: rings (raises :class:`_Expired`) at most once, and only until
+    the wait is over."""
 
-    def expire(_signum, _frame):
-        if not waiting.over:
+    __slots__ = ("on", "previous")
+
+    def __init__(self, previous):
+        self.on = True
+        #: The handler to put back (the default or ``SIG_IGN``: :func:`_alarm_is_free`).
+        self.previous = previous
+
+    def ring(self, _signum, _frame) -> None:
+        """The ``SIGALRM`` handler: end the wait, unless it is over already."""
+        if self.on:
+            self.disarm()
             raise _Expired()
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    try:
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        yield waiting
-    finally:
-        waiting.over = True  # an alarm from here on changes nothing
+    def disarm(self) -> None:
+        """Stop the timer and put the previous handler back; later alarms change
+        nothing. Idempotent."""
+        self.on = False
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.signal(signal.SIGALRM, self.previous)
 
 
 def _holding() -> set:

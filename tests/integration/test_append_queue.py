@@ -17,7 +17,7 @@ from datetime import date
 import pytest
 
 from credit.errors import Unavailable
-from credit.persistence import database
+from credit.persistence import append_queue, database
 from credit.persistence.append_queue import AppendQueue
 from credit.services.records import create_record
 from credit.services.scoring import ScoreQuery, score
@@ -36,13 +36,36 @@ def queue(ctx) -> AppendQueue:
     return q
 
 
-def hold(path: str, seconds: float) -> threading.Timer:
-    """Hold the queue from outside (as another process would) for ``seconds``."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    release = threading.Timer(seconds, os.close, [fd])
-    release.start()
-    return release
+class Holder:
+    """Holds the queue from outside (as another process would) until ``seconds`` have
+    passed or :meth:`now` lets go, whichever comes first; the descriptor is closed once."""
+
+    def __init__(self, path: str, seconds: float):
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        self._guard, self._open = threading.Lock(), True
+        self._timer = threading.Timer(seconds, self._release)
+        self._timer.start()
+
+    def _release(self) -> None:
+        with self._guard:
+            if self._open:
+                self._open = False
+                os.close(self._fd)
+
+    def join(self, timeout: float) -> None:
+        """Wait until it has let go by itself."""
+        self._timer.join(timeout)
+
+    def now(self) -> None:
+        """Let go now (a no-op if it has already)."""
+        self._timer.cancel()
+        self._release()
+
+
+def hold(path: str, seconds: float) -> Holder:
+    """Hold the queue from outside for ``seconds``."""
+    return Holder(path, seconds)
 
 
 def create(ctx) -> dict:
@@ -162,15 +185,14 @@ def test_a_stopped_holder_costs_a_main_thread_writer_one_busy_timeout_not_foreve
     assert threading.current_thread() is threading.main_thread()
     before = head(ctx)
     monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 200)
-    release = hold(queue.path, 30)
+    release = hold(queue.path, 5)
     try:
         started = time.monotonic()
         with pytest.raises(Unavailable, match="busy"):
             create(ctx)
         waited = time.monotonic() - started
     finally:
-        release.cancel()
-        release.function(*release.args)  # let go now
+        release.now()
     assert 0.15 <= waited < 5
     assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
@@ -183,15 +205,14 @@ def test_a_served_score_behind_a_stopped_holder_answers_busy_in_one_busy_timeout
     create(ctx)
     before = head(ctx)
     monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 200)
-    release = hold(queue.path, 30)
+    release = hold(queue.path, 5)
     try:
         started = time.monotonic()
         with pytest.raises(Unavailable):
             score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
         waited = time.monotonic() - started
     finally:
-        release.cancel()
-        release.function(*release.args)
+        release.now()
     assert 0.15 <= waited < 5
     assert head(ctx) == before
 
@@ -224,7 +245,7 @@ def test_the_alarm_of_someone_else_is_never_taken(tmp_path, monkeypatch):
 
 
 def test_a_thread_other_than_the_main_one_waits_as_before(tmp_path, monkeypatch):
-    """Python delivers signals to the main thread only: another thread (a gthread
+    """Python runs signal handlers in the main thread only: another thread (a gthread
     worker's) waits until the holder lets go, then answers 503 as it waited too long."""
     monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 50)
     q = AppendQueue(str(tmp_path / "x.db-append.lock"))
@@ -246,3 +267,59 @@ def test_a_thread_other_than_the_main_one_waits_as_before(tmp_path, monkeypatch)
     assert len(outcome) == 1 and outcome[0] != "held" and outcome[0] >= 0.35
     with q.held():  # and the queue is free again
         pass
+
+
+def test_an_interval_timer_of_someone_else_is_never_taken(tmp_path, monkeypatch):
+    """A main thread whose real-time interval timer is running (with the default
+    SIGALRM handler still in place) keeps it: the wait is not bounded, and the timer
+    is left exactly as its owner armed it."""
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    q = AppendQueue(str(tmp_path / "x.db-append.lock"))
+    previous = signal.signal(signal.SIGALRM, signal.SIG_IGN)  # the owner ignores it
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 100, 100)
+        release = hold(q.path, 0.4)
+        started = time.monotonic()
+        with pytest.raises(Unavailable):
+            with q.held():
+                pass
+        assert time.monotonic() - started >= 0.35  # waited for the holder, unbounded
+        release.join(WAIT)
+        assert signal.getsignal(signal.SIGALRM) is signal.SIG_IGN
+        remaining, interval = signal.getitimer(signal.ITIMER_REAL)
+        assert 99 < remaining <= 100 and interval == 100
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_an_alarm_that_came_too_early_to_interrupt_the_wait_is_followed_by_another(
+        tmp_path, monkeypatch):
+    """An alarm that arrives after Python's last look for signals but before ``flock``
+    enters the kernel interrupts nothing (its handler runs only when ``flock``
+    returns). Its effect is simulated by a handler that ignores its first call: the
+    wait must still end soon after the busy timeout, on the next alarm, not when the
+    holder lets go."""
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    ring = append_queue._Alarm.ring
+    calls = []
+
+    def lose_the_first(alarm, signum, frame):
+        calls.append(signum)
+        if len(calls) > 1:
+            ring(alarm, signum, frame)
+
+    monkeypatch.setattr(append_queue._Alarm, "ring", lose_the_first)
+    q = AppendQueue(str(tmp_path / "x.db-append.lock"))
+    release = hold(q.path, 5)
+    try:
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match="busy"):
+            with q.held():
+                pass
+        waited = time.monotonic() - started
+    finally:
+        release.now()
+    assert len(calls) == 2 and 0.15 <= waited < 2
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
