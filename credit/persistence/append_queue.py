@@ -21,7 +21,8 @@ trying SQLite's lock: when something holds SQLite's lock for long, the queue's h
 up to the busy timeout in ``BEGIN IMMEDIATE`` and everyone behind it fails right after,
 not one busy timeout each.
 
-The wait itself is bounded by the same busy timeout where Python can interrupt it: in a
+The wait itself is bounded by the same busy timeout (a tenth more if its first alarm came
+too early to interrupt it) where Python can interrupt it: in a
 process's main thread (a sync worker's request, a CLI command), a blocking ``flock`` is
 interrupted by ``SIGALRM`` when the busy timeout runs out, and the writer answers 503. So
 a holder that is *stopped*, not dead (an import suspended with Ctrl-Z, a process in a
@@ -34,7 +35,8 @@ the main thread only), and a main thread whose ``SIGALRM`` or interval timer som
 already uses (it is never taken from its owner). The bound is on the file lock's wait
 only: a writer that got the file lock just inside the busy timeout may then wait up to
 another one in ``BEGIN IMMEDIATE`` if something else holds SQLite's lock, about 60 s in
-all, gunicorn's worker timeout. The service's writers hold the queue
+all: gunicorn's worker timeout, so that request may still end with the worker killed.
+The service's writers hold the queue
 for milliseconds and an import batch for about a quarter of a second
 (batch/importer.py).
 
@@ -148,9 +150,16 @@ class _Expired(Exception):
 def _alarm_is_free() -> bool:
     """Whether this wait may use ``SIGALRM``: in the main thread (Python runs signal
     handlers there only), with no handler and no real-time interval timer of someone
-    else's (never taken from its owner)."""
-    return (threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN)
+    else's (never taken from its owner). An earlier wait's alarm whose clean-up another
+    signal's exception cut short (Ctrl-C, gunicorn's ``SIGQUIT``) is ours and inert: it
+    is cleaned up here, so one such interruption does not leave every later wait
+    unbounded."""
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    left = getattr(signal.getsignal(signal.SIGALRM), "__self__", None)
+    if isinstance(left, _Alarm) and not left.on:
+        left.disarm()
+    return (signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN)
             and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))
 
 
@@ -159,17 +168,23 @@ def _wait_with_alarm(fd: int, seconds: float) -> None:
     :class:`_Expired`, raised here and nowhere else.
 
     The timer repeats (every tenth of the limit): an alarm that arrives after Python's
-    last check for signals but before ``flock`` enters the kernel is only marked pending,
-    and that ``flock`` would block for good; the next alarm interrupts it. One
-    try/finally and no generator, so nothing can slip between the wait and the clean-up;
-    and the handler that raises puts everything back itself first, so an alarm that
-    lands in the clean-up leaves nothing armed either."""
+    last check for signals but before ``flock`` enters the kernel interrupts nothing (its
+    handler would run only when ``flock`` returns); the next alarm interrupts it. One
+    try/finally and no generator, so nothing can slip between the wait and the clean-up.
+    The clean-up first makes the alarm inert (a plain attribute store, no call), and the
+    handler that raises puts everything back itself first, so no alarm leaves the timer
+    running or a live handler behind. Two cases stay open, both needing a second
+    coincidence: another signal's exception inside the clean-up leaves the inert alarm
+    installed (:func:`_alarm_is_free` cleans it up), and an alarm swallowed by a
+    finaliser that happened to run at that moment leaves this one wait unbounded."""
+    seconds = max(seconds, 0.001)  # a zero timer would arm nothing
     alarm = _Alarm(signal.getsignal(signal.SIGALRM))
     try:
         signal.signal(signal.SIGALRM, alarm.ring)
         signal.setitimer(signal.ITIMER_REAL, seconds, max(seconds / 10, 0.001))
         fcntl.flock(fd, fcntl.LOCK_EX)
     finally:
+        alarm.on = False
         alarm.disarm()
 
 

@@ -323,3 +323,101 @@ def test_an_alarm_that_came_too_early_to_interrupt_the_wait_is_followed_by_anoth
     assert len(calls) == 2 and 0.15 <= waited < 2
     assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+class Interrupted(Exception):
+    """What another signal's handler raises (as Ctrl-C raises KeyboardInterrupt)."""
+
+
+def interrupt(_signum, _frame):
+    raise Interrupted()
+
+
+@pytest.fixture
+def sigusr1():
+    """SIGUSR1 stands for another signal whose handler raises."""
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    yield
+    signal.signal(signal.SIGUSR1, previous)
+
+
+def test_another_signals_exception_during_the_wait_puts_the_alarm_back_and_lets_go(
+        tmp_path, monkeypatch, sigusr1):
+    """Ctrl-C (or any handler that raises) while the writer waits: its exception goes
+    through unchanged, the alarm is put back as it was, and the queue is not kept."""
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 10_000)
+    q = AppendQueue(str(tmp_path / "x.db-append.lock"))
+    release = hold(q.path, 1.0)
+    threading.Timer(0.1, os.kill, [os.getpid(), signal.SIGUSR1]).start()
+    with pytest.raises(Interrupted):
+        with q.held():
+            pass
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    release.join(WAIT)
+    with q.held():  # our descriptor was closed: the queue is free
+        pass
+
+
+@pytest.mark.parametrize("where", ["as the clean-up starts", "before the timer stops",
+                                   "before the handler is back"])
+def test_a_clean_up_cut_short_by_another_signal_is_finished_by_the_next_wait(
+        tmp_path, monkeypatch, sigusr1, where):
+    """Another signal's exception inside the alarm's clean-up leaves our (inert) handler,
+    perhaps with its timer; the next wait recognises it as ours, cleans it up, and is
+    bounded again."""
+    real = signal
+
+    class CutShort:
+        """``signal`` as append_queue sees it, with SIGUSR1 raised once mid-clean-up."""
+
+        def __init__(self):
+            self.cut = False
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def setitimer(self, which, value, *interval):
+            if value == 0 and not self.cut and where == "before the timer stops":
+                self.cut = True
+                real.raise_signal(real.SIGUSR1)  # runs before the call below
+            answer = real.setitimer(which, value, *interval)
+            if value == 0 and not self.cut and where == "before the handler is back":
+                self.cut = True
+                real.raise_signal(real.SIGUSR1)
+            return answer
+
+    disarm = append_queue._Alarm.disarm
+
+    def starts_cut_short(alarm):
+        if not cut_short.cut:
+            cut_short.cut = True
+            real.raise_signal(real.SIGUSR1)  # as a check for signals at its first line
+        disarm(alarm)
+
+    cut_short = CutShort()
+    if where == "as the clean-up starts":
+        monkeypatch.setattr(append_queue._Alarm, "disarm", starts_cut_short)
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(append_queue, "signal", cut_short)
+    q = AppendQueue(str(tmp_path / "x.db-append.lock"))
+    release = hold(q.path, 0.1)
+    try:
+        with pytest.raises(Interrupted):
+            with q.held():
+                pass
+        assert signal.getsignal(signal.SIGALRM) is not signal.SIG_DFL  # left behind
+        time.sleep(0.4)  # past the busy timeout: what was left behind must be inert
+        release.join(WAIT)
+        release = hold(q.path, 5)
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match="busy"):
+            with q.held():
+                pass
+        assert time.monotonic() - started < 2  # bounded: the leftover was ours
+        assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    finally:
+        release.now()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
