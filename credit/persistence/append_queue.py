@@ -29,7 +29,7 @@ a holder that is *stopped*, not dead (an import suspended with Ctrl-Z, a process
 debugger), costs each waiter one busy timeout and a clear 503, not a request held until
 gunicorn's worker timeout kills the worker. ``flock`` itself cannot time out, and polling
 instead cost a tenth of the throughput; the timer costs nothing when the lock is free
-(the first try does not block) and five system calls when it is not. Elsewhere the wait
+(the first try does not block) and about six system calls when it is not. Elsewhere the wait
 stays unbounded, as it was: a gthread worker's threads (Python runs signal handlers in
 the main thread only), and a main thread whose ``SIGALRM`` or interval timer something else
 already uses (it is never taken from its owner). The bound is on the file lock's wait
@@ -150,17 +150,22 @@ class _Expired(Exception):
 def _alarm_is_free() -> bool:
     """Whether this wait may use ``SIGALRM``: in the main thread (Python runs signal
     handlers there only), with no handler and no real-time interval timer of someone
-    else's (never taken from its owner). An earlier wait's alarm whose clean-up another
-    signal's exception cut short (Ctrl-C, gunicorn's ``SIGQUIT``) is ours and inert: it
-    is cleaned up here, so one such interruption does not leave every later wait
-    unbounded."""
+    else's (never taken from its owner)."""
     if threading.current_thread() is not threading.main_thread():
         return False
-    left = getattr(signal.getsignal(signal.SIGALRM), "__self__", None)
-    if isinstance(left, _Alarm) and not left.on:
-        left.disarm()
+    _reclaim_leftovers()
     return (signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN)
             and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))
+
+
+def _reclaim_leftovers() -> None:
+    """Finish the clean-up of earlier waits' alarms that another signal's exception
+    (Ctrl-C, gunicorn's ``SIGQUIT``) cut short: such an alarm is ours and inert, and left
+    installed it would make every later wait unbounded."""
+    left = getattr(signal.getsignal(signal.SIGALRM), "__self__", None)
+    while isinstance(left, _Alarm) and not left.on:
+        left.disarm()
+        left = getattr(signal.getsignal(signal.SIGALRM), "__self__", None)
 
 
 def _wait_with_alarm(fd: int, seconds: float) -> None:
@@ -171,12 +176,14 @@ def _wait_with_alarm(fd: int, seconds: float) -> None:
     last check for signals but before ``flock`` enters the kernel interrupts nothing (its
     handler would run only when ``flock`` returns); the next alarm interrupts it. One
     try/finally and no generator, so nothing can slip between the wait and the clean-up.
-    The clean-up first makes the alarm inert (a plain attribute store, no call), and the
-    handler that raises puts everything back itself first, so no alarm leaves the timer
-    running or a live handler behind. Two cases stay open, both needing a second
-    coincidence: another signal's exception inside the clean-up leaves the inert alarm
-    installed (:func:`_alarm_is_free` cleans it up), and an alarm swallowed by a
-    finaliser that happened to run at that moment leaves this one wait unbounded."""
+    The clean-up first makes the alarm inert (a plain attribute store: Python looks for
+    signals at none of its instructions, unless a trace function such as pdb's is set),
+    and the handler that raises puts everything back itself first, so an alarm never
+    leaves a live handler behind. Two cases stay open: another signal's exception inside
+    the clean-up leaves the inert alarm installed, perhaps with its timer still
+    repeating, until its next tick or the next wait in this thread finishes the clean-up
+    (:func:`_reclaim_leftovers`); and an alarm swallowed by a finaliser that happened to
+    run at that moment leaves this one wait unbounded."""
     seconds = max(seconds, 0.001)  # a zero timer would arm nothing
     alarm = _Alarm(signal.getsignal(signal.SIGALRM))
     try:
@@ -200,9 +207,12 @@ class _Alarm:
         self.previous = previous
 
     def ring(self, _signum, _frame) -> None:
-        """The ``SIGALRM`` handler: end the wait, unless it is over already."""
-        if self.on:
-            self.disarm()
+        """The ``SIGALRM`` handler: put everything back, and end the wait unless it is
+        over already (an inert alarm still ringing is a clean-up that another signal's
+        exception cut short: this finishes it)."""
+        live = self.on
+        self.disarm()
+        if live:
             raise _Expired()
 
     def disarm(self) -> None:

@@ -36,6 +36,17 @@ def queue(ctx) -> AppendQueue:
     return q
 
 
+@pytest.fixture(autouse=True)
+def alarm_left_as_found():
+    """Every test leaves SIGALRM and the real-time timer as it found them (the default
+    and off); a test that leaks them fails itself instead of whichever test runs next."""
+    yield
+    left = signal.getsignal(signal.SIGALRM), signal.getitimer(signal.ITIMER_REAL)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    assert left == (signal.SIG_DFL, (0.0, 0.0))
+
+
 class Holder:
     """Holds the queue from outside (as another process would) until ``seconds`` have
     passed or :meth:`now` lets go, whichever comes first; the descriptor is closed once."""
@@ -359,65 +370,80 @@ def test_another_signals_exception_during_the_wait_puts_the_alarm_back_and_lets_
         pass
 
 
+class CutShort:
+    """``signal`` as append_queue sees it, with SIGUSR1 (whose handler raises) raised
+    once in the middle of the alarm's clean-up, ``where`` says."""
+
+    def __init__(self, where: str):
+        self.where, self.cut = where, False
+
+    def __getattr__(self, name):
+        return getattr(signal, name)
+
+    def cut_here(self, where: str) -> None:
+        if self.where == where and not self.cut:
+            self.cut = True
+            signal.raise_signal(signal.SIGUSR1)  # its handler runs before the next call
+
+    def setitimer(self, which, value, *interval):
+        if value == 0:
+            self.cut_here("before the timer stops")
+        answer = signal.setitimer(which, value, *interval)
+        if value == 0:
+            self.cut_here("before the handler is back")
+        return answer
+
+
 @pytest.mark.parametrize("where", ["as the clean-up starts", "before the timer stops",
                                    "before the handler is back"])
-def test_a_clean_up_cut_short_by_another_signal_is_finished_by_the_next_wait(
+def test_a_clean_up_cut_short_by_another_signal_is_finished_later(
         tmp_path, monkeypatch, sigusr1, where):
-    """Another signal's exception inside the alarm's clean-up leaves our (inert) handler,
-    perhaps with its timer; the next wait recognises it as ours, cleans it up, and is
-    bounded again."""
-    real = signal
-
-    class CutShort:
-        """``signal`` as append_queue sees it, with SIGUSR1 raised once mid-clean-up."""
-
-        def __init__(self):
-            self.cut = False
-
-        def __getattr__(self, name):
-            return getattr(real, name)
-
-        def setitimer(self, which, value, *interval):
-            if value == 0 and not self.cut and where == "before the timer stops":
-                self.cut = True
-                real.raise_signal(real.SIGUSR1)  # runs before the call below
-            answer = real.setitimer(which, value, *interval)
-            if value == 0 and not self.cut and where == "before the handler is back":
-                self.cut = True
-                real.raise_signal(real.SIGUSR1)
-            return answer
-
+    """Another signal's exception inside the alarm's clean-up leaves our alarm installed,
+    inert: it never raises, and either its own next tick (its timer still runs) or the
+    next wait (it does not) finishes the clean-up, so that wait is bounded again."""
+    cut_short = CutShort(where)
     disarm = append_queue._Alarm.disarm
 
     def starts_cut_short(alarm):
-        if not cut_short.cut:
-            cut_short.cut = True
-            real.raise_signal(real.SIGUSR1)  # as a check for signals at its first line
+        cut_short.cut_here("as the clean-up starts")  # as if at its first line
         disarm(alarm)
 
-    cut_short = CutShort()
-    if where == "as the clean-up starts":
-        monkeypatch.setattr(append_queue._Alarm, "disarm", starts_cut_short)
-    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(append_queue._Alarm, "disarm", starts_cut_short)
     monkeypatch.setattr(append_queue, "signal", cut_short)
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 1000)
     q = AppendQueue(str(tmp_path / "x.db-append.lock"))
-    release = hold(q.path, 0.1)
+    release = hold(q.path, 0.1)  # lets go long before the alarm
+    with pytest.raises(Interrupted):
+        with q.held():
+            pass
+    assert signal.getsignal(signal.SIGALRM) is not signal.SIG_DFL  # left behind
+    release.join(WAIT)
+    time.sleep(1.2)  # past the busy timeout: what was left behind must be inert
+    if where != "before the handler is back":  # its timer ran: it cleaned up after itself
+        assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    release = hold(q.path, 5)
     try:
-        with pytest.raises(Interrupted):
-            with q.held():
-                pass
-        assert signal.getsignal(signal.SIGALRM) is not signal.SIG_DFL  # left behind
-        time.sleep(0.4)  # past the busy timeout: what was left behind must be inert
-        release.join(WAIT)
-        release = hold(q.path, 5)
         started = time.monotonic()
         with pytest.raises(Unavailable, match="busy"):
             with q.held():
                 pass
         assert time.monotonic() - started < 2  # bounded: the leftover was ours
-        assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
-        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     finally:
         release.now()
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+
+def test_a_zero_busy_timeout_still_arms_the_alarm(tmp_path, monkeypatch):
+    """A busy timeout of 0 would arm no timer at all (setitimer's zero means off): the
+    wait would then be unbounded. It gets the shortest timer instead."""
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 0)
+    q = AppendQueue(str(tmp_path / "x.db-append.lock"))
+    release = hold(q.path, 5)
+    try:
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match="busy"):
+            with q.held():
+                pass
+        assert time.monotonic() - started < 2
+    finally:
+        release.now()
