@@ -150,7 +150,8 @@ class _Expired(Exception):
 def _alarm_is_free() -> bool:
     """Whether this wait may use ``SIGALRM``: in the main thread (Python runs signal
     handlers there only), with no handler and no real-time interval timer of someone
-    else's (never taken from its owner)."""
+    else's (never taken from its owner), once leftovers of our own earlier waits are
+    reclaimed."""
     if threading.current_thread() is not threading.main_thread():
         return False
     _reclaim_leftovers()
@@ -162,10 +163,16 @@ def _reclaim_leftovers() -> None:
     """Finish the clean-up of earlier waits' alarms that another signal's exception
     (Ctrl-C, gunicorn's ``SIGQUIT``) cut short: such an alarm is ours and inert, and left
     installed it would make every later wait unbounded."""
-    left = getattr(signal.getsignal(signal.SIGALRM), "__self__", None)
-    while isinstance(left, _Alarm) and not left.on:
+    left = _installed_alarm()
+    while left is not None and not left.on:
         left.disarm()
-        left = getattr(signal.getsignal(signal.SIGALRM), "__self__", None)
+        left = _installed_alarm()
+
+
+def _installed_alarm() -> "_Alarm | None":
+    """The alarm of ours whose ``ring`` is the ``SIGALRM`` handler, if one is."""
+    left = getattr(signal.getsignal(signal.SIGALRM), "__self__", None)
+    return left if isinstance(left, _Alarm) else None
 
 
 def _wait_with_alarm(fd: int, seconds: float) -> None:
@@ -191,13 +198,13 @@ def _wait_with_alarm(fd: int, seconds: float) -> None:
         signal.setitimer(signal.ITIMER_REAL, seconds, max(seconds / 10, 0.001))
         fcntl.flock(fd, fcntl.LOCK_EX)
     finally:
-        alarm.on = False
+        alarm.on = False  # inert before the first call, where Python looks for signals
         alarm.disarm()
 
 
 class _Alarm:
-    """One wait's alarm: rings (raises :class:`_Expired`) at most once, and only until
-    the wait is over."""
+    """One wait's alarm: raises :class:`_Expired` at most once, and only until the wait
+    is over."""
 
     __slots__ = ("on", "previous")
 

@@ -74,9 +74,25 @@ class Holder:
         self._release()
 
 
-def hold(path: str, seconds: float) -> Holder:
-    """Hold the queue from outside for ``seconds``."""
-    return Holder(path, seconds)
+def seconds_until_busy(path: str, write) -> float:
+    """How long ``write`` waits behind a holder of the queue at ``path`` that does not let
+    go (for 5 s) before it answers 503 busy."""
+    release = Holder(path, 5)
+    try:
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match="busy"):
+            write()
+        return time.monotonic() - started
+    finally:
+        release.now()
+
+
+def write_nothing(q: AppendQueue):
+    """A write that only takes the queue ``q``."""
+    def write():
+        with q.held():
+            pass
+    return write
 
 
 def create(ctx) -> dict:
@@ -84,7 +100,7 @@ def create(ctx) -> dict:
 
 
 def test_a_write_waits_in_the_queue_and_goes_when_it_is_released(ctx, queue):
-    release = hold(queue.path, 0.3)
+    release = Holder(queue.path, 0.3)
     started = time.monotonic()
     rec = create(ctx)
     waited = time.monotonic() - started
@@ -96,7 +112,7 @@ def test_a_write_waits_in_the_queue_and_goes_when_it_is_released(ctx, queue):
 def test_a_write_that_waited_past_the_busy_timeout_answers_busy(ctx, queue, monkeypatch):
     before = head(ctx)
     monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 50)
-    release = hold(queue.path, 0.3)
+    release = Holder(queue.path, 0.3)
     try:
         with pytest.raises(Unavailable):
             create(ctx)
@@ -115,7 +131,7 @@ def test_a_served_score_that_waited_past_the_busy_timeout_answers_busy(ctx, queu
     create(ctx)
     before = head(ctx)
     monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 50)
-    release = hold(queue.path, 0.3)
+    release = Holder(queue.path, 0.3)
     try:
         with pytest.raises(Unavailable):
             score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
@@ -196,14 +212,7 @@ def test_a_stopped_holder_costs_a_main_thread_writer_one_busy_timeout_not_foreve
     assert threading.current_thread() is threading.main_thread()
     before = head(ctx)
     monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 200)
-    release = hold(queue.path, 5)
-    try:
-        started = time.monotonic()
-        with pytest.raises(Unavailable, match="busy"):
-            create(ctx)
-        waited = time.monotonic() - started
-    finally:
-        release.now()
+    waited = seconds_until_busy(queue.path, lambda: create(ctx))
     assert 0.15 <= waited < 5
     assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
@@ -216,14 +225,8 @@ def test_a_served_score_behind_a_stopped_holder_answers_busy_in_one_busy_timeout
     create(ctx)
     before = head(ctx)
     monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 200)
-    release = hold(queue.path, 5)
-    try:
-        started = time.monotonic()
-        with pytest.raises(Unavailable):
-            score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
-        waited = time.monotonic() - started
-    finally:
-        release.now()
+    waited = seconds_until_busy(
+        queue.path, lambda: score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF)))
     assert 0.15 <= waited < 5
     assert head(ctx) == before
 
@@ -241,7 +244,7 @@ def test_the_alarm_of_someone_else_is_never_taken(tmp_path, monkeypatch):
 
     previous = signal.signal(signal.SIGALRM, owner)
     try:
-        release = hold(q.path, 0.4)
+        release = Holder(q.path, 0.4)
         with pytest.raises(Unavailable):
             with q.held():
                 pass
@@ -270,7 +273,7 @@ def test_a_thread_other_than_the_main_one_waits_as_before(tmp_path, monkeypatch)
         except Unavailable:
             outcome.append(time.monotonic() - started)
 
-    release = hold(q.path, 0.4)
+    release = Holder(q.path, 0.4)
     t = threading.Thread(target=write)
     t.start()
     t.join(WAIT)
@@ -289,7 +292,7 @@ def test_an_interval_timer_of_someone_else_is_never_taken(tmp_path, monkeypatch)
     previous = signal.signal(signal.SIGALRM, signal.SIG_IGN)  # the owner ignores it
     try:
         signal.setitimer(signal.ITIMER_REAL, 100, 100)
-        release = hold(q.path, 0.4)
+        release = Holder(q.path, 0.4)
         started = time.monotonic()
         with pytest.raises(Unavailable):
             with q.held():
@@ -322,15 +325,7 @@ def test_an_alarm_that_came_too_early_to_interrupt_the_wait_is_followed_by_anoth
 
     monkeypatch.setattr(append_queue._Alarm, "ring", lose_the_first)
     q = AppendQueue(str(tmp_path / "x.db-append.lock"))
-    release = hold(q.path, 5)
-    try:
-        started = time.monotonic()
-        with pytest.raises(Unavailable, match="busy"):
-            with q.held():
-                pass
-        waited = time.monotonic() - started
-    finally:
-        release.now()
+    waited = seconds_until_busy(q.path, write_nothing(q))
     assert len(calls) == 2 and 0.15 <= waited < 2
     assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
@@ -358,7 +353,7 @@ def test_another_signals_exception_during_the_wait_puts_the_alarm_back_and_lets_
     through unchanged, the alarm is put back as it was, and the queue is not kept."""
     monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 10_000)
     q = AppendQueue(str(tmp_path / "x.db-append.lock"))
-    release = hold(q.path, 1.0)
+    release = Holder(q.path, 1.0)
     threading.Timer(0.1, os.kill, [os.getpid(), signal.SIGUSR1]).start()
     with pytest.raises(Interrupted):
         with q.held():
@@ -412,7 +407,7 @@ def test_a_clean_up_cut_short_by_another_signal_is_finished_later(
     monkeypatch.setattr(append_queue, "signal", cut_short)
     monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 1000)
     q = AppendQueue(str(tmp_path / "x.db-append.lock"))
-    release = hold(q.path, 0.1)  # lets go long before the alarm
+    release = Holder(q.path, 0.1)  # lets go long before the alarm
     with pytest.raises(Interrupted):
         with q.held():
             pass
@@ -422,15 +417,7 @@ def test_a_clean_up_cut_short_by_another_signal_is_finished_later(
     if where != "before the handler is back":  # its timer ran: it cleaned up after itself
         assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
     monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 200)
-    release = hold(q.path, 5)
-    try:
-        started = time.monotonic()
-        with pytest.raises(Unavailable, match="busy"):
-            with q.held():
-                pass
-        assert time.monotonic() - started < 2  # bounded: the leftover was ours
-    finally:
-        release.now()
+    assert seconds_until_busy(q.path, write_nothing(q)) < 2  # bounded: it was ours
 
 
 def test_a_zero_busy_timeout_still_arms_the_alarm(tmp_path, monkeypatch):
@@ -438,12 +425,4 @@ def test_a_zero_busy_timeout_still_arms_the_alarm(tmp_path, monkeypatch):
     wait would then be unbounded. It gets the shortest timer instead."""
     monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 0)
     q = AppendQueue(str(tmp_path / "x.db-append.lock"))
-    release = hold(q.path, 5)
-    try:
-        started = time.monotonic()
-        with pytest.raises(Unavailable, match="busy"):
-            with q.held():
-                pass
-        assert time.monotonic() - started < 2
-    finally:
-        release.now()
+    assert seconds_until_busy(q.path, write_nothing(q)) < 2
