@@ -7,7 +7,10 @@ SQLite and PostgreSQL:
 * a ``known_at`` not earlier than the committed head's ``at`` waits for the lock;
 * traces waiting for the lock are appended several per transaction, gap-free, each
   request answered with its own entry; a failed batch acknowledges nothing;
-* a trace served under the old rule (knowledge = its own position) still replays.
+* a trace served under the old rule (knowledge = its own position) still replays;
+* on PostgreSQL the guarded append (served_scores.py) waits for the append lock, finds a
+  head that moved and then appends the locked way after it, never a part of a batch, and
+  a connection lost during it answers 503 without writing or retrying.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from datetime import date
 
 import pytest
 
-from credit.errors import Unavailable
+from credit.errors import ConnectionLost, Unavailable
+from credit.persistence.served_scores import PendingEntry
 from credit.services import scoring
 from credit.services.audit import verify_chain, verify_trace
 from credit.services.records import create_record
@@ -180,10 +184,16 @@ def test_waiting_traces_are_committed_together_gap_free(ctx, monkeypatch):
     assert verify_chain(ctx)["ok"] is True
 
 
+def locked_way_only(store, monkeypatch) -> None:
+    """On PostgreSQL, as if every guarded append found the head moved: the locked way."""
+    monkeypatch.setattr(store, "_append_guarded", lambda entries: None)
+
+
 def test_a_failed_batch_acknowledges_nothing(ctx, monkeypatch):
     create(ctx)
     before = head(ctx)
     store = ctx.uow.served_scores
+    locked_way_only(store, monkeypatch)
 
     def fail(conn, tx):  # the COMMIT fails after the batch's INSERTs were sent
         raise Unavailable("the disk is full")
@@ -240,16 +250,11 @@ def test_postgresql_runs_a_served_score_without_a_nested_begin(ctx):
     event.remove(engine, "connect", _notices)
 
 
-def test_postgresql_reads_a_default_score_in_one_message_and_appends_in_three(
-        ctx, tmp_path):
-    """What psycopg sends for a served score, from libpq's own protocol trace: the read
-    is one statement with no BEGIN before it (autocommit on the driver's connection);
-    the append is BEGIN + lock + head in one simple query, one INSERT, one COMMIT."""
-    engine = ctx.uow.engine
-    if engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL: what psycopg sends")
+def sent_by_a_score(ctx, tmp_path) -> list[str]:
+    """The statements psycopg sends for one served score, from libpq's own protocol
+    trace (simple queries and the Parse of prepared ones)."""
     from sqlalchemy import event
-    create(ctx)
+    engine = ctx.uow.engine
     trace = (tmp_path / "libpq.trace").open("w")
     engine.dispose()
 
@@ -267,14 +272,148 @@ def test_postgresql_reads_a_default_score_in_one_message_and_appends_in_three(
     # run over several lines: the SQL's own line breaks)
     text = (tmp_path / "libpq.trace").read_text()
     fields = [m.split("\t", 4) for m in re.split(r"\n(?=\d{4}-\d\d-\d\d )", text)]
-    queries = [f"{f[3]} {f[4]}" for f in fields if len(f) > 4 and f[1] == "F"
-               and f[3] in ("Query", "Parse")]
+    return [f"{f[3]} {f[4]}" for f in fields if len(f) > 4 and f[1] == "F"
+            and f[3] in ("Query", "Parse")]
+
+
+def postgresql_only(ctx) -> None:
+    if ctx.uow.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL: the guarded append and what psycopg sends")
+
+
+def test_postgresql_reads_a_default_score_in_one_message_and_appends_in_two(
+        ctx, tmp_path):
+    """The read is one statement with no BEGIN before it (autocommit on the driver's
+    connection); the guarded append is the head, then the lock and the INSERT in one
+    autocommit statement: no BEGIN, no COMMIT."""
+    postgresql_only(ctx)
+    create(ctx)
+    queries = sent_by_a_score(ctx, tmp_path)
+    assert len(queries) == 3, queries
+    assert "audit_entries ORDER BY position DESC LIMIT 1)" in queries[0]  # the read
+    assert "SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC " \
+        "LIMIT 1" in queries[1] and "WITH" not in queries[1]
+    assert "INSERT INTO audit_entries" in queries[2] \
+        and "pg_advisory_xact_lock" in queries[2]
+
+
+def test_postgresql_the_locked_way_is_begin_lock_and_head_one_insert_one_commit(
+        ctx, tmp_path, monkeypatch):
+    postgresql_only(ctx)
+    create(ctx)
+    locked_way_only(ctx.uow.served_scores, monkeypatch)
+    queries = sent_by_a_score(ctx, tmp_path)
     assert len(queries) == 4, queries
     assert "audit_entries ORDER BY position DESC LIMIT 1)" in queries[0]  # the read
     assert queries[1].startswith('Query') and "BEGIN; SELECT pg_advisory_xact_lock" \
         in queries[1]
     assert "INSERT INTO audit_entries" in queries[2]
     assert queries[3].startswith('Query') and '"COMMIT"' in queries[3]
+
+
+def another_writer_appends_after_the_head_is_read(ctx, monkeypatch) -> list[int]:
+    """Between the guarded append's read of the head and its INSERT (the rows are
+    computed in between), another writer appends and commits, once; returns the
+    positions it got."""
+    store = ctx.uow.served_scores
+    original, got = store._entries, []
+
+    def entries(head, pending):
+        if not got:
+            with ctx.uow(write=True) as writer:
+                got.append(writer.audit.append("test.between", "test", {"n": 1})["position"])
+                writer.commit()
+        return original(head, pending)
+
+    monkeypatch.setattr(store, "_entries", entries)
+    return got
+
+
+def test_postgresql_a_guarded_append_whose_head_moved_appends_after_it(ctx, monkeypatch):
+    postgresql_only(ctx)
+    create(ctx)
+    before = head(ctx)[0]
+    store = ctx.uow.served_scores
+    moved = store.head_moved
+    between = another_writer_appends_after_the_head_is_read(ctx, monkeypatch)
+    body = score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    assert between == [before + 1] and store.head_moved == moved + 1
+    trace = entry(ctx, body["trace_id"])
+    assert body["trace_id"] == before + 2 and trace["sha256"] == body["trace_sha256"]
+    assert trace["payload"]["knowledge_position"] == before
+    assert [e["position"] for e in all_entries(ctx)] == list(range(1, before + 3))
+    assert verify_chain(ctx)["ok"] is True and verify_trace(ctx, before + 2)["ok"] is True
+
+
+def test_postgresql_a_batch_whose_head_moved_is_written_whole_after_it(ctx, monkeypatch):
+    """Three entries for head+1 … head+3 when another writer took head+1: the guarded
+    statement writes none of them (not head+2 and head+3 with a wrong link), and the
+    locked way writes all three after the other writer's entry."""
+    postgresql_only(ctx)
+    create(ctx)
+    before = head(ctx)[0]
+    store = ctx.uow.served_scores
+    between = another_writer_appends_after_the_head_is_read(ctx, monkeypatch)
+    batch = [PendingEntry("test.batch", "test", f'{{"n":{i}}}', None) for i in range(3)]
+    results = store.append(batch)
+    assert between == [before + 1]
+    assert [r[0] for r in results] == [before + 2, before + 3, before + 4]
+    entries = all_entries(ctx)
+    assert [(e["position"], e["kind"]) for e in entries[-4:]] == [
+        (before + 1, "test.between"), (before + 2, "test.batch"),
+        (before + 3, "test.batch"), (before + 4, "test.batch")]
+    assert verify_chain(ctx)["ok"] is True
+
+
+def waiting_for_the_append_lock(ctx, statement: str) -> list[int]:
+    """Backends of the test database whose ``statement`` waits for an advisory lock."""
+    from sqlalchemy import text
+    with ctx.uow.engine.connect() as conn:
+        return list(conn.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND wait_event = 'advisory' "
+            "AND query LIKE :q"), {"q": statement + "%"}).scalars())
+
+
+def test_postgresql_the_guarded_insert_waits_for_the_append_lock(ctx, monkeypatch):
+    """The guarded statement takes the append lock itself: while another writer holds
+    it (with nothing appended), the INSERT waits, and goes in once it is released."""
+    postgresql_only(ctx)
+    create(ctx)
+    before = head(ctx)[0]
+    store = ctx.uow.served_scores
+    moved = store.head_moved
+    with ctx.uow(write=True) as writer:
+        t, out = in_thread(score, ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+        until(lambda: waiting_for_the_append_lock(ctx, "INSERT INTO audit_entries"))
+        assert t.is_alive() and not out
+        writer.rollback()
+    t.join(timeout=WAIT)
+    assert out["value"]["trace_id"] == before + 1 and store.head_moved == moved
+
+
+def test_postgresql_a_connection_lost_in_the_guarded_insert_is_503_not_retried(ctx):
+    """The guarded statement is its own COMMIT: lost while it runs, the outcome is
+    unknown to the service, so the request answers 503 and is not run again. (Here it
+    was waiting for the lock, so nothing was written.)"""
+    postgresql_only(ctx)
+    from sqlalchemy import text
+    create(ctx)
+    before = head(ctx)
+    with ctx.uow(write=True) as writer:
+        t, out = in_thread(score, ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+        until(lambda: waiting_for_the_append_lock(ctx, "INSERT INTO audit_entries"))
+        with ctx.uow.engine.connect() as conn:
+            for pid in waiting_for_the_append_lock(ctx, "INSERT INTO audit_entries"):
+                conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        t.join(timeout=WAIT)
+        writer.rollback()
+    error = out.get("error")  # not ConnectionLost, which api/auth.py would run again
+    assert isinstance(error, Unavailable) and not isinstance(error, ConnectionLost)
+    assert head(ctx) == before
+    body = score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))  # on a new connection
+    assert body["trace_id"] == before[0] + 1
+    assert verify_chain(ctx)["ok"] is True
 
 
 def _closed(driver) -> bool:
@@ -330,6 +469,7 @@ def test_a_failed_commit_leaves_no_transaction_open(ctx, monkeypatch):
         tx.commit_sent = True  # as far as the caller knows, COMMIT went out and failed
         raise ctx.uow.engine.dialect.loaded_dbapi.OperationalError("disk I/O error")
 
+    locked_way_only(store, monkeypatch)
     monkeypatch.setattr(store, "_commit", fail)
     with pytest.raises(Unavailable):
         score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
