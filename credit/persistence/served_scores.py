@@ -15,24 +15,28 @@ Every ``GET …/score`` computed outside the append lock (issue 10; API.md §4, 
    :class:`~credit.persistence.audit_log.AuditLog` and uses its entry-text and hash
    functions, so the bytes are the same.
 
-**The guarded append on PostgreSQL** (issue 10, tenth pass). There the append first
-tries two round trips instead of three, and holds the lock for no round trip at all:
-it reads the head (autocommit), computes the rows after it, and sends *one* autocommit
-statement that takes the append lock and inserts them (``_PG_GUARDED_INSERT``; the lock
-is a one-row relation joined to the rows, so no row is inserted before it is granted).
-That statement's snapshot may be older than the lock, so its own view of the head is not
-trusted; the primary key on ``position`` is the guard. The rows are ``head + 1 …``: if
-any writer appended after our read, ``head + 1`` exists by the time we hold the lock, the
-statement fails whole (unique violation: no row of it is written, with or without a
-batch) and the append runs the locked way above, which always succeeds. If it succeeds,
-``head + 1`` did not exist while we held the lock, so — the chain being gap-free — our
-``head`` was the head, and ``position``, ``prev_sha256`` and the strictly increasing ``at``
-are exactly those the locked way would have given. It is a compare-and-swap whose compare
-is the primary key. The statement is its own COMMIT, so a connection lost during it
-leaves the outcome unknown: 503, never retried, as a lost COMMIT. Measured alternately
-against the locked way alone (bench/README.md, tenth pass): +17 % served scores per
-second on PostgreSQL. Not on SQLite: one writer at a time waits in the append queue
-anyway, and its round trips cost nothing.
+**The guarded append on PostgreSQL** (issue 10, tenth pass). There the append of a
+single entry (every append of a sync worker) first tries two round trips instead of
+three, and holds the lock across none: it reads the head (autocommit), computes the row
+after it and sends *one* autocommit statement that takes the append lock and inserts it
+(``_PG_GUARDED_INSERT``; the lock is a one-row relation joined to the row, so nothing is
+inserted before it is granted). That statement's snapshot may be older than the lock,
+so its own view of the head is not trusted; the primary key on ``position`` is the
+guard. If any writer appended after our read, ``head + 1`` exists by the time we hold
+the lock, ``ON CONFLICT (position) DO NOTHING`` writes nothing and returns no row, and
+the append runs the locked way above, which always succeeds. If the row goes in,
+``head + 1`` was free while we held the lock, so — the chain being gap-free — our head
+was the head, and ``position``, ``prev_sha256`` and the strictly increasing ``at`` are
+exactly those the locked way would have written: a compare-and-swap whose compare is the
+primary key. Why only one entry: with several, DO NOTHING could skip the first row and
+write the next ones with a wrong link; a group (gthread workers under load) goes the
+locked way, which already shares its round trips. Why DO NOTHING and not a unique
+violation: that is an ERROR, which the server logs with the whole statement, a 13 KB
+trace, at one score in six under load. The statement is its own COMMIT, so a connection
+lost during it leaves the outcome unknown: 503, never retried, as a lost COMMIT.
+Measured alternately against the locked way alone (bench/README.md, tenth pass): about
++20 % served scores per second on PostgreSQL. Not on SQLite: one writer at a time
+waits in the append queue anyway, and its statements cost no round trip.
 
 Why not the unit of work: a served score is the one use case whose whole cost is a few
 statements, and the ORM session's set-up, its ``begin`` event, Core's per-statement
@@ -90,13 +94,14 @@ _INSERT_MANY = ("INSERT INTO audit_entries (position, kind, at_us, actor, uscc, 
 # no parameters: the key is our constant). Under READ COMMITTED each statement of the
 # message takes its own snapshot, so the head is read after the lock is granted.
 _PG_LOCK_AND_HEAD = f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK}); {_HEAD}"
-# PostgreSQL's guarded append (module docstring): the lock and the rows in one statement.
+# PostgreSQL's guarded append of one entry (module docstring): the lock and the row in
+# one statement, which returns the position only if the row went in.
 _PG_GUARDED_INSERT = (
     "INSERT INTO audit_entries (position, kind, at_us, actor, uscc, text, sha256) "
     f"SELECT v.* FROM (SELECT pg_advisory_xact_lock({APPEND_LOCK})) AS lock CROSS JOIN "
-    "(VALUES {rows}) AS v (position, kind, at_us, actor, uscc, text, sha256)")
-#: SQLSTATE of a unique violation: the guarded append found that the head had moved.
-_UNIQUE_VIOLATION = "23505"
+    f"(VALUES {_INSERT_ROW.replace('{n}', '0')}) "
+    "AS v (position, kind, at_us, actor, uscc, text, sha256) "
+    "ON CONFLICT (position) DO NOTHING RETURNING position")
 # Everything a default score reads, at the committed head, in one statement (one
 # snapshot; on PostgreSQL one round trip), the history as JSON arrays in the column
 # order of history_rows.RECORD_COLUMNS and EVENT_COLUMNS. {agg}/{arr}: the dialect's
@@ -178,7 +183,8 @@ class ServedScoreStore:
                    record_columns=", ".join(f"r.{c}" for c in RECORD_COLUMNS),
                    event_columns=", ".join(f"e.{c}" for c in EVENT_COLUMNS))}
         self._sql = {k: self._placeholders(v) for k, v in sql.items()}
-        self._inserts: dict[tuple[bool, int], str] = {}
+        self._inserts: dict[int, str] = {}
+        self._guarded = self._placeholders(_PG_GUARDED_INSERT)
         #: Guarded appends that found the head moved and ran the locked way (tests, bench).
         self.head_moved = 0
         # An in-memory database lives in its pool's one connection: never take it out.
@@ -207,8 +213,8 @@ class ServedScoreStore:
     def append(self, entries: list[PendingEntry]) -> list[tuple[int, str, str]]:
         """Append ``entries`` in order under the append lock and COMMIT once; returns each
         one's position, ``at`` and ``sha256``. Nothing is written unless all are. On
-        PostgreSQL the guarded append is tried first (module docstring)."""
-        if self.postgres:
+        PostgreSQL a single entry first tries the guarded way (module docstring)."""
+        if self.postgres and len(entries) == 1:
             results = self._append_guarded(entries)
             if results is not None:
                 return results
@@ -216,24 +222,22 @@ class ServedScoreStore:
 
     def _append_guarded(self, entries: list[PendingEntry]
                         ) -> list[tuple[int, str, str]] | None:
-        """PostgreSQL: read the head, then lock and insert the rows after it in one
-        autocommit statement; None (nothing written) when another writer had appended
-        after the read."""
+        """PostgreSQL, one entry: read the head, then lock and insert the row after it in
+        one autocommit statement; None (nothing written) when another writer had
+        appended after the read."""
         with self._connection() as (conn, tx):
             cur = conn.cursor()
             try:
                 cur.execute(self._sql["head"])
                 params, results = self._entries(_head(cur.fetchone()), entries)
                 tx.commit_sent = True  # the statement is its own COMMIT
-                try:
-                    cur.execute(self._insert(len(entries), guarded=True), params)
-                except self.engine.dialect.loaded_dbapi.IntegrityError as exc:
-                    if getattr(exc, "sqlstate", None) != _UNIQUE_VIOLATION:
-                        raise
-                    self.head_moved += 1
-                    return None
+                cur.execute(self._guarded, params)
+                inserted = cur.fetchone() is not None
             finally:
                 cur.close()
+        if not inserted:
+            self.head_moved += 1
+            return None
         return results
 
     def _append_locked(self, entries: list[PendingEntry]) -> list[tuple[int, str, str]]:
@@ -267,15 +271,13 @@ class ServedScoreStore:
             cur.execute(self._sql["head"])
         return _head(cur.fetchone())
 
-    def _insert(self, n: int, *, guarded: bool = False) -> str:
-        """One INSERT of ``n`` rows (one round trip, whatever the batch); ``guarded``:
-        PostgreSQL's statement that takes the append lock first."""
-        sql = self._inserts.get((guarded, n))
+    def _insert(self, n: int) -> str:
+        """One INSERT of ``n`` rows (one round trip, whatever the batch)."""
+        sql = self._inserts.get(n)
         if sql is None:
-            rows = ", ".join(_INSERT_ROW.replace("{n}", str(i)) for i in range(n))
-            sql = self._placeholders(_PG_GUARDED_INSERT.replace("{rows}", rows) if guarded
-                                     else _INSERT_MANY + rows)
-            self._inserts[(guarded, n)] = sql
+            sql = self._placeholders(_INSERT_MANY + ", ".join(
+                _INSERT_ROW.replace("{n}", str(i)) for i in range(n)))
+            self._inserts[n] = sql
         return sql
 
     def _placeholders(self, sql: str) -> str:
