@@ -32,7 +32,7 @@ primary key. Why only one entry: with several, DO NOTHING could skip the first r
 write the next ones with a wrong link; a group (gthread workers under load) goes the
 locked way, which already shares its round trips. Why DO NOTHING and not a unique
 violation: that is an ERROR, which the server logs with the whole statement, a 13 KB
-trace, at one score in six under load. The statement is its own COMMIT, so a connection
+trace, at one try in four or five under load. The statement is its own COMMIT, so a connection
 lost during it leaves the outcome unknown: 503, never retried, as a lost COMMIT.
 Measured alternately against the locked way alone (bench/README.md, tenth pass): about
 +20 % served scores per second on PostgreSQL. Not on SQLite: one writer at a time
