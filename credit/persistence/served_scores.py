@@ -32,11 +32,27 @@ primary key. Why only one entry: with several, DO NOTHING could skip the first r
 write the next ones with a wrong link; a group (gthread workers under load) goes the
 locked way, which already shares its round trips. Why DO NOTHING and not a unique
 violation: that is an ERROR, which the server logs with the whole statement, a 13 KB
-trace, at one try in four or five under load. The statement is its own COMMIT, so a connection
-lost during it leaves the outcome unknown: 503, never retried, as a lost COMMIT.
+trace, at one try in four or five under load. The statement is its own COMMIT, so a
+connection lost during it leaves the outcome unknown: 503, never retried, as a lost
+COMMIT.
+While it waits for the append lock the statement already holds its table's ROW
+EXCLUSIVE lock (an INSERT takes it when it starts), so the advisory lock is no longer
+always taken first: a writer that held the append lock and then asked for a stronger
+lock on ``audit_entries`` would deadlock with it (none does), and DDL on the table
+(``credit db upgrade``) queues behind waiting appends: upgrade with the service stopped.
 Measured alternately against the locked way alone (bench/README.md, tenth pass): about
 +20 % served scores per second on PostgreSQL. Not on SQLite: one writer at a time
 waits in the append queue anyway, and its statements cost no round trip.
+
+**A limit of the guarded way.** Its ``at`` is read from the clock before the lock is
+granted. A lock holder that resolves a ``known_at`` later than the head's ``at`` and
+then writes nothing (``credit rate-all --known-at``, batch/ratings.py) may therefore see
+a guarded ``score.served`` entry stamped at or before that instant land after it, so
+resolving the same instant again later gives a higher position. What it knows is the
+same: a served score's trace creates no record, event or subject, which is all a rating
+reads. Every other lock holder that resolves knowledge (a score under the lock, an
+evaluation) writes its own entry, which makes any guarded append waiting behind it
+find the head moved.
 
 Why not the unit of work: a served score is the one use case whose whole cost is a few
 statements, and the ORM session's set-up, its ``begin`` event, Core's per-statement
@@ -94,6 +110,7 @@ _INSERT_MANY = ("INSERT INTO audit_entries (position, kind, at_us, actor, uscc, 
 # no parameters: the key is our constant). Under READ COMMITTED each statement of the
 # message takes its own snapshot, so the head is read after the lock is granted.
 _PG_LOCK_AND_HEAD = f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK}); {_HEAD}"
+_READ_COMMITTED = "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED"
 # PostgreSQL's guarded append of one entry (module docstring): the lock and the row in
 # one statement, which returns the position only if the row went in.
 _PG_GUARDED_INSERT = (
@@ -187,6 +204,7 @@ class ServedScoreStore:
         self._guarded = self._placeholders(_PG_GUARDED_INSERT)
         #: Guarded appends that found the head moved and ran the locked way (tests, bench).
         self.head_moved = 0
+        self._counting = threading.Lock()  # the threads of a gthread worker share it
         # An in-memory database lives in its pool's one connection: never take it out.
         self._detach = self.postgres or sqlite_file(engine.url) is not None
         self._own = threading.local()
@@ -236,7 +254,8 @@ class ServedScoreStore:
             finally:
                 cur.close()
         if not inserted:
-            self.head_moved += 1
+            with self._counting:
+                self.head_moved += 1
             return None
         return results
 
@@ -358,6 +377,11 @@ class ServedScoreStore:
             if self.postgres:
                 # Set on the driver's connection itself (the proxy only forwards reads).
                 conn.dbapi_connection.autocommit = True
+                # The guarded append and the locked way rely on READ COMMITTED (a moved
+                # head must mean no row, not a serialization failure), whatever the
+                # server's or role's default; the engine's own setting does not reach
+                # a connection that sends its own BEGIN.
+                conn.dbapi_connection.execute(_READ_COMMITTED)
             late = self.wal.late(conn.dbapi_connection)  # False unless a SQLite file
             if late:
                 # Ours alone (detached): every append syncs the WAL itself, after the locks.

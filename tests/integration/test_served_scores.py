@@ -111,6 +111,8 @@ def test_a_default_score_is_computed_outside_the_append_lock(ctx, monkeypatch):
     # it saw the committed head, not the uncommitted entry; its trace came after both
     assert trace["payload"]["knowledge_position"] == committed_head == rec["audit_position"]
     assert body["trace_id"] == committed_head + 2
+    if ctx.uow.engine.dialect.name == "postgresql":  # its guarded try found head + 1 taken
+        assert ctx.uow.served_scores.head_moved == 1
     assert body["known_at"] == entry(ctx, committed_head)["at"] < trace["at"]
     assert body["score"] == "92.00" and body["trace_sha256"] == trace["sha256"]
     assert verify_trace(ctx, body["trace_id"])["ok"] is True
@@ -251,8 +253,9 @@ def test_postgresql_runs_a_served_score_without_a_nested_begin(ctx):
 
 
 def sent_by_a_score(ctx, tmp_path) -> list[str]:
-    """The statements psycopg sends for one served score, from libpq's own protocol
-    trace (simple queries and the Parse of prepared ones)."""
+    """The statements psycopg sends for one served score on a new connection, after its
+    set-up, from libpq's own protocol trace (simple queries and the Parse of prepared
+    ones)."""
     from sqlalchemy import event
     engine = ctx.uow.engine
     trace = (tmp_path / "libpq.trace").open("w")
@@ -272,8 +275,12 @@ def sent_by_a_score(ctx, tmp_path) -> list[str]:
     # run over several lines: the SQL's own line breaks)
     text = (tmp_path / "libpq.trace").read_text()
     fields = [m.split("\t", 4) for m in re.split(r"\n(?=\d{4}-\d\d-\d\d )", text)]
-    return [f"{f[3]} {f[4]}" for f in fields if len(f) > 4 and f[1] == "F"
-            and f[3] in ("Query", "Parse")]
+    queries = [f"{f[3]} {f[4]}" for f in fields if len(f) > 4 and f[1] == "F"
+               and f[3] in ("Query", "Parse")]
+    # the thread's connection is new (dispose() above): its one set-up statement first
+    assert "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED" \
+        in queries[0]
+    return queries[1:]
 
 
 def postgresql_only(ctx) -> None:
@@ -362,6 +369,42 @@ def test_postgresql_a_batch_is_never_partly_written(ctx, monkeypatch):
     assert [r[0] for r in results] == [before + 1, before + 2, before + 3]
     assert [(e["position"], e["kind"]) for e in all_entries(ctx)[-3:]] == [
         (before + 1, "test.batch"), (before + 2, "test.batch"), (before + 3, "test.batch")]
+    assert verify_chain(ctx)["ok"] is True
+
+
+def test_postgresql_the_guarded_append_reads_committed_whatever_the_default(
+        ctx, clock):
+    """With the server's (or role's) default isolation SERIALIZABLE, a guarded statement
+    that waited for the lock while another writer appended head + 1 would fail with a
+    serialization failure (a 503) instead of writing nothing: the store's connections
+    set READ COMMITTED themselves."""
+    postgresql_only(ctx)
+    from credit.persistence.database import make_engine
+    from credit.persistence.served_scores import ServedScoreStore
+    create(ctx)
+    before = head(ctx)[0]
+    engine = make_engine(ctx.uow.engine.url.render_as_string(hide_password=False),
+                         connect_args={"options": "-c default_transaction_isolation="
+                                                  "serializable"})
+    store = ServedScoreStore(engine, clock)
+    try:
+        with ctx.uow(write=True) as writer:  # holds the lock, head + 1 not committed
+            writer.audit.append("test.held", "test", {"n": 1})
+            t, out = in_thread(store.append,
+                               [PendingEntry("test.guarded", "test", '{"n":1}', None)])
+            until(lambda: waiting_for_the_append_lock(ctx, "INSERT INTO audit_entries"))
+            writer.commit()
+        t.join(timeout=WAIT)
+        with store._connection() as (conn, _tx):
+            cur = conn.cursor()
+            cur.execute("SHOW transaction_isolation")
+            isolation = cur.fetchone()[0]
+            cur.close()
+    finally:
+        engine.dispose()
+    assert isolation == "read committed"
+    assert "error" not in out, out
+    assert [r[0] for r in out["value"]] == [before + 2] and store.head_moved == 1
     assert verify_chain(ctx)["ok"] is True
 
 
