@@ -73,7 +73,28 @@ def make_engine(url: str | None = None, **kw) -> Engine:
         # No pool_pre_ping (a round trip on every checkout): a dead pooled connection
         # surfaces as ConnectionLost and the request is retried once (api/auth.py).
         engine = create_engine(url, isolation_level="READ COMMITTED", **kw)
+        _configure_postgresql(engine)
     return engine
+
+
+#: Every PostgreSQL connection's default isolation, whatever the server's or role's.
+READ_COMMITTED = "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED"
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    """The engine's ``isolation_level`` reaches only the transactions psycopg begins
+    itself; a served score's connection (served_scores.py) stays in autocommit and sends
+    its own BEGIN, and its guarded append needs READ COMMITTED (a moved head must mean
+    no row, not a serialization failure under a SERIALIZABLE default). So every
+    connection sets it as its session's default when it opens."""
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # In autocommit for the one statement: no BEGIN and COMMIT around it.
+        autocommit, dbapi_conn.autocommit = dbapi_conn.autocommit, True
+        try:
+            dbapi_conn.execute(READ_COMMITTED)
+        finally:
+            dbapi_conn.autocommit = autocommit
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -20,8 +20,9 @@ single entry (every append of a sync worker) first tries two round trips instead
 three, and holds the lock across none: it reads the head (autocommit), computes the row
 after it and sends *one* autocommit statement that takes the append lock and inserts it
 (``_PG_GUARDED_INSERT``; the lock is a one-row relation joined to the row, so nothing is
-inserted before it is granted). That statement's snapshot may be older than the lock,
-so its own view of the head is not trusted; the primary key on ``position`` is the
+inserted before it is granted). That statement's snapshot (READ COMMITTED, which every
+connection sets when it opens: database.make_engine) may be older than the lock, so its
+own view of the head is not trusted; the primary key on ``position`` is the
 guard. If any writer appended after our read, ``head + 1`` exists by the time we hold
 the lock, ``ON CONFLICT (position) DO NOTHING`` writes nothing and returns no row, and
 the append runs the locked way above, which always succeeds. If the row goes in,
@@ -103,21 +104,18 @@ from .history_rows import EVENT_COLUMNS, RECORD_COLUMNS, event_from_row, record_
 from .wal_sync import LATE_SYNCHRONOUS, WalSync
 
 _HEAD = "SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1"
-_INSERT_ROW = "(:position{n}, :kind{n}, :at_us{n}, :actor{n}, :uscc{n}, :text{n}, :sha256{n})"
-_INSERT_MANY = ("INSERT INTO audit_entries (position, kind, at_us, actor, uscc, text, sha256) "
-                "VALUES ")
+_COLUMNS = "position, kind, at_us, actor, uscc, text, sha256"
+_INSERT_MANY = f"INSERT INTO audit_entries ({_COLUMNS}) VALUES "
 # PostgreSQL: BEGIN, the lock and the head in one message (the simple query protocol,
 # no parameters: the key is our constant). Under READ COMMITTED each statement of the
 # message takes its own snapshot, so the head is read after the lock is granted.
 _PG_LOCK_AND_HEAD = f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK}); {_HEAD}"
-_READ_COMMITTED = "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED"
 # PostgreSQL's guarded append of one entry (module docstring): the lock and the row in
 # one statement, which returns the position only if the row went in.
 _PG_GUARDED_INSERT = (
-    "INSERT INTO audit_entries (position, kind, at_us, actor, uscc, text, sha256) "
+    f"INSERT INTO audit_entries ({_COLUMNS}) "
     f"SELECT v.* FROM (SELECT pg_advisory_xact_lock({APPEND_LOCK})) AS lock CROSS JOIN "
-    f"(VALUES {_INSERT_ROW.replace('{n}', '0')}) "
-    "AS v (position, kind, at_us, actor, uscc, text, sha256) "
+    f"(VALUES {{rows}}) AS v ({_COLUMNS}) "
     "ON CONFLICT (position) DO NOTHING RETURNING position")
 # Everything a default score reads, at the committed head, in one statement (one
 # snapshot; on PostgreSQL one round trip), the history as JSON arrays in the column
@@ -201,7 +199,7 @@ class ServedScoreStore:
                    event_columns=", ".join(f"e.{c}" for c in EVENT_COLUMNS))}
         self._sql = {k: self._placeholders(v) for k, v in sql.items()}
         self._inserts: dict[int, str] = {}
-        self._guarded = self._placeholders(_PG_GUARDED_INSERT)
+        self._guarded = self._placeholders(_PG_GUARDED_INSERT.format(rows=_rows(1)))
         #: Guarded appends that found the head moved and ran the locked way (tests, bench).
         self.head_moved = 0
         self._counting = threading.Lock()  # the threads of a gthread worker share it
@@ -294,8 +292,7 @@ class ServedScoreStore:
         """One INSERT of ``n`` rows (one round trip, whatever the batch)."""
         sql = self._inserts.get(n)
         if sql is None:
-            sql = self._placeholders(_INSERT_MANY + ", ".join(
-                _INSERT_ROW.replace("{n}", str(i)) for i in range(n)))
+            sql = self._placeholders(_INSERT_MANY + _rows(n))
             self._inserts[n] = sql
         return sql
 
@@ -377,11 +374,6 @@ class ServedScoreStore:
             if self.postgres:
                 # Set on the driver's connection itself (the proxy only forwards reads).
                 conn.dbapi_connection.autocommit = True
-                # The guarded append and the locked way rely on READ COMMITTED (a moved
-                # head must mean no row, not a serialization failure), whatever the
-                # server's or role's default; the engine's own setting does not reach
-                # a connection that sends its own BEGIN.
-                conn.dbapi_connection.execute(_READ_COMMITTED)
             late = self.wal.late(conn.dbapi_connection)  # False unless a SQLite file
             if late:
                 # Ours alone (detached): every append syncs the WAL itself, after the locks.
@@ -421,6 +413,12 @@ class ServedScoreStore:
             _close(conn)
         self._own = threading.local()
         self.wal.close()
+
+
+def _rows(n: int) -> str:
+    """The VALUES rows of ``n`` entries: ``(:position0, …), (:position1, …)``."""
+    return ", ".join("(" + ", ".join(f":{c}{i}" for c in _COLUMNS.split(", ")) + ")"
+                     for i in range(n))
 
 
 def _head(row) -> Head:

@@ -261,7 +261,7 @@ def sent_by_a_score(ctx, tmp_path) -> list[str]:
     trace = (tmp_path / "libpq.trace").open("w")
     engine.dispose()
 
-    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "connect", insert=True)  # before the engine's own set-up
     def _trace(dbapi_conn, _record):
         dbapi_conn.pgconn.trace(trace.fileno())
 
@@ -376,8 +376,8 @@ def test_postgresql_the_guarded_append_reads_committed_whatever_the_default(
         ctx, clock):
     """With the server's (or role's) default isolation SERIALIZABLE, a guarded statement
     that waited for the lock while another writer appended head + 1 would fail with a
-    serialization failure (a 503) instead of writing nothing: the store's connections
-    set READ COMMITTED themselves."""
+    serialization failure (a 503) instead of writing nothing: every PostgreSQL connection
+    sets READ COMMITTED itself (database.make_engine)."""
     postgresql_only(ctx)
     from credit.persistence.database import make_engine
     from credit.persistence.served_scores import ServedScoreStore
