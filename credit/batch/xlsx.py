@@ -392,67 +392,90 @@ class _Cells:
         return value
 
 
-def _rows(zf: zipfile.ZipFile, part: str, cells: _Cells, limits: Limits
-          ) -> Iterator[tuple[int, list]]:
-    """``(row number, values from column A)`` of every row, missing rows as empty."""
-    done: list[tuple[int, list]] = []
-    row: dict = {"n": 0, "values": [], "col": 0, "chars": 0}
-    cell: dict = {}
-    text = _Text()
+class _SheetRows:
+    """expat's handlers for a worksheet's ``<sheetData>``: each finished row, as
+    ``(row number, values from column A)``, goes to :attr:`done`; rows the sheet skips
+    come as empty ones. Cells are converted by :class:`_Cells`; the row and cell limits
+    are enforced as the text arrives."""
 
-    def start(name, attrs):
+    def __init__(self, cells: _Cells, limits: Limits):
+        self.cells, self.limits = cells, limits
+        self.done: list[tuple[int, list]] = []
+        self.n = 0  # the current row's number
+        self.values: list = []
+        self.col = 0  # the last cell's column
+        self.chars = 0  # characters in the current row so far
+        self.cell: dict = {}  # the open ``<c>``, empty outside one
+        self.text = _Text()
+
+    def start(self, name: str, attrs: dict) -> None:
+        cell = self.cell
         if name == "row":
-            r = attrs.get("r")
-            number = int(r) if r and r.isdigit() else row["n"] + 1
-            if number > limits.max_rows:
-                raise WorkbookRefused(f"the sheet has more than {limits.max_rows:,} rows, "
-                                      "the limit (--max-rows).")
-            for gap in range(row["n"] + 1, number):
-                done.append((gap, []))
-            row.update(n=max(number, row["n"]), values=[], col=0, chars=0)
+            self._start_row(attrs.get("r"))
         elif name == "c":
-            ref = attrs.get("r")
-            col = _column(ref) if ref else row["col"] + 1
-            if not 0 < col <= MAX_COLUMNS:
-                raise WorkbookRefused(f"a cell lies past column XFD ({ref!r}).")
-            style = attrs.get("s", "0")
-            cell.clear()
-            cell.update(col=col, kind=attrs.get("t", "n"), raw=None, inline=[],
-                        style=int(style) if style.isdigit() else 0, phonetic=False)
+            self._start_cell(attrs)
         elif name == "v" or (name == "t" and cell and not cell["phonetic"]):
-            text.start()
+            self.text.start()
         elif name == "rPh" and cell:
             cell["phonetic"] = True
 
-    def end(name):
+    def end(self, name: str) -> None:
+        cell = self.cell
         if name == "v" and cell:
-            cell["raw"] = text.take()
+            cell["raw"] = self.text.take()
         elif name == "t" and cell and not cell["phonetic"]:
-            cell["inline"].append(text.take())
+            cell["inline"].append(self.text.take())
         elif name == "rPh" and cell:
             cell["phonetic"] = False
         elif name == "c" and cell:
-            values, col = row["values"], cell["col"]
-            inline = "".join(cell["inline"])
-            if len(inline) > MAX_CELL_CHARS:
-                raise WorkbookRefused(f"a cell holds more than {MAX_CELL_CHARS:,} "
-                                      "characters, Excel's own limit.")
-            if len(values) < col:
-                values.extend([None] * (col - len(values)))
-            value = cells.value(cell["kind"], cell["raw"], cell["style"], inline)
-            row["chars"] += len(value) if isinstance(value, str) else 1
-            if row["chars"] > MAX_ROW_CHARS:
-                raise WorkbookRefused(f"row {row['n']} holds more than {MAX_ROW_CHARS:,} "
-                                      "characters.")
-            values[col - 1] = value
-            row["col"] = col
-            cell.clear()
+            self._end_cell()
         elif name == "row":
-            done.append((row["n"], row["values"]))
+            self.done.append((self.n, self.values))
 
-    for _ in _feed(zf, part, start, end, text.add, ROW_CHUNK):
-        yield from done
-        done.clear()
+    def _start_row(self, r: str | None) -> None:
+        number = int(r) if r and r.isdigit() else self.n + 1
+        if number > self.limits.max_rows:
+            raise WorkbookRefused(f"the sheet has more than {self.limits.max_rows:,} rows, "
+                                  "the limit (--max-rows).")
+        for gap in range(self.n + 1, number):
+            self.done.append((gap, []))
+        self.n, self.values, self.col, self.chars = max(number, self.n), [], 0, 0
+
+    def _start_cell(self, attrs: dict) -> None:
+        ref = attrs.get("r")
+        col = _column(ref) if ref else self.col + 1
+        if not 0 < col <= MAX_COLUMNS:
+            raise WorkbookRefused(f"a cell lies past column XFD ({ref!r}).")
+        style = attrs.get("s", "0")
+        self.cell.clear()
+        self.cell.update(col=col, kind=attrs.get("t", "n"), raw=None, inline=[],
+                         style=int(style) if style.isdigit() else 0, phonetic=False)
+
+    def _end_cell(self) -> None:
+        cell, values, col = self.cell, self.values, self.cell["col"]
+        inline = "".join(cell["inline"])
+        if len(inline) > MAX_CELL_CHARS:
+            raise WorkbookRefused(f"a cell holds more than {MAX_CELL_CHARS:,} "
+                                  "characters, Excel's own limit.")
+        if len(values) < col:
+            values.extend([None] * (col - len(values)))
+        value = self.cells.value(cell["kind"], cell["raw"], cell["style"], inline)
+        self.chars += len(value) if isinstance(value, str) else 1
+        if self.chars > MAX_ROW_CHARS:
+            raise WorkbookRefused(f"row {self.n} holds more than {MAX_ROW_CHARS:,} "
+                                  "characters.")
+        values[col - 1] = value
+        self.col = col
+        cell.clear()
+
+
+def _rows(zf: zipfile.ZipFile, part: str, cells: _Cells, limits: Limits
+          ) -> Iterator[tuple[int, list]]:
+    """``(row number, values from column A)`` of every row, missing rows as empty."""
+    sheet = _SheetRows(cells, limits)
+    for _ in _feed(zf, part, sheet.start, sheet.end, sheet.text.add, ROW_CHUNK):
+        yield from sheet.done
+        sheet.done.clear()
 
 
 @dataclass

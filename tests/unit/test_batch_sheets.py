@@ -87,3 +87,56 @@ def test_problems(tmp_path):
         sheets.read(junk)
     with pytest.raises(SheetProblem, match="does not exist"):
         sheets.read(tmp_path / "missing.csv")
+
+
+def _hand_written_xlsx(path, sheet_data: str) -> None:
+    """The smallest workbook the reader opens: one sheet, no shared strings or styles,
+    ``sheet_data`` as its ``<sheetData>`` (cells as Excel writes them by hand)."""
+    import zipfile
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("xl/workbook.xml",
+                    f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
+                    '<sheet name="处罚" sheetId="1" r:id="rId1"/></sheets></workbook>')
+        zf.writestr("xl/_rels/workbook.xml.rels",
+                    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+                    f'relationships"><Relationship Id="rId1" Type="{rel}/worksheet" '
+                    'Target="worksheets/sheet1.xml"/></Relationships>')
+        zf.writestr("xl/worksheets/sheet1.xml",
+                    f'<worksheet xmlns="{main}"><sheetData>{sheet_data}</sheetData></worksheet>')
+
+
+def test_xlsx_rows_inline_text_phonetic_runs_and_skipped_rows(tmp_path):
+    """Rows as the streaming reader yields them: a skipped row comes back empty, cells
+    without a reference follow the previous one, an inline string's phonetic guide
+    (``<rPh>``, furigana) is not part of its text, and numbers, booleans and errors
+    convert as openpyxl's reader does."""
+    from credit.batch import xlsx
+    path = tmp_path / "hand.xlsx"
+    _hand_written_xlsx(path, (
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>统一社会信用代码</t></is></c>'
+        '<c t="inlineStr"><is><r><t>柯桥</t></r><r><t>建工</t></r>'
+        '<rPh sb="0" eb="2"><t>KEQIAO</t></rPh></is></c></row>'
+        '<row r="3"><c r="C3"><v>42</v></c><c t="b"><v>1</v></c><c t="e"><v>#N/A</v></c>'
+        '<c t="str"><v>x</v></c></row>'
+        '<row><c r="B4"><v>2.5</v></c></row>'))
+    sheet = xlsx.read_sheet(path, xlsx.Limits())
+    assert (sheet.title, sheet.last_row) == ("处罚", 4)
+    assert list(sheet.rows) == [(1, ["统一社会信用代码", "柯桥建工"]), (2, []),
+                                (3, [None, None, 42, True, "#N/A", "x"]), (4, [None, 2.5])]
+
+
+@pytest.mark.parametrize(("sheet_data", "refusal"), [
+    ('<row r="1"><c r="XFE1"><v>1</v></c></row>', "past column XFD"),
+    ('<row r="1"><c r="A1" t="inlineStr"><is><t>' + "字" * 32_768 + "</t></is></c></row>",
+     "more than 32,767 characters"),
+    ('<row r="1">' + "".join(f'<c t="inlineStr"><is><t>{"x" * 30_000}</t></is></c>'
+                             for _ in range(36)) + "</row>", "row 1 holds more than"),
+])
+def test_xlsx_rows_refuse_what_excel_cannot_hold(tmp_path, sheet_data, refusal):
+    from credit.batch import xlsx
+    path = tmp_path / "hand.xlsx"
+    _hand_written_xlsx(path, sheet_data)
+    with pytest.raises(xlsx.WorkbookRefused, match=refusal):
+        list(xlsx.read_sheet(path, xlsx.Limits()).rows)
