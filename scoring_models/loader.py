@@ -203,15 +203,61 @@ def _quantities(d: dict):
         yield f"bid_points.{name}", d["bid_points"][name]
 
 
-def _build(d: dict, sha: str, source: str) -> ScoringModel:
-    head, grades = d["model"], d["grades"]
-    problems: list[str] = [p for p in (_cents_problem(k, v) for k, v in _quantities(d)) if p]
-    # A factor may have more decimals (0.125 × 8.00 is exact); only products must not.
+def _quantity_problems(d: dict) -> list[str]:
+    """Every quantity in cents; a factor may have more decimals (0.125 × 8.00 is exact),
+    only the products must not (checked per catalogue entry)."""
+    problems = [p for p in (_cents_problem(k, v) for k, v in _quantities(d)) if p]
     for tier, f in d["sector_factors"].items():
         for which in ("same", "other"):
             problem = _cents_problem(f"sector_factors.{tier}.{which}", f[which], cents=False)
             if problem:
                 problems.append(problem)
+    return problems
+
+
+def _catalogue(entries: list[dict], factors: dict, problems: list[str]
+               ) -> dict[str, CatalogueEntry]:
+    """The catalogue by code; what is wrong with an entry goes to ``problems``."""
+    catalogue: dict[str, CatalogueEntry] = {}
+    for i, e in enumerate(entries):
+        key = f"catalogue[{i}] ({e['code']})"
+        if e["code"] in catalogue:
+            problems.append(f"{key}.code: duplicate code {e['code']}")
+            continue
+        bad_points = _cents_problem(f"{key}.points", e["points"])
+        if bad_points:
+            problems.append(bad_points)
+            continue
+        problems.extend(_entry_problems(key, e, factors))
+        catalogue[e["code"]] = CatalogueEntry(
+            code=e["code"], name=e["name"], category=e["category"], points=e["points"],
+            tier=e["tier"], validity_months=e["validity_months"],
+            explicit_max_months=e["explicit_max_months"],
+            repair_min_months=e["repair_min_months"], flags=frozenset(e["flags"]),
+            family=e["family"], basis=e["basis"], created_by=e["created_by"])
+    return catalogue
+
+
+def _entry_problems(key: str, e: dict, factors: dict) -> list[str]:
+    """A catalogue entry's points × each sector factor must stay in cents, and good
+    conduct is never repairable."""
+    problems = []
+    tier_key = "good" if e["category"] == "good" else e["tier"]
+    for which, f in zip(("same", "other"), factors[tier_key], strict=True):
+        product = e["points"] * f
+        if product.quantize(CENT) != product:
+            problems.append(
+                f"{key}.points × sector_factors.{tier_key}.{which}: {e['points']} × {f} = "
+                f"{product} has more than two decimals")
+    if e["category"] == "good" and e["repair_min_months"] is not None:
+        problems.append(f"{key}.repair_min_months: good-conduct records are not repairable")
+    return problems
+
+
+def _build(d: dict, sha: str, source: str) -> ScoringModel:
+    """The model of a parsed definition, every problem named at once (ModelError)."""
+    head, grades = d["model"], d["grades"]
+    problems = _quantity_problems(d)
     if problems:
         raise ModelError(f"{source}: " + "; ".join(problems))
     bands = tuple(GradeBand(b["grade"], b["min_score"]) for b in grades["bands"])
@@ -223,32 +269,7 @@ def _build(d: dict, sha: str, source: str) -> ScoringModel:
         if g not in all_grades:
             problems.append(f"joint_punishment.key_supervision_grades: unknown grade {g!r}")
     factors = {k: (v["same"], v["other"]) for k, v in d["sector_factors"].items()}
-
-    catalogue: dict[str, CatalogueEntry] = {}
-    for i, e in enumerate(d["catalogue"]):
-        key = f"catalogue[{i}] ({e['code']})"
-        if e["code"] in catalogue:
-            problems.append(f"{key}.code: duplicate code {e['code']}")
-            continue
-        bad_points = _cents_problem(f"{key}.points", e["points"])
-        if bad_points:
-            problems.append(bad_points)
-            continue
-        tier_key = "good" if e["category"] == "good" else e["tier"]
-        for which, f in zip(("same", "other"), factors[tier_key], strict=True):
-            product = e["points"] * f
-            if product.quantize(CENT) != product:
-                problems.append(
-                    f"{key}.points × sector_factors.{tier_key}.{which}: {e['points']} × {f} = "
-                    f"{product} has more than two decimals")
-        if e["category"] == "good" and e["repair_min_months"] is not None:
-            problems.append(f"{key}.repair_min_months: good-conduct records are not repairable")
-        catalogue[e["code"]] = CatalogueEntry(
-            code=e["code"], name=e["name"], category=e["category"], points=e["points"],
-            tier=e["tier"], validity_months=e["validity_months"],
-            explicit_max_months=e["explicit_max_months"],
-            repair_min_months=e["repair_min_months"], flags=frozenset(e["flags"]),
-            family=e["family"], basis=e["basis"], created_by=e["created_by"])
+    catalogue = _catalogue(d["catalogue"], factors, problems)
     if problems:
         raise ModelError(f"{source}: " + "; ".join(problems))
     return ScoringModel(

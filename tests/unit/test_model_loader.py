@@ -495,3 +495,22 @@ def test_a_model_that_loads_can_score(old, new):
     except ModelError:
         return  # refusing it is fine too
     _can_score(model)
+
+
+# ---- refusals: good conduct, several problems ------------------------------------------
+
+
+def test_good_conduct_is_not_repairable():
+    block = entry_block("AWARD-CITY")
+    repairable = block.replace("validity_months = 36\n",
+                               "validity_months = 36\nrepair_min_months = 12\n")
+    message = refusal(edited(block, repairable))
+    assert "(AWARD-CITY).repair_min_months: good-conduct records are not repairable" in message
+
+
+def test_every_problem_is_named_at_once():
+    """A definition with a grade problem and a catalogue problem names both."""
+    raw = edited("E = 3.00\n", "F = 3.00\n").decode("utf-8")
+    raw = raw.replace('code = "BID-BRIBE"', 'code = "BID-COLLUDE"', 1).encode("utf-8")
+    message = refusal(raw)
+    assert "inspection_multipliers" in message and "duplicate code BID-COLLUDE" in message
