@@ -242,62 +242,79 @@ def _read_here(ctx, path: Path, sector: str, chunk: int, limits: sheets.Limits):
 def _read_beside(ctx, path: Path, sector: str, chunk: int, limits: sheets.Limits):
     """Read and validate in a forked process while this one inserts: the two halves
     of an import take about as long each, and the machine has two cores."""
-    mp = multiprocessing.get_context("fork")
-    queue = mp.Queue(maxsize=8)
+    reader = _Reader(ctx, path, sector, chunk, limits)
+    try:
+        _, sheet = reader.receive()
+    except BaseException:
+        reader.process.terminate()
+        raise
+    return sheet, reader.chunks(sheet)
 
-    def work() -> None:
-        try:
-            sheet = sheets.read(path, limits)
-            queue.put(("sheet", replace(sheet, rows=())))  # the rows follow in parts
-            for part in _validated(ctx, sheet, sector, chunk):
-                queue.put(("rows", part))
-            queue.put(("end", (sheet.blank, sheet.skipped)))
-        except SheetProblem as exc:
-            queue.put(("problem", str(exc)))
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent
-            queue.put(("failed", f"{type(exc).__name__}: {exc}"))
-        finally:
-            queue.close()
-            queue.join_thread()
 
-    process = mp.Process(target=work, name="credit-import-reader", daemon=True)
-    process.start()
+def _read_and_send(queue, ctx, path: Path, sector: str, chunk: int,
+                   limits: sheets.Limits) -> None:
+    """In the forked reader: the sheet (its rows follow in parts of ``chunk``
+    validated rows), then its blank and skipped counts; a problem with the file or a
+    failure as a message instead."""
+    try:
+        sheet = sheets.read(path, limits)
+        queue.put(("sheet", replace(sheet, rows=())))
+        for part in _validated(ctx, sheet, sector, chunk):
+            queue.put(("rows", part))
+        queue.put(("end", (sheet.blank, sheet.skipped)))
+    except SheetProblem as exc:
+        queue.put(("problem", str(exc)))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        queue.put(("failed", f"{type(exc).__name__}: {exc}"))
+    finally:
+        queue.close()
+        queue.join_thread()
 
-    def receive():
+
+class _Reader:
+    """The forked reading process and what the importing one receives from it."""
+
+    def __init__(self, ctx, path: Path, sector: str, chunk: int, limits: sheets.Limits):
+        mp = multiprocessing.get_context("fork")
+        self.path = path
+        self.queue = mp.Queue(maxsize=8)
+        # Forked, so nothing is pickled: the child gets ctx as it is.
+        self.process = mp.Process(target=_read_and_send, name="credit-import-reader",
+                                  args=(self.queue, ctx, path, sector, chunk, limits),
+                                  daemon=True)
+        self.process.start()
+
+    def receive(self) -> tuple[str, object]:
+        """The next message; the reader's problem or failure raised here, and its
+        unexpected end noticed within a second."""
         while True:
             try:
-                kind, value = queue.get(timeout=1.0)
+                kind, value = self.queue.get(timeout=1.0)
             except Empty:
-                if process.exitcode is not None:
+                if self.process.exitcode is not None:
                     raise RuntimeError("the reading process ended unexpectedly "
-                                       f"(exit code {process.exitcode})") from None
+                                       f"(exit code {self.process.exitcode})") from None
                 continue
             if kind == "problem":
                 raise SheetProblem(value)
             if kind == "failed":
-                raise RuntimeError(f"reading {path.name} failed: {value}")
+                raise RuntimeError(f"reading {self.path.name} failed: {value}")
             return kind, value
 
-    try:
-        _, sheet = receive()
-    except BaseException:
-        process.terminate()
-        raise
-
-    def chunks():
+    def chunks(self, sheet):
+        """The validated rows in parts; at the end the sheet's blank and skipped counts
+        are set on ``sheet``, and the reader is waited for (or stopped)."""
         try:
             while True:
-                kind, value = receive()
+                kind, value = self.receive()
                 if kind == "end":
                     sheet.blank, sheet.skipped = value
                     return
                 yield value
         finally:
-            process.join(timeout=5)
-            if process.is_alive():
-                process.terminate()
-
-    return sheet, chunks()
+            self.process.join(timeout=5)
+            if self.process.is_alive():
+                self.process.terminate()
 
 
 def write_rejects(path: Path, rejects: Iterable[tuple]) -> None:
@@ -386,69 +403,90 @@ def _import(ctx: ServiceContext, path: Path, sheet, chunks, summary: ImportSumma
             rejects: _Rejects, actor: Actor, batch_size: int, progress, pause,
             started: float) -> ImportSummary:
     """Insert the validated rows in batches; write the rejects list."""
-    entry_of = ctx.models.record_entry  # an agency code too (PERFORMANCE.md §7)
     if pause is None:
         pause = SQLITE_PAUSE if ctx.uow.engine.dialect.name == "sqlite" else 0.0
-
-    def reject(number: int, field_name: str, error: str, message: str,
-               stream: str = "read") -> None:
-        rejects.add(stream, number, field_name, error, message)
-        summary.errors[error] += 1
-
-    def insert(batch: list[tuple[int, dict]]) -> None:
-        held = time.perf_counter()
-        with ctx.uow(write=True) as uow:
-            store = _Prefetched(uow, [d for _, d in batch])
-            for number, data in batch:
-                try:
-                    row, _ = insert_record(ctx, store, actor, data)
-                except Conflict as exc:
-                    if exc.error != "duplicate_record":
-                        raise
-                    existing = uow.records.get(exc.extra["record_id"])
-                    diff = _differences(existing, data, entry_of(data["code"]).explicit)
-                    if diff:
-                        reject(number, "document_no", "duplicate_record",
-                               f"{exc.message} It differs in {', '.join(diff)}: a record "
-                               "is never changed; revoke it and enter the decision anew.",
-                               stream="insert")
-                    else:
-                        summary.already_present += 1
-                    continue
-                summary.imported += 1
-                summary.first_id = summary.first_id or row.id
-                summary.last_id = row.id
-            uow.commit()
-        summary.batches += 1
-        if pause:
-            time.sleep(min(pause, time.perf_counter() - held))
-
+    batches = _Batches(ctx, summary, rejects, actor, pause)
     done = 0
     batch: list[tuple[int, dict]] = []
     for part in chunks:
         for number, data, problems in part:
             done += 1
             for field_name, error, message in problems:
-                reject(number, field_name, error, message)
+                batches.reject(number, field_name, error, message)
             if data is not None:
                 batch.append((number, data))
             if len(batch) >= batch_size:
-                insert(batch)
+                batches.insert(batch)
                 batch = []
                 if progress:
                     progress(done, max(done, sheet.expected_rows))
     if batch:
-        insert(batch)
+        batches.insert(batch)
     if progress:
         progress(done, done)
-
     summary.rows, summary.blank, summary.skipped = done, sheet.blank, sheet.skipped
+    _write_rejects(path, summary, rejects)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _write_rejects(path: Path, summary: ImportSummary, rejects: _Rejects) -> None:
+    """``<input>.rejects.csv`` when a row was rejected; a stale one from an earlier run
+    of the same file is removed otherwise."""
     summary.rejected_rows = rejects.rows
     rejects_path = Path(f"{path}.rejects.csv")
     if rejects.problems:
         rejects.write(rejects_path)
         summary.rejects_path = rejects_path
     elif rejects_path.exists():
-        rejects_path.unlink()  # a stale list from an earlier run of this file
-    summary.seconds = time.perf_counter() - started
-    return summary
+        rejects_path.unlink()
+
+
+class _Batches:
+    """Inserts validated rows, one unit of work per batch, counting them in the summary;
+    a row already on file is counted as present, or rejected if it differs."""
+
+    def __init__(self, ctx: ServiceContext, summary: ImportSummary, rejects: _Rejects,
+                 actor: Actor, pause: float):
+        self.ctx, self.summary, self.rejects = ctx, summary, rejects
+        self.actor, self.pause = actor, pause
+        self.entry_of = ctx.models.record_entry  # an agency code too (PERFORMANCE.md §7)
+
+    def reject(self, number: int, field_name: str, error: str, message: str,
+               stream: str = "read") -> None:
+        self.rejects.add(stream, number, field_name, error, message)
+        self.summary.errors[error] += 1
+
+    def insert(self, batch: list[tuple[int, dict]]) -> None:
+        """One transaction for the batch, then a pause as long as it held the lock (at
+        most ``pause``: SQLITE_PAUSE says why)."""
+        held = time.perf_counter()
+        with self.ctx.uow(write=True) as uow:
+            store = _Prefetched(uow, [d for _, d in batch])
+            for number, data in batch:
+                self._insert_row(uow, store, number, data)
+            uow.commit()
+        self.summary.batches += 1
+        if self.pause:
+            time.sleep(min(self.pause, time.perf_counter() - held))
+
+    def _insert_row(self, uow, store: "_Prefetched", number: int, data: dict) -> None:
+        summary = self.summary
+        try:
+            row, _ = insert_record(self.ctx, store, self.actor, data)
+        except Conflict as exc:
+            if exc.error != "duplicate_record":
+                raise
+            existing = uow.records.get(exc.extra["record_id"])
+            diff = _differences(existing, data, self.entry_of(data["code"]).explicit)
+            if diff:
+                self.reject(number, "document_no", "duplicate_record",
+                            f"{exc.message} It differs in {', '.join(diff)}: a record "
+                            "is never changed; revoke it and enter the decision anew.",
+                            stream="insert")
+            else:
+                summary.already_present += 1
+            return
+        summary.imported += 1
+        summary.first_id = summary.first_id or row.id
+        summary.last_id = row.id

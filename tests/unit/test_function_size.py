@@ -1,6 +1,7 @@
 """Issue 9 item 18, and the developers' guide: no function over ~50 lines or cyclomatic
-complexity over 12 in the domain, the services and the API (the batch package and the
-CLI have their own owner and are not checked here).
+complexity over 12 in the service's code: ``credit`` (every package, the batch package
+and the CLI included), the scoring models' loaders and the API. Not the migrations: a
+published migration is never edited, and its ``upgrade`` is a list of tables.
 
 The complexity is McCabe's as ruff's C901 counts it (each ``if``/``elif``, loop, ``except``,
 ``case``, ``else`` of a ``try`` and nested function adds one; boolean operators and
@@ -15,7 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("credit/domain", "credit/services", "api")
+PACKAGES = ("credit", "scoring_models", "api")
+EXCLUDED = ("credit/persistence/migrations",)
 MAX_LINES = 50
 MAX_COMPLEXITY = 12
 
@@ -51,6 +53,8 @@ def _body_lines(fn: ast.FunctionDef) -> int:
 def _functions():
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
+            if str(path.relative_to(ROOT)).startswith(EXCLUDED):
+                continue
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     yield f"{path.relative_to(ROOT)}:{node.lineno} {node.name}", node
