@@ -22,6 +22,11 @@ on a table of its own in the same database.
 
     .venv/bin/python bench/cpu_profile.py [--scores 2000] [--evaluations 30] [--profile]
     .venv/bin/python bench/cpu_profile.py --parts [--pg]
+    .venv/bin/python bench/cpu_profile.py --framework
+
+With ``--framework``, what the API's layers cost around the service call: the same
+request as a direct WSGI call (no test client), then with ``scoring.score`` replaced by
+a function returning its body, and a bare Flask route returning that body.
 
 Figures only; nothing here is asserted in tests.
 """
@@ -191,6 +196,45 @@ def _parts(ctx, actor, url: str) -> dict:
     }
 
 
+def _framework(ctx, secret: str, actor) -> dict:
+    """The WSGI call of a served score, with and without the service's work, beside a
+    bare Flask route returning the same body (module docstring)."""
+    import io
+
+    from flask import Flask
+
+    from api import create_app
+    app = create_app({"CREDIT_CONTEXT": ctx})
+    body = scoring.score(ctx, actor, scoring.ScoreQuery(USCC, "housing"))
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": f"/api/v1/subjects/{USCC}/score",
+               "QUERY_STRING": "sector=housing", "SERVER_NAME": "127.0.0.1",
+               "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
+               "wsgi.url_scheme": "http", "wsgi.version": (1, 0), "wsgi.multithread": False,
+               "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.errors": sys.stderr,
+               "HTTP_AUTHORIZATION": f"Bearer {secret}", "HTTP_HOST": "127.0.0.1:8000",
+               "REMOTE_ADDR": "127.0.0.1"}
+
+    def call(wsgi) -> None:
+        status = []
+        out = b"".join(wsgi(dict(environ, **{"wsgi.input": io.BytesIO(b"")}),
+                            lambda s, h, e=None: status.append(s)))
+        assert status[0].startswith("200"), out[:300]
+
+    def stubbed() -> None:
+        real = scoring.score
+        scoring.score = lambda *_: dict(body)
+        try:
+            call(app)
+        finally:
+            scoring.score = real
+
+    bare = Flask("bare")
+    bare.add_url_rule("/api/v1/subjects/<uscc>/score", "score", lambda uscc: body)
+    return {"framework: WSGI call, the real score": lambda: call(app),
+            "framework: WSGI call, scoring.score returning its body": stubbed,
+            "framework: a bare Flask route returning the body": lambda: call(bare)}
+
+
 def _ceiling(url: str):
     """bench/logged_read.py's request, on its own table in the bench database (it
     reads the URL, SQLAlchemy's form included, from LOGGED_READ_URL at import)."""
@@ -214,6 +258,8 @@ def main() -> None:
     p.add_argument("--only", default="", help="run only paths whose label contains this")
     p.add_argument("--parts", action="store_true",
                    help="a served score's parts and the ceiling (CPU and wall)")
+    p.add_argument("--framework", action="store_true",
+                   help="the API's layers around the service call (WSGI, stubbed, bare Flask)")
     args = p.parse_args()
     url = _database(args.pg)
     ctx = build_context(url)
@@ -223,6 +269,8 @@ def main() -> None:
     if args.parts:
         paths = {k: v for k, v in paths.items() if k.startswith("score")}
         paths.update({k: ("scores", fn) for k, fn in _parts(ctx, actor, url).items()})
+    if args.framework:
+        paths = {k: ("scores", fn) for k, fn in _framework(ctx, secret, actor).items()}
     paths = {k: v for k, v in paths.items() if args.only in k}
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
           f"{platform.python_version()}, {'PostgreSQL' if args.pg else 'SQLite (WAL)'}; "
