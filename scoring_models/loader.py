@@ -255,7 +255,8 @@ def _entry_problems(key: str, e: dict, factors: dict) -> list[str]:
 
 
 def _build(d: dict, sha: str, source: str) -> ScoringModel:
-    """The model of a parsed definition, every problem named at once (ModelError)."""
+    """The model of a parsed definition, or ModelError naming every problem found: first
+    the quantities' cents, then the grades and the catalogue together."""
     head, grades = d["model"], d["grades"]
     problems = _quantity_problems(d)
     if problems:

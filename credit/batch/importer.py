@@ -359,6 +359,16 @@ class _Rejects:
         write_rejects(path, heapq.merge(*map(self._read, self.STREAMS),
                                         key=lambda r: r[0]))
 
+    def save_beside(self, path: Path) -> Path | None:
+        """``<input>.rejects.csv`` when a row was rejected (its path); otherwise None,
+        and a stale list from an earlier run of the same file is removed."""
+        rejects_path = Path(f"{path}.rejects.csv")
+        if self.problems:
+            self.write(rejects_path)
+            return rejects_path
+        rejects_path.unlink(missing_ok=True)
+        return None
+
     def close(self) -> None:
         for fh in self.files.values():
             fh.close()
@@ -425,21 +435,10 @@ def _import(ctx: ServiceContext, path: Path, sheet, chunks, summary: ImportSumma
     if progress:
         progress(done, done)
     summary.rows, summary.blank, summary.skipped = done, sheet.blank, sheet.skipped
-    _write_rejects(path, summary, rejects)
+    summary.rejected_rows = rejects.rows
+    summary.rejects_path = rejects.save_beside(path)
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def _write_rejects(path: Path, summary: ImportSummary, rejects: _Rejects) -> None:
-    """``<input>.rejects.csv`` when a row was rejected; a stale one from an earlier run
-    of the same file is removed otherwise."""
-    summary.rejected_rows = rejects.rows
-    rejects_path = Path(f"{path}.rejects.csv")
-    if rejects.problems:
-        rejects.write(rejects_path)
-        summary.rejects_path = rejects_path
-    elif rejects_path.exists():
-        rejects_path.unlink()
 
 
 class _Batches:
@@ -470,7 +469,7 @@ class _Batches:
         if self.pause:
             time.sleep(min(self.pause, time.perf_counter() - held))
 
-    def _insert_row(self, uow, store: "_Prefetched", number: int, data: dict) -> None:
+    def _insert_row(self, uow, store: _Prefetched, number: int, data: dict) -> None:
         summary = self.summary
         try:
             row, _ = insert_record(self.ctx, store, self.actor, data)
