@@ -1,0 +1,162 @@
+"""What a served score could reach if computing it cost nothing (issue 10, twelfth pass).
+
+An upper bound for every optimisation of the score's own work: the engine, the trace
+payload and its canonical text. The service is served as ``credit serve`` serves it (2
+sync workers, the same worker class, ``gc.freeze()``), and with ``FREE_COMPUTE=1`` each
+worker computes its first score as usual and then *reuses* that result, payload and
+canonical text for every later request. Everything else still runs per request: the
+token's authentication, the read at the committed head (with its records parsed), the
+entry's text and hash, the append with its lock and COMMIT (and on SQLite the WAL
+sync), the response. So a later trace repeats the first one's ``known_at`` and
+``knowledge_position``: wrong content, which is why this runs only on *copies* of the
+bench databases (a SQLite file copy; ``CREATE DATABASE … TEMPLATE`` on PostgreSQL),
+removed at the end. The chain itself stays valid (each entry hashes its own text).
+
+    .venv/bin/python bench/free_compute.py sqlite|pg [--rounds 3] [--seconds 5]
+
+It needs the population of bench/issue10.py (run that first). It prints, per round,
+the ceiling (the mean of the runs either side), the service as it is and the service
+with free computation, each as a share of the ceiling. Figures only.
+
+As a gunicorn app (``free_compute:app``) it is the service, patched when
+``FREE_COMPUTE=1``; the patch reaches into private names of credit/services/scoring.py,
+as ``cpu_profile.py --parts`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COPY_PG = "credit_bench_free_compute"
+
+
+def _patch() -> None:
+    """Compute the first score; hand the same result, payload and text to every later
+    request, after its read at the head has run."""
+    from credit.services import scoring
+    real_compute, real_payload = scoring._compute_in_snapshot, scoring._payload
+    real_text = scoring.canonical_text
+    first: dict = {}
+
+    def compute(ctx, actor, model, q, as_of):
+        if "result" not in first:
+            first["result"] = real_compute(ctx, actor, model, q, as_of)
+            return first["result"]
+        ctx.uow.served_scores.read_at_head(None if actor.confirmed else actor.token_id,
+                                           q.uscc)
+        return first["result"]
+
+    def payload(result, name, actor, context=None):
+        if "payload" not in first:
+            first["payload"] = real_payload(result, name, actor, context)
+        return first["payload"]
+
+    class Text:
+        @staticmethod
+        def dumps(value):
+            if "text" not in first:
+                first["text"] = real_text.dumps(value)
+            return first["text"]
+
+    scoring._compute_in_snapshot, scoring._payload = compute, payload
+    scoring.canonical_text = Text
+
+
+def _app():
+    if os.environ.get("FREE_COMPUTE") == "1":
+        _patch()
+    from api import create_app
+    app = create_app()
+    gc.collect()
+    gc.freeze()  # as api/server.py does in each worker
+    return app
+
+
+if __name__ != "__main__":  # imported by a gunicorn worker (no preload: after fork)
+    app = _app()
+
+
+def _server(url: str, work: Path, free: bool):
+    import issue10
+    env = issue10.credit_env(url, work)
+    env["FREE_COMPUTE"] = "1" if free else "0"
+    secret = issue10.token(env)
+    srv = issue10.Server([str(issue10.BIN / "gunicorn"), "-w", "2", "-b", "127.0.0.1:{port}",
+                          "--worker-class", "api.server.JsonErrorSyncWorker",
+                          "--keep-alive", "0", "--pythonpath", f"{ROOT},{ROOT / 'bench'}",
+                          "free_compute:app"], env, "/api/v1/health")
+    return srv, secret
+
+
+def _copies(kind: str, work: Path) -> tuple[str, str, str]:
+    """(the service's database, its scratch copy, the ceiling's database) as URLs."""
+    import issue10
+    if kind == "sqlite":
+        db = ROOT / "var/bench.db"
+        shutil.copyfile(db, work / "free.db")
+        return f"sqlite:///{db}", f"sqlite:///{work / 'free.db'}", \
+            f"sqlite:///{work / 'ceiling.db'}"
+    with issue10._pg("postgres") as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {COPY_PG} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {COPY_PG} TEMPLATE credit_bench_issue10")
+    return f"{issue10.PG_ADMIN}/credit_bench_issue10", f"{issue10.PG_ADMIN}/{COPY_PG}", \
+        issue10.fresh_pg("credit_bench_ceiling")
+
+
+def _rounds(ceiling, real, free, rounds: int, seconds: int) -> list[tuple]:
+    import issue10
+    read = ceiling.base + "/read"
+    urls = [(issue10.score_url(srv), secret) for srv, secret in (real, free)]
+    for url, secret in [(read, None), *urls]:
+        issue10.wrk(url, secret, 8, 2)  # warm-up
+    out, before = [], issue10.wrk(read, None, 8, seconds)["rps"]
+    for _ in range(rounds):
+        r, f = (issue10.wrk(url, secret, 8, seconds) for url, secret in urls)
+        after = issue10.wrk(read, None, 8, seconds)["rps"]
+        c = (before + after) / 2
+        print(f"ceiling {c:,.0f}/s; service {r['rps']:,.0f}/s ({r['rps'] / c:.0%}); "
+              f"free computation {f['rps']:,.0f}/s ({f['rps'] / c:.0%}); non-2xx "
+              f"{r['non2xx']} + {f['non2xx']}", flush=True)
+        out.append((c, r["rps"], f["rps"]))
+        before = after
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("backend", choices=("sqlite", "pg"))
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--seconds", type=int, default=5)
+    args = p.parse_args()
+    sys.path.insert(0, str(ROOT / "bench"))
+    import issue10
+    print(f"machine: {issue10.machine()}; {issue10.load()}")
+    work = Path(tempfile.mkdtemp(prefix="free-compute-"))
+    servers = []
+    try:
+        url, copy, ceiling_url = _copies(args.backend, work)
+        servers.append(issue10.ceiling_server(ceiling_url))
+        servers += [_server(url, work, False), _server(copy, work, True)]
+        rows = _rounds(servers[0], servers[1], servers[2], args.rounds, args.seconds)
+    finally:
+        for s in servers:
+            (s[0] if isinstance(s, tuple) else s).stop()
+        shutil.rmtree(work, ignore_errors=True)
+        if args.backend == "pg":
+            with issue10._pg("postgres") as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {COPY_PG} WITH (FORCE)")
+    print(f"median share of the ceiling: service "
+          f"{statistics.median(r / c for c, r, _ in rows):.0%}, free computation "
+          f"{statistics.median(f / c for c, _, f in rows):.0%}; {issue10.load()}")
+
+
+if __name__ == "__main__":
+    main()
