@@ -215,10 +215,11 @@ def _quantity_problems(d: dict) -> list[str]:
     return problems
 
 
-def _catalogue(entries: list[dict], factors: dict, problems: list[str]
-               ) -> dict[str, CatalogueEntry]:
-    """The catalogue by code; what is wrong with an entry goes to ``problems``."""
+def _catalogue(entries: list[dict], factors: dict
+               ) -> tuple[dict[str, CatalogueEntry], list[str]]:
+    """The catalogue by code, and what is wrong with its entries, in their order."""
     catalogue: dict[str, CatalogueEntry] = {}
+    problems: list[str] = []
     for i, e in enumerate(entries):
         key = f"catalogue[{i}] ({e['code']})"
         if e["code"] in catalogue:
@@ -235,7 +236,7 @@ def _catalogue(entries: list[dict], factors: dict, problems: list[str]
             explicit_max_months=e["explicit_max_months"],
             repair_min_months=e["repair_min_months"], flags=frozenset(e["flags"]),
             family=e["family"], basis=e["basis"], created_by=e["created_by"])
-    return catalogue
+    return catalogue, problems
 
 
 def _entry_problems(key: str, e: dict, factors: dict) -> list[str]:
@@ -270,7 +271,8 @@ def _build(d: dict, sha: str, source: str) -> ScoringModel:
         if g not in all_grades:
             problems.append(f"joint_punishment.key_supervision_grades: unknown grade {g!r}")
     factors = {k: (v["same"], v["other"]) for k, v in d["sector_factors"].items()}
-    catalogue = _catalogue(d["catalogue"], factors, problems)
+    catalogue, entry_problems = _catalogue(d["catalogue"], factors)
+    problems += entry_problems
     if problems:
         raise ModelError(f"{source}: " + "; ".join(problems))
     return ScoringModel(
