@@ -3,6 +3,7 @@ route/method (by Flask's router), then 401, then the role (403), then size limit
 
 from __future__ import annotations
 
+from copy import deepcopy
 from functools import wraps
 
 from flask import current_app, g, request
@@ -76,6 +77,7 @@ def requires(*roles: str, revocation_in_transaction: bool = False):
                 return _checked(view, roles, revocation_in_transaction, args, kwargs)
 
         wrapper.credit_roles = roles
+        _document_access(wrapper, roles)
         return wrapper
 
     return decorate
@@ -112,7 +114,37 @@ def public(view):
         return view(*args, **kwargs)
 
     wrapper.credit_roles = None
+    _document_access(wrapper, None)
     return wrapper
+
+
+def _error_response(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+
+
+def _document_access(wrapper, roles: tuple[str, ...] | None) -> None:
+    """The route's access rule (API.md §2) in its OpenAPI operation, written from the
+    same ``roles`` that :func:`requires` enforces, so the two cannot drift: a bearer
+    token (``security``), the roles that may call (``x-roles``) and the 401 and 403 it
+    answers otherwise; a public route states that it needs no token (``security: []``).
+    flask-smorest merges ``manual_doc`` into the operation, as ``Blueprint.doc`` does;
+    the copy leaves the wrapped view's own documentation untouched."""
+    apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))
+    manual = apidoc.setdefault("manual_doc", {})
+    if roles is None:
+        manual["security"] = []
+    else:
+        manual["security"] = [{"bearer": []}]
+        manual["x-roles"] = list(roles)
+        responses = manual.setdefault("responses", {})
+        responses["401"] = _error_response(
+            "Unauthorized: no bearer token, or one that is unknown, expired or revoked.")
+        responses["403"] = _error_response(
+            f"Forbidden: only {', '.join(roles)} may call this route, each within its "
+            "own scope (a regulator's sectors, an enterprise's own USCC, the token that "
+            "created an evaluation or caused a trace).")
+    wrapper._apidoc = apidoc
 
 
 def own_subject(uscc: str) -> None:

@@ -18,6 +18,24 @@ from credit.uscc import InvalidUSCC, normalise_uscc
 
 MAX_ID = 2**63 - 1
 _KEY_RE = re.compile(r"^[\x20-\x7e]{1,200}$")
+#: The Idempotency-Key header as the OpenAPI document states it (API.md §1): what
+#: :func:`idempotency` accepts, 1–200 printable ASCII characters.
+IDEMPOTENCY_KEY = {"in": "header", "name": "Idempotency-Key", "required": False,
+                   "description": "Makes a retried write answer what the first one did "
+                                  "(API.md §1).",
+                   "schema": {"type": "string", "minLength": 1, "maxLength": 200,
+                              "pattern": "^[\\x20-\\x7e]{1,200}$"}}
+
+
+def json_body(schema, *, idempotent: bool) -> dict:
+    """``Blueprint.doc`` arguments for a route that reads a JSON body of ``schema``
+    (api.http.read_json) and, when ``idempotent``, honours an Idempotency-Key
+    (:func:`idempotency`)."""
+    doc: dict = {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": schema}}}}
+    if idempotent:
+        doc["parameters"] = [IDEMPOTENCY_KEY]
+    return doc
 
 
 JSON_UTF8 = "application/json; charset=utf-8"

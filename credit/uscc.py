@@ -29,10 +29,17 @@ from functools import lru_cache
 from stdnum.cn import uscc as _gb32100
 from stdnum.exceptions import InvalidChecksum, ValidationError
 
-__all__ = ["USCC_LENGTH", "InvalidUSCC", "is_valid_uscc", "normalise_uscc"]
+__all__ = ["USCC_LENGTH", "USCC_SHAPE", "InvalidUSCC", "is_valid_uscc", "normalise_uscc"]
 
 #: Number of characters in every USCC.
 USCC_LENGTH = 18
+
+#: The shape of a USCC as the service accepts it, for the OpenAPI document: surrounding
+#: whitespace, eight digits, ten characters of the code alphabet in either case. Every
+#: code :func:`normalise_uscc` accepts matches it (tests/unit/test_uscc.py); what it
+#: cannot say is the check character, which the service still verifies (400
+#: ``invalid_uscc``).
+USCC_SHAPE = r"^\s*[0-9]{8}[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{10}\s*$"
 
 _DIGITS = frozenset("0123456789")
 # The GB 32100-2015 alphabet for the organisation code and the check character.

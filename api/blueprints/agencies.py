@@ -6,7 +6,7 @@ from marshmallow import fields, validate
 
 from api.auth import requires
 from api.blueprints import Blueprint, ctx
-from api.http import idempotency, path_uscc, read_json, verbatim
+from api.http import idempotency, json_body, path_uscc, read_json, verbatim
 from api.schemas import ErrorBody, Instant, Query
 from credit.services import agencies
 from credit.services.agency_resources import AgencyRatingIn, AgencyRatingOut, AgencyScoreOut
@@ -24,9 +24,7 @@ class AgencyScoreQuery(Query):
 
 
 @blp.route("/tenders/<code>/agency-rating", methods=["POST"])
-@blp.doc(requestBody={"required": True, "content": {"application/json": {
-    "schema": AgencyRatingIn}}}, parameters=[{"in": "header", "name": "Idempotency-Key",
-                                              "schema": {"type": "string"}}])
+@blp.doc(**json_body(AgencyRatingIn, idempotent=True))
 @blp.response(201, AgencyRatingOut)
 @blp.alt_response(400, schema=ErrorBody)
 @requires(*agencies.RATERS)

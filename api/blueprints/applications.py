@@ -5,7 +5,7 @@ from flask import g
 
 from api.auth import requires
 from api.blueprints import Blueprint, ctx
-from api.http import parse_id, read_json
+from api.http import json_body, parse_id, read_json
 from api.schemas import ApplicationQuery, ErrorBody
 from credit.services import applications
 from credit.services.inputs import ApplicationInput, DecisionInput
@@ -15,13 +15,8 @@ blp = Blueprint("applications", __name__, url_prefix="/api/v1",
                 description="Credit-repair applications (信用修复申请) and objections (异议申诉)")
 
 
-def _body(schema):
-    return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": schema}}}}
-
-
 @blp.route("/records/<record_id>/applications", methods=["POST"])
-@blp.doc(**_body(ApplicationInput))
+@blp.doc(**json_body(ApplicationInput, idempotent=False))
 @blp.response(201, ApplicationOut)
 @blp.alt_response(400, schema=ErrorBody)
 @blp.alt_response(409, schema=ErrorBody)
@@ -45,7 +40,7 @@ def index(status, sector, limit, after):
 
 
 @blp.route("/applications/<application_id>/decision", methods=["POST"])
-@blp.doc(**_body(DecisionInput))
+@blp.doc(**json_body(DecisionInput, idempotent=False))
 @blp.response(200, ApplicationOut)
 @blp.alt_response(409, schema=ErrorBody)
 @blp.alt_response(422, schema=ErrorBody)

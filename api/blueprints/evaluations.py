@@ -4,7 +4,7 @@ from flask import g
 
 from api.auth import requires
 from api.blueprints import Blueprint, ctx
-from api.http import idempotency, parse_id, read_json, verbatim
+from api.http import idempotency, json_body, parse_id, read_json, verbatim
 from api.schemas import ErrorBody
 from credit.services import scoring
 from credit.services.inputs import EvaluationInput
@@ -15,9 +15,7 @@ blp = Blueprint("evaluations", __name__, url_prefix="/api/v1/evaluations",
 
 
 @blp.route("", methods=["POST"])
-@blp.doc(requestBody={"required": True, "content": {"application/json": {
-    "schema": EvaluationInput}}},
-    parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}}])
+@blp.doc(**json_body(EvaluationInput, idempotent=True))
 @blp.response(201, EvaluationOut)
 @blp.alt_response(400, schema=ErrorBody)
 @requires("evaluator")

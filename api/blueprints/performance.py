@@ -7,7 +7,7 @@ from flask import g
 
 from api.auth import READERS, own_subject, requires
 from api.blueprints import Blueprint, ctx
-from api.http import idempotency, parse_id, path_uscc, read_json, verbatim
+from api.http import idempotency, json_body, parse_id, path_uscc, read_json, verbatim
 from api.schemas import AsOfQuery, ContractQuery, ErrorBody, PerformanceQuery
 from credit.services import performance
 from credit.services.performance_inputs import PerformanceIn, ReviewIn
@@ -24,14 +24,8 @@ blp = Blueprint("performance", __name__, url_prefix="/api/v1",
 READ = performance.PERFORMANCE_READERS
 
 
-def _body(schema):
-    return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": schema}}}, "parameters": [
-            {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}}]}
-
-
 @blp.route("/tenders/<code>/performance", methods=["POST"])
-@blp.doc(**_body(PerformanceIn))
+@blp.doc(**json_body(PerformanceIn, idempotent=True))
 @blp.response(201, PerformanceOut)
 @blp.alt_response(400, schema=ErrorBody)
 @requires("tenderee")
@@ -62,7 +56,7 @@ def show(evaluation_id):
 
 
 @blp.route("/performance/<evaluation_id>/review", methods=["POST"])
-@blp.doc(**_body(ReviewIn))
+@blp.doc(**json_body(ReviewIn, idempotent=True))
 @blp.response(200, PerformanceOut)
 @blp.alt_response(400, schema=ErrorBody)
 @requires("regulator")

@@ -4,7 +4,7 @@ from flask import g
 
 from api.auth import READERS, own_subject, requires
 from api.blueprints import Blueprint, ctx
-from api.http import idempotency, parse_id, read_json, verbatim
+from api.http import idempotency, json_body, parse_id, read_json, verbatim
 from api.schemas import ErrorBody, RecordQuery
 from credit.errors import Forbidden
 from credit.services import records
@@ -15,14 +15,8 @@ blp = Blueprint("records", __name__, url_prefix="/api/v1/records",
                 description="Credit records entered by sector regulators")
 
 
-def _body(schema):
-    return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": schema}}}}
-
-
 @blp.route("", methods=["POST"])
-@blp.doc(**_body(RecordInput), parameters=[{"in": "header", "name": "Idempotency-Key",
-                                            "schema": {"type": "string"}}])
+@blp.doc(**json_body(RecordInput, idempotent=True))
 @blp.response(201, RecordOut)
 @blp.alt_response(400, schema=ErrorBody)
 @requires("regulator")
@@ -59,7 +53,7 @@ def show(record_id):
 
 
 @blp.route("/<record_id>/revocation", methods=["POST"])
-@blp.doc(**_body(RevocationInput))
+@blp.doc(**json_body(RevocationInput, idempotent=False))
 @blp.response(200, RecordOut)
 @requires("regulator")
 def revoke(record_id):
@@ -69,7 +63,7 @@ def revoke(record_id):
 
 
 @blp.route("/<record_id>/repair", methods=["POST"])
-@blp.doc(**_body(RepairInput))
+@blp.doc(**json_body(RepairInput, idempotent=False))
 @blp.response(200, RecordOut)
 @requires("regulator")
 def repair(record_id):

@@ -5,7 +5,7 @@ from flask import g
 
 from api.auth import requires
 from api.blueprints import Blueprint, ctx
-from api.http import idempotency, read_json, verbatim
+from api.http import idempotency, json_body, read_json, verbatim
 from api.schemas import ErrorBody, TenderQuery
 from credit.services import tenders
 from credit.services.resources import RegisteredTenderOut, RegisteredTenderPage
@@ -15,16 +15,8 @@ blp = Blueprint("tenders", __name__, url_prefix="/api/v1/tenders",
                 description="Tenders and their bids, registered by the trading platform "
                             "at bid opening (开标)")
 
-IDEMPOTENCY_KEY = [{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}}]
-
-
-def _body(schema):
-    return {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": schema}}}, "parameters": IDEMPOTENCY_KEY}
-
-
 @blp.route("", methods=["POST"])
-@blp.doc(**_body(TenderIn))
+@blp.doc(**json_body(TenderIn, idempotent=True))
 @blp.response(201, RegisteredTenderOut)
 @blp.alt_response(400, schema=ErrorBody)
 @requires("platform")
@@ -56,7 +48,7 @@ def show(code):
 
 
 @blp.route("/<code>/award", methods=["POST"])
-@blp.doc(**_body(AwardIn))
+@blp.doc(**json_body(AwardIn, idempotent=True))
 @blp.response(200, RegisteredTenderOut)
 @blp.alt_response(400, schema=ErrorBody)
 @requires("platform")

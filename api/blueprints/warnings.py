@@ -5,7 +5,7 @@ from flask import g
 
 from api.auth import requires
 from api.blueprints import Blueprint, ctx
-from api.http import idempotency, parse_id, read_json, verbatim
+from api.http import idempotency, json_body, parse_id, read_json, verbatim
 from api.schemas import ErrorBody, WarningQuery
 from credit.services import warnings
 from credit.services.resources import WarningOut, WarningPage
@@ -35,9 +35,7 @@ def show(warning_id):
 
 
 @blp.route("/<warning_id>/disposal", methods=["POST"])
-@blp.doc(requestBody={"required": True, "content": {"application/json": {
-    "schema": DisposalIn}}},
-    parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string"}}])
+@blp.doc(**json_body(DisposalIn, idempotent=True))
 @blp.response(200, WarningOut)
 @blp.alt_response(400, schema=ErrorBody)
 @requires("regulator")

@@ -14,8 +14,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from credit.domain.dates import MAX_DATE, MIN_DATE, parse_date
 from credit.domain.model import SECTORS
 from credit.errors import InvalidInput
-
-USCC_PATTERN = r"^\s*[0-9A-Za-z]{18}\s*$"
+from credit.uscc import USCC_SHAPE
 
 
 def _clean_text(value: str) -> str:
@@ -34,6 +33,10 @@ class Text(fields.String):
     def __init__(self, *, min_len: int = 0, max_len: int | None = None, **kw):
         self.min_len, self.max_len = min_len, max_len
         kw.setdefault("metadata", {})
+        # The document states the limits as sent; the service applies them to the
+        # trimmed text (so "  " is refused as empty although it has two characters).
+        if min_len:
+            kw["metadata"].setdefault("minLength", min_len)
         if max_len:
             kw["metadata"].setdefault("maxLength", max_len)
         super().__init__(**kw)
@@ -86,7 +89,8 @@ class UsccString(fields.String):
 
     def __init__(self, **kw):
         kw.setdefault("metadata", {}).update(
-            {"example": "91330603MA2D4F6E84", "description": "统一社会信用代码 (GB 32100-2015)"})
+            {"example": "91330603MA2D4F6E84", "description": "统一社会信用代码 (GB 32100-2015)",
+             "pattern": USCC_SHAPE})
         super().__init__(**kw)
 
     def _deserialize(self, value, attr, data, **kw):

@@ -5,6 +5,7 @@ their creator and traces to the token that caused them."""
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 
@@ -109,6 +110,37 @@ def test_role_route_matrix(api, ctx):
             if error and audit_head(ctx) != head:
                 mismatches.append((label, who, "a refused request wrote to the audit log"))
     assert mismatches == []
+
+
+def _operation_key(label_or_path: str) -> str:
+    """"GET /records/{id}" and "GET /api/v1/records/{record_id}" alike: "GET /records/{}"."""
+    method, _, path = label_or_path.partition(" ")
+    return f"{method} {re.sub(r'{[^}]*}', '{}', path.removeprefix('/api/v1'))}"
+
+
+def test_the_openapi_document_states_who_may_call_each_route(api):
+    """API.md §2 in the document: a public route needs no token (``security: []``);
+    every other operation needs a bearer token, names the roles that may call it
+    (``x-roles``) — at least every role the matrix above lets through — and documents
+    its 401 and 403."""
+    doc = api.get("/api/v1/openapi.json").get_json()
+    operations = {_operation_key(f"{m.upper()} {p}"): op for p, ops in doc["paths"].items()
+                  for m, op in ops.items() if m in ("get", "post")}
+    for op in operations.values():
+        if op["security"]:
+            assert op["security"] == [{"bearer": []}]
+            assert op["x-roles"] and {"401", "403"} <= set(op["responses"])
+        else:
+            assert "x-roles" not in op
+    for label, allowed, _status, _prepare in _matrix(api):
+        if label == "GET /openapi.json":
+            continue  # the document need not describe itself
+        op = operations[_operation_key(label)]
+        if allowed == EVERYONE:
+            assert op["security"] == [], label
+        else:
+            assert op["security"] == [{"bearer": []}], label
+            assert set(allowed) <= set(op["x-roles"]), label
 
 
 def test_every_score_served_is_traced_with_the_callers_name(api, ctx):

@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from credit.uscc import USCC_SHAPE
 from tests.e2e.conftest import (
     DECIMAL_RE,
     ENTRY_KEYS,
@@ -633,6 +634,37 @@ def test_openapi_document(api):
     # validator is an ImportError here (a failure), never a silent pass
     from openapi_spec_validator import validate
     validate(doc)
+
+
+IDEMPOTENT_WRITES = {("/api/v1/records", "post"), ("/api/v1/evaluations", "post"),
+                     ("/api/v1/tenders", "post"), ("/api/v1/tenders/{code}/award", "post"),
+                     ("/api/v1/warnings/{warning_id}/disposal", "post"),
+                     ("/api/v1/tenders/{code}/agency-rating", "post"),
+                     ("/api/v1/tenders/{code}/performance", "post"),
+                     ("/api/v1/performance/{evaluation_id}/review", "post")}
+
+
+def test_the_document_states_the_idempotency_key_and_the_uscc_shape(api):
+    """API.md §1: Idempotency-Key is 1–200 printable ASCII characters, documented on the
+    writes that honour it and on no other; a USCC field or query parameter states the
+    shape of a code (credit.uscc.USCC_SHAPE)."""
+    doc = api.get("/api/v1/openapi.json").get_json()
+    keyed = {(path, m) for path, ops in doc["paths"].items() for m, op in ops.items()
+             if m != "parameters" and any(p["name"] == "Idempotency-Key"
+                                          for p in op.get("parameters", []))}
+    assert keyed == IDEMPOTENT_WRITES
+    path, method = sorted(IDEMPOTENT_WRITES)[0]
+    header = next(p for p in doc["paths"][path][method]["parameters"]
+                  if p["name"] == "Idempotency-Key")
+    pattern = header["schema"]["pattern"]
+    for key, accepted in (("k-1", True), ("x" * 200, True), (" ~", True), ("", False),
+                          ("x" * 201, False), ("clé", False), ("a\x7f", False)):
+        assert bool(re.fullmatch(pattern, key)) is accepted, key
+    schemas = doc["components"]["schemas"]
+    assert schemas["RecordInput"]["properties"]["uscc"]["pattern"] == USCC_SHAPE
+    assert schemas["RecordInput"]["properties"]["subject_name"]["minLength"] == 1
+    query = doc["paths"]["/api/v1/records"]["get"]["parameters"]
+    assert next(p for p in query if p["name"] == "uscc")["schema"]["pattern"] == USCC_SHAPE
 
 
 def test_openapi_document_content_type(api):

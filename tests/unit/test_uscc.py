@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stdnum.cn import uscc as stdnum_uscc
 
-from credit.uscc import InvalidUSCC, is_valid_uscc, normalise_uscc
+from credit.uscc import USCC_SHAPE, InvalidUSCC, is_valid_uscc, normalise_uscc
 from tests.conftest import unavailable
 
 # Real, published 统一社会信用代码 (all valid under GB 32100-2015), from the shared test
@@ -318,3 +319,35 @@ def test_arbitrary_text_is_either_accepted_unchanged_or_refused_with_a_sentence(
         assert len(code) == 18
         assert stdnum_uscc.is_valid(code)
         assert is_valid_uscc(raw)
+
+
+# ---- the shape the OpenAPI document states -----------------------------------------------
+
+# ECMA-262's \s (the document's regex dialect) and Python's differ only in U+001C–U+001F,
+# which no client puts round a code; the test keeps to whitespace both agree on.
+_SPACE = st.text(alphabet=" \t\n\u3000", max_size=2)
+
+
+@given(_SPACE, division, organisation_code, _SPACE, st.booleans())
+def test_every_accepted_code_has_the_documented_shape(before, head, body, after, lower):
+    """USCC_SHAPE is never stricter than the service: a client that validates against
+    the OpenAPI document never refuses a code the service would take."""
+    code = head + body + stdnum_uscc.calc_check_digit(head + body)
+    raw = before + (code.lower() if lower else code) + after
+    assert is_valid_uscc(raw)
+    assert re.fullmatch(USCC_SHAPE, raw)
+
+
+@pytest.mark.parametrize("raw", ["91330603MA2D4F6E8", "91330603MA2D4F6E845",
+                                 "9133060AMA2D4F6E84", "91330603MA2D4F6O84",
+                                 "91330603MA2D4F6E8Z", "91330603 MA2D4F6E84",
+                                 "91330603-MA2D4F6E84", ""])
+def test_the_documented_shape_refuses_what_no_check_character_can_mend(raw):
+    assert re.fullmatch(USCC_SHAPE, raw) is None
+    assert not is_valid_uscc(raw)
+
+
+@given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdz -\u3000", max_size=20))
+def test_a_code_outside_the_shape_is_refused(raw):
+    if re.fullmatch(USCC_SHAPE, raw) is None:
+        assert not is_valid_uscc(raw)
