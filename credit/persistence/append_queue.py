@@ -29,10 +29,15 @@ a holder that is *stopped*, not dead (an import suspended with Ctrl-Z, a process
 debugger), costs each waiter one busy timeout and a clear 503, not a request held until
 gunicorn's worker timeout kills the worker. ``flock`` itself cannot time out, and polling
 instead cost a tenth of the throughput; the timer costs nothing when the lock is free
-(the first try does not block) and about six system calls when it is not. Elsewhere the wait
-stays unbounded, as it was: a gthread worker's threads (Python runs signal handlers in
-the main thread only), and a main thread whose ``SIGALRM`` or interval timer something else
-already uses (it is never taken from its owner). The bound is on the file lock's wait
+(the first try does not block) and about six system calls when it is not. Where no alarm
+can interrupt the wait — a gthread worker's threads (Python runs signal handlers in the
+main thread only), and a main thread whose ``SIGALRM`` or interval timer something else
+already uses (it is never taken from its owner) — the writer polls instead: it tries
+the lock without blocking, sleeping 0.2 ms, then twice as long each time up to 5 ms,
+and answers 503 once the busy timeout has passed. That costs a waiter up to 5 ms of
+latency after the lock is released, in exchange for the same bound as the main thread's;
+before, such a wait was unbounded (issue 10: a stopped holder held every thread of a
+gthread worker). The bound is on the file lock's wait
 only: a writer that got the file lock just inside the busy timeout may then wait up to
 another one in ``BEGIN IMMEDIATE`` if something else holds SQLite's lock, about 60 s in
 all: gunicorn's worker timeout, so that request may still end with the worker killed.
@@ -133,9 +138,31 @@ class AppendQueue:
             except _Expired:
                 raise _busy() from None
         else:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            _wait_polling(fd, started + limit)
         if time.monotonic() - started > limit:
             raise _busy()
+
+
+#: The polling wait's first and longest sleep between tries (module docstring).
+POLL_FIRST, POLL_LONGEST = 0.0002, 0.005
+
+
+def _wait_polling(fd: int, deadline: float) -> None:
+    """Try the file lock again and again, sleeping 0.2 ms, then twice as long each
+    time up to 5 ms, until it is granted or ``deadline`` (``time.monotonic``) has
+    passed: then 503. For a wait that no alarm can interrupt (module docstring)."""
+    pause = POLL_FIRST
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _busy()
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, POLL_LONGEST)
 
 
 def _busy() -> Unavailable:
