@@ -21,11 +21,13 @@ three, and holds the lock across none: it reads the head (autocommit), computes 
 after it and sends *one* autocommit statement that takes the append lock and inserts it
 (``_PG_GUARDED_INSERT``; the lock is a one-row relation joined to the row, so nothing is
 inserted before it is granted). That statement's snapshot (READ COMMITTED, which every
-connection sets when it opens: database.make_engine) may be older than the lock, so its
-own view of the head is not trusted; the primary key on ``position`` is the
-guard. If any writer appended after our read, ``head + 1`` exists by the time we hold
-the lock, ``ON CONFLICT (position) DO NOTHING`` writes nothing and returns no row, and
-the append runs the locked way above, which always succeeds. If the row goes in,
+connection sets when it opens, database.make_engine: under a server or role default of
+SERIALIZABLE a moved head would be a serialization failure, a 503, instead of no row)
+may be older than the lock, so its own view of the head is not trusted; the primary
+key on ``position`` is the guard. If any writer appended after our read, ``head + 1``
+exists by the time we hold the lock, ``ON CONFLICT (position) DO NOTHING`` writes
+nothing and returns no row, and the append runs the locked way above, which always
+succeeds. If the row goes in,
 ``head + 1`` was free while we held the lock, so — the chain being gap-free — our head
 was the head, and ``position``, ``prev_sha256`` and the strictly increasing ``at`` are
 exactly those the locked way would have written: a compare-and-swap whose compare is the
