@@ -29,6 +29,7 @@ import argparse
 import gc
 import os
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -50,8 +51,10 @@ def _patch() -> None:
         if "result" not in first:
             first["result"] = real_compute(ctx, actor, model, q, as_of)
             return first["result"]
-        ctx.uow.served_scores.read_at_head(None if actor.confirmed else actor.token_id,
-                                           q.uscc)
+        read = ctx.uow.served_scores.read_at_head(
+            None if actor.confirmed else actor.token_id, q.uscc)
+        if read is not None and read.opening.revoked:
+            scoring.refuse_revoked(actor)
         return first["result"]
 
     def payload(result, name, actor, context=None):
@@ -101,7 +104,9 @@ def _copies(kind: str, work: Path) -> tuple[str, str, str]:
     import issue10
     if kind == "sqlite":
         db = ROOT / "var/bench.db"
-        shutil.copyfile(db, work / "free.db")
+        # SQLite's backup, not a file copy: the population is in WAL mode.
+        with sqlite3.connect(db) as source, sqlite3.connect(work / "free.db") as target:
+            source.backup(target)
         return f"sqlite:///{db}", f"sqlite:///{work / 'free.db'}", \
             f"sqlite:///{work / 'ceiling.db'}"
     with issue10._pg("postgres") as conn:
@@ -143,8 +148,10 @@ def main() -> None:
     servers = []
     try:
         url, copy, ceiling_url = _copies(args.backend, work)
+        # Each server is listed as soon as it runs, so that a later failure stops it.
         servers.append(issue10.ceiling_server(ceiling_url))
-        servers += [_server(url, work, False), _server(copy, work, True)]
+        servers.append(_server(url, work, False))
+        servers.append(_server(copy, work, True))
         rows = _rounds(servers[0], servers[1], servers[2], args.rounds, args.seconds)
     finally:
         for s in servers:

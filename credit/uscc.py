@@ -34,12 +34,19 @@ __all__ = ["USCC_LENGTH", "USCC_SHAPE", "InvalidUSCC", "is_valid_uscc", "normali
 #: Number of characters in every USCC.
 USCC_LENGTH = 18
 
+#: The characters ``str.strip()`` removes (``str.isspace()``), spelled out: regex
+#: dialects disagree on ``\s`` (ECMA-262, the OpenAPI document's, leaves out U+001C–
+#: U+001F and U+0085; Go's and Java's are ASCII only, without U+3000).
+_WHITESPACE = (r"[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f"
+               r"\u205f\u3000]")
+
 #: The shape of a USCC as the service accepts it, for the OpenAPI document: surrounding
 #: whitespace, eight digits, ten characters of the code alphabet in either case. Every
 #: code :func:`normalise_uscc` accepts matches it (tests/unit/test_uscc.py); what it
 #: cannot say is the check character, which the service still verifies (400
 #: ``invalid_uscc``).
-USCC_SHAPE = r"^\s*[0-9]{8}[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{10}\s*$"
+USCC_SHAPE = (f"^{_WHITESPACE}*[0-9]{{8}}[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{{10}}"
+              f"{_WHITESPACE}*$")
 
 _DIGITS = frozenset("0123456789")
 # The GB 32100-2015 alphabet for the organisation code and the check character.

@@ -34,7 +34,8 @@ class Text(fields.String):
         self.min_len, self.max_len = min_len, max_len
         kw.setdefault("metadata", {})
         # The document states the limits as sent; the service applies them to the
-        # trimmed text (so "  " is refused as empty although it has two characters).
+        # trimmed text: "  " is refused as empty although it has two characters, and a
+        # text at maxLength with spaces round it is taken although longer.
         if min_len:
             kw["metadata"].setdefault("minLength", min_len)
         if max_len:

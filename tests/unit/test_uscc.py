@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -323,9 +324,16 @@ def test_arbitrary_text_is_either_accepted_unchanged_or_refused_with_a_sentence(
 
 # ---- the shape the OpenAPI document states -----------------------------------------------
 
-# ECMA-262's \s (the document's regex dialect) and Python's differ only in U+001C–U+001F,
-# which no client puts round a code; the test keeps to whitespace both agree on.
-_SPACE = st.text(alphabet=" \t\n\u3000", max_size=2)
+# Every character str.strip() removes (the service trims with it).
+_WHITESPACE = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()]
+_SPACE = st.text(alphabet=_WHITESPACE, max_size=2)
+
+
+def test_the_documented_shape_forgives_exactly_the_whitespace_the_service_trims():
+    padded = [c for c in map(chr, range(sys.maxunicode + 1))
+              if re.fullmatch(USCC_SHAPE, c + SUBJECT)]
+    assert padded == _WHITESPACE
+    assert "\\s" not in USCC_SHAPE  # regex dialects disagree on what \s means
 
 
 @given(_SPACE, division, organisation_code, _SPACE, st.booleans())
