@@ -8,7 +8,7 @@ from werkzeug.exceptions import MethodNotAllowed
 
 from api import console, errors, ratelimit
 from api.console.access import SessionCookies
-from api.http import ResponseJSON
+from api.http import ResponseJSON, UsccConverter, uscc_parameter
 from api.schemas import ErrorBody
 
 # Routes whose GET logs a trace: HEAD would too, so it is refused (API.md §4).
@@ -79,6 +79,8 @@ def _register_api(app: Flask) -> None:
     api = CreditApi(app, spec_kwargs={"info": {"description": "Credit scores, grades and joint "
                                          "punishment for public tendering in Zhejiang."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    app.url_map.converters["uscc"] = UsccConverter
+    api.register_converter(UsccConverter, uscc_parameter)
     from api.blueprints import (
         agencies,
         applications,

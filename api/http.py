@@ -10,11 +10,12 @@ import re
 import orjson
 from flask import Response, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.routing import BaseConverter
 
 from api.auth import MAX_BODY, TooLarge
 from credit.errors import CreditError, InvalidInput, NotFound
 from credit.services.idempotency import IdempotentRequest, Outcome
-from credit.uscc import InvalidUSCC, normalise_uscc
+from credit.uscc import USCC_SHAPE, InvalidUSCC, normalise_uscc
 
 MAX_ID = 2**63 - 1
 _KEY_RE = re.compile(r"^[\x20-\x7e]{1,200}$")
@@ -151,6 +152,20 @@ def parse_id(raw: str, what: str) -> int:
     if not re.fullmatch(r"[1-9][0-9]{0,18}", raw or "") or int(raw) > MAX_ID:
         raise NotFound(f"There is no {what} {raw!r}.")
     return int(raw)
+
+
+class UsccConverter(BaseConverter):
+    """``<uscc:name>`` in an API route: matches what werkzeug's default converter
+    matches (one path segment) and hands it over as it came, so that a malformed code
+    still answers 400 ``invalid_uscc`` from the view (:func:`path_uscc`), after
+    authentication, as API.md §1 orders the checks. It exists for the OpenAPI document,
+    which states the code's shape for every USCC in a path (:func:`uscc_parameter`)."""
+
+
+def uscc_parameter(_converter: UsccConverter) -> dict:
+    """The OpenAPI schema of a ``<uscc:…>`` path parameter (flask-smorest's
+    ``register_converter``)."""
+    return {"type": "string", "minLength": 1, "pattern": USCC_SHAPE}
 
 
 def path_uscc(raw: str) -> str:

@@ -36,7 +36,7 @@ def rate(code):
                                          idempotency(g.actor.token_id, body)))
 
 
-@blp.route("/agencies/<uscc>/score", methods=["GET"])
+@blp.route("/agencies/<uscc:uscc>/score", methods=["GET"])
 @blp.response(200, AgencyScoreOut)
 @requires(*agencies.SCORE_READERS)  # outside the query parsing: 401/403 before 400
 @blp.arguments(AgencyScoreQuery, location="query", as_kwargs=True)

@@ -79,7 +79,7 @@ def contracts(status, sector, village, tenderee, winner, limit, after):
     return performance.list_contracts(ctx(), g.actor, f)
 
 
-@blp.route("/subjects/<uscc>/performance", methods=["GET"])
+@blp.route("/subjects/<uscc:uscc>/performance", methods=["GET"])
 @blp.response(200, PerformanceIndexOut)
 @requires(*READERS)
 @blp.arguments(AsOfQuery, location="query", as_kwargs=True)

@@ -18,7 +18,7 @@ blp = Blueprint("subjects", __name__, url_prefix="/api/v1/subjects",
                 description="Enterprises, their scores and who pulled them")
 
 
-@blp.route("/<uscc>", methods=["GET"])
+@blp.route("/<uscc:uscc>", methods=["GET"])
 @blp.response(200, SubjectOut)
 @requires(*READERS)
 def show(uscc):
@@ -28,7 +28,7 @@ def show(uscc):
     return subjects.get_subject(ctx(), uscc)
 
 
-@blp.route("/<uscc>/score", methods=["GET"])
+@blp.route("/<uscc:uscc>/score", methods=["GET"])
 @blp.response(200, ScoreOut)
 @requires(*READERS, revocation_in_transaction=True)  # outside the query parsing: 401/403/413
 # come before 400; the token's revocation is checked in the score's own transaction
@@ -42,7 +42,7 @@ def score(uscc, sector, as_of, known_at, model):
     return scoring.score(ctx(), g.actor, q)
 
 
-@blp.route("/<uscc>/inquiries", methods=["GET"])
+@blp.route("/<uscc:uscc>/inquiries", methods=["GET"])
 @blp.response(200, InquiryPage)
 @requires("auditor", "admin", "enterprise")
 @blp.arguments(Page, location="query", as_kwargs=True)

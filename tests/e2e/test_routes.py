@@ -665,6 +665,22 @@ def test_the_document_states_the_idempotency_key_and_the_uscc_shape(api):
     assert schemas["RecordInput"]["properties"]["subject_name"]["minLength"] == 1
     query = doc["paths"]["/api/v1/records"]["get"]["parameters"]
     assert next(p for p in query if p["name"] == "uscc")["schema"]["pattern"] == USCC_SHAPE
+    in_paths = [(path, p) for path, item in doc["paths"].items()
+                for p in item.get("parameters", []) if p["in"] == "path" and p["name"] == "uscc"]
+    assert {path for path, _ in in_paths} == {
+        "/api/v1/subjects/{uscc}", "/api/v1/subjects/{uscc}/score",
+        "/api/v1/subjects/{uscc}/inquiries", "/api/v1/subjects/{uscc}/performance",
+        "/api/v1/agencies/{uscc}/score"}
+    assert all(p["schema"]["pattern"] == USCC_SHAPE for _, p in in_paths)
+
+
+def test_a_malformed_uscc_in_a_path_is_still_400_after_authentication(api):
+    """The path's converter matches any segment: the code is checked by the view, after
+    the token (API.md §1), not refused by the router as a 404."""
+    assert_error(api.get("/api/v1/subjects/not-a-code/score?sector=housing"), 401,
+                 "unauthenticated")
+    assert_error(api.get("/api/v1/subjects/not-a-code/score?sector=housing", "evaluator"),
+                 400, "invalid_uscc")
 
 
 def test_openapi_document_content_type(api):
