@@ -76,7 +76,6 @@ def requires(*roles: str, revocation_in_transaction: bool = False):
             except ConnectionLost:
                 return _checked(view, roles, revocation_in_transaction, args, kwargs)
 
-        wrapper.credit_roles = roles
         _document_access(wrapper, roles)
         return wrapper
 
@@ -113,7 +112,6 @@ def public(view):
         check_limits()
         return view(*args, **kwargs)
 
-    wrapper.credit_roles = None
     _document_access(wrapper, None)
     return wrapper
 

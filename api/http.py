@@ -15,7 +15,8 @@ from werkzeug.routing import BaseConverter
 from api.auth import MAX_BODY, TooLarge
 from credit.errors import CreditError, InvalidInput, NotFound
 from credit.services.idempotency import IdempotentRequest, Outcome
-from credit.uscc import USCC_SHAPE, InvalidUSCC, normalise_uscc
+from credit.services.inputs import USCC_METADATA
+from credit.uscc import InvalidUSCC, normalise_uscc
 
 MAX_ID = 2**63 - 1
 _KEY_RE = re.compile(r"^[\x20-\x7e]{1,200}$")
@@ -25,7 +26,7 @@ IDEMPOTENCY_KEY = {"in": "header", "name": "Idempotency-Key", "required": False,
                    "description": "Makes a retried write answer what the first one did "
                                   "(API.md §1).",
                    "schema": {"type": "string", "minLength": 1, "maxLength": 200,
-                              "pattern": "^[\\x20-\\x7e]{1,200}$"}}
+                              "pattern": _KEY_RE.pattern}}
 
 
 def json_body(schema, *, idempotent: bool) -> dict:
@@ -165,7 +166,7 @@ class UsccConverter(BaseConverter):
 def uscc_parameter(_converter: UsccConverter) -> dict:
     """The OpenAPI schema of a ``<uscc:…>`` path parameter (flask-smorest's
     ``register_converter``)."""
-    return {"type": "string", "minLength": 1, "pattern": USCC_SHAPE}
+    return {"type": "string", "minLength": 1, **USCC_METADATA}
 
 
 def path_uscc(raw: str) -> str:

@@ -16,18 +16,18 @@ from credit.domain.model import SECTORS
 from credit.domain.performance import CONTRACT_STATUSES
 from credit.domain.screens.definition import SEVERITIES
 from credit.errors import InvalidInput
-from credit.services.inputs import Day, flatten
+from credit.services.inputs import USCC_METADATA, Day, flatten
 from credit.services.performance_resources import EVALUATION_STATUSES
 from credit.services.resources import APPLICATION_STATUSES
 from credit.services.tender_resources import WARNING_STATUSES
-from credit.uscc import USCC_SHAPE, InvalidUSCC, normalise_uscc
+from credit.uscc import InvalidUSCC, normalise_uscc
 
 
 class UsccParam(fields.String):
     """A USCC in a query string: normalised, ``invalid_uscc`` when wrong."""
 
     def __init__(self, **kw):
-        kw.setdefault("metadata", {}).update({"pattern": USCC_SHAPE})
+        kw.setdefault("metadata", {}).update(USCC_METADATA)
         super().__init__(**kw)
 
     def _deserialize(self, value, attr, data, **kw):

@@ -85,13 +85,16 @@ class Day(fields.Field):
         return value.isoformat() if value else None
 
 
+#: How the OpenAPI document describes every USCC field and query parameter.
+USCC_METADATA = {"example": "91330603MA2D4F6E84", "pattern": USCC_SHAPE,
+                 "description": "统一社会信用代码 (GB 32100-2015)"}
+
+
 class UsccString(fields.String):
     """A USCC as sent; normalised and checked by the use case (``invalid_uscc``)."""
 
     def __init__(self, **kw):
-        kw.setdefault("metadata", {}).update(
-            {"example": "91330603MA2D4F6E84", "description": "统一社会信用代码 (GB 32100-2015)",
-             "pattern": USCC_SHAPE})
+        kw.setdefault("metadata", {}).update(USCC_METADATA)
         super().__init__(**kw)
 
     def _deserialize(self, value, attr, data, **kw):
