@@ -77,16 +77,21 @@ class CreditServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        """The app, built in the worker after fork. Then everything built so far (the
-        imported modules, the app, its schemas and engine: several hundred thousand
-        objects that live as long as the worker) leaves the cyclic garbage collector's
-        care: without ``gc.freeze()`` each full collection walks them all again, about 4 %
-        of a served score's CPU (bench/README.md, "Issue 10, fourth pass")."""
-        from api import create_app
-        app = create_app()
-        gc.collect()
-        gc.freeze()
-        return app
+        """The app, built in the worker after fork (:func:`worker_app`)."""
+        return worker_app()
+
+
+def worker_app():
+    """The app as a worker serves it. Once it is built, everything built so far (the
+    imported modules, the app, its schemas and engine: several hundred thousand objects
+    that live as long as the worker) leaves the cyclic garbage collector's care: without
+    ``gc.freeze()`` each full collection walks them all again, about 4 % of a served
+    score's CPU (bench/README.md, "Issue 10, fourth pass")."""
+    from api import create_app
+    app = create_app()
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 2,

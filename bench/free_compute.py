@@ -26,7 +26,6 @@ as ``cpu_profile.py --parts`` does.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import shutil
 import sqlite3
@@ -76,11 +75,8 @@ def _patch() -> None:
 def _app():
     if os.environ.get("FREE_COMPUTE") == "1":
         _patch()
-    from api import create_app
-    app = create_app()
-    gc.collect()
-    gc.freeze()  # as api/server.py does in each worker
-    return app
+    from api.server import worker_app
+    return worker_app()  # as credit serve builds it in each worker
 
 
 if __name__ != "__main__":  # imported by a gunicorn worker (no preload: after fork)
@@ -116,23 +112,18 @@ def _copies(kind: str, work: Path) -> tuple[str, str, str]:
         issue10.fresh_pg("credit_bench_ceiling")
 
 
-def _rounds(ceiling, real, free, rounds: int, seconds: int) -> list[tuple]:
+def _rounds(ceiling, real, free, rounds: int, seconds: int) -> list[tuple[float, float]]:
+    """issue10.alternate with both services between the ceiling runs: per round, each
+    one's share of the mean of the ceiling runs either side."""
     import issue10
-    read = ceiling.base + "/read"
-    urls = [(issue10.score_url(srv), secret) for srv, secret in (real, free)]
-    for url, secret in [(read, None), *urls]:
-        issue10.wrk(url, secret, 8, 2)  # warm-up
-    out, before = [], issue10.wrk(read, None, 8, seconds)["rps"]
-    for _ in range(rounds):
-        r, f = (issue10.wrk(url, secret, 8, seconds) for url, secret in urls)
-        after = issue10.wrk(read, None, 8, seconds)["rps"]
-        c = (before + after) / 2
-        print(f"ceiling {c:,.0f}/s; service {r['rps']:,.0f}/s ({r['rps'] / c:.0%}); "
-              f"free computation {f['rps']:,.0f}/s ({f['rps'] / c:.0%}); non-2xx "
-              f"{r['non2xx']} + {f['non2xx']}", flush=True)
-        out.append((c, r["rps"], f["rps"]))
-        before = after
-    return out
+    cs, (rs, fs), (r_ratios, f_ratios) = issue10.alternate(ceiling, [real, free], seconds,
+                                                            rounds)
+    for i, (r, f) in enumerate(zip(rs, fs, strict=True)):
+        c = (cs[i]["rps"] + cs[i + 1]["rps"]) / 2
+        print(f"ceiling {c:,.0f}/s; service {r['rps']:,.0f}/s ({r_ratios[i]:.0%}); "
+              f"free computation {f['rps']:,.0f}/s ({f_ratios[i]:.0%}); non-2xx "
+              f"{r['non2xx']} + {f['non2xx']}")
+    return list(zip(r_ratios, f_ratios, strict=True))
 
 
 def main() -> None:
@@ -161,8 +152,8 @@ def main() -> None:
             with issue10._pg("postgres") as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {COPY_PG} WITH (FORCE)")
     print(f"median share of the ceiling: service "
-          f"{statistics.median(r / c for c, r, _ in rows):.0%}, free computation "
-          f"{statistics.median(f / c for c, _, f in rows):.0%}; {issue10.load()}")
+          f"{statistics.median(r for r, _ in rows):.0%}, free computation "
+          f"{statistics.median(f for _, f in rows):.0%}; {issue10.load()}")
 
 
 if __name__ == "__main__":

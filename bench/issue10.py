@@ -236,22 +236,26 @@ def score_url(srv: Server) -> str:
     return f"{srv.base}/api/v1/subjects/{make_uscc(1)}/score?sector=housing"
 
 
-def alternate(ceiling: Server, service: Server, secret: str, seconds: int, rounds: int
-              ) -> tuple[list[dict], list[dict], list[float]]:
-    """``wrk -c8`` on the ceiling and the service in turn (C S C S … C), both servers up
-    all along: each service run is divided by the mean of the two ceiling runs either
-    side of it, so a minute in which the machine is slower or faster (these VMs move by
-    a quarter between runs) weighs on both sides of the ratio."""
+def alternate(ceiling: Server, services: list[tuple[Server, str]], seconds: int,
+              rounds: int) -> tuple[list[dict], list[list[dict]], list[list[float]]]:
+    """``wrk -c8`` on the ceiling and the services (each with its token) in turn
+    (C S… C S… C), all servers up all along: each service run is divided by the mean of
+    the two ceiling runs either side of it, so a minute in which the machine is slower
+    or faster (these VMs move by a quarter between runs) weighs on both sides of the
+    ratio. Returns the ceiling's runs, and each service's runs and ratios."""
     read = ceiling.base + "/read"
     wrk(read, None, 8, 2)
-    wrk(score_url(service), secret, 8, 2)
-    cs, ss = [wrk(read, None, 8, seconds)], []
+    for service, secret in services:
+        wrk(score_url(service), secret, 8, 2)
+    cs, runs = [wrk(read, None, 8, seconds)], [[] for _ in services]
     for _ in range(rounds):
-        ss.append(wrk(score_url(service), secret, 8, seconds))
+        for out, (service, secret) in zip(runs, services, strict=True):
+            out.append(wrk(score_url(service), secret, 8, seconds))
         cs.append(wrk(read, None, 8, seconds))
-    ratios = [s["rps"] / ((a["rps"] + b["rps"]) / 2) for s, a, b in zip(ss, cs, cs[1:],
-                                                                         strict=False)]
-    return cs, ss, ratios
+    ratios = [[s["rps"] / ((a["rps"] + b["rps"]) / 2) for s, a, b in zip(ss, cs, cs[1:],
+                                                                           strict=False)]
+              for ss in runs]
+    return cs, runs, ratios
 
 
 def backend(name: str, url: str, ceiling_url: str, workdir: Path, seconds: int,
@@ -261,7 +265,7 @@ def backend(name: str, url: str, ceiling_url: str, workdir: Path, seconds: int,
     try:
         service, secret = service_server(url, workdir, THREADS)
         try:
-            cs, ss, ratios = alternate(ceiling, service, secret, seconds, rounds)
+            cs, (ss,), (ratios,) = alternate(ceiling, [(service, secret)], seconds, rounds)
             c1 = wrk(ceiling.base + "/read", None, 1, seconds)
             s1 = wrk(score_url(service), secret, 1, seconds)
             ev = evaluation(service.base, secret)
