@@ -166,7 +166,10 @@ def pytest_testnodedown(node, error):
     BACKENDS_SKIPPED.update(out.get("credit_backends_skipped", {}))
 
 
-def pytest_terminal_summary(terminalreporter):
+def pytest_terminal_summary(terminalreporter, config):
+    seed = config.getoption("randomly_seed", default=None)
+    if seed is not None:  # pytest-randomly: the order of this run, to reproduce a failure
+        terminalreporter.write_line(f"tests ran in random order; again: --randomly-seed={seed}")
     ran = ", ".join(sorted(BACKENDS_RAN)) or "none"
     terminalreporter.write_line(f"database backends exercised in this process: {ran}")
     for backend, why in BACKENDS_SKIPPED.items():
