@@ -367,6 +367,23 @@ class ModelRegistry:
             entry = self._active["agency"].catalogue.get(code)
         return entry
 
+    def describe(self, code: str):
+        """The catalogue entry that names and classes ``code`` on a stored record: the
+        active one (:meth:`record_entry`), else that of the newest published definition
+        that knows the code, scoring models first. A record a newer model created (a
+        PERF-FAIL under version 2) stays readable after an operator makes an older
+        model active again, which ignores it (API.md §7). None only for a code no
+        shipped definition knows, which no stored record can have: published versions
+        are never removed."""
+        entry = self.record_entry(code)
+        if entry is not None:
+            return entry
+        knowing = [d for d in self._defs.values() if code in getattr(d, "catalogue", ())]
+        if not knowing:
+            return None
+        newest = max(knowing, key=lambda d: (d.kind == "scoring", d.version, d.id))
+        return newest.catalogue[code]
+
     def enterable_codes(self) -> list[str]:
         """Every code a regulator may enter by hand (``POST /records``), sorted: the
         active scoring model's enterable codes and the active agency definition's."""

@@ -104,13 +104,14 @@ def lifecycle_status(events) -> str:
 def record_resource(ctx: ServiceContext, row: RecordRow, events: list[RecordEventRow]) -> dict:
     """The record as served (API.md §3): inputs, model-derived fields, lifecycle. The
     order of the fields sent is RecordOut's (services/resources.py)."""
-    entry = ctx.models.record_entry(row.code)
+    active = ctx.models.record_entry(row.code)  # None: the active model ignores the code
+    entry = active or ctx.models.describe(row.code)
     body = {f: _iso(getattr(row, f)) for f in RECORD_INPUT_FIELDS}
     body.update({f: getattr(row, f, None) for f in RECORD_SOURCE_FIELDS})
     body.update(name=entry.name, category=entry.category, tier=entry.tier,
                 points=fmt(entry.points), valid_from=row.decided_on.isoformat(),
                 events=[_event_resource(e) for e in events])
-    body.update(_lifecycle(ctx, row, entry, events))
+    body.update(_lifecycle(ctx, row, active, events))
     return body
 
 
@@ -134,14 +135,17 @@ def _event_resource(e: RecordEventRow) -> dict:
 
 
 def _lifecycle(ctx: ServiceContext, row: RecordRow, entry, events) -> dict:
-    """Status, validity (original and after a repair) and whether it counts today."""
+    """Status, validity (original and after a repair) and whether it counts today, under
+    the active model: a code it does not know (``entry`` None) keeps the stored validity
+    and counts for nothing (``not_in_model``, API.md §7)."""
     original = original_valid_until(to_domain_record(row), entry)
     status = lifecycle_status(events)
     repair = next((e for e in events if e.kind == "repair"), None)
     effective = effective_valid_until(original, repair.repaired_on if repair else None)
     out = {"valid_until": effective.isoformat(),
            "original_valid_until": original.isoformat(), "status": status,
-           "counts_today": status != "revoked" and row.decided_on <= ctx.today() <= effective}
+           "counts_today": entry is not None and status != "revoked"
+           and row.decided_on <= ctx.today() <= effective}
     if repair is not None:
         out["repaired_on"] = repair.repaired_on.isoformat()
     if status == "revoked":
@@ -330,6 +334,10 @@ def refuse_repair(ctx: ServiceContext, row: RecordRow, events: list[RecordEventR
     if any(e.kind == "repair" for e in events):
         raise Conflict(f"Record {row.id} is already repaired.", error="already_repaired")
     entry = ctx.models.record_entry(row.code)
+    if entry is None:  # a repair would change nothing the active model scores
+        raise RuleViolation(f"{row.code} is not in the active model "
+                            f"{ctx.models.active.ref}, which ignores it; it is not repairable.",
+                            error="not_repairable")
     if not entry.repairable:
         raise RuleViolation(f"{row.code} ({entry.name}) is not repairable.",
                             error="not_repairable")

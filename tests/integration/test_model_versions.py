@@ -10,13 +10,33 @@ from datetime import date
 
 import pytest
 
-from credit.errors import InvalidInput
+from credit.errors import InvalidInput, RuleViolation
 from credit.services.audit import verify_trace
 from credit.services.bootstrap import build_context
-from credit.services.records import create_record, insert_record
+from credit.services.records import (
+    RecordFilter,
+    create_record,
+    get_record,
+    insert_record,
+    list_records,
+    repair_record,
+    revoke_record,
+)
 from credit.services.scoring import ScoreQuery, score
 
-from .helpers import EVALUATOR, HOUSING, S1, entry, expect, instant, record_body, snapshot
+from .helpers import (
+    AUDITOR,
+    EVALUATOR,
+    HOUSING,
+    S1,
+    entry,
+    expect,
+    instant,
+    record_body,
+    repair_body,
+    revocation_body,
+    snapshot,
+)
 
 
 @pytest.fixture
@@ -139,3 +159,30 @@ def test_the_default_active_model_is_the_newest_shipped_version(ctx):
                                                                m.version))
     assert ctx.models.active is newest and newest.ref == "keqiao-2025@2"
     assert DEFAULT_MODEL == DEFAULT_ACTIVE["scoring"] == "keqiao-2025@2"
+
+
+def test_a_record_of_a_newer_model_stays_readable_under_an_older_active_model(contexts,
+                                                                               clock):
+    """An operator makes version 1 active again after version 2 created a PERF-FAIL
+    record (API.md §8 CREDIT_MODEL; §7: a model ignores a record whose code is not in
+    its catalogue; §1: nothing a client sends may produce a 500). The record is read
+    with the name and class of the newest definition that knows its code, keeps its
+    stored validity, counts for nothing today, may be revoked, and cannot be repaired:
+    a repair would change nothing the active model scores."""
+    perf = approve_perf_fail(contexts("keqiao-2025@2"))
+    v1 = contexts("keqiao-2025@1")
+    clock.advance(minutes=1)
+    got = get_record(v1, AUDITOR, perf)
+    v2_entry = v1.models.definition("keqiao-2025@2").catalogue["PERF-FAIL"]
+    assert (got["code"], got["name"], got["category"], got["points"]) == \
+        ("PERF-FAIL", v2_entry.name, v2_entry.category, "-8.00")
+    # Computed at entry under version 2: 12 months from 2026-05-20 (MODEL.md §2).
+    assert (got["original_valid_until"], got["valid_until"]) == ("2027-05-19", "2027-05-19")
+    assert got["status"] == "active" and got["counts_today"] is False
+    assert [r["id"] for r in list_records(v1, AUDITOR, RecordFilter())["items"]] == [perf]
+    before = snapshot(v1)
+    with expect(RuleViolation, "not_repairable") as exc:
+        repair_record(v1, HOUSING, perf, repair_body("2026-06-01"))
+    assert "keqiao-2025@1" in exc.value.message and snapshot(v1) == before
+    revoked = revoke_record(v1, HOUSING, perf, revocation_body())
+    assert (revoked["status"], revoked["counts_today"]) == ("revoked", False)
