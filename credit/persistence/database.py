@@ -30,6 +30,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from credit.errors import Unavailable
 from credit.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -59,13 +60,23 @@ def sqlite_file(url) -> str | None:
     return os.path.realpath(url.database)
 
 
+def _make_directory(directory: Path) -> None:
+    """The SQLite file's directory, created if missing; a path that cannot be one (a
+    file in the way, no permission) is an unreachable database, not a crash."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise Unavailable(f"the database directory {directory} cannot be created: "
+                          f"{exc.strerror or exc}") from exc
+
+
 def make_engine(url: str | None = None, **kw) -> Engine:
     """An engine configured for the append lock on either backend."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if sqlite_file(parsed):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _make_directory(Path(parsed.database).parent)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
                                **kw)
         _configure_sqlite(engine)

@@ -6,8 +6,12 @@ The line is whether COMMIT was sent. A connection lost *before* it wrote nothing
 request may run once more on a new connection (:class:`ConnectionLost`, retried once by
 api/auth.py; this replaces ``pool_pre_ping``). Lost *during or after* it, the outcome is
 unknown, and a busy or unreachable database (an ``OperationalError``) is a 503 either way
-(:class:`Unavailable`). Anything else is not the database's state but a bug or a
-constraint, and is left to propagate.
+(:class:`Unavailable`). So is a database that cannot be read at all: SQLite's "file is
+not a database" and "database disk image is malformed" are the driver's base
+``DatabaseError`` itself (:func:`unreadable`), and a misconfigured or broken file is the
+database's state, not a bug in the request (and for ``credit audit verify`` it is "cannot
+be reached", exit 2, not a chain that is "not intact", exit 1). Anything else — a
+constraint, bad SQL, the subclasses of ``DatabaseError`` — is left to propagate.
 """
 
 from __future__ import annotations
@@ -28,10 +32,16 @@ def failure(*, lost: bool, operational: bool, commit_sent: bool) -> Unavailable 
     return None
 
 
+def unreadable(driver_error: BaseException) -> bool:
+    """The driver's own base ``DatabaseError``, none of its subclasses: the file (or
+    server) answered, but not as a database (module docstring)."""
+    return type(driver_error).__name__ == "DatabaseError"
+
+
 def unit_of_work_failure(exc: BaseException, *, commit_sent: bool) -> Unavailable | None:
     """:func:`failure` for what a unit of work's session raised (SQLAlchemy's wrapper
     says whether it invalidated the connection); None for anything else."""
     if not isinstance(exc, DBAPIError):
         return None
     return failure(lost=exc.connection_invalidated, commit_sent=commit_sent,
-                   operational=isinstance(exc, OperationalError))
+                   operational=isinstance(exc, OperationalError) or unreadable(exc.orig))

@@ -101,7 +101,7 @@ from credit.errors import Unavailable
 from .append_queue import AppendQueue
 from .audit_log import APPEND_LOCK, GENESIS, Head, entry_row, next_instant
 from .database import sqlite_file
-from .failures import failure
+from .failures import failure, unreadable
 from .history_rows import EVENT_COLUMNS, RECORD_COLUMNS, event_from_row, record_from_row
 from .wal_sync import LATE_SYNCHRONOUS, WalSync
 
@@ -339,7 +339,8 @@ class ServedScoreStore:
             if not isinstance(exc, dbapi.Error):
                 raise
             mapped = failure(lost=lost, commit_sent=tx.commit_sent,
-                             operational=isinstance(exc, dbapi.OperationalError))
+                             operational=isinstance(exc, dbapi.OperationalError)
+                             or unreadable(exc))
             if mapped is None:
                 raise
             raise mapped from exc

@@ -341,3 +341,24 @@ def test_verify_trace_replay_detects_deleted_event(ctx, store):
     assert "result.score" in v["differences"]
     # trace 4 was served before the repair: its replay is unaffected
     assert verify_trace(ctx, 4)["ok"] is True
+
+
+@pytest.mark.parametrize("broken", ["no server", "a file in the way", "not a database"])
+def test_cli_verify_says_unreachable_not_tampered_when_the_database_cannot_be_read(
+        tmp_path, broken):
+    """``credit audit verify`` exits 2 ("database unreachable", API.md §8) with a message,
+    never 1 ("not intact"), when it cannot read the database at all: an auditor's alarm
+    on exit 1 must mean the chain, not the configuration. Before, a file where the
+    SQLite file's directory should be, or a file that is not a database, ended in a
+    traceback and exit 1."""
+    from click.testing import CliRunner
+
+    from credit.cli import main as cli
+    (tmp_path / "in-the-way").write_text("x")
+    (tmp_path / "junk.db").write_bytes(b"not a database, " * 512)
+    url = {"no server": "postgresql://nobody@127.0.0.1:1/x",
+           "a file in the way": f"sqlite:///{tmp_path}/in-the-way/credit.db",
+           "not a database": f"sqlite:///{tmp_path}/junk.db"}[broken]
+    r = CliRunner().invoke(cli, ["audit", "verify"], env={"CREDIT_DATABASE_URL": url})
+    assert r.exit_code == 2, (r.exit_code, r.output, repr(r.exception))
+    assert r.output.startswith("error: ") and "Traceback" not in r.output
