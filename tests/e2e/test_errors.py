@@ -807,11 +807,16 @@ def test_query_parameter_errors(api, ctx):
 
 # ---- 503 ----------------------------------------------------------------------------------
 
-def test_database_unavailable(signing_key):
-    """An app built on a database that cannot be reached answers 503 with the error body,
-    on /health and on an authenticated route (reads and writes)."""
+@pytest.mark.parametrize("broken", ["no server", "not a database"])
+def test_database_unavailable(signing_key, tmp_path, broken):
+    """An app built on a database that cannot be reached, or on a SQLite file that is not
+    a database, answers 503 with the error body, on /health and on an authenticated
+    route (reads and writes): the database's state, never a 500."""
     from api import create_app
-    app = create_app({"CREDIT_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x",
+    (tmp_path / "junk.db").write_bytes(b"not a database, " * 512)
+    url = {"no server": "postgresql://nobody@127.0.0.1:1/x",
+           "not a database": f"sqlite:///{tmp_path}/junk.db"}[broken]
+    app = create_app({"CREDIT_DATABASE_URL": url,
                       "TESTING": True, "CREDIT_SIGNING_KEY": signing_key})
     down = Api(app.test_client(), {"auditor": "kqc_" + "a" * 43, "regulator": "kqc_" + "b" * 43})
     assert_error(down.get("/api/v1/health"), 503, "database_unavailable")
