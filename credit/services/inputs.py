@@ -112,7 +112,9 @@ class RecordInput(Strict):
     uscc = UsccString(required=True)
     subject_name = Text(required=True, min_len=1, max_len=200)
     sector = fields.String(required=True, validate=validate.OneOf(SECTORS))
-    code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    # No length of its own: any string that is not a catalogue code, "" and a 65-character
+    # one alike, is 400 unknown_code listing the valid codes (API.md §3), from the use case.
+    code = fields.String(required=True)
     decided_on = Day(required=True)
     document_no = Text(required=True, min_len=1, max_len=100)
     issued_by = Text(required=True, min_len=1, max_len=100)
@@ -122,7 +124,8 @@ class RecordInput(Strict):
     occurred_on = Day(load_default=None, allow_none=True)
     note = OptionalText(max_len=2000)
 
-    @validates_schema
+    # Checked even when another field fails: every problem is listed (API.md §1).
+    @validates_schema(skip_on_field_errors=False)
     def _occurred_before_decision(self, data, **kw):
         occurred, decided = data.get("occurred_on"), data.get("decided_on")
         if occurred and decided and occurred > decided:

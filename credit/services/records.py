@@ -65,7 +65,8 @@ def validate_record(ctx: ServiceContext, raw) -> dict:
         # PERFORMANCE.md §7: a code of the active scoring model or agency definition.
         entry = ctx.models.record_entry(data["code"])
         if entry is None:
-            errors.add("code", f"Unknown behaviour code {data['code']!r}; valid codes: "
+            code = data["code"] if len(data["code"]) <= 64 else data["code"][:64] + "…"
+            errors.add("code", f"Unknown behaviour code {code!r}; valid codes: "
                        + ", ".join(ctx.models.enterable_codes()) + ".", "unknown_code")
         elif not entry.enterable:  # PERFORMANCE.md §7: only an approval creates it
             errors.add("code", f"{entry.code} is never entered by hand: only the approval "

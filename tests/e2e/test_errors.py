@@ -169,6 +169,16 @@ def test_validation_error_record_shapes(api, ctx):
     assert r.status_code == 201, r.get_data(as_text=True)
 
 
+def test_a_rule_between_fields_is_listed_beside_another_fields_problem(api, ctx):
+    """``occurred_on`` after ``decided_on`` is reported even when another field fails too:
+    "validation_error with every problem listed" (API.md §1). Marshmallow skips a
+    schema's own checks once a field has failed, unless told not to."""
+    with writes_nothing(ctx):
+        got = assert_error(api.post("/api/v1/records", record_body(
+            subject_name="", occurred_on="2026-01-11"), "regulator"), 400, "validation_error")
+    assert fields_of(got) == {"subject_name", "occurred_on"}
+
+
 def test_validation_error_lists_every_field(api, ctx):
     """Several problems at once: validation_error, every field listed, even when some of
     them have a field-specific code of their own."""
@@ -354,8 +364,15 @@ def test_code_validity_and_future_dates(api, ctx, clock):
         # codes are compared exactly
         assert_error(api.post("/api/v1/records", record_body(code="bid-nosign"), "regulator"),
                      400, "unknown_code")
-        # an empty code is a plain shape error
-        got = assert_error(api.post("/api/v1/records", record_body(code=""), "regulator"),
+        # any string that is no catalogue code is unknown_code, whatever its length
+        # (API.md §3), with a long one cut short in the message
+        for code in ("", " ", "X" * 65, "X" * 100_000):
+            got = assert_error(api.post("/api/v1/records", record_body(code=code),
+                                        "regulator"), 400, "unknown_code")
+            assert set(got["errors"]) == {"code"} and "BID-NOSIGN" in got["message"]
+            assert len(got["message"]) < 2000
+        # not a string at all is a shape error
+        got = assert_error(api.post("/api/v1/records", record_body(code=7), "regulator"),
                            400, "validation_error")
         assert set(got["errors"]) == {"code"}
 
