@@ -76,7 +76,7 @@ class Page(Query):
 class RecordQuery(Page):
     uscc = UsccParam(load_default=None)
     sector = fields.String(load_default=None, validate=validate.OneOf(SECTORS))
-    code = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    code = fields.String(load_default=None)  # unknown_code from the use case, as the field
 
 
 class ScoreQuerySchema(Query):

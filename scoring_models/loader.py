@@ -384,6 +384,11 @@ class ModelRegistry:
         newest = max(knowing, key=lambda d: (d.kind == "scoring", d.version, d.id))
         return newest.catalogue[code]
 
+    def recorded_codes(self) -> list[str]:
+        """Every code a stored record can have, sorted: those of every published
+        definition with a catalogue (what :meth:`describe` knows)."""
+        return sorted({c for d in self._defs.values() for c in getattr(d, "catalogue", ())})
+
     def enterable_codes(self) -> list[str]:
         """Every code a regulator may enter by hand (``POST /records``), sorted: the
         active scoring model's enterable codes and the active agency definition's."""

@@ -6,7 +6,6 @@ from api.auth import READERS, own_subject, requires
 from api.blueprints import Blueprint, ctx
 from api.http import idempotency, json_body, parse_id, read_json, verbatim
 from api.schemas import ErrorBody, RecordQuery
-from credit.errors import Forbidden
 from credit.services import records
 from credit.services.inputs import RecordInput, RepairInput, RevocationInput
 from credit.services.resources import RecordOut, RecordPage
@@ -34,10 +33,6 @@ def create():
 @blp.arguments(RecordQuery, location="query", as_kwargs=True)
 def index(uscc, sector, code, limit, after):
     """Records, newest first by audit position."""
-    if g.actor.role == "enterprise":
-        if uscc and uscc != g.actor.uscc:
-            raise Forbidden("An enterprise token sees only its own records.")
-        uscc = g.actor.uscc
     f = records.RecordFilter(uscc=uscc, sector=sector, code=code, limit=limit, after=after)
     return records.list_records(ctx(), g.actor, f)
 

@@ -3,7 +3,7 @@ MODEL.md §2). Each is one transaction that appends exactly one audit entry."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from credit.domain import canonical
@@ -65,8 +65,7 @@ def validate_record(ctx: ServiceContext, raw) -> dict:
         # PERFORMANCE.md §7: a code of the active scoring model or agency definition.
         entry = ctx.models.record_entry(data["code"])
         if entry is None:
-            code = data["code"] if len(data["code"]) <= 64 else data["code"][:64] + "…"
-            errors.add("code", f"Unknown behaviour code {code!r}; valid codes: "
+            errors.add("code", f"Unknown behaviour code {_shown(data['code'])!r}; valid codes: "
                        + ", ".join(ctx.models.enterable_codes()) + ".", "unknown_code")
         elif not entry.enterable:  # PERFORMANCE.md §7: only an approval creates it
             errors.add("code", f"{entry.code} is never entered by hand: only the approval "
@@ -100,6 +99,11 @@ def lifecycle_status(events) -> str:
     kinds = {e.kind for e in events}
     return "revoked" if "revocation" in kinds else "repaired" if "repair" in kinds \
         else "active"
+
+
+def _shown(code: str) -> str:
+    """A code as quoted back in a message: a long one cut short."""
+    return code if len(code) <= 64 else code[:64] + "…"
 
 
 def record_resource(ctx: ServiceContext, row: RecordRow, events: list[RecordEventRow]) -> dict:
@@ -252,7 +256,19 @@ def get_record(ctx: ServiceContext, actor: Actor, record_id: int) -> dict:
 
 
 def list_records(ctx: ServiceContext, actor: Actor, f: RecordFilter) -> dict:
-    """Newest first; ``next`` continues after the last item."""
+    """Newest first; ``next`` continues after the last item. A ``code`` that no stored
+    record can have is 400 ``unknown_code``, like the field it filters (API.md §3), and
+    comes before an enterprise's 403 for another subject (check 8 before 10, §1); an
+    enterprise sees only its own records."""
+    if f.code is not None and ctx.models.describe(f.code) is None:
+        errors = FieldErrors()
+        errors.add("code", f"Unknown behaviour code {_shown(f.code)!r}; valid codes: "
+                   + ", ".join(ctx.models.recorded_codes()) + ".", "unknown_code")
+        errors.raise_if_any()
+    if actor.role == "enterprise":
+        if f.uscc and f.uscc != actor.uscc:
+            raise Forbidden("An enterprise token sees only its own records.")
+        f = replace(f, uscc=actor.uscc)
     with ctx.uow(write=False) as uow:
         rows, next_ = page(uow.records.page(uscc=f.uscc, sector=f.sector, code=f.code,
                                             limit=f.limit + 1, after=f.after),
