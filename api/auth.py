@@ -9,6 +9,7 @@ from functools import wraps
 from flask import current_app, g, request
 
 from credit.errors import ConnectionLost, CreditError, Forbidden
+from credit.services.context import require_own_subject
 from credit.services.tokens import authenticate
 
 MAX_BODY = 1024 * 1024
@@ -146,7 +147,5 @@ def _document_access(wrapper, roles: tuple[str, ...] | None) -> None:
 
 
 def own_subject(uscc: str) -> None:
-    """An enterprise token sees only its own file."""
-    actor = g.actor
-    if actor.role == "enterprise" and actor.uscc != uscc:
-        raise Forbidden("An enterprise token sees only its own enterprise.")
+    """An enterprise token sees only its own file (context.require_own_subject)."""
+    require_own_subject(g.actor, uscc)

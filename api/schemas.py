@@ -246,6 +246,7 @@ class CreditParser(StrictQuery, FlaskParser):
                 merged.update(part)
             messages = merged
         errors = flatten(messages)
+        _path_uscc_problem(req, errors)
         uscc_fields = {name for name, f in schema.fields.items() if isinstance(f, UsccParam)}
         if len(errors) == 1 and set(errors) <= uscc_fields and REPEATED not in \
                 next(iter(errors.values())):
@@ -254,6 +255,19 @@ class CreditParser(StrictQuery, FlaskParser):
         first = next(iter(errors), "_query")
         raise InvalidInput(f"Invalid query parameter {first}: "
                            f"{(errors.get(first) or ['invalid'])[0]}", errors=errors)
+
+
+def _path_uscc_problem(req, errors: dict) -> None:
+    """A malformed USCC in the path, listed beside the query's problems: "every problem
+    listed" (API.md §1), where the view's own check (http.path_uscc) never ran because
+    the query failed first."""
+    raw = (req.view_args or {}).get("uscc")
+    if not isinstance(raw, str) or "uscc" in errors:
+        return
+    try:
+        normalise_uscc(raw)
+    except InvalidUSCC as exc:
+        errors["uscc"] = [str(exc)]
 
 
 # ---- the error body ------------------------------------------------------------------

@@ -35,10 +35,8 @@ def show(uscc):
 @blp.arguments(SCORE_QUERY, location="query", as_kwargs=True)
 def score(uscc, sector, as_of, known_at, model):
     """Score, grade, eligibility and measures; every call logs its trace."""
-    uscc = path_uscc(uscc)
-    own_subject(uscc)
-    q = scoring.ScoreQuery(uscc=uscc, sector=sector, as_of=as_of, known_at=known_at,
-                           model=model)
+    q = scoring.ScoreQuery(uscc=path_uscc(uscc), sector=sector, as_of=as_of,
+                           known_at=known_at, model=model)
     return scoring.score(ctx(), g.actor, q)
 
 

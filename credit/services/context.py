@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Callable, Protocol
 
 from credit.domain.dates import cst_date
-from credit.errors import NotFound
+from credit.errors import Forbidden, NotFound
 from credit.settings import Settings
 
 ROLES = ("regulator", "evaluator", "auditor", "admin", "enterprise", "platform", "tenderee")
@@ -38,6 +38,13 @@ class Actor:
     #: False when the token's revocation is still to be checked inside the use case's
     #: own transaction (tokens.confirm_token; the score route, issue 10).
     confirmed: bool = True
+
+
+def require_own_subject(actor: Actor, uscc: str) -> None:
+    """An enterprise token sees and acts on its own enterprise only: 403 ``forbidden``
+    at check 10 of API.md §1 (after field validation and unknown ids)."""
+    if actor.role == "enterprise" and actor.uscc != uscc:
+        raise Forbidden("An enterprise token sees only its own enterprise.")
 
 
 @dataclass

@@ -18,7 +18,7 @@ from credit.domain.trace import model_ref, trace_payload
 from credit.errors import Forbidden, InvalidInput, NotFound, RuleViolation
 from credit.persistence.tables import EvaluationRow
 
-from .context import Actor, ServiceContext
+from .context import Actor, ServiceContext, require_own_subject
 from .idempotency import IdempotentRequest, Outcome, idempotent_write, remember
 from .inputs import EvaluationInput, FieldErrors, load
 from .performance import bidder_indexes
@@ -99,9 +99,12 @@ def score(ctx: ServiceContext, actor: Actor, q: ScoreQuery) -> dict:
     append lock, and its trace is handed to the process's group appender, which takes
     the lock only to assign position and ``at``, insert and commit (API.md §4, §6
     "Knowledge"; services/group_commit.py). A ``known_at`` not earlier than that head's
-    ``at`` is computed under the lock, as an evaluation is."""
-    check_known_at(ctx, q.known_at)
+    ``at`` is computed under the lock, as an evaluation is. Checks in API.md §1's
+    order: an unknown model (404, check 9), another enterprise's subject (403, 10), a
+    ``known_at`` in the future (422, 12)."""
     model = ctx.model(q.model)
+    require_own_subject(actor, q.uscc)
+    check_known_at(ctx, q.known_at)
     as_of = q.as_of or ctx.today()
     computed = _compute_in_snapshot(ctx, actor, model, q, as_of)
     if computed is None:

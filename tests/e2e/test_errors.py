@@ -1015,3 +1015,33 @@ def test_database_unavailable_is_generic_to_the_client_and_detailed_in_the_log(
     assert_error(resp, 503, "database_unavailable")
     assert "127.0.0.1" not in resp.get_data(as_text=True)
     assert any("127.0.0.1" in r.getMessage() for r in caplog.records)
+
+
+def test_an_unknown_model_is_404_before_later_checks_of_the_score_route(api):
+    """``model`` unknown → 404 (API.md §4) at check 9 of §1: before an enterprise's 403
+    for another subject (check 10) and before ``known_at_in_future`` (422, check 12).
+    Both used to answer first."""
+    unknown = "sector=housing&model=keqiao-2025@9"
+    assert_error(api.get(score_path(S1, unknown + "&known_at=2030-01-01T00:00:00%2B08:00"),
+                         "evaluator"), 404, "not_found")
+    assert_error(api.get(score_path(S2, unknown), "enterprise"), 404, "not_found")
+    # and each of those still answers where the model is known
+    assert_error(api.get(score_path(S2, "sector=housing"), "enterprise"), 403, "forbidden")
+    assert_error(api.get(score_path(S1, "sector=housing&known_at=2030-01-01T00:00:00%2B08:00"),
+                         "evaluator"), 422, "known_at_in_future")
+
+
+def test_a_malformed_uscc_in_the_path_is_listed_beside_the_querys_problems(api, ctx):
+    """"validation_error with every problem listed" (API.md §1): a malformed USCC in the
+    path and a bad query parameter are both named, where the path's check used to be
+    skipped once the query failed. Alone, the path's code is still ``invalid_uscc``."""
+    bad = "91330603MA2D4F6E8"  # 17 characters
+    with writes_nothing(ctx):
+        for path, who, expected in (
+                (f"/api/v1/subjects/{bad}/score?sector=roads", "evaluator", {"sector", "uscc"}),
+                (f"/api/v1/subjects/{bad}/score", "evaluator", {"sector", "uscc"}),
+                (f"/api/v1/subjects/{bad}/inquiries?limit=0", "auditor", {"limit", "uscc"})):
+            got = assert_error(api.get(path, who), 400, "validation_error")
+            assert fields_of(got) == expected, (path, got["errors"])
+        assert_error(api.get(f"/api/v1/subjects/{bad}/score?sector=housing", "evaluator"),
+                     400, "invalid_uscc")
