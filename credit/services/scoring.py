@@ -40,11 +40,23 @@ class ScoreQuery:
 
 
 def check_known_at(ctx: ServiceContext, known_at: datetime | None) -> None:
-    if known_at is None:
-        return
-    if known_at < datetime(MIN_DATE.year, 1, 1, tzinfo=CST):
+    """Both checks of a given ``known_at``: its range (400) and the future (422)."""
+    check_known_at_range(known_at)
+    check_known_at_past(ctx, known_at)
+
+
+def check_known_at_range(known_at: datetime | None) -> None:
+    """Not before 2000-01-01: a field validation (400, check 8 of API.md §1)."""
+    if known_at is not None and known_at < datetime(MIN_DATE.year, 1, 1, tzinfo=CST):
         raise InvalidInput("known_at must not be before 2000-01-01.",
                            errors={"known_at": ["must not be before 2000-01-01."]})
+
+
+def check_known_at_past(ctx: ServiceContext, known_at: datetime | None) -> None:
+    """Not later than now (with the clock skew allowed): a rule (422
+    ``known_at_in_future``, check 12)."""
+    if known_at is None:
+        return
     now = ctx.clock()
     if known_at > now + CLOCK_SKEW:
         raise RuleViolation(f"known_at {known_at.isoformat()} is later than now "
@@ -100,11 +112,12 @@ def score(ctx: ServiceContext, actor: Actor, q: ScoreQuery) -> dict:
     the lock only to assign position and ``at``, insert and commit (API.md §4, §6
     "Knowledge"; services/group_commit.py). A ``known_at`` not earlier than that head's
     ``at`` is computed under the lock, as an evaluation is. Checks in API.md §1's
-    order: an unknown model (404, check 9), another enterprise's subject (403, 10), a
-    ``known_at`` in the future (422, 12)."""
+    order: ``known_at`` before 2000 (400, check 8), an unknown model (404, 9), another
+    enterprise's subject (403, 10), a ``known_at`` in the future (422, 12)."""
+    check_known_at_range(q.known_at)
     model = ctx.model(q.model)
     require_own_subject(actor, q.uscc)
-    check_known_at(ctx, q.known_at)
+    check_known_at_past(ctx, q.known_at)
     as_of = q.as_of or ctx.today()
     computed = _compute_in_snapshot(ctx, actor, model, q, as_of)
     if computed is None:

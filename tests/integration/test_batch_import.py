@@ -140,7 +140,7 @@ def test_messy_sheet(ctx, messy):
     assert got == REJECTED
 
     records = {(r["uscc"], r["code"]): r for r in
-               list_records(ctx, None, RecordFilter(limit=100))["items"]}
+               list_records(ctx, EVALUATOR, RecordFilter(limit=100))["items"]}
     assert len(records) == 4
     nosign = records[(A, "BID-NOSIGN")]
     assert nosign["decided_on"] == "2026-01-10" and nosign["sector"] == "housing"
