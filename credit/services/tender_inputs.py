@@ -22,7 +22,7 @@ from decimal import Decimal
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from credit.domain import identifiers as ids
-from credit.domain.dates import CST, MAX_DATE, MIN_DATE, cst_date, format_instant, parse_instant
+from credit.domain.dates import CST, cst_date, cst_date_in_range, format_instant, parse_instant
 from credit.domain.model import SECTORS
 from credit.domain.tenders import (
     BID_STATUSES,
@@ -95,7 +95,7 @@ class InstantText(fields.String):
         except ValueError as exc:
             raise ValidationError(f"must be an RFC 3339 instant with an offset: {exc}.") \
                 from None
-        if not MIN_DATE <= cst_date(instant) <= MAX_DATE:
+        if not cst_date_in_range(instant):
             raise ValidationError("must lie between 2000-01-01 and 2099-12-31.")
         return instant
 

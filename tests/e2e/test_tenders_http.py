@@ -231,6 +231,26 @@ def test_post_tenders_errors_in_the_order_of_checks(tapi, tctx):
     assert audit_head(tctx) == head
 
 
+@pytest.mark.parametrize("field, value", [
+    ("opened_at", "9999-12-31T23:59:59+00:00"),
+    ("opened_at", "0001-01-01T00:00:00+14:00"),
+    ("submitted_at", "9999-12-31T23:59:59-05:00"),
+])
+def test_an_instant_whose_cst_date_is_beyond_pythons_dates_is_400_not_500(tapi, tctx, field,
+                                                                          value):
+    """API.md §1: "Every date the service accepts lies in 2000-01-01 … 2099-12-31 (else
+    400)" and "nothing a client sends may produce a 500" — also when the instant's date
+    in CST is no Python date at all (converting it to +08:00 overflows)."""
+    body = tender_body()
+    target = body if field == "opened_at" else body["bids"][0]
+    target[field] = value
+    head = audit_head(tctx)
+    answer = assert_error(tapi.post(TENDERS, body, "platform"), 400, "validation_error")
+    path = "opened_at" if field == "opened_at" else "bids.0.submitted_at"
+    assert answer["errors"] == {path: ["must lie between 2000-01-01 and 2099-12-31."]}
+    assert audit_head(tctx) == head
+
+
 def test_a_missing_identity_key_is_503_and_credit_serve_refuses_to_start(tapi, tctx,
                                                                          tmp_path):
     tctx.settings = tctx.settings.with_(identity_key_path=str(tmp_path / "missing"))

@@ -92,14 +92,34 @@ def test_the_example_is_normalised_and_personal_values_are_hashed_and_masked():
     ("bids.0.submitted_at", "2026-05-12T09:30:00.000001+08:00", "submitted_after_opening"),
 ])
 def test_each_rule_answers_its_code_at_its_path(path, value, code):
+    exc = refused(changed_at(path, value))
+    assert (exc.error, list(exc.errors)) == (code, [path])
+
+
+def changed_at(path: str, value) -> dict:
+    """The example tender with the value at a dotted path (list items from 0) replaced."""
     body = tender_body()
     *parents, leaf = path.split(".")
     target = body
     for p in parents:
         target = target[int(p)] if p.isdigit() else target[p]
     target[int(leaf) if leaf.isdigit() else leaf] = value
-    exc = refused(body)
-    assert (exc.error, list(exc.errors)) == (code, [path])
+    return body
+
+
+# API.md §1: "Every date the service accepts lies in 2000-01-01 … 2099-12-31 (else 400)"
+# and "nothing a client sends may produce a 500": an instant whose date in CST is not
+# even a Python date (converting it to +08:00 overflows) is as far out of range as any.
+@pytest.mark.parametrize("path, value", [
+    ("opened_at", "9999-12-31T23:59:59+00:00"),
+    ("opened_at", "0001-01-01T00:00:00+14:00"),
+    ("bids.0.submitted_at", "9999-12-31T23:59:59-05:00"),
+    ("bids.0.submitted_at", "0001-01-01T00:59:59+01:00"),
+])
+def test_an_instant_beyond_pythons_dates_is_out_of_range_at_its_path(path, value):
+    exc = refused(changed_at(path, value))
+    assert (exc.error, list(exc.errors)) == ("validation_error", [path])
+    assert exc.errors[path] == ["must lie between 2000-01-01 and 2099-12-31."]
 
 
 def test_an_id_number_from_any_region_and_with_a_lower_case_x_is_accepted():
