@@ -48,7 +48,6 @@ UPLOAD_IDENTIFIERS = ("mac", "cpu", "disk")
 ACTIONS = DISPOSAL_ACTIONS
 _AMOUNT = re.compile(r"(0|[1-9][0-9]{0,14})\.[0-9]{2}")  # fullmatch: ASCII, whole string
 _CODE_FORBIDDEN = re.compile(r"[\s/?#%]")
-RAW_IDENTIFIER_MAX = 512  # before separators are removed; 128 after (WARNINGS.md §2)
 
 
 # ------------------------------------------------------------------ field types
@@ -101,11 +100,14 @@ class InstantText(fields.String):
 
 
 class RawValue(fields.String):
-    """An identifier or personal value as sent; normalised in phase two."""
+    """An identifier or personal value as sent; normalised in phase two.
 
-    def __init__(self, **kw):
-        kw.setdefault("validate", validate.Length(max=RAW_IDENTIFIER_MAX))
-        super().__init__(**kw)
+    Its length is judged only after normalisation (WARNINGS.md §2: "the result must be
+    1–128 ASCII letters and digits", an account 8–32 digits "after removing whitespace
+    and -"), so that padded input is valid and an overlong value answers the code the
+    spec names for it. No cap on the raw text: over HTTP the 1 MiB body limit (413)
+    bounds it (an import line is the operator's own file), and normalising is one
+    linear pass."""
 
 
 def _optional(field_cls=RawValue, **kw):
@@ -139,9 +141,9 @@ class UploadIn(Strict):
 
 class PersonIn(Strict):
     role = fields.String(required=True, validate=validate.OneOf(PERSONNEL_ROLES))
-    id_number = fields.String(required=True, validate=validate.Length(max=64),
-                              metadata={"description": "居民身份证号码 (GB 11643); stored "
-                                                       "only as keyed hash and mask"})
+    id_number = RawValue(required=True,
+                         metadata={"description": "居民身份证号码 (GB 11643); stored only as "
+                                                  "keyed hash and mask"})
 
 
 class BidIn(Strict):

@@ -122,6 +122,32 @@ def test_an_instant_beyond_pythons_dates_is_out_of_range_at_its_path(path, value
     assert exc.errors[path] == ["must lie between 2000-01-01 and 2099-12-31."]
 
 
+# WARNINGS.md §2 Normalisation: identifiers lose whitespace, "-", ":" and "." and "the
+# result must be 1–128 ASCII letters and digits"; deposit_account "after removing
+# whitespace and -, 8–32 ASCII digits": lengths are those of the normalised value.
+def test_padding_that_normalisation_removes_is_no_part_of_the_length():
+    padded = tender_body()
+    padded["exclusions"][0]["value"] = "8F3A-22C1" + "." * 600
+    padded["bids"][0]["uploads"][0]["mac"] = "00-1A-2B-3C-4D-5E" + ":" * 600
+    padded["bids"][1]["documents"][0]["machine_code"] = "7a1c90ee" + " -:." * 200
+    padded["bids"][1]["deposit_account"] = "6222-0212-0400-1234-567" + " " * 600
+    padded["bids"][0]["personnel"][0]["id_number"] = " " * 300 + PM_1 + " " * 300
+    assert validate_tender(padded, KEY, NOW) == validate_tender(tender_body(), KEY, NOW)
+
+
+@pytest.mark.parametrize("path, value, code", [
+    ("bids.0.documents.0.machine_code", "A" * 600, "invalid_identifier"),
+    ("exclusions.0.value", "7" * 600, "invalid_identifier"),
+    ("bids.0.uploads.0.ip", "1" * 600, "invalid_identifier"),
+    ("bids.0.deposit_account", "1" * 600, "invalid_account"),
+    ("bids.0.personnel.0.id_number", PM_1 * 4, "invalid_id_number"),
+], ids=["machine_code", "exclusion", "ip", "deposit_account", "id_number"])
+def test_an_overlong_value_answers_the_code_of_its_rule_not_validation_error(path, value,
+                                                                             code):
+    exc = refused(changed_at(path, value))
+    assert (exc.error, list(exc.errors)) == (code, [path])
+
+
 def test_an_id_number_from_any_region_and_with_a_lower_case_x_is_accepted():
     # region 999999 does not exist; regions are not checked
     number = next(x for x in (id_number(n, born="19900101", region="999999")
