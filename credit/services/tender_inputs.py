@@ -476,8 +476,12 @@ class DisposalIn(Strict):
     decided_on = Day(load_default=None, allow_none=True)
     code = fields.String(load_default=None, allow_none=True,
                          validate=validate.Length(min=1, max=64))
-    bids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1, max=200)),
-                       load_default=None, allow_none=True)
+    # Which integers are positions of the warning's bids is a check against the stored
+    # warning (step 11a, 400 bid_not_in_warning), after 403 sector_forbidden and the 409s:
+    # a range here would answer validation_error at step 8 first.
+    bids = fields.List(fields.Integer(strict=True), load_default=None, allow_none=True,
+                       metadata={"description": "positions (from 1) of bids the warning "
+                                                "names"})
     covered_by = fields.List(fields.Integer(strict=True,
                                             validate=validate.Range(min=1, max=2**63 - 1)),
                              load_default=None, allow_none=True)

@@ -302,7 +302,10 @@ def test_disposal_errors_in_the_order_of_checks(tapi, tctx):
     assert_error(api.post(f"{WARNINGS}/99/disposal", confirm_body([1]), "regulator"), 404,
                  "not_found")  # 404 before 403 sector_forbidden
     assert_error(api.post(url, confirm_body([1, 2]), "regulator"), 403, "sector_forbidden")
-    assert_error(api.post(url, confirm_body([1, 3]), "transport"), 400, "bid_not_in_warning")
+    assert_error(api.post(url, confirm_body([1, 201]), "regulator"), 403,
+                 "sector_forbidden")  # 10 before 11a, for any integer
+    for bids in ([1, 3], [1, 0], [1, 201]):
+        assert_error(api.post(url, confirm_body(bids), "transport"), 400, "bid_not_in_warning")
     assert_error(api.post(url, confirm_body([1], code="BID-NOSIGN"), "transport"), 400,
                  "code_not_allowed")
     # a record that a confirmation of bids 1 and 2 would duplicate
@@ -318,6 +321,7 @@ def test_disposal_errors_in_the_order_of_checks(tapi, tctx):
     assert api.post(url, confirm_body([1]), "transport").status_code == 200
     for body, error in [(confirm_body([1, 2]), "already_disposed"),  # before duplicate_record
                         (confirm_body([1, 3]), "already_disposed"),  # 11 before 11a
+                        (confirm_body([1, 0]), "already_disposed"),  # for any integer
                         ({"action": "refer", "reason": "移送公安机关"}, "already_disposed")]:
         assert_error(api.post(url, body, "transport"), 409, error)
     assert_error(api.post(url, confirm_body([1, 2]), "regulator"), 403,

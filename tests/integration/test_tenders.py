@@ -317,6 +317,31 @@ def test_checks_against_the_warning_and_covered_by(tctx):
     assert w["disposals"][0]["records"] == [] and snapshot(tctx)[1]["records"] == before
 
 
+@pytest.mark.parametrize("outside", [0, -1, 201, 2**63])
+def test_any_integer_that_is_no_position_of_the_warning_is_bid_not_in_warning(tctx, outside):
+    """WARNINGS.md §6: ``bids`` is "a non-empty subset of the warning's bid positions
+    (400 bid_not_in_warning)" — for any integer, also one no tender's bids could have
+    (a tender has 1–200), since that is a check against the stored warning (11a)."""
+    t = register(tctx, tender_body())
+    with expect(InvalidInput, "bid_not_in_warning") as info:
+        warnings.dispose(tctx, TRANSPORT, t["warnings"][0], confirm_body([1, outside]))
+    assert list(info.value.errors) == ["bids"]
+
+
+def test_a_bid_outside_the_warning_answers_after_sector_and_state(tctx):
+    """API.md §1: 10 (403 sector_forbidden) and 11 (409 state) answer before 11a (a
+    disposal's bids against its warning), whatever integers ``bids`` holds."""
+    t = register(tctx, tender_body())
+    first = t["warnings"][0]
+    for outside in (0, 201):
+        with expect(Forbidden, "sector_forbidden"):
+            warnings.dispose(tctx, HOUSING, first, confirm_body([1, outside]))
+    dispose(tctx, first, {"action": "dismiss", "reason": "经核实无关联"})
+    for outside in (0, 201):
+        with expect(Conflict, "already_disposed"):
+            warnings.dispose(tctx, TRANSPORT, first, confirm_body([1, outside]))
+
+
 def test_sectors_and_roles(tctx):
     t = register(tctx, tender_body())
     with expect(Forbidden, "sector_forbidden"):
