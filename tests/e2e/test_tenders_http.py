@@ -316,8 +316,13 @@ def test_disposal_errors_in_the_order_of_checks(tapi, tctx):
     body = assert_error(api.post(url, confirm_body([1, 2]), "transport"), 409,
                         "duplicate_record", allow_extra=True)
     assert body["record_id"] == 1 and audit_head(tctx) == head
+    # 409 duplicate_record (11) before 11a: decided_on before the opening, bid 3 not named
+    for late in (confirm_body([1, 2], decided_on="2026-05-11"), confirm_body([2, 3])):
+        assert_error(api.post(url, late, "transport"), 409, "duplicate_record",
+                     allow_extra=True)
     assert_error(api.post(url, confirm_body([1, 3]), "transport"), 400,
-                 "bid_not_in_warning")  # 11a before the duplicate check
+                 "bid_not_in_warning")  # no record of bids 1 and 3 is a duplicate
+    assert audit_head(tctx) == head
     assert api.post(url, confirm_body([1]), "transport").status_code == 200
     for body, error in [(confirm_body([1, 2]), "already_disposed"),  # before duplicate_record
                         (confirm_body([1, 3]), "already_disposed"),  # 11 before 11a

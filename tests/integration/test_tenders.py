@@ -293,6 +293,28 @@ def test_a_duplicate_record_makes_the_whole_disposal_409_and_writes_nothing(tctx
     assert warnings.get_warning(tctx, AUDITOR, t["warnings"][0])["status"] == "open"
 
 
+def test_duplicate_record_answers_before_the_checks_against_the_warning(tctx):
+    """API.md §1: "11 409 state; 11a 400 checks that need a stored row (a disposal's
+    bids or code against its warning, dates against a tender's opening ...)": a record
+    the confirmation would duplicate answers 409 before a decided_on earlier than the
+    opening or a bid the warning does not name; and WARNINGS.md §6: "409
+    already_disposed is checked before 409 duplicate_record"."""
+    t = register(tctx, tender_body())
+    first = t["warnings"][0]  # SAME-PREPARER: bids 1 and 2
+    create_record(tctx, TRANSPORT, record_body(
+        uscc=BIDDER_1, subject_name="浙江柯桥建工有限公司", sector="transport",
+        code="BID-COLLUDE", decided_on="2026-05-01", document_no="柯交执〔2026〕31号",
+        issued_by=TRANSPORT.name))
+    before = snapshot(tctx)
+    for body in (confirm_body([1, 2], decided_on="2026-05-11"), confirm_body([1, 3])):
+        with expect(Conflict, "duplicate_record"):
+            warnings.dispose(tctx, TRANSPORT, first, body)
+    assert snapshot(tctx) == before
+    dispose(tctx, first, {"action": "dismiss", "reason": "经核实无关联"})
+    with expect(Conflict, "already_disposed"):
+        warnings.dispose(tctx, TRANSPORT, first, confirm_body([1, 2]))
+
+
 def test_checks_against_the_warning_and_covered_by(tctx):
     t = register(tctx, tender_body())
     first, personnel = t["warnings"][0], t["warnings"][3]
