@@ -134,6 +134,22 @@ def test_award_rules_in_their_order(tctx, clock):
     assert verify_chain(tctx)["ok"]
 
 
+def test_an_award_is_judged_against_the_cst_date_of_an_opening_sent_with_another_offset(
+        tctx):
+    """WARNINGS.md §2: '"The date of" an instant is always its calendar date in CST';
+    §3: ``awarded_on`` ≥ the date of ``opened_at``. Opened 2026-05-11T23:30:00-01:00 is
+    2026-05-12 08:30 in CST: an award on 05-11 is too early, one on 05-12 is not."""
+    body = tender_body("KQ-OFFSET", opened_at="2026-05-11T23:30:00-01:00")
+    for b in body["bids"]:
+        b["submitted_at"] = "2026-05-12T08:00:00+08:00"
+    register(tctx, body)
+    with expect(InvalidInput, "validation_error") as info:
+        tenders.award_tender(tctx, PLATFORM, "KQ-OFFSET", award_body(awarded_on="2026-05-11"))
+    assert list(info.value.errors) == ["awarded_on"]
+    t = award(tctx, "KQ-OFFSET", award_body(awarded_on="2026-05-12"))
+    assert t["award"]["awarded_on"] == "2026-05-12"
+
+
 def _simple(code: str, opened: str, bidders, *, pm: str | None = None) -> dict:
     bids = [bid(u, f"{1000 + 37 * i ** 2}.00",
                 personnel=[{"role": "project_manager", "id_number": pm}] if pm and i == 0
@@ -230,6 +246,23 @@ def test_co_bidding_counts_the_window_and_marks_rotation(tctx):
     assert found[0]["evidence"] == {"tenders": ["W-1", "W-2", "W-3", "W-4"], "co_bids": 4,
                                     "rotation": True}
     assert replay_screens(tctx, "W-4")["equal"]
+
+
+def test_the_co_bidding_window_counts_opening_dates_in_cst(tctx):
+    """WARNINGS.md §4 screen 13: tenders "with opened_at date in [date(opened_at) −
+    co_bid_window_days, date(opened_at)] (both ends inclusive)", and §2: the date of an
+    instant is its date in CST — so an opening sent in UTC counts by its CST date."""
+    # 2025-05-11T16:00Z is 2025-05-12 00:00 CST, 365 days before 2026-05-12: inside;
+    # one second earlier is still 2025-05-11 in CST: outside
+    register(tctx, _simple("E-0", "2025-05-11T15:59:59Z", [BIDDER_1, BIDDER_2]))
+    register(tctx, _simple("E-1", "2025-05-11T16:00:00Z", [BIDDER_1, BIDDER_2]))
+    register(tctx, _simple("E-2", "2025-09-01T09:00:00+08:00", [BIDDER_2, BIDDER_1, BIDDER_3]))
+    register(tctx, _simple("E-3", "2026-05-12T23:59:59+08:00", [BIDDER_1, BIDDER_2]))
+    register(tctx, _simple("E-4", "2026-05-12T09:00:00+08:00", [BIDDER_1, BIDDER_2]))
+    found = [w for w in warnings_of(tctx, "E-4") if w["code"] == "CO-BIDDING"]
+    assert codes(found) == [("CO-BIDDING", (1, 2))]
+    assert found[0]["evidence"] == {"tenders": ["E-1", "E-2", "E-3", "E-4"], "co_bids": 4,
+                                    "rotation": False}
 
 
 def test_refer_then_confirm_creates_the_records_and_the_scores_drop_exactly(tctx):

@@ -148,6 +148,16 @@ def test_an_overlong_value_answers_the_code_of_its_rule_not_validation_error(pat
     assert (exc.error, list(exc.errors)) == (code, [path])
 
 
+def test_an_opening_up_to_one_second_after_now_is_accepted():
+    """WARNINGS.md §2: ``opened_at`` "not more than 1 s after now (else 400
+    opened_in_future)", compared at microsecond precision (API.md §1)."""
+    # NOW is 2026-06-01T02:00:00Z: 10:00:00 in CST
+    doc = validate_tender(tender_body(opened_at="2026-06-01T10:00:01+08:00"), KEY, NOW)
+    assert doc["opened_at"] == "2026-06-01T10:00:01.000000+08:00"
+    exc = refused(tender_body(opened_at="2026-06-01T10:00:01.000001+08:00"))
+    assert (exc.error, list(exc.errors)) == ("opened_in_future", ["opened_at"])
+
+
 def test_an_id_number_from_any_region_and_with_a_lower_case_x_is_accepted():
     # region 999999 does not exist; regions are not checked
     number = next(x for x in (id_number(n, born="19900101", region="999999")
