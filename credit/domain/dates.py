@@ -102,3 +102,14 @@ def from_micros(us: int) -> datetime:
 def cst_date(dt: datetime) -> date:
     """The calendar date in China Standard Time of an instant."""
     return dt.astimezone(CST).date()
+
+
+def cst_date_in_range(dt: datetime) -> bool:
+    """Whether the date in CST of an instant lies in 2000-01-01 … 2099-12-31 (API.md §1).
+    An instant whose CST date is no Python date at all (``9999-12-31T23:59:59-05:00``,
+    ``0001-01-01T00:00:00+14:00``) lies outside too: converting it overflows, and that
+    is an answer here, not an error."""
+    try:
+        return MIN_DATE <= cst_date(dt) <= MAX_DATE
+    except OverflowError:
+        return False

@@ -22,7 +22,7 @@ from decimal import Decimal
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from credit.domain import identifiers as ids
-from credit.domain.dates import CST, MAX_DATE, MIN_DATE, cst_date, format_instant, parse_instant
+from credit.domain.dates import CST, cst_date, cst_date_in_range, format_instant, parse_instant
 from credit.domain.model import SECTORS
 from credit.domain.tenders import (
     BID_STATUSES,
@@ -48,7 +48,6 @@ UPLOAD_IDENTIFIERS = ("mac", "cpu", "disk")
 ACTIONS = DISPOSAL_ACTIONS
 _AMOUNT = re.compile(r"(0|[1-9][0-9]{0,14})\.[0-9]{2}")  # fullmatch: ASCII, whole string
 _CODE_FORBIDDEN = re.compile(r"[\s/?#%]")
-RAW_IDENTIFIER_MAX = 512  # before separators are removed; 128 after (WARNINGS.md §2)
 
 
 # ------------------------------------------------------------------ field types
@@ -95,17 +94,20 @@ class InstantText(fields.String):
         except ValueError as exc:
             raise ValidationError(f"must be an RFC 3339 instant with an offset: {exc}.") \
                 from None
-        if not MIN_DATE <= cst_date(instant) <= MAX_DATE:
+        if not cst_date_in_range(instant):
             raise ValidationError("must lie between 2000-01-01 and 2099-12-31.")
         return instant
 
 
 class RawValue(fields.String):
-    """An identifier or personal value as sent; normalised in phase two."""
+    """An identifier or personal value as sent; normalised in phase two.
 
-    def __init__(self, **kw):
-        kw.setdefault("validate", validate.Length(max=RAW_IDENTIFIER_MAX))
-        super().__init__(**kw)
+    Its length is judged only after normalisation (WARNINGS.md §2: "the result must be
+    1–128 ASCII letters and digits", an account 8–32 digits "after removing whitespace
+    and -"), so that padded input is valid and an overlong value answers the code the
+    spec names for it. No cap on the raw text: over HTTP the 1 MiB body limit (413)
+    bounds it (an import line is the operator's own file), and normalising is one
+    linear pass."""
 
 
 def _optional(field_cls=RawValue, **kw):
@@ -139,9 +141,9 @@ class UploadIn(Strict):
 
 class PersonIn(Strict):
     role = fields.String(required=True, validate=validate.OneOf(PERSONNEL_ROLES))
-    id_number = fields.String(required=True, validate=validate.Length(max=64),
-                              metadata={"description": "居民身份证号码 (GB 11643); stored "
-                                                       "only as keyed hash and mask"})
+    id_number = RawValue(required=True,
+                         metadata={"description": "居民身份证号码 (GB 11643); stored only as "
+                                                  "keyed hash and mask"})
 
 
 class BidIn(Strict):
@@ -474,8 +476,12 @@ class DisposalIn(Strict):
     decided_on = Day(load_default=None, allow_none=True)
     code = fields.String(load_default=None, allow_none=True,
                          validate=validate.Length(min=1, max=64))
-    bids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1, max=200)),
-                       load_default=None, allow_none=True)
+    # Which integers are positions of the warning's bids is a check against the stored
+    # warning (step 11a, 400 bid_not_in_warning), after 403 sector_forbidden and the 409s:
+    # a range here would answer validation_error at step 8 first.
+    bids = fields.List(fields.Integer(strict=True), load_default=None, allow_none=True,
+                       metadata={"description": "positions (from 1) of bids the warning "
+                                                "names"})
     covered_by = fields.List(fields.Integer(strict=True,
                                             validate=validate.Range(min=1, max=2**63 - 1)),
                              load_default=None, allow_none=True)

@@ -141,12 +141,13 @@ def _covered_by(uow, tender, parties: set[str], ids: list[int], errors: FieldErr
             errors.add(where, f"record {record_id} is revoked: it punishes nothing.")
 
 
-def _against_warning(ctx, uow, plan_parts, data: dict) -> dict[int, dict]:
-    """Check 11a: the disposal against its stored warning and tender."""
-    warning, tender, children = plan_parts
+def _against_warning(ctx, uow, plan_parts, data: dict) -> None:
+    """Check 11a: the disposal against its stored warning and tender (``parties``: the
+    tender's bids by position)."""
+    warning, tender, parties = plan_parts
     errors = FieldErrors()
     if data["action"] != "confirm":
-        return {}
+        return
     named = set(json.loads(warning.bids))
     outside = [n for n in data["bids"] if n not in named]
     if outside:
@@ -158,13 +159,11 @@ def _against_warning(ctx, uow, plan_parts, data: dict) -> dict[int, dict]:
     if data.get("decided_on") is not None and data["decided_on"] < opened_on(tender):
         errors.add("decided_on", f"must not be before {opened_on(tender)}, the date the "
                    "tender was opened.")
-    parties = bid_parties(children)
     if data.get("covered_by") is not None:
         members = {uscc for n in data["bids"] if n in parties
                    for uscc, _ in party_names(parties[n])}
         _covered_by(uow, tender, members, data["covered_by"], errors)
     raise_uniform(errors)
-    return parties
 
 
 def party_names(bid: dict) -> list[tuple[str, str]]:
@@ -174,11 +173,13 @@ def party_names(bid: dict) -> list[tuple[str, str]]:
 
 
 def _planned_records(actor: Actor, tender, warning, data: dict, parties) -> list[dict]:
-    """One record per party of every named bid (§6), as insert_record takes it."""
+    """One record per party of every named bid (§6), as insert_record takes it. They
+    are planned before check 11a, for the duplicate check of 11: a named position the
+    tender does not have plans nothing here, and 11a refuses it afterwards."""
     if data["action"] != "confirm" or data.get("covered_by") is not None:
         return []
     out = []
-    for n in sorted(data["bids"]):
+    for n in sorted(n for n in data["bids"] if n in parties):
         for uscc, name in party_names(parties[n]):
             out.append({"uscc": uscc, "subject_name": name, "sector": tender.sector,
                         "code": data["code"], "decided_on": data["decided_on"],
@@ -189,9 +190,22 @@ def _planned_records(actor: Actor, tender, warning, data: dict, parties) -> list
     return out
 
 
+def _no_duplicate(uow, records: list[dict]) -> None:
+    """Check 11, after the warning's state: a record the disposal would create that is
+    a duplicate (API.md §3) makes the whole disposal 409 ``duplicate_record``."""
+    for r in records:
+        dup = uow.records.live_duplicate(r["uscc"], r["code"], r["document_no"])
+        if dup is not None:
+            raise Conflict(f"Record {dup.id} already holds {r['code']} {r['document_no']!r} "
+                           f"for {r['uscc']}: nothing was disposed.", error="duplicate_record",
+                           record_id=dup.id)
+
+
 def plan_disposal(ctx: ServiceContext, uow, actor: Actor, warning_id: int, raw) -> Plan:
-    """Every check of a disposal in the order of API.md §1 (role, 8, 9, 10, 11, 11a, then
-    ``duplicate_record`` over the records it would create); writes nothing."""
+    """Every check of a disposal in the order of API.md §1 — role, 8, 9, 10, 11 (409:
+    the warning's state, then ``duplicate_record`` over the records it would create, as
+    WARNINGS.md §6 orders them), 11a (400: against the warning and its tender) — and
+    the records it creates; writes nothing."""
     if actor.role != "regulator":
         raise Forbidden("Only the regulator of the tender's sector disposes of a warning.")
     data = validate_disposal(raw, ctx.today())
@@ -199,15 +213,10 @@ def plan_disposal(ctx: ServiceContext, uow, actor: Actor, warning_id: int, raw) 
     disposals = uow.warnings.disposals([warning.id]).get(warning.id, [])
     _state(warning.id, warning_status(disposals), data["action"])
     tender = uow.tenders.by_id(warning.tender_id)
-    children = one(uow.tenders.children([tender.id]), tender.id)
-    parties = _against_warning(ctx, uow, (warning, tender, children), data)
+    parties = bid_parties(one(uow.tenders.children([tender.id]), tender.id))
     records = _planned_records(actor, tender, warning, data, parties)
-    for r in records:
-        dup = uow.records.live_duplicate(r["uscc"], r["code"], r["document_no"])
-        if dup is not None:
-            raise Conflict(f"Record {dup.id} already holds {r['code']} {r['document_no']!r} "
-                           f"for {r['uscc']}: nothing was disposed.", error="duplicate_record",
-                           record_id=dup.id)
+    _no_duplicate(uow, records)
+    _against_warning(ctx, uow, (warning, tender, parties), data)
     return Plan(warning, tender, data, records)
 
 

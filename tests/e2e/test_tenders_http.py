@@ -231,6 +231,26 @@ def test_post_tenders_errors_in_the_order_of_checks(tapi, tctx):
     assert audit_head(tctx) == head
 
 
+@pytest.mark.parametrize("field, value", [
+    ("opened_at", "9999-12-31T23:59:59+00:00"),
+    ("opened_at", "0001-01-01T00:00:00+14:00"),
+    ("submitted_at", "9999-12-31T23:59:59-05:00"),
+])
+def test_an_instant_whose_cst_date_is_beyond_pythons_dates_is_400_not_500(tapi, tctx, field,
+                                                                          value):
+    """API.md §1: "Every date the service accepts lies in 2000-01-01 … 2099-12-31 (else
+    400)" and "nothing a client sends may produce a 500" — also when the instant's date
+    in CST is no Python date at all (converting it to +08:00 overflows)."""
+    body = tender_body()
+    target = body if field == "opened_at" else body["bids"][0]
+    target[field] = value
+    head = audit_head(tctx)
+    answer = assert_error(tapi.post(TENDERS, body, "platform"), 400, "validation_error")
+    path = "opened_at" if field == "opened_at" else "bids.0.submitted_at"
+    assert answer["errors"] == {path: ["must lie between 2000-01-01 and 2099-12-31."]}
+    assert audit_head(tctx) == head
+
+
 def test_a_missing_identity_key_is_503_and_credit_serve_refuses_to_start(tapi, tctx,
                                                                          tmp_path):
     tctx.settings = tctx.settings.with_(identity_key_path=str(tmp_path / "missing"))
@@ -282,7 +302,10 @@ def test_disposal_errors_in_the_order_of_checks(tapi, tctx):
     assert_error(api.post(f"{WARNINGS}/99/disposal", confirm_body([1]), "regulator"), 404,
                  "not_found")  # 404 before 403 sector_forbidden
     assert_error(api.post(url, confirm_body([1, 2]), "regulator"), 403, "sector_forbidden")
-    assert_error(api.post(url, confirm_body([1, 3]), "transport"), 400, "bid_not_in_warning")
+    assert_error(api.post(url, confirm_body([1, 201]), "regulator"), 403,
+                 "sector_forbidden")  # 10 before 11a, for any integer
+    for bids in ([1, 3], [1, 0], [1, 201]):
+        assert_error(api.post(url, confirm_body(bids), "transport"), 400, "bid_not_in_warning")
     assert_error(api.post(url, confirm_body([1], code="BID-NOSIGN"), "transport"), 400,
                  "code_not_allowed")
     # a record that a confirmation of bids 1 and 2 would duplicate
@@ -293,11 +316,17 @@ def test_disposal_errors_in_the_order_of_checks(tapi, tctx):
     body = assert_error(api.post(url, confirm_body([1, 2]), "transport"), 409,
                         "duplicate_record", allow_extra=True)
     assert body["record_id"] == 1 and audit_head(tctx) == head
+    # 409 duplicate_record (11) before 11a: decided_on before the opening, bid 3 not named
+    for late in (confirm_body([1, 2], decided_on="2026-05-11"), confirm_body([2, 3])):
+        assert_error(api.post(url, late, "transport"), 409, "duplicate_record",
+                     allow_extra=True)
     assert_error(api.post(url, confirm_body([1, 3]), "transport"), 400,
-                 "bid_not_in_warning")  # 11a before the duplicate check
+                 "bid_not_in_warning")  # no record of bids 1 and 3 is a duplicate
+    assert audit_head(tctx) == head
     assert api.post(url, confirm_body([1]), "transport").status_code == 200
     for body, error in [(confirm_body([1, 2]), "already_disposed"),  # before duplicate_record
                         (confirm_body([1, 3]), "already_disposed"),  # 11 before 11a
+                        (confirm_body([1, 0]), "already_disposed"),  # for any integer
                         ({"action": "refer", "reason": "移送公安机关"}, "already_disposed")]:
         assert_error(api.post(url, body, "transport"), 409, error)
     assert_error(api.post(url, confirm_body([1, 2]), "regulator"), 403,

@@ -69,6 +69,26 @@ def test_import_registers_line_by_line_reports_rejects_and_adds_nothing_again(
     assert verify_chain(tctx)["ok"]
 
 
+def test_an_instant_beyond_pythons_dates_is_a_rejected_line_not_the_end_of_the_import(
+        tctx, monkeypatch, tmp_path):
+    """WARNINGS.md §8: the import reports rejects "like credit import" — a line whose
+    opening instant has no date in CST that Python can hold (API.md §1: outside
+    2000-01-01 … 2099-12-31, 400) is one reject, and the lines after it still register."""
+    far = tender_body("KQ-FAR", opened_at="9999-12-31T23:59:59+00:00")
+    path = tmp_path / "tenders.jsonl"
+    _lines(path, [far, tender_body()])
+    res = _cli(tctx, monkeypatch, "tenders", "import", str(path))
+    assert res.exit_code == 1, res.output
+    assert "registered               1" in res.output and "rejected                 1" in \
+        res.output
+    with open(f"{path}.rejects.csv", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    assert [tuple(r) for r in rows[1:]] == [
+        ("1", "KQ-FAR", "opened_at", "validation_error",
+         "must lie between 2000-01-01 and 2099-12-31.")]
+    assert verify_chain(tctx)["ok"]
+
+
 def _entries(ctx, kind):
     from credit.services.audit import list_entries
     return list_entries(ctx, after=0, limit=500, kind=kind)["items"]

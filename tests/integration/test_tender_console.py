@@ -138,6 +138,39 @@ def test_dismiss_and_refer_need_no_decision_and_create_nothing(app, secrets_, te
     assert 'id="action-refer"' not in page  # a referred warning is not referred again
 
 
+ODD_PATHS = ["/warnings?after=abc", "/warnings?after=99999999999999999999999",
+             "/warnings?code=" + "x" * 500, "/warnings/abc", "/warnings/0",
+             "/warnings/99999999999999999999", "/warnings/1/disposal", "/tenders?code=a/b",
+             "/tenders?after=-5", "/tenders/NONE"]
+ODD_FORMS = [
+    {"action": "confirm", "reason": "abcd", "bids": "1,2", "covered_by": "9" * 20,
+     "step": "review"},
+    {"action": "confirm", "reason": "abcd", "bids": "٣", "step": "review"},
+    {"action": "confirm", "reason": "abcd", "bids": "1", "decided_on": "2026-13-01",
+     "document_no": "x", "code": "BID-COLLUDE", "step": "review"},
+    {"action": "zzz", "reason": "abcd", "step": "confirm"},
+    {"action": "confirm", "reason": "abcd", "bids": "1\x00", "step": "confirm"},
+]
+
+
+def test_odd_paths_queries_and_forms_answer_without_a_server_error(app, secrets_, tender,
+                                                                   tctx):
+    """API.md §1: "nothing a client sends may produce a 500" — nor through the console:
+    ids that are no integers or lie beyond 2^63, unknown codes, and disposal forms with
+    non-ASCII digits, impossible dates or an unknown action; a refused form writes
+    nothing."""
+    before = snapshot(tctx)
+    answers = []
+    for who in ("transport", "auditor"):
+        b = signed_in(app, secrets_[who])
+        answers += [(who, path, b.get(path).status_code) for path in ODD_PATHS]
+    b = signed_in(app, secrets_["transport"])
+    answers += [("transport", form, b.post("/warnings/1/disposal", form).status_code)
+                for form in ODD_FORMS]
+    assert [a for a in answers if a[2] >= 500] == []
+    assert snapshot(tctx) == before
+
+
 def test_signed_out_and_csrf(app, secrets_, tender, tctx):
     b = Browser(app)
     assert b.get("/warnings").status_code == 302

@@ -134,6 +134,22 @@ def test_award_rules_in_their_order(tctx, clock):
     assert verify_chain(tctx)["ok"]
 
 
+def test_an_award_is_judged_against_the_cst_date_of_an_opening_sent_with_another_offset(
+        tctx):
+    """WARNINGS.md §2: '"The date of" an instant is always its calendar date in CST';
+    §3: ``awarded_on`` ≥ the date of ``opened_at``. Opened 2026-05-11T23:30:00-01:00 is
+    2026-05-12 08:30 in CST: an award on 05-11 is too early, one on 05-12 is not."""
+    body = tender_body("KQ-OFFSET", opened_at="2026-05-11T23:30:00-01:00")
+    for b in body["bids"]:
+        b["submitted_at"] = "2026-05-12T08:00:00+08:00"
+    register(tctx, body)
+    with expect(InvalidInput, "validation_error") as info:
+        tenders.award_tender(tctx, PLATFORM, "KQ-OFFSET", award_body(awarded_on="2026-05-11"))
+    assert list(info.value.errors) == ["awarded_on"]
+    t = award(tctx, "KQ-OFFSET", award_body(awarded_on="2026-05-12"))
+    assert t["award"]["awarded_on"] == "2026-05-12"
+
+
 def _simple(code: str, opened: str, bidders, *, pm: str | None = None) -> dict:
     bids = [bid(u, f"{1000 + 37 * i ** 2}.00",
                 personnel=[{"role": "project_manager", "id_number": pm}] if pm and i == 0
@@ -232,6 +248,23 @@ def test_co_bidding_counts_the_window_and_marks_rotation(tctx):
     assert replay_screens(tctx, "W-4")["equal"]
 
 
+def test_the_co_bidding_window_counts_opening_dates_in_cst(tctx):
+    """WARNINGS.md §4 screen 13: tenders "with opened_at date in [date(opened_at) −
+    co_bid_window_days, date(opened_at)] (both ends inclusive)", and §2: the date of an
+    instant is its date in CST — so an opening sent in UTC counts by its CST date."""
+    # 2025-05-11T16:00Z is 2025-05-12 00:00 CST, 365 days before 2026-05-12: inside;
+    # one second earlier is still 2025-05-11 in CST: outside
+    register(tctx, _simple("E-0", "2025-05-11T15:59:59Z", [BIDDER_1, BIDDER_2]))
+    register(tctx, _simple("E-1", "2025-05-11T16:00:00Z", [BIDDER_1, BIDDER_2]))
+    register(tctx, _simple("E-2", "2025-09-01T09:00:00+08:00", [BIDDER_2, BIDDER_1, BIDDER_3]))
+    register(tctx, _simple("E-3", "2026-05-12T23:59:59+08:00", [BIDDER_1, BIDDER_2]))
+    register(tctx, _simple("E-4", "2026-05-12T09:00:00+08:00", [BIDDER_1, BIDDER_2]))
+    found = [w for w in warnings_of(tctx, "E-4") if w["code"] == "CO-BIDDING"]
+    assert codes(found) == [("CO-BIDDING", (1, 2))]
+    assert found[0]["evidence"] == {"tenders": ["E-1", "E-2", "E-3", "E-4"], "co_bids": 4,
+                                    "rotation": False}
+
+
 def test_refer_then_confirm_creates_the_records_and_the_scores_drop_exactly(tctx):
     t = register(tctx, tender_body())
     preparer = t["warnings"][0]
@@ -293,6 +326,28 @@ def test_a_duplicate_record_makes_the_whole_disposal_409_and_writes_nothing(tctx
     assert warnings.get_warning(tctx, AUDITOR, t["warnings"][0])["status"] == "open"
 
 
+def test_duplicate_record_answers_before_the_checks_against_the_warning(tctx):
+    """API.md §1: "11 409 state; 11a 400 checks that need a stored row (a disposal's
+    bids or code against its warning, dates against a tender's opening ...)": a record
+    the confirmation would duplicate answers 409 before a decided_on earlier than the
+    opening or a bid the warning does not name; and WARNINGS.md §6: "409
+    already_disposed is checked before 409 duplicate_record"."""
+    t = register(tctx, tender_body())
+    first = t["warnings"][0]  # SAME-PREPARER: bids 1 and 2
+    create_record(tctx, TRANSPORT, record_body(
+        uscc=BIDDER_1, subject_name="浙江柯桥建工有限公司", sector="transport",
+        code="BID-COLLUDE", decided_on="2026-05-01", document_no="柯交执〔2026〕31号",
+        issued_by=TRANSPORT.name))
+    before = snapshot(tctx)
+    for body in (confirm_body([1, 2], decided_on="2026-05-11"), confirm_body([1, 3])):
+        with expect(Conflict, "duplicate_record"):
+            warnings.dispose(tctx, TRANSPORT, first, body)
+    assert snapshot(tctx) == before
+    dispose(tctx, first, {"action": "dismiss", "reason": "经核实无关联"})
+    with expect(Conflict, "already_disposed"):
+        warnings.dispose(tctx, TRANSPORT, first, confirm_body([1, 2]))
+
+
 def test_checks_against_the_warning_and_covered_by(tctx):
     t = register(tctx, tender_body())
     first, personnel = t["warnings"][0], t["warnings"][3]
@@ -315,6 +370,31 @@ def test_checks_against_the_warning_and_covered_by(tctx):
                                   "bids": [1, 3], "covered_by": created[:2]})
     assert w["status"] == "confirmed" and w["disposals"][0]["covered_by"] == created[:2]
     assert w["disposals"][0]["records"] == [] and snapshot(tctx)[1]["records"] == before
+
+
+@pytest.mark.parametrize("outside", [0, -1, 201, 2**63])
+def test_any_integer_that_is_no_position_of_the_warning_is_bid_not_in_warning(tctx, outside):
+    """WARNINGS.md §6: ``bids`` is "a non-empty subset of the warning's bid positions
+    (400 bid_not_in_warning)" — for any integer, also one no tender's bids could have
+    (a tender has 1–200), since that is a check against the stored warning (11a)."""
+    t = register(tctx, tender_body())
+    with expect(InvalidInput, "bid_not_in_warning") as info:
+        warnings.dispose(tctx, TRANSPORT, t["warnings"][0], confirm_body([1, outside]))
+    assert list(info.value.errors) == ["bids"]
+
+
+def test_a_bid_outside_the_warning_answers_after_sector_and_state(tctx):
+    """API.md §1: 10 (403 sector_forbidden) and 11 (409 state) answer before 11a (a
+    disposal's bids against its warning), whatever integers ``bids`` holds."""
+    t = register(tctx, tender_body())
+    first = t["warnings"][0]
+    for outside in (0, 201):
+        with expect(Forbidden, "sector_forbidden"):
+            warnings.dispose(tctx, HOUSING, first, confirm_body([1, outside]))
+    dispose(tctx, first, {"action": "dismiss", "reason": "经核实无关联"})
+    for outside in (0, 201):
+        with expect(Conflict, "already_disposed"):
+            warnings.dispose(tctx, TRANSPORT, first, confirm_body([1, outside]))
 
 
 def test_sectors_and_roles(tctx):

@@ -92,14 +92,70 @@ def test_the_example_is_normalised_and_personal_values_are_hashed_and_masked():
     ("bids.0.submitted_at", "2026-05-12T09:30:00.000001+08:00", "submitted_after_opening"),
 ])
 def test_each_rule_answers_its_code_at_its_path(path, value, code):
+    exc = refused(changed_at(path, value))
+    assert (exc.error, list(exc.errors)) == (code, [path])
+
+
+def changed_at(path: str, value) -> dict:
+    """The example tender with the value at a dotted path (list items from 0) replaced."""
     body = tender_body()
     *parents, leaf = path.split(".")
     target = body
     for p in parents:
         target = target[int(p)] if p.isdigit() else target[p]
     target[int(leaf) if leaf.isdigit() else leaf] = value
-    exc = refused(body)
+    return body
+
+
+# API.md §1: "Every date the service accepts lies in 2000-01-01 … 2099-12-31 (else 400)"
+# and "nothing a client sends may produce a 500": an instant whose date in CST is not
+# even a Python date (converting it to +08:00 overflows) is as far out of range as any.
+@pytest.mark.parametrize("path, value", [
+    ("opened_at", "9999-12-31T23:59:59+00:00"),
+    ("opened_at", "0001-01-01T00:00:00+14:00"),
+    ("bids.0.submitted_at", "9999-12-31T23:59:59-05:00"),
+    ("bids.0.submitted_at", "0001-01-01T00:59:59+01:00"),
+])
+def test_an_instant_beyond_pythons_dates_is_out_of_range_at_its_path(path, value):
+    exc = refused(changed_at(path, value))
+    assert (exc.error, list(exc.errors)) == ("validation_error", [path])
+    assert exc.errors[path] == ["must lie between 2000-01-01 and 2099-12-31."]
+
+
+# WARNINGS.md §2 Normalisation: identifiers lose whitespace, "-", ":" and "." and "the
+# result must be 1–128 ASCII letters and digits"; deposit_account "after removing
+# whitespace and -, 8–32 ASCII digits": lengths are those of the normalised value.
+def test_padding_that_normalisation_removes_is_no_part_of_the_length():
+    padded = tender_body()
+    padded["exclusions"][0]["value"] = "8F3A-22C1" + "." * 600
+    padded["bids"][0]["uploads"][0]["mac"] = "00-1A-2B-3C-4D-5E" + ":" * 600
+    padded["bids"][1]["documents"][0]["machine_code"] = "7a1c90ee" + " -:." * 200
+    padded["bids"][1]["deposit_account"] = "6222-0212-0400-1234-567" + " " * 600
+    padded["bids"][0]["personnel"][0]["id_number"] = " " * 300 + PM_1 + " " * 300
+    assert validate_tender(padded, KEY, NOW) == validate_tender(tender_body(), KEY, NOW)
+
+
+@pytest.mark.parametrize("path, value, code", [
+    ("bids.0.documents.0.machine_code", "A" * 600, "invalid_identifier"),
+    ("exclusions.0.value", "7" * 600, "invalid_identifier"),
+    ("bids.0.uploads.0.ip", "1" * 600, "invalid_identifier"),
+    ("bids.0.deposit_account", "1" * 600, "invalid_account"),
+    ("bids.0.personnel.0.id_number", PM_1 * 4, "invalid_id_number"),
+], ids=["machine_code", "exclusion", "ip", "deposit_account", "id_number"])
+def test_an_overlong_value_answers_the_code_of_its_rule_not_validation_error(path, value,
+                                                                             code):
+    exc = refused(changed_at(path, value))
     assert (exc.error, list(exc.errors)) == (code, [path])
+
+
+def test_an_opening_up_to_one_second_after_now_is_accepted():
+    """WARNINGS.md §2: ``opened_at`` "not more than 1 s after now (else 400
+    opened_in_future)", compared at microsecond precision (API.md §1)."""
+    # NOW is 2026-06-01T02:00:00Z: 10:00:00 in CST
+    doc = validate_tender(tender_body(opened_at="2026-06-01T10:00:01+08:00"), KEY, NOW)
+    assert doc["opened_at"] == "2026-06-01T10:00:01.000000+08:00"
+    exc = refused(tender_body(opened_at="2026-06-01T10:00:01.000001+08:00"))
+    assert (exc.error, list(exc.errors)) == ("opened_in_future", ["opened_at"])
 
 
 def test_an_id_number_from_any_region_and_with_a_lower_case_x_is_accepted():
