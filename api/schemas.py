@@ -162,11 +162,13 @@ class AsOfQuery(Query):
 _PLAIN_INTEGER = re.compile(r"-?[0-9]+")
 REPEATED = "given more than once; send it once."
 NOT_PLAIN = "must be a plain integer (ASCII digits 0-9 only)."
+NUL = "must not contain U+0000."
 
 
 def query_problems(args, schema: Schema) -> dict[str, list[str]]:
-    """Repeated parameters (other than list fields) and integer parameters that are not
-    plain ASCII integers, keyed by parameter name."""
+    """Repeated parameters (other than list fields), integer parameters that are not
+    plain ASCII integers, and values holding U+0000 (which no stored text holds, and
+    PostgreSQL refuses to compare with: a 500 there), keyed by parameter name."""
     by_key = {f.data_key or name: f for name, f in schema.fields.items()}
     problems: dict[str, list[str]] = {}
     for key in args:
@@ -176,6 +178,8 @@ def query_problems(args, schema: Schema) -> dict[str, list[str]]:
             problems[key] = [REPEATED]
         elif isinstance(field, fields.Integer) and not _PLAIN_INTEGER.fullmatch(values[0]):
             problems[key] = [NOT_PLAIN]
+        elif any("\x00" in v for v in values):
+            problems[key] = [NUL]
     return problems
 
 

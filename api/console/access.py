@@ -35,7 +35,7 @@ from werkzeug.exceptions import MethodNotAllowed, RequestEntityTooLarge
 
 from api.auth import AUDIT, READERS  # noqa: F401 - the API's role groups
 from api.console import SECURITY_HEADERS, bp
-from credit.errors import CreditError, Forbidden, Unauthenticated
+from credit.errors import CreditError, Forbidden, InvalidInput, Unauthenticated
 from credit.services.sessions import end_session, session_actor
 from credit.services.tokens import authenticate
 
@@ -110,6 +110,10 @@ NO_HEAD = {"console.subject"}
 def _load_actor_and_check_csrf():
     if request.method == "HEAD" and request.endpoint in NO_HEAD:
         raise MethodNotAllowed(valid_methods=["GET"])
+    if "\x00" in request.path or any("\x00" in k + v for k, v in request.args.items(
+            multi=True)):
+        # No page takes it, and PostgreSQL refuses to compare text with it (a 500).
+        raise InvalidInput("The address contains U+0000, which no page accepts.")
     if request.method == "POST" and (request.content_length or 0) > MAX_FORM_BODY:
         raise RequestEntityTooLarge()
     if not current_app.secret_key:

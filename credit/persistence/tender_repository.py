@@ -110,6 +110,10 @@ class TenderRepository:
 
     # ---------------------------------------------------------------- reads
     def by_code(self, code: str) -> TenderRow | None:
+        """The tender of ``code`` (a path segment, as sent). No stored text holds U+0000,
+        and PostgreSQL refuses to compare with one (an error, not "no row")."""
+        if "\x00" in code:
+            return None
         return self.session.scalars(select(TenderRow).where(TenderRow.code == code)).first()
 
     def by_id(self, tender_id: int) -> TenderRow | None:

@@ -829,7 +829,7 @@ def test_a_code_filter_is_checked_like_the_code_field(api, ctx):
     not let anyone enter by hand (PERF-FAIL, created by approvals) is still a filter."""
     api.create_record()
     with writes_nothing(ctx):
-        for code in ("NO-SUCH-CODE", "bid-nosign", "C" * 65, "", "%00"):
+        for code in ("NO-SUCH-CODE", "bid-nosign", "C" * 65, ""):
             got = assert_error(api.get("/api/v1/records?code=" + code, "auditor"), 400,
                                "unknown_code")
             assert set(got["errors"]) == {"code"} and "BID-NOSIGN" in got["message"]
@@ -840,6 +840,27 @@ def test_a_code_filter_is_checked_like_the_code_field(api, ctx):
         for code, count in (("BID-NOSIGN", 1), ("PERF-FAIL", 0)):
             r = api.get("/api/v1/records?code=" + code, "auditor")
             assert r.status_code == 200 and len(r.get_json()["items"]) == count, code
+
+
+def test_u0000_in_any_path_segment_or_query_value_is_a_4xx_on_every_backend(api, ctx):
+    """U+0000 in a path parameter or a query value of every GET operation the document
+    lists, for every role: a 4xx, never a 500 (API.md §1), and nothing logged.
+    PostgreSQL refuses to compare text with U+0000 (an error, not "no row"): tenders,
+    warnings, performance evaluations, audit entries and traces answered 500 there."""
+    doc = api.get("/api/v1/openapi.json").get_json()
+    urls = []
+    for path, item in doc["paths"].items():
+        if "get" not in item:
+            continue
+        concrete = "/api/v1" + re.sub(r"\{[^}]+\}", "%00", path.removeprefix("/api/v1"))
+        queries = [p["name"] for p in item["get"].get("parameters", []) if p["in"] == "query"]
+        urls += [concrete] + [f"{concrete}?{q}=%00" for q in queries]
+    assert len(urls) > 40  # the document was read
+    with writes_nothing(ctx):
+        answers = [(who, url, api.get(url, who).status_code) for url in urls
+                   for who in ("auditor", "admin", "evaluator", "regulator", "enterprise")]
+    assert [a for a in answers if a[2] >= 500] == []
+    assert {code for _, url, code in answers if "?" in url} <= {400, 403, 404}
 
 
 # ---- 503 ----------------------------------------------------------------------------------
