@@ -250,6 +250,20 @@ def test_return_then_resubmit_and_idempotency(papi):
     assert api.get("/api/v1/audit/verify", "auditor").get_json()["ok"]
 
 
+def test_incremental_verify_after_an_evaluation_and_its_review(papi):
+    """API.md §6: ``GET /audit/verify?from=checkpoint`` verifies incrementally what the
+    full run verifies — here an evaluation and its review appended after the stored run
+    — and (API.md §1) nothing a client sends may produce a 500."""
+    api = papi
+    awarded(api)
+    assert api.get("/api/v1/audit/verify", "auditor").get_json()["ok"] is True  # stored
+    reviewed(api, submitted(api, periodic())["id"], approve())
+    r = api.get("/api/v1/audit/verify?from=checkpoint", "auditor")
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert r.get_json()["ok"] is True, r.get_json()
+    assert r.get_json()["entries_checked"] > 0
+
+
 # ------------------------------------------------------------------ errors
 
 def test_submission_errors_with_their_status_in_the_order_of_checks(papi, tctx):
