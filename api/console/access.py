@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
-from werkzeug.exceptions import MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.auth import AUDIT, READERS  # noqa: F401 - the API's role groups
 from api.console import SECURITY_HEADERS, bp
@@ -101,15 +101,9 @@ def _current_actor():
         return None
 
 
-# Pages whose GET serves (and logs) scores: HEAD would too, so it is refused, as on the
-# API's score route.
-NO_HEAD = {"console.subject"}
-
-
 @bp.before_request
 def _load_actor_and_check_csrf():
-    if request.method == "HEAD" and request.endpoint in NO_HEAD:
-        raise MethodNotAllowed(valid_methods=["GET"])
+    # (A HEAD on a page that serves scores was refused already: api.http.logs_a_trace.)
     if request.method == "POST" and (request.content_length or 0) > MAX_FORM_BODY:
         raise RequestEntityTooLarge()
     if not current_app.secret_key:

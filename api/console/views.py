@@ -33,7 +33,7 @@ from api.console.forms import (
     zh,
 )
 from api.console.labels import KINDS
-from api.http import parse_id, path_uscc
+from api.http import logs_a_trace, parse_id, path_uscc
 from credit.domain import canonical
 from credit.domain.dates import format_instant
 from credit.errors import CreditError, InvalidInput, NotFound, Unauthenticated
@@ -112,6 +112,7 @@ def _profile(uscc: str) -> dict:
 
 
 @bp.get("/subjects/<uscc>")
+@logs_a_trace
 @signed_in(*READERS)
 def subject(uscc):
     uscc = path_uscc(uscc)

@@ -281,6 +281,19 @@ def test_score_roles_and_definitions_of_the_wrong_kind(aapi):
     assert agency_score(aapi, "auditor", "model=keqiao-agency-2025@1")["score"] == "88.00"
 
 
+def test_head_on_the_agency_score_is_405_and_logs_nothing(aapi):
+    """PERFORMANCE.md §7: the agency score is "traced and logged like any served score";
+    API.md §4: HEAD on a score route → 405 ("it would log a trace"), with or without a
+    token, and nothing is appended."""
+    before = audit_head(aapi.ctx)
+    for who in (None, "evaluator", "tenderee"):
+        r = aapi.request("HEAD", SCORE, who)
+        assert r.status_code == 405, who
+    assert audit_head(aapi.ctx) == before
+    agency_score(aapi)  # GET still serves and logs
+    assert audit_head(aapi.ctx) == before + 1
+
+
 def test_tenders_filter_by_agency(aapi):
     register(aapi, award=False)
     register(aapi, "KQ-2026-0032", award=False, agency=None)

@@ -246,6 +246,14 @@ def head(ctx) -> int:
         return uow.audit.head().position
 
 
+def _head_is_refused(w, rec, path, secret, where) -> None:
+    """API.md §4: a GET that logged an entry (a served score's trace) refuses HEAD with
+    405 — a HEAD "would log a trace" — and the HEAD appends nothing."""
+    before = head(w.ctx)
+    r = rec.call(w.client, "HEAD", path, secret=secret)
+    assert (r.status_code, head(w.ctx)) == (405, before), f"HEAD after {where}"
+
+
 def test_every_caller_against_every_route(world, caplog):
     caplog.set_level(logging.DEBUG)
     w, rec = world, Recorder()
@@ -282,6 +290,8 @@ def test_every_caller_against_every_route(world, caplog):
                 assert got == (403, "forbidden"), (where, got)
             elif allowed:
                 assert r.status_code not in (401, 403), (where, got, r.get_json())
+                if method == "GET" and head(w.ctx) > before:
+                    _head_is_refused(w, rec, path, secret, where)
             else:
                 assert got == (403, "forbidden"), (where, got)
                 assert head(w.ctx) == before, f"{where} wrote although refused"
