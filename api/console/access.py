@@ -33,7 +33,7 @@ from flask import current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from api.auth import AUDIT, READERS  # noqa: F401 - the API's role groups
+from api.auth import AUDIT, READERS, TRACE_READERS  # noqa: F401 - the API's role groups
 from api.console import SECURITY_HEADERS, bp
 from credit.errors import CreditError, Forbidden, Unauthenticated
 from credit.services.sessions import end_session, session_actor

@@ -15,6 +15,7 @@ from api.console import bp
 from api.console.access import (
     AUDIT,
     READERS,
+    TRACE_READERS,
     ctx,
     own_subject,
     safe_next,
@@ -244,7 +245,7 @@ def _canonical(entry: dict) -> str:
 
 
 @bp.get("/traces/<trace_id>")
-@signed_in(*READERS)
+@signed_in(*TRACE_READERS)
 def trace(trace_id):
     entry = audit.get_trace(ctx(), g.actor, parse_id(trace_id, "trace"))
     return render_template(_trace_template(entry), entry=entry, canonical=_canonical(entry),

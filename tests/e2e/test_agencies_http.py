@@ -281,6 +281,23 @@ def test_score_roles_and_definitions_of_the_wrong_kind(aapi):
     assert agency_score(aapi, "auditor", "model=keqiao-agency-2025@1")["score"] == "88.00"
 
 
+def test_the_tenderee_reads_the_trace_of_the_agency_score_it_pulled(aapi):
+    """API.md §2: GET /traces/{id} is for "auditor, admin, and the token that caused the
+    trace" — a tenderee that pulled an agency score reads its trace (PERFORMANCE.md §7:
+    "traced and logged like any served score"); another tenderee or an evaluator may
+    not."""
+    trace_id = agency_score(aapi, "tenderee")["trace_id"]
+    own = aapi.get(f"/api/v1/traces/{trace_id}", "tenderee")
+    assert own.status_code == 200, own.get_data(as_text=True)
+    assert (own.get_json()["position"], own.get_json()["payload"]["uscc"]) == (trace_id, AGENCY)
+    assert aapi.get(f"/api/v1/traces/{trace_id}", "auditor").status_code == 200
+    for other in ("tenderee2", "evaluator"):
+        assert_error(aapi.get(f"/api/v1/traces/{trace_id}", other), 403, "forbidden")
+    # and the tenderee may not read a trace another caller caused
+    theirs = agency_score(aapi, "evaluator")["trace_id"]
+    assert_error(aapi.get(f"/api/v1/traces/{theirs}", "tenderee"), 403, "forbidden")
+
+
 def test_head_on_the_agency_score_is_405_and_logs_nothing(aapi):
     """PERFORMANCE.md §7: the agency score is "traced and logged like any served score";
     API.md §4: HEAD on a score route → 405 ("it would log a trace"), with or without a
