@@ -261,6 +261,26 @@ def test_three_ratings_a_restrict_record_and_the_trace_replays(aapi, clock):
     assert aapi.get("/api/v1/audit/verify", "auditor").get_json()["ok"] is True
 
 
+def test_the_default_known_at_is_the_committed_head(aapi, clock):
+    """API.md §4 (the agency score "traced and logged like any served score",
+    PERFORMANCE.md §7): "`known_at` default: the `at` of the committed head of the chain
+    that the computation read (its `knowledge_position` is that head's position:
+    everything committed before the score was computed, nothing after)" — with nothing
+    else happening, the entry just before the score's own trace, as for the subject
+    score."""
+    register(aapi)
+    rate(aapi)
+    clock.advance(seconds=5)
+    for served in (agency_score(aapi), aapi.score(AGENCY, who="evaluator", sector="housing")):
+        entries = aapi.get(f"/api/v1/audit/entries?after={served['trace_id'] - 2}&limit=2",
+                           "auditor").get_json()["items"]
+        head, trace = entries
+        assert trace["position"] == served["trace_id"]
+        assert (served["known_at"], trace["payload"]["knowledge_position"]) == \
+            (head["at"], head["position"])
+        assert served["known_at"] != trace["at"]
+
+
 def test_score_roles_and_definitions_of_the_wrong_kind(aapi):
     for who in ("evaluator", "regulator", "auditor", "admin", "tenderee", "agency"):
         agency_score(aapi, who)
