@@ -254,21 +254,10 @@ def validate_evaluation(ctx: ServiceContext, raw) -> dict:
         elif "consortium" in bidder:
             bidder["consortium"] = [note(u, f"bidders.{i}.consortium.{j}")
                                     for j, u in enumerate(bidder["consortium"])]
-    if errors.codes and set(errors.codes.values()) == {"invalid_uscc"}:
-        _raise_uniform(errors, "invalid_uscc")
-    if errors.codes and set(errors.codes.values()) == {"duplicate_bidder"} and \
-            set(errors.errors) == set(errors.codes):
-        _raise_uniform(errors, "duplicate_bidder")
-    errors.raise_if_any()
+    # API.md §5: several invalid USCCs (or duplicates) still answer ``invalid_uscc``
+    # (``duplicate_bidder``), keyed by path, when nothing else is wrong.
+    errors.raise_if_any(uniform=True)
     return data
-
-
-def _raise_uniform(errors: FieldErrors, code: str) -> None:
-    """API.md §5: several invalid USCCs still answer ``invalid_uscc``, keyed by path,
-    when nothing else is wrong."""
-    if set(errors.errors) == set(errors.codes):
-        first = next(iter(errors.errors))
-        raise InvalidInput(errors.errors[first][0], error=code, errors=errors.errors)
 
 
 def _member_entries(items: list[dict], uscc: str) -> list[dict]:

@@ -307,6 +307,13 @@ def test_submission_errors_with_their_status_in_the_order_of_checks(papi, tctx):
     err = assert_error(api.post(url, periodic(deductions=over), "tenderee"), 400,
                        "points_out_of_range", maximum="15.00")
     assert "15.00" in err["message"]
+    # API.md §1: two fields out of range (each with its own maximum) are no single code
+    two = [{"item": "SAFETY", "points": "15.01", "note": "超出上限"},
+           {"item": "QUALITY", "points": "20.01", "note": "超出上限"}]
+    err = assert_error(api.post(url, periodic(deductions=two), "tenderee"), 400,
+                       "validation_error")
+    assert set(err["errors"]) == {"deductions.0.points", "deductions.1.points"}
+    assert "maximum" not in err
     zero = [{"item": "SAFETY", "points": "0.00", "note": "零分"}]
     assert_error(api.post(url, periodic(deductions=zero), "tenderee"), 400,
                  "points_out_of_range", maximum="15.00")
