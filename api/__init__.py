@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask
 from flask_smorest import Api
-from werkzeug.exceptions import MethodNotAllowed
 
 from api import console, errors, ratelimit
 from api.console.access import SessionCookies
-from api.http import ResponseJSON, UsccConverter, uscc_parameter
+from api.http import ResponseJSON, UsccConverter, refuse_head, uscc_parameter
 from api.schemas import ErrorBody
-
-# Routes whose GET logs a trace: HEAD would too, so it is refused (API.md §4).
-NO_HEAD = {"subjects.score"}
 
 
 class CreditApi(Api):
@@ -102,10 +98,8 @@ def _register_api(app: Flask) -> None:
 
 
 def _register_hooks(app: Flask) -> None:
-    @app.before_request
-    def _refuse_head():
-        if request.method == "HEAD" and request.endpoint in NO_HEAD:
-            raise MethodNotAllowed(valid_methods=["GET"])
+    # Routes whose GET logs a trace (marked logs_a_trace): HEAD would too (API.md §4).
+    app.before_request(refuse_head)
 
     @app.after_request
     def _charset(response):

@@ -9,6 +9,7 @@ from functools import wraps
 from flask import current_app, g, request
 
 from credit.errors import ConnectionLost, CreditError, Forbidden
+from credit.services.agencies import SCORE_READERS as AGENCY_SCORE_READERS
 from credit.services.context import require_own_subject
 from credit.services.tokens import authenticate
 
@@ -18,6 +19,11 @@ MAX_HEADER_LINE = 8 * 1024
 READERS = ("regulator", "evaluator", "auditor", "admin", "enterprise")
 EVERY_ROLE = READERS + ("platform", "tenderee")  # GET /models: every role (API.md §2)
 AUDIT = ("auditor", "admin")
+# GET /traces/{id} (API.md §2): "auditor, admin, and the token that caused the trace" —
+# so every role that can be served a score may ask: the subject score and evaluations
+# (READERS) and the agency score (PERFORMANCE.md §7). Each still reads only its own
+# (credit.services.audit.get_trace).
+TRACE_READERS = tuple(dict.fromkeys(AUDIT + READERS + AGENCY_SCORE_READERS))
 
 
 class TooLarge(CreditError):

@@ -8,8 +8,9 @@ import json
 import re
 
 import orjson
-from flask import Response, request
+from flask import Response, current_app, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.routing import BaseConverter
 
 from api.auth import MAX_BODY, TooLarge
@@ -27,6 +28,22 @@ IDEMPOTENCY_KEY = {"in": "header", "name": "Idempotency-Key", "required": False,
                                   "(API.md §1).",
                    "schema": {"type": "string", "minLength": 1, "maxLength": 200,
                               "pattern": _KEY_RE.pattern}}
+
+
+def logs_a_trace(view):
+    """Mark a GET view whose every call serves a score and so logs its trace
+    (``score.served``): a HEAD would log one too, so :func:`refuse_head` answers it 405
+    (API.md §4). Apply it right under the route decorator."""
+    view.logs_a_trace = True
+    return view
+
+
+def refuse_head() -> None:
+    """405 for a HEAD on a view marked :func:`logs_a_trace` (API and console alike), before
+    authentication: the wrong method comes first in the order of checks (API.md §1)."""
+    if request.method == "HEAD" and \
+            getattr(current_app.view_functions.get(request.endpoint), "logs_a_trace", False):
+        raise MethodNotAllowed(valid_methods=["GET"])
 
 
 def json_body(schema, *, idempotent: bool) -> dict:

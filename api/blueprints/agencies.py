@@ -6,7 +6,7 @@ from marshmallow import fields, validate
 
 from api.auth import requires
 from api.blueprints import Blueprint, ctx
-from api.http import idempotency, json_body, path_uscc, read_json, verbatim
+from api.http import idempotency, json_body, logs_a_trace, path_uscc, read_json, verbatim
 from api.schemas import ErrorBody, Instant, Query
 from credit.services import agencies
 from credit.services.agency_resources import AgencyRatingIn, AgencyRatingOut, AgencyScoreOut
@@ -37,6 +37,7 @@ def rate(code):
 
 
 @blp.route("/agencies/<uscc:uscc>/score", methods=["GET"])
+@logs_a_trace
 @blp.response(200, AgencyScoreOut)
 @requires(*agencies.SCORE_READERS)  # outside the query parsing: 401/403 before 400
 @blp.arguments(AgencyScoreQuery, location="query", as_kwargs=True)

@@ -3,7 +3,7 @@
 from flask import g
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from api.auth import AUDIT, READERS, requires
+from api.auth import AUDIT, TRACE_READERS, requires
 from api.blueprints import Blueprint, ctx
 from api.http import parse_id
 from api.schemas import EntryQuery, Query, TraceQuery
@@ -34,7 +34,7 @@ def trace_index(uscc, actor, from_, to, limit, after):
 
 @traces.route("/<trace_id>", methods=["GET"])
 @traces.response(200, EntryOut)
-@requires(*READERS)
+@requires(*TRACE_READERS)
 def trace_show(trace_id):
     """One trace, exactly as logged."""
     return audit.get_trace(ctx(), g.actor, parse_id(trace_id, "trace"))

@@ -4,7 +4,7 @@ from flask import g
 
 from api.auth import READERS, own_subject, requires
 from api.blueprints import Blueprint, ctx
-from api.http import path_uscc
+from api.http import logs_a_trace, path_uscc
 from api.schemas import Page, ScoreQuerySchema
 from credit.services import audit, scoring, subjects
 from credit.services.resources import InquiryPage, ScoreOut, SubjectOut
@@ -29,6 +29,7 @@ def show(uscc):
 
 
 @blp.route("/<uscc:uscc>/score", methods=["GET"])
+@logs_a_trace
 @blp.response(200, ScoreOut)
 @requires(*READERS, revocation_in_transaction=True)  # outside the query parsing: 401/403/413
 # come before 400; the token's revocation is checked in the score's own transaction

@@ -31,9 +31,9 @@ from urllib.parse import unquote, urlsplit
 
 from flask import current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
-from werkzeug.exceptions import MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from api.auth import AUDIT, READERS  # noqa: F401 - the API's role groups
+from api.auth import AUDIT, READERS, TRACE_READERS  # noqa: F401 - the API's role groups
 from api.console import SECURITY_HEADERS, bp
 from credit.errors import CreditError, Forbidden, InvalidInput, Unauthenticated
 from credit.services.sessions import end_session, session_actor
@@ -101,15 +101,9 @@ def _current_actor():
         return None
 
 
-# Pages whose GET serves (and logs) scores: HEAD would too, so it is refused, as on the
-# API's score route.
-NO_HEAD = {"console.subject"}
-
-
 @bp.before_request
 def _load_actor_and_check_csrf():
-    if request.method == "HEAD" and request.endpoint in NO_HEAD:
-        raise MethodNotAllowed(valid_methods=["GET"])
+    # (A HEAD on a page that serves scores was refused already: api.http.logs_a_trace.)
     if "\x00" in request.path or any("\x00" in k + v for k, v in request.args.items(
             multi=True)):
         # No page takes it, and PostgreSQL refuses to compare text with it (a 500).

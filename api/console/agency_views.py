@@ -18,7 +18,7 @@ from api.console import bp
 from api.console.access import ctx, signed_in
 from api.console.chart import timeline_svg
 from api.console.forms import new_form_key
-from api.http import path_uscc
+from api.http import logs_a_trace, path_uscc
 from credit.errors import CreditError
 from credit.services import agencies
 from credit.services.idempotency import IdempotentRequest
@@ -49,6 +49,7 @@ def _chart(points: list[dict], today, definition) -> object:
 
 
 @bp.get("/agencies/<uscc>")
+@logs_a_trace
 @signed_in(*agencies.SCORE_READERS)
 def agency(uscc):
     uscc = path_uscc(uscc)

@@ -8,7 +8,7 @@ from flask import current_app, g, render_template
 
 from api.console import bp
 from api.console.access import READERS, ctx, own_subject, signed_in
-from api.http import path_uscc
+from api.http import logs_a_trace, path_uscc
 from credit.domain.dates import format_instant
 from credit.errors import NotFound
 from credit.services import console, records, scoring, subjects
@@ -38,6 +38,7 @@ def model_page():
 
 
 @bp.get("/subjects/<uscc>/report")
+@logs_a_trace
 @signed_in("auditor", "admin", "enterprise")
 def report(uscc):
     """信用报告: per sector the served (and traced) score, grade and measures; the

@@ -15,6 +15,7 @@ from api.console import bp
 from api.console.access import (
     AUDIT,
     READERS,
+    TRACE_READERS,
     ctx,
     own_subject,
     safe_next,
@@ -33,7 +34,7 @@ from api.console.forms import (
     zh,
 )
 from api.console.labels import KINDS
-from api.http import parse_id, path_uscc
+from api.http import logs_a_trace, parse_id, path_uscc
 from credit.domain import canonical
 from credit.domain.dates import format_instant
 from credit.errors import CreditError, InvalidInput, NotFound, Unauthenticated
@@ -112,6 +113,7 @@ def _profile(uscc: str) -> dict:
 
 
 @bp.get("/subjects/<uscc>")
+@logs_a_trace
 @signed_in(*READERS)
 def subject(uscc):
     uscc = path_uscc(uscc)
@@ -243,7 +245,7 @@ def _canonical(entry: dict) -> str:
 
 
 @bp.get("/traces/<trace_id>")
-@signed_in(*READERS)
+@signed_in(*TRACE_READERS)
 def trace(trace_id):
     entry = audit.get_trace(ctx(), g.actor, parse_id(trace_id, "trace"))
     return render_template(_trace_template(entry), entry=entry, canonical=_canonical(entry),

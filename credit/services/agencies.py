@@ -17,7 +17,6 @@ from decimal import Decimal
 from credit.domain import canonical
 from credit.domain.agency import (
     AgencyRating,
-    agency_result_body,
     agency_trace_payload,
     evaluate_agency,
     rating_problems,
@@ -35,7 +34,7 @@ from .idempotency import IdempotentRequest, Outcome, idempotent_write, remember
 from .inputs import FieldErrors, load
 from .records import record_resource
 from .resources import present
-from .scoring import check_known_at, serving_knowledge
+from .scoring import Computation, check_known_at, serve_traced
 from .tenders import require_role, tender_row
 
 RATERS = ("tenderee",)
@@ -208,23 +207,21 @@ def may_read_score(actor: Actor, uscc: str) -> None:
 
 def agency_score(ctx: ServiceContext, actor: Actor, q: AgencyScoreQuery) -> dict:
     """GET /agencies/{uscc}/score: S, grade, restriction, components; every call
-    appends its trace (``score.served``) in the same transaction."""
+    appends its trace (``score.served``). Its knowledge follows the subject score's rule
+    (API.md §4; :func:`~credit.services.scoring.serve_traced`): by default the committed
+    head the computation read."""
     may_read_score(actor, q.uscc)
     check_known_at(ctx, q.known_at)
+    return serve_traced(ctx, actor, q.known_at, q.uscc, agency_computation(ctx, q))
+
+
+def agency_computation(ctx: ServiceContext, q: AgencyScoreQuery) -> Computation:
+    """The agency score's trace payload as known at a given knowledge (the definition
+    looked up now: an unknown one is 404 before anything is read or written)."""
     definition = agency_definition(ctx, q.model)
     as_of = q.as_of or ctx.today()
-    with ctx.uow(write=True) as uow:
-        at, knowledge = serving_knowledge(uow, q.known_at)
-        result = agency_as_known(uow, definition, q.uscc, as_of, knowledge)
-        payload = agency_trace_payload(result)
-        # Who may read the trace later: the token that caused it (API.md §2), by id.
-        payload["token_id"] = actor.token_id
-        entry = uow.audit.append("score.served", actor.name, payload, uscc=q.uscc, at=at)
-        body = agency_result_body(result)
-        body["trace_id"] = entry["position"]
-        body["trace_sha256"] = entry["sha256"]
-        uow.commit()
-        return body
+    return lambda uow, knowledge: agency_trace_payload(
+        agency_as_known(uow, definition, q.uscc, as_of, knowledge))
 
 
 def replay_trace(uow, definition, payload: dict, knowledge: Knowledge) -> dict:

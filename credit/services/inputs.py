@@ -201,18 +201,29 @@ def flatten(messages, prefix: str = "") -> dict[str, list[str]]:
 
 
 class FieldErrors:
-    """Collects field problems, each optionally with a specific error code."""
+    """Collects field problems, each optionally with a specific error code and the extra
+    body fields that code names (``maximum``, say) — kept per field, so that a body
+    never names one field's code with another field's extra fields."""
 
     def __init__(self):
         self.errors: dict[str, list[str]] = {}
         self.codes: dict[str, str] = {}
-        self.extra: dict = {}
+        self.extra: dict[str, dict] = {}
 
     def add(self, field: str, message: str, code: str | None = None, **extra) -> None:
         self.errors.setdefault(field, []).append(message)
         if code:
             self.codes[field] = code
-        self.extra.update(extra)
+            self.extra[field] = extra
+
+    def _specific(self, uniform: bool) -> str | None:
+        """The one code every failing field carries, if it may answer."""
+        codes = {self.codes.get(field) for field in self.errors}
+        if len(codes) != 1 or None in codes:
+            return None
+        if len(self.errors) > 1 and not (uniform and not any(self.extra.values())):
+            return None
+        return codes.pop()
 
     def merge(self, messages: dict) -> None:
         for path, msgs in flatten(messages).items():
@@ -221,16 +232,19 @@ class FieldErrors:
     def __bool__(self) -> bool:
         return bool(self.errors)
 
-    def raise_if_any(self) -> None:
-        """One specific code when exactly one field fails with it; else validation_error."""
+    def raise_if_any(self, *, uniform: bool = False) -> None:
+        """API.md §1: a specific code answers when exactly one field fails with it (with
+        that field's extra body fields); otherwise ``validation_error`` listing every
+        problem. ``uniform``: the same check failing at several paths answers its code
+        too (several invalid USCCs, API.md §5) — but only a code naming nothing of its
+        own, since one body can name only one field's ``maximum``."""
         if not self.errors:
             return
-        if len(self.errors) == 1:
-            (field,) = self.errors
-            code = self.codes.get(field)
-            if code:
-                raise InvalidInput(self.errors[field][0], error=code, errors=self.errors,
-                                   **self.extra)
+        code = self._specific(uniform)
+        if code:
+            first = next(iter(self.errors))
+            raise InvalidInput(self.errors[first][0], error=code, errors=self.errors,
+                               **self.extra[first])
         count = sum(len(v) for v in self.errors.values())
         first = next(iter(self.errors))
         raise InvalidInput(

@@ -18,7 +18,6 @@ from credit.domain.performance import (
     PerformanceDefinition,
     deduction_problems,
 )
-from credit.errors import InvalidInput
 
 from .inputs import Day, FieldErrors, Strict, Text, load
 from .tender_inputs import StrictBool
@@ -53,19 +52,6 @@ class ReviewIn(Strict):
 
 
 _PERFORMANCE_IN, _REVIEW_IN = PerformanceIn(), ReviewIn()
-
-
-def raise_problems(errors: FieldErrors) -> None:
-    """API.md §1: when every problem carries the same specific code, that code answers
-    (with its extra fields, e.g. ``maximum``); else ``validation_error`` listing all."""
-    if not errors:
-        return
-    codes = set(errors.codes.values())
-    if len(codes) == 1 and set(errors.errors) == set(errors.codes):
-        first = next(iter(errors.errors))
-        raise InvalidInput(errors.errors[first][0], error=codes.pop(), errors=errors.errors,
-                           **errors.extra)
-    errors.raise_if_any()
 
 
 def _length(errors: FieldErrors, field: str, text: str | None, bounds) -> None:
@@ -117,7 +103,7 @@ def validate_performance(raw, definition: PerformanceDefinition, today: date) ->
                 errors.add(p.field, p.message, p.error, **p.extra)
         for i, d in enumerate(data.get("deductions") or []):
             _length(errors, f"deductions.{i}.note", d.get("note"), definition.note_length)
-    raise_problems(errors)
+    errors.raise_if_any(uniform=True)
     if data["kind"] == "final":
         data["period_end"] = data["completed_on"]
     data["deductions"] = [Deduction(d["item"], Decimal(d["points"]), d["note"])
@@ -132,5 +118,5 @@ def validate_review(raw, definition: PerformanceDefinition, today: date) -> dict
     data = load(_REVIEW_IN, raw, errors)
     _length(errors, "reason", data.get("reason"), definition.reason_length)
     _not_future(errors, data, "reviewed_on", today)
-    raise_problems(errors)
+    errors.raise_if_any(uniform=True)
     return data

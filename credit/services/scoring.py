@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any, Callable
 
 from credit import canonical_text
 from credit.domain import canonical
@@ -81,14 +82,28 @@ def _known_result(model, uscc: str, history: tuple[list, list], subject, sector:
     return evaluate(model, uscc, records, events, sector, as_of, knowledge), name
 
 
+def _stamped(payload: dict, actor: Actor) -> dict:
+    """The trace payload with the id of the token that caused it: who may read the
+    trace later (API.md §2), by id."""
+    payload["token_id"] = actor.token_id
+    return payload
+
+
 def _payload(result: ScoreResult, name: str | None, actor: Actor,
              context: dict | None = None) -> dict:
-    payload = trace_payload(result, name)
-    # Who may read the trace later: the token that caused it (API.md §2), by id.
-    payload["token_id"] = actor.token_id
+    payload = _stamped(trace_payload(result, name), actor)
     if context:
         payload["evaluation"] = context
     return payload
+
+
+def _body(payload: dict, position: int, sha256: str) -> dict:
+    """The response: the trace's ``result`` (the §4 fields, built once by the trace
+    payload) with the trace's id and hash."""
+    body = dict(payload["result"])
+    body["trace_id"] = position
+    body["trace_sha256"] = sha256
+    return body
 
 
 def _serve(uow, actor: Actor, result: ScoreResult, name: str | None, at: datetime,
@@ -97,73 +112,118 @@ def _serve(uow, actor: Actor, result: ScoreResult, name: str | None, at: datetim
     trace id and hash."""
     payload = _payload(result, name, actor, context)
     entry = uow.audit.append("score.served", actor.name, payload, uscc=result.uscc, at=at)
-    body = dict(payload["result"])  # the §4 fields, built once (trace_payload)
-    body["trace_id"] = entry["position"]
-    body["trace_sha256"] = entry["sha256"]
-    return body
+    return _body(payload, entry["position"], entry["sha256"])
+
+
+def _append_trace(ctx: ServiceContext, actor: Actor, payload: dict, uscc: str) -> dict:
+    """Hand the trace of a score computed outside the append lock to the process's
+    group appender, which takes the lock only to assign position and ``at``, insert and
+    commit (services/group_commit.py); the response."""
+    appended = ctx.appender().append("score.served", actor.name,
+                                     canonical_text.dumps(payload), uscc)
+    return _body(payload, appended.position, appended.sha256)
+
+
+#: ``compute(uow, knowledge)``: a served score's trace payload as known at ``knowledge``
+#: (without the caller's token id, which :func:`serve_traced` adds).
+Computation = Callable[[Any, Knowledge], dict]
+
+
+def serve_traced(ctx: ServiceContext, actor: Actor, known_at: datetime | None, uscc: str,
+                 compute: Computation) -> dict:
+    """Serve one score and log its trace (``score.served``) under API.md §4's rule for
+    its knowledge — the subject score's and the agency score's (PERFORMANCE.md §7)
+    alike: computed in a read snapshot at the committed head, whose ``at`` and position
+    are the default ``known_at`` and ``knowledge_position``, or at an earlier
+    ``known_at`` (:func:`snapshot_knowledge`), its trace then handed to the group
+    appender; computed under the append lock when the answer needs it."""
+    with ctx.uow(write=False) as uow:
+        confirm_token(uow, actor)
+        knowledge = snapshot_knowledge(uow, known_at)
+        payload = None if knowledge is None else compute(uow, knowledge)
+    if payload is None:
+        return serve_under_lock(ctx, actor, known_at, uscc, compute)
+    return _append_trace(ctx, actor, _stamped(payload, actor), uscc)
+
+
+def serve_under_lock(ctx: ServiceContext, actor: Actor, known_at: datetime | None,
+                     uscc: str, compute: Computation) -> dict:
+    """:func:`serve_traced` for a ``known_at`` not earlier than the committed head's
+    ``at``, or an empty chain: computed and appended under the lock, with the knowledge
+    of :func:`serving_knowledge`."""
+    with ctx.uow(write=True) as uow:
+        confirm_token(uow, actor)
+        at, knowledge = serving_knowledge(uow, known_at)
+        payload = _stamped(compute(uow, knowledge), actor)
+        entry = uow.audit.append("score.served", actor.name, payload, uscc=uscc, at=at)
+        uow.commit()
+    return _body(payload, entry["position"], entry["sha256"])
 
 
 def score(ctx: ServiceContext, actor: Actor, q: ScoreQuery) -> dict:
     """One subject's score, grade, eligibility and measures for a sector (traced).
 
-    With the default ``known_at`` (or one earlier than the committed head's ``at``) the
-    score is computed in a read snapshot at the chain's committed head, outside the
-    append lock, and its trace is handed to the process's group appender, which takes
-    the lock only to assign position and ``at``, insert and commit (API.md §4, §6
-    "Knowledge"; services/group_commit.py). A ``known_at`` not earlier than that head's
-    ``at`` is computed under the lock, as an evaluation is. Checks in API.md §1's
-    order: ``known_at`` before 2000 (400, check 8), an unknown model (404, 9), another
-    enterprise's subject (403, 10), a ``known_at`` in the future (422, 12)."""
+    With the default ``known_at`` the score is computed from one read at the chain's
+    committed head (``served_scores.read_at_head``: the token's revocation, the subject
+    and its history at once), outside the append lock, and its trace is handed to the
+    group appender (API.md §4, §6 "Knowledge"); otherwise, and on an empty chain, as
+    :func:`serve_traced` serves any score. Checks in API.md §1's order: ``known_at``
+    before 2000 (400, check 8), an unknown model (404, 9), another enterprise's subject
+    (403, 10), a ``known_at`` in the future (422, 12)."""
     check_known_at_range(q.known_at)
     model = ctx.model(q.model)
     require_own_subject(actor, q.uscc)
     check_known_at_past(ctx, q.known_at)
     as_of = q.as_of or ctx.today()
-    computed = _compute_in_snapshot(ctx, actor, model, q, as_of)
-    if computed is None:
-        return _score_under_lock(ctx, actor, model, q, as_of)
-    result, name = computed
-    payload = _payload(result, name, actor)
-    payload_text = canonical_text.dumps(payload)
-    appended = ctx.appender().append("score.served", actor.name, payload_text, result.uscc)
-    body = dict(payload["result"])  # the §4 fields, built once (trace_payload)
-    body["trace_id"] = appended.position
-    body["trace_sha256"] = appended.sha256
-    return body
+    if q.known_at is None:
+        computed = _compute_at_head(ctx, actor, model, q, as_of)
+        if computed is not None:
+            return _append_trace(ctx, actor, _payload(*computed, actor), q.uscc)
+    return serve_traced(ctx, actor, q.known_at, q.uscc, _computation(model, q, as_of))
 
 
-def _compute_in_snapshot(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
-                         as_of: date) -> tuple[ScoreResult, str | None] | None:
-    """The result as known at the committed head (or at an earlier ``known_at``), read
-    without the lock; None when the answer needs the lock (an empty chain, or a
-    ``known_at`` not earlier than the head's ``at``). Every read is bounded by the head's
-    position, so READ COMMITTED is as good as a snapshot here: rows are never updated,
-    and a row at or below a visible head was committed with it or before it."""
-    if q.known_at is not None:
-        return _known_earlier(ctx, actor, model, q, as_of)
+def _computation(model, q: ScoreQuery, as_of: date) -> Computation:
+    return lambda uow, knowledge: trace_payload(
+        *score_as_known(uow, model, q.uscc, q.sector, as_of, knowledge))
+
+
+def _compute_at_head(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
+                     as_of: date) -> tuple[ScoreResult, str | None] | None:
+    """The result as known at the committed head, read without the lock; None on an
+    empty chain. Every read is bounded by the head's position, so READ COMMITTED is as
+    good as a snapshot here: rows are never updated, and a row at or below a visible
+    head was committed with it or before it."""
     read = ctx.uow.served_scores.read_at_head(None if actor.confirmed else actor.token_id,
                                               q.uscc)
     if read is None:
         return None
     if read.opening.revoked:
         refuse_revoked(actor)
-    head = read.opening.head
     subject = read.opening if read.opening.registered_position is not None else None
     return _known_result(model, q.uscc, (read.records, read.events), subject, q.sector,
-                         as_of, Knowledge(head.position, from_micros(head.at_us)))
+                         as_of, head_knowledge(read.opening.head))
 
 
-def _known_earlier(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
-                   as_of: date) -> tuple[ScoreResult, str | None] | None:
-    """A ``known_at`` earlier than the committed head's ``at``: through the unit of
-    work's repositories (rarer than the default, and the same reads as a replay)."""
-    with ctx.uow(write=False) as uow:
-        confirm_token(uow, actor)
-        head = uow.audit.head()
-        if head.at_us is None or q.known_at >= from_micros(head.at_us):
-            return None
-        knowledge = Knowledge(uow.audit.position_known_at(q.known_at), q.known_at)
-        return score_as_known(uow, model, q.uscc, q.sector, as_of, knowledge)
+def head_knowledge(head) -> Knowledge:
+    """API.md §4: the default ``known_at`` is the ``at`` of the committed head the
+    computation read, its ``knowledge_position`` that head's position."""
+    return Knowledge(head.position, from_micros(head.at_us))
+
+
+def snapshot_knowledge(uow, known_at: datetime | None) -> Knowledge | None:
+    """The knowledge of a score computed outside the append lock: the committed head's
+    (:func:`head_knowledge`) by default, or for a ``known_at`` earlier than that head's
+    ``at`` the highest position with ``at ≤ known_at``. None when the answer needs the
+    lock: an empty chain, or a ``known_at`` not earlier than the head's ``at`` (an entry
+    with ``at ≤ known_at`` could still be committed)."""
+    head = uow.audit.head()
+    if head.at_us is None:
+        return None
+    if known_at is None:
+        return head_knowledge(head)
+    if known_at >= from_micros(head.at_us):
+        return None
+    return Knowledge(uow.audit.position_known_at(known_at), known_at)
 
 
 def serving_knowledge(uow, known_at: datetime | None) -> tuple[datetime, Knowledge]:
@@ -183,13 +243,9 @@ def serving_knowledge(uow, known_at: datetime | None) -> tuple[datetime, Knowled
 
 def _score_under_lock(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
                       as_of: date) -> dict:
-    with ctx.uow(write=True) as uow:
-        confirm_token(uow, actor)
-        at, knowledge = serving_knowledge(uow, q.known_at)
-        result, name = score_as_known(uow, model, q.uscc, q.sector, as_of, knowledge)
-        body = _serve(uow, actor, result, name, at)
-        uow.commit()
-        return body
+    """A subject score served under the lock (the rule before issue 10 for a default
+    ``known_at``)."""
+    return serve_under_lock(ctx, actor, q.known_at, q.uscc, _computation(model, q, as_of))
 
 
 def validate_evaluation(ctx: ServiceContext, raw) -> dict:
@@ -214,21 +270,10 @@ def validate_evaluation(ctx: ServiceContext, raw) -> dict:
         elif "consortium" in bidder:
             bidder["consortium"] = [note(u, f"bidders.{i}.consortium.{j}")
                                     for j, u in enumerate(bidder["consortium"])]
-    if errors.codes and set(errors.codes.values()) == {"invalid_uscc"}:
-        _raise_uniform(errors, "invalid_uscc")
-    if errors.codes and set(errors.codes.values()) == {"duplicate_bidder"} and \
-            set(errors.errors) == set(errors.codes):
-        _raise_uniform(errors, "duplicate_bidder")
-    errors.raise_if_any()
+    # API.md §5: several invalid USCCs (or duplicates) still answer ``invalid_uscc``
+    # (``duplicate_bidder``), keyed by path, when nothing else is wrong.
+    errors.raise_if_any(uniform=True)
     return data
-
-
-def _raise_uniform(errors: FieldErrors, code: str) -> None:
-    """API.md §5: several invalid USCCs still answer ``invalid_uscc``, keyed by path,
-    when nothing else is wrong."""
-    if set(errors.errors) == set(errors.codes):
-        first = next(iter(errors.errors))
-        raise InvalidInput(errors.errors[first][0], error=code, errors=errors.errors)
 
 
 def _member_entries(items: list[dict], uscc: str) -> list[dict]:

@@ -25,7 +25,10 @@ the row's key and hash, how to read the rows and how to hash one. For example::
                   column=lambda e: e.sha256)
 
 A table whose entries hash a group of rows at once is declared the same way, its
-``rows`` yielding groups (:data:`TENDER_TABLES`).
+``items`` turning the stored rows into groups (:data:`TENDER_TABLES`). A full and an
+incremental run read the rows differently (all of them, or those created after a
+position) but hand them through the same ``items`` to the same ``key`` and ``digest``,
+so both check the same thing.
 
 Nothing here appends anything; the walk reads one snapshot (see the unit of work).
 """
@@ -170,7 +173,11 @@ class VerifiedTable:
     ``digest(row)`` re-hashes a stored row and ``key(row)`` names it like ``origin``
     does; ``column(row)`` is the hash the row keeps itself, if it has that column.
     ``empty`` is the digest an entry holds for a group of rows it did not create (no
-    documents in a tender, say): nothing is missing when no such row is stored."""
+    documents in a tender, say): nothing is missing when no such row is stored.
+
+    ``rows(uow)`` reads every stored row in key order; ``items(rows)`` makes of stored
+    rows what ``key`` and ``digest`` take — the rows themselves, or for a table whose
+    entries hash a group of rows at once, (group, facts of its rows) pairs."""
 
     table: str
     kinds: tuple[str, ...]
@@ -180,14 +187,15 @@ class VerifiedTable:
     digest: Callable[[Any], str]
     column: Callable[[Any], str | None] = field(default=lambda row: None)
     empty: str | None = None
-    #: ``since(uow, position)``: the rows created after ``position`` (an incremental
-    #: run); default: the table's rows by their own ``audit_position``.
-    since: Callable[[Any, int], Iterable] | None = None
+    items: Callable[[Iterable], Iterable] = field(default=lambda rows: rows)
 
-    def rows_since(self, uow, position: int) -> Iterable:
-        if self.since is not None:
-            return self.since(uow, position)
-        return uow.verifications.rows_since(self.table, position)
+    def stored(self, uow, since: int | None = None) -> Iterable:
+        """What a run checks: every stored row, or with ``since`` (an incremental run)
+        the rows created after that position — through the same ``items`` either way,
+        so ``key`` and ``digest`` never see a shape the other run does not give them."""
+        rows = self.rows(uow) if since is None else \
+            uow.verifications.rows_since(self.table, since)
+        return self.items(rows)
 
 
 def _idempotency_origin(payload: dict) -> tuple[Hashable, str] | None:
@@ -217,27 +225,23 @@ IDEMPOTENT_KINDS = ("record.created", "evaluation.created", "tender.registered",
 NO_ROWS = canonical.digest([])
 
 
-def _row_groups(table: str, group_of: Callable[[Any], Hashable]):
-    """``rows`` of a grouped table: (group, facts of its rows) in key order. Every
-    table's primary key starts with its group, so a group's rows are contiguous: one
-    group in memory at a time. With ``since``, the groups created after it."""
-    def rows(uow, since: int | None = None):
-        source = uow.tenders.iter_rows(table) if since is None else \
-            uow.verifications.rows_since(table, since)
-        for group, items in groupby(source, key=group_of):
-            yield group, [row_facts(r) for r in items]
-    return rows
+def _row_groups(group_of: Callable[[Any], Hashable]):
+    """``items`` of a grouped table: (group, facts of its rows) from rows in key order.
+    Every table's primary key starts with its group, so a group's rows are contiguous:
+    one group in memory at a time."""
+    def items(rows: Iterable):
+        for group, members in groupby(rows, key=group_of):
+            yield group, [row_facts(r) for r in members]
+    return items
 
 
 def _grouped(table: str, kind: str, group: Callable[[dict], Hashable],
              group_of: Callable[[Any], Hashable]) -> VerifiedTable:
-    rows = _row_groups(table, group_of)
     return VerifiedTable(
         table, kinds=(kind,),
         origin=lambda p: (group(p), _at(p, "rows", table)),
-        rows=rows, key=lambda g: g[0],
-        digest=lambda g: canonical.digest(g[1]), empty=NO_ROWS,
-        since=lambda uow, position: rows(uow, position))
+        rows=lambda uow: uow.tenders.iter_rows(table), items=_row_groups(group_of),
+        key=lambda g: g[0], digest=lambda g: canonical.digest(g[1]), empty=NO_ROWS)
 
 
 def _of_tender(table: str) -> VerifiedTable:
@@ -273,7 +277,7 @@ def _single(table: str, kind: str, path: tuple[str, ...], rows: Callable[[Any], 
     payload, and in ``rows`` the digest of the list of its facts."""
     return VerifiedTable(
         table, kinds=(kind,), origin=lambda p: (_at(p, *path), _at(p, "rows", table)),
-        rows=lambda uow: ((key_of(r), [row_facts(r)]) for r in rows(uow)),
+        rows=rows, items=lambda stored: ((key_of(r), [row_facts(r)]) for r in stored),
         key=lambda g: g[0], digest=lambda g: canonical.digest(g[1]))
 
 
@@ -350,8 +354,8 @@ class RowVerifier:
         rows an entry created that are gone."""
         out = []
         for t in self.tables:
-            for row in (t.rows(uow) if since is None else t.rows_since(uow, since)):
-                out += self._check(t, row)
+            for item in t.stored(uow, since):
+                out += self._check(t, item)
         empty = {t.table: t.empty for t in self.tables}
         out += [problem(position, "row_missing", table, row_id)
                 for (table, row_id), (position, sha) in self._created.items()

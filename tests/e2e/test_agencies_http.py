@@ -261,6 +261,26 @@ def test_three_ratings_a_restrict_record_and_the_trace_replays(aapi, clock):
     assert aapi.get("/api/v1/audit/verify", "auditor").get_json()["ok"] is True
 
 
+def test_the_default_known_at_is_the_committed_head(aapi, clock):
+    """API.md §4 (the agency score "traced and logged like any served score",
+    PERFORMANCE.md §7): "`known_at` default: the `at` of the committed head of the chain
+    that the computation read (its `knowledge_position` is that head's position:
+    everything committed before the score was computed, nothing after)" — with nothing
+    else happening, the entry just before the score's own trace, as for the subject
+    score."""
+    register(aapi)
+    rate(aapi)
+    clock.advance(seconds=5)
+    for served in (agency_score(aapi), aapi.score(AGENCY, who="evaluator", sector="housing")):
+        entries = aapi.get(f"/api/v1/audit/entries?after={served['trace_id'] - 2}&limit=2",
+                           "auditor").get_json()["items"]
+        head, trace = entries
+        assert trace["position"] == served["trace_id"]
+        assert (served["known_at"], trace["payload"]["knowledge_position"]) == \
+            (head["at"], head["position"])
+        assert served["known_at"] != trace["at"]
+
+
 def test_score_roles_and_definitions_of_the_wrong_kind(aapi):
     for who in ("evaluator", "regulator", "auditor", "admin", "tenderee", "agency"):
         agency_score(aapi, who)
@@ -279,6 +299,36 @@ def test_score_roles_and_definitions_of_the_wrong_kind(aapi):
                  "known_at_in_future")
     assert audit_head(aapi.ctx) == before
     assert agency_score(aapi, "auditor", "model=keqiao-agency-2025@1")["score"] == "88.00"
+
+
+def test_the_tenderee_reads_the_trace_of_the_agency_score_it_pulled(aapi):
+    """API.md §2: GET /traces/{id} is for "auditor, admin, and the token that caused the
+    trace" — a tenderee that pulled an agency score reads its trace (PERFORMANCE.md §7:
+    "traced and logged like any served score"); another tenderee or an evaluator may
+    not."""
+    trace_id = agency_score(aapi, "tenderee")["trace_id"]
+    own = aapi.get(f"/api/v1/traces/{trace_id}", "tenderee")
+    assert own.status_code == 200, own.get_data(as_text=True)
+    assert (own.get_json()["position"], own.get_json()["payload"]["uscc"]) == (trace_id, AGENCY)
+    assert aapi.get(f"/api/v1/traces/{trace_id}", "auditor").status_code == 200
+    for other in ("tenderee2", "evaluator"):
+        assert_error(aapi.get(f"/api/v1/traces/{trace_id}", other), 403, "forbidden")
+    # and the tenderee may not read a trace another caller caused
+    theirs = agency_score(aapi, "evaluator")["trace_id"]
+    assert_error(aapi.get(f"/api/v1/traces/{theirs}", "tenderee"), 403, "forbidden")
+
+
+def test_head_on_the_agency_score_is_405_and_logs_nothing(aapi):
+    """PERFORMANCE.md §7: the agency score is "traced and logged like any served score";
+    API.md §4: HEAD on a score route → 405 ("it would log a trace"), with or without a
+    token, and nothing is appended."""
+    before = audit_head(aapi.ctx)
+    for who in (None, "evaluator", "tenderee"):
+        r = aapi.request("HEAD", SCORE, who)
+        assert r.status_code == 405, who
+    assert audit_head(aapi.ctx) == before
+    agency_score(aapi)  # GET still serves and logs
+    assert audit_head(aapi.ctx) == before + 1
 
 
 def test_tenders_filter_by_agency(aapi):

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from api import create_app
 from credit import signing
 from credit.cli import main as cli
+from credit.services.agencies import AgencyScoreQuery, agency_score
 from credit.services.applications import submit as submit_application
 from credit.services.performance import submit_evaluation
 from credit.services.records import create_record
@@ -37,7 +38,7 @@ from tests.live_server import (
     make_uscc,
     record_body,
 )
-from tests.tender_data import award_body, identity_key_file, tender_body
+from tests.tender_data import AGENCY, award_body, identity_key_file, tender_body
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -70,6 +71,7 @@ class World:
     warnings: list
     application: int = 0
     performance: int = 0
+    tenderee_trace: int = 0
 
 
 @pytest.fixture
@@ -103,8 +105,9 @@ def world(ctx, tmp_path):
     tenderee = Actor(tokens.names["tenderee"], "tenderee", token_id=tokens.ids["tenderee"],
                      uscc=TENDEREE_USCC)
     performance = json.loads(submit_evaluation(ctx, tenderee, TENDER, PERIODIC).body)["id"]
+    tenderee_trace = agency_score(ctx, tenderee, AgencyScoreQuery(AGENCY))["trace_id"]
     return World(app.test_client(), tokens, own, other, evaluation, ev_trace, ent_trace, ctx,
-                 warnings_, application, performance)
+                 warnings_, application, performance, tenderee_trace)
 
 
 def _routes(w: World):
@@ -158,6 +161,9 @@ def _routes(w: World):
          AUDIT | {"evaluator"}),
         ("/api/v1/traces/<trace_id>", "GET", f"/api/v1/traces/{w.enterprise_trace}", None,
          AUDIT | {"enterprise"}),
+        # an agency score pulled by the tenderee (PERFORMANCE.md §7): its own trace
+        ("/api/v1/traces/<trace_id>", "GET", f"/api/v1/traces/{w.tenderee_trace}", None,
+         AUDIT | {"tenderee"}),
         ("/api/v1/traces/<trace_id>/verify", "GET",
          f"/api/v1/traces/{w.evaluator_trace}/verify", None, AUDIT),
         ("/api/v1/audit/entries", "GET", "/api/v1/audit/entries", None, AUDIT),
@@ -246,6 +252,14 @@ def head(ctx) -> int:
         return uow.audit.head().position
 
 
+def _head_is_refused(w, rec, path, secret, where) -> None:
+    """API.md §4: a GET that logged an entry (a served score's trace) refuses HEAD with
+    405 — a HEAD "would log a trace" — and the HEAD appends nothing."""
+    before = head(w.ctx)
+    r = rec.call(w.client, "HEAD", path, secret=secret)
+    assert (r.status_code, head(w.ctx)) == (405, before), f"HEAD after {where}"
+
+
 def test_every_caller_against_every_route(world, caplog):
     caplog.set_level(logging.DEBUG)
     w, rec = world, Recorder()
@@ -282,6 +296,8 @@ def test_every_caller_against_every_route(world, caplog):
                 assert got == (403, "forbidden"), (where, got)
             elif allowed:
                 assert r.status_code not in (401, 403), (where, got, r.get_json())
+                if method == "GET" and head(w.ctx) > before:
+                    _head_is_refused(w, rec, path, secret, where)
             else:
                 assert got == (403, "forbidden"), (where, got)
                 assert head(w.ctx) == before, f"{where} wrote although refused"

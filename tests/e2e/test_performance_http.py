@@ -250,6 +250,20 @@ def test_return_then_resubmit_and_idempotency(papi):
     assert api.get("/api/v1/audit/verify", "auditor").get_json()["ok"]
 
 
+def test_incremental_verify_after_an_evaluation_and_its_review(papi):
+    """API.md §6: ``GET /audit/verify?from=checkpoint`` verifies incrementally what the
+    full run verifies — here an evaluation and its review appended after the stored run
+    — and (API.md §1) nothing a client sends may produce a 500."""
+    api = papi
+    awarded(api)
+    assert api.get("/api/v1/audit/verify", "auditor").get_json()["ok"] is True  # stored
+    reviewed(api, submitted(api, periodic())["id"], approve())
+    r = api.get("/api/v1/audit/verify?from=checkpoint", "auditor")
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert r.get_json()["ok"] is True, r.get_json()
+    assert r.get_json()["entries_checked"] > 0
+
+
 # ------------------------------------------------------------------ errors
 
 def test_submission_errors_with_their_status_in_the_order_of_checks(papi, tctx):
@@ -293,6 +307,13 @@ def test_submission_errors_with_their_status_in_the_order_of_checks(papi, tctx):
     err = assert_error(api.post(url, periodic(deductions=over), "tenderee"), 400,
                        "points_out_of_range", maximum="15.00")
     assert "15.00" in err["message"]
+    # API.md §1: two fields out of range (each with its own maximum) are no single code
+    two = [{"item": "SAFETY", "points": "15.01", "note": "超出上限"},
+           {"item": "QUALITY", "points": "20.01", "note": "超出上限"}]
+    err = assert_error(api.post(url, periodic(deductions=two), "tenderee"), 400,
+                       "validation_error")
+    assert set(err["errors"]) == {"deductions.0.points", "deductions.1.points"}
+    assert "maximum" not in err
     zero = [{"item": "SAFETY", "points": "0.00", "note": "零分"}]
     assert_error(api.post(url, periodic(deductions=zero), "tenderee"), 400,
                  "points_out_of_range", maximum="15.00")

@@ -143,6 +143,26 @@ def test_the_openapi_document_states_who_may_call_each_route(api):
             assert set(allowed) <= set(op["x-roles"]), label
 
 
+def test_every_role_that_can_cause_a_trace_may_ask_for_it(api):
+    """API.md §2: GET /traces/{id} is for "auditor, admin, and the token that caused the
+    trace". In the document its ``x-roles`` are the auditors' and those of every route
+    that serves a score and so logs a trace — the score routes (marked logs_a_trace:
+    the subject's, the agency's of PERFORMANCE.md §7) and POST /evaluations — so no
+    role is served a trace it may not read (which one is its own: the test above)."""
+    app = api.client.application
+    doc = api.get("/api/v1/openapi.json").get_json()
+    operations = {_operation_key(f"{m.upper()} {p}"): op for p, ops in doc["paths"].items()
+                  for m, op in ops.items() if m in ("get", "post")}
+    causing = {_operation_key("GET " + re.sub(r"<[^>]*>", "{}", rule.rule))
+               for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/v1")
+               and getattr(app.view_functions[rule.endpoint], "logs_a_trace", False)}
+    assert causing >= {"GET /subjects/{}/score", "GET /agencies/{}/score"}
+    causing.add("POST /evaluations")
+    expected = set(AUDIT).union(*(operations[k]["x-roles"] for k in causing))
+    assert "tenderee" in expected  # the agency score's
+    assert set(operations["GET /traces/{}"]["x-roles"]) == expected
+
+
 def test_every_score_served_is_traced_with_the_callers_name(api, ctx):
     api.create_record()
     for who in READERS:

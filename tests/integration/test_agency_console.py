@@ -101,6 +101,15 @@ def test_the_agency_page_and_its_trace(app, secrets_, tctx):
     assert "验证通过" in verified
     for who in ("tenderee", "regulator", "agency"):
         assert signed_in(app, secrets_[who]).get(f"/agencies/{AGENCY}").status_code == 200
+    # API.md §2: the tenderee reads the trace of the score its page pulled, not others'.
+    tb = signed_in(app, secrets_["tenderee"])
+    own = re.search(r'href="/traces/(\d+)"', text(tb.get(f"/agencies/{AGENCY}")))[1]
+    assert tb.get(f"/traces/{own}").status_code == 200
+    assert tb.get(f"/traces/{trace_id}").status_code == 403
+    # The page serves (and logs) the agency score: HEAD would too, so it is refused.
+    before = snapshot(tctx)
+    assert b.client.head(f"/agencies/{AGENCY}").status_code == 405
+    assert snapshot(tctx) == before
     assert signed_in(app, secrets_["other"]).get(f"/agencies/{AGENCY}").status_code == 403
     assert signed_in(app, secrets_["platform"]).get(f"/agencies/{AGENCY}").status_code == 403
     tender_page = text(signed_in(app, secrets_["auditor"]).get("/tenders/KQ-2026-0031"))

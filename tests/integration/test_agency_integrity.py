@@ -1,7 +1,8 @@
 """Agency ratings under the integrity rules (PERFORMANCE.md §7), on SQLite and
 PostgreSQL: a rating row is hashed in its ``agency.rated`` entry, so ``audit verify``
 locates an edited, deleted or forged row; an edited rating also makes an agency trace
-that used it fail its replay; the append-only triggers refuse changes."""
+that used it fail its replay; the append-only triggers refuse changes; an agency trace
+served under the rule before issue 10 still replays with the knowledge it records."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import json
 
 import pytest
 
-from credit.services import agencies
+from credit.services import agencies, scoring
 from credit.services.audit import verify_chain, verify_trace
 from credit.services.context import Actor
 from tests.tender_data import AGENCY, TENDEREE, award_body, tender_body
 
-from .helpers import tamper
+from .helpers import entry, tamper
 from .tender_helpers import AUDITOR, award, register
 
 pytestmark = pytest.mark.db
@@ -67,3 +68,24 @@ def test_an_agency_trace_replays_and_an_edited_rating_breaks_the_replay(tctx):
     v = verify_trace(tctx, served["trace_id"])
     assert (v["hash_ok"], v["chain_ok"], v["replay_ok"]) == (True, True, False)
     assert "ratings.1.total" in v["differences"]
+
+
+def test_an_agency_trace_served_under_the_old_rule_still_replays(tctx, clock):
+    """API.md §4: "a trace served under an earlier rule records its own knowledge and
+    replays with it" — an agency score served before it followed the committed-head
+    rule knew its own trace's position and instant (what serving under the lock with
+    the default known_at still gives)."""
+    _rated(tctx)
+    clock.advance(minutes=1)
+    q = agencies.AgencyScoreQuery(AGENCY)
+    old = scoring.serve_under_lock(tctx, AUDITOR, None, AGENCY,
+                                   agencies.agency_computation(tctx, q))
+    trace = entry(tctx, old["trace_id"])
+    assert trace["payload"]["knowledge_position"] == old["trace_id"]
+    assert trace["payload"]["known_at"] == trace["at"] == old["known_at"]
+    assert verify_trace(tctx, old["trace_id"])["ok"] is True
+    # and one under the committed-head rule next to it: it knows the old trace
+    new = agencies.agency_score(tctx, AUDITOR, q)
+    payload = entry(tctx, new["trace_id"])["payload"]
+    assert (payload["knowledge_position"], new["known_at"]) == (old["trace_id"], trace["at"])
+    assert verify_trace(tctx, new["trace_id"])["ok"] is True

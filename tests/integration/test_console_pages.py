@@ -781,6 +781,9 @@ def test_the_report_serves_three_traced_scores_and_counts_own_lookups_apart(ctx,
     assert "C 合格" in re.sub(r"<[^>]+>", "", page)
     assert "实施条例第74条" in page and "2026-01-10 至 2027-01-09" in page
     assert 'id="report-inquiries">3<' in page
+    # HEAD would serve (and log) the three scores too: refused (API.md §4).
+    assert ent.client.head(f"/subjects/{S1}/report").status_code == 405
+    assert len(served(ctx)) == before + 3
     inquiries = text(ent.get(f"/subjects/{S1}/inquiries"))
     assert "本企业自己查看 3 次" in inquiries and "评标系统" in inquiries
     assert inquiries.count("<tr>") == 3 + 1  # header and the evaluator's three

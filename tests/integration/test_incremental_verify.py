@@ -1,9 +1,10 @@
 """Incremental ``audit verify`` (API.md §6, issue 10), on SQLite and PostgreSQL: every
 run is stored outside the chain; ``incremental=True`` (``?from=checkpoint``,
 ``credit audit verify --incremental``) re-checks the newest intact run's entry, then
-walks only the entries after it and the rows they created — records, events, tokens,
-subjects, evaluations, the tender loop's tables and the applications. An edit after
-the stored position is located; one before it is caught by a full run (the default)."""
+walks only the entries after it and the rows they created — every table a full run
+re-hashes (``VERIFIED_TABLES``), tokens and subjects — and checks them as a full run does.
+An edit after the stored position is located; one before it is caught by a full run (the
+default)."""
 
 from __future__ import annotations
 
@@ -13,16 +14,20 @@ from datetime import date
 import pytest
 from click.testing import CliRunner
 
-from credit.services import tenders
-from credit.services.applications import submit
+from credit.services import performance, tenders
+from credit.services.applications import decide, submit
 from credit.services.audit import last_verification, verify_chain
 from credit.services.context import Actor
+from credit.services.demo import load_demo
+from credit.services.idempotency import IdempotentRequest
 from credit.services.records import create_record
 from credit.services.scoring import ScoreQuery, score
-from tests.tender_data import tender_body
+from credit.services.sessions import end_session
+from credit.services.verification import VERIFIED_TABLES
+from tests.tender_data import TENDEREE, award_body, tender_body
 
 from .helpers import EVALUATOR, HOUSING, S1, S2, S3, entry, head, record_body, tamper
-from .tender_helpers import PLATFORM
+from .tender_helpers import PLATFORM, TRANSPORT, award, register
 
 pytestmark = pytest.mark.db
 
@@ -201,3 +206,68 @@ def test_the_cli_runs_it_incrementally(ctx, clock, database_url, monkeypatch):
     assert (out["ok"], out["entries_checked"], out["from_position"]) == (True, 1, 1)
     run = CliRunner().invoke(main, ["audit", "verify", "--incremental", "--checkpoint", "x"])
     assert run.exit_code == 2
+
+
+def _one_of_everything(tctx, clock, tmp_path) -> None:
+    """Rows of every kind ``audit verify`` re-hashes: the demo data (records, events, an
+    evaluation, the tender loop, performance evaluations and reviews, agency ratings),
+    then an idempotency key, an ended session, an application and its decision."""
+    load_demo(tctx, tmp_path / "tokens.txt")
+    r = rec(tctx, clock, uscc=S3, document_no="I9")
+    create_record(tctx, HOUSING, record_body(uscc=S3, document_no="I10"),
+                  IdempotentRequest(1, "POST", "/api/v1/records", "k-1",
+                                    record_body(uscc=S3, document_no="I10")))
+    end_session(tctx, EVALUATOR, "a-console-session")
+    clock.advance(days=1)
+    enterprise = Actor("乙公司", "enterprise", token_id=91, uscc=S3)
+    app = submit(tctx, enterprise, r["id"], {"kind": "objection",
+                                            "reason": "处罚决定书送达有误，申请复核"})
+    decide(tctx, HOUSING, app["id"], {"action": "reject", "reason": "经复核，处罚无误"})
+
+
+def test_every_verified_table_is_checked_after_it(tctx, clock, tmp_path):
+    """API.md §6: ``?from=checkpoint`` verifies incrementally what the full run verifies.
+    Every table of VERIFIED_TABLES holds rows created after the stored run, and the
+    incremental run finds them all intact: a row it did not read would be missing, one
+    it read in another shape than the full run would crash it or mismatch. A table added
+    later fails here until it is given rows."""
+    rec(tctx, clock, uscc=S2, document_no="I1")
+    assert verify_chain(tctx)["ok"]  # stored: the starting point
+    since = head(tctx)[0]
+    _one_of_everything(tctx, clock, tmp_path)
+    with tctx.uow(write=False) as uow:
+        empty = [t.table for t in VERIFIED_TABLES
+                 if next(iter(uow.verifications.rows_since(t.table, since)), None) is None]
+    assert empty == []
+    full = verify_chain(tctx, store=False)
+    result = incremental(tctx)
+    assert (full["ok"], result["ok"], result["first_bad"]) == (True, True, None), result
+    assert result["from_position"] == since
+
+
+PERIODIC = {"kind": "periodic", "period_end": "2026-05-31", "project_manager_on_site": True,
+            "deductions": [{"item": "SCHEDULE", "points": "6.00", "note": "主体结构滞后 21 天"}]}
+TENDEREE_ACTOR = Actor("柯桥区某镇人民政府", "tenderee", token_id=31, uscc=TENDEREE)
+
+
+@pytest.mark.parametrize("table, sql", [
+    ("performance_evaluations", "UPDATE performance_evaluations SET score = '100.00'"),
+    ("performance_reviews", "UPDATE performance_reviews SET reason = '伪造的理由'"),
+])
+def test_performance_rows_after_it(tctx, table, sql):
+    """PERFORMANCE.md §3, §4 and API.md §6: an evaluation and its review appended after
+    the stored run are verified incrementally (no 500), and an edit of either is
+    located at its creating entry."""
+    t = register(tctx, tender_body())
+    award(tctx, t["code"], award_body())
+    assert verify_chain(tctx)["ok"]
+    e = json.loads(performance.submit_evaluation(tctx, TENDEREE_ACTOR, t["code"],
+                                                 PERIODIC).body)
+    r = json.loads(performance.review_evaluation(tctx, TRANSPORT, e["id"], {
+        "action": "approve", "reason": "经现场核查属实", "reviewed_on": "2026-06-01"}).body)
+    assert verify_chain(tctx, incremental=True, store=False)["ok"] is True
+    assert tamper(tctx, table, sql) == 1
+    position = e["audit_position"] if table == "performance_evaluations" \
+        else r["review"]["audit_position"]
+    assert incremental(tctx)["first_bad"] == {"position": position, "problem": "row_mismatch",
+                                              "table": table, "id": e["id"]}

@@ -25,6 +25,8 @@ from credit.domain.performance import (
     raises_pm_absent,
     record_code_on_approval,
 )
+from credit.errors import InvalidInput
+from credit.services.inputs import FieldErrors
 from scoring_models import ModelError, default_registry, load_bytes
 from scoring_models.loader import DEFINITIONS
 
@@ -161,6 +163,43 @@ def test_points_need_exactly_two_decimals(points):
     (p,) = deduction_problems(DEF, [{"item": "SCHEDULE", "points": points}])
     assert (p.field, p.error) == ("deductions.0.points", None)  # a plain validation_error
     assert "exactly two decimals" in p.message
+
+
+def _answer(deductions: list[dict]) -> InvalidInput:
+    """The error body's fields the service answers with for these deductions."""
+    errors = FieldErrors()
+    for p in deduction_problems(DEF, deductions):
+        errors.add(p.field, p.message, p.error, **p.extra)
+    with pytest.raises(InvalidInput) as info:
+        errors.raise_if_any(uniform=True)
+    return info.value
+
+
+def test_one_deduction_out_of_range_answers_its_code_and_its_maximum():
+    """PERFORMANCE.md §3: 400 ``points_out_of_range``, "naming the maximum"."""
+    exc = _answer([{"item": "SAFETY", "points": "15.01"}])
+    assert (exc.error, exc.extra, list(exc.errors)) == \
+        ("points_out_of_range", {"maximum": "15.00"}, ["deductions.0.points"])
+
+
+@pytest.mark.parametrize("second", [{"item": "QUALITY", "points": "20.01"},
+                                    {"item": "WAGES", "points": "15.01"}])
+def test_two_deductions_out_of_range_are_a_validation_error(second):
+    """API.md §1: "When exactly one field-specific code applies and no other field
+    fails, `error` is that code; otherwise `validation_error` with every problem listed"
+    — one body names one maximum, so two fields out of range (different maxima, or even
+    the same one) list both; no ``maximum`` of one field under another's message."""
+    exc = _answer([{"item": "SAFETY", "points": "15.01"}, second])
+    assert (exc.error, exc.extra) == ("validation_error", {})
+    assert set(exc.errors) == {"deductions.0.points", "deductions.1.points"}
+
+
+def test_the_same_check_at_several_paths_naming_nothing_keeps_its_code():
+    """Two repeated items: one ``duplicate_item`` keyed by both paths, as before."""
+    exc = _answer([{"item": "SCHEDULE", "points": "1.00"}, {"item": "QUALITY", "points": "1.00"},
+                   {"item": "SCHEDULE", "points": "2.00"}, {"item": "QUALITY", "points": "2.00"}])
+    assert (exc.error, set(exc.errors)) == ("duplicate_item",
+                                            {"deductions.2.item", "deductions.3.item"})
 
 
 def test_unknown_item_and_too_many_deductions():
