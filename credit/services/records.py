@@ -140,23 +140,19 @@ def _event_resource(e: RecordEventRow) -> dict:
 
 
 def _lifecycle(ctx: ServiceContext, row: RecordRow, entry, events) -> dict:
-    """Status, validity and whether the record counts today. ``original_valid_until`` is
-    the validity as entered or computed at entry, the one its ``sha256`` hashes (API.md
-    §3), and ``valid_until`` that after a repair. ``counts_today`` is the active model's
-    answer, whose default validity may differ from the one at entry (§7); a code it does
-    not know (``entry`` None) counts for nothing (``not_in_model``)."""
+    """Status, validity (original and after a repair) and whether it counts today, under
+    the active model: a code it does not know (``entry`` None) keeps the stored validity
+    and counts for nothing (``not_in_model``, API.md §7)."""
+    original = original_valid_until(to_domain_record(row), entry)
     status = lifecycle_status(events)
     repair = next((e for e in events if e.kind == "repair"), None)
-    repaired_on = repair.repaired_on if repair else None
-    effective = effective_valid_until(row.valid_until, repaired_on)
-    counts = entry is not None and status != "revoked" and row.decided_on <= ctx.today() \
-        <= effective_valid_until(original_valid_until(to_domain_record(row), entry),
-                                 repaired_on)
+    effective = effective_valid_until(original, repair.repaired_on if repair else None)
     out = {"valid_until": effective.isoformat(),
-           "original_valid_until": row.valid_until.isoformat(), "status": status,
-           "counts_today": counts}
+           "original_valid_until": original.isoformat(), "status": status,
+           "counts_today": entry is not None and status != "revoked"
+           and row.decided_on <= ctx.today() <= effective}
     if repair is not None:
-        out["repaired_on"] = repaired_on.isoformat()
+        out["repaired_on"] = repair.repaired_on.isoformat()
     if status == "revoked":
         out["revoked_at"] = next(e.recorded_at for e in events if e.kind == "revocation")
     return out
