@@ -29,7 +29,7 @@ from credit.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViola
 from credit.persistence.agency_tables import AgencyRatingRow, rating_facts
 
 from .agency_resources import RATING, RATING_INPUT
-from .context import Actor, ServiceContext
+from .context import Actor, ServiceContext, require_own_subject
 from .idempotency import IdempotentRequest, Outcome, idempotent_write, remember
 from .inputs import FieldErrors, load
 from .records import record_resource
@@ -201,8 +201,7 @@ def agency_as_known(uow, definition, uscc: str, as_of: date, knowledge: Knowledg
 
 def may_read_score(actor: Actor, uscc: str) -> None:
     require_role(actor, SCORE_READERS, "read agency scores")
-    if actor.role == "enterprise" and actor.uscc != uscc:
-        raise Forbidden("An enterprise token sees only its own enterprise.")
+    require_own_subject(actor, uscc)
 
 
 def agency_score(ctx: ServiceContext, actor: Actor, q: AgencyScoreQuery) -> dict:

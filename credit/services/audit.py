@@ -20,7 +20,7 @@ from credit.errors import Forbidden, NotFound
 from credit.persistence.audit_log import GENESIS
 
 from . import agencies
-from .context import Actor, ServiceContext
+from .context import Actor, ServiceContext, require_own_subject
 from .paging import page
 from .scoring import score_as_known
 from .verification import last_verification, verify_chain
@@ -82,8 +82,7 @@ def list_entries(ctx: ServiceContext, after: int = 0, limit: int = 100,
 def inquiries(ctx: ServiceContext, actor: Actor, uscc: str, limit: int = 100,
               after: int | None = None) -> dict:
     """Who pulled this subject's score, newest first (the enterprise's inquiry log)."""
-    if actor.role == "enterprise" and actor.uscc != uscc:
-        raise Forbidden("An enterprise sees only its own inquiries.")
+    require_own_subject(actor, uscc)
     with ctx.uow(write=False) as uow:
         traces = uow.audit_queries.traces(uscc=uscc, limit=limit + 1, before=after)
     traces, next_ = page(traces, limit, lambda e: e["position"])

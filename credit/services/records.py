@@ -25,7 +25,7 @@ from credit.persistence.repositories import (
 from credit.persistence.tables import RecordEventRow, RecordRow
 from credit.uscc import InvalidUSCC, normalise_uscc
 
-from .context import Actor, ServiceContext
+from .context import Actor, ServiceContext, require_own_subject
 from .idempotency import IdempotentRequest, Outcome, idempotent_write, remember
 from .inputs import FieldErrors, RecordInput, RepairInput, RevocationInput, load
 from .paging import page
@@ -266,8 +266,7 @@ def list_records(ctx: ServiceContext, actor: Actor, f: RecordFilter) -> dict:
                    + ", ".join(ctx.models.recorded_codes()) + ".", "unknown_code")
         errors.raise_if_any()
     if actor.role == "enterprise":
-        if f.uscc and f.uscc != actor.uscc:
-            raise Forbidden("An enterprise token sees only its own records.")
+        require_own_subject(actor, f.uscc or actor.uscc)
         f = replace(f, uscc=actor.uscc)
     with ctx.uow(write=False) as uow:
         rows, next_ = page(uow.records.page(uscc=f.uscc, sector=f.sector, code=f.code,
