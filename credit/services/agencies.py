@@ -34,7 +34,7 @@ from .idempotency import IdempotentRequest, Outcome, idempotent_write, remember
 from .inputs import FieldErrors, load
 from .records import record_resource
 from .resources import present
-from .scoring import Computation, check_known_at, serve_traced
+from .scoring import Computation, check_known_at_past, check_known_at_range, serve_traced
 from .tenders import require_role, tender_row
 
 RATERS = ("tenderee",)
@@ -208,10 +208,15 @@ def agency_score(ctx: ServiceContext, actor: Actor, q: AgencyScoreQuery) -> dict
     """GET /agencies/{uscc}/score: S, grade, restriction, components; every call
     appends its trace (``score.served``). Its knowledge follows the subject score's rule
     (API.md §4; :func:`~credit.services.scoring.serve_traced`): by default the committed
-    head the computation read."""
-    may_read_score(actor, q.uscc)
-    check_known_at(ctx, q.known_at)
-    return serve_traced(ctx, actor, q.known_at, q.uscc, agency_computation(ctx, q))
+    head the computation read. Checks in API.md §1's order, as the subject score's: the
+    role (403, check 3), ``known_at`` out of range (400, 8), an unknown definition (404,
+    9), another enterprise's agency (403, 10), a ``known_at`` in the future (422, 12)."""
+    require_role(actor, SCORE_READERS, "read agency scores")
+    check_known_at_range(q.known_at)
+    computation = agency_computation(ctx, q)
+    require_own_subject(actor, q.uscc)
+    check_known_at_past(ctx, q.known_at)
+    return serve_traced(ctx, actor, q.known_at, q.uscc, computation)
 
 
 def agency_computation(ctx: ServiceContext, q: AgencyScoreQuery) -> Computation:

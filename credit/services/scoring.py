@@ -10,7 +10,7 @@ from typing import Any, Callable
 from credit import canonical_text
 from credit.domain import canonical
 from credit.domain.consortium import combine
-from credit.domain.dates import CST, MIN_DATE, format_instant, from_micros
+from credit.domain.dates import cst_date_in_range, format_instant, from_micros
 from credit.domain.engine import ScoreResult, evaluate
 from credit.domain.money import fmt
 from credit.domain.performance import consortium_index
@@ -47,10 +47,12 @@ def check_known_at(ctx: ServiceContext, known_at: datetime | None) -> None:
 
 
 def check_known_at_range(known_at: datetime | None) -> None:
-    """Not before 2000-01-01: a field validation (400, check 8 of API.md §1)."""
-    if known_at is not None and known_at < datetime(MIN_DATE.year, 1, 1, tzinfo=CST):
-        raise InvalidInput("known_at must not be before 2000-01-01.",
-                           errors={"known_at": ["must not be before 2000-01-01."]})
+    """Its date in China Standard Time within 2000-01-01 … 2099-12-31, as every date
+    the service accepts: a field validation (400, check 8 of API.md §1). A later one is
+    out of range before it is in the future (422, check 12)."""
+    if known_at is not None and not cst_date_in_range(known_at):
+        problem = "must lie in 2000-01-01 … 2099-12-31 (China Standard Time)."
+        raise InvalidInput(f"known_at {problem}", errors={"known_at": [problem]})
 
 
 def check_known_at_past(ctx: ServiceContext, known_at: datetime | None) -> None:

@@ -301,6 +301,22 @@ def test_score_roles_and_definitions_of_the_wrong_kind(aapi):
     assert agency_score(aapi, "auditor", "model=keqiao-agency-2025@1")["score"] == "88.00"
 
 
+def test_agency_score_refusals_in_the_order_of_checks(aapi):
+    """API.md §1's order, as on the subject score: a ``known_at`` out of range (400,
+    check 8) before an unknown definition (404, 9) before another enterprise's agency
+    (403, 10) before a ``known_at`` in the future (422, 12); nothing is logged."""
+    before = audit_head(aapi.ctx)
+    unknown, future = "model=keqiao-agency-2025@9", "known_at=2027-01-01T00:00:00%2B08:00"
+    for early in ("1999-12-31T23:59:59%2B08:00", "2100-01-01T00:00:00%2B08:00"):
+        got = assert_error(aapi.get(f"{SCORE}?known_at={early}&{unknown}", "enterprise"),
+                           400, "validation_error")
+        assert set(got["errors"]) == {"known_at"}
+    assert_error(aapi.get(f"{SCORE}?{unknown}&{future}", "enterprise"), 404, "not_found")
+    assert_error(aapi.get(f"{SCORE}?{future}", "enterprise"), 403, "forbidden")
+    assert_error(aapi.get(f"{SCORE}?{future}", "auditor"), 422, "known_at_in_future")
+    assert audit_head(aapi.ctx) == before
+
+
 def test_the_tenderee_reads_the_trace_of_the_agency_score_it_pulled(aapi):
     """API.md §2: GET /traces/{id} is for "auditor, admin, and the token that caused the
     trace" — a tenderee that pulled an agency score reads its trace (PERFORMANCE.md §7:
