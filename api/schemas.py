@@ -11,7 +11,7 @@ from datetime import date, datetime
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate
 from webargs.flaskparser import FlaskParser
 
-from credit.domain.dates import parse_instant
+from credit.domain.dates import cst_date_in_range, parse_instant
 from credit.domain.model import SECTORS
 from credit.domain.performance import CONTRACT_STATUSES
 from credit.domain.screens.definition import SEVERITIES
@@ -19,6 +19,7 @@ from credit.errors import InvalidInput
 from credit.services.inputs import USCC_METADATA, Day, flatten
 from credit.services.performance_resources import EVALUATION_STATUSES
 from credit.services.resources import APPLICATION_STATUSES
+from credit.services.scoring import KNOWN_AT_RANGE
 from credit.services.tender_resources import WARNING_STATUSES
 from credit.uscc import InvalidUSCC, normalise_uscc
 
@@ -56,6 +57,19 @@ class Instant(fields.Field):
                 from None
 
 
+class KnownAt(Instant):
+    """A score's ``known_at``: an instant whose date in CST lies in 2000 … 2099, so that
+    a bad one is listed beside the query's other problems (check 8)."""
+
+    def __init__(self, **kw):
+        super().__init__(validate=_in_date_range, **kw)
+
+
+def _in_date_range(value: datetime) -> None:
+    if not cst_date_in_range(value):
+        raise ValidationError(KNOWN_AT_RANGE)
+
+
 class Position(fields.Integer):
     """A cursor: a positive integer below 2^63."""
 
@@ -82,7 +96,7 @@ class RecordQuery(Page):
 class ScoreQuerySchema(Query):
     sector = fields.String(required=True, validate=validate.OneOf(SECTORS))
     as_of = Day(load_default=None)
-    known_at = Instant(load_default=None)
+    known_at = KnownAt(load_default=None)
     model = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
 
 

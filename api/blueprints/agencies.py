@@ -7,7 +7,7 @@ from marshmallow import fields, validate
 from api.auth import requires
 from api.blueprints import Blueprint, ctx
 from api.http import idempotency, json_body, logs_a_trace, path_uscc, read_json, verbatim
-from api.schemas import ErrorBody, Instant, Query
+from api.schemas import ErrorBody, KnownAt, Query
 from credit.services import agencies
 from credit.services.agency_resources import AgencyRatingIn, AgencyRatingOut, AgencyScoreOut
 from credit.services.inputs import Day
@@ -19,7 +19,7 @@ blp = Blueprint("agencies", __name__, url_prefix="/api/v1",
 
 class AgencyScoreQuery(Query):
     as_of = Day(load_default=None)
-    known_at = Instant(load_default=None)
+    known_at = KnownAt(load_default=None)
     model = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
 
 

@@ -29,6 +29,9 @@ from .tenders import evaluation_warnings
 from .tokens import confirm_token, refuse_revoked
 
 CLOCK_SKEW = timedelta(seconds=1)
+#: A given ``known_at``'s range (API.md §1: every date the service accepts), as the query
+#: schemas and this module's check both say it.
+KNOWN_AT_RANGE = "must lie in 2000-01-01 … 2099-12-31 (China Standard Time)."
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,7 @@ def check_known_at_range(known_at: datetime | None) -> None:
     the service accepts: a field validation (400, check 8 of API.md §1). A later one is
     out of range before it is in the future (422, check 12)."""
     if known_at is not None and not cst_date_in_range(known_at):
-        problem = "must lie in 2000-01-01 … 2099-12-31 (China Standard Time)."
-        raise InvalidInput(f"known_at {problem}", errors={"known_at": [problem]})
+        raise InvalidInput(f"known_at {KNOWN_AT_RANGE}", errors={"known_at": [KNOWN_AT_RANGE]})
 
 
 def check_known_at_past(ctx: ServiceContext, known_at: datetime | None) -> None:

@@ -766,6 +766,11 @@ def test_known_at_errors(api, ctx, clock):
                   "9999-12-31T23:59:59Z", "9999-12-31T23:59:59.999999-23:59"):
             got = assert_error(api.get(base + k, "auditor"), 400, "validation_error")
             assert set(got["errors"]) == {"known_at"}, got
+        # listed beside the query's other problems (API.md §1: every problem listed)
+        for k in ("1999-12-31T15:59:59Z", "2100-01-01T00:00:00%2B08:00"):
+            got = assert_error(api.get(score_path(S1, f"sector=roads&known_at={k}"),
+                                       "auditor"), 400, "validation_error")
+            assert set(got["errors"]) == {"known_at", "sector"}, got
         # not RFC 3339 with an offset and at most six fraction digits
         for k in ("2026-06-01T10:00:00", "2026-06-01", "2026-06-01T10:00:00.1234567Z",
                   "2026-06-01%2010:00:00Z", "yesterday", "2026-06-01T10:00:00%2B24:00",
