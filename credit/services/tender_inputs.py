@@ -37,7 +37,6 @@ from credit.domain.tenders import (
     Tender,
     Upload,
 )
-from credit.errors import InvalidInput
 from credit.uscc import InvalidUSCC, normalise_uscc
 
 from .inputs import Day, FieldErrors, OptionalText, Strict, Text, UsccString, load
@@ -212,19 +211,6 @@ class TenderIn(Strict):
 _TENDER_IN, _BID_IN = TenderIn(), BidIn()
 
 
-def raise_uniform(errors: FieldErrors) -> None:
-    """API.md §1: when every problem carries the same specific code (one field, or the
-    same check failing at several paths), that code answers; otherwise
-    ``validation_error`` listing every problem."""
-    if not errors:
-        return
-    codes = set(errors.codes.values())
-    if len(codes) == 1 and set(errors.errors) == set(errors.codes):
-        first = next(iter(errors.errors))
-        raise InvalidInput(errors.errors[first][0], error=codes.pop(), errors=errors.errors)
-    errors.raise_if_any()
-
-
 class _Normaliser:
     """Phase two of POST /tenders over what loaded; personal values hashed on the way."""
 
@@ -396,7 +382,7 @@ def validate_tender(raw, key: bytes, now: datetime) -> dict:
         "bids": [_bid(norm, n, bid, opened_at, today)
                  for n, bid in enumerate(_loaded_bids(raw, data, errors), start=1)],
     }
-    raise_uniform(errors)
+    errors.raise_if_any(uniform=True)
     return doc
 
 
@@ -461,7 +447,7 @@ def validate_award(raw, today: date) -> dict:
     if data.get("awarded_on") and data["awarded_on"] > today:
         errors.add("awarded_on", f"must not lie in the future (today is {today} in China "
                    "Standard Time).")
-    raise_uniform(errors)
+    errors.raise_if_any(uniform=True)
     return data
 
 

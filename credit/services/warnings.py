@@ -22,7 +22,7 @@ from .inputs import FieldErrors
 from .paging import page
 from .records import insert_record, lifecycle_status
 from .resources import WARNING, present
-from .tender_inputs import opened_on, raise_uniform, validate_disposal
+from .tender_inputs import opened_on, validate_disposal
 from .tender_resources import WARNING_STATUSES, bid_parties, warning_resource, warning_status
 from .tender_rows import disposal_row, rows_digest
 from .tenders import check_sector, one, require_role, visible_sectors
@@ -163,7 +163,7 @@ def _against_warning(ctx, uow, plan_parts, data: dict) -> None:
         members = {uscc for n in data["bids"] if n in parties
                    for uscc, _ in party_names(parties[n])}
         _covered_by(uow, tender, members, data["covered_by"], errors)
-    raise_uniform(errors)
+    errors.raise_if_any(uniform=True)
 
 
 def party_names(bid: dict) -> list[tuple[str, str]]:
