@@ -282,7 +282,7 @@ def tenders_import(file, screens_ref) -> None:
         summary = import_tenders(_context(), _operator(), file, screens_ref, progress)
     except CreditError as exc:
         _fail(exc, 2)
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         click.echo(f"error: cannot read {file}: {exc}", err=True)
         sys.exit(2)
     finally:

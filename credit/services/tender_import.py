@@ -12,13 +12,14 @@ reports its rejected rows.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from credit.errors import Conflict, CreditError
 
@@ -28,6 +29,9 @@ from .tender_inputs import validate_tender
 from .tenders import register_tender, screen_definition, tender_row
 
 REJECT_COLUMNS = ("line", "code", "field", "error", "message")
+#: The longest line read: one tender, as one ``POST /tenders`` body (API.md §1: 413 over
+#: 1 MiB).
+MAX_LINE = 1024 * 1024
 
 
 @dataclass
@@ -79,13 +83,39 @@ def _reject(rejects: list, number: int, code, exc: CreditError) -> None:
             rejects.append((number, code or "", path, exc.error, message))
 
 
+def _lines(fh) -> Iterator[tuple[int, str | None, tuple[str, str] | None]]:
+    """Each line's number and text, read one at a time, split at LF only (JSON text may
+    hold U+2028 or a lone CR inside a string, which ``str.splitlines`` would split at);
+    a line that cannot be a tender comes with its refusal instead: over :data:`MAX_LINE`
+    bytes (skipped unread, as ``POST /tenders`` refuses such a body with 413), or not
+    UTF-8."""
+    number = 0
+    while raw := fh.readline(MAX_LINE + 1):
+        number += 1
+        if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = fh.readline(MAX_LINE + 1)  # the rest of the line, never held whole
+            yield number, None, ("payload_too_large", "the line is longer than 1 MiB.")
+            continue
+        if number == 1:
+            raw = raw.removeprefix(codecs.BOM_UTF8)
+        try:
+            yield number, raw.decode("utf-8").rstrip("\r\n"), None
+        except UnicodeDecodeError as exc:
+            yield number, None, ("malformed_json", f"not UTF-8: {exc}")
+
+
+def _refuse(rejects: list, number: int, error: str, message: str, summary) -> None:
+    rejects.append((number, "", "_body", error, message))
+    summary.rejected += 1
+    summary.errors[error] += 1
+
+
 def _one(ctx, actor, ref, number: int, text: str, summary, rejects) -> None:
     try:
         raw = json.loads(text)
     except ValueError as exc:
-        rejects.append((number, "", "_body", "malformed_json", f"not JSON: {exc}"))
-        summary.rejected += 1
-        summary.errors["malformed_json"] += 1
+        _refuse(rejects, number, "malformed_json", f"not JSON: {exc}", summary)
         return
     code = raw.get("code") if isinstance(raw, dict) else None
     try:
@@ -119,15 +149,18 @@ def import_tenders(ctx: ServiceContext, operator: str, path: str | Path,
     actor = Actor(operator, "operator")
     summary = TenderImportSummary(path=path, screens=definition.ref)
     rejects: list[tuple] = []
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
-    for number, text in enumerate(lines, start=1):
-        summary.lines += 1
-        if text.strip():
-            _one(ctx, actor, definition.ref, number, text, summary, rejects)
-        else:
-            summary.blank += 1
-        if progress:
-            progress(number, len(lines))
+    total = path.stat().st_size
+    with open(path, "rb") as fh:
+        for number, text, refusal in _lines(fh):
+            summary.lines += 1
+            if refusal is not None:
+                _refuse(rejects, number, *refusal, summary)
+            elif text.strip():
+                _one(ctx, actor, definition.ref, number, text, summary, rejects)
+            else:
+                summary.blank += 1
+            if progress:
+                progress(fh.tell(), total)
     rejects_path = Path(f"{path}.rejects.csv")
     if rejects:
         with open(rejects_path, "w", newline="", encoding="utf-8-sig") as fh:

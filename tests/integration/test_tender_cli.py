@@ -89,6 +89,32 @@ def test_an_instant_beyond_pythons_dates_is_a_rejected_line_not_the_end_of_the_i
     assert verify_chain(tctx)["ok"]
 
 
+def test_lines_are_read_one_at_a_time_and_split_at_line_feeds_only(
+        tctx, monkeypatch, tmp_path):
+    """A tender name may hold U+2028 or U+0085 (JSON keeps them raw); a line over 1 MiB
+    (a body POST /tenders refuses with 413) and a line that is not UTF-8 are one reject
+    each, and the lines around them, CRLF-ended after a byte-order mark, still
+    register."""
+    odd = tender_body("KQ-ODD", name="柯桥区\u2028某村\x85道路")
+    big = json.dumps(tender_body("KQ-BIG", name="长" * (400 * 1024)), ensure_ascii=False)
+    path = tmp_path / "tenders.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(odd, ensure_ascii=False).encode() + b"\r\n"
+                     + big.encode() + b"\r\n" + b'{"code": "\xff"}\r\n'
+                     + json.dumps(tender_body()).encode() + b"\r\n")
+    res = _cli(tctx, monkeypatch, "tenders", "import", str(path))
+    assert res.exit_code == 1, res.output + res.stderr
+    assert "registered               2" in res.output and "rejected                 2" in \
+        res.output
+    with open(f"{path}.rejects.csv", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    assert [tuple(r[:4]) for r in rows[1:]] == [
+        ("2", "", "_body", "payload_too_large"), ("3", "", "_body", "malformed_json")]
+    names = {e["payload"]["code"]: e["payload"]["name"]
+             for e in _entries(tctx, "tender.registered")}
+    assert names == {"KQ-ODD": odd["name"], "KQ-2026-0031": tender_body()["name"]}
+    assert verify_chain(tctx)["ok"]
+
+
 def _entries(ctx, kind):
     from credit.services.audit import list_entries
     return list_entries(ctx, after=0, limit=500, kind=kind)["items"]
