@@ -8,6 +8,7 @@ from functools import wraps
 
 from flask import current_app, g, request
 
+from api.schemas import refuse_unread_query
 from credit.errors import ConnectionLost, CreditError, Forbidden
 from credit.services.agencies import SCORE_READERS as AGENCY_SCORE_READERS
 from credit.services.context import require_own_subject
@@ -56,6 +57,17 @@ def check_limits() -> None:
         raise TooLarge("The request line is longer than 8 KiB.")
 
 
+def check_query(view) -> None:
+    """A GET view that parses no query string (no flask-smorest ``arguments`` in the
+    query) refuses any parameter: a 400 of check 8, after 401, 403 and 413. A write's
+    query string is left alone: its body comes first (checks 5–7)."""
+    if request.method != "GET":
+        return
+    parameters = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", ())
+    if not any(isinstance(p, dict) and p.get("in") == "query" for p in parameters):
+        refuse_unread_query(request)
+
+
 def _bearer() -> str | None:
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
@@ -98,6 +110,7 @@ def _checked(view, roles, defer: bool, args, kwargs):
         raise Forbidden(f"The role {g.actor.role!r} may not use this route.")
     try:
         check_limits()
+        check_query(view)
         return view(*args, **kwargs)
     except CreditError as exc:
         if exc.status != 401:
@@ -117,6 +130,7 @@ def public(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         check_limits()
+        check_query(view)
         return view(*args, **kwargs)
 
     _document_access(wrapper, None)

@@ -275,6 +275,18 @@ class CreditParser(StrictQuery, FlaskParser):
                            f"{(errors.get(first) or ['invalid'])[0]}", errors=errors)
 
 
+def refuse_unread_query(req) -> None:
+    """A GET route that reads no query string refuses every parameter, as a ``Query``
+    refuses an unknown one (README "Choices": unknown query parameters are a 400 like
+    unknown body fields), each listed, with a malformed USCC of the path beside them."""
+    if not req.args:
+        return
+    errors = {name: ["Unknown field."] for name in req.args}
+    _path_uscc_problem(req, errors)
+    first = next(iter(errors))
+    raise InvalidInput(f"Invalid query parameter {first}: Unknown field.", errors=errors)
+
+
 def _path_uscc_problem(req, errors: dict) -> None:
     """A malformed USCC in the path, listed beside the query's problems: "every problem
     listed" (API.md §1), where the view's own check (http.path_uscc) never ran because

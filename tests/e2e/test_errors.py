@@ -1074,3 +1074,45 @@ def test_a_malformed_uscc_in_the_path_is_listed_beside_the_querys_problems(api, 
             assert fields_of(got) == expected, (path, got["errors"])
         assert_error(api.get(f"/api/v1/subjects/{bad}/score?sector=housing", "evaluator"),
                      400, "invalid_uscc")
+
+
+# GET routes that read no query string, with a caller each may use (``None``: no token).
+QUERYLESS_ROUTES = [
+    ("/api/v1/health", None),
+    ("/api/v1/audit/public-key", None),
+    ("/api/v1/models", "evaluator"),
+    ("/api/v1/models/keqiao-2025@2", "evaluator"),
+    ("/api/v1/audit/checkpoint", "auditor"),
+    ("/api/v1/evaluations/{evaluation}", "evaluator"),
+    ("/api/v1/traces/{trace}", "auditor"),
+    ("/api/v1/traces/{trace}/verify", "auditor"),
+    ("/api/v1/records/{record}", "auditor"),
+    (f"/api/v1/subjects/{S1}", "auditor"),
+]
+
+
+@pytest.mark.parametrize("route, who", QUERYLESS_ROUTES)
+def test_a_route_without_parameters_refuses_an_unknown_one(api, ctx, route, who):
+    """README "Choices": unknown query parameters are a 400 like unknown body fields —
+    also on a route that reads none (``GET /traces/7/verify?known_at=…`` must not pass
+    for a replay at another instant, ``GET /audit/checkpoint?position=3`` for a checkpoint
+    of entry 3). Before, only routes with a query schema refused them; the others
+    answered 200 and ignored the parameter. The 400 is check 8: 401 still comes first."""
+    record = api.create_record()
+    evaluation = api.evaluate().get_json()
+    path = route.format(record=record["id"], evaluation=evaluation["id"],
+                        trace=evaluation["results"][0]["members"][0]["trace_id"])
+    assert api.get(path, who).status_code == 200
+    with writes_nothing(ctx):
+        got = assert_error(api.get(path + "?position=3&known_at=x", who), 400,
+                           "validation_error")
+    assert fields_of(got) == {"position", "known_at"}, got
+    if who is not None:
+        assert_error(api.get(path + "?position=3"), 401, "unauthenticated")
+
+
+def test_a_path_uscc_is_listed_beside_an_unknown_parameter(api):
+    """Every problem listed (API.md §1): the malformed USCC of the path too."""
+    got = assert_error(api.get(f"/api/v1/subjects/{S1_BAD_CHECK}?colour=red", "auditor"),
+                       400, "validation_error")
+    assert fields_of(got) == {"colour", "uscc"}, got
