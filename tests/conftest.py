@@ -85,6 +85,28 @@ def _pg_template():
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
+def unmigrated_database_url(request, tmp_path):
+    """A database that answers but holds none of the service's tables, on each backend
+    (an operator who forgot ``credit db upgrade``)."""
+    if request.param == "sqlite":
+        BACKENDS_RAN.add("sqlite")
+        yield f"sqlite:///{tmp_path}/empty.db"
+        return
+    request.getfixturevalue("_pg_template")  # skips (or fails in CI) when unreachable
+    name = f"credit_e_{uuid.uuid4().hex[:12]}"
+    eng = _pg_admin_engine()
+    with eng.connect() as c:
+        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    BACKENDS_RAN.add("postgresql")
+    try:
+        yield _pg_url(name)
+    finally:
+        with eng.connect() as c:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        eng.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     """A freshly migrated, empty database of its own on each backend."""
     if request.param == "sqlite":

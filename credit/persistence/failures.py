@@ -8,10 +8,12 @@ api/auth.py; this replaces ``pool_pre_ping``). Lost *during or after* it, the ou
 unknown, and a busy or unreachable database (an ``OperationalError``) is a 503 either way
 (:class:`Unavailable`). So is a database that cannot be read at all: SQLite's "file is
 not a database" and "database disk image is malformed" are the driver's base
-``DatabaseError`` itself (:func:`unreadable`), and a misconfigured or broken file is the
-database's state, not a bug in the request (and for ``credit audit verify`` it is "cannot
-be reached", exit 2, not a chain that is "not intact", exit 1). Anything else — a
-constraint, bad SQL, the subclasses of ``DatabaseError`` — is left to propagate.
+``DatabaseError`` itself, and a database never migrated is PostgreSQL's undefined table
+(:func:`unreadable`; SQLite's "no such table" is operational already). A misconfigured
+or broken database is its state, not a bug in the request (and for ``credit audit
+verify`` it is "cannot be reached", exit 2, not a chain that is "not intact", exit 1).
+Anything else — a constraint, bad SQL, the subclasses of ``DatabaseError`` — is left to
+propagate.
 """
 
 from __future__ import annotations
@@ -32,10 +34,17 @@ def failure(*, lost: bool, operational: bool, commit_sent: bool) -> Unavailable 
     return None
 
 
+#: PostgreSQL's SQLSTATE for a missing relation: a database never migrated (SQLite says
+#: "no such table" with an OperationalError, already a 503).
+_UNDEFINED_TABLE = "42P01"
+
+
 def unreadable(driver_error: BaseException) -> bool:
     """The driver's own base ``DatabaseError``, none of its subclasses: the file (or
-    server) answered, but not as a database (module docstring)."""
-    return type(driver_error).__name__ == "DatabaseError"
+    server) answered, but not as a database (module docstring); or a database without
+    the service's tables, the same state on both backends."""
+    return (type(driver_error).__name__ == "DatabaseError"
+            or getattr(driver_error, "sqlstate", None) == _UNDEFINED_TABLE)
 
 
 def unit_of_work_failure(exc: BaseException, *, commit_sent: bool) -> Unavailable | None:

@@ -897,6 +897,23 @@ def test_database_unavailable(signing_key, tmp_path, broken):
                  "method_not_allowed")
 
 
+def test_a_database_without_the_schema_is_unavailable_on_both_backends(
+        signing_key, unmigrated_database_url):
+    """A database that answers but was never migrated: 503 ``database_unavailable``
+    on /health and on authenticated reads and writes, on both backends (on PostgreSQL
+    the missing table used to be a 500)."""
+    from api import create_app
+    app = create_app({"CREDIT_DATABASE_URL": unmigrated_database_url,
+                      "TESTING": True, "CREDIT_SIGNING_KEY": signing_key})
+    down = Api(app.test_client(), {"auditor": "kqc_" + "a" * 43, "regulator": "kqc_" + "b" * 43})
+    assert_error(down.get("/api/v1/health"), 503, "database_unavailable")
+    for who in ("auditor", "regulator"):
+        assert_error(down.get("/api/v1/records", who), 503, "database_unavailable")
+        assert_error(down.get(score_path(), who), 503, "database_unavailable")
+    assert_error(down.post("/api/v1/records", record_body(), "regulator"), 503,
+                 "database_unavailable")
+
+
 # ---- the order of checks ----------------------------------------------------------------
 
 def test_order_route_auth_role_limits_media_json(api, ctx):

@@ -362,3 +362,19 @@ def test_cli_verify_says_unreachable_not_tampered_when_the_database_cannot_be_re
     r = CliRunner().invoke(cli, ["audit", "verify"], env={"CREDIT_DATABASE_URL": url})
     assert r.exit_code == 2, (r.exit_code, r.output, repr(r.exception))
     assert r.output.startswith("error: ") and "Traceback" not in r.output
+
+
+def test_cli_verify_of_a_database_without_the_schema_exits_2_on_both_backends(
+        unmigrated_database_url):
+    """A database that answers but holds no schema cannot be verified: exit 2 with a
+    message on both backends (API.md §8), never a traceback and exit 1 ("not intact").
+    Before, PostgreSQL's missing table (UndefinedTable, a ProgrammingError) ended in a
+    traceback and exit 1, where SQLite's ("no such table", an OperationalError) exited
+    2."""
+    from click.testing import CliRunner
+
+    from credit.cli import main as cli
+    r = CliRunner().invoke(cli, ["audit", "verify"],
+                           env={"CREDIT_DATABASE_URL": unmigrated_database_url})
+    assert r.exit_code == 2, (r.exit_code, r.output, repr(r.exception))
+    assert r.output.startswith("error: ") and "Traceback" not in r.output
