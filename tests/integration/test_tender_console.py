@@ -182,3 +182,18 @@ def test_signed_out_and_csrf(app, secrets_, tender, tctx):
     r = b.post("/warnings/1/disposal", {"step": "confirm", "action": "dismiss",
                                         "reason": "经核实无关联"}, csrf=False)
     assert r.status_code == 400 and snapshot(tctx) == before
+
+
+def test_a_disposal_code_holding_u0000_is_refused_not_a_server_error(app, secrets_, tender,
+                                                                     tctx):
+    """The console hands the form to the use case without the API's body check, so the
+    use case itself must refuse U+0000 in ``code``: before, it reached the duplicate
+    check's query, which PostgreSQL answers with an error (a 500, as JSON, on a page)."""
+    b = signed_in(app, secrets_["transport"])
+    before = snapshot(tctx)
+    for step in ("review", "confirm"):
+        r = b.post("/warnings/1/disposal", {
+            "action": "confirm", "reason": "经调查属实", "bids": "1", "step": step,
+            "code": "BID-COLLUDE\x00", "decided_on": "2026-05-28", "document_no": "柯交执1号"})
+        assert r.status_code == 400 and 'id="err-code"' in text(r), (step, text(r)[:300])
+    assert snapshot(tctx) == before
