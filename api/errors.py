@@ -81,5 +81,7 @@ def register(app: Flask) -> None:
     def _unexpected(exc: Exception):
         # A bug of ours, never the client's input: log it, answer without details.
         log.exception("unexpected error")
+        if console.is_console_path(request.path):  # a page, like every console error
+            return console.error_page(500, "", "internal_error")
         return error_response(500, "internal_error", "An unexpected error occurred; it has "
                               "been logged.")

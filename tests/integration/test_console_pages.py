@@ -684,6 +684,21 @@ def test_console_errors_are_html_and_api_errors_stay_json(app, tokens):
     assert paths and all(p.startswith("/api/v1/") for p in paths)
 
 
+def test_an_unexpected_error_on_a_page_is_a_chinese_html_page(app, tokens, monkeypatch):
+    """A bug of ours behind a console page answers the console's error page (HTML,
+    Chinese, with the protective headers), not the API's English JSON body."""
+    from credit.services import console as console_service
+
+    def broken(*args, **kw):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(console_service, "find_subjects", broken)
+    resp = signed_in(app, tokens["housing"]).get("/?q=abc")
+    assert resp.status_code == 500 and resp.mimetype == "text/html", resp.get_data()[:200]
+    assert "a bug" not in text(resp) and "服务器内部错误" in text(resp)
+    assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
+
+
 def test_an_oversized_form_is_refused_before_it_is_read(ctx, app, tokens):
     b = signed_in(app, tokens["housing"])
     before = snapshot(ctx)
