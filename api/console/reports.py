@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from flask import current_app, g, render_template
 
+from api.auth import EVERY_ROLE
 from api.console import bp
-from api.console.access import READERS, ctx, own_subject, signed_in
+from api.console.access import ctx, own_subject, signed_in
 from api.http import logs_a_trace, path_uscc
 from credit.domain.dates import format_instant
 from credit.errors import NotFound
@@ -27,7 +28,7 @@ def _globals(state) -> None:
 
 
 @bp.get("/model")
-@signed_in(*READERS)
+@signed_in(*EVERY_ROLE)  # like GET /models (API.md §2); every page's navigation links it
 def model_page():
     """The active model: catalogue (with legal basis) and every rule's parameters."""
     model = subjects.model_definition(ctx(), ctx().models.active.ref)

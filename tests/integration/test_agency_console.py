@@ -135,3 +135,15 @@ def test_a_regulator_enters_an_agency_record_through_the_ordinary_form(app, secr
     assert "AGENCY-LEAK" in record_page
     page = text(signed_in(app, secrets_["auditor"]).get(f"/agencies/{AGENCY}"))
     assert 'data-restricted="yes"' in page and 'data-grade="D"' in page
+
+
+def test_the_rules_page_opens_for_every_signed_in_role(app, secrets_):
+    """Every page's navigation and footer link 评分规则 (/model), and README and API.md
+    §2 (``GET /models``: every role) open it to every signed-in role: the tenderee and
+    the trading platform were refused with 403."""
+    for who in ("tenderee", "platform"):
+        b = signed_in(app, secrets_[who])
+        assert 'href="/model"' in text(b.get("/agency-ratings" if who == "tenderee"
+                                              else "/tenders"))
+        resp = b.get("/model")
+        assert resp.status_code == 200, (who, resp.status_code)
