@@ -101,6 +101,19 @@ def _current_actor():
         return None
 
 
+def _refuse_oversized_form() -> None:
+    """413 for a form over MAX_FORM_BODY, before it is parsed. A chunked body has no
+    Content-Length: at most one byte over the limit is read (and kept for the form
+    parser), since werkzeug's own limit would silently truncate the form instead."""
+    if request.content_length is not None:
+        if request.content_length > MAX_FORM_BODY:
+            raise RequestEntityTooLarge()
+        return
+    request.max_content_length = MAX_FORM_BODY + 1
+    if len(request.get_data(cache=True)) > MAX_FORM_BODY:
+        raise RequestEntityTooLarge()
+
+
 @bp.before_request
 def _load_actor_and_check_csrf():
     # (A HEAD on a page that serves scores was refused already: api.http.logs_a_trace.)
@@ -108,8 +121,8 @@ def _load_actor_and_check_csrf():
             multi=True)):
         # No page takes it, and PostgreSQL refuses to compare text with it (a 500).
         raise InvalidInput("The address contains U+0000, which no page accepts.")
-    if request.method == "POST" and (request.content_length or 0) > MAX_FORM_BODY:
-        raise RequestEntityTooLarge()
+    if request.method == "POST":
+        _refuse_oversized_form()
     if not current_app.secret_key:
         raise SecretKeyMissing("CREDIT_SECRET_KEY is not set: console sessions cannot be "
                                "signed.")

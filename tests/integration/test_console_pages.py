@@ -707,6 +707,32 @@ def test_an_oversized_form_is_refused_before_it_is_read(ctx, app, tokens):
     assert snapshot(ctx) == before
 
 
+def test_an_oversized_chunked_form_is_refused_too(ctx, app, tokens):
+    """A body sent chunked has no Content-Length (gunicorn then sets
+    ``wsgi.input_terminated``): the 64 KiB limit must hold for it as well, not only
+    for a declared length — before, the whole body was read and parsed, by anyone,
+    signed in or not (the sign-in form reads the CSRF field first)."""
+    import io
+    b = signed_in(app, tokens["housing"])
+
+    def chunked(path, form):
+        body = "&".join(f"{k}={v}" for k, v in {**form, "csrf_token": b.csrf}.items())
+        return b.client.post(path, input_stream=io.BytesIO(body.encode()),
+                             content_type="application/x-www-form-urlencoded",
+                             headers={"Transfer-Encoding": "chunked"},
+                             environ_overrides={"wsgi.input_terminated": True})
+
+    before = snapshot(ctx)
+    for path, form in (("/signin", {"token": "x" * 2_000_000}),
+                       ("/records/new", {**record_form(note="x" * 100_000), "step": "review"})):
+        resp = chunked(path, form)
+        assert resp.status_code == 413 and resp.mimetype == "text/html", (path, resp.status)
+    assert snapshot(ctx) == before
+    # A chunked form within the limit is read whole, not cut short.
+    resp = chunked("/records/new", {**record_form(note="x" * 1900 + "END"), "step": "review"})
+    assert resp.status_code == 200 and "x" * 1900 + "END" in text(resp)
+
+
 def test_console_pages_send_protective_headers(app, tokens):
     resp = signed_in(app, tokens["auditor"]).get("/audit")
     csp = resp.headers["Content-Security-Policy"]
