@@ -34,7 +34,8 @@ class Settings:
     CREDIT_RATE_LIMIT_PUBLIC and ``rate_limit_signin`` CREDIT_RATE_LIMIT_SIGNIN (limits
     per client address, in Flask-Limiter's notation) · ``operator`` CREDIT_OPERATOR (who
     the CLI acts as; default ``operator:$USER``) · ``access_log`` CREDIT_ACCESS_LOG · ``log_level``
-    CREDIT_LOG_LEVEL.
+    CREDIT_LOG_LEVEL · ``secure_cookies`` CREDIT_SECURE_COOKIES (``1``/``true``: the
+    console's session cookie is sent over HTTPS only, for a service behind TLS).
     """
 
     database_url: str
@@ -48,6 +49,7 @@ class Settings:
     operator: str = "operator:cli"
     access_log: str | None = None
     log_level: str = "info"
+    secure_cookies: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -69,6 +71,7 @@ class Settings:
             operator=get("CREDIT_OPERATOR") or f"operator:{get('USER') or 'cli'}",
             access_log=get("CREDIT_ACCESS_LOG"),
             log_level=get("CREDIT_LOG_LEVEL") or "info",
+            secure_cookies=(get("CREDIT_SECURE_COOKIES") or "").lower() in ("1", "true"),
         )
 
     def with_(self, **changes) -> "Settings":

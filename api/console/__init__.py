@@ -85,6 +85,9 @@ def _setup(state) -> None:
     if app.config.get("SESSION_COOKIE_NAME") == "session":
         app.config["SESSION_COOKIE_NAME"] = "credit_console"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
+    # Behind TLS the cookie must never travel in clear (CREDIT_SECURE_COOKIES).
+    if app.extensions["credit_settings"].secure_cookies:
+        app.config["SESSION_COOKIE_SECURE"] = True
 
 
 from api.console import (  # noqa: E402,F401  (routes register on bp)

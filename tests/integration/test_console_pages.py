@@ -164,6 +164,27 @@ def test_the_session_cookie_holds_the_token_id_never_the_secret(app, tokens):
     assert forged.get("/audit").status_code == 302
 
 
+@pytest.mark.parametrize("secure", [False, True])
+def test_the_session_cookie_is_secure_when_configured(ctx, tokens, secure):
+    """CREDIT_SECURE_COOKIES: behind TLS the session cookie carries ``Secure`` (sent over
+    HTTPS only); off by default, for the plain-HTTP set-up of ``make run``."""
+    from api import create_app
+    from credit.settings import Settings
+    assert Settings.from_env({"CREDIT_SECURE_COOKIES": "true" if secure else ""}
+                             ).secure_cookies is secure
+    ctx.settings = ctx.settings.with_(secure_cookies=secure)
+    app = create_app({"CREDIT_CONTEXT": ctx, "SECRET_KEY": SECRET_KEY, "TESTING": True})
+    b = Browser(app)
+    # over https: the test client, like a browser, sends a Secure cookie only there
+    page = b.get("/", base_url="https://localhost")
+    signin = b.post("/signin", {"token": tokens["auditor"]}, base_url="https://localhost")
+    assert signin.status_code == 302, text(signin)
+    cookies = [h for r in (page, signin) for h in r.headers.getlist("Set-Cookie")
+               if h.startswith(app.config["SESSION_COOKIE_NAME"] + "=")]
+    assert cookies and all(("; Secure" in h) is secure for h in cookies), cookies
+    assert all("HttpOnly" in h for h in cookies)
+
+
 def test_a_wrong_token_is_refused_and_signs_nobody_in(app, tokens):
     b = Browser(app)
     b.get("/")
