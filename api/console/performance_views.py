@@ -124,8 +124,9 @@ def _by_row(errors: dict, sent: list[str]) -> dict:
     return out
 
 
-def _evaluation_form(code: str, values, errors=None, general=None, key=None, status=200):
-    d = performance_console.form_definition(ctx())
+def _evaluation_form(code: str, values, errors=None, general=None, key=None, status=200,
+                     d=None):
+    d = d or performance_console.form_definition(ctx())
     return render_template("console/performance_form.html", code=code, values=values,
                            errors=errors or {}, general=general or [], d=d,
                            form_key=key or new_form_key()), status
@@ -137,7 +138,8 @@ def performance_new(code):
     """Two steps: the form (``step=review``) shows L and the rating; only
     ``step=confirm`` submits."""
     if request.method == "GET":
-        return _evaluation_form(code, {"kind": "periodic"})
+        return _evaluation_form(code, {"kind": "periodic"},
+                                d=performance_console.evaluation_form(ctx(), g.actor, code))
     items = list(performance_console.form_definition(ctx()).indicators)
     body, sent = evaluation_body(request.form, items)
     key = request.form.get("form_key", "")

@@ -12,8 +12,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from .context import Actor, ServiceContext
-from .performance import ContractFilter, definition, list_contracts
+from .performance import ContractFilter, check_own_tender, definition, list_contracts
 from .performance_resources import evaluation_status
+from .tenders import tender_row
 
 DUE_AFTER_DAYS = 90
 
@@ -45,4 +46,13 @@ def contracts_page(ctx: ServiceContext, actor: Actor, f: ContractFilter) -> dict
 
 def form_definition(ctx: ServiceContext):
     """The active performance definition (the form's indicators, maxima and bands)."""
+    return definition(ctx)
+
+
+def evaluation_form(ctx: ServiceContext, actor: Actor, code: str):
+    """The empty evaluation form of a tender, for the tenderee that tendered it only (404
+    for an unknown tender, 403 ``forbidden`` for another's, as submitting it would
+    answer): the active definition."""
+    with ctx.uow(write=False) as uow:
+        check_own_tender(actor, tender_row(uow, code))
     return definition(ctx)

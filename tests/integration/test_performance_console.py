@@ -102,3 +102,15 @@ def test_contracts_form_confirmation_and_review(app, secrets_, contract, tctx):
     for path in ("/contracts", "/performance", "/performance/1"):
         assert enterprise.get(path).status_code == 403, path
     assert signed_in(app, secrets_["housing"]).get("/performance/1").status_code == 403
+
+
+def test_the_empty_form_opens_only_for_the_tenderee_of_the_tender(app, tctx, contract):
+    """The form is refused where submitting it would be: another tenderee's tender is
+    403 and an unknown tender 404 already when the form is asked for, as on the agency
+    rating's form (it used to show an empty form that could only be refused)."""
+    from tests.tender_data import make_uscc
+    other = create_token(tctx, "test", role="tenderee", name="另一个镇人民政府",
+                         uscc=make_uscc(977))[1]
+    b = signed_in(app, other)
+    assert b.get(f"/tenders/{CODE}/performance/new").status_code == 403
+    assert b.get("/tenders/KQ-NONE/performance/new").status_code == 404
