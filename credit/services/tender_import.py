@@ -32,6 +32,8 @@ REJECT_COLUMNS = ("line", "code", "field", "error", "message")
 #: The longest line read: one tender, as one ``POST /tenders`` body (API.md §1: 413 over
 #: 1 MiB).
 MAX_LINE = 1024 * 1024
+#: One read: a line of MAX_LINE bytes with a byte-order mark and CRLF around it.
+_READ = MAX_LINE + len(codecs.BOM_UTF8) + len(b"\r\n")
 
 
 @dataclass
@@ -90,15 +92,17 @@ def _lines(fh) -> Iterator[tuple[int, str | None, tuple[str, str] | None]]:
     bytes (skipped unread, as ``POST /tenders`` refuses such a body with 413), or not
     UTF-8."""
     number = 0
-    while raw := fh.readline(MAX_LINE + 1):
+    while raw := fh.readline(_READ):
         number += 1
-        if len(raw) > MAX_LINE and not raw.endswith(b"\n"):
-            while raw and not raw.endswith(b"\n"):
-                raw = fh.readline(MAX_LINE + 1)  # the rest of the line, never held whole
-            yield number, None, ("payload_too_large", "the line is longer than 1 MiB.")
-            continue
+        cut = len(raw) == _READ and not raw.endswith(b"\n")
+        rest = raw
+        while cut and rest and not rest.endswith(b"\n"):
+            rest = fh.readline(_READ)  # the rest of the line, never held whole
         if number == 1:
             raw = raw.removeprefix(codecs.BOM_UTF8)
+        if cut or len(raw.rstrip(b"\r\n")) > MAX_LINE:
+            yield number, None, ("payload_too_large", "the line is longer than 1 MiB.")
+            continue
         try:
             yield number, raw.decode("utf-8").rstrip("\r\n"), None
         except UnicodeDecodeError as exc:
@@ -151,6 +155,7 @@ def import_tenders(ctx: ServiceContext, operator: str, path: str | Path,
     rejects: list[tuple] = []
     total = path.stat().st_size
     with open(path, "rb") as fh:
+        seekable = fh.seekable()  # a pipe (<(zcat …)) has no position to report
         for number, text, refusal in _lines(fh):
             summary.lines += 1
             if refusal is not None:
@@ -159,7 +164,7 @@ def import_tenders(ctx: ServiceContext, operator: str, path: str | Path,
                 _one(ctx, actor, definition.ref, number, text, summary, rejects)
             else:
                 summary.blank += 1
-            if progress:
+            if progress and seekable:
                 progress(fh.tell(), total)
     rejects_path = Path(f"{path}.rejects.csv")
     if rejects:

@@ -150,3 +150,52 @@ def test_demo_data_shows_an_open_warning_in_the_regulators_inbox(tctx, tmp_path)
 
 def test_demo_data_without_an_identity_key_skips_the_tenders(ctx, tmp_path):
     assert "demo tenders skipped" in load_demo(ctx, tmp_path / "tokens.txt")
+
+
+def test_a_file_that_cannot_seek_imports_like_any_other(tctx, monkeypatch, tmp_path):
+    """``credit tenders import <(zcat tenders.jsonl.gz)`` or a named pipe: the file is
+    read one line at a time, so nothing needs it to be seekable (it was read whole
+    before). The progress position must not ask a pipe where it is: ``tell()`` on a
+    pipe fails (ESPIPE) after the first tender was registered, and the import ended
+    with exit 2 ("cannot read") and no summary."""
+    import os
+    import threading
+    fifo = tmp_path / "tenders.fifo"
+    os.mkfifo(fifo)
+    later = tender_body("KQ-2026-0099", opened_at="2026-05-20T09:30:00+08:00",
+                        bids=[bid(BIDDER_1, "100.00"), bid(BIDDER_2, "101.00")],
+                        exclusions=[])
+    data = "".join(json.dumps(b, ensure_ascii=False) + "\n"
+                   for b in (tender_body(), later)).encode()
+
+    def feed():
+        with open(fifo, "wb") as w:
+            w.write(data)
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    res = _cli(tctx, monkeypatch, "tenders", "import", str(fifo))
+    writer.join(5)
+    assert res.exit_code == 0, (res.exit_code, res.output, res.stderr)
+    assert "registered               2" in res.output
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n"])
+def test_a_line_of_exactly_one_mebibyte_registers_whatever_its_line_ending(
+        tctx, monkeypatch, tmp_path, ending):
+    """POST /tenders takes a body of exactly 1 MiB (413 only over it), and the import
+    reads a CRLF file like an LF one: a tender line of exactly 1 MiB registers with
+    either ending. With CRLF the line's CR was counted against the limit (the read
+    stops at 1 MiB + 1 byte, which is the CR), and the line was a payload_too_large
+    reject."""
+    from credit.services.tender_import import MAX_LINE  # POST /tenders' body limit
+    text = json.dumps(tender_body(), ensure_ascii=False).encode()
+    line = text[:-1] + b" " * (MAX_LINE - len(text)) + b"}"
+    assert len(line) == MAX_LINE and json.loads(line)["code"] == "KQ-2026-0031"
+    path = tmp_path / "tenders.jsonl"
+    path.write_bytes(line + ending)
+    res = _cli(tctx, monkeypatch, "tenders", "import", str(path))
+    assert res.exit_code == 0, (res.output, res.stderr,
+                                path.with_name("tenders.jsonl.rejects.csv").exists()
+                                and path.with_name("tenders.jsonl.rejects.csv").read_text())
+    assert "registered               1" in res.output
