@@ -43,8 +43,19 @@ def unreadable(driver_error: BaseException) -> bool:
     """The driver's own base ``DatabaseError``, none of its subclasses: the file (or
     server) answered, but not as a database (module docstring); or a database without
     the service's tables, the same state on both backends."""
-    return (type(driver_error).__name__ == "DatabaseError"
-            or getattr(driver_error, "sqlstate", None) == _UNDEFINED_TABLE)
+    return type(driver_error).__name__ == "DatabaseError" or _no_such_relation(driver_error)
+
+
+def _no_such_relation(driver_error: BaseException) -> bool:
+    """42P01 for a relation that does not exist, not the same SQLSTATE's "missing
+    FROM-clause entry for table", which is a query of ours that is wrong (a bug: it
+    propagates). Matched on the server's message (under a translated ``lc_messages`` it
+    stays a 500, as before)."""
+    if getattr(driver_error, "sqlstate", None) != _UNDEFINED_TABLE:
+        return False
+    diag = getattr(driver_error, "diag", None)
+    primary = getattr(diag, "message_primary", None) or ""
+    return primary.startswith("relation ") and primary.endswith(" does not exist")
 
 
 def unit_of_work_failure(exc: BaseException, *, commit_sent: bool) -> Unavailable | None:
