@@ -61,7 +61,7 @@ def check_query(view) -> None:
     """A GET view that parses no query string (no flask-smorest ``arguments`` in the
     query) refuses any parameter: a 400 of check 8, after 401, 403 and 413. A write's
     query string is left alone: its body comes first (checks 5–7)."""
-    if request.method != "GET":
+    if request.method not in ("GET", "HEAD"):  # HEAD: GET without the body
         return
     parameters = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", ())
     if not any(isinstance(p, dict) and p.get("in") == "query" for p in parameters):

@@ -1133,3 +1133,17 @@ def test_a_path_uscc_is_listed_beside_an_unknown_parameter(api):
     got = assert_error(api.get(f"/api/v1/subjects/{S1_BAD_CHECK}?colour=red", "auditor"),
                        400, "validation_error")
     assert fields_of(got) == {"colour", "uscc"}, got
+
+
+@pytest.mark.parametrize("route, who", [("/api/v1/health", None),
+                                        ("/api/v1/audit/checkpoint", "auditor"),
+                                        ("/api/v1/models", "evaluator")])
+def test_head_answers_the_status_get_answers_for_an_unknown_parameter(api, route, who):
+    """HEAD is GET without the body (RFC 9110 §9.3.2), and a route with a query schema
+    already refuses an unknown parameter on HEAD as on GET (webargs parses the query
+    for either). A route that reads no query string refused it on GET only: HEAD
+    answered 200 where GET answers 400."""
+    assert api.get(route + "?colour=red", who).status_code == 400
+    assert api.request("HEAD", "/api/v1/records?colour=red", "auditor").status_code == 400
+    assert api.request("HEAD", route, who).status_code == 200
+    assert api.request("HEAD", route + "?colour=red", who).status_code == 400
