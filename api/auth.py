@@ -57,14 +57,18 @@ def check_limits() -> None:
         raise TooLarge("The request line is longer than 8 KiB.")
 
 
-def check_query(view) -> None:
-    """A GET view that parses no query string (no flask-smorest ``arguments`` in the
-    query) refuses any parameter: a 400 of check 8, after 401, 403 and 413. A write's
-    query string is left alone: its body comes first (checks 5–7)."""
-    if request.method not in ("GET", "HEAD"):  # HEAD: GET without the body
-        return
+def reads_query(view) -> bool:
+    """Whether a view parses a query string (a flask-smorest ``arguments`` in the
+    query), read once when the route is declared."""
     parameters = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", ())
-    if not any(isinstance(p, dict) and p.get("in") == "query" for p in parameters):
+    return any(isinstance(p, dict) and p.get("in") == "query" for p in parameters)
+
+
+def check_query(takes_query: bool) -> None:
+    """A GET (or HEAD) view that parses no query string refuses any parameter: a 400 of
+    check 8, after 401, 403 and 413. A write's query string is left alone: its body
+    comes first (checks 5–7)."""
+    if not takes_query and request.method in ("GET", "HEAD"):  # HEAD: GET, no body
         refuse_unread_query(request)
 
 
@@ -88,12 +92,15 @@ def requires(*roles: str, revocation_in_transaction: bool = False):
     request once more, on a fresh connection."""
 
     def decorate(view):
+        # What to check, fixed when the route is declared.
+        checks = (roles, revocation_in_transaction, reads_query(view))
+
         @wraps(view)
         def wrapper(*args, **kwargs):
             try:
-                return _checked(view, roles, revocation_in_transaction, args, kwargs)
+                return _checked(view, checks, args, kwargs)
             except ConnectionLost:
-                return _checked(view, roles, revocation_in_transaction, args, kwargs)
+                return _checked(view, checks, args, kwargs)
 
         _document_access(wrapper, roles)
         return wrapper
@@ -101,7 +108,8 @@ def requires(*roles: str, revocation_in_transaction: bool = False):
     return decorate
 
 
-def _checked(view, roles, defer: bool, args, kwargs):
+def _checked(view, checks: tuple, args, kwargs):
+    roles, defer, takes_query = checks
     ctx = current_app.extensions["credit"]
     secret = _bearer()
     g.actor = authenticate(ctx, secret, defer_revocation=defer)
@@ -110,7 +118,7 @@ def _checked(view, roles, defer: bool, args, kwargs):
         raise Forbidden(f"The role {g.actor.role!r} may not use this route.")
     try:
         check_limits()
-        check_query(view)
+        check_query(takes_query)
         return view(*args, **kwargs)
     except CreditError as exc:
         if exc.status != 401:
@@ -127,10 +135,12 @@ def _confirmed(ctx, secret: str | None) -> None:
 def public(view):
     """A route anyone may call without a token (health, OpenAPI, public key)."""
 
+    takes_query = reads_query(view)
+
     @wraps(view)
     def wrapper(*args, **kwargs):
         check_limits()
-        check_query(view)
+        check_query(takes_query)
         return view(*args, **kwargs)
 
     _document_access(wrapper, None)
