@@ -453,13 +453,6 @@ def validate_award(raw, today: date) -> dict:
 
 # ------------------------------------------------------------------ POST …/disposal
 
-def _no_nul(value: str) -> None:
-    """Text no column stores (the API's body check refuses it earlier; the console's
-    forms reach the use case directly)."""
-    if "\x00" in value:
-        raise ValidationError("must not contain U+0000.")
-
-
 class DisposalIn(Strict):
     """POST /warnings/{id}/disposal (WARNINGS.md §6)."""
 
@@ -467,10 +460,9 @@ class DisposalIn(Strict):
     reason = Text(required=True, min_len=4, max_len=500)
     document_no = OptionalText(max_len=100)
     decided_on = Day(load_default=None, allow_none=True)
-    # No U+0000: the duplicate check (step 11) looks the code up before check 11a
-    # compares it with the allowed codes, and PostgreSQL refuses such text (a 500).
-    code = fields.String(load_default=None, allow_none=True,
-                         validate=[validate.Length(min=1, max=64), _no_nul])
+    # Text: no U+0000 (the duplicate check, step 11, looks the code up before check 11a
+    # compares it with the allowed codes, and PostgreSQL refuses such text: a 500).
+    code = OptionalText(max_len=64)
     # Which integers are positions of the warning's bids is a check against the stored
     # warning (step 11a, 400 bid_not_in_warning), after 403 sector_forbidden and the 409s:
     # a range here would answer validation_error at step 8 first.
