@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -84,6 +85,24 @@ def _pg_template():
     eng.dispose()
 
 
+@contextmanager
+def _pg_database(prefix: str, template: str | None = None):
+    """A PostgreSQL database of its own (a copy of ``template``, or empty), dropped
+    afterwards; yields its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    eng = _pg_admin_engine()
+    with eng.connect() as c:
+        c.exec_driver_sql(f'CREATE DATABASE "{name}"'
+                          + (f' TEMPLATE "{template}"' if template else ""))
+    BACKENDS_RAN.add("postgresql")
+    try:
+        yield _pg_url(name)
+    finally:
+        with eng.connect() as c:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        eng.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def unmigrated_database_url(request, tmp_path):
     """A database that answers but holds none of the service's tables, on each backend
@@ -93,17 +112,8 @@ def unmigrated_database_url(request, tmp_path):
         yield f"sqlite:///{tmp_path}/empty.db"
         return
     request.getfixturevalue("_pg_template")  # skips (or fails in CI) when unreachable
-    name = f"credit_e_{uuid.uuid4().hex[:12]}"
-    eng = _pg_admin_engine()
-    with eng.connect() as c:
-        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    BACKENDS_RAN.add("postgresql")
-    try:
-        yield _pg_url(name)
-    finally:
-        with eng.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        eng.dispose()
+    with _pg_database("credit_e") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -116,18 +126,8 @@ def database_url(request, tmp_path):
         BACKENDS_RAN.add("sqlite")
         yield f"sqlite:///{path}"
         return
-    template = request.getfixturevalue("_pg_template")
-    name = f"credit_t_{uuid.uuid4().hex[:12]}"
-    eng = _pg_admin_engine()
-    with eng.connect() as c:
-        c.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    BACKENDS_RAN.add("postgresql")
-    try:
-        yield _pg_url(name)
-    finally:
-        with eng.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        eng.dispose()
+    with _pg_database("credit_t", request.getfixturevalue("_pg_template")) as url:
+        yield url
 
 
 class FakeClock:
