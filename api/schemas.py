@@ -62,6 +62,10 @@ class KnownAt(Instant):
     a bad one is listed beside the query's other problems (check 8)."""
 
     def __init__(self, **kw):
+        kw.setdefault("metadata", {}).setdefault(
+            "description", "RFC 3339 instant with an offset; its date in China Standard "
+            "Time lies in 2000-01-01 … 2099-12-31 (else 400), and it is not later than "
+            "now (else 422 known_at_in_future). Default: the chain's committed head.")
         super().__init__(validate=_in_date_range, **kw)
 
 
