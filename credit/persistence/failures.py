@@ -37,6 +37,9 @@ def failure(*, lost: bool, operational: bool, commit_sent: bool) -> Unavailable 
 #: PostgreSQL's SQLSTATE for a missing relation: a database never migrated (SQLite says
 #: "no such table" with an OperationalError, already a 503).
 _UNDEFINED_TABLE = "42P01"
+#: The server functions that raise it for a relation that does not exist (PostgreSQL's
+#: parse_relation.c and namespace.c; the error's ``source_function`` field).
+_MISSING_RELATION_RAISED_BY = frozenset({"parserOpenTable", "RangeVarGetRelidExtended"})
 
 
 def unreadable(driver_error: BaseException) -> bool:
@@ -49,11 +52,15 @@ def unreadable(driver_error: BaseException) -> bool:
 def _no_such_relation(driver_error: BaseException) -> bool:
     """42P01 for a relation that does not exist, not the same SQLSTATE's "missing
     FROM-clause entry for table", which is a query of ours that is wrong (a bug: it
-    propagates). Matched on the server's message (under a translated ``lc_messages`` it
-    stays a 500, as before)."""
+    propagates). Told apart by the server function that raised it, which no
+    ``lc_messages`` translates (the parser's ``parserOpenTable``, or
+    ``RangeVarGetRelidExtended`` for a statement naming a table outside a query; the
+    wrong query is ``errorMissingRTE``), or else by the untranslated message."""
     if getattr(driver_error, "sqlstate", None) != _UNDEFINED_TABLE:
         return False
     diag = getattr(driver_error, "diag", None)
+    if getattr(diag, "source_function", None) in _MISSING_RELATION_RAISED_BY:
+        return True
     primary = getattr(diag, "message_primary", None) or ""
     return primary.startswith("relation ") and primary.endswith(" does not exist")
 
