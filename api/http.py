@@ -14,6 +14,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.routing import BaseConverter
 
 from api.auth import MAX_BODY, TooLarge
+from credit.domain.storable_text import unstorable
 from credit.errors import CreditError, InvalidInput, NotFound
 from credit.services.idempotency import IdempotentRequest, Outcome
 from credit.services.inputs import USCC_METADATA
@@ -135,7 +136,8 @@ def _refuse_constant(name: str):
 
 
 def _bad_text(value) -> str | None:
-    """U+0000 or an unpaired surrogate anywhere in the body (keys included)."""
+    """Text the service cannot store anywhere in the body, keys included
+    (credit/domain/storable_text.py)."""
     stack = [value]
     while stack:
         v = stack.pop()
@@ -145,12 +147,9 @@ def _bad_text(value) -> str | None:
         elif isinstance(v, list):
             stack.extend(v)
         elif isinstance(v, str):
-            if "\x00" in v:
-                return "U+0000"
-            try:
-                v.encode("utf-8")
-            except UnicodeEncodeError:
-                return "an unpaired surrogate"
+            problem = unstorable(v)
+            if problem:
+                return problem
     return None
 
 

@@ -15,6 +15,7 @@ from credit.domain.dates import cst_date_in_range, parse_instant
 from credit.domain.model import SECTORS
 from credit.domain.performance import CONTRACT_STATUSES
 from credit.domain.screens.definition import SEVERITIES
+from credit.domain.storable_text import unstorable
 from credit.errors import InvalidInput
 from credit.services.inputs import USCC_METADATA, Day, flatten
 from credit.services.performance_resources import EVALUATION_STATUSES
@@ -180,13 +181,13 @@ class AsOfQuery(Query):
 _PLAIN_INTEGER = re.compile(r"-?[0-9]+")
 REPEATED = "given more than once; send it once."
 NOT_PLAIN = "must be a plain integer (ASCII digits 0-9 only)."
-NUL = "must not contain U+0000."
 
 
 def query_problems(args, schema: Schema) -> dict[str, list[str]]:
     """Repeated parameters (other than list fields), integer parameters that are not
-    plain ASCII integers, and values holding U+0000 (which no stored text holds, and
-    PostgreSQL refuses to compare with: a 500 there), keyed by parameter name."""
+    plain ASCII integers, and values that are not text the service can store (U+0000,
+    which PostgreSQL refuses to compare with: a 500 there; storable_text.py), keyed by
+    parameter name."""
     by_key = {f.data_key or name: f for name, f in schema.fields.items()}
     problems: dict[str, list[str]] = {}
     for key in args:
@@ -196,8 +197,8 @@ def query_problems(args, schema: Schema) -> dict[str, list[str]]:
             problems[key] = [REPEATED]
         elif isinstance(field, fields.Integer) and not _PLAIN_INTEGER.fullmatch(values[0]):
             problems[key] = [NOT_PLAIN]
-        elif any("\x00" in v for v in values):
-            problems[key] = [NUL]
+        elif problem := next(filter(None, map(unstorable, values)), None):
+            problems[key] = [f"must not contain {problem}."]
     return problems
 
 

@@ -35,6 +35,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.auth import AUDIT, READERS, TRACE_READERS  # noqa: F401 - the API's role groups
 from api.console import SECURITY_HEADERS, bp
+from credit.domain.storable_text import unstorable
 from credit.errors import CreditError, Forbidden, InvalidInput, Unauthenticated
 from credit.services.sessions import end_session, session_actor
 from credit.services.tokens import authenticate
@@ -114,13 +115,20 @@ def _refuse_oversized_form() -> None:
         raise RequestEntityTooLarge()
 
 
+def _unstorable_address() -> str | None:
+    """What in the page's address (its path, or a query parameter's name or value) is
+    text the service cannot store (credit/domain/storable_text.py), or None."""
+    texts = [request.path, *(k + v for k, v in request.args.items(multi=True))]
+    return next(filter(None, map(unstorable, texts)), None)
+
+
 @bp.before_request
 def _load_actor_and_check_csrf():
     # (A HEAD on a page that serves scores was refused already: api.http.logs_a_trace.)
-    if "\x00" in request.path or any("\x00" in k + v for k, v in request.args.items(
-            multi=True)):
-        # No page takes it, and PostgreSQL refuses to compare text with it (a 500).
-        raise InvalidInput("The address contains U+0000, which no page accepts.")
+    problem = _unstorable_address()
+    if problem:
+        # No page takes it, and PostgreSQL refuses to compare text with U+0000 (a 500).
+        raise InvalidInput(f"The address contains {problem}, which no page accepts.")
     if request.method == "POST":
         _refuse_oversized_form()
     if not current_app.secret_key:

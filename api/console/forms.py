@@ -74,7 +74,7 @@ _TRANSLATIONS: list[tuple[re.Pattern, object]] = [(re.compile(p), t) for p, t in
     (r"^Must be one of: (.*)\.$", "取值无效，请从列表中选择。"),
     (r"^Length must be between (\d+) and (\d+)\.$", r"长度须为 \1–\2 个字符。"),
     (r"^must not be after decided_on\.$", "违法行为发生日期不能晚于决定日期。"),
-    (r"^must not contain (U\+0000|unpaired surrogates)\.$", "含有不允许的字符。"),
+    (r"^must not contain (U\+0000|an unpaired surrogate)\.$", "含有不允许的字符。"),
     (r"^The USCC is empty", "请填写统一社会信用代码（18 位）。"),
     (r"^The USCC has (\d+) characters?, but 18 are expected; character (\d+) is (.+?), "
      r"which never belongs", lambda m: f"统一社会信用代码应为 18 位，现为 {m[1]} 位；"

@@ -33,6 +33,7 @@ from sqlalchemy import ARRAY, and_, any_, bindparam, exists, false, func, or_, s
 from sqlalchemy.orm import Session
 
 from credit.domain.performance import contract_end
+from credit.domain.storable_text import unstorable
 from credit.domain.tenders import PriorAward, PriorTender, Snapshot
 
 from .performance_tables import PerformanceEvaluationRow, PerformanceReviewRow
@@ -110,9 +111,10 @@ class TenderRepository:
 
     # ---------------------------------------------------------------- reads
     def by_code(self, code: str) -> TenderRow | None:
-        """The tender of ``code`` (a path segment, as sent). No stored text holds U+0000,
-        and PostgreSQL refuses to compare with one (an error, not "no row")."""
-        if "\x00" in code:
+        """The tender of ``code`` (a path segment, as sent). No stored text is unstorable
+        (storable_text.py), and PostgreSQL refuses to compare with U+0000 (an error, not
+        "no row")."""
+        if unstorable(code):
             return None
         return self.session.scalars(select(TenderRow).where(TenderRow.code == code)).first()
 

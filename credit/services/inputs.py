@@ -13,17 +13,15 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from credit.domain.dates import MAX_DATE, MIN_DATE, parse_date
 from credit.domain.model import SECTORS
+from credit.domain.storable_text import unstorable
 from credit.errors import InvalidInput
 from credit.uscc import USCC_SHAPE
 
 
 def _clean_text(value: str) -> str:
-    if "\x00" in value:
-        raise ValidationError("must not contain U+0000.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError("must not contain unpaired surrogates.") from None
+    problem = unstorable(value)
+    if problem:
+        raise ValidationError(f"must not contain {problem}.")
     return value.strip()
 
 
