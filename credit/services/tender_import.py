@@ -115,10 +115,16 @@ def _refuse(rejects: list, number: int, error: str, message: str, summary) -> No
     summary.errors[error] += 1
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
 def _one(ctx, actor, ref, number: int, text: str, summary, rejects) -> None:
     try:
-        raw = json.loads(text)
-    except ValueError as exc:
+        # Parsed as POST /tenders parses its body (api.http.read_json): NaN and
+        # Infinity are not JSON, and nesting too deep for the parser is no tender.
+        raw = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
         _refuse(rejects, number, "malformed_json", f"not JSON: {exc}", summary)
         return
     code = raw.get("code") if isinstance(raw, dict) else None

@@ -199,3 +199,27 @@ def test_a_line_of_exactly_one_mebibyte_registers_whatever_its_line_ending(
                                 path.with_name("tenders.jsonl.rejects.csv").exists()
                                 and path.with_name("tenders.jsonl.rejects.csv").read_text())
     assert "registered               1" in res.output
+
+
+def test_a_line_posted_as_a_body_would_be_malformed_json_is_one_reject(
+        tctx, monkeypatch, tmp_path):
+    """WARNINGS.md §8: the import reports rejects "like credit import", each line
+    registered as ``POST /tenders`` registers its body — which answers 400
+    ``malformed_json`` (API.md §1) to JSON nested too deep for the parser and to the
+    non-JSON constants ``NaN`` and ``Infinity``. The import ended at such a line with a
+    RecursionError traceback (nothing after it registered, no rejects list, no summary),
+    and took ``NaN`` for a number (a ``validation_error`` of the field)."""
+    deep = "[" * 100_000 + "]" * 100_000
+    nan = json.dumps(tender_body("KQ-NAN")).replace('"village": true', '"village": NaN')
+    assert "NaN" in nan
+    path = tmp_path / "tenders.jsonl"
+    _lines(path, [deep, nan, tender_body()])
+    res = _cli(tctx, monkeypatch, "tenders", "import", str(path))
+    assert res.exit_code == 1, (res.output, res.stderr, res.exception)
+    assert "registered               1" in res.output and "rejected                 2" in \
+        res.output
+    with open(f"{path}.rejects.csv", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    assert [tuple(r[:4]) for r in rows[1:]] == [
+        ("1", "", "_body", "malformed_json"), ("2", "", "_body", "malformed_json")]
+    assert verify_chain(tctx)["ok"]
