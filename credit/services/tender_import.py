@@ -174,7 +174,10 @@ def import_tenders(ctx: ServiceContext, operator: str, path: str | Path,
                 progress(fh.tell(), total)
     rejects_path = Path(f"{path}.rejects.csv")
     if rejects:
-        with open(rejects_path, "w", newline="", encoding="utf-8-sig") as fh:
+        # A rejected line may hold text with no UTF-8 form (JSON's "\ud800", which is
+        # why it was rejected): written as that escape, never the end of the import.
+        with open(rejects_path, "w", newline="", encoding="utf-8-sig",
+                  errors="backslashreplace") as fh:
             w = csv.writer(fh)
             w.writerow(REJECT_COLUMNS)
             w.writerows(rejects)

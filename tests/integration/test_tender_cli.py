@@ -223,3 +223,24 @@ def test_a_line_posted_as_a_body_would_be_malformed_json_is_one_reject(
     assert [tuple(r[:4]) for r in rows[1:]] == [
         ("1", "", "_body", "malformed_json"), ("2", "", "_body", "malformed_json")]
     assert verify_chain(tctx)["ok"]
+
+
+def test_a_rejected_line_holding_an_unpaired_surrogate_is_written_to_the_rejects_list(
+        tctx, monkeypatch, tmp_path):
+    """JSON may spell an unpaired surrogate (``"\\ud800"``); such a line is refused like
+    any line a field of which the service cannot store (API.md §1: 400), and its reject
+    names the code and the field as sent. Writing them to the UTF-8 rejects list raised
+    UnicodeEncodeError: the import ended with a traceback, a truncated rejects list and
+    no summary, and the lines after it never registered."""
+    path = tmp_path / "tenders.jsonl"
+    odd_key = json.dumps({**tender_body("KQ-KEY"), "x\ud800": 1})  # ASCII: "x\\ud800"
+    _lines(path, ['{"code": "KQ-\\ud800"}', odd_key, tender_body()])
+    res = _cli(tctx, monkeypatch, "tenders", "import", str(path))
+    assert res.exit_code == 1, (res.output, res.stderr, res.exception)
+    assert "registered               1" in res.output and "rejected                 2" in \
+        res.output
+    with open(f"{path}.rejects.csv", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    assert ("1", "KQ-\\ud800", "code", "validation_error") in [tuple(r[:4]) for r in rows]
+    assert ("2", "KQ-KEY", "x\\ud800", "validation_error") in [tuple(r[:4]) for r in rows]
+    assert verify_chain(tctx)["ok"]
