@@ -19,19 +19,10 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-#: First characters that make a spreadsheet read a text as a formula (OWASP: = + - @,
-#: tab, carriage return; a line feed is treated the same way).
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+from credit.spreadsheet_cells import FORMULA_TRIGGERS, neutral  # noqa: F401 - re-exported
+
 #: How money shows in .xlsx: two decimals, as the API writes it.
 MONEY_FORMAT = "0.00"
-
-
-def neutral(value):
-    """``value`` as a cell: a text starting with a formula trigger gets a leading
-    ``'``; anything else is returned unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
 
 
 def neutral_column(values) -> np.ndarray:

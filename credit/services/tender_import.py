@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from credit.errors import Conflict, CreditError
+from credit.spreadsheet_cells import neutral
 
 from .context import Actor, ServiceContext
 from .identity import identity_key
@@ -79,10 +80,13 @@ def _already_present(ctx: ServiceContext, raw) -> bool:
 
 
 def _reject(rejects: list, number: int, code, exc: CreditError) -> None:
+    """One row per problem; the code and the field path are the sender's text, written
+    so that a spreadsheet shows them and never runs them (as ``credit import`` does)."""
     problems = exc.errors or {"_body": [exc.message]}
     for path, messages in problems.items():
         for message in messages:
-            rejects.append((number, code or "", path, exc.error, message))
+            rejects.append((number, neutral(code or ""), neutral(path), exc.error,
+                            neutral(message)))
 
 
 def _lines(fh) -> Iterator[tuple[int, str | None, tuple[str, str] | None]]:

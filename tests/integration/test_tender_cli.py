@@ -244,3 +244,23 @@ def test_a_rejected_line_holding_an_unpaired_surrogate_is_written_to_the_rejects
     assert ("1", "KQ-\\ud800", "code", "validation_error") in [tuple(r[:4]) for r in rows]
     assert ("2", "KQ-KEY", "x\\ud800", "validation_error") in [tuple(r[:4]) for r in rows]
     assert verify_chain(tctx)["ok"]
+
+
+def test_the_rejects_list_neutralises_formulas_like_credit_import(tctx, monkeypatch,
+                                                                   tmp_path):
+    """WARNINGS.md §8: rejects are reported "like credit import", whose rejects list
+    (docs/batch.md, "Formula injection") writes a text cell starting with ``=``, ``+``,
+    ``-``, ``@``, a tab, CR or LF with a leading ``'``, so that the operator's spreadsheet
+    shows it and never runs it. A tender code is the platform's text (``=`` and ``+`` are
+    allowed in it) and so is a field name; both reached the list as sent."""
+    formula = '=HYPERLINK("evil.example","x")'  # a valid code: no '/', no space
+    body = tender_body(formula, sector="rail")
+    body["@cmd"] = 1
+    path = tmp_path / "tenders.jsonl"
+    _lines(path, [body])
+    res = _cli(tctx, monkeypatch, "tenders", "import", str(path))
+    assert res.exit_code == 1, (res.output, res.stderr, res.exception)
+    with open(f"{path}.rejects.csv", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    assert sorted(tuple(r[:3]) for r in rows[1:]) == [
+        ("1", "'" + formula, "'@cmd"), ("1", "'" + formula, "sector")]
