@@ -44,9 +44,12 @@ _TWO_DECIMALS = re.compile(r"-?[0-9]{1,15}\.[0-9]{2}")
 
 def parse_two_decimals(value: object) -> Decimal:
     """A decimal sent as the spec writes them (API.md §1): a string with exactly two
-    decimals (``"6.00"``; ``"6"``, ``6.0`` or ``"+6.00"`` are not). ValueError otherwise."""
+    decimals (``"6.00"``; ``"6"``, ``6.0``, ``"+6.00"`` or ``"-0.00"`` are not: §1 says
+    "never -0.00"). ValueError otherwise."""
     if not isinstance(value, str) or not _TWO_DECIMALS.fullmatch(value):
         raise ValueError("must be a string with exactly two decimals, e.g. \"6.00\"")
+    if value.startswith("-") and Decimal(value) == 0:
+        raise ValueError("must not be \"-0.00\" (zero is written \"0.00\")")
     return Decimal(value)
 
 

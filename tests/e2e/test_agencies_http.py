@@ -355,3 +355,25 @@ def test_tenders_filter_by_agency(aapi):
     other = make_uscc(991)
     assert aapi.get(f"/api/v1/tenders?agency={other}", "auditor").get_json()["items"] == []
     assert_error(aapi.get("/api/v1/tenders?agency=nope", "auditor"), 400, "invalid_uscc")
+
+
+def test_a_negative_zero_is_no_decimal_quantity(aapi):
+    """API.md §1: decimal quantities are "strings with exactly two decimals, no `+`,
+    never `-0.00`" (JSON in and out). A rating item of "-0.00" was taken as 0.00 and
+    stored (the reply said "0.00", not what was sent); a deduction of "-0.00" was
+    answered as out of range rather than as no decimal at all. Both are 400 naming the
+    field, and nothing is written."""
+    register(aapi)
+    before = audit_head(aapi.ctx)
+    items = {**rating_body()["items"], "archive": "-0.00"}
+    err = assert_error(aapi.post(RATING.format(CODE), rating_body(items=items), "tenderee"),
+                       400, "validation_error")
+    assert set(err["errors"]) == {"items.archive"}
+    deduction = [{"item": "SAFETY", "points": "-0.00", "note": "临边防护缺失"}]
+    body = {"kind": "periodic", "period_end": "2026-05-31", "deductions": deduction,
+            "project_manager_on_site": True}
+    err = assert_error(aapi.post(f"/api/v1/tenders/{CODE}/performance", body, "tenderee"),
+                       400, "validation_error")
+    assert set(err["errors"]) == {"deductions.0.points"}
+    assert audit_head(aapi.ctx) == before
+    assert rate(aapi, items={**items, "archive": "0.00"})["total"] == "73.50"
