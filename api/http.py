@@ -14,7 +14,6 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.routing import BaseConverter
 
 from api.auth import MAX_BODY, TooLarge
-from credit.domain.storable_text import unstorable
 from credit.errors import CreditError, InvalidInput, NotFound
 from credit.services.idempotency import IdempotentRequest, Outcome
 from credit.services.inputs import USCC_METADATA
@@ -109,10 +108,9 @@ def read_json():
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidInput(f"The body is not valid JSON: {exc}", error="malformed_json") \
             from None
-    bad = _bad_text(body)
-    if bad:
-        raise InvalidInput(f"The body contains {bad}, which no field accepts.",
-                           errors={"_body": [f"contains {bad}"]})
+    # Text no field can store (U+0000, an unpaired surrogate) is a field problem, step 8:
+    # the use case's validation refuses it (credit.services.inputs.load), after an
+    # Idempotency-Key's replay or 409 (step 7).
     return body
 
 
@@ -133,24 +131,6 @@ def read_body() -> bytes:
 
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not JSON")
-
-
-def _bad_text(value) -> str | None:
-    """Text the service cannot store anywhere in the body, keys included
-    (credit/domain/storable_text.py)."""
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, dict):
-            stack.extend(v.keys())
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-        elif isinstance(v, str):
-            problem = unstorable(v)
-            if problem:
-                return problem
-    return None
 
 
 def idempotency(token_id: int, body) -> IdempotentRequest | None:

@@ -29,3 +29,39 @@ def unstorable(value: str) -> str | None:
         except UnicodeEncodeError:
             return "an unpaired surrogate"
     return None
+
+
+def _escaped(text: str) -> str:
+    """``text`` with U+0000 and unpaired surrogates written as JSON writes them
+    (``\\u0000``, ``\\ud800``): a name that can be stored, served and read."""
+    return "".join(f"\\u{ord(c):04x}" if c == "\x00" or "\ud800" <= c <= "\udfff" else c
+                   for c in text)
+
+
+def unstorable_places(value) -> dict[str, str]:
+    """Where a parsed JSON value holds text the service cannot store — values and object
+    keys alike — as ``{dotted path: problem}`` (``_body`` for the value itself; an
+    object's bad keys before what it holds). A bad key is named as JSON escapes it
+    (``x\\ud800``): its own text could not be written in an answer."""
+    found: dict[str, str] = {}
+    stack = [("", value)]
+    while stack:
+        path, v = stack.pop()
+        if isinstance(v, dict):
+            items = []
+            for k, item in v.items():
+                k = str(k)
+                problem = unstorable(k)
+                if problem:
+                    name = _escaped(k)
+                    found[f"{path}.{name}" if path else name] = \
+                        f"is a field name holding {problem}, which no field accepts."
+                else:
+                    items.append((f"{path}.{k}" if path else k, item))
+            stack.extend(reversed(items))
+        elif isinstance(v, list):
+            stack.extend(reversed([(f"{path}.{i}" if path else str(i), item)
+                                   for i, item in enumerate(v)]))
+        elif isinstance(v, str) and (problem := unstorable(v)):
+            found[path or "_body"] = f"must not contain {problem}."
+    return found

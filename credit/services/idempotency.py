@@ -31,6 +31,7 @@ and only when a key was sent.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -56,10 +57,13 @@ class IdempotentRequest:
     @property
     def request_sha256(self) -> str:
         """Hash of the canonical JSON of the parsed body (floats allowed here: a body is
-        compared, never logged)."""
+        compared, never logged). The key answers before the body is validated (API.md
+        §1, step 7 before 8), so the body may hold an unpaired surrogate, which has no
+        UTF-8 form: it is hashed as its surrogate code unit's bytes ("surrogatepass"),
+        which leave every other text's UTF-8, hence every remembered hash, as it was."""
         text = json.dumps(self.body, sort_keys=True, separators=(",", ":"),
                           ensure_ascii=False)
-        return canonical.sha256_hex(text)
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from credit.domain.dates import MAX_DATE, MIN_DATE, parse_date
 from credit.domain.model import SECTORS
-from credit.domain.storable_text import unstorable
+from credit.domain.storable_text import unstorable, unstorable_places
 from credit.errors import InvalidInput
 from credit.uscc import USCC_SHAPE
 
@@ -252,10 +252,21 @@ class FieldErrors:
 
 def load(schema: Schema, raw, errors: FieldErrors) -> dict:
     """Phase one: shape. Returns what loaded (partially, on failure) so phase two can still
-    check the fields that were well-formed."""
+    check the fields that were well-formed.
+
+    Text the service cannot store (U+0000, an unpaired surrogate; storable_text.py),
+    in a value or a key anywhere in the body, ends validation here with every place it
+    sits: nothing else is read of such a body, nor echoed (an unpaired surrogate has no
+    UTF-8 form to answer with). This is field validation, step 8 of API.md §1, so an
+    Idempotency-Key's replay or 409 (step 7) answers first."""
     if not isinstance(raw, dict):
         errors.add("_body", "The body must be a JSON object.")
         return {}
+    bad = unstorable_places(raw)
+    if bad:
+        for path, problem in bad.items():
+            errors.add(path, problem)
+        errors.raise_if_any()
     try:
         return schema.load(raw)
     except ValidationError as exc:

@@ -100,6 +100,9 @@ def test_a_rating_is_created_once_with_its_entry_and_verified_row(aapi):
     other = aapi.post(RATING.format(CODE), rating_body(note="另一"), "tenderee",
                       headers={"Idempotency-Key": "rate-0031"})
     assert_error(other, 409, "idempotency_key_reused")
+    nul = aapi.post(RATING.format(CODE), rating_body(note="另一\x00"), "tenderee",
+                    headers={"Idempotency-Key": "rate-0031"})
+    assert_error(nul, 409, "idempotency_key_reused")  # step 7 before 8 (API.md §1)
     # once per tender
     before = audit_head(aapi.ctx)
     assert_error(aapi.post(RATING.format(CODE), rating_body(), "tenderee"), 409,

@@ -637,6 +637,49 @@ def test_idempotency_errors(api, ctx):
                          409, "idempotency_key_reused")
 
 
+def _escaped(body: dict) -> bytes:
+    """``body`` as JSON text with every non-ASCII character escaped: a lone surrogate
+    (``"\\ud800"``) as a client can send it."""
+    return json.dumps(body, ensure_ascii=True).encode("ascii")
+
+
+def test_a_reused_key_answers_before_text_no_field_can_store(api, ctx):
+    """U+0000 or an unpaired surrogate in a body is a field problem (step 8 of API.md §1),
+    so an Idempotency-Key seen before answers first (step 7): its replay of the same body
+    cannot happen (that body was never accepted), a different body is 409. It used to be
+    400 whatever the key. Without a remembered key, the 400 names the field."""
+    key = {"Idempotency-Key": "NUL-1"}
+    assert api.post("/api/v1/records", record_body(), "regulator", headers=key) \
+        .status_code == 201
+    ev_key = {"Idempotency-Key": "NUL-EV-1"}
+    assert api.post("/api/v1/evaluations", evaluation_body(), "evaluator",
+                    headers=ev_key).status_code == 201
+    with writes_nothing(ctx):
+        for bad, escaped in (("a\x00b", "a\\u0000b"), ("工程\ud800", "工程\\ud800")):
+            got = assert_error(raw(api, "/api/v1/records", _escaped(record_body(note=bad)),
+                                   headers=key), 409, "idempotency_key_reused")
+            assert got["errors"] == {}
+            assert_error(raw(api, "/api/v1/records", _escaped({"note\x00": bad}),
+                             headers=key), 409, "idempotency_key_reused")
+            assert_error(raw(api, "/api/v1/evaluations", _escaped(evaluation_body(
+                tender={"code": "KQ-1", "name": bad})), "evaluator", headers=ev_key),
+                409, "idempotency_key_reused")
+            # a key never used, or none: the 400 names where the text sits
+            for headers in ({"Idempotency-Key": "NUL-NEW"}, None):
+                got = assert_error(raw(api, "/api/v1/records", _escaped(record_body(
+                    note=bad)), headers=headers), 400, "validation_error")
+                assert set(got["errors"]) == {"note"}, got
+            got = assert_error(raw(api, "/api/v1/evaluations", _escaped(evaluation_body(
+                bidders=[{"uscc": S1}, {"consortium": [S2, bad]}])), "evaluator"),
+                400, "validation_error")
+            assert set(got["errors"]) == {"bidders.1.consortium.1"}, got
+            # a key is named as JSON escapes it: its own text cannot be written back
+            got = assert_error(raw(api, "/api/v1/records", _escaped({**record_body(),
+                                                                    "x" + bad: 1})),
+                               400, "validation_error")
+            assert set(got["errors"]) == {"x" + escaped}, got
+
+
 # ---- 413 / 415 --------------------------------------------------------------------------
 
 def _padded(body: dict, size: int) -> bytes:

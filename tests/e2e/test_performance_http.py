@@ -238,6 +238,9 @@ def test_return_then_resubmit_and_idempotency(papi):
         (201, 201, first.get_data())
     assert_error(api.post(f"{TENDERS}/{CODE}/performance", periodic(period_end="2026-05-30"),
                           "tenderee", headers=key), 409, "idempotency_key_reused")
+    nul = periodic(deductions=[{"item": "SCHEDULE", "points": "6.00", "note": "滞后\x00"}])
+    assert_error(api.post(f"{TENDERS}/{CODE}/performance", nul, "tenderee", headers=key), 409,
+                 "idempotency_key_reused")  # step 7 before 8 (API.md §1)
     body = {"action": "return", "reason": "扣分依据不足，请补充", "reviewed_on": "2026-06-01"}
     r1 = api.post(f"{PERF}/1/review", body, "transport", headers=key)
     r2 = api.post(f"{PERF}/1/review", body, "transport", headers=key)

@@ -210,6 +210,9 @@ def test_post_tenders_errors_in_the_order_of_checks(tapi, tctx):
     assert api.post(TENDERS, tender_body(), "platform", headers=key).status_code == 201
     bad = tender_body(sector="rail")
     assert_error(api.post(TENDERS, bad, "platform", headers=key), 409, "idempotency_key_reused")
+    # text no field can store is a field problem (8): the key answers first (7)
+    assert_error(api.post(TENDERS, tender_body(name="工程\x00"), "platform", headers=key), 409,
+                 "idempotency_key_reused")
     head = audit_head(tctx)
     cases = [
         ("validation_error", lambda b: b.update(sector="rail")),
