@@ -4,7 +4,6 @@ keys and integer ids."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import orjson
@@ -14,6 +13,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.routing import BaseConverter
 
 from api.auth import MAX_BODY, TooLarge
+from credit.domain.json_text import parse_json
 from credit.errors import CreditError, InvalidInput, NotFound
 from credit.services.idempotency import IdempotentRequest, Outcome
 from credit.services.inputs import USCC_METADATA
@@ -97,14 +97,15 @@ class MediaTypeError(CreditError):
 
 
 def read_json():
-    """The parsed JSON body: 415 when it is not JSON, 400 ``malformed_json`` when it does
-    not parse (size limits were enforced before)."""
+    """The parsed JSON body: 415 when it is not JSON, 400 ``malformed_json`` when it is
+    not strict JSON — NaN, a key twice in one object (credit/domain/json_text.py) — or
+    does not parse (size limits were enforced before)."""
     if request.mimetype != "application/json":
         raise MediaTypeError("The body must be application/json.")
     raw = read_body()
     try:
         text = raw.decode("utf-8")
-        body = json.loads(text, parse_constant=_refuse_constant)
+        body = parse_json(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidInput(f"The body is not valid JSON: {exc}", error="malformed_json") \
             from None
@@ -127,10 +128,6 @@ def read_body() -> bytes:
     if len(raw) > MAX_BODY:
         raise TooLarge("The request body is larger than 1 MiB.")
     return raw
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
 
 
 def idempotency(token_id: int, body) -> IdempotentRequest | None:

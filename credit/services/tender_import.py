@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from credit.domain.json_text import parse_json
 from credit.errors import Conflict, CreditError
 from credit.spreadsheet_cells import neutral
 
@@ -119,15 +120,12 @@ def _refuse(rejects: list, number: int, error: str, message: str, summary) -> No
     summary.errors[error] += 1
 
 
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
-
-
 def _one(ctx, actor, ref, number: int, text: str, summary, rejects) -> None:
     try:
-        # Parsed as POST /tenders parses its body (api.http.read_json): NaN and
-        # Infinity are not JSON, and nesting too deep for the parser is no tender.
-        raw = json.loads(text, parse_constant=_refuse_constant)
+        # Parsed as POST /tenders parses its body (api.http.read_json), by the same
+        # function: no NaN or Infinity, no key twice in one object, and nesting too deep
+        # for the parser is no tender.
+        raw = parse_json(text)
     except (ValueError, RecursionError) as exc:
         _refuse(rejects, number, "malformed_json", f"not JSON: {exc}", summary)
         return
