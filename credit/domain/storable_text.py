@@ -31,7 +31,7 @@ def unstorable(value: str) -> str | None:
     return None
 
 
-def _escaped(text: str) -> str:
+def escaped(text: str) -> str:
     """``text`` with U+0000 and unpaired surrogates written as JSON writes them
     (``\\u0000``, ``\\ud800``): a name that can be stored, served and read."""
     return "".join(f"\\u{ord(c):04x}" if c == "\x00" or "\ud800" <= c <= "\udfff" else c
@@ -53,7 +53,7 @@ def unstorable_places(value) -> dict[str, str]:
                 k = str(k)
                 problem = unstorable(k)
                 if problem:
-                    name = _escaped(k)
+                    name = escaped(k)
                     found[f"{path}.{name}" if path else name] = \
                         f"is a field name holding {problem}, which no field accepts."
                 else:

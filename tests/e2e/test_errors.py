@@ -680,6 +680,26 @@ def test_a_reused_key_answers_before_text_no_field_can_store(api, ctx):
             assert set(got["errors"]) == {"x" + escaped}, got
 
 
+def test_a_key_twice_in_one_object_is_malformed_json(api, ctx):
+    """``{"note": "a", "note": "b"}`` was read as its last value. A regulator's record must
+    not depend on which duplicate a parser keeps (RFC 8259 §4: receivers differ), so such
+    a body is 400 malformed_json — step 6, before an Idempotency-Key's replay (7)."""
+    key = {"Idempotency-Key": "DUP-1"}
+    assert api.post("/api/v1/records", record_body(), "regulator", headers=key) \
+        .status_code == 201
+    text = json.dumps(record_body())
+    twice = text[:-1] + ', "document_no": "另一文号"}'
+    nested = json.dumps(evaluation_body()).replace('"code": ', '"code": "A", "code": ', 1)
+    with writes_nothing(ctx):
+        for path, data, who, headers in (
+                ("/api/v1/records", twice, "regulator", key),
+                ("/api/v1/records", twice, "regulator", None),
+                ("/api/v1/evaluations", nested, "evaluator", None)):
+            got = assert_error(raw(api, path, data, who, headers=headers), 400,
+                               "malformed_json")
+            assert "appears twice" in got["message"], got
+
+
 # ---- 413 / 415 --------------------------------------------------------------------------
 
 def _padded(body: dict, size: int) -> bytes:

@@ -212,16 +212,20 @@ def test_a_line_posted_as_a_body_would_be_malformed_json_is_one_reject(
     deep = "[" * 100_000 + "]" * 100_000
     nan = json.dumps(tender_body("KQ-NAN")).replace('"village": true', '"village": NaN')
     assert "NaN" in nan
+    # a key twice in one object is ambiguous, refused as POST /tenders refuses it
+    twice = json.dumps(tender_body("KQ-TWICE"))[:-1] + ', "code": "KQ-OTHER"}'
     path = tmp_path / "tenders.jsonl"
-    _lines(path, [deep, nan, tender_body()])
+    _lines(path, [deep, nan, twice, tender_body()])
     res = _cli(tctx, monkeypatch, "tenders", "import", str(path))
     assert res.exit_code == 1, (res.output, res.stderr, res.exception)
-    assert "registered               1" in res.output and "rejected                 2" in \
+    assert "registered               1" in res.output and "rejected                 3" in \
         res.output
     with open(f"{path}.rejects.csv", encoding="utf-8-sig") as f:
         rows = list(csv.reader(f))
     assert [tuple(r[:4]) for r in rows[1:]] == [
-        ("1", "", "_body", "malformed_json"), ("2", "", "_body", "malformed_json")]
+        ("1", "", "_body", "malformed_json"), ("2", "", "_body", "malformed_json"),
+        ("3", "", "_body", "malformed_json")]
+    assert "appears twice" in rows[3][4]
     assert verify_chain(tctx)["ok"]
 
 

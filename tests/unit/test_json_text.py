@@ -42,3 +42,24 @@ def test_the_rule_is_written_once():
              for p in sorted((ROOT / package).rglob("*.py"))
              if (lines := _strict_parsers(p))}
     assert list(found) == ["credit/domain/json_text.py"]
+
+
+@pytest.mark.parametrize("text, key", [
+    ('{"amount": "1.00", "amount": "2.00"}', "amount"),
+    ('{"amount": "1.00", "amount": "1.00"}', "amount"),          # even the same value
+    ('{"bids": [{"bidder": "a", "x": 1, "bidder": "b"}]}', "bidder"),  # at any depth
+    ('{"金额": 1, "金额": 2}', "金额"),
+    ('{"\\ud800": 1, "\\ud800": 2}', "\\ud800"),                 # named as JSON escapes it
+])
+def test_a_key_twice_in_one_object_is_refused(text, key):
+    """RFC 8259 §4: names SHOULD be unique, and receivers differ on an object that
+    repeats one (Python keeps the last): such a body is ambiguous, never read."""
+    with pytest.raises(ValueError) as info:
+        parse_json(text)
+    assert f'the key "{key}" appears twice' in str(info.value)
+    str(info.value).encode("utf-8")  # the message can be answered
+
+
+def test_the_same_key_in_different_objects_is_fine():
+    assert parse_json('{"a": {"x": 1}, "b": {"x": 2}, "x": [{"x": 3}, {"x": 4}]}') == \
+        {"a": {"x": 1}, "b": {"x": 2}, "x": [{"x": 3}, {"x": 4}]}
