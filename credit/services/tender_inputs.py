@@ -512,8 +512,13 @@ def _confirm_decision(data: dict) -> dict[str, list[str]]:
     if data.get("covered_by") is None:
         return {f: ["is required to confirm (or send covered_by)."]
                 for f in _DECISION if data.get(f) is None}
-    if not data["covered_by"]:
+    covered = data["covered_by"]
+    if not covered:
         problems["covered_by"] = ["must name at least one record."]
+    elif len(set(covered)) != len(covered):
+        twice = sorted({i for i in covered if covered.count(i) > 1})
+        problems["covered_by"] = [f"must not name a record twice ({', '.join(map(str, twice))} "
+                                  "named more than once)."]
     for f in _DECISION:
         if data.get(f) is not None:
             problems[f] = ["is not sent with covered_by (no record is created)."]

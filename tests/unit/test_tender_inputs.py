@@ -266,6 +266,18 @@ def test_disposal_shape(body, path):
     assert path in info.value.errors, info.value.errors
 
 
+def test_a_record_named_twice_in_covered_by_is_refused():
+    """WARNINGS.md §6: ``covered_by`` is a list of existing record ids, each a record of a
+    named bid; naming one twice was accepted (and stored twice). Like a bid named twice,
+    it is a 400 naming the field, at step 8."""
+    body = {"action": "confirm", "reason": "已另案处罚", "bids": [1], "covered_by": [7, 8, 7]}
+    with pytest.raises(InvalidInput) as info:
+        validate_disposal(body, date(2026, 6, 1))
+    assert info.value.error == "validation_error"
+    assert info.value.errors == {"covered_by": [
+        "must not name a record twice (7 named more than once)."]}
+
+
 def test_disposal_bodies_that_pass():
     today = date(2026, 6, 1)
     assert validate_disposal({"action": "refer", "reason": "移送公安机关"}, today)["bids"] is None
