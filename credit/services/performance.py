@@ -113,7 +113,9 @@ def get_evaluation(ctx: ServiceContext, actor: Actor, evaluation_id: int) -> dic
 
 def list_evaluations(ctx: ServiceContext, actor: Actor, f: PerformanceFilter) -> dict:
     """Newest first: the regulator's review queue (``status=submitted``), the
-    tenderee's own list."""
+    tenderee's own list. A ``tender`` filter naming another tenderee's tender, or a
+    tender of a sector the regulator does not hold, is 403 like reading one of its
+    evaluations (step 10); a code no tender has lists nothing."""
     require_role(actor, PERFORMANCE_READERS, "read performance evaluations")
     sectors = visible_sectors(actor, f.sector)
     tenderee = actor.uscc if actor.role == "tenderee" else None
@@ -123,6 +125,7 @@ def list_evaluations(ctx: ServiceContext, actor: Actor, f: PerformanceFilter) ->
             tender = uow.tenders.by_code(f.tender)
             if tender is None:
                 return {"items": [], "next": None}
+            check_visible(actor, tender)
             tender_id = tender.id
         rows, next_ = page(uow.performance.page(
             sectors=sectors, status=f.status, tender_id=tender_id, tenderee=tenderee,

@@ -376,6 +376,13 @@ def test_review_and_read_errors_with_their_status(papi, tctx):
     assert_error(api.get(f"{PERF}/1", "enterprise"), 403, "forbidden")
     assert_error(api.get(f"{PERF}/2", "auditor"), 404, "not_found")
     assert api.get(PERF, "tenderee2").get_json()["items"] == []
+    # a filter naming another party's tender is 403, as GET /performance/{id} and
+    # /contracts?tenderee= are (API.md §1, step 10); it used to answer an empty page
+    assert_error(api.get(f"{PERF}?tender={CODE}", "tenderee2"), 403, "forbidden")
+    assert_error(api.get(f"{PERF}?tender={CODE}", "regulator"), 403, "sector_forbidden")
+    assert len(api.get(f"{PERF}?tender={CODE}", "tenderee").get_json()["items"]) == 1
+    assert len(api.get(f"{PERF}?tender={CODE}", "transport").get_json()["items"]) == 1
+    assert api.get(f"{PERF}?tender=KQ-NONE", "tenderee2").get_json()["items"] == []
     assert api.get("/api/v1/contracts", "tenderee2").get_json()["items"] == []
     assert_error(api.get(f"/api/v1/contracts?tenderee={TENDEREE}", "tenderee2"), 403,
                  "forbidden")
