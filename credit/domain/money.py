@@ -39,15 +39,18 @@ def round_half_up(value: Fraction, places: int = 2) -> Decimal:
     return Decimal(sign * units).scaleb(-places)
 
 
-_TWO_DECIMALS = re.compile(r"-?[0-9]{1,15}\.[0-9]{2}")
+# No leading zero ("06.00"), as a tender's amounts (tender_inputs._AMOUNT) and JSON's own
+# numbers: one spelling per value, the one the service writes.
+_TWO_DECIMALS = re.compile(r"-?(0|[1-9][0-9]{0,14})\.[0-9]{2}")
 
 
 def parse_two_decimals(value: object) -> Decimal:
     """A decimal sent as the spec writes them (API.md §1): a string with exactly two
-    decimals (``"6.00"``; ``"6"``, ``6.0``, ``"+6.00"`` or ``"-0.00"`` are not: §1 says
-    "never -0.00"). ValueError otherwise."""
+    decimals, written as the service writes it (``"6.00"``; ``"6"``, ``6.0``, ``"+6.00"``,
+    ``"06.00"`` or ``"-0.00"`` are not: §1 says "never -0.00"). ValueError otherwise."""
     if not isinstance(value, str) or not _TWO_DECIMALS.fullmatch(value):
-        raise ValueError("must be a string with exactly two decimals, e.g. \"6.00\"")
+        raise ValueError("must be a string with exactly two decimals and no leading zero, "
+                         "e.g. \"6.00\"")
     if value.startswith("-") and Decimal(value) == 0:
         raise ValueError("must not be \"-0.00\" (zero is written \"0.00\")")
     return Decimal(value)

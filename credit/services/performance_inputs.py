@@ -25,10 +25,17 @@ from .tender_inputs import StrictBool
 REVIEW_ACTIONS = ("approve", "return")
 
 
+_NOT_A_DEDUCTION = "must be an object with item, points and note."
+
+
 class DeductionIn(Strict):
+    # One message for a deduction that is no object at all (5, "x", [], null), where
+    # marshmallow says "Invalid input type." / "Field may not be null.".
+    error_messages = {"type": _NOT_A_DEDUCTION}
+
     item = fields.String(required=True, validate=validate.Length(min=1, max=64))
     points = fields.Raw(required=True, metadata={
-        "type": "string", "pattern": r"^\d+\.\d{2}$", "example": "6.00"})
+        "type": "string", "pattern": r"^(0|[1-9]\d*)\.\d{2}$", "example": "6.00"})
     note = Text(required=True, max_len=2000)
 
 
@@ -38,8 +45,9 @@ class PerformanceIn(Strict):
     kind = fields.String(required=True, validate=validate.OneOf(EVALUATION_KINDS))
     period_end = Day(load_default=None, allow_none=True)
     completed_on = Day(load_default=None, allow_none=True)
-    deductions = fields.List(fields.Nested(DeductionIn), load_default=list,
-                             validate=validate.Length(max=100))
+    deductions = fields.List(fields.Nested(DeductionIn,
+                                           error_messages={"null": _NOT_A_DEDUCTION}),
+                             load_default=list, validate=validate.Length(max=100))
     project_manager_on_site = StrictBool(required=True)
 
 
@@ -98,8 +106,11 @@ def validate_performance(raw, definition: PerformanceDefinition, today: date) ->
     sent = raw.get("deductions")
     if isinstance(sent, list) and "deductions" not in errors.errors:
         items = [d if isinstance(d, dict) else {} for d in sent]
+        # A deduction that is no object has its one message (the schema's): no item or
+        # points of it to find wanting.
+        shapeless = {f"deductions.{i}" for i, d in enumerate(sent) if not isinstance(d, dict)}
         for p in deduction_problems(definition, items):
-            if p.field not in errors.errors:
+            if p.field not in errors.errors and p.field.rpartition(".")[0] not in shapeless:
                 errors.add(p.field, p.message, p.error, **p.extra)
         for i, d in enumerate(data.get("deductions") or []):
             _length(errors, f"deductions.{i}.note", d.get("note"), definition.note_length)

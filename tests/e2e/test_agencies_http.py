@@ -380,3 +380,42 @@ def test_a_negative_zero_is_no_decimal_quantity(aapi):
     assert set(err["errors"]) == {"deductions.0.points"}
     assert audit_head(aapi.ctx) == before
     assert rate(aapi, items={**items, "archive": "0.00"})["total"] == "73.50"
+
+
+def test_a_decimal_with_a_leading_zero_is_no_decimal_quantity(aapi):
+    """PERFORMANCE.md §3, §7: points are strings with exactly two decimals, as API.md §1
+    writes decimal quantities; "06.00" was accepted as 6.00 (and a rating answered with
+    a spelling other than the one sent). A tender's amounts already refuse a leading
+    zero: one spelling per value. 400 naming the field, nothing written."""
+    register(aapi)
+    before = audit_head(aapi.ctx)
+    for bad in ("06.00", "00.00", "-06.00"):
+        items = {**rating_body()["items"], "archive": bad}
+        err = assert_error(aapi.post(RATING.format(CODE), rating_body(items=items),
+                                     "tenderee"), 400, "validation_error")
+        assert set(err["errors"]) == {"items.archive"}, err
+        deduction = [{"item": "SAFETY", "points": bad, "note": "临边防护缺失"}]
+        body = {"kind": "periodic", "period_end": "2026-05-31", "deductions": deduction,
+                "project_manager_on_site": True}
+        err = assert_error(aapi.post(f"/api/v1/tenders/{CODE}/performance", body,
+                                     "tenderee"), 400, "validation_error")
+        assert err["errors"] == {"deductions.0.points": [
+            'Points must be a string with exactly two decimals and no leading zero, '
+            'e.g. "6.00".']}, err
+    assert audit_head(aapi.ctx) == before
+
+
+def test_a_deduction_that_is_no_object_has_one_message(aapi):
+    """A deduction sent as 5, "x", [] or null was reported three times over: marshmallow's
+    "Invalid input type." at deductions.N, then an unknown item None and missing points
+    of the object it is not. One clear message per bad element now."""
+    register(aapi)
+    before = audit_head(aapi.ctx)
+    good = {"item": "SAFETY", "points": "6.00", "note": "临边防护缺失"}
+    body = {"kind": "periodic", "period_end": "2026-05-31", "project_manager_on_site": True,
+            "deductions": [5, good, "x", [], None]}
+    err = assert_error(aapi.post(f"/api/v1/tenders/{CODE}/performance", body, "tenderee"),
+                       400, "validation_error")
+    one = ["must be an object with item, points and note."]
+    assert err["errors"] == {f"deductions.{i}": one for i in (0, 2, 3, 4)}, err
+    assert audit_head(aapi.ctx) == before
