@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+from flask import current_app
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate
 from webargs.flaskparser import FlaskParser
 
@@ -17,6 +18,7 @@ from credit.domain.performance import CONTRACT_STATUSES
 from credit.domain.screens.definition import SEVERITIES
 from credit.domain.storable_text import unstorable
 from credit.errors import InvalidInput
+from credit.services import records
 from credit.services.inputs import USCC_METADATA, Day, flatten
 from credit.services.performance_resources import EVALUATION_STATUSES
 from credit.services.resources import APPLICATION_STATUSES
@@ -82,6 +84,24 @@ class Position(fields.Integer):
         super().__init__(strict=False, validate=validate.Range(min=0, max=2**63 - 1), **kw)
 
 
+class RecordCodeParam(fields.String):
+    """A behaviour-code filter (``GET /records?code=``): a code no record can have is
+    ``unknown_code`` (API.md §3: filters are 400 like the fields they filter), found while
+    the query loads so that it is listed with the query's other problems (API.md §1);
+    the use case checks it again for callers other than this API."""
+
+    def _deserialize(self, value, attr, data, **kw):
+        code = super()._deserialize(value, attr, data, **kw)
+        problem = records.code_filter_problem(current_app.extensions["credit"], code)
+        if problem:
+            raise ValidationError(problem)
+        return code
+
+
+#: Parameter types whose problem, when it is the query's only one, answers its own code.
+_SPECIFIC = {UsccParam: "invalid_uscc", RecordCodeParam: "unknown_code"}
+
+
 class Query(Schema):
     class Meta:
         unknown = RAISE
@@ -95,7 +115,7 @@ class Page(Query):
 class RecordQuery(Page):
     uscc = UsccParam(load_default=None)
     sector = fields.String(load_default=None, validate=validate.OneOf(SECTORS))
-    code = fields.String(load_default=None)  # unknown_code from the use case, as the field
+    code = RecordCodeParam(load_default=None)
 
 
 class ScoreQuerySchema(Query):
@@ -270,11 +290,12 @@ class CreditParser(StrictQuery, FlaskParser):
             messages = merged
         errors = flatten(messages)
         _path_uscc_problem(req, errors)
-        uscc_fields = {name for name, f in schema.fields.items() if isinstance(f, UsccParam)}
-        if len(errors) == 1 and set(errors) <= uscc_fields and REPEATED not in \
+        specific = {f.data_key or name: _SPECIFIC[type(f)]
+                    for name, f in schema.fields.items() if type(f) in _SPECIFIC}
+        if len(errors) == 1 and set(errors) <= set(specific) and REPEATED not in \
                 next(iter(errors.values())):
             (field,) = errors
-            raise InvalidInput(errors[field][0], error="invalid_uscc", errors=errors)
+            raise InvalidInput(errors[field][0], error=specific[field], errors=errors)
         first = next(iter(errors), "_query")
         raise InvalidInput(f"Invalid query parameter {first}: "
                            f"{(errors.get(first) or ['invalid'])[0]}", errors=errors)

@@ -255,15 +255,25 @@ def get_record(ctx: ServiceContext, actor: Actor, record_id: int) -> dict:
         return record_resource(ctx, row, uow.records.events_of(row.id))
 
 
+def code_filter_problem(ctx: ServiceContext, code: str | None) -> str | None:
+    """Why ``code`` cannot filter records (no stored record can have it: 400
+    ``unknown_code`` listing the codes, API.md §3), or None. The HTTP query schema asks
+    this too, so that the problem is listed beside the query's others (api/schemas.py)."""
+    if code is None or ctx.models.describe(code) is not None:
+        return None
+    return (f"Unknown behaviour code {_shown(code)!r}; valid codes: "
+            + ", ".join(ctx.models.recorded_codes()) + ".")
+
+
 def list_records(ctx: ServiceContext, actor: Actor, f: RecordFilter) -> dict:
     """Newest first; ``next`` continues after the last item. A ``code`` that no stored
     record can have is 400 ``unknown_code``, like the field it filters (API.md §3), and
     comes before an enterprise's 403 for another subject (check 8 before 10, §1); an
     enterprise sees only its own records."""
-    if f.code is not None and ctx.models.describe(f.code) is None:
+    problem = code_filter_problem(ctx, f.code)
+    if problem:
         errors = FieldErrors()
-        errors.add("code", f"Unknown behaviour code {_shown(f.code)!r}; valid codes: "
-                   + ", ".join(ctx.models.recorded_codes()) + ".", "unknown_code")
+        errors.add("code", problem, "unknown_code")
         errors.raise_if_any()
     if actor.role == "enterprise":
         require_own_subject(actor, f.uscc or actor.uscc)

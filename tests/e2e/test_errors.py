@@ -913,6 +913,29 @@ def test_a_code_filter_is_checked_like_the_code_field(api, ctx):
             assert r.status_code == 200 and len(r.get_json()["items"]) == count, code
 
 
+
+def test_an_unknown_code_filter_is_listed_with_the_querys_other_problems(api, ctx):
+    """API.md §1: validation_error "with every problem listed". An unknown ``code`` was
+    found by the use case, after the query had loaded, so a query with another problem
+    as well answered that one alone (and, fixed, would then answer the code)."""
+    with writes_nothing(ctx):
+        for query, fields in (("code=NOPE&limit=0", {"code", "limit"}),
+                              ("code=NOPE&limit=5&limit=6", {"code", "limit"}),
+                              ("code=NOPE&sector=roads&uscc=123", {"code", "sector", "uscc"}),
+                              ("code=NOPE&colour=red", {"code", "colour"})):
+            got = assert_error(api.get("/api/v1/records?" + query, "auditor"), 400,
+                               "validation_error")
+            assert set(got["errors"]) == fields, (query, got)
+            assert "BID-NOSIGN" in got["errors"]["code"][0]
+        # alone, it answers its own code, the valid codes listed
+        got = assert_error(api.get("/api/v1/records?code=NOPE&limit=5", "auditor"), 400,
+                           "unknown_code")
+        assert set(got["errors"]) == {"code"} and "BID-NOSIGN" in got["message"]
+        # a repeated code is a problem of the query string, not an unknown code
+        assert_error(api.get("/api/v1/records?code=BID-NOSIGN&code=NOPE", "auditor"), 400,
+                     "validation_error")
+
+
 def test_u0000_in_any_path_segment_or_query_value_is_a_4xx_on_every_backend(api, ctx):
     """U+0000 in a path parameter or a query value of every GET operation the document
     lists, for every role: a 4xx, never a 500 (API.md §1), and nothing logged.
