@@ -10,6 +10,7 @@ engine (:func:`credit.domain.engine.record_standings`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -196,11 +197,11 @@ def _service(definition: AgencyDefinition, ratings: Iterable[AgencyRating], as_o
     enough = len(totals) >= definition.min_ratings
     uses = tuple(RatingUse(r, inside, inside and enough)
                  for r, inside in zip(known, in_window, strict=True))
-    total = sum((Fraction(t) for t in totals), Fraction(0))
-    value = total / len(totals) if enough else Fraction(definition.default_rating)
+    total = sum(totals, Decimal("0.00"))  # of two-decimal totals: exact, two decimals
+    value = Fraction(total) / len(totals) if enough else Fraction(definition.default_rating)
     step = Step("service", "PERFORMANCE.md §7", exact_text(value),
                 inputs={"totals": [fmt(t) for t in totals], "count": len(totals),
-                        "sum": exact_text(total), "default_used": not enough},
+                        "sum": fmt(total), "default_used": not enough},
                 parameters={"window_days": definition.window_days,
                             "min_ratings": definition.min_ratings,
                             "default_rating": fmt(definition.default_rating)},
@@ -339,3 +340,22 @@ def agency_trace_payload(result: AgencyResult) -> dict:
         "steps": [s.as_json() for s in result.steps],
         "result": agency_result_body(result),
     }
+
+
+_TWO_PLACES = re.compile(r"-?[0-9]+\.[0-9]{2}")
+
+
+def as_traced_before(replayed: dict, stored: dict) -> dict:
+    """``replayed`` (a recomputed agency trace payload) with its service step's ``sum``
+    spelt as ``stored`` spelt it. Traces served before the sum was written with two
+    decimals, like the totals it adds up (``"288.00"``), wrote it as its shortest exact
+    text (``"288"``, ``"262.5"``); such a trace still replays, its sum compared as a
+    value — a sum that differs still differs."""
+    try:
+        old = stored["steps"][0]["inputs"]["sum"]
+        new = replayed["steps"][0]["inputs"]["sum"]
+    except (KeyError, IndexError, TypeError):
+        return replayed
+    if isinstance(old, str) and not _TWO_PLACES.fullmatch(old):
+        replayed["steps"][0]["inputs"]["sum"] = exact_text(Fraction(Decimal(new)))
+    return replayed

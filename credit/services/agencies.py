@@ -18,6 +18,7 @@ from credit.domain import canonical
 from credit.domain.agency import (
     AgencyRating,
     agency_trace_payload,
+    as_traced_before,
     evaluate_agency,
     rating_problems,
     rating_total,
@@ -229,9 +230,11 @@ def agency_computation(ctx: ServiceContext, q: AgencyScoreQuery) -> Computation:
 
 
 def replay_trace(uow, definition, payload: dict, knowledge: Knowledge) -> dict:
-    """The payload an agency trace's score yields when recomputed at its knowledge."""
-    return agency_trace_payload(agency_as_known(
-        uow, definition, payload["uscc"], date.fromisoformat(payload["as_of"]), knowledge))
+    """The payload an agency trace's score yields when recomputed at its knowledge (a
+    trace served before the service step's sum had two decimals: spelt as it was)."""
+    return as_traced_before(agency_trace_payload(agency_as_known(
+        uow, definition, payload["uscc"], date.fromisoformat(payload["as_of"]), knowledge)),
+        payload)
 
 
 # ------------------------------------------------------------------ the agency page

@@ -4,6 +4,7 @@ golden cases of tests/golden/agency.toml (derived by hand there)."""
 
 from __future__ import annotations
 
+import copy
 import re
 import tomllib
 from datetime import date, datetime, timedelta
@@ -17,6 +18,7 @@ from credit.domain.agency import (
     AgencyRating,
     agency_result_body,
     agency_trace_payload,
+    as_traced_before,
     evaluate_agency,
     rating_problems,
     rating_total,
@@ -185,6 +187,41 @@ def test_trace_lists_every_rating_and_record_and_each_step():
     assert trace["steps"][5]["basis"] == [1] and trace["steps"][5]["until"] == "2026-08-31"
     assert trace["result"] == agency_result_body(result)
     assert trace["result"]["until"] == "2026-08-31"
+
+
+def test_the_sum_of_the_totals_is_traced_with_two_decimals():
+    """PERFORMANCE.md §7 / API.md §1: the service step's ``sum`` adds up two-decimal
+    totals, so it is a two-decimal quantity like them ("288.00", "262.50"); it was
+    written as its shortest exact text ("288", "262.5"), unlike every served figure."""
+    case = next(c for c in GOLDEN["agency"] if c["name"].startswith("restrict forces D"))
+    service = agency_trace_payload(History(case).evaluate(date(2026, 6, 30), "k2"))["steps"][0]
+    assert service["inputs"]["totals"] == ["95.00", "96.00", "97.00"]
+    assert service["inputs"]["sum"] == "288.00" and service["value"] == "96"
+    ratings = [AgencyRating(f"T{i}", AGENCY, date(2026, 1, i), {}, D(t), i)
+               for i, t in enumerate(("90.50", "85.00", "87.00"), start=1)]
+    result = evaluate_agency(DEF, AGENCY, ratings, [], [], date(2026, 6, 30),
+                             Knowledge(3, T0))
+    assert result.steps[0]["inputs"]["sum"] == "262.50"
+    assert evaluate_agency(DEF, AGENCY, [], [], [], date(2026, 6, 30), Knowledge(0, T0)) \
+        .steps[0]["inputs"]["sum"] == "0.00"
+
+
+@pytest.mark.parametrize("old, replayed_as", [("262.5", "262.5"), ("0", "0"),
+                                              ("262.50", "262.50"), ("262.6", "262.5")])
+def test_a_trace_served_with_the_old_sum_replays_in_its_own_spelling(old, replayed_as):
+    """Traces served before wrote the sum as "262.5": their replay spells it so, and so
+    compares values — an altered sum ("262.6") still differs."""
+    ratings = [AgencyRating(f"T{i}", AGENCY, date(2026, 1, i), {}, D(t), i)
+               for i, t in enumerate(("90.50", "85.00", "87.00"), start=1)]
+    if old == "0":
+        ratings = []
+    replayed = agency_trace_payload(evaluate_agency(
+        DEF, AGENCY, ratings, [], [], date(2026, 6, 30), Knowledge(3, T0)))
+    stored = copy.deepcopy(replayed)
+    stored["steps"][0]["inputs"]["sum"] = old
+    again = as_traced_before(replayed, stored)
+    assert again["steps"][0]["inputs"]["sum"] == replayed_as
+    assert (again == stored) == (old == replayed_as)
 
 
 def test_a_mean_that_does_not_terminate_is_traced_exactly():
