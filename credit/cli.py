@@ -9,7 +9,7 @@ import click
 
 from credit.batch.cli import compare_models_command, import_command, rate_all_command
 from credit.errors import CreditError, Unavailable
-from credit.settings import Settings
+from credit.settings import ConfigurationError, Settings
 
 
 def _context():
@@ -21,15 +21,41 @@ def _operator() -> str:
     return Settings.from_env().operator
 
 
+def _reason(exc: BaseException) -> str:
+    """The first line of what the driver said, when an Unavailable chains it (the
+    service's own message is generic: it also reaches HTTP clients)."""
+    cause = exc.__cause__
+    detail = getattr(cause, "orig", None) or cause
+    lines = str(detail).strip().splitlines() if detail is not None else []
+    return f" ({lines[0]})" if lines else ""
+
+
 def _fail(exc: CreditError, code: int = 1):
-    click.echo(f"error: {exc.message}", err=True)
+    reason = _reason(exc) if isinstance(exc, Unavailable) else ""
+    click.echo(f"error: {exc.message}{reason}", err=True)
     for field, msgs in exc.errors.items():
         for m in msgs:
             click.echo(f"  {field}: {m}", err=True)
     sys.exit(code)
 
 
-@click.group()
+class OperatorErrors(click.Group):
+    """Every command's operator errors end in one line on stderr and exit 2, never a
+    traceback: a setting the service cannot use (a bad CREDIT_DATABASE_URL or
+    CREDIT_MODEL), a database that cannot be reached or read, and any refusal of a
+    service that a command does not report itself."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ConfigurationError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except CreditError as exc:
+            _fail(exc, 2)
+
+
+@click.group(cls=OperatorErrors)
 def main() -> None:
     """Credit evaluation and joint-punishment scoring service (两场联动)."""
 
@@ -177,11 +203,11 @@ def _verified(cp, incremental: bool = False) -> dict:
     try:
         return verify_chain(_context(), cp, incremental=incremental)
     except Unavailable as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        sys.exit(2)
+        _fail(exc, 2)
     except Exception as exc:  # an unreachable server surfaces as a driver error
         if "OperationalError" in type(exc).__name__ or "connect" in str(exc).lower():
-            click.echo(f"error: the database cannot be reached: {exc}", err=True)
+            first = (str(exc).strip().splitlines() or [""])[0]
+            click.echo(f"error: the database cannot be reached: {first}", err=True)
             sys.exit(2)
         raise
 
@@ -316,8 +342,8 @@ def screens_replay(code) -> None:
 
 @main.command("serve")
 @click.option("--host", default="127.0.0.1")
-@click.option("--port", default=8000, type=int)
-@click.option("--workers", default=2, type=int)
+@click.option("--port", default=8000, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, type=click.IntRange(1, 64))
 @click.option("--threads", default=None, type=click.IntRange(1, 64),
               help="threads per worker (more than 1: gthread workers, whose concurrent "
                    "requests share commits); default 1, sync workers")

@@ -16,6 +16,12 @@ from typing import Mapping
 DEFAULT_MODEL = "keqiao-2025@2"
 
 
+class ConfigurationError(ValueError):
+    """A setting the service cannot work with (an unparsable ``CREDIT_DATABASE_URL``, a
+    driver that is not installed, an unknown ``CREDIT_MODEL``); the message names the
+    variable and never repeats a password. The CLI reports it on one line, exit 2."""
+
+
 def default_database_url() -> str:
     """The embedded default: a SQLite file under ``./var/``."""
     return f"sqlite:///{Path('var').absolute() / 'credit.db'}"

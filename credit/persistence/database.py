@@ -27,11 +27,15 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from credit.errors import Unavailable
-from credit.settings import Settings
+from credit.settings import ConfigurationError, Settings
+
+from .failures import unreadable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE_OPTION = "credit_write"
@@ -70,10 +74,32 @@ def _make_directory(directory: Path) -> None:
                           f"{exc.strerror or exc}") from exc
 
 
+#: The backends the service runs on (drivername before and after ``+``): SQLite through
+#: the standard library, PostgreSQL through psycopg 3.
+SUPPORTED_DRIVERS = {("sqlite", ""), ("sqlite", "pysqlite"), ("postgresql", "psycopg")}
+
+
+def parse_url(url: str) -> URL:
+    """The parsed URL of a supported backend, else ConfigurationError naming
+    CREDIT_DATABASE_URL (without repeating the URL, which may hold a password)."""
+    example = "sqlite:///var/credit.db or postgresql://user@host:5432/dbname"
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigurationError(f"CREDIT_DATABASE_URL is not a database URL ({exc}); "
+                                 f"expected e.g. {example}.") from None
+    backend, _, driver = parsed.drivername.partition("+")
+    if (backend, driver) not in SUPPORTED_DRIVERS:
+        raise ConfigurationError(f"CREDIT_DATABASE_URL names {parsed.drivername!r}, which "
+                                 "the service does not run on: use SQLite or PostgreSQL "
+                                 f"(psycopg 3), e.g. {example}.")
+    return parsed
+
+
 def make_engine(url: str | None = None, **kw) -> Engine:
     """An engine configured for the append lock on either backend."""
     url = normalise_url(url)
-    parsed = make_url(url)
+    parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         if sqlite_file(parsed):
             _make_directory(Path(parsed.database).parent)
@@ -147,5 +173,13 @@ def upgrade(url: str | None = None) -> None:
             cfg = alembic_config(url)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+    except DBAPIError as exc:
+        if isinstance(exc, OperationalError) or unreadable(exc.orig):
+            raise Unavailable("the database cannot be reached or read") from exc
+        raise
+    except CommandError as exc:  # a revision this version does not ship
+        raise Unavailable("the database's schema is not one this version of the service "
+                          "knows (migrated by a newer version, or another application's "
+                          "database)") from exc
     finally:
         engine.dispose()

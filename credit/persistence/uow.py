@@ -90,7 +90,10 @@ class SqlUnitOfWork:
             # One snapshot for the whole unit (READ COMMITTED would see rows committed
             # half-way through a long read, e.g. audit verify under concurrent writers).
             # SQLite read transactions are snapshots already (WAL).
-            s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            try:
+                s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            except BaseException as exc:
+                self._abandon(exc)
         self._committing = False
         if self.write:
             self._take_append_lock()
@@ -103,14 +106,19 @@ class SqlUnitOfWork:
             self._held.enter_context(self._queue.held())
             self.audit.lock()
         except BaseException as exc:
-            try:
-                self.session.close()
-            finally:
-                self._held.close()
-            mapped = unit_of_work_failure(exc, commit_sent=False)
-            if mapped is None:
-                raise
-            raise mapped from exc
+            self._abandon(exc)
+
+    def _abandon(self, exc: BaseException) -> None:
+        """A unit that failed to start (``__exit__`` will not run): close what it holds
+        and raise what the failure means (an unreachable database: Unavailable)."""
+        try:
+            self.session.close()
+        finally:
+            self._held.close()
+        mapped = unit_of_work_failure(exc, commit_sent=False)
+        if mapped is None:
+            raise exc
+        raise mapped from exc
 
     def commit(self) -> None:
         self._committing = True

@@ -1,0 +1,102 @@
+"""The command line as an operator breaks it (API.md §8): a setting the service cannot
+use, a database that cannot be reached or read, and options out of range end in one
+line on stderr and a non-zero exit, never a Python traceback (README, "Choices where
+the specs are silent": exit 2 for every command)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from credit.cli import main as cli
+
+UNREACHABLE = "postgresql://postgres:s3cret-pw@127.0.0.1:1/test"
+COMMANDS = [["db", "upgrade"], ["token", "list"], ["token", "create", "--role", "admin",
+            "--name", "x"], ["demo-data"], ["audit", "verify"],
+            ["audit", "verify", "--incremental"], ["screens", "replay", "--tender", "X"]]
+
+
+def _cli(args, env):
+    """The command, in-process; an exception it does not handle fails the test."""
+    return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+
+
+def _one_line_error(result, *words):
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output and "s3cret-pw" not in result.output
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("url", ["garbage", "foo://x/y", "mysql://u:s3cret-pw@h/d",
+                                 "postgresql+psycopg2://postgres@127.0.0.1/test",
+                                 "postgres://u:s3cret-pw@127.0.0.1:abc/test"])
+@pytest.mark.parametrize("args", COMMANDS[:3])
+def test_a_database_url_the_service_cannot_use_is_one_line_and_exit_2(url, args, tmp_path):
+    r = _cli(args, {"CREDIT_DATABASE_URL": url})
+    assert r.exit_code == 2
+    _one_line_error(r, "CREDIT_DATABASE_URL")
+
+
+@pytest.mark.parametrize("args", COMMANDS)
+def test_an_unreachable_database_is_one_line_and_exit_2(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = _cli(args, {"CREDIT_DATABASE_URL": UNREACHABLE})
+    assert r.exit_code == 2
+    _one_line_error(r, "cannot be reached", "Connection refused")
+
+
+@pytest.mark.parametrize("args", COMMANDS[1:])
+def test_a_database_never_migrated_says_so_in_one_line(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = _cli(args, {"CREDIT_DATABASE_URL": f"sqlite:///{tmp_path}/new.db"})
+    assert r.exit_code == 2
+    _one_line_error(r, "no such table")
+
+
+def test_a_file_that_is_not_a_database_cannot_be_upgraded(tmp_path):
+    (tmp_path / "x.db").write_text("not a database")
+    r = _cli(["db", "upgrade"], {"CREDIT_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    assert r.exit_code == 2
+    _one_line_error(r, "file is not a database")
+
+
+@pytest.mark.parametrize("model", ["nope@1", "keqiao-2025", "keqiao-2025@99", "@"])
+def test_an_unknown_model_is_one_line_and_exit_2(model, tmp_path):
+    r = _cli(["token", "list"], {"CREDIT_DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+                                 "CREDIT_MODEL": model})
+    assert r.exit_code == 2
+    _one_line_error(r, "CREDIT_MODEL", "keqiao-2025@2")
+
+
+@pytest.mark.parametrize("option", [["--workers", "0"], ["--workers", "-1"],
+                                    ["--port", "0"], ["--port", "-1"], ["--port", "70000"]])
+def test_serve_refuses_workers_and_ports_out_of_range(option):
+    r = _cli(["serve", *option], {"CREDIT_SECRET_KEY": ""})
+    assert r.exit_code == 2 and option[0] in r.output and "Traceback" not in r.output
+
+
+def _serve(tmp_path, **env):
+    key = tmp_path / "identity-key"
+    key.write_bytes(os.urandom(32))
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
+    base.update(CREDIT_SECRET_KEY="s" * 40, CREDIT_IDENTITY_KEY=str(key),
+                CREDIT_DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
+    base.update(env)
+    return subprocess.run([sys.executable, "-c", "from credit.cli import main; main()",
+                           "serve", "--port", "1", "--workers", "1"], env=base, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("env", [{"CREDIT_DATABASE_URL": "garbage"},
+                                 {"CREDIT_MODEL": "nope@1"}])
+def test_serve_checks_the_settings_before_it_starts_workers(env, tmp_path):
+    out = _serve(tmp_path, **env)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().startswith("error: ") and "Traceback" not in out.stderr
+    assert next(iter(env)) in out.stderr and "gunicorn" not in out.stderr.lower()
