@@ -105,14 +105,24 @@ def _expiry(value: str | None):
     return when
 
 
+def _once(ctx, param, values):
+    """A single-valued option given twice is refused, not decided by the last one (a
+    second ``--role`` must not silently change what a token may do)."""
+    if len(values) > 1:
+        raise click.BadParameter(f"given {len(values)} times; give it once.")
+    return values[0] if values else None
+
+
 @token.command("create")
-@click.option("--role", required=True,
+@click.option("--role", required=True, multiple=True, callback=_once,
               type=click.Choice(["regulator", "evaluator", "auditor", "admin", "enterprise",
                                  "platform", "tenderee"]))
 @click.option("--sector", "sectors", multiple=True, help="repeat; regulators only")
-@click.option("--uscc", default=None, help="enterprise and tenderee tokens only")
-@click.option("--name", required=True, help="who holds it, e.g. 柯桥区交通运输局")
-@click.option("--expires", default=None,
+@click.option("--uscc", multiple=True, callback=_once,
+              help="enterprise and tenderee tokens only")
+@click.option("--name", required=True, multiple=True, callback=_once,
+              help="who holds it, e.g. 柯桥区交通运输局")
+@click.option("--expires", multiple=True, callback=_once,
               help="RFC 3339 instant, or a lifetime such as 90d / 12h / 30m; default never")
 def token_create(role, sectors, uscc, name, expires) -> None:
     """Create a token; the secret is printed once, alone on the last line."""
@@ -139,7 +149,7 @@ def token_list() -> None:
 
 
 @token.command("revoke")
-@click.argument("token_id", type=int)
+@click.argument("token_id", type=click.IntRange(1, 2**63 - 1))
 def token_revoke(token_id) -> None:
     from credit.services.tokens import revoke_token
     try:

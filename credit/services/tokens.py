@@ -10,6 +10,7 @@ from datetime import datetime
 
 from credit.domain.dates import format_instant, from_micros, to_micros
 from credit.domain.model import SECTORS
+from credit.domain.storable_text import unstorable
 from credit.errors import InvalidInput, Unauthenticated
 from credit.persistence.tables import TokenRow
 from credit.uscc import InvalidUSCC, normalise_uscc
@@ -26,16 +27,18 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_token(ctx: ServiceContext, operator: str, *, role: str, name: str,
-                 sectors: list[str] = (), uscc: str | None = None,
-                 expires_at: datetime | None = None) -> tuple[int, str]:
-    """Create a token and return ``(id, secret)``; the secret is never stored."""
+def _checked(role: str, name: str, sectors, uscc: str | None):
+    """A new token's name, sectors and USCC, normalised; InvalidInput saying what is
+    wrong (API.md §8's rules for ``credit token create``)."""
     name = (name or "").strip()
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}.",
                            errors={"role": ["unknown role"]})
     if not name or len(name) > 200:
         raise InvalidInput("name must have 1–200 characters.", errors={"name": ["required"]})
+    if unstorable(name):
+        raise InvalidInput(f"name holds {unstorable(name)} (text that is not valid UTF-8 "
+                           "cannot be stored).", errors={"name": ["not storable text"]})
     sectors = sorted(set(sectors))
     if role == "regulator":
         if not sectors:
@@ -60,6 +63,14 @@ def create_token(ctx: ServiceContext, operator: str, *, role: str, name: str,
     elif uscc:
         raise InvalidInput("--uscc is only for enterprise and tenderee tokens.",
                            errors={"uscc": ["only for enterprise or tenderee"]})
+    return name, sectors, uscc
+
+
+def create_token(ctx: ServiceContext, operator: str, *, role: str, name: str,
+                 sectors: list[str] = (), uscc: str | None = None,
+                 expires_at: datetime | None = None) -> tuple[int, str]:
+    """Create a token and return ``(id, secret)``; the secret is never stored."""
+    name, sectors, uscc = _checked(role, name, sectors, uscc)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with ctx.uow(write=True) as uow:
         at = uow.audit.next_at()

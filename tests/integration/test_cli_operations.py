@@ -100,3 +100,33 @@ def test_serve_checks_the_settings_before_it_starts_workers(env, tmp_path):
     assert out.returncode == 2, out.stderr
     assert out.stderr.strip().startswith("error: ") and "Traceback" not in out.stderr
     assert next(iter(env)) in out.stderr and "gunicorn" not in out.stderr.lower()
+
+
+def _tokens(env) -> str:
+    r = _cli(["token", "list"], env)
+    assert r.exit_code == 0, r.output
+    return r.stdout
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("args", [
+    ["--role", "admin", "--name", "a\udcff"],                 # argv that is not UTF-8
+    ["--role", "admin", "--name", "a\x00b"],
+    ["--role", "auditor", "--role", "admin", "--name", "x"],  # which role was meant?
+    ["--role", "admin", "--name", "x", "--name", "y"],
+    ["--role", "enterprise", "--uscc", "91330603MA2D4F6E84", "--uscc",
+     "91330603MA2D4F6E84", "--name", "x"],
+    ["--role", "admin", "--name", "x", "--expires", "1d", "--expires", "2d"]])
+def test_token_create_refuses_what_it_cannot_store_or_cannot_tell_apart(args,
+                                                                         database_url):
+    env = {"CREDIT_DATABASE_URL": database_url}
+    r = _cli(["token", "create", *args], env)
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "kqc_" not in r.stdout and _tokens(env) == ""
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("token_id", ["0", "9223372036854775808", "99999999999999999999"])
+def test_token_revoke_of_an_id_no_token_can_have_is_a_usage_error(token_id, database_url):
+    r = _cli(["token", "revoke", token_id], {"CREDIT_DATABASE_URL": database_url})
+    assert r.exit_code == 2 and "TOKEN_ID" in r.output and "Traceback" not in r.output
