@@ -163,7 +163,13 @@ def token_revoke(token_id) -> None:
 def demo_data() -> None:
     """Load a small realistic Keqiao data set and demo tokens, once."""
     from credit.services.demo import load_demo
-    summary = load_demo(_context(), token_file="var/demo-tokens.txt")
+    path = "var/demo-tokens.txt"
+    try:
+        summary = load_demo(_context(), token_file=path)
+    except OSError as exc:
+        click.echo(f"error: cannot write {path}: {exc.strerror or exc}; nothing was "
+                   "loaded.", err=True)
+        sys.exit(2)
     click.echo(summary)
 
 

@@ -127,19 +127,28 @@ def load_demo(ctx: ServiceContext, token_file: str | os.PathLike) -> str:
 
 def _demo_tokens(ctx: ServiceContext, token_file: Path) -> dict[str, int]:
     """Create the demo tokens and write them to ``token_file`` (mode 0600); their ids
-    by name."""
-    lines = []
-    token_ids = {}
-    for role, name, sectors, uscc in DEMO_TOKENS:
-        token_id, secret = create_token(ctx, "demo-data", role=role, name=name,
-                                        sectors=sectors, uscc=uscc)
-        token_ids[name] = token_id
-        lines.append(f"{role}\t{name}\t{secret}")
+    by name. The file is opened before any token is created, so one that cannot be
+    written (a directory in the way, no permission: OSError) leaves no token behind
+    whose secret nobody has; a file this call created is removed if it fails."""
     token_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-    os.chmod(token_file, 0o600)
+    existed = token_file.exists()
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # also an older file, whatever the umask
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            lines = []
+            token_ids = {}
+            for role, name, sectors, uscc in DEMO_TOKENS:
+                token_id, secret = create_token(ctx, "demo-data", role=role, name=name,
+                                                sectors=sectors, uscc=uscc)
+                token_ids[name] = token_id
+                lines.append(f"{role}\t{name}\t{secret}")
+            f.truncate(0)
+            f.write("\n".join(lines) + "\n")
+    except BaseException:
+        if not existed:
+            token_file.unlink(missing_ok=True)
+        raise
     return token_ids
 
 

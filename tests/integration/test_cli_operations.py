@@ -130,3 +130,25 @@ def test_token_create_refuses_what_it_cannot_store_or_cannot_tell_apart(args,
 def test_token_revoke_of_an_id_no_token_can_have_is_a_usage_error(token_id, database_url):
     r = _cli(["token", "revoke", token_id], {"CREDIT_DATABASE_URL": database_url})
     assert r.exit_code == 2 and "TOKEN_ID" in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.db
+def test_demo_data_that_cannot_write_its_token_file_creates_nothing(database_url, tmp_path,
+                                                                   monkeypatch):
+    """A token file that cannot be written (here a directory in its place) is one line
+    and exit 2 before any token exists; once it can, the demo data loads, then a second
+    run changes nothing and keeps the file's tokens (mode 0600)."""
+    monkeypatch.chdir(tmp_path)
+    env = {"CREDIT_DATABASE_URL": database_url, "CREDIT_IDENTITY_KEY": ""}
+    (tmp_path / "var" / "demo-tokens.txt").mkdir(parents=True)
+    r = _cli(["demo-data"], env)
+    assert r.exit_code == 2
+    _one_line_error(r, "var/demo-tokens.txt")
+    assert _tokens(env) == ""
+    (tmp_path / "var" / "demo-tokens.txt").rmdir()
+    assert _cli(["demo-data"], env).exit_code == 0
+    path = tmp_path / "var" / "demo-tokens.txt"
+    first, listed = path.read_text(encoding="utf-8"), _tokens(env)
+    assert _cli(["demo-data"], env).exit_code == 0
+    assert path.read_text(encoding="utf-8") == first and _tokens(env) == listed
+    assert path.stat().st_mode & 0o777 == 0o600
