@@ -187,6 +187,10 @@ def _read_checkpoint(path: str):
     except OSError as exc:
         click.echo(f"error: cannot read the checkpoint file: {exc.strerror}", err=True)
         sys.exit(2)
+    except UnicodeDecodeError:
+        click.echo("error: the checkpoint file is not UTF-8 text (the JSON of GET "
+                   "/api/v1/audit/checkpoint).", err=True)
+        sys.exit(2)
     except CreditError as exc:
         _fail(exc, 2)
 
@@ -204,6 +208,9 @@ def _auditor_key(public_key_file: str | None):
             except OSError as exc:
                 raise signing.SigningKeyMissing(
                     f"The public key file cannot be read ({exc.strerror}).") from None
+            except UnicodeDecodeError:
+                raise signing.SigningKeyMissing("The public key file is not UTF-8 text.") \
+                    from None
         return signing.load_key(signing.configured_path()).verify_key()
     except signing.SigningKeyMissing as exc:
         click.echo(f"error: the checkpoint's signature cannot be checked: {exc} Pass "

@@ -147,7 +147,7 @@ def load_public_document(text: str) -> VerifyKey:
 
     try:
         doc = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise SigningKeyMissing(f"The public key file is not JSON ({exc}).") from None
     if not isinstance(doc, dict) or doc.get("algorithm") != ALGORITHM:
         raise SigningKeyMissing("The public key file must be the JSON of GET "

@@ -103,7 +103,7 @@ def load_file(text: str) -> tuple[Checkpoint, dict]:
     and the parsed document."""
     try:
         doc = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise InvalidInput(f"The checkpoint file is not JSON: {exc}",
                            error="malformed_json") from None
     if not isinstance(doc, dict):

@@ -152,3 +152,20 @@ def test_demo_data_that_cannot_write_its_token_file_creates_nothing(database_url
     assert _cli(["demo-data"], env).exit_code == 0
     assert path.read_text(encoding="utf-8") == first and _tokens(env) == listed
     assert path.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("content", [b"\x93\xff not utf-8", b"[" * 100_000])
+@pytest.mark.parametrize("which", ["checkpoint", "public-key"])
+def test_an_unreadable_checkpoint_or_public_key_file_is_exit_2_not_a_crash(content, which,
+                                                                           tmp_path):
+    """Exit 1 means "not intact": a file that is not UTF-8, or JSON nested beyond
+    Python's recursion limit, is an unreadable file (exit 2), said in one line."""
+    genesis = tmp_path / "genesis.json"
+    genesis.write_text('{"position": 0, "sha256": "' + "0" * 64 + '"}', encoding="utf-8")
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(content)
+    args = (["--checkpoint", str(bad)] if which == "checkpoint"
+            else ["--checkpoint", str(genesis), "--public-key", str(bad)])
+    r = _cli(["audit", "verify", *args], {"CREDIT_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    assert r.exit_code == 2
+    _one_line_error(r)
