@@ -295,6 +295,10 @@ def keys_create(path) -> None:
     except signing.SigningKeyExists as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except OSError as exc:
+        click.echo(f"error: cannot write the signing key to {path}: "
+                   f"{exc.strerror or exc}.", err=True)
+        sys.exit(2)
     click.echo(f"signing key written to {path} (mode 0600)")
     click.echo(f"key_id {key.key_id}")
     click.echo(f"public key (Ed25519, base64 of the raw 32 bytes): {key.public_key_b64()}")

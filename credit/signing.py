@@ -79,7 +79,8 @@ class Signer:
 
 def create_key(path: str | os.PathLike) -> Signer:
     """Write a new private key to ``path`` (PEM, PKCS#8, mode 0600). An existing file is
-    never overwritten (``SigningKeyExists``); missing parent folders are created 0700."""
+    never overwritten (``SigningKeyExists``); missing parent folders are created 0700.
+    A path that cannot be written is the OSError, and leaves no file behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     private = Ed25519PrivateKey.generate()
@@ -95,6 +96,9 @@ def create_key(path: str | os.PathLike) -> Signer:
         os.fchmod(fd, 0o600)  # whatever the umask
         os.write(fd, pem)
         os.fsync(fd)
+    except OSError:
+        path.unlink(missing_ok=True)  # no half-written key that blocks the next try
+        raise
     finally:
         os.close(fd)
     return Signer(private)

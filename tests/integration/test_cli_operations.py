@@ -169,3 +169,11 @@ def test_an_unreadable_checkpoint_or_public_key_file_is_exit_2_not_a_crash(conte
     r = _cli(["audit", "verify", *args], {"CREDIT_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
     assert r.exit_code == 2
     _one_line_error(r)
+
+
+def test_keys_create_on_a_path_it_cannot_write_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    path = tmp_path / "a-file" / "signing.pem"  # a file where a folder must be
+    r = _cli(["keys", "create", "--path", str(path)], {"CREDIT_SIGNING_KEY": ""})
+    assert r.exit_code == 2
+    _one_line_error(r, "cannot write the signing key")
