@@ -20,15 +20,40 @@ from flask import Flask, current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from credit.settings import Settings
+from credit.settings import ConfigurationError, Settings
 
 # endpoint → which limit (and shared count) applies
 LIMITED = {"public.punishments": "public", "console.public_list_page": "public",
            "console.signin": "signin"}
 
 
+def check(settings: Settings) -> None:
+    """ConfigurationError naming the variable when a limit is not in Flask-Limiter's
+    notation or the storage cannot be used. Flask-Limiter itself would only log a bad
+    limit and then serve the route with no limit at all, and a bad storage would fail
+    every worker's boot with a traceback."""
+    from limits import parse_many
+    from limits.errors import ConfigurationError as LimitsError
+    from limits.storage import storage_from_string
+    for name, value in (("CREDIT_RATE_LIMIT_PUBLIC", settings.rate_limit_public),
+                        ("CREDIT_RATE_LIMIT_SIGNIN", settings.rate_limit_signin)):
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ConfigurationError(f"{name} {value!r} is not a rate limit such as "
+                                     "'60 per minute' or '10/minute; 100/hour'.") from None
+    uri = settings.rate_limit_storage
+    try:
+        storage_from_string(uri)  # connects to nothing yet
+    except LimitsError as exc:
+        shown = uri.split("://")[0] + "://…"  # the URI may hold a password
+        raise ConfigurationError(f"CREDIT_RATE_LIMIT_STORAGE {shown} cannot be used: "
+                                 f"{str(exc).replace(uri, shown)}") from None
+
+
 def install(app: Flask, settings: Settings) -> Limiter:
     """One limiter per app (tests build many apps in one process: none shares counts)."""
+    check(settings)
     limiter = Limiter(get_remote_address, app=app, storage_uri=settings.rate_limit_storage,
                       strategy="fixed-window", headers_enabled=False, key_prefix="credit")
     limits = {"public": settings.rate_limit_public, "signin": settings.rate_limit_signin}

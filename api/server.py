@@ -102,6 +102,8 @@ def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 2,
                  "sessions); `make run` generates one under var/.")
     from credit.services.bootstrap import check_settings
     check_settings(settings)  # ConfigurationError: the CLI says why, exit 2
+    from api.ratelimit import check
+    check(settings)
     from credit.services.identity import IdentityKeyMissing, load_identity_key
     try:
         load_identity_key(settings.identity_key_path)

@@ -6,6 +6,7 @@ the specs are silent": exit 2 for every command)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 
@@ -88,9 +89,16 @@ def _serve(tmp_path, **env):
     base.update(CREDIT_SECRET_KEY="s" * 40, CREDIT_IDENTITY_KEY=str(key),
                 CREDIT_DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
     base.update(env)
-    return subprocess.run([sys.executable, "-c", "from credit.cli import main; main()",
-                           "serve", "--port", "1", "--workers", "1"], env=base, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.Popen([sys.executable, "-c", "from credit.cli import main; main()",
+                             "serve", "--port", "1", "--workers", "1"], env=base,
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:  # a server started: stop it and its workers
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 @pytest.mark.parametrize("env", [{"CREDIT_DATABASE_URL": "garbage"},
@@ -177,3 +185,23 @@ def test_keys_create_on_a_path_it_cannot_write_is_one_line_and_exit_2(tmp_path):
     r = _cli(["keys", "create", "--path", str(path)], {"CREDIT_SIGNING_KEY": ""})
     assert r.exit_code == 2
     _one_line_error(r, "cannot write the signing key")
+
+
+@pytest.mark.parametrize("env", [{"CREDIT_RATE_LIMIT_PUBLIC": "garbage"},
+                                 {"CREDIT_RATE_LIMIT_SIGNIN": "5 per fortnight"},
+                                 {"CREDIT_RATE_LIMIT_STORAGE": "bogus://:s3cret-pw@x"}])
+def test_a_rate_limit_setting_that_cannot_be_used_stops_serve_and_the_app(env, tmp_path,
+                                                                         monkeypatch):
+    """Flask-Limiter logs a limit it cannot parse and then serves the route with no
+    limit at all; an unknown storage failed every worker's boot. Both are now refused
+    before gunicorn starts (and by create_app), naming the variable."""
+    from api import create_app
+    from credit.settings import ConfigurationError
+    out = _serve(tmp_path, **env)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().startswith("error: ") and "Traceback" not in out.stderr
+    assert next(iter(env)) in out.stderr and "s3cret-pw" not in out.stderr
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=next(iter(env))):
+        create_app({"CREDIT_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
