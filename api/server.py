@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import gc
 import json
-import sys
 from http import HTTPStatus
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
-from credit.settings import Settings
+from credit.settings import ConfigurationError, Settings
 
 
 def _json_write_error(sock, status_int, reason, mesg):
@@ -65,6 +64,10 @@ class JsonErrorThreadWorker(ThreadWorker):
 
 #: Threads per worker: 1 = sync workers (the measured default, module docstring).
 THREADS = 1
+#: The shortest CREDIT_SECRET_KEY ``credit serve`` accepts (`make run`: 64 hex digits).
+MIN_SECRET_KEY = 32
+#: gunicorn's log levels (it reads any other word as info without a word).
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 class CreditServer(BaseApplication):
@@ -94,23 +97,37 @@ def worker_app():
     return app
 
 
-def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 2,
-        threads: int = THREADS) -> None:
-    settings = Settings.from_env()
-    if not settings.secret_key:
-        sys.exit("error: CREDIT_SECRET_KEY is required by credit serve (it signs console "
-                 "sessions); `make run` generates one under var/.")
-    from credit.services.bootstrap import check_settings
-    check_settings(settings)  # ConfigurationError: the CLI says why, exit 2
+def check_settings(settings: Settings) -> None:
+    """Everything ``credit serve`` needs, checked before gunicorn starts a worker (each
+    would otherwise fail to boot, or serve misconfigured): ConfigurationError saying
+    what is wrong and how to fix it; the CLI prints it on one line, exit 2."""
     from api.ratelimit import check
-    check(settings)
+    from credit.services.bootstrap import check_settings as check_service
     from credit.services.identity import IdentityKeyMissing, load_identity_key
+    key = settings.secret_key or ""
+    if len(key) < MIN_SECRET_KEY:
+        raise ConfigurationError(
+            f"CREDIT_SECRET_KEY is required by credit serve, at least {MIN_SECRET_KEY} "
+            f"characters (it signs console sessions; {len(key)} given); `make run` "
+            "generates one under var/.")
+    if settings.log_level.lower() not in LOG_LEVELS:
+        raise ConfigurationError(f"CREDIT_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, "
+                                 f"not {settings.log_level!r}.")
+    check_service(settings)
+    check(settings)
     try:
         load_identity_key(settings.identity_key_path)
     except IdentityKeyMissing as exc:
-        sys.exit(f"error: {exc.message} credit serve needs CREDIT_IDENTITY_KEY, the path of "
-                 "a file of at least 32 random bytes (personal data, WARNINGS.md §2); "
-                 "`make run` generates var/identity-key.")
+        raise ConfigurationError(
+            f"{exc.message} credit serve needs CREDIT_IDENTITY_KEY, the path of a file of "
+            "at least 32 random bytes (personal data, WARNINGS.md §2); `make run` "
+            "generates var/identity-key.") from None
+
+
+def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 2,
+        threads: int = THREADS) -> None:
+    settings = Settings.from_env()
+    check_settings(settings)
     CreditServer({
         "bind": f"{host}:{port}",
         "workers": workers,

@@ -77,9 +77,20 @@ class Settings:
             operator=get("CREDIT_OPERATOR") or f"operator:{get('USER') or 'cli'}",
             access_log=get("CREDIT_ACCESS_LOG"),
             log_level=get("CREDIT_LOG_LEVEL") or "info",
-            secure_cookies=(get("CREDIT_SECURE_COOKIES") or "").lower() in ("1", "true"),
+            secure_cookies=_flag("CREDIT_SECURE_COOKIES", get("CREDIT_SECURE_COOKIES")),
         )
 
     def with_(self, **changes) -> "Settings":
         """A copy with some fields changed (``None`` values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _flag(name: str, value: str | None) -> bool:
+    """``1``/``true`` on, ``0``/``false`` or unset off; anything else is refused rather
+    than read as off (``CREDIT_SECURE_COOKIES=yes`` must not send the session cookie
+    over plain HTTP)."""
+    word = (value or "0").lower()
+    if word not in ("1", "true", "0", "false"):
+        raise ConfigurationError(f"{name} must be 1 or true (on), 0 or false (off), not "
+                                 f"{value!r}.")
+    return word in ("1", "true")

@@ -205,3 +205,32 @@ def test_a_rate_limit_setting_that_cannot_be_used_stops_serve_and_the_app(env, t
         monkeypatch.setenv(name, value)
     with pytest.raises(ConfigurationError, match=next(iter(env))):
         create_app({"CREDIT_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+
+
+@pytest.mark.parametrize("env, word", [
+    ({"CREDIT_SECRET_KEY": ""}, "CREDIT_SECRET_KEY"),
+    ({"CREDIT_SECRET_KEY": "   "}, "CREDIT_SECRET_KEY"),
+    ({"CREDIT_SECRET_KEY": "secret"}, "at least 32"),        # forgeable sessions
+    ({"CREDIT_LOG_LEVEL": "verbose"}, "CREDIT_LOG_LEVEL"),     # gunicorn: silently info
+    ({"CREDIT_SECURE_COOKIES": "yes"}, "CREDIT_SECURE_COOKIES"),  # was read as off
+    ({"CREDIT_IDENTITY_KEY": ""}, "CREDIT_IDENTITY_KEY")])
+def test_serve_refuses_settings_it_cannot_serve_safely_with_exit_2(env, word, tmp_path):
+    out = _serve(tmp_path, **env)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and word in lines[0]
+
+
+@pytest.mark.parametrize("value, on", [("1", True), ("true", True), ("TRUE", True),
+                                       ("0", False), ("false", False), ("", False)])
+def test_secure_cookies_reads_only_its_documented_words(value, on):
+    from credit.settings import Settings
+    assert Settings.from_env({"CREDIT_SECURE_COOKIES": value}).secure_cookies is on
+
+
+@pytest.mark.parametrize("value", ["yes", "on", "2", "ture"])
+def test_secure_cookies_refuses_a_word_it_would_have_read_as_off(value, tmp_path):
+    r = _cli(["token", "list"], {"CREDIT_SECURE_COOKIES": value,
+                                 "CREDIT_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+    assert r.exit_code == 2
+    _one_line_error(r, "CREDIT_SECURE_COOKIES", repr(value))
