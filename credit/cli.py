@@ -42,8 +42,9 @@ def _fail(exc: CreditError, code: int = 1):
 class OperatorErrors(click.Group):
     """Every command's operator errors end in one line on stderr and exit 2, never a
     traceback: a setting the service cannot use (a bad CREDIT_DATABASE_URL or
-    CREDIT_MODEL), a database that cannot be reached or read, and any refusal of a
-    service that a command does not report itself."""
+    CREDIT_MODEL), a database that cannot be reached or read, a file that cannot be
+    read or written (the batch exports stage their files before they log anything), and
+    any refusal of a service that a command does not report itself."""
 
     def invoke(self, ctx):
         try:
@@ -53,6 +54,10 @@ class OperatorErrors(click.Group):
             sys.exit(2)
         except CreditError as exc:
             _fail(exc, 2)
+        except OSError as exc:  # a file the operator named cannot be read or written
+            where = f" ({exc.filename})" if exc.filename else ""
+            click.echo(f"error: {exc.strerror or exc}{where}; nothing was done.", err=True)
+            sys.exit(2)
 
 
 @click.group(cls=OperatorErrors)

@@ -67,6 +67,15 @@ def _check_out(out: Path, allowed: tuple[str, ...]) -> str:
     return suffix
 
 
+def _check_folders(**paths: Path | None) -> None:
+    """Each output's folder exists, checked before anything is computed or written (a
+    file that then cannot be staged would only fail after the whole rating)."""
+    for option, path in paths.items():
+        if path is not None and not path.parent.is_dir():
+            raise InvalidInput(f"{path}: the folder {path.parent} does not exist.",
+                               errors={option: ["no such folder"]})
+
+
 def _check_sector(model: ScoringModel, sector: str) -> None:
     if sector not in model.sectors:
         raise InvalidInput(f"Model {model.ref} does not rate sector {sector!r}.",
@@ -94,6 +103,7 @@ def _publish(ctx: ServiceContext, actor: str, out: Path, write: Callable[[Path],
     try:
         for final, writer, key in files:
             tmp = _staging(final)
+            tmp.touch()  # a folder that takes no file fails here, before a writer starts
             staged.append((tmp, final))
             writer(tmp)
             payload[key] = _sha256(tmp)
@@ -146,6 +156,7 @@ def rate_all(ctx: ServiceContext, actor: str, *, sector: str, as_of: date, out: 
     scoring = ctx.model(model)
     out, plot = Path(out), Path(plot) if plot else None
     suffix = _check_out(out, export.FORMATS)
+    _check_folders(out=out, plot=plot)
     _check_sector(scoring, sector)
     k = knowledge(ctx, known_at)
     ratings = rate(scoring, load_population(ctx, k.position), sector, as_of, k.position)
@@ -369,6 +380,7 @@ def compare_models(ctx: ServiceContext, actor: str, *, before: str, after: str, 
     out, plot = (Path(out) if out else None), (Path(plot) if plot else None)
     if out:
         _check_out(out, (".xlsx",))
+    _check_folders(out=out, plot=plot)
     _check_sector(m1, sector)
     _check_sector(m2, sector)
     k = knowledge(ctx, known_at)

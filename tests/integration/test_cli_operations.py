@@ -234,3 +234,32 @@ def test_secure_cookies_refuses_a_word_it_would_have_read_as_off(value, tmp_path
                                  "CREDIT_DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
     assert r.exit_code == 2
     _one_line_error(r, "CREDIT_SECURE_COOKIES", repr(value))
+
+
+def _head(env) -> int:
+    r = _cli(["audit", "verify"], env)
+    assert r.exit_code == 0, r.output
+    return int(r.stdout.split('"entries_checked": ')[1].split(",")[0])
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("args", [
+    ["rate-all", "--out", "{tmp}/missing/r.csv"],
+    ["rate-all", "--out", "{tmp}/r.csv", "--plot", "{tmp}/missing/p.png"],
+    ["rate-all", "--out", "/proc/r.xlsx"],                      # a folder that takes no file
+    ["compare-models", "--from", "keqiao-2025@1", "--to", "keqiao-2025@2",
+     "--out", "/proc/x.xlsx"],
+    ["compare-models", "--from", "keqiao-2025@1", "--to", "keqiao-2025@2",
+     "--out", "{tmp}/missing/x.xlsx"]])
+def test_a_batch_output_that_cannot_be_written_is_one_line_and_logs_nothing(
+        args, database_url, tmp_path):
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("matplotlib")
+    env = {"CREDIT_DATABASE_URL": database_url}
+    before = _head(env)
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    r = _cli([*args, "--sector", "housing", "--as-of", "2026-06-30"], env)
+    assert r.exit_code == 2
+    assert r.stderr.startswith("error: ") and "Traceback" not in r.output
+    assert "Exception ignored" not in r.stderr
+    assert _head(env) == before and not list(tmp_path.glob("**/*.partial*"))
