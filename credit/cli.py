@@ -31,11 +31,17 @@ def _reason(exc: BaseException) -> str:
 
 
 def _fail(exc: CreditError, code: int = 1):
+    """The refusal on one line (a single field's detail in brackets, unless the message
+    already says it); several problems are listed, one a line, below it."""
     reason = _reason(exc) if isinstance(exc, Unavailable) else ""
+    problems = [(field, m) for field, msgs in exc.errors.items() for m in msgs]
+    if len(problems) == 1:
+        field, m = problems[0]
+        reason += "" if m in exc.message else f" ({field}: {m})"
+        problems = []
     click.echo(f"error: {exc.message}{reason}", err=True)
-    for field, msgs in exc.errors.items():
-        for m in msgs:
-            click.echo(f"  {field}: {m}", err=True)
+    for field, m in problems:
+        click.echo(f"  {field}: {m}", err=True)
     sys.exit(code)
 
 

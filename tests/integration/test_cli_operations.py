@@ -263,3 +263,23 @@ def test_a_batch_output_that_cannot_be_written_is_one_line_and_logs_nothing(
     assert r.stderr.startswith("error: ") and "Traceback" not in r.output
     assert "Exception ignored" not in r.stderr
     assert _head(env) == before and not list(tmp_path.glob("**/*.partial*"))
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("args, words", [
+    (["--role", "regulator", "--name", "r"], ["--sector"]),
+    (["--role", "regulator", "--sector", "bogus", "--name", "r"], ["bogus", "housing"]),
+    (["--role", "regulator", "--sector", "transport,housing", "--name", "r"], ["unknown"]),
+    (["--role", "evaluator", "--sector", "transport", "--name", "e"], ["regulator"]),
+    (["--role", "enterprise", "--name", "e"], ["--uscc"]),
+    (["--role", "enterprise", "--uscc", "123", "--name", "e"], ["18"]),
+    (["--role", "enterprise", "--uscc", "91330603MA2D4F6E85", "--name", "e"], ["check"]),
+    (["--role", "auditor", "--uscc", "91330603MA2D4F6E84", "--name", "a"], ["enterprise"]),
+    (["--role", "admin", "--name", "   "], ["name"])])
+def test_token_create_refusals_of_api_md_8_are_one_line_exit_2_and_create_nothing(
+        args, words, database_url):
+    env = {"CREDIT_DATABASE_URL": database_url}
+    r = _cli(["token", "create", *args], env)
+    assert r.exit_code == 2 and r.stdout == ""
+    _one_line_error(r, *words)
+    assert _tokens(env) == ""
