@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -49,7 +50,8 @@ class OperatorErrors(click.Group):
     """Every command's operator errors end in one line on stderr and exit 2, never a
     traceback: a setting the service cannot use (a bad CREDIT_DATABASE_URL or
     CREDIT_MODEL), a database that cannot be reached or read, a file that cannot be
-    read or written (the batch exports stage their files before they log anything), and
+    read or written (the batch exports stage their files before they log anything), a
+    reader of stdout that went away (exit 1, quietly, as other Unix tools), and
     any refusal of a service that a command does not report itself."""
 
     def invoke(self, ctx):
@@ -60,9 +62,12 @@ class OperatorErrors(click.Group):
             sys.exit(2)
         except CreditError as exc:
             _fail(exc, 2)
+        except BrokenPipeError:  # `credit token list | head -1`: the reader is gone
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except OSError as exc:  # a file the operator named cannot be read or written
             where = f" ({exc.filename})" if exc.filename else ""
-            click.echo(f"error: {exc.strerror or exc}{where}; nothing was done.", err=True)
+            click.echo(f"error: {exc.strerror or exc}{where}", err=True)
             sys.exit(2)
 
 

@@ -283,3 +283,19 @@ def test_token_create_refusals_of_api_md_8_are_one_line_exit_2_and_create_nothin
     assert r.exit_code == 2 and r.stdout == ""
     _one_line_error(r, *words)
     assert _tokens(env) == ""
+
+
+@pytest.mark.db
+def test_a_reader_that_goes_away_ends_the_command_quietly(database_url, tmp_path):
+    """`credit token list | head -1`: no traceback, no "error", exit 1."""
+    env = {"CREDIT_DATABASE_URL": database_url}
+    for i in range(3):
+        assert _cli(["token", "create", "--role", "admin", "--name", f"a{i}"],
+                    env).exit_code == 0
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
+    proc = subprocess.Popen([sys.executable, "-c", "from credit.cli import main; main()",
+                             "token", "list"], env={**base, **env}, cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1 and err == ""
