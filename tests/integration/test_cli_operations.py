@@ -299,3 +299,20 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(database_url, tmp_path
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 1 and err == ""
+
+
+@pytest.mark.db
+def test_db_upgrade_from_any_folder_twice_with_a_plain_postgresql_url(
+        unmigrated_database_url, tmp_path, monkeypatch):
+    """API.md §8: the migrations are found from the package, a second run changes
+    nothing, and ``postgresql://`` is read as psycopg 3."""
+    url = unmigrated_database_url.replace("postgresql+psycopg://", "postgresql://")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    env = {"CREDIT_DATABASE_URL": url}
+    for _ in range(2):
+        r = _cli(["db", "upgrade"], env)
+        assert r.exit_code == 0 and "database at head" in r.stdout, r.output
+    r = _cli(["token", "create", "--role", "admin", "--name", "a"], env)
+    assert r.exit_code == 0 and r.stdout.splitlines()[-1].startswith("kqc_")
