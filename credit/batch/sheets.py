@@ -278,6 +278,9 @@ def _csv_records(path: Path, encoding: str) -> Iterator[list[str]]:
         except csv.Error as exc:
             raise SheetProblem(f"{path.name} is not a readable .csv file ({exc}).") \
                 from None
+        except UnicodeDecodeError as exc:  # neither UTF-8 nor GB 18030 (_encoding)
+            raise SheetProblem(f"{path.name} is neither UTF-8 nor GB 18030 text (byte "
+                               f"{exc.start} of a line cannot be read).") from None
 
 
 def _read_csv(path: Path, limits: Limits) -> Sheet:

@@ -140,3 +140,12 @@ def test_xlsx_rows_refuse_what_excel_cannot_hold(tmp_path, sheet_data, refusal):
     _hand_written_xlsx(path, sheet_data)
     with pytest.raises(xlsx.WorkbookRefused, match=refusal):
         list(xlsx.read_sheet(path, xlsx.Limits()).rows)
+
+
+def test_a_csv_neither_utf8_nor_gb18030_is_a_sheet_problem_not_a_crash(tmp_path):
+    """`credit import` read such a file (here bytes no GB 18030 text holds) into a
+    UnicodeDecodeError traceback; it is a file-level problem like any other."""
+    path = tmp_path / "decisions.csv"
+    path.write_bytes(b"\xff\xfe\x00uscc,code\n")
+    with pytest.raises(SheetProblem, match="neither UTF-8 nor GB 18030"):
+        list(sheets.read(path).rows)
