@@ -101,7 +101,7 @@ def _expiry(value: str | None):
     import re
     from datetime import datetime, timedelta, timezone
 
-    from credit.domain.dates import parse_instant
+    from credit.domain.dates import cst_date_in_range, parse_instant
     if value is None:
         return None
     now = datetime.now(timezone.utc)
@@ -118,6 +118,10 @@ def _expiry(value: str | None):
                                      "90d, 12h, 30m.", param_hint="--expires") from None
     if when <= now:
         raise click.BadParameter("the expiry lies in the past.", param_hint="--expires")
+    if not cst_date_in_range(when):  # 9999-12-31T23:59:59-14:00 overflowed on writing
+        raise click.BadParameter("the expiry must lie before 2100-01-01 (China Standard "
+                                 "Time), like every date the service accepts (API.md §1).",
+                                 param_hint="--expires")
     return when
 
 

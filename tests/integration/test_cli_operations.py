@@ -316,3 +316,15 @@ def test_db_upgrade_from_any_folder_twice_with_a_plain_postgresql_url(
         assert r.exit_code == 0 and "database at head" in r.stdout, r.output
     r = _cli(["token", "create", "--role", "admin", "--name", "a"], env)
     assert r.exit_code == 0 and r.stdout.splitlines()[-1].startswith("kqc_")
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("expires", ["9999-12-31T23:59:59-14:00", "999999d",
+                                     "2100-01-01T00:00:00+08:00"])
+def test_token_expiry_beyond_the_services_dates_is_refused(expires, database_url):
+    """9999-12-31T23:59:59-14:00 overflowed while the token was written (a traceback);
+    every date the service accepts lies in 2000 … 2099 (API.md §1)."""
+    env = {"CREDIT_DATABASE_URL": database_url}
+    r = _cli(["token", "create", "--role", "admin", "--name", "a", "--expires", expires],
+             env)
+    assert r.exit_code == 2 and "2100-01-01" in r.output and _tokens(env) == ""
