@@ -80,8 +80,8 @@ def main() -> None:
     identity_key = Path(db).parent / "identity-key"  # credit serve refuses to start without
     if not identity_key.exists():
         identity_key.write_text(os.urandom(32).hex() + "\n", encoding="ascii")
-    env = dict(os.environ, CREDIT_DATABASE_URL=f"sqlite:///{db}", CREDIT_SECRET_KEY="bench-" + "0" * 32,
-               CREDIT_IDENTITY_KEY=str(identity_key))
+    env = dict(os.environ, CREDIT_DATABASE_URL=f"sqlite:///{db}",
+               CREDIT_SECRET_KEY="bench-" + "0" * 32, CREDIT_IDENTITY_KEY=str(identity_key))
     token = credit("token", "create", "--role", "evaluator", "--name", "bench-evaluator", env=env)
     port = free_port()
     server = subprocess.Popen([str(ROOT / ".venv/bin/credit"), "serve", "--port", str(port),
