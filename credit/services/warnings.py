@@ -83,6 +83,9 @@ def list_warnings(ctx: ServiceContext, actor: Actor, f: WarningFilter) -> dict:
             tender = uow.tenders.by_code(f.tender)
             if tender is None:
                 return {"items": [], "next": None}
+            # Like reading the tender itself (§5): another sector's tender is 403, not an
+            # empty list that would look like "no warnings on it".
+            check_sector(actor, tender.sector)
             tender_id = tender.id
         rows, next_ = page(uow.warnings.page(
             sectors=sectors, status=f.status, code=f.code, severity=f.severity,

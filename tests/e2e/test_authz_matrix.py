@@ -401,10 +401,13 @@ def _tender_loop_of_a_foreign_sector(w: World, rec: Recorder, own: str, secret: 
              ("GET", "/api/v1/tenders?sector=transport", None),
              ("GET", f"/api/v1/warnings/{w.warnings[0]}", None),
              ("GET", "/api/v1/warnings?sector=transport", None),
+             # a filter naming one tender reads that tender (WARNINGS.md §5)
+             ("GET", f"/api/v1/warnings?tender={TENDER}", None),
              ("POST", f"/api/v1/warnings/{w.warnings[0]}/disposal", refer),
              # PERFORMANCE.md §1: the tender's evaluations and contracts, the review
              ("GET", f"/api/v1/performance/{w.performance}", None),
              ("GET", "/api/v1/performance?sector=transport", None),
+             ("GET", f"/api/v1/performance?tender={TENDER}", None),
              ("GET", "/api/v1/contracts?sector=transport", None),
              ("POST", f"/api/v1/performance/{w.performance}/review",
               {"action": "return", "reason": "扣分依据不足", "reviewed_on": "2026-06-01"})]
