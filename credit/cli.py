@@ -173,10 +173,11 @@ def token_list() -> None:
 def token_revoke(token_id) -> None:
     from credit.services.tokens import revoke_token
     try:
-        revoke_token(_context(), _operator(), token_id)
+        revoked = revoke_token(_context(), _operator(), token_id)
     except CreditError as exc:
         _fail(exc, 2)
-    click.echo(f"token {token_id} revoked")
+    click.echo(f"token {token_id} revoked" if revoked
+               else f"token {token_id} was already revoked; nothing changed")
 
 
 @main.command("demo-data")

@@ -93,16 +93,19 @@ def create_token(ctx: ServiceContext, operator: str, *, role: str, name: str,
     return token_id, secret
 
 
-def revoke_token(ctx: ServiceContext, operator: str, token_id: int) -> None:
+def revoke_token(ctx: ServiceContext, operator: str, token_id: int) -> bool:
+    """Revoke a token for good: True when this call revoked it, False when it already
+    was (nothing is logged twice, and the operator is told so)."""
     with ctx.uow(write=True) as uow:
         row = uow.tokens.get(token_id)
         if row is None:
             raise InvalidInput(f"There is no token {token_id}.", errors={"id": ["unknown"]})
         if uow.tokens.is_revoked(token_id):
-            return
+            return False
         uow.tokens.revoke(token_id, uow.audit.next_position())
         uow.audit.append("token.revoked", operator, {"token_id": token_id, "name": row.name})
         uow.commit()
+    return True
 
 
 def list_tokens(ctx: ServiceContext) -> list[dict]:

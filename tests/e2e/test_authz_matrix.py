@@ -455,7 +455,7 @@ def test_revoked_token_is_refused_at_once(ctx, caplog):
     _no_secret_in([m.getMessage() for m in caplog.records] + [r.get_data(as_text=True)],
                   [secret])
     # revoking twice is harmless; the log holds one token.revoked entry
-    revoke_token(ctx, "op", token_id)
+    assert revoke_token(ctx, "op", token_id) is False
     with ctx.uow(write=False) as uow:
         kinds = [e["kind"] for e in uow.audit_queries.page(after=0, limit=100)]
     assert kinds.count("token.revoked") == 1
@@ -500,7 +500,13 @@ def test_token_cli_create_expires_list_revoke(ctx, database_url):
     r = runner.invoke(cli, ["token", "revoke", str(mine["id"])], env=env,
                       catch_exceptions=False)
     assert r.exit_code == 0
+    assert r.output.strip() == f"token {mine['id']} revoked"
     assert client.get("/api/v1/models", headers=bearer(secret)).status_code == 401
+    # a second revocation changes nothing and says so (it used to say "revoked" again)
+    r = runner.invoke(cli, ["token", "revoke", str(mine["id"])], env=env,
+                      catch_exceptions=False)
+    assert (r.exit_code, r.output.strip()) == (
+        0, f"token {mine['id']} was already revoked; nothing changed")
     r = runner.invoke(cli, ["token", "list"], env=env, catch_exceptions=False)
     assert [json.loads(x) for x in r.output.strip().splitlines()
             if json.loads(x)["id"] == mine["id"]][0]["revoked"] is True
