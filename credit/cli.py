@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import re
 import sys
 
 import click
@@ -388,8 +390,28 @@ def screens_replay(code) -> None:
     sys.exit(0 if result["equal"] else 1)
 
 
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _host(ctx, param, value: str) -> str:
+    """``--host``: an IPv4 or IPv6 address (``::1`` or ``[::1]``) or a host name (RFC
+    1123), as gunicorn's bind needs it; anything else is a usage error (exit 2) before
+    gunicorn starts, not gunicorn's own message."""
+    bare = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    try:
+        address = ipaddress.ip_address(bare)
+    except ValueError:
+        labels = bare.rstrip(".").split(".")
+        if len(bare) <= 253 and all(_HOST_LABEL.fullmatch(x) for x in labels):
+            return bare
+        raise click.BadParameter(
+            f"{value!r} is neither an IP address nor a host name.") from None
+    return f"[{address}]" if address.version == 6 else str(address)
+
+
 @main.command("serve")
-@click.option("--host", default="127.0.0.1")
+@click.option("--host", default="127.0.0.1", callback=_host,
+              help="address or host name to listen on (IPv6 as ::1 or [::1])")
 @click.option("--port", default=8000, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, type=click.IntRange(1, 64))
 @click.option("--threads", default=None, type=click.IntRange(1, 64),

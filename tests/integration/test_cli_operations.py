@@ -13,6 +13,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from credit.cli import _host
 from credit.cli import main as cli
 
 UNREACHABLE = "postgresql://postgres:s3cret-pw@127.0.0.1:1/test"
@@ -80,6 +81,20 @@ def test_an_unknown_model_is_one_line_and_exit_2(model, tmp_path):
 def test_serve_refuses_workers_and_ports_out_of_range(option):
     r = _cli(["serve", *option], {"CREDIT_SECRET_KEY": ""})
     assert r.exit_code == 2 and option[0] in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("host", ["::::", "127.0.0.1:80", "a b", "-x.example", "", "[::1",
+                                  "x" * 64])
+def test_serve_refuses_a_host_it_cannot_bind_before_gunicorn_starts(host):
+    r = _cli(["serve", "--host", host], {"CREDIT_SECRET_KEY": ""})
+    assert r.exit_code == 2 and "--host" in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("host, bind", [("::1", "[::1]"), ("[::]", "[::]"),
+                                        ("0.0.0.0", "0.0.0.0"), ("localhost", "localhost"),
+                                        ("credit.example.gov.cn", "credit.example.gov.cn")])
+def test_serve_passes_gunicorn_a_host_it_can_bind(host, bind):
+    assert _host(None, None, host) == bind
 
 
 def _serve(tmp_path, **env):
