@@ -94,6 +94,17 @@ def _staging(path: Path) -> Path:
     return path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
 
 
+def _stage(tmp: Path, final: Path, option: str) -> None:
+    """Create the staging file: a folder that takes no file (``/proc``, read-only) fails
+    here, before a writer starts, and the operator is told the name they gave, not the
+    staging name they never chose."""
+    try:
+        tmp.touch()
+    except OSError as exc:
+        raise InvalidInput(f"{final}: cannot write a file there ({exc.strerror or exc}).",
+                           errors={option: ["cannot be written"]}) from None
+
+
 def _publish(ctx: ServiceContext, actor: str, out: Path, write: Callable[[Path], None],
              payload: dict, plot: Path | None, draw: Callable[[Path], None] | None) -> dict:
     """Write the file (and plot) under temporary names, append ``ratings.exported`` with
@@ -103,7 +114,7 @@ def _publish(ctx: ServiceContext, actor: str, out: Path, write: Callable[[Path],
     try:
         for final, writer, key in files:
             tmp = _staging(final)
-            tmp.touch()  # a folder that takes no file fails here, before a writer starts
+            _stage(tmp, final, "plot" if key == "plot_sha256" else "out")
             staged.append((tmp, final))
             writer(tmp)
             payload[key] = _sha256(tmp)

@@ -110,7 +110,8 @@ def load_demo(ctx: ServiceContext, token_file: str | os.PathLike) -> str:
     with ctx.uow(write=False) as uow:
         present = uow.subjects.get("91330603MA2D4F6E84") is not None
     if present and token_file.exists():
-        return f"demo data already loaded; tokens in {token_file}" + load_demo_tenders(ctx)
+        return (f"demo data already loaded; tokens in {token_file}"
+                + _tightened(token_file) + load_demo_tenders(ctx))
     token_ids = _demo_tokens(ctx, token_file)
     if present:
         return (f"demo data already loaded; new demo tokens in {token_file}"
@@ -123,6 +124,16 @@ def load_demo(ctx: ServiceContext, token_file: str | os.PathLike) -> str:
             f"revocation, one repair, one evaluation and one agency record; tokens in "
             f"{token_file}"
             + load_demo_tenders(ctx))
+
+
+def _tightened(token_file: Path) -> str:
+    """An existing tokens file that others may read (copied, or its mode changed since it
+    was written) is set back to 0600: it holds live secrets. Says so when it did."""
+    mode = token_file.stat().st_mode & 0o777
+    if not mode & 0o077:
+        return ""
+    token_file.chmod(0o600)
+    return f" (its mode was {mode:o}, now 600)"
 
 
 def _demo_tokens(ctx: ServiceContext, token_file: Path) -> dict[str, int]:

@@ -175,6 +175,11 @@ def test_demo_data_that_cannot_write_its_token_file_creates_nothing(database_url
     assert _cli(["demo-data"], env).exit_code == 0
     assert path.read_text(encoding="utf-8") == first and _tokens(env) == listed
     assert path.stat().st_mode & 0o777 == 0o600
+    # a file opened up since (copied, chmod) holds live secrets: set back to 0600
+    path.chmod(0o644)
+    r = _cli(["demo-data"], env)
+    assert r.exit_code == 0 and "644" in r.stdout, r.stdout
+    assert path.stat().st_mode & 0o777 == 0o600 and path.read_text(encoding="utf-8") == first
 
 
 @pytest.mark.parametrize("content", [b"\x93\xff not utf-8", b"[" * 100_000])
@@ -277,6 +282,9 @@ def test_a_batch_output_that_cannot_be_written_is_one_line_and_logs_nothing(
     assert r.exit_code == 2
     assert r.stderr.startswith("error: ") and "Traceback" not in r.output
     assert "Exception ignored" not in r.stderr
+    # the operator is told the name they gave, never the staging file's
+    out = args[args.index("--plot" if "--plot" in args else "--out") + 1]
+    assert out in r.stderr and ".partial" not in r.stderr, r.stderr
     assert _head(env) == before and not list(tmp_path.glob("**/*.partial*"))
 
 
