@@ -23,8 +23,9 @@ from credit.errors import CreditError
 from credit.services import agencies, applications, performance, tenders, warnings
 from credit.services.audit import verify_chain
 from credit.services.context import Actor
-from credit.services.idempotency import IdempotentRequest
+from credit.services.idempotency import IdempotentRequest, Outcome
 from credit.services.records import create_record, repair_record, revoke_record
+from credit.services.scoring import ScoreQuery, score
 from credit.services.tender_import import import_tenders
 from credit.services.tokens import create_token, revoke_token
 from tests.tender_data import (
@@ -38,7 +39,7 @@ from tests.tender_data import (
 
 from .helpers import HOUSING as HOUSING_REGULATOR
 from .helpers import S1, all_entries, record_body, repair_body, revocation_body
-from .tender_helpers import PLATFORM, TRANSPORT, award, register
+from .tender_helpers import EVALUATOR, PLATFORM, TRANSPORT, award, register
 from .test_concurrency import run_threads
 
 pytestmark = pytest.mark.db
@@ -265,6 +266,35 @@ def test_a_confirmation_racing_the_same_record_by_hand_creates_it_once(tctx):
     verified(tctx)
 
 
+def test_scores_served_during_a_confirmation_see_it_exactly_when_they_know_it(tctx):
+    """Scores of BIDDER_1 served (through the group appender) while the confirmation
+    that creates its BID-COLLUDE record commits: each counts the record exactly when its
+    ``knowledge_position`` is at or after the record's entry (API.md §4), and the
+    disposal's entries and the traces share one gap-free chain."""
+    warning = register(tctx, tender_body())["warnings"][0]
+
+    def call(i):
+        if i == 0:
+            return warnings.dispose(tctx, TRANSPORT, warning, confirm_body([1, 2]))
+        return [score(tctx, EVALUATOR, ScoreQuery(BIDDER_1, "transport"))
+                for _ in range(4)]
+
+    outcomes = race(call)
+    assert all(tag == OK for tag, _ in outcomes), outcomes
+    entries = all_entries(tctx)
+    assert [e["position"] for e in entries] == list(range(1, len(entries) + 1))
+    record_at = next(e["position"] for e in entries if e["kind"] == "record.created"
+                     and e["payload"]["record"]["uscc"] == BIDDER_1)
+    by_position = {e["position"]: e for e in entries}
+    served = [s for _, scores in outcomes[1:] for s in scores]
+    for s in served:
+        trace = by_position[s["trace_id"]]
+        assert trace["kind"] == "score.served" and trace["sha256"] == s["trace_sha256"]
+        known = trace["payload"]["knowledge_position"]
+        assert s["score"] == ("80.00" if known >= record_at else "100.00"), (s, record_at)
+    verified(tctx)
+
+
 def test_one_key_disposes_once_and_replays_the_disposal(tctx):
     warning = register(tctx, tender_body())["warnings"][0]
     body = confirm_body([1, 2])
@@ -484,3 +514,21 @@ def test_one_token_revoked_concurrently_is_revoked_once(tctx):
     assert rows(tctx, "token_revocations")["token_revocations"] == 1
     assert kinds(tctx)["token.revoked"] == 1
     verified(tctx)
+
+
+# ------------------------------------------------------------------ the checks themselves
+
+def test_the_checks_catch_two_successes_and_two_writes():
+    """What every test above relies on: a second success, an undocumented refusal or a
+    second write under one key fails the check (as they did with the append lock or a
+    state check moved before it)."""
+    with pytest.raises(AssertionError, match="2 of 3"):
+        one_winner([(OK, 1), (OK, 2), (409, "already_rated")], (409, "already_rated"))
+    with pytest.raises(AssertionError):
+        one_winner([(OK, 1), (409, "duplicate_record")], (409, "already_disposed"))
+    with pytest.raises(AssertionError):
+        replays([(OK, Outcome(201, "a")), (OK, Outcome(201, "a"))])
+    with pytest.raises(AssertionError):
+        replays([(OK, Outcome(201, "a")), (OK, Outcome(201, "b", replayed=True))])
+    assert one_winner([(409, "x"), (OK, 7)], (409, "x")) == 7
+    assert replays([(OK, Outcome(201, "a", replayed=True)), (OK, Outcome(201, "a"))]) == "a"
