@@ -1,11 +1,12 @@
 """An independent reference for post-award performance evaluation, from the spec alone.
 
-Written from ``PERFORMANCE.md`` §3 (an evaluation's deductions, L and its rating), §4 (what
-an approval creates: the ``PERF-*`` record code and the PM-ABSENT warning — the decision
-only) and §6 (the contract-value weighted performance index and the consortium's index),
-with ``MODEL.md`` §2 for ``add_months``, *without* reading the domain's rules: only the
-public signatures and data classes of ``credit.domain.performance`` are used, to call it.
-The indicator table, the bands and the codes below are copied from the spec text, not from
+Written from ``PERFORMANCE.md`` §2 (a contract's end and status), §3 (an evaluation's
+deductions, L and its rating), §4 (what an approval creates: the ``PERF-*`` record code
+and the PM-ABSENT warning — the decision only) and §6 (the contract-value weighted
+performance index and the consortium's index), with ``MODEL.md`` §2 for ``add_months``
+and API.md §1 for decimal texts, *without* reading the domain's rules: only the public
+signatures and data classes of ``credit.domain.performance`` are used, to call it. The
+indicator table, the bands and the codes below are copied from the spec text, not from
 ``scoring_models/``.
 
 Compared (hypothesis): valid deduction sets, including sets built to land exactly on a
@@ -33,6 +34,8 @@ from credit.domain.performance import (
     Deduction,
     approval_effects,
     consortium_index,
+    contract_end,
+    contract_status,
     deduction_problems,
     evaluation_score,
     performance_index,
@@ -66,6 +69,8 @@ RECORD_CODES = {"excellent": "PERF-EXCELLENT", "fail": "PERF-FAIL"}
 WARNING_ITEMS = frozenset({"PM-ABSENT", "STAFF-MISMATCH"})
 #: The domain's name for "project_manager_on_site was false" among the triggers.
 MANAGER_ABSENT = "project_manager_on_site"
+#: §2: overdue when "today > `completion_due` + 30 days".
+OVERDUE_AFTER_DAYS = 30
 #: §6: the index window, in months.
 WINDOW_MONTHS = 36
 CENT = Decimal("0.01")
@@ -80,8 +85,9 @@ def add_months(d: date, n: int) -> date:
 
 
 def two_decimals(text) -> bool:
-    """§3: "Points and other decimals must be strings with exactly two decimals"."""
-    if not isinstance(text, str):
+    """§3: "Points and other decimals must be strings with exactly two decimals"; API.md
+    §1: "strings with exactly two decimals, no `+`, never `-0.00`"."""
+    if not isinstance(text, str) or text == "-0.00":
         return False
     whole, dot, frac = text.removeprefix("-").partition(".")
     return (dot == "." and len(frac) == 2 and frac.isascii() and frac.isdigit()
@@ -155,6 +161,19 @@ def half_up_cents(value: Fraction) -> Decimal:
     if 2 * r >= cents.denominator:
         q += 1
     return Decimal(q).scaleb(-2)
+
+
+def ref_contract(completion_due: date, final_completed_on: date | None, today: date
+                 ) -> tuple[date, str]:
+    """§2: a contract's *end* (the approved final evaluation's `completed_on`, else
+    `completion_due`) and its status: `completed` with an approved final evaluation,
+    `overdue` with none and today > completion_due + 30 days, else `in_progress`."""
+    end = final_completed_on if final_completed_on is not None else completion_due
+    if final_completed_on is not None:
+        return end, "completed"
+    if today > completion_due + timedelta(days=OVERDUE_AFTER_DAYS):
+        return end, "overdue"
+    return end, "in_progress"
 
 
 def ref_window(as_of: date) -> tuple[date, date]:
@@ -319,7 +338,7 @@ def test_bands_agree_with_the_reference(cents):
 
 
 BAD_POINTS = ["6", "6.0", "6.000", "+6.00", " 6.00", "6.00 ", "６.00", "6,00", ".50", "",
-              6, 6.0, None, True]
+              "-0.00", "1e1", "NaN", 6, 6.0, None, True]
 
 
 @st.composite
@@ -492,3 +511,14 @@ def test_consortium_index_agrees_with_the_reference(members):
     assert got == want
     if want is not None:
         assert f"{got:f}" == f"{want:.2f}"
+
+
+@PROFILE
+@given(due=any_as_of, offset=st.one_of(st.integers(-3, 40), st.integers(-400, 400)),
+       completed=st.one_of(st.none(), any_as_of))
+def test_contract_status_agrees_with_the_reference(due, offset, completed):
+    """§2: end and status (the edge: today = completion_due + 30 is still in progress)."""
+    today = due + timedelta(days=offset)
+    end, status = ref_contract(due, completed, today)
+    assert contract_end(due, completed) == end
+    assert contract_status(DEF, due, completed is not None, today) == status
