@@ -96,7 +96,29 @@ _TRANSLATIONS: list[tuple[re.Pattern, object]] = [(re.compile(p), t) for p, t in
      r"\1 按目录公示 \2 个月，自动计算截止日，请勿填写有效期截止日。"),
     (r"^valid_until must lie between (\S+) and (\S+) \((\d+) months\)\.$",
      r"有效期截止日须在 \1 至 \2 之间（最长 \3 个月）。"),
+    # the disposal (WARNINGS.md §6) and the performance evaluation (PERFORMANCE.md §3)
+    (r"^must be (\d+)–(\d+) characters long \((\d+) sent\)\.$",
+     r"长度须为 \1–\2 个字（现为 \3 个字）。"),
+    (r"^Not a valid integer\.$", "应为整数。"),
+    (r"^confirm names at least one bid of the warning\.$", "查实时须至少选择一个投标。"),
+    (r"^must not name a bid twice\.$", "同一投标只能选择一次。"),
+    (r"^bid\(s\) \[(.*)\] are not named by warning (\d+)",
+     r"第 \1 标不在预警 #\2 所列的投标中。"),
+    (r"^is required to confirm \(or send covered_by\)\.$",
+     "查实时必填（或改为填写已有记录编号）。"),
+    (r"^is only for action confirm \(not (\w+)\)\.$", "只有查实时才填写此项。"),
+    (r"^(.*) may not confirm a (\S+) warning; allowed: (.*)\.$",
+     r"行为代码“\1”不能用于查实该类预警，可选：\3。"),
+    (r"^is required for a final evaluation\.$", "竣工评价须填写竣工日期。"),
+    (r"^is required for a periodic evaluation\.$", "阶段评价须填写评价期截止日。"),
+    (r"^(Points )?must be a string with exactly two decimals",
+     "须为两位小数（如 6.00），不能有多余的前导零。"),
+    (r'^(Points )?must not be "-0\.00"', "零应写作 0.00（不能写 -0.00）。"),
+    (r"^Points of (\S+) must be more than 0\.00 and at most (\S+); (.*) is not\.$",
+     r"扣分须大于 0.00 且不超过 \2（该项满分），\3 不在此范围内。"),
 ]]
+# ``bids.2`` (the third value of a field sent several times): shown at the field itself.
+_INDEXED = re.compile(r"^(\w+)\.\d+$")
 
 # Refusals that are not about one field's shape: (field or None, message template).
 _CODES = {
@@ -139,7 +161,9 @@ def zh_or_none(message: str | None) -> str | None:
 
 def form_errors(exc: CreditError) -> tuple[dict[str, list[str]], list[str]]:
     """(messages per field, messages for the whole form) of a refused use case."""
-    fields = {name: [zh(m) for m in msgs] for name, msgs in exc.errors.items()}
+    fields: dict[str, list[str]] = {}
+    for name, msgs in exc.errors.items():
+        fields.setdefault(_INDEXED.sub(r"\1", name), []).extend(zh(m) for m in msgs)
     general = fields.pop("_body", [])
     if exc.error in _CODES:
         field, template = _CODES[exc.error]
