@@ -137,6 +137,8 @@ _CODES = {
     "application_pending": (None, "该记录已有一项待处理的申请（#{application_id}），"
                                   "处理完毕前不能再提出申请。"),
     "already_decided": (None, "该申请已经处理，不能再次处理。"),
+    "already_disposed": (None, "该预警已经处置，不能再次处置。"),
+    "already_referred": (None, "该预警已经移送，不能再次移送；可以查实或排除。"),
 }
 
 
