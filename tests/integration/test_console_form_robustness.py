@@ -16,6 +16,7 @@ valid (the audit head is unchanged after every refusal)."""
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from html import unescape
@@ -47,7 +48,8 @@ class Raw(str):
 
 LONG = "长" * 100_000
 MARKUP = '"><script>alert(1)</script>'
-HUGE_IDS = ["99999999999999999999", "-1", "1e3", "0", "abc", "%00", "%EF%BC%91", "1%20"]
+HUGE_IDS = ["99999999999999999999", "9223372036854775808", "-1", "1e3", "0", "abc", "%00",
+            "%EF%BC%91", "1%20", "%ED%A0%80", "1.0"]
 ODD_CODES = ["KQ-NONE", "%00", "x" * 300, "KQ-2026-0031%20", "a%2Fb", "%E2%80%AE%3Cs%3E",
              "%ED%A0%80", ".."]
 ODD_DATES = ["2026-02-30", "0000-01-01", "9999-12-31", "2026-2-3", "２０２６-05-01",
@@ -205,7 +207,8 @@ def _application(tctx, s) -> Route:
     aid = applications.submit(tctx, authenticate(tctx, s["enterprise"]), rid,
                               {"kind": "objection", "reason": "原处罚决定已被复议撤销"})["id"]
     form = {"action": "accept", "document_no": "绍柯建撤〔2026〕9号", "reason": "经复核同意撤销"}
-    return Route("/applications/{id}", "housing", form, required=("action", "reason"),
+    return Route("/applications/{id}", "housing", form,
+                 required=("action", "reason", "document_no"),
                  wrong=("transport", "enterprise", "other_enterprise", "auditor"), ident=aid)
 
 
@@ -296,7 +299,8 @@ def hostile_bodies(r: Route) -> list[tuple[str, list]]:
                   (f"{name} markup", replaced(name, MARKUP)),
                   (f"{name} surrogate bytes", replaced(name, Raw("%ED%A0%80x"))),
                   (f"{name} invalid UTF-8", replaced(name, Raw("%FF%FEx%C3"))),
-                  (f"{name} twice", v + [(name, "另一个值\x00")])]
+                  (f"{name} twice", v + [(name, "另一个值\x00")]),
+                  (f"{name} twice, the same value", v + [(k, x) for k, x in v if k == name])]
     for name in r.dates:
         cases += [(f"{name}={d}", replaced(name, d)) for d in ODD_DATES]
     for name in r.decimals:
@@ -373,18 +377,37 @@ def test_hostile_forms_answer_a_page_and_write_nothing(name, app, tctx, secrets_
             ("step", "review"), ("step", "confirm")]))
         check("no step", post(b, path, pairs_of(r.valid)))
     step = [("step", "confirm")] if r.two_steps else []
+    def refused(label, resp, statuses):
+        check(label, resp)
+        if resp.status_code not in statuses:
+            problems.append(f"{label}: {resp.status_code}, expected one of {statuses}")
+
     for csrf in (None, "", "forged", (b.csrf or "") + "x", Raw("%00")):
-        check(f"csrf={csrf!r}", post(b, path, pairs_of(r.valid) + step, csrf=csrf))
-    check("csrf twice, a wrong one first", post(b, path, pairs_of(r.valid) + step + [
-        ("csrf_token", "forged"), ("csrf_token", b.csrf)], csrf=None))
+        refused(f"csrf={csrf!r}", post(b, path, pairs_of(r.valid) + step, csrf=csrf), {400})
+    refused("csrf twice, a wrong one first", post(b, path, pairs_of(r.valid) + step + [
+        ("csrf_token", "forged"), ("csrf_token", b.csrf)], csrf=None), {400})
+    as_json = b.client.post(path, json={**r.valid, "csrf_token": b.csrf, "step": "confirm"})
+    refused("a JSON body", as_json, {400})
+    multipart = b.client.post(path, data={**r.valid, "csrf_token": b.csrf, "step": "review",
+                                          "reason": (io.BytesIO(b"\x00\xff"), "x.bin")},
+                              content_type="multipart/form-data")
+    check("multipart with a file for a field", multipart)
+    for label, raw in (("garbled body", Raw("&&=&%FF%FE=%ZZ&=x&step")),
+                       ("10000 fields", Raw("&".join(f"f{i}=1" for i in range(10_000))))):
+        first = [] if r.two_steps else [("reason", "")]  # one step: certainly refused
+        check(label, post(b, path, first + pairs_of(r.valid) + [("x", raw)] + (
+            [("step", "review")] if r.two_steps else [])))
     for who in r.wrong:
-        check(f"as {who}", post(sign_in(app, secrets_[who]), path, pairs_of(r.valid) + step))
+        other = sign_in(app, secrets_[who])
+        for s in ([("step", "review")], step) if r.two_steps else (step,):
+            refused(f"as {who} {s}", post(other, path, pairs_of(r.valid) + s), {403, 404})
     anonymous = Browser(app)
     anonymous.get("/")
-    check("signed out", post(anonymous, path, pairs_of(r.valid) + step))
+    refused("signed out", post(anonymous, path, pairs_of(r.valid) + step), {302})
     if "{" in r.path:
         for odd in ODD_CODES if "{code}" in r.path else HUGE_IDS:
-            check(f"path {odd!r}", post(b, r.at(odd), pairs_of(r.valid) + step))
+            refused(f"path {odd!r}", post(b, r.at(odd), pairs_of(r.valid) + step),
+                    {400, 403, 404})
     assert problems == [], "\n".join(problems)
 
     # the confirm step without a review stores a valid form once ...
