@@ -53,8 +53,8 @@ def apply(record_id, kind):
     try:
         created = applications.submit(ctx(), g.actor, rid, body)
     except CreditError as exc:
-        return _apply_form(record, kind, option, request.form, *form_errors(exc),
-                           status=exc.status)
+        errors = form_errors(exc, rename={"repaired_on": "requested_repair_on"})
+        return _apply_form(record, kind, option, request.form, *errors, status=exc.status)
     flash(f"已提交{'信用修复申请' if kind == 'repair' else '异议申诉'} #{created['id']}，"
           "等待该行业监管部门处理。", "ok")
     return redirect(url_for(".applications_list"))

@@ -170,8 +170,11 @@ def zh_or_none(message: str | None) -> str | None:
     return text if _CJK.search(text) else None
 
 
-def form_errors(exc: CreditError) -> tuple[dict[str, list[str]], list[str]]:
-    """(messages per field, messages for the whole form) of a refused use case."""
+def form_errors(exc: CreditError, rename: dict[str, str] | None = None
+                ) -> tuple[dict[str, list[str]], list[str]]:
+    """(messages per field, messages for the whole form) of a refused use case;
+    ``rename``: the form's own name of a field the use case names otherwise (the
+    application's ``requested_repair_on`` is the repair's ``repaired_on``)."""
     fields: dict[str, list[str]] = {}
     for name, msgs in exc.errors.items():
         fields.setdefault(_INDEXED.sub(r"\1", name), []).extend(zh(m) for m in msgs)
@@ -188,4 +191,7 @@ def form_errors(exc: CreditError) -> tuple[dict[str, list[str]], list[str]]:
             general.append(text)
     elif not fields:
         general.append(zh(exc.message))
+    for name, own in (rename or {}).items():
+        if name in fields:
+            fields.setdefault(own, []).extend(fields.pop(name))
     return fields, general
