@@ -161,6 +161,7 @@ class Route:
     keyed: bool = False  # carries an idempotency key
     two_steps: bool = True
     changed: dict = field(default_factory=dict)  # another valid body (a replay)
+    refuse: dict = field(default_factory=dict)  # label: overrides the rules refuse
 
     def at(self, ident=None) -> str:
         ident = self.ident if ident is None else ident
@@ -173,7 +174,14 @@ def _record_new(tctx, s) -> Route:
                  required=("uscc", "sector", "code", "decided_on", "document_no"),
                  dates=("decided_on", "valid_until", "occurred_on"),
                  wrong=("transport", "auditor", "enterprise", "tenderee"), keyed=True,
-                 changed={**form, "document_no": "绍柯建罚〔2026〕77号"})
+                 changed={**form, "document_no": "绍柯建罚〔2026〕77号"},
+                 refuse={"another sector": {"sector": "transport"},
+                         "no such sector": {"sector": "water"},
+                         "no such code": {"code": "NO-SUCH"},
+                         "a USCC with a bad check character": {"uscc": S1[:-1] + "5"},
+                         "decided tomorrow": {"decided_on": "2026-06-02"},
+                         "occurred after the decision": {"occurred_on": "2026-01-11"},
+                         "valid_until on a code with a default": {"valid_until": "2027-01-01"}})
 
 
 def _change(which):
@@ -183,7 +191,10 @@ def _change(which):
         if which == "repair":
             form = {"repaired_on": "2026-05-01", "document_no": "绍柯建修〔2026〕1号",
                     "reason": "已整改"}
+        refuse = {"repaired in the future": {"repaired_on": "2026-06-02"},
+                  "repaired too early": {"repaired_on": "2026-02-01"}}
         return Route(f"/records/{{id}}/{which}", "housing", form, required=tuple(form),
+                     refuse=refuse if which == "repair" else {},
                      dates=("repaired_on",) if which == "repair" else (),
                      wrong=("transport", "auditor", "enterprise"), ident=rid)
     return build
@@ -195,7 +206,11 @@ def _apply(kind):
         form = {"reason": "原处罚决定已被复议撤销"}
         if kind == "repair":
             form["requested_repair_on"] = "2026-05-01"
-        return Route(f"/records/{{id}}/apply/{kind}", "enterprise", form,
+        refuse = {"reason too short": {"reason": "不对"}}
+        if kind == "repair":
+            refuse |= {"repair too early": {"requested_repair_on": "2026-02-01"},
+                       "repair in the future": {"requested_repair_on": "2026-06-02"}}
+        return Route(f"/records/{{id}}/apply/{kind}", "enterprise", form, refuse=refuse,
                      required=("reason",), dates=tuple(k for k in form if k.endswith("_on")),
                      wrong=("other_enterprise", "housing", "auditor"), ident=rid,
                      two_steps=False)
@@ -209,6 +224,8 @@ def _application(tctx, s) -> Route:
     form = {"action": "accept", "document_no": "绍柯建撤〔2026〕9号", "reason": "经复核同意撤销"}
     return Route("/applications/{id}", "housing", form,
                  required=("action", "reason", "document_no"),
+                 refuse={"no such action": {"action": "approve"},
+                         "reason too short": {"reason": "同意"}},
                  wrong=("transport", "enterprise", "other_enterprise", "auditor"), ident=aid)
 
 
@@ -221,7 +238,14 @@ def _disposal(tctx, s) -> Route:
                  required=("action", "reason", "code", "decided_on", "document_no"),
                  dates=("decided_on",),
                  wrong=("housing", "auditor", "platform", "bidder"), ident=1, keyed=True,
-                 changed={**form, "action": "dismiss", "reason": "经核实无关联"})
+                 changed={**form, "action": "dismiss", "reason": "经核实无关联"},
+                 refuse={"a bid the warning does not name": {"bids": ["1", "3"]},
+                         "the same bid twice": {"bids": ["1", "1"]},
+                         "a code not allowed": {"code": "BID-NOSIGN"},
+                         "decided before the opening": {"decided_on": "2026-05-01"},
+                         "covered by no such record": {"covered_by": "99", "code": "",
+                                                       "decided_on": "", "document_no": ""},
+                         "no such action": {"action": "delete"}})
 
 
 PERF_FORM = {"kind": "final", "completed_on": "2026-05-31", "pm_on_site": "yes",
@@ -236,7 +260,12 @@ def _performance_new(tctx, s) -> Route:
                  required=("kind", "completed_on"), dates=("completed_on",),
                  decimals=("points-QUALITY", "points-SAFETY"),
                  wrong=("tenderee2", "transport", "bidder", "platform"), ident=CODE,
-                 keyed=True, changed={**PERF_FORM, "points-SAFETY": "4.00"})
+                 keyed=True, changed={**PERF_FORM, "points-SAFETY": "4.00"},
+                 refuse={"periodic without its date": {"kind": "periodic"},
+                         "no such kind": {"kind": "monthly"},
+                         "points over the maximum": {"points-SAFETY": "15.01"},
+                         "points without a note": {"note-SAFETY": ""},
+                         "completed in the future": {"completed_on": "2026-06-02"}})
 
 
 def _performance_review(tctx, s, app) -> Route:
@@ -250,7 +279,10 @@ def _performance_review(tctx, s, app) -> Route:
     return Route("/performance/{id}/review", "transport", form,
                  required=("action", "reviewed_on"), dates=("reviewed_on",),
                  wrong=("housing", "auditor", "tenderee", "bidder"), ident=1, keyed=True,
-                 changed={**form, "action": "return", "reason": "评价依据不足，请补充"})
+                 changed={**form, "action": "return", "reason": "评价依据不足，请补充"},
+                 refuse={"no such action": {"action": "accept"},
+                         "reviewed in the future": {"reviewed_on": "2026-06-02"},
+                         "reviewed before the period": {"reviewed_on": "2026-01-01"}})
 
 
 def _agency_rating(tctx, s) -> Route:
@@ -262,7 +294,11 @@ def _agency_rating(tctx, s) -> Route:
     return Route("/tenders/{code}/agency-rating", "tenderee", form,
                  required=("rated_on", *items), dates=("rated_on",), decimals=tuple(items),
                  wrong=("tenderee2", "agency", "auditor", "transport"), ident=CODE,
-                 keyed=True, changed={**form, "documents": "26.00"})
+                 keyed=True, changed={**form, "documents": "26.00"},
+                 refuse={"over the maximum": {"documents": "31.00"},
+                         "rated before the award": {"rated_on": "2026-05-01"},
+                         "rated in the future": {"rated_on": "2026-06-02"},
+                         "a note over 500": {"note": "长" * 501}})
 
 
 BUILDERS = {
@@ -368,6 +404,12 @@ def test_hostile_forms_answer_a_page_and_write_nothing(name, app, tctx, secrets_
                 continue  # a body that may be valid could rightly be stored
             check(f"{step or 'post'}: {label}", post(b, path, pairs + (
                 [("step", step)] if step else [])))
+    for label, overrides in r.refuse.items():
+        for s in ([("step", "review")], [("step", "confirm")]) if r.two_steps else ([],):
+            resp = post(b, path, pairs_of({**r.valid, **overrides}) + s)
+            check(f"{label} {s}", resp)
+            if resp.status_code < 400:
+                problems.append(f"{label} {s}: {resp.status_code}, not refused")
     for label, pairs in refused_on_confirm(r):
         check(label, post(b, path, pairs + ([("step", "confirm")] if r.two_steps else [])))
     if r.two_steps:
