@@ -543,3 +543,37 @@ def test_verify_buttons(which, app, tctx, secrets_):
             problems += acceptable(resp, f"trace {odd!r}")
     assert head(tctx) == before
     assert problems == [], "\n".join(problems)
+
+
+# ------------------------------------------------------------------ review, then confirm
+
+ODD_TEXT = "  前后空格\t与𠮷 & <b>\"引号\"</b>'单引号'  "
+HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+TEXTS = {"record_new": "note", "revocation": "reason", "repair": "reason",
+         "application": "reason", "disposal": "reason", "performance_new": "note-QUALITY",
+         "performance_review": "reason", "agency_rating": "note"}
+
+
+@pytest.mark.parametrize("name", list(TEXTS))
+def test_the_review_pages_form_confirms_what_was_reviewed(name, app, tctx, secrets_):
+    """What the review step accepted, its page's confirm form stores — odd but valid
+    text (spaces around it, a tab, a character beyond the BMP, markup and quotes)
+    survives the hidden fields (as typed or as the use case keeps it), and the confirm
+    step refuses nothing the review step let through."""
+    build = BUILDERS[name]
+    r = build(tctx, secrets_, app) if name == "performance_review" else build(tctx, secrets_)
+    b = sign_in(app, secrets_[r.who])
+    before = head(tctx)
+    review = post(b, r.at(), {**r.valid, TEXTS[name]: ODD_TEXT, "step": "review"})
+    page = review.get_data(as_text=True)
+    assert review.status_code == 200 and MARKUP not in page, page[:500]
+    assert head(tctx) == before
+    form = page[page.rindex("<form"):]
+    form = form[:form.index("</form>")]
+    assert 'value="confirm"' in form
+    hidden = [(k, unescape(v)) for k, v in HIDDEN.findall(form)]
+    # as typed, or as the use case keeps it (revocation and repair show what they checked)
+    assert {(TEXTS[name], ODD_TEXT), (TEXTS[name], ODD_TEXT.strip())} & set(hidden), hidden
+    done = post(b, r.at(), hidden + [("step", "confirm")], csrf=None)
+    assert done.status_code == 302, unescape(done.get_data(as_text=True))[:2000]
+    assert head(tctx) != before
