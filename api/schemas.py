@@ -160,6 +160,12 @@ class TenderQuery(Page):
     agency = UsccParam(load_default=None)  # PERFORMANCE.md §7
 
 
+#: The ``tender`` filter of GET /warnings and GET /performance (README "Choices").
+_ONE_TENDER = ("A tender code. A tender the caller may not read is 403: another sector's "
+               "for a regulator (sector_forbidden), another tenderee's for a tenderee "
+               "(forbidden); a code no tender has lists nothing.")
+
+
 class WarningQuery(Page):
     """GET /warnings (WARNINGS.md §5)."""
 
@@ -167,7 +173,8 @@ class WarningQuery(Page):
     status = fields.String(load_default=None, validate=validate.OneOf(WARNING_STATUSES))
     code = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
     severity = fields.String(load_default=None, validate=validate.OneOf(SEVERITIES))
-    tender = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    tender = fields.String(load_default=None, validate=validate.Length(min=1, max=64),
+                           metadata={"description": _ONE_TENDER})
     uscc = UsccParam(load_default=None)
 
 
@@ -177,7 +184,8 @@ class PerformanceQuery(Page):
 
     status = fields.String(load_default=None, validate=validate.OneOf(EVALUATION_STATUSES))
     sector = fields.String(load_default=None, validate=validate.OneOf(SECTORS))
-    tender = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    tender = fields.String(load_default=None, validate=validate.Length(min=1, max=64),
+                           metadata={"description": _ONE_TENDER})
 
 
 class ContractQuery(Page):
