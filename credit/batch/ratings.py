@@ -109,12 +109,14 @@ def _publish(ctx: ServiceContext, actor: str, out: Path, write: Callable[[Path],
              payload: dict, plot: Path | None, draw: Callable[[Path], None] | None) -> dict:
     """Write the file (and plot) under temporary names, append ``ratings.exported`` with
     their hashes, then move them into place: a file under its name is always logged."""
-    files = [(out, write, "sha256")] + ([(plot, draw, "plot_sha256")] if plot else [])
+    # (file, its writer, the payload key of its hash, the option that named it)
+    files = [(out, write, "sha256", "out")] + (
+        [(plot, draw, "plot_sha256", "plot")] if plot else [])
     staged = []
     try:
-        for final, writer, key in files:
+        for final, writer, key, option in files:
             tmp = _staging(final)
-            _stage(tmp, final, "plot" if key == "plot_sha256" else "out")
+            _stage(tmp, final, option)
             staged.append((tmp, final))
             writer(tmp)
             payload[key] = _sha256(tmp)
