@@ -57,6 +57,19 @@ reads. Every other lock holder that resolves knowledge (a score under the lock, 
 evaluation) writes its own entry, which makes any guarded append waiting behind it
 find the head moved.
 
+**A token revoked in flight.** A request authenticates before it computes, so its
+token may be revoked by the time its entry is appended; were the entry appended, it
+would follow that token's ``token.revoked`` in the log. Each entry therefore carries its
+token's id, and the append refuses it (None instead of a result; the request answers
+401) when the token is revoked at the moment the entry would be written: the locked way
+reads the batch's revoked tokens right after the head, under the lock (on PostgreSQL in
+the same message as the lock and the head); the guarded way writes nothing when its
+statement's snapshot sees the revocation, and falls back to the locked way. A
+revocation the guarded statement's snapshot misses committed after it, hence after our
+head read, so its own entry took ``head + 1`` or later and the guard finds the head
+moved. The write use cases make the same check in their unit of work
+(services/tokens.write_as).
+
 Why not the unit of work: a served score is the one use case whose whole cost is a few
 statements, and the ORM session's set-up, its ``begin`` event, Core's per-statement
 compilation-cache look-up and result processing were most of what it paid for them
@@ -114,11 +127,16 @@ _INSERT_MANY = f"INSERT INTO audit_entries ({_COLUMNS}) VALUES "
 _PG_LOCK_AND_HEAD = f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK}); {_HEAD}"
 # PostgreSQL's guarded append of one entry (module docstring): the lock and the row in
 # one statement, which returns the position only if the row went in.
+# Nothing either when the entry's token is revoked (module docstring, "A token revoked
+# in flight").
 _PG_GUARDED_INSERT = (
     f"INSERT INTO audit_entries ({_COLUMNS}) "
     f"SELECT v.* FROM (SELECT pg_advisory_xact_lock({APPEND_LOCK})) AS lock CROSS JOIN "
     f"(VALUES {{rows}}) AS v ({_COLUMNS}) "
+    "WHERE NOT EXISTS (SELECT 1 FROM token_revocations WHERE token_id = :token) "
     "ON CONFLICT (position) DO NOTHING RETURNING position")
+# Which of a batch's tokens are revoked, read under the append lock.
+_REVOKED = "SELECT token_id FROM token_revocations WHERE token_id IN ({ids})"
 # Everything a default score reads, at the committed head, in one statement (one
 # snapshot; on PostgreSQL one round trip), the history as JSON arrays in the column
 # order of history_rows.RECORD_COLUMNS and EVENT_COLUMNS. {agg}/{arr}: the dialect's
@@ -152,12 +170,14 @@ class Opening:
 
 @dataclass(frozen=True)
 class PendingEntry:
-    """A served score's entry waiting for the append: its payload is canonical text."""
+    """A served score's entry waiting for the append: its payload is canonical text;
+    ``token_id`` is the token that caused it (None: no token to re-check)."""
 
     kind: str
     actor: str
     payload_text: str
     uscc: str | None
+    token_id: int | None = None
 
 
 def _json(value):
@@ -228,10 +248,12 @@ class ServedScoreStore:
         opening = Opening(Head(row[0], row[1], row[2]), row[3] is not None, row[4], row[5])
         return AtHead(opening, _records(_json(row[6])), _events(_json(row[7])))
 
-    def append(self, entries: list[PendingEntry]) -> list[tuple[int, str, str]]:
+    def append(self, entries: list[PendingEntry]) -> list[tuple[int, str, str] | None]:
         """Append ``entries`` in order under the append lock and COMMIT once; returns each
-        one's position, ``at`` and ``sha256``. Nothing is written unless all are. On
-        PostgreSQL a single entry first tries the guarded way (module docstring)."""
+        one's position, ``at`` and ``sha256``, or None for an entry not written because
+        its token is revoked (module docstring, "A token revoked in flight"). Nothing is
+        written unless all the others are. On PostgreSQL a single entry first tries the
+        guarded way (module docstring)."""
         if self.postgres and len(entries) == 1:
             results = self._append_guarded(entries)
             if results is not None:
@@ -248,6 +270,7 @@ class ServedScoreStore:
             try:
                 cur.execute(self._sql["head"])
                 params, results = self._entries(_head(cur.fetchone()), entries)
+                params["token"] = entries[0].token_id
                 tx.commit_sent = True  # the statement is its own COMMIT
                 cur.execute(self._guarded, params)
                 inserted = cur.fetchone() is not None
@@ -259,17 +282,21 @@ class ServedScoreStore:
             return None
         return results
 
-    def _append_locked(self, entries: list[PendingEntry]) -> list[tuple[int, str, str]]:
-        """The append lock, the head, one INSERT, one COMMIT (and on a SQLite file the
-        late WAL sync)."""
+    def _append_locked(self, entries: list[PendingEntry]
+                       ) -> list[tuple[int, str, str] | None]:
+        """The append lock, the head and the batch's revoked tokens, one INSERT of the
+        others, one COMMIT (and on a SQLite file the late WAL sync)."""
+        tokens = sorted({int(e.token_id) for e in entries if e.token_id})
         # The queue outside the connection's block: a failed transaction is rolled back
         # before the next writer may go.
         with self.queue.held(), self._connection() as (conn, tx):
             cur = conn.cursor()
             try:
-                head = self._lock_and_head(cur)
-                params, results = self._entries(head, entries)
-                cur.execute(self._insert(len(entries)), params)
+                head, revoked = self._lock_and_head(cur, tokens)
+                kept = [e for e in entries if e.token_id not in revoked]
+                params, results = self._entries(head, kept)
+                if kept:
+                    cur.execute(self._insert(len(kept)), params)
                 self._commit(conn, tx)
             finally:
                 cur.close()
@@ -277,18 +304,27 @@ class ServedScoreStore:
             # Committed unsynced: the flush, outside the locks, before anyone is answered
             # (wal_sync.py).
             self.wal.sync(after_append=True)
-        return results
+        written = iter(results)
+        return [None if e.token_id in revoked else next(written) for e in entries]
 
-    def _lock_and_head(self, cur) -> Head:
-        """Take the append lock, then read the head (audit_log.py's rule)."""
+    def _lock_and_head(self, cur, tokens: list[int]) -> tuple[Head, set[int]]:
+        """Take the append lock, then read the head (audit_log.py's rule) and which of
+        ``tokens`` are revoked (on PostgreSQL in the same message: no round trip more)."""
+        revoked_sql = _REVOKED.format(ids=", ".join(map(str, tokens))) if tokens else None
         if self.postgres:
-            cur.execute(_PG_LOCK_AND_HEAD)
+            cur.execute(_PG_LOCK_AND_HEAD + (f"; {revoked_sql}" if revoked_sql else ""))
             cur.nextset()
             cur.nextset()
+            head = _head(cur.fetchone())
+            if revoked_sql:
+                cur.nextset()
         else:
             cur.execute("BEGIN IMMEDIATE")
             cur.execute(self._sql["head"])
-        return _head(cur.fetchone())
+            head = _head(cur.fetchone())
+            if revoked_sql:
+                cur.execute(revoked_sql)
+        return head, ({row[0] for row in cur.fetchall()} if revoked_sql else set())
 
     def _insert(self, n: int) -> str:
         """One INSERT of ``n`` rows (one round trip, whatever the batch)."""

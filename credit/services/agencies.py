@@ -137,7 +137,7 @@ def rate_agency(ctx: ServiceContext, actor: Actor, code: str, raw,
                           "uscc": row.agency_uscc, **extra}, uscc=row.agency_uscc, at=at)
         return text
 
-    return idempotent_write(ctx, idem, 201, write)
+    return idempotent_write(ctx, actor, idem, 201, write)
 
 
 def rating_target(ctx: ServiceContext, actor: Actor, code: str) -> dict:

@@ -25,6 +25,7 @@ from . import records
 from .context import Actor, ServiceContext
 from .inputs import ApplicationInput, DecisionInput, FieldErrors, load
 from .paging import page
+from .tokens import write_as
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def submit(ctx: ServiceContext, actor: Actor, record_id: int, raw) -> dict:
     if actor.role != "enterprise":
         raise Forbidden("Only an enterprise applies for repair of, or objects to, its records.")
     data = load_application(ctx, raw)
-    with ctx.uow(write=True) as uow:
+    with write_as(ctx, actor) as uow:
         row, events = records.load_target(uow, record_id)
         if row.uscc != actor.uscc:
             raise Forbidden("An enterprise applies only for its own records.")
@@ -151,7 +152,7 @@ def decide(ctx: ServiceContext, actor: Actor, application_id: int, raw) -> dict:
     acceptance that the record's state refuses (revoked or repaired meanwhile) answers
     that 409 and leaves the application pending."""
     data = load_decision(raw)
-    with ctx.uow(write=True) as uow:
+    with write_as(ctx, actor) as uow:
         app = _decidable(uow, actor, application_id)
         event = _perform(ctx, uow, actor, app, data)
         at = uow.audit.next_at()

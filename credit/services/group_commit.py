@@ -81,9 +81,11 @@ class GroupAppender:
         self.entries = 0
 
     def append(self, kind: str, actor: str, payload_text: str,
-               uscc: str | None = None) -> Appended:
-        """Returns once the entry is committed; raises what the commit raised."""
-        item = _Pending(PendingEntry(kind, actor, payload_text, uscc))
+               uscc: str | None = None, token_id: int | None = None) -> Appended | None:
+        """Returns once the entry is committed, or None when it was not written because
+        the token ``token_id`` was revoked meanwhile (persistence/served_scores.py);
+        raises what the commit raised."""
+        item = _Pending(PendingEntry(kind, actor, payload_text, uscc, token_id))
         with self._queue_mutex:
             self._pending.append(item)
             self.queued += 1
@@ -109,6 +111,6 @@ class GroupAppender:
                 raise
             return
         self.batches += 1
-        self.entries += len(batch)
-        for p, (position, at, sha) in zip(batch, results, strict=True):
-            p.result, p.done = Appended(position, at, sha), True
+        self.entries += sum(1 for written in results if written)
+        for p, written in zip(batch, results, strict=True):
+            p.result, p.done = (Appended(*written) if written else None), True

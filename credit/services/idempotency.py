@@ -42,6 +42,8 @@ from credit.errors import Conflict, IntegrityFailure
 from credit.persistence.repositories import idempotency_facts
 from credit.persistence.tables import IdempotencyRow
 
+from .tokens import write_as
+
 log = logging.getLogger("credit.idempotency")
 REMEMBERED = (200, 201)
 
@@ -96,12 +98,13 @@ def replay(uow, idem: IdempotentRequest | None) -> Outcome | None:
     return Outcome(row.status, row.body, replayed=True)
 
 
-def idempotent_write(ctx, idem: IdempotentRequest | None, status: int,
+def idempotent_write(ctx, actor, idem: IdempotentRequest | None, status: int,
                      write: Callable[[object], str]) -> Outcome:
-    """One creating use case in one transaction: the remembered reply when ``idem`` was
-    seen, else ``write(uow)`` (which validates, appends under the lock and returns the
-    reply's text), committed, answered with ``status``."""
-    with ctx.uow(write=True) as uow:
+    """One creating use case of ``actor`` in one transaction (tokens.write_as): the
+    remembered reply when ``idem`` was seen, else ``write(uow)`` (which validates,
+    appends under the lock and returns the reply's text), committed, answered with
+    ``status``."""
+    with write_as(ctx, actor) as uow:
         replayed = replay(uow, idem)
         if replayed:
             return replayed

@@ -230,7 +230,7 @@ def submit_evaluation(ctx: ServiceContext, actor: Actor, code: str, raw,
         d, tender, data, scored = plan_evaluation(ctx, uow, actor, code, raw)
         return _store_evaluation(uow, actor, d, tender, data, scored, idem)
 
-    return idempotent_write(ctx, idem, 201, write)
+    return idempotent_write(ctx, actor, idem, 201, write)
 
 
 def _store_evaluation(uow, actor: Actor, d, tender, data: dict, scored,
@@ -337,7 +337,7 @@ def review_evaluation(ctx: ServiceContext, actor: Actor, evaluation_id: int, raw
                       idem: IdempotentRequest | None = None) -> Outcome:
     """POST /performance/{id}/review (§4): ``performance.reviewed``, then (approve) one
     ``record.created`` per party and the ``warning.raised`` of PM-ABSENT (200)."""
-    return idempotent_write(ctx, idem, 200, lambda uow: _store_review(
+    return idempotent_write(ctx, actor, idem, 200, lambda uow: _store_review(
         ctx, uow, actor, plan_review(ctx, uow, actor, evaluation_id, raw), idem))
 
 

@@ -30,6 +30,7 @@ from .idempotency import IdempotentRequest, Outcome, idempotent_write, remember
 from .inputs import FieldErrors, RecordInput, RepairInput, RevocationInput, load
 from .paging import page
 from .resources import RECORD, present
+from .tokens import write_as
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,7 @@ def create_record(ctx: ServiceContext, actor: Actor, raw,
         store_record(uow, actor, row, at, remember(uow, idem, 201, body, row.audit_position))
         return body
 
-    return idempotent_write(ctx, idem, 201, write)
+    return idempotent_write(ctx, actor, idem, 201, write)
 
 
 def get_record(ctx: ServiceContext, actor: Actor, record_id: int) -> dict:
@@ -406,7 +407,7 @@ def repair_in(ctx: ServiceContext, uow, actor: Actor, record_id: int, data: dict
 def revoke_record(ctx: ServiceContext, actor: Actor, record_id: int, raw) -> dict:
     """Revocation (撤销): the record never counted, for any knowledge from now on."""
     data = load_revocation(raw)
-    with ctx.uow(write=True) as uow:
+    with write_as(ctx, actor) as uow:
         body, _ = revoke_in(ctx, uow, actor, record_id, data)
         uow.commit()
         return body
@@ -416,7 +417,7 @@ def repair_record(ctx: ServiceContext, actor: Actor, record_id: int, raw) -> dic
     """Credit repair (信用修复): ends the record the day before ``repaired_on``, within the
     limits of MODEL.md §2; a refusal names the earliest (or latest) allowed date."""
     data = load_repair(ctx, raw)
-    with ctx.uow(write=True) as uow:
+    with write_as(ctx, actor) as uow:
         body, _ = repair_in(ctx, uow, actor, record_id, data)
         uow.commit()
         return body

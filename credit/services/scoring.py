@@ -26,7 +26,7 @@ from .performance import bidder_indexes
 from .records import check_uscc
 from .resources import EVALUATION, present
 from .tenders import evaluation_warnings
-from .tokens import confirm_token, refuse_revoked
+from .tokens import confirm_token, refuse_revoked, write_as
 
 CLOCK_SKEW = timedelta(seconds=1)
 #: A given ``known_at``'s range (API.md §1: every date the service accepts), as the query
@@ -124,7 +124,9 @@ def _append_trace(ctx: ServiceContext, actor: Actor, payload: dict, uscc: str) -
     group appender, which takes the lock only to assign position and ``at``, insert and
     commit (services/group_commit.py); the response."""
     appended = ctx.appender().append("score.served", actor.name,
-                                     canonical_text.dumps(payload), uscc)
+                                     canonical_text.dumps(payload), uscc, actor.token_id)
+    if appended is None:  # the token was revoked while the score was computed
+        refuse_revoked(actor)
     return _body(payload, appended.position, appended.sha256)
 
 
@@ -155,8 +157,7 @@ def serve_under_lock(ctx: ServiceContext, actor: Actor, known_at: datetime | Non
     """:func:`serve_traced` for a ``known_at`` not earlier than the committed head's
     ``at``, or an empty chain: computed and appended under the lock, with the knowledge
     of :func:`serving_knowledge`."""
-    with ctx.uow(write=True) as uow:
-        confirm_token(uow, actor)
+    with write_as(ctx, actor) as uow:
         at, knowledge = serving_knowledge(uow, known_at)
         payload = _stamped(compute(uow, knowledge), actor)
         entry = uow.audit.append("score.served", actor.name, payload, uscc=uscc, at=at)
@@ -317,7 +318,7 @@ def create_evaluation(ctx: ServiceContext, actor: Actor, raw,
         _store_evaluation(uow, actor, idem, data, evaluation_id, text)
         return text
 
-    return idempotent_write(ctx, idem, 201, write)
+    return idempotent_write(ctx, actor, idem, 201, write)
 
 
 def _members(bidder: dict) -> list[str]:

@@ -18,7 +18,7 @@ from credit.persistence.repositories import ended_session_facts
 from credit.persistence.tables import EndedSessionRow
 
 from .context import Actor, ServiceContext
-from .tokens import actor_in
+from .tokens import actor_in, write_as
 
 
 def session_sha256(session_id: str) -> str:
@@ -39,7 +39,7 @@ def session_actor(ctx: ServiceContext, token_id: int, session_id: str | None) ->
 def end_session(ctx: ServiceContext, actor: Actor, session_id: str) -> None:
     """Sign a session out for good (again is a no-op)."""
     digest = session_sha256(session_id)
-    with ctx.uow(write=True) as uow:
+    with write_as(ctx, actor) as uow:
         if uow.sessions.is_ended(digest):
             return
         row = uow.sessions.add(EndedSessionRow(session_sha256=digest,

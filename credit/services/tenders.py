@@ -29,6 +29,7 @@ from .resources import TENDER, present
 from .tender_inputs import opened_on, tender_from_document, validate_award, validate_tender
 from .tender_resources import tender_resource, warning_status
 from .tender_rows import award_row, registration_rows, rows_digest, warning_rows
+from .tokens import write_as
 
 TENDER_READERS = ("platform", "evaluator", "auditor", "admin", "regulator")
 REGISTRARS = ("platform", "operator")
@@ -139,12 +140,12 @@ def _guard(uow, idem: IdempotentRequest | None, code: str) -> Outcome | None:
     return None
 
 
-def replay_or_raise(ctx: ServiceContext, idem: IdempotentRequest | None,
+def replay_or_raise(ctx: ServiceContext, actor: Actor, idem: IdempotentRequest | None,
                     exc: CreditError) -> Outcome:
     """A refused request that carries a key: its key still answers first (check 7) —
     waiting, under the append lock, for a first attempt still in flight."""
     if idem is not None:
-        with ctx.uow(write=True) as uow:
+        with write_as(ctx, actor) as uow:
             replayed = replay(uow, idem)
         if replayed:
             return replayed
@@ -188,8 +189,8 @@ def register_tender(ctx: ServiceContext, actor: Actor, raw,
     try:
         doc, definition, position, found = prepare_registration(ctx, raw, screens_ref)
     except CreditError as exc:
-        return replay_or_raise(ctx, idem, exc)
-    with ctx.uow(write=True) as uow:
+        return replay_or_raise(ctx, actor, idem, exc)
+    with write_as(ctx, actor) as uow:
         replayed = _guard(uow, idem, doc["code"])
         if replayed:
             return replayed
@@ -267,7 +268,7 @@ def award_tender(ctx: ServiceContext, actor: Actor, code: str, raw,
                  idem: IdempotentRequest | None = None) -> Outcome:
     """POST /tenders/{code}/award (§3): once, to the bidder of a valid bid (200)."""
     require_role(actor, REGISTRARS, "award tenders")
-    with ctx.uow(write=True) as uow:
+    with write_as(ctx, actor) as uow:
         replayed = replay(uow, idem)
         if replayed:
             return replayed

@@ -6,7 +6,9 @@ import hashlib
 import hmac
 import logging
 import secrets
+from contextlib import contextmanager
 from datetime import datetime
+from typing import Iterator
 
 from credit.domain.dates import format_instant, from_micros, to_micros
 from credit.domain.model import SECTORS
@@ -194,6 +196,24 @@ def confirm_token(uow, actor: Actor) -> None:
     left to it (``confirmed=False``) and is revoked."""
     if not actor.confirmed and uow.tokens.is_revoked(actor.token_id):
         refuse_revoked(actor)
+
+
+def confirm_under_lock(uow, actor: Actor) -> None:
+    """Inside a write use case, with the append lock held: refuse (401) an actor whose
+    token was revoked after its request authenticated — a request in flight when the
+    revocation committed — so that no entry a token causes ever follows its
+    ``token.revoked`` in the log. An operator at the command line has no token (id 0)."""
+    if actor.token_id and uow.tokens.is_revoked(actor.token_id):
+        refuse_revoked(actor)
+
+
+@contextmanager
+def write_as(ctx: ServiceContext, actor: Actor) -> Iterator:
+    """The write unit of work of a use case acting for ``actor``: the append lock, then
+    the actor's token confirmed under it (:func:`confirm_under_lock`)."""
+    with ctx.uow(write=True) as uow:
+        confirm_under_lock(uow, actor)
+        yield uow
 
 
 def refuse_revoked(actor: Actor) -> None:

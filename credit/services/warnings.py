@@ -244,7 +244,7 @@ def dispose(ctx: ServiceContext, actor: Actor, warning_id: int, raw,
             idem: IdempotentRequest | None = None) -> Outcome:
     """POST /warnings/{id}/disposal (§6): ``warning.disposed``, then (confirm) one
     ``record.created`` per party of every named bid; all or nothing (200)."""
-    return idempotent_write(ctx, idem, 200, lambda uow: store_disposal(
+    return idempotent_write(ctx, actor, idem, 200, lambda uow: store_disposal(
         ctx, uow, actor, plan_disposal(ctx, uow, actor, warning_id, raw), idem))
 
 

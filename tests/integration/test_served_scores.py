@@ -19,16 +19,19 @@ import json
 import re
 import threading
 import time
+from dataclasses import replace
 from datetime import date
 
 import pytest
 
-from credit.errors import ConnectionLost, Unavailable
+from credit.errors import ConnectionLost, Unauthenticated, Unavailable
 from credit.persistence.served_scores import PendingEntry
 from credit.services import scoring
 from credit.services.audit import verify_chain, verify_trace
+from credit.services.context import Actor
 from credit.services.records import create_record
 from credit.services.scoring import ScoreQuery, score
+from credit.services.tokens import create_token, revoke_token
 
 from .helpers import (
     EVALUATOR,
@@ -525,4 +528,67 @@ def test_a_failed_commit_leaves_no_transaction_open(ctx, monkeypatch):
     assert head(ctx) == before
     body = score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
     assert body["trace_id"] == before[0] + 1
+    assert verify_chain(ctx)["ok"] is True
+
+
+# ------------------------------------------------------------------ a token revoked in flight
+
+def token_actor(ctx, name: str = "评标系统乙") -> Actor:
+    """An evaluator with a real token (a revocation needs its row)."""
+    token_id, _secret = create_token(ctx, "op", role="evaluator", name=name)
+    return Actor(name, "evaluator", token_id=token_id)
+
+
+def revoked_after_the_read(ctx, monkeypatch, actor: Actor) -> list[int]:
+    """Once, right after a default score's read at the head (which found the token
+    valid), the token is revoked: its ``token.revoked`` is committed before the score's
+    entry is appended. Returns the head position after the revocation."""
+    store, after = ctx.uow.served_scores, []
+    original = store.read_at_head
+
+    def read_then_revoke(token_id, uscc):
+        read = original(token_id, uscc)
+        if not after:
+            assert revoke_token(ctx, "安全管理员", actor.token_id) is True
+            after.append(head(ctx)[0])
+        return read
+
+    monkeypatch.setattr(store, "read_at_head", read_then_revoke)
+    return after
+
+
+@pytest.mark.parametrize("deferred", [False, True], ids=["first-use", "cached-token"])
+def test_a_score_whose_token_is_revoked_while_it_is_computed_is_refused(
+        ctx, monkeypatch, deferred):
+    """The revocation commits between the read (token valid) and the append: the score
+    answers 401 and nothing follows ``token.revoked`` — on PostgreSQL the guarded
+    statement's snapshot already sees the revocation and writes nothing; the locked way
+    then reads the revoked token under the lock (on SQLite it is the only way)."""
+    create(ctx)
+    actor = token_actor(ctx)
+    if deferred:  # as the score route sends a remembered token (api/auth.py)
+        actor = replace(actor, confirmed=False)
+    after = revoked_after_the_read(ctx, monkeypatch, actor)
+    with pytest.raises(Unauthenticated):
+        score(ctx, actor, ScoreQuery(S1, "housing", AS_OF))
+    assert head(ctx)[0] == after[0] and all_entries(ctx)[-1]["kind"] == "token.revoked"
+    assert verify_chain(ctx)["ok"] is True
+
+
+def test_a_batch_leaves_out_only_the_entries_of_revoked_tokens(ctx, monkeypatch):
+    """A group append (the locked way, several entries) whose batch holds an entry of a
+    token revoked meanwhile writes the others, gap-free and in order, and reports the
+    revoked one as not written."""
+    create(ctx)
+    kept, gone = token_actor(ctx, "评标系统丙"), token_actor(ctx, "评标系统丁")
+    revoke_token(ctx, "安全管理员", gone.token_id)
+    before = head(ctx)[0]
+    store = ctx.uow.served_scores
+    batch = [PendingEntry("test.batch", a.name, f'{{"n":{i}}}', None, a.token_id)
+             for i, a in enumerate([kept, gone, kept, gone])]
+    results = store.append(batch)
+    assert [r and r[0] for r in results] == [before + 1, None, before + 2, None]
+    assert [(e["position"], e["payload"]) for e in all_entries(ctx)[-2:]] == [
+        (before + 1, {"n": 0}), (before + 2, {"n": 2})]
+    assert store.append([batch[1]]) == [None] and head(ctx)[0] == before + 2
     assert verify_chain(ctx)["ok"] is True
