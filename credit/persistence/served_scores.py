@@ -62,8 +62,8 @@ token may be revoked by the time its entry is appended; were the entry appended,
 would follow that token's ``token.revoked`` in the log. Each entry therefore carries its
 token's id, and the append refuses it (None instead of a result; the request answers
 401) when the token is revoked at the moment the entry would be written: the locked way
-reads the batch's revoked tokens right after the head, under the lock (on PostgreSQL in
-the same message as the lock and the head); the guarded way writes nothing when its
+reads the batch's revoked tokens with the head, in one statement under the lock; the
+guarded way writes nothing when its
 statement's snapshot sees the revocation, and falls back to the locked way. A
 revocation the guarded statement's snapshot misses committed after it, hence after our
 head read, so its own entry took ``head + 1`` or later and the guard finds the head
@@ -121,10 +121,6 @@ from .wal_sync import LATE_SYNCHRONOUS, WalSync
 _HEAD = "SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1"
 _COLUMNS = "position, kind, at_us, actor, uscc, text, sha256"
 _INSERT_MANY = f"INSERT INTO audit_entries ({_COLUMNS}) VALUES "
-# PostgreSQL: BEGIN, the lock and the head in one message (the simple query protocol,
-# no parameters: the key is our constant). Under READ COMMITTED each statement of the
-# message takes its own snapshot, so the head is read after the lock is granted.
-_PG_LOCK_AND_HEAD = f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK}); {_HEAD}"
 # PostgreSQL's guarded append of one entry (module docstring): the lock and the row in
 # one statement, which returns the position only if the row went in.
 # Nothing either when the entry's token is revoked (module docstring, "A token revoked
@@ -135,8 +131,14 @@ _PG_GUARDED_INSERT = (
     f"(VALUES {{rows}}) AS v ({_COLUMNS}) "
     "WHERE NOT EXISTS (SELECT 1 FROM token_revocations WHERE token_id = :token) "
     "ON CONFLICT (position) DO NOTHING RETURNING position")
-# Which of a batch's tokens are revoked, read under the append lock.
-_REVOKED = "SELECT token_id FROM token_revocations WHERE token_id IN ({ids})"
+# The head and which of a batch's tokens are revoked (a comma-separated list, or NULL),
+# read under the append lock in one statement. An empty chain gives no row, and no
+# token can have been revoked then (a revocation is an entry).
+_HEAD_AND_REVOKED = ("SELECT position, at_us, sha256, (SELECT {agg} FROM token_revocations "
+                     "WHERE token_id IN ({{ids}})) "
+                     "FROM audit_entries ORDER BY position DESC LIMIT 1")
+_ID_LIST = {"postgresql": "string_agg(CAST(token_id AS text), ',')",
+            "sqlite": "group_concat(token_id)"}
 # Everything a default score reads, at the committed head, in one statement (one
 # snapshot; on PostgreSQL one round trip), the history as JSON arrays in the column
 # order of history_rows.RECORD_COLUMNS and EVENT_COLUMNS. {agg}/{arr}: the dialect's
@@ -220,6 +222,7 @@ class ServedScoreStore:
                    record_columns=", ".join(f"r.{c}" for c in RECORD_COLUMNS),
                    event_columns=", ".join(f"e.{c}" for c in EVENT_COLUMNS))}
         self._sql = {k: self._placeholders(v) for k, v in sql.items()}
+        self._head_and_revoked = _HEAD_AND_REVOKED.format(agg=_ID_LIST[engine.dialect.name])
         self._inserts: dict[int, str] = {}
         self._guarded = self._placeholders(_PG_GUARDED_INSERT.format(rows=_rows(1)))
         #: Guarded appends that found the head moved and ran the locked way (tests, bench).
@@ -309,22 +312,22 @@ class ServedScoreStore:
 
     def _lock_and_head(self, cur, tokens: list[int]) -> tuple[Head, set[int]]:
         """Take the append lock, then read the head (audit_log.py's rule) and which of
-        ``tokens`` are revoked (on PostgreSQL in the same message: no round trip more)."""
-        revoked_sql = _REVOKED.format(ids=", ".join(map(str, tokens))) if tokens else None
+        ``tokens`` are revoked, in one statement. On PostgreSQL BEGIN, the lock and that
+        statement go in one message (the simple query protocol, no parameters: the key is
+        our constant); under READ COMMITTED each statement of the message takes its own
+        snapshot, so the head is read after the lock is granted."""
+        head_sql = (self._head_and_revoked.format(ids=", ".join(map(str, tokens)))
+                    if tokens else _HEAD)  # ints from our own rows: no quoting needed
         if self.postgres:
-            cur.execute(_PG_LOCK_AND_HEAD + (f"; {revoked_sql}" if revoked_sql else ""))
+            cur.execute(f"BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK}); {head_sql}")
             cur.nextset()
             cur.nextset()
-            head = _head(cur.fetchone())
-            if revoked_sql:
-                cur.nextset()
         else:
             cur.execute("BEGIN IMMEDIATE")
-            cur.execute(self._sql["head"])
-            head = _head(cur.fetchone())
-            if revoked_sql:
-                cur.execute(revoked_sql)
-        return head, ({row[0] for row in cur.fetchall()} if revoked_sql else set())
+            cur.execute(head_sql)
+        row = cur.fetchone()
+        revoked = row[3] if tokens and row is not None else None
+        return _head(row), {int(t) for t in revoked.split(",")} if revoked else set()
 
     def _insert(self, n: int) -> str:
         """One INSERT of ``n`` rows (one round trip, whatever the batch)."""
