@@ -128,3 +128,28 @@ def test_views_never_see_a_session():
 def test_no_grab_bag_modules(name):
     for package in ("credit", "api", "scoring_models"):
         assert not list((ROOT / package).rglob(name)), f"{package} has a {name}"
+
+
+#: Where a write unit of work is opened without an actor to re-check: the operator's
+#: own commands (tokens, imports, ratings, which have no token) and the verification
+#: record kept outside the chain; ``write_as`` itself.
+OPERATOR_WRITES = {"credit/services/tokens.py", "credit/services/verification.py",
+                   "credit/batch/importer.py", "credit/batch/ratings.py"}
+
+
+def test_a_use_case_acting_for_a_token_writes_through_write_as():
+    """Every other write unit of work is opened by ``tokens.write_as`` (or
+    ``idempotency.idempotent_write``, which uses it), so the token is checked again
+    under the append lock (tests/e2e/test_revoked_in_flight.py)."""
+    bare = []
+    for path in _modules("credit.services") + _modules("credit.batch") + _modules("api"):
+        rel = str(path.relative_to(ROOT))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "uow"
+                    and any(k.arg == "write" and not (isinstance(k.value, ast.Constant)
+                                                      and k.value.value is False)
+                            for k in node.keywords)
+                    and rel not in OPERATOR_WRITES):
+                bare.append(f"{rel}:{node.lineno}")
+    assert bare == []
