@@ -46,13 +46,13 @@ def test_shape_messages_are_translated():
         assert text != message and not LATIN.search(text.replace("YYYY", "")), (message, text)
 
 
-def _offline_context():
+def _offline_context(model: str = "keqiao-2025@1"):
     """A service context without a database: the validators below never open one."""
     from datetime import datetime, timezone
 
     from credit.services.context import ServiceContext
     from scoring_models import default_registry
-    return ServiceContext(uow=None, models=default_registry("keqiao-2025@1"),
+    return ServiceContext(uow=None, models=default_registry(model),
                           clock=lambda: datetime(2026, 6, 1, 2, tzinfo=timezone.utc))
 
 
@@ -114,3 +114,30 @@ def test_field_errors_keep_their_names_and_blank_fields_are_left_out():
             "csrf_token": "t"}
     assert body_from(form, RECORD_FIELDS) == {"uscc": " 9133 ", "code": "BID-NOSIGN"}
     assert date.today()  # the module imports cleanly without an app
+
+
+@pytest.mark.parametrize("covered_by,expected", [
+    ([0], "不能小于 1。"),
+    ([1, 3, 1, 3], "同一记录只能填写一次（重复的记录：1、3）。"),
+])
+def test_the_disposal_record_numbers_are_translated(covered_by, expected):
+    """已有记录 (``covered_by``) of the disposal form: marshmallow's Range (whose upper
+    bound, 2**63 − 1, is left unsaid) and a number typed twice."""
+    from credit.services.tender_inputs import validate_disposal
+    body = {"action": "confirm", "reason": "经调查属实", "bids": [1], "covered_by": covered_by}
+    with pytest.raises(InvalidInput) as info:
+        validate_disposal(body, date(2026, 6, 1))
+    fields, general = form_errors(info.value)
+    assert fields == {"covered_by": [expected]} and not general
+
+
+def test_a_code_only_an_approval_creates_is_translated():
+    from credit.services.records import validate_record
+    context = _offline_context("keqiao-2025@2")  # the version with the PERF-* codes
+    body = {"uscc": "91330603MA2D4F6E84", "subject_name": "甲", "sector": "housing",
+            "code": "PERF-FAIL", "decided_on": "2026-01-10", "document_no": "1",
+            "issued_by": "乙"}
+    with pytest.raises(InvalidInput) as info:
+        validate_record(context, body)
+    assert form_errors(info.value)[0]["code"] == [
+        "行为代码“PERF-FAIL”只在履约评价审核通过时自动生成，不能手工录入。"]
