@@ -82,7 +82,8 @@ _TRANSLATIONS: list[tuple[re.Pattern, object]] = [(re.compile(p), t) for p, t in
     (r"^The USCC is empty", "请填写统一社会信用代码（18 位）。"),
     (r"^The USCC has (\d+) characters?, but 18 are expected; character (\d+) is (.+?), "
      r"which never belongs", lambda m: f"统一社会信用代码应为 18 位，现为 {m[1]} 位；"
-                                      f"第 {m[2]} 位是{_char(m[3])}，代码中不能有空格或分隔符。"),
+                                      f"第 {m[2]} 位是{_char(m[3])}，代码中不能有这个字符"
+                                      "（不能有空格或分隔符，字母不含 I、O、S、V、Z）。"),
     (r"^The USCC has (\d+) characters?, but 18 are expected\.$",
      r"统一社会信用代码应为 18 位，现为 \1 位。"),
     (r"^Character (\d+) of the USCC is (.+?), which is not allowed there: (.*)\.$",

@@ -67,13 +67,14 @@ class Case:
     """One refusal: the form, what is typed over its valid values (None: left out),
     the field the refusal is shown at (None: for the whole form), the step posted and
     what must exist first (``setup(tctx, secrets, app, route)``; it may return the id
-    or code the form is posted to)."""
+    or code the form is posted to); ``says``: words the message must hold."""
     route: str
     label: str
     typed: dict = field(default_factory=dict)
     at: str | None = None
     step: str = "review"
     setup: Callable | None = None
+    says: str | None = None  # what the message must say, where the wording matters
 
 
 # ------------------------------------------------------------------ what must exist first
@@ -198,7 +199,8 @@ CASES = [
     Case(R, "uscc left empty", {"uscc": ""}, "uscc"),
     Case(R, "uscc of 17 characters", {"uscc": S1[:-1]}, "uscc"),
     Case(R, "uscc with a space inside", {"uscc": S1[:8] + " " + S1[8:]}, "uscc"),
-    Case(R, "uscc of 17 with a letter I", {"uscc": S1[:4] + "I" + S1[5:-1]}, "uscc"),
+    Case(R, "uscc of 17 with a letter I", {"uscc": S1[:4] + "I" + S1[5:-1]}, "uscc",
+         says="不含 I、O、S、V、Z"),
     Case(R, "uscc with a letter in 1-8", {"uscc": "A" + S1[1:]}, "uscc"),
     Case(R, "uscc with O in 9-17", {"uscc": S1[:9] + "O" + S1[10:]}, "uscc"),
     Case(R, "uscc with a bad check character", {"uscc": BAD_CHECK}, "uscc"),
@@ -389,6 +391,13 @@ def problems_of(resp, case: Case) -> list[str]:
                         f"are shown")
     if case.at is not None and not shown_at(raw, case.at):
         problems.append(f"not shown at {case.at} (shown: {messages})")
+    if case.says is not None and not any(case.says in m for m in messages):
+        problems.append(f"no message says {case.says!r} (shown: {messages})")
+    if case.at is not None:
+        at_field = _texts(re.compile(rf'<p class="error" id="err-{re.escape(case.at)}">'
+                                     r"(.*?)</p>", re.S), raw)
+        if len(set(at_field)) != len(at_field):
+            problems.append(f"a message repeated at {case.at}: {at_field}")
     if case.at is None and not notices:
         general = GENERAL.search(raw)
         if not (general and ERROR_P.search(general[1])):
