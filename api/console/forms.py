@@ -188,7 +188,9 @@ def form_errors(exc: CreditError, rename: dict[str, str] | None = None
     application's ``requested_repair_on`` is the repair's ``repaired_on``)."""
     fields: dict[str, list[str]] = {}
     for name, msgs in exc.errors.items():
-        fields.setdefault(_INDEXED.sub(r"\1", name), []).extend(zh(m) for m in msgs)
+        shown = fields.setdefault(_INDEXED.sub(r"\1", name), [])
+        # ``bids.0`` and ``bids.1`` alike "应为整数。": the field shows it once
+        shown.extend(t for t in dict.fromkeys(zh(m) for m in msgs) if t not in shown)
     general = fields.pop("_body", [])
     if exc.error in _CODES:
         field, template = _CODES[exc.error]
