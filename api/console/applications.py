@@ -94,5 +94,6 @@ def application(application_id):
     except CreditError as exc:
         if isinstance(exc, NotFound):
             raise
-        return _detail(app, request.form, *form_errors(exc), status=exc.status)
+        return _detail(app, request.form, *form_errors(exc, shown=DECISION_FIELDS),
+                       status=exc.status)
     return _detail(app, request.form)

@@ -181,16 +181,19 @@ def zh_or_none(message: str | None) -> str | None:
     return text if _CJK.search(text) else None
 
 
-def form_errors(exc: CreditError, rename: dict[str, str] | None = None
+def form_errors(exc: CreditError, rename: dict[str, str] | None = None,
+                shown: tuple[str, ...] | None = None
                 ) -> tuple[dict[str, list[str]], list[str]]:
     """(messages per field, messages for the whole form) of a refused use case;
     ``rename``: the form's own name of a field the use case names otherwise (the
-    application's ``requested_repair_on`` is the repair's ``repaired_on``)."""
+    application's ``requested_repair_on`` is the repair's ``repaired_on``); ``shown``: the
+    fields the form has, when a refusal may name one it has not (a decision refused for
+    its repair date), whose messages then go with the whole form's."""
     fields: dict[str, list[str]] = {}
     for name, msgs in exc.errors.items():
-        shown = fields.setdefault(_INDEXED.sub(r"\1", name), [])
+        listed = fields.setdefault(_INDEXED.sub(r"\1", name), [])
         # ``bids.0`` and ``bids.1`` alike "应为整数。": the field shows it once
-        shown.extend(t for t in dict.fromkeys(zh(m) for m in msgs) if t not in shown)
+        listed.extend(t for t in dict.fromkeys(zh(m) for m in msgs) if t not in listed)
     general = fields.pop("_body", [])
     if exc.error in _CODES:
         field, template = _CODES[exc.error]
@@ -207,4 +210,6 @@ def form_errors(exc: CreditError, rename: dict[str, str] | None = None
     for name, own in (rename or {}).items():
         if name in fields:
             fields.setdefault(own, []).extend(fields.pop(name))
+    for name in [f for f in fields if shown is not None and f not in shown]:
+        general.extend(fields.pop(name))  # no such field on this form: shown for all of it
     return fields, general

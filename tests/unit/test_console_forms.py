@@ -141,3 +141,16 @@ def test_a_code_only_an_approval_creates_is_translated():
         validate_record(context, body)
     assert form_errors(info.value)[0]["code"] == [
         "行为代码“PERF-FAIL”只在履约评价审核通过时自动生成，不能手工录入。"]
+
+
+def test_a_refusal_for_a_field_the_form_has_not_is_shown_for_the_whole_form():
+    """A decision accepting a repair application can be refused for its repair date
+    (``repair_too_early``, the active model having changed since the application); the
+    decision form has no date field, so the message goes with the whole form instead of
+    a field nobody sees."""
+    from api.console.forms import DECISION_FIELDS
+    exc = RuleViolation("too early", error="repair_too_early",
+                        earliest_repair_on="2026-09-01")
+    fields, general = form_errors(exc, shown=DECISION_FIELDS)
+    assert fields == {} and general == ["修复日期过早：最早可于 2026-09-01 修复。"]
+    assert form_errors(exc)[0] == {"repaired_on": ["修复日期过早：最早可于 2026-09-01 修复。"]}
