@@ -21,6 +21,7 @@ REVOCATION_FIELDS = ("document_no", "reason")
 REPAIR_FIELDS = ("repaired_on", "document_no", "reason")
 APPLICATION_FIELDS = ("kind", "reason", "requested_repair_on")
 DECISION_FIELDS = ("action", "reason", "document_no")
+REVIEW_FIELDS = ("action", "reason", "reviewed_on")
 
 
 def body_from(form, fields: tuple[str, ...]) -> dict:

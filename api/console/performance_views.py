@@ -16,7 +16,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 
 from api.console import bp
 from api.console.access import ctx, signed_in
-from api.console.forms import form_errors, new_form_key
+from api.console.forms import REVIEW_FIELDS, body_from, form_errors, new_form_key
 from api.http import parse_id
 from credit.domain.model import SECTORS
 from credit.errors import CreditError
@@ -210,7 +210,7 @@ def performance_review(evaluation_id):
     creates; only ``step=confirm`` reviews."""
     eid = parse_id(evaluation_id, "evaluation")
     e = performance.get_evaluation(ctx(), g.actor, eid)
-    body = {k: request.form.get(k, "") for k in ("action", "reason", "reviewed_on")}
+    body = body_from(request.form, REVIEW_FIELDS)  # a blank field is missing: "此项必填"
     key = request.form.get("form_key", "")
     key = key if _FORM_KEY.match(key) else new_form_key()
     step = request.form.get("step")

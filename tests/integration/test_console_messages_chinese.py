@@ -339,7 +339,7 @@ CASES = [
     Case(PR, "no action chosen", {"action": ""}, "action"),
     Case(PR, "reason too short", {"reason": "属实"}, "reason"),
     Case(PR, "reason of 501", {"reason": LONG * 501}, "reason"),
-    Case(PR, "reviewed_on left empty", {"reviewed_on": ""}, "reviewed_on"),
+    Case(PR, "reviewed_on left empty", {"reviewed_on": ""}, "reviewed_on", says="此项必填"),
     Case(PR, "reviewed_on no date", {"reviewed_on": "2026/06/01"}, "reviewed_on"),
     Case(PR, "reviewed in the future", {"reviewed_on": "2026-06-02"}, "reviewed_on"),
     Case(PR, "reviewed before completion", {"reviewed_on": "2026-05-30"}, "reviewed_on"),
