@@ -84,7 +84,10 @@ def sign_out() -> None:
     """End this session on the server (its cookie is refused from now on), then clear
     the cookie."""
     if g.get("actor") is not None and session.get("csrf"):
-        end_session(ctx(), g.actor, session["csrf"])
+        try:
+            end_session(ctx(), g.actor, session["csrf"])
+        except Unauthenticated:
+            pass  # its token was revoked meanwhile: the session is over, nothing logged
     session.clear()
 
 
