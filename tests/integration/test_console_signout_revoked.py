@@ -30,3 +30,27 @@ def test_a_sign_out_whose_token_is_revoked_in_flight_still_signs_out(
     # ... and the person who asked to sign out is signed out, as after any sign-out
     assert resp.status_code == 302, (resp.status_code, resp.get_data(as_text=True)[:300])
     assert b.get("/audit").status_code == 302  # the sign-in page
+
+
+def test_a_console_form_whose_token_is_revoked_in_flight_says_so_in_chinese(
+        ctx, app, tokens, monkeypatch):  # noqa: F811
+    """A record confirmed while the signed-in token is revoked: nothing is written and
+    the page says why in Chinese, as every other refusal of the console's forms."""
+    from html import unescape
+
+    from .test_console_pages import record_form
+    b = signed_in(app, tokens["housing"])
+    loaded = access.session_actor
+
+    def load_then_revoke(c, tid, sid):
+        actor = loaded(c, tid, sid)
+        revoke_token(ctx, "安全管理员", tid)
+        return actor
+
+    monkeypatch.setattr(access, "session_actor", load_then_revoke)
+    resp = b.post("/records/new", {**record_form(), "step": "confirm", "form_key": "k" * 22})
+    page = unescape(resp.get_data(as_text=True))
+    with ctx.uow(write=False) as uow:
+        last = uow.audit_queries.page(after=uow.audit.head().position - 1, limit=1)[0]
+    assert last["kind"] == "token.revoked"
+    assert "bearer token" not in page, [l for l in page.splitlines() if "token" in l]
