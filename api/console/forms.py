@@ -147,6 +147,8 @@ _CODES = {
                                         "（记录 #{record_id}），未重复录入。"),
     "sector_forbidden": ("sector", "本账号无权录入或变更该行业的记录。"),
     "forbidden": (None, "当前账号无权执行此操作。"),
+    # the signed-in token revoked while the form was being saved (tokens.write_as)
+    "unauthenticated": (None, "登录所用的令牌已被吊销或已过期，本次提交未保存；请重新登录。"),
     "already_revoked": (None, "该记录已被撤销，不能再撤销或修复。"),
     "already_repaired": (None, "该记录已完成信用修复，不能再次修复。"),
     "not_repairable": (None, "该行为代码不适用信用修复。"),
