@@ -70,3 +70,22 @@ def test_a_write_waiting_for_the_lock_the_revocation_holds_is_refused(ctx, use_c
     assert isinstance(out.get("error"), Unauthenticated), out
     assert all_entries(ctx)[-1]["kind"] == "token.revoked"
     assert verify_chain(ctx)["ok"] is True
+
+
+def test_a_batch_of_refused_entries_and_entries_without_a_token(ctx):
+    """Several entries of one revoked token (all refused: no INSERT, head unchanged), and
+    one without a token among them (written, linked to the head)."""
+    from credit.persistence.served_scores import PendingEntry
+    from credit.services.tokens import revoke_token
+    create(ctx)
+    gone = token_actor(ctx, "评标系统戊")
+    revoke_token(ctx, "安全管理员", gone.token_id)
+    store, before = ctx.uow.served_scores, head(ctx)[0]
+    refused = [PendingEntry("test.batch", "x", f'{{"n":{i}}}', None, gone.token_id)
+               for i in range(3)]
+    assert store.append(refused) == [None, None, None] and head(ctx)[0] == before
+    mixed = [refused[0], PendingEntry("test.batch", "op", '{"n":9}', None, None), refused[1]]
+    results = store.append(mixed)
+    assert [r and r[0] for r in results] == [None, before + 1, None]
+    assert all_entries(ctx)[-1]["payload"] == {"n": 9}
+    assert verify_chain(ctx)["ok"] is True
