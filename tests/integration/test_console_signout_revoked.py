@@ -53,4 +53,4 @@ def test_a_console_form_whose_token_is_revoked_in_flight_says_so_in_chinese(
     with ctx.uow(write=False) as uow:
         last = uow.audit_queries.page(after=uow.audit.head().position - 1, limit=1)[0]
     assert last["kind"] == "token.revoked"
-    assert "bearer token" not in page, [l for l in page.splitlines() if "token" in l]
+    assert "bearer token" not in page, [line for line in page.splitlines() if "token" in line]

@@ -12,8 +12,15 @@ from credit.services.scoring import ScoreQuery, score
 
 from .helpers import S1, all_entries, head, record_body
 from .test_served_scores import (
-    AS_OF, WAIT, create, in_thread, postgresql_only, token_actor, until,
-    waiting_for_the_append_lock)
+    AS_OF,
+    WAIT,
+    create,
+    in_thread,
+    postgresql_only,
+    token_actor,
+    until,
+    waiting_for_the_append_lock,
+)
 
 
 def _revoke_in(uow, token_id: int) -> None:
