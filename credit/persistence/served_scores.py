@@ -225,7 +225,8 @@ class ServedScoreStore:
         self._head_and_revoked = _HEAD_AND_REVOKED.format(agg=_ID_LIST[engine.dialect.name])
         self._inserts: dict[int, str] = {}
         self._guarded = self._placeholders(_PG_GUARDED_INSERT.format(rows=_rows(1)))
-        #: Guarded appends that found the head moved and ran the locked way (tests, bench).
+        #: Guarded appends that wrote nothing and ran the locked way: the head had moved
+        #: (or, rarely, the entry's token was revoked) (tests, bench).
         self.head_moved = 0
         self._counting = threading.Lock()  # the threads of a gthread worker share it
         # An in-memory database lives in its pool's one connection: never take it out.
