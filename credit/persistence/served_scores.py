@@ -68,7 +68,9 @@ statement's snapshot sees the revocation, and falls back to the locked way. A
 revocation the guarded statement's snapshot misses committed after it, hence after our
 head read, so its own entry took ``head + 1`` or later and the guard finds the head
 moved. The write use cases make the same check in their unit of work
-(services/tokens.write_as).
+(services/tokens.write_as). Likewise an entry whose ``at`` would not be earlier than its
+token's expiry (``expires_at_us``, carried with it) is not written: a token that expires
+while its request is in flight causes no entry stamped at or after its end.
 
 Why not the unit of work: a served score is the one use case whose whole cost is a few
 statements, and the ORM session's set-up, its ``begin`` event, Core's per-statement
@@ -108,6 +110,7 @@ from typing import Callable
 import orjson
 from sqlalchemy import Engine, event
 
+from credit.domain.dates import to_micros
 from credit.domain.records import Record, RecordEvent
 from credit.errors import Unavailable
 
@@ -180,6 +183,9 @@ class PendingEntry:
     payload_text: str
     uscc: str | None
     token_id: int | None = None
+    #: When that token expires (µs since the epoch; None: never): an entry whose ``at``
+    #: would not be earlier is not written.
+    expires_at_us: int | None = None
 
 
 def _json(value):
@@ -274,6 +280,8 @@ class ServedScoreStore:
             try:
                 cur.execute(self._sql["head"])
                 params, results = self._entries(_head(cur.fetchone()), entries)
+                if results == [None]:  # its token expired: nothing to write
+                    return results
                 params["token"] = entries[0].token_id
                 tx.commit_sent = True  # the statement is its own COMMIT
                 cur.execute(self._guarded, params)
@@ -299,8 +307,9 @@ class ServedScoreStore:
                 head, revoked = self._lock_and_head(cur, tokens)
                 kept = [e for e in entries if e.token_id not in revoked]
                 params, results = self._entries(head, kept)
-                if kept:
-                    cur.execute(self._insert(len(kept)), params)
+                rows = sum(1 for r in results if r)
+                if rows:
+                    cur.execute(self._insert(rows), params)
                 self._commit(conn, tx)
             finally:
                 cur.close()
@@ -349,13 +358,18 @@ class ServedScoreStore:
 
     def _entries(self, head: Head, entries: list[PendingEntry]):
         """Each entry's row (audit_log.entry_row, as every append) as INSERT parameters,
-        and its position, ``at`` and ``sha256``."""
-        params, results = {}, []
-        for i, e in enumerate(entries):
-            row, at_text = entry_row(head, e.kind, e.actor, e.payload_text, e.uscc,
-                                     next_instant(head, self.clock()))
+        numbered from 0 in order, and its position, ``at`` and ``sha256`` — or None for
+        an entry whose token would have expired by its ``at`` (not written)."""
+        params, results, rows = {}, [], 0
+        for e in entries:
+            at = next_instant(head, self.clock())
+            if e.expires_at_us is not None and to_micros(at) >= e.expires_at_us:
+                results.append(None)
+                continue
+            row, at_text = entry_row(head, e.kind, e.actor, e.payload_text, e.uscc, at)
             head = Head(row["position"], row["at_us"], row["sha256"])
-            params.update({f"{k}{i}": v for k, v in row.items()})
+            params.update({f"{k}{rows}": v for k, v in row.items()})
+            rows += 1
             results.append((head.position, at_text, head.sha256))
         return params, results
 

@@ -38,6 +38,9 @@ class Actor:
     #: False when the token's revocation is still to be checked inside the use case's
     #: own transaction (tokens.confirm_token; the score route, issue 10).
     confirmed: bool = True
+    #: When the token expires (µs since the epoch; None: never), so that a request in
+    #: flight when it expires appends nothing at or after that instant.
+    expires_at_us: int | None = None
 
 
 def require_own_subject(actor: Actor, uscc: str) -> None:

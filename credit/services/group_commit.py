@@ -80,12 +80,14 @@ class GroupAppender:
         self.batches = 0
         self.entries = 0
 
-    def append(self, kind: str, actor: str, payload_text: str,
-               uscc: str | None = None, token_id: int | None = None) -> Appended | None:
+    def append(self, kind: str, actor: str, payload_text: str, uscc: str | None = None,
+               token_id: int | None = None, expires_at_us: int | None = None
+               ) -> Appended | None:
         """Returns once the entry is committed, or None when it was not written because
-        the token ``token_id`` was revoked meanwhile (persistence/served_scores.py);
-        raises what the commit raised."""
-        item = _Pending(PendingEntry(kind, actor, payload_text, uscc, token_id))
+        the token ``token_id`` was revoked meanwhile or would have expired by the
+        entry's ``at`` (persistence/served_scores.py); raises what the commit raised."""
+        item = _Pending(PendingEntry(kind, actor, payload_text, uscc, token_id,
+                                     expires_at_us))
         with self._queue_mutex:
             self._pending.append(item)
             self.queued += 1

@@ -26,7 +26,7 @@ from .performance import bidder_indexes
 from .records import check_uscc
 from .resources import EVALUATION, present
 from .tenders import evaluation_warnings
-from .tokens import confirm_token, refuse_revoked, write_as
+from .tokens import confirm_token, refuse_ended, refuse_revoked, write_as
 
 CLOCK_SKEW = timedelta(seconds=1)
 #: A given ``known_at``'s range (API.md §1: every date the service accepts), as the query
@@ -124,9 +124,10 @@ def _append_trace(ctx: ServiceContext, actor: Actor, payload: dict, uscc: str) -
     group appender, which takes the lock only to assign position and ``at``, insert and
     commit (services/group_commit.py); the response."""
     appended = ctx.appender().append("score.served", actor.name,
-                                     canonical_text.dumps(payload), uscc, actor.token_id)
-    if appended is None:  # the token was revoked while the score was computed
-        refuse_revoked(actor)
+                                     canonical_text.dumps(payload), uscc, actor.token_id,
+                                     actor.expires_at_us)
+    if appended is None:  # the token was revoked, or expired, while it was computed
+        refuse_ended(actor)
     return _body(payload, appended.position, appended.sha256)
 
 

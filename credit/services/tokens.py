@@ -166,7 +166,7 @@ def authenticate(ctx: ServiceContext, secret: str | None, *,
         raise Unauthenticated("The bearer token is unknown, revoked or expired.")
     return Actor(name=row.name, role=row.role, token_id=row.id,
                  sectors=frozenset(s for s in row.sectors.split(",") if s), uscc=row.uscc,
-                 confirmed=confirmed)
+                 confirmed=confirmed, expires_at_us=row.expires_at_us)
 
 
 class _Facts:
@@ -202,9 +202,15 @@ def confirm_under_lock(uow, actor: Actor) -> None:
     """Inside a write use case, with the append lock held: refuse (401) an actor whose
     token was revoked after its request authenticated — a request in flight when the
     revocation committed — so that no entry a token causes ever follows its
-    ``token.revoked`` in the log. An operator at the command line has no token (id 0)."""
-    if actor.token_id and uow.tokens.is_revoked(actor.token_id):
+    ``token.revoked`` in the log; and one whose token has expired by the ``at`` the
+    entry would get, so that none is stamped at or after its expiry. An operator at the
+    command line has no token (id 0)."""
+    if not actor.token_id:
+        return
+    if uow.tokens.is_revoked(actor.token_id):
         refuse_revoked(actor)
+    if actor.expires_at_us is not None and to_micros(uow.audit.next_at()) >= actor.expires_at_us:
+        refuse_ended(actor)
 
 
 @contextmanager
@@ -214,6 +220,14 @@ def write_as(ctx: ServiceContext, actor: Actor) -> Iterator:
     with ctx.uow(write=True) as uow:
         confirm_under_lock(uow, actor)
         yield uow
+
+
+def refuse_ended(actor: Actor) -> None:
+    """401 for an actor whose token expired (or was revoked) while its request was in
+    flight, before its entry could be appended."""
+    auth_log.warning("authentication failed: token %s ended before its entry was appended",
+                     actor.token_id)
+    raise Unauthenticated("The bearer token is unknown, revoked or expired.")
 
 
 def refuse_revoked(actor: Actor) -> None:
@@ -238,4 +252,5 @@ def actor_in(ctx: ServiceContext, uow, token_id: int) -> Actor:
     if not valid:
         raise Unauthenticated("The signed-in token is unknown, revoked or expired.")
     return Actor(name=row.name, role=row.role, token_id=row.id,
-                 sectors=frozenset(s for s in row.sectors.split(",") if s), uscc=row.uscc)
+                 sectors=frozenset(s for s in row.sectors.split(",") if s), uscc=row.uscc,
+                 expires_at_us=row.expires_at_us)

@@ -20,7 +20,7 @@ import re
 import threading
 import time
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -31,7 +31,7 @@ from credit.services.audit import verify_chain, verify_trace
 from credit.services.context import Actor
 from credit.services.records import create_record
 from credit.services.scoring import ScoreQuery, score
-from credit.services.tokens import create_token, revoke_token
+from credit.services.tokens import authenticate, create_token, revoke_token
 
 from .helpers import (
     EVALUATOR,
@@ -592,3 +592,47 @@ def test_a_batch_leaves_out_only_the_entries_of_revoked_tokens(ctx, monkeypatch)
         (before + 1, {"n": 0}), (before + 2, {"n": 2})]
     assert store.append([batch[1]]) == [None] and head(ctx)[0] == before + 2
     assert verify_chain(ctx)["ok"] is True
+
+
+# ------------------------------------------------------------------ a token expiring in flight
+
+def expiring(ctx, clock, role: str = "evaluator", **kw) -> Actor:
+    """An actor authenticated with a token that expires a minute from now."""
+    _id, secret = create_token(ctx, "op", role=role, name=f"一分钟后过期的{role}",
+                               expires_at=clock() + timedelta(minutes=1), **kw)
+    return authenticate(ctx, secret)
+
+
+def test_a_score_whose_token_expires_while_it_is_computed_is_refused(ctx, clock,
+                                                                      monkeypatch):
+    """The token was valid when the request authenticated and read; it expires before
+    the entry is appended: 401, and nothing is stamped at or after its expiry (on
+    PostgreSQL the guarded way sends nothing; on SQLite the locked way writes nothing)."""
+    create(ctx)
+    actor = expiring(ctx, clock)
+    store, before = ctx.uow.served_scores, head(ctx)
+    original = store.read_at_head
+
+    def read_then_expire(token_id, uscc):
+        read = original(token_id, uscc)
+        clock.advance(minutes=1)  # now == the expiry: an entry now would be at or after it
+        return read
+
+    monkeypatch.setattr(store, "read_at_head", read_then_expire)
+    with pytest.raises(Unauthenticated):
+        score(ctx, actor, ScoreQuery(S1, "housing", AS_OF))
+    assert head(ctx) == before
+    monkeypatch.undo()
+    clock.advance(seconds=-1)  # (a second before the expiry the same actor is served)
+    assert score(ctx, actor, ScoreQuery(S1, "housing", AS_OF))["trace_id"] == before[0] + 1
+
+
+def test_a_write_whose_token_expires_in_flight_is_refused(ctx, clock):
+    """Authenticated a moment before its token expires, the write reaches the lock after
+    it: 401 and nothing written (tokens.write_as)."""
+    actor = expiring(ctx, clock, role="regulator", sectors=["housing"])
+    before = head(ctx)
+    clock.advance(minutes=1)
+    with pytest.raises(Unauthenticated):
+        create_record(ctx, actor, record_body())
+    assert head(ctx) == before
