@@ -31,8 +31,10 @@ TWIN = {"regulator": {"sectors": list(SECTORS)}, "enterprise": {"uscc": ENTERPRI
 def logging_routes(w) -> list[tuple[str, str, object, str]]:
     """(method, path, body, role) of every route that appends an entry, for one role
     allowed to call it: the matrix's POST routes and the GETs that log a trace — a
-    default score (group append), a score with a ``known_at`` of now (computed under the
-    lock), an agency score."""
+    default score, a score with a ``known_at`` of now, an agency score. (With the suites'
+    fixed clock the head's ``at`` is already later than that ``known_at``, so it too goes
+    through the group append; a score computed under the lock is refused in
+    tests/integration/test_revoked_while_waiting.py.)"""
     routes, make_record = _routes(w)
     known_now = format_instant(w.ctx.clock()).replace("+", "%2B")
     own = ENTERPRISE_USCC
