@@ -164,6 +164,12 @@ def authenticate(ctx: ServiceContext, secret: str | None, *,
     if reason is not None:
         auth_log.warning("authentication failed: %s (sha256 prefix %s)", reason, digest[:8])
         raise Unauthenticated("The bearer token is unknown, revoked or expired.")
+    return actor_of(row, confirmed=confirmed)
+
+
+def actor_of(row, *, confirmed: bool = True) -> Actor:
+    """The actor a token row (or its remembered facts) stands for: the one place that
+    turns a token into an Actor, so every field (its expiry too) reaches every caller."""
     return Actor(name=row.name, role=row.role, token_id=row.id,
                  sectors=frozenset(s for s in row.sectors.split(",") if s), uscc=row.uscc,
                  confirmed=confirmed, expires_at_us=row.expires_at_us)
@@ -251,6 +257,4 @@ def actor_in(ctx: ServiceContext, uow, token_id: int) -> Actor:
              and (row.expires_at_us is None or row.expires_at_us > to_micros(ctx.clock())))
     if not valid:
         raise Unauthenticated("The signed-in token is unknown, revoked or expired.")
-    return Actor(name=row.name, role=row.role, token_id=row.id,
-                 sectors=frozenset(s for s in row.sectors.split(",") if s), uscc=row.uscc,
-                 expires_at_us=row.expires_at_us)
+    return actor_of(row)
