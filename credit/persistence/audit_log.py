@@ -53,14 +53,23 @@ class Head:
     sha256: str
 
 
+def entry_pieces(kind: str, actor: str, payload_text: str) -> tuple[str, str]:
+    """The entry's text before its ``at`` and from after its ``at`` up to its
+    position's digits: everything that is known before the append lock is taken.
+    :func:`entry_text` joins them around the rest; so does PostgreSQL's
+    ``audit_append_served`` (migration 0010), which fills in the rest under the lock."""
+    return (f'{{"actor":{_string(actor)},"at":',
+            f',"kind":{_string(kind)},"payload":{payload_text},"position":')
+
+
 def entry_text(position: int, kind: str, at: str, actor: str, payload_text: str,
                prev_sha256: str) -> str:
     """``canonical.dumps`` of the entry without its hash, assembled around a payload that
     is canonical text already: the keys in sorted order (actor, at, kind, payload,
     position, prev_sha256), the same separators and escaping, so the bytes are the same
     (tests/unit/test_entry_text.py)."""
-    return (f'{{"actor":{_string(actor)},"at":{_string(at)},"kind":{_string(kind)},'
-            f'"payload":{payload_text},"position":{int(position)},'
+    before_at, after_at = entry_pieces(kind, actor, payload_text)
+    return (f'{before_at}{_string(at)}{after_at}{int(position)},'
             f'"prev_sha256":{_string(prev_sha256)}}}')
 
 

@@ -121,9 +121,10 @@ READ_COMMITTED = "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REA
 def _configure_postgresql(engine: Engine) -> None:
     """The engine's ``isolation_level`` reaches only the transactions psycopg begins
     itself; a served score's connection (served_scores.py) stays in autocommit and sends
-    its own BEGIN, and its guarded append needs READ COMMITTED (a moved head must mean
-    no row, not a serialization failure under a SERIALIZABLE default). So every
-    connection sets it as its session's default when it opens."""
+    its own BEGIN, and its one-call append needs READ COMMITTED (the function reads the
+    head after taking the append lock; under a REPEATABLE READ or SERIALIZABLE default
+    it would read it in a snapshot from before the lock). So every connection sets it
+    as its session's default when it opens."""
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         # In autocommit for the one statement: no BEGIN and COMMIT around it.

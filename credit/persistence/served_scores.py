@@ -15,60 +15,49 @@ Every ``GET …/score`` computed outside the append lock (issue 10; API.md §4, 
    :class:`~credit.persistence.audit_log.AuditLog` and uses its entry-text and hash
    functions, so the bytes are the same.
 
-**The guarded append on PostgreSQL** (issue 10, tenth pass). There the append of a
-single entry (every append of a sync worker) first tries two round trips instead of
-three, and holds the lock across none: it reads the head (autocommit), computes the row
-after it and sends *one* autocommit statement that takes the append lock and inserts it
-(``_PG_GUARDED_INSERT``; the lock is a one-row relation joined to the row, so nothing is
-inserted before it is granted). That statement's snapshot (READ COMMITTED, which every
-connection sets when it opens, database.make_engine: under a server or role default of
-SERIALIZABLE a moved head would be a serialization failure, a 503, instead of no row)
-may be older than the lock, so its own view of the head is not trusted; the primary
-key on ``position`` is the guard. If any writer appended after our read, ``head + 1``
-exists by the time we hold the lock, ``ON CONFLICT (position) DO NOTHING`` writes
-nothing and returns no row, and the append runs the locked way above, which always
-succeeds. If the row goes in,
-``head + 1`` was free while we held the lock, so — the chain being gap-free — our head
-was the head, and ``position``, ``prev_sha256`` and the strictly increasing ``at`` are
-exactly those the locked way would have written: a compare-and-swap whose compare is the
-primary key. Why only one entry: with several, DO NOTHING could skip the first row and
-write the next ones with a wrong link; a group (gthread workers under load) goes the
-locked way, which already shares its round trips. Why DO NOTHING and not a unique
-violation: that is an ERROR, which the server logs with the whole statement, a 13 KB
-trace, at one try in four or five under load. The statement is its own COMMIT, so a
-connection lost during it leaves the outcome unknown: 503, never retried, as a lost
-COMMIT.
-While it waits for the append lock the statement already holds its table's ROW
-EXCLUSIVE lock (an INSERT takes it when it starts), so the advisory lock is no longer
-always taken first: a writer that held the append lock and then asked for a stronger
-lock on ``audit_entries`` would deadlock with it (none does), and DDL on the table
-(``credit db upgrade``) queues behind waiting appends: upgrade with the service stopped.
-Measured alternately against the locked way alone (bench/README.md, tenth pass): about
-+20 % served scores per second on PostgreSQL. Not on SQLite: one writer at a time
-waits in the append queue anyway, and its statements cost no round trip.
+**One call on PostgreSQL** (issue 10, nineteenth pass). There the append of a single
+entry (every append of a sync worker, the default) is one autocommit statement, a call
+of ``audit_append_served`` (migration 0010): the function takes the append lock, reads
+the head and the token's revocation after it (a PL/pgSQL function's statements each take
+a fresh snapshot under READ COMMITTED, which every connection sets when it opens,
+database.make_engine; under a server or role default of REPEATABLE READ or SERIALIZABLE
+the head would be read in the snapshot taken before the lock, and the INSERT would
+collide with the primary key: a 503), derives ``position`` and ``at`` exactly as
+audit_log.py does, and inserts the entry. Its text stays Python's: the caller sends the
+pieces before and after the ``at`` (audit_log.entry_pieces), and the function fills in
+the ``at``, the position and the previous hash, the three values known only under the
+lock (tests/integration/test_served_append_function.py holds it to Python's bytes). The
+lock is held for one statement inside the server, never across a round trip, and the
+append never has to be redone because another writer appended first. It replaced a
+guarded INSERT (tenth pass: read the head, then lock and insert in one statement with
+``ON CONFLICT (position) DO NOTHING``, and the locked way whenever the head had moved),
+which cost two round trips, and five when the head had moved. The call is its own
+COMMIT, so a connection lost during it leaves the outcome unknown: 503, never retried,
+as a lost COMMIT. A batch (gthread workers under load) goes the locked way, which
+already shares its round trips; SQLite always does, its statements costing no round
+trip.
+While the call waits for the append lock it holds no lock on ``audit_entries`` yet (the
+function takes the advisory lock before its first statement on the table), so the
+advisory lock is always taken first, as audit_log.py requires.
 
-**A limit of the guarded way.** Its ``at`` is read from the clock before the lock is
+**A limit of the one call.** Its ``at`` is read from the clock before the lock is
 granted. A lock holder that resolves a ``known_at`` later than the head's ``at`` and
 then writes nothing (``credit rate-all --known-at``, batch/ratings.py) may therefore see
-a guarded ``score.served`` entry stamped at or before that instant land after it, so
-resolving the same instant again later gives a higher position. What it knows is the
-same: a served score's trace creates no record, event or subject, which is all a rating
-reads. Every other lock holder that resolves knowledge (a score under the lock, an
-evaluation) writes its own entry, which makes any guarded append waiting behind it
-find the head moved.
+a ``score.served`` entry stamped at or before that instant land after it, so resolving
+the same instant again later gives a higher position. What it knows is the same: a
+served score's trace creates no record, event or subject, which is all a rating reads.
+Every other lock holder that resolves knowledge (a score under the lock, an evaluation)
+writes its own entry, and a call waiting behind it reads that entry as the head and
+stamps its own ``at`` later.
 
 **A token revoked in flight.** A request authenticates before it computes, so its
 token may be revoked by the time its entry is appended; were the entry appended, it
 would follow that token's ``token.revoked`` in the log. Each entry therefore carries its
 token's id, and the append refuses it (None instead of a result; the request answers
 401) when the token is revoked at the moment the entry would be written: the locked way
-reads the batch's revoked tokens with the head, in one statement under the lock; the
-guarded way writes nothing when its
-statement's snapshot sees the revocation, and falls back to the locked way. A
-revocation the guarded statement's snapshot misses committed after it, hence after our
-head read, so its own entry took ``head + 1`` or later and the guard finds the head
-moved. The write use cases make the same check in their unit of work
-(services/tokens.write_as). Likewise an entry whose ``at`` would not be earlier than its
+reads the batch's revoked tokens with the head, in one statement under the lock, and
+the one call looks the token up under the lock before it reads the head. The write use
+cases make the same check in their unit of work (services/tokens.write_as). Likewise an entry whose ``at`` would not be earlier than its
 token's expiry (``expires_at_us``, carried with it) is not written: a token that expires
 while its request is in flight causes no entry stamped at or after its end.
 
@@ -115,7 +104,7 @@ from credit.domain.records import Record, RecordEvent
 from credit.errors import Unavailable
 
 from .append_queue import AppendQueue
-from .audit_log import APPEND_LOCK, GENESIS, Head, entry_row, next_instant
+from .audit_log import APPEND_LOCK, GENESIS, Head, entry_pieces, entry_row, next_instant
 from .database import sqlite_file
 from .failures import failure, unreadable
 from .history_rows import EVENT_COLUMNS, RECORD_COLUMNS, event_from_row, record_from_row
@@ -124,16 +113,12 @@ from .wal_sync import LATE_SYNCHRONOUS, WalSync
 _HEAD = "SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1"
 _COLUMNS = "position, kind, at_us, actor, uscc, text, sha256"
 _INSERT_MANY = f"INSERT INTO audit_entries ({_COLUMNS}) VALUES "
-# PostgreSQL's guarded append of one entry (module docstring): the lock and the row in
-# one statement, which returns the position only if the row went in.
-# Nothing either when the entry's token is revoked (module docstring, "A token revoked
-# in flight").
-_PG_GUARDED_INSERT = (
-    f"INSERT INTO audit_entries ({_COLUMNS}) "
-    f"SELECT v.* FROM (SELECT pg_advisory_xact_lock({APPEND_LOCK})) AS lock CROSS JOIN "
-    f"(VALUES {{rows}}) AS v ({_COLUMNS}) "
-    "WHERE NOT EXISTS (SELECT 1 FROM token_revocations WHERE token_id = :token) "
-    "ON CONFLICT (position) DO NOTHING RETURNING position")
+# PostgreSQL's append of one entry (module docstring): one call of the function of
+# migration 0010, which returns the entry's position, ``at`` and hash, or no row when it
+# wrote nothing (the token revoked, or expired by that ``at``).
+_PG_APPEND_ONE = (
+    "SELECT entry_position, entry_at, entry_sha256 FROM audit_append_served("
+    ":kind, :actor, :uscc, :before_at, :after_at, :now_us, :token, :expires_us)")
 # The head and which of a batch's tokens are revoked (a comma-separated list, or NULL),
 # read under the append lock in one statement. An empty chain gives no row, and no
 # token can have been revoked then (a revocation is an entry).
@@ -230,11 +215,10 @@ class ServedScoreStore:
         self._sql = {k: self._placeholders(v) for k, v in sql.items()}
         self._head_and_revoked = _HEAD_AND_REVOKED.format(agg=_ID_LIST[engine.dialect.name])
         self._inserts: dict[int, str] = {}
-        self._guarded = self._placeholders(_PG_GUARDED_INSERT.format(rows=_rows(1)))
-        #: Guarded appends that wrote nothing and ran the locked way: the head had moved
-        #: (or, rarely, the entry's token was revoked) (tests, bench).
-        self.head_moved = 0
-        self._counting = threading.Lock()  # the threads of a gthread worker share it
+        self._append_one_sql = self._placeholders(_PG_APPEND_ONE)
+        #: PostgreSQL: a single entry is one call (module docstring); the tests turn it
+        #: off to run the locked way there too.
+        self.one_call = self.postgres
         # An in-memory database lives in its pool's one connection: never take it out.
         self._detach = self.postgres or sqlite_file(engine.url) is not None
         self._own = threading.local()
@@ -262,37 +246,29 @@ class ServedScoreStore:
         """Append ``entries`` in order under the append lock and COMMIT once; returns each
         one's position, ``at`` and ``sha256``, or None for an entry not written because
         its token is revoked (module docstring, "A token revoked in flight"). Nothing is
-        written unless all the others are. On PostgreSQL a single entry first tries the
-        guarded way (module docstring)."""
-        if self.postgres and len(entries) == 1:
-            results = self._append_guarded(entries)
-            if results is not None:
-                return results
+        written unless all the others are. On PostgreSQL a single entry is one call of
+        ``audit_append_served`` (module docstring)."""
+        if self.one_call and len(entries) == 1:
+            return [self._append_one(entries[0])]
         return self._append_locked(entries)
 
-    def _append_guarded(self, entries: list[PendingEntry]
-                        ) -> list[tuple[int, str, str]] | None:
-        """PostgreSQL, one entry: read the head, then lock and insert the row after it in
-        one autocommit statement; None (nothing written) when another writer had
-        appended after the read."""
+    def _append_one(self, entry: PendingEntry) -> tuple[int, str, str] | None:
+        """PostgreSQL, one entry: one autocommit call that locks, reads the head and
+        inserts the entry after it (migration 0010); None when it wrote nothing."""
+        before_at, after_at = entry_pieces(entry.kind, entry.actor, entry.payload_text)
+        params = {"kind": entry.kind, "actor": entry.actor, "uscc": entry.uscc,
+                  "before_at": before_at, "after_at": after_at,
+                  "now_us": to_micros(self.clock()), "token": entry.token_id,
+                  "expires_us": entry.expires_at_us}
         with self._connection() as (conn, tx):
             cur = conn.cursor()
             try:
-                cur.execute(self._sql["head"])
-                params, results = self._entries(_head(cur.fetchone()), entries)
-                if results == [None]:  # its token expired: nothing to write
-                    return results
-                params["token"] = entries[0].token_id
-                tx.commit_sent = True  # the statement is its own COMMIT
-                cur.execute(self._guarded, params)
-                inserted = cur.fetchone() is not None
+                tx.commit_sent = True  # the call is its own COMMIT
+                cur.execute(self._append_one_sql, params)
+                row = cur.fetchone()
             finally:
                 cur.close()
-        if not inserted:
-            with self._counting:
-                self.head_moved += 1
-            return None
-        return results
+        return (row[0], row[1], row[2]) if row else None
 
     def _append_locked(self, entries: list[PendingEntry]
                        ) -> list[tuple[int, str, str] | None]:

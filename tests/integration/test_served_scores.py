@@ -8,9 +8,10 @@ SQLite and PostgreSQL:
 * traces waiting for the lock are appended several per transaction, gap-free, each
   request answered with its own entry; a failed batch acknowledges nothing;
 * a trace served under the old rule (knowledge = its own position) still replays;
-* on PostgreSQL the guarded append (served_scores.py) waits for the append lock, finds a
-  head that moved and then appends the locked way after it, is never tried for a batch,
-  and a connection lost during it answers 503 without writing or retrying.
+* on PostgreSQL a single entry is one call of ``audit_append_served`` (served_scores.py),
+  which waits for the append lock, appends after a writer that got in after the read,
+  is never used for a batch, and answers 503 without writing or retrying when its
+  connection is lost during it.
 """
 
 from __future__ import annotations
@@ -114,8 +115,6 @@ def test_a_default_score_is_computed_outside_the_append_lock(ctx, monkeypatch):
     # it saw the committed head, not the uncommitted entry; its trace came after both
     assert trace["payload"]["knowledge_position"] == committed_head == rec["audit_position"]
     assert body["trace_id"] == committed_head + 2
-    if ctx.uow.engine.dialect.name == "postgresql":  # its guarded try found head + 1 taken
-        assert ctx.uow.served_scores.head_moved == 1
     assert body["known_at"] == entry(ctx, committed_head)["at"] < trace["at"]
     assert body["score"] == "92.00" and body["trace_sha256"] == trace["sha256"]
     assert verify_trace(ctx, body["trace_id"])["ok"] is True
@@ -190,8 +189,8 @@ def test_waiting_traces_are_committed_together_gap_free(ctx, monkeypatch):
 
 
 def locked_way_only(store, monkeypatch) -> None:
-    """On PostgreSQL, as if every guarded append found the head moved: the locked way."""
-    monkeypatch.setattr(store, "_append_guarded", lambda entries: None)
+    """On PostgreSQL, the locked way for a single entry too (SQLite has only that)."""
+    monkeypatch.setattr(store, "one_call", False)
 
 
 def test_a_failed_batch_acknowledges_nothing(ctx, monkeypatch):
@@ -288,23 +287,20 @@ def sent_by_a_score(ctx, tmp_path) -> list[str]:
 
 def postgresql_only(ctx) -> None:
     if ctx.uow.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL: the guarded append and what psycopg sends")
+        pytest.skip("PostgreSQL: its one-call append and what psycopg sends")
 
 
-def test_postgresql_reads_a_default_score_in_one_message_and_appends_in_two(
+def test_postgresql_reads_a_default_score_in_one_message_and_appends_in_one(
         ctx, tmp_path):
     """The read is one statement with no BEGIN before it (autocommit on the driver's
-    connection); the guarded append is the head, then the lock and the INSERT in one
-    autocommit statement: no BEGIN, no COMMIT."""
+    connection); the append is one autocommit call of ``audit_append_served``, which
+    locks, reads the head and inserts: no BEGIN, no COMMIT, no head read of its own."""
     postgresql_only(ctx)
     create(ctx)
     queries = sent_by_a_score(ctx, tmp_path)
-    assert len(queries) == 3, queries
+    assert len(queries) == 2, queries
     assert "audit_entries ORDER BY position DESC LIMIT 1)" in queries[0]  # the read
-    assert "SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC " \
-        "LIMIT 1" in queries[1] and "WITH" not in queries[1]
-    assert "INSERT INTO audit_entries" in queries[2] \
-        and "pg_advisory_xact_lock" in queries[2]
+    assert "FROM audit_append_served(" in queries[1] and "BEGIN" not in queries[1]
 
 
 def test_postgresql_the_locked_way_is_begin_lock_and_head_one_insert_one_commit(
@@ -323,7 +319,7 @@ def test_postgresql_the_locked_way_is_begin_lock_and_head_one_insert_one_commit(
 
 def another_writer_appends_after_the_head_is_read(ctx, monkeypatch) -> list[int]:
     """Once, when the rows are computed while the store's connection holds no
-    transaction (the guarded way: after its read of the head, before its INSERT),
+    transaction (a head read outside the lock, as the tenth pass's guarded way did),
     another writer appends and commits; returns the positions it got. (Under the locked
     way's own lock the other writer would wait for it forever.)"""
     store = ctx.uow.served_scores
@@ -341,26 +337,36 @@ def another_writer_appends_after_the_head_is_read(ctx, monkeypatch) -> list[int]
     return got
 
 
-def test_postgresql_a_guarded_append_whose_head_moved_appends_after_it(ctx, monkeypatch):
-    postgresql_only(ctx)
+def test_a_writer_that_appends_after_the_read_comes_before_the_trace(ctx, monkeypatch):
+    """Another writer appends and commits between the score's read at the head and its
+    append: the trace follows that entry, linked to it, and its knowledge is still the
+    head it read (on PostgreSQL the one call reads the head under the lock)."""
     create(ctx)
     before = head(ctx)[0]
     store = ctx.uow.served_scores
-    moved = store.head_moved
-    between = another_writer_appends_after_the_head_is_read(ctx, monkeypatch)
+    original = store.read_at_head
+
+    def read_then_another_writer(token_id, uscc):
+        read = original(token_id, uscc)
+        with ctx.uow(write=True) as writer:
+            writer.audit.append("test.between", "test", {"n": 1})
+            writer.commit()
+        return read
+
+    monkeypatch.setattr(store, "read_at_head", read_then_another_writer)
     body = score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
-    assert between == [before + 1] and store.head_moved == moved + 1
     trace = entry(ctx, body["trace_id"])
     assert body["trace_id"] == before + 2 and trace["sha256"] == body["trace_sha256"]
+    assert trace["prev_sha256"] == entry(ctx, before + 1)["sha256"]
     assert trace["payload"]["knowledge_position"] == before
     assert [e["position"] for e in all_entries(ctx)] == list(range(1, before + 3))
     assert verify_chain(ctx)["ok"] is True and verify_trace(ctx, before + 2)["ok"] is True
 
 
 def test_postgresql_a_batch_is_never_partly_written(ctx, monkeypatch):
-    """Several entries go the locked way at once: a guarded statement with ON CONFLICT
-    DO NOTHING could skip head+1, taken by another writer, and write head+2 … with a
-    wrong link. So no other writer gets in between, and all three follow the head."""
+    """Several entries go the locked way at once, their rows computed under the lock: no
+    other writer gets in between (a head read outside it could let one take head + 1
+    and leave the batch a wrong link), and all three follow the head."""
     postgresql_only(ctx)
     create(ctx)
     before = head(ctx)[0]
@@ -375,12 +381,11 @@ def test_postgresql_a_batch_is_never_partly_written(ctx, monkeypatch):
     assert verify_chain(ctx)["ok"] is True
 
 
-def test_postgresql_the_guarded_append_reads_committed_whatever_the_default(
-        ctx, clock):
-    """With the server's (or role's) default isolation SERIALIZABLE, a guarded statement
-    that waited for the lock while another writer appended head + 1 would fail with a
-    serialization failure (a 503) instead of writing nothing: every PostgreSQL connection
-    sets READ COMMITTED itself (database.make_engine)."""
+def test_postgresql_the_one_call_reads_committed_whatever_the_default(ctx, clock):
+    """With the server's (or role's) default isolation SERIALIZABLE, a call that waited
+    for the lock while another writer appended head + 1 would read the head in its
+    snapshot from before the lock and collide with that entry (a 503): every PostgreSQL
+    connection sets READ COMMITTED itself (database.make_engine)."""
     postgresql_only(ctx)
     from credit.persistence.database import make_engine
     from credit.persistence.served_scores import ServedScoreStore
@@ -394,8 +399,8 @@ def test_postgresql_the_guarded_append_reads_committed_whatever_the_default(
         with ctx.uow(write=True) as writer:  # holds the lock, head + 1 not committed
             writer.audit.append("test.held", "test", {"n": 1})
             t, out = in_thread(store.append,
-                               [PendingEntry("test.guarded", "test", '{"n":1}', None)])
-            until(lambda: waiting_for_the_append_lock(ctx, "INSERT INTO audit_entries"))
+                               [PendingEntry("test.one_call", "test", '{"n":1}', None)])
+            until(lambda: waiting_for_the_append_lock(ctx, ONE_CALL))
             writer.commit()
         t.join(timeout=WAIT)
         with store._connection() as (conn, _tx):
@@ -407,8 +412,11 @@ def test_postgresql_the_guarded_append_reads_committed_whatever_the_default(
         engine.dispose()
     assert isolation == "read committed"
     assert "error" not in out, out
-    assert [r[0] for r in out["value"]] == [before + 2] and store.head_moved == 1
+    assert [r[0] for r in out["value"]] == [before + 2]
     assert verify_chain(ctx)["ok"] is True
+
+
+ONE_CALL = "SELECT entry_position, entry_at, entry_sha256 FROM audit_append_served("
 
 
 def waiting_for_the_append_lock(ctx, statement: str) -> list[int]:
@@ -421,36 +429,34 @@ def waiting_for_the_append_lock(ctx, statement: str) -> list[int]:
             "AND query LIKE :q"), {"q": statement + "%"}).scalars())
 
 
-def test_postgresql_the_guarded_insert_waits_for_the_append_lock(ctx, monkeypatch):
-    """The guarded statement takes the append lock itself: while another writer holds
-    it (with nothing appended), the INSERT waits, and goes in once it is released."""
+def test_postgresql_the_one_call_waits_for_the_append_lock(ctx):
+    """The call takes the append lock itself: while another writer holds it (with
+    nothing appended), the call waits, and appends once it is released."""
     postgresql_only(ctx)
     create(ctx)
     before = head(ctx)[0]
-    store = ctx.uow.served_scores
-    moved = store.head_moved
     with ctx.uow(write=True) as writer:
         t, out = in_thread(score, ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
-        until(lambda: waiting_for_the_append_lock(ctx, "INSERT INTO audit_entries"))
+        until(lambda: waiting_for_the_append_lock(ctx, ONE_CALL))
         assert t.is_alive() and not out
         writer.rollback()
     t.join(timeout=WAIT)
-    assert out["value"]["trace_id"] == before + 1 and store.head_moved == moved
+    assert out["value"]["trace_id"] == before + 1
 
 
-def test_postgresql_a_connection_lost_in_the_guarded_insert_is_503_not_retried(ctx):
-    """The guarded statement is its own COMMIT: lost while it runs, the outcome is
-    unknown to the service, so the request answers 503 and is not run again. (Here it
-    was waiting for the lock, so nothing was written.)"""
+def test_postgresql_a_connection_lost_in_the_one_call_is_503_not_retried(ctx):
+    """The call is its own COMMIT: lost while it runs, the outcome is unknown to the
+    service, so the request answers 503 and is not run again. (Here it was waiting for
+    the lock, so nothing was written.)"""
     postgresql_only(ctx)
     from sqlalchemy import text
     create(ctx)
     before = head(ctx)
     with ctx.uow(write=True) as writer:
         t, out = in_thread(score, ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
-        until(lambda: waiting_for_the_append_lock(ctx, "INSERT INTO audit_entries"))
+        until(lambda: waiting_for_the_append_lock(ctx, ONE_CALL))
         with ctx.uow.engine.connect() as conn:
-            for pid in waiting_for_the_append_lock(ctx, "INSERT INTO audit_entries"):
+            for pid in waiting_for_the_append_lock(ctx, ONE_CALL):
                 conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
         t.join(timeout=WAIT)
         writer.rollback()
@@ -561,9 +567,8 @@ def revoked_after_the_read(ctx, monkeypatch, actor: Actor) -> list[int]:
 def test_a_score_whose_token_is_revoked_while_it_is_computed_is_refused(
         ctx, monkeypatch, deferred):
     """The revocation commits between the read (token valid) and the append: the score
-    answers 401 and nothing follows ``token.revoked`` — on PostgreSQL the guarded
-    statement's snapshot already sees the revocation and writes nothing; the locked way
-    then reads the revoked token under the lock (on SQLite it is the only way)."""
+    answers 401 and nothing follows ``token.revoked`` — on PostgreSQL the one call finds
+    the revocation under the lock; on SQLite the locked way reads it with the head."""
     create(ctx)
     actor = token_actor(ctx)
     if deferred:  # as the score route sends a remembered token (api/auth.py)
@@ -607,7 +612,7 @@ def test_a_score_whose_token_expires_while_it_is_computed_is_refused(ctx, clock,
                                                                       monkeypatch):
     """The token was valid when the request authenticated and read; it expires before
     the entry is appended: 401, and nothing is stamped at or after its expiry (on
-    PostgreSQL the guarded way sends nothing; on SQLite the locked way writes nothing)."""
+    PostgreSQL the one call writes nothing; on SQLite the locked way writes nothing)."""
     create(ctx)
     actor = expiring(ctx, clock)
     store, before = ctx.uow.served_scores, head(ctx)
