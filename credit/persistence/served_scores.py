@@ -57,9 +57,10 @@ token's id, and the append refuses it (None instead of a result; the request ans
 401) when the token is revoked at the moment the entry would be written: the locked way
 reads the batch's revoked tokens with the head, in one statement under the lock, and
 the one call looks the token up under the lock before it reads the head. The write use
-cases make the same check in their unit of work (services/tokens.write_as). Likewise an entry whose ``at`` would not be earlier than its
-token's expiry (``expires_at_us``, carried with it) is not written: a token that expires
-while its request is in flight causes no entry stamped at or after its end.
+cases make the same check in their unit of work (services/tokens.write_as). Likewise an
+entry whose ``at`` would not be earlier than its token's expiry (``expires_at_us``,
+carried with it) is not written: a token that expires while its request is in flight
+causes no entry stamped at or after its end.
 
 Why not the unit of work: a served score is the one use case whose whole cost is a few
 statements, and the ORM session's set-up, its ``begin`` event, Core's per-statement
