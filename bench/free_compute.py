@@ -42,7 +42,7 @@ def _patch() -> None:
     """Compute the first score; hand the same result, payload and text to every later
     request, after its read at the head has run."""
     from credit.services import scoring
-    real_compute, real_payload = scoring._compute_in_snapshot, scoring._payload
+    real_compute, real_payload = scoring._compute_at_head, scoring._payload
     real_text = scoring.canonical_text
     first: dict = {}
 
@@ -68,7 +68,7 @@ def _patch() -> None:
                 first["text"] = real_text.dumps(value)
             return first["text"]
 
-    scoring._compute_in_snapshot, scoring._payload = compute, payload
+    scoring._compute_at_head, scoring._payload = compute, payload
     scoring.canonical_text = Text
 
 
