@@ -26,7 +26,7 @@ from .performance import bidder_indexes
 from .records import check_uscc
 from .resources import EVALUATION, present
 from .tenders import evaluation_warnings
-from .tokens import confirm_token, refuse_ended, refuse_revoked, write_as
+from .tokens import confirm_alive_at, confirm_token, refuse_ended, refuse_revoked, write_as
 
 CLOCK_SKEW = timedelta(seconds=1)
 #: A given ``known_at``'s range (API.md §1: every date the service accepts), as the query
@@ -160,6 +160,7 @@ def serve_under_lock(ctx: ServiceContext, actor: Actor, known_at: datetime | Non
     of :func:`serving_knowledge`."""
     with write_as(ctx, actor) as uow:
         at, knowledge = serving_knowledge(uow, known_at)
+        confirm_alive_at(actor, at)  # a known_at a moment ahead stamps the trace later
         payload = _stamped(compute(uow, knowledge), actor)
         entry = uow.audit.append("score.served", actor.name, payload, uscc=uscc, at=at)
         uow.commit()

@@ -215,7 +215,13 @@ def confirm_under_lock(uow, actor: Actor) -> None:
         return
     if uow.tokens.is_revoked(actor.token_id):
         refuse_revoked(actor)
-    if actor.expires_at_us is not None and to_micros(uow.audit.next_at()) >= actor.expires_at_us:
+    confirm_alive_at(actor, uow.audit.next_at())
+
+
+def confirm_alive_at(actor: Actor, at: datetime) -> None:
+    """Refuse (401) an actor whose token will have expired by ``at``, the instant its
+    entry is stamped: no entry a token causes is stamped at or after its expiry."""
+    if actor.expires_at_us is not None and to_micros(at) >= actor.expires_at_us:
         refuse_ended(actor)
 
 

@@ -641,3 +641,22 @@ def test_a_write_whose_token_expires_in_flight_is_refused(ctx, clock):
     with pytest.raises(Unauthenticated):
         create_record(ctx, actor, record_body())
     assert head(ctx) == before
+
+
+def test_a_score_stamped_at_a_known_at_after_the_expiry_is_refused(ctx, clock):
+    """A ``known_at`` a moment ahead (within the clock skew) is computed under the lock
+    and its trace stamped at that ``known_at`` (scoring.serving_knowledge): when the
+    token expires before it, 401 and nothing written, though the lock was granted
+    before the expiry. A ``known_at`` before the expiry is served."""
+    create(ctx)
+    _id, secret = create_token(ctx, "op", role="evaluator", name="半秒后过期",
+                               expires_at=clock() + timedelta(milliseconds=500))
+    actor, before = authenticate(ctx, secret), head(ctx)
+    ahead = clock() + timedelta(milliseconds=900)
+    with pytest.raises(Unauthenticated):
+        score(ctx, actor, ScoreQuery(S1, "housing", AS_OF, known_at=ahead))
+    assert head(ctx) == before
+    soon = clock() + timedelta(milliseconds=400)
+    body = score(ctx, actor, ScoreQuery(S1, "housing", AS_OF, known_at=soon))
+    assert body["trace_id"] == before[0] + 1 and entry(ctx, before[0] + 1)["at"] == \
+        body["known_at"]
