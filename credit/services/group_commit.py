@@ -75,7 +75,8 @@ class GroupAppender:
         self._queue_mutex = threading.Lock()
         self._pending: list[_Pending] = []
         self._flush = threading.Lock()
-        #: Entries queued, batches written and entries in them (tests and the bench).
+        #: Entries queued, batches that wrote at least one entry, and entries written
+        #: (tests and the bench).
         self.queued = 0
         self.batches = 0
         self.entries = 0
@@ -112,7 +113,8 @@ class GroupAppender:
             if not isinstance(exc, Exception):
                 raise
             return
-        self.batches += 1
-        self.entries += sum(1 for written in results if written)
-        for p, written in zip(batch, results, strict=True):
-            p.result, p.done = (Appended(*written) if written else None), True
+        written = sum(1 for r in results if r)
+        self.batches += 1 if written else 0  # a batch whose every entry was refused wrote nothing
+        self.entries += written
+        for p, r in zip(batch, results, strict=True):
+            p.result, p.done = (Appended(*r) if r else None), True
