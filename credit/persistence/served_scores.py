@@ -33,7 +33,9 @@ guarded INSERT (tenth pass: read the head, then lock and insert in one statement
 ``ON CONFLICT (position) DO NOTHING``, and the locked way whenever the head had moved),
 which cost two round trips, and five when the head had moved. The call is its own
 COMMIT, so a connection lost during it leaves the outcome unknown: 503, never retried,
-as a lost COMMIT. A batch (gthread workers under load) goes the locked way, which
+as a lost COMMIT; one the server had already closed while it sat idle is found before
+the call is sent, without a round trip, and the request runs once more
+(``_raise_if_closed_by_server``). A batch (gthread workers under load) goes the locked way, which
 already shares its round trips; SQLite always does, its statements costing no round
 trip.
 While the call waits for the append lock it holds no lock on ``audit_entries`` yet (the
@@ -262,6 +264,7 @@ class ServedScoreStore:
                   "now_us": to_micros(self.clock()), "token": entry.token_id,
                   "expires_us": entry.expires_at_us}
         with self._connection() as (conn, tx):
+            _raise_if_closed_by_server(conn.dbapi_connection)
             cur = conn.cursor()
             try:
                 tx.commit_sent = True  # the call is its own COMMIT
@@ -447,6 +450,20 @@ class ServedScoreStore:
             _close(conn)
         self._own = threading.local()
         self.wal.close()
+
+
+def _raise_if_closed_by_server(driver) -> None:
+    """Before the one call (PostgreSQL), which is its own COMMIT: raise the driver's
+    OperationalError if the server has already closed this idle connection (a restart,
+    an idle backend terminated). Found by the call itself, that would be a 503 for a
+    request that wrote nothing; found here, nothing was sent, so it is a connection lost
+    before COMMIT and the request runs once more on a new one (failures.py). libpq's
+    PQconsumeInput reads what the server sent, without a round trip or a wait; the first
+    read takes the server's last message ("terminating connection …"), the second finds
+    the connection's end. (A connection that dies later, or whose end has not arrived
+    yet, is still found by the call: 503.)"""
+    for _ in range(2):
+        driver.pgconn.consume_input()
 
 
 def _rows(n: int) -> str:

@@ -11,7 +11,8 @@ SQLite and PostgreSQL:
 * on PostgreSQL a single entry is one call of ``audit_append_served`` (served_scores.py),
   which waits for the append lock, appends after a writer that got in after the read,
   is never used for a batch, and answers 503 without writing or retrying when its
-  connection is lost during it.
+  connection is lost during it (ConnectionLost, run once more, when the connection was
+  found dead before it).
 """
 
 from __future__ import annotations
@@ -465,6 +466,34 @@ def test_postgresql_a_connection_lost_in_the_one_call_is_503_not_retried(ctx):
     assert head(ctx) == before
     body = score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))  # on a new connection
     assert body["trace_id"] == before[0] + 1
+    assert verify_chain(ctx)["ok"] is True
+
+
+def test_postgresql_a_connection_dead_before_the_one_call_is_run_once_more(ctx, clock):
+    """The thread's own connection died while it sat idle (a restart, an idle backend
+    terminated) and a score whose read does not use it (an earlier ``known_at``; every
+    agency score) reaches the call: nothing was sent, so it is ConnectionLost, which
+    api/auth.py runs once more, not the 503 of a call lost while it runs; nothing is
+    written, and the request run again appends on a new connection."""
+    postgresql_only(ctx)
+    from sqlalchemy import text
+
+    from credit.domain.dates import parse_instant
+    rec = create(ctx)
+    clock.advance(minutes=1)
+    score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))  # the thread's connection
+    store = ctx.uow.served_scores
+    pid = store._own.conn.dbapi_connection.info.backend_pid
+    with ctx.uow.engine.connect() as conn:  # (waits until the backend has ended)
+        assert conn.execute(text("SELECT pg_terminate_backend(:p, 60000)"),
+                            {"p": pid}).scalar() is True
+    before = head(ctx)
+    earlier = parse_instant(entry(ctx, rec["audit_position"])["at"])
+    query = ScoreQuery(S1, "housing", AS_OF, known_at=earlier)
+    with pytest.raises(ConnectionLost):
+        score(ctx, EVALUATOR, query)
+    assert head(ctx) == before
+    assert score(ctx, EVALUATOR, query)["trace_id"] == before[0] + 1
     assert verify_chain(ctx)["ok"] is True
 
 
