@@ -1,8 +1,10 @@
 """PostgreSQL's ``audit_append_served`` (migration 0010) writes exactly the entry
 Python's append would write: the same ``position``, ``at`` (its text and microseconds),
 text and hash, for actors and payloads that need escaping and for instants on every
-boundary of the ``at``'s text; it refuses a revoked or expired token's entry, and a
-clock behind the head gives the head's ``at`` + 1 µs (audit_log.next_instant)."""
+boundary of the ``at``'s text, and for the first entry of an empty chain (linked to the
+genesis hash); it refuses a revoked or expired token's entry, the expiry held to the
+``at`` it would write, and a clock behind the head gives the head's ``at`` + 1 µs
+(audit_log.next_instant)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import pytest
 
 from credit.domain import canonical
 from credit.domain.dates import format_instant, from_micros, to_micros
-from credit.persistence.audit_log import entry_text
+from credit.persistence.audit_log import GENESIS, entry_text
 from credit.persistence.served_scores import PendingEntry, ServedScoreStore
 from credit.services.audit import verify_chain
 from credit.services.tokens import revoke_token
@@ -113,4 +115,38 @@ def test_a_revoked_or_expired_token_s_entry_is_not_written(ctx, store):
     store.clock.now = from_micros(after[1] + 1)
     no_expiry = PendingEntry("test.t", "x", "{}", None, actor.token_id)
     assert store.append([no_expiry]) == [None] and head(ctx) == after
+    assert verify_chain(ctx)["ok"] is True
+
+
+@pytest.mark.parametrize("at", [
+    INSTANTS[0],
+    datetime(1969, 12, 31, 23, 59, 59, 999999, UTC),  # −1 µs: the fraction's sign
+    datetime(1969, 12, 31, 23, 59, 58, 500000, UTC),  # −1.5 s
+], ids=["2026", "epoch-1us", "epoch-1.5s"])
+def test_the_first_entry_of_an_empty_chain_follows_the_genesis(ctx, at):
+    """No head (PL/pgSQL's SELECT INTO found no row): position 1, ``at`` = now, linked
+    to the genesis hash, byte for byte Python's."""
+    postgresql_only(ctx)
+    store = ServedScoreStore(ctx.uow.engine, _Clock(at))
+    e = PendingEntry("test.genesis", "评标系统", '{"n":1}', None)
+    [result] = store.append([e])
+    text = entry_text(1, e.kind, format_instant(at), e.actor, e.payload_text, GENESIS)
+    assert result == (1, format_instant(at), canonical.sha256_hex(text))
+    assert _stored(ctx, 1) == (text, canonical.sha256_hex(text), to_micros(at))
+
+
+def test_the_expiry_is_held_to_the_at_written_not_to_the_clock(ctx, store):
+    """A clock behind the head: the entry would be stamped at the head's ``at`` + 1 µs,
+    later than now. A token expiring at that instant writes nothing, though it has not
+    expired by the clock; one expiring a microsecond later is written."""
+    actor = token_actor(ctx, "评标系统丁")
+    before = head(ctx)
+    store.clock.now = from_micros(before[1]) - timedelta(hours=1)
+    at_us = before[1] + 1
+    ending = PendingEntry("test.t", "x", "{}", None, actor.token_id, expires_at_us=at_us)
+    assert store.append([ending]) == [None] and head(ctx) == before
+    later = PendingEntry("test.t", "x", "{}", None, actor.token_id, at_us + 1)
+    [result] = store.append([later])
+    assert result[:2] == (before[0] + 1, format_instant(from_micros(at_us)))
+    assert head(ctx)[:2] == (before[0] + 1, at_us)
     assert verify_chain(ctx)["ok"] is True
