@@ -22,7 +22,8 @@ the head and the token's revocation after it (a PL/pgSQL function's statements e
 a fresh snapshot under READ COMMITTED, which every connection sets when it opens,
 database.make_engine; under a server or role default of REPEATABLE READ or SERIALIZABLE
 the head would be read in the snapshot taken before the lock, and the INSERT would
-collide with the primary key: a 503), derives ``position`` and ``at`` exactly as
+collide with the primary key: a unique violation, which no failure maps, so a 500),
+derives ``position`` and ``at`` exactly as
 audit_log.py does, and inserts the entry. Its text stays Python's: the caller sends the
 pieces before and after the ``at`` (audit_log.entry_pieces), and the function fills in
 the ``at``, the position and the previous hash, the three values known only under the

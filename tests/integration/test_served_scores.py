@@ -385,8 +385,9 @@ def test_postgresql_a_batch_is_never_partly_written(ctx, monkeypatch):
 def test_postgresql_the_one_call_reads_committed_whatever_the_default(ctx, clock):
     """With the server's (or role's) default isolation SERIALIZABLE, a call that waited
     for the lock while another writer appended head + 1 would read the head in its
-    snapshot from before the lock and collide with that entry (a 503): every PostgreSQL
-    connection sets READ COMMITTED itself (database.make_engine)."""
+    snapshot from before the lock and collide with that entry (a unique violation, under
+    REPEATABLE READ too: a 500): every PostgreSQL connection sets READ COMMITTED itself
+    (database.make_engine)."""
     postgresql_only(ctx)
     from credit.persistence.database import make_engine
     from credit.persistence.served_scores import ServedScoreStore
