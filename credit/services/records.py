@@ -288,19 +288,36 @@ def list_records(ctx: ServiceContext, actor: Actor, f: RecordFilter) -> dict:
     return {"items": items, "next": next_}
 
 
-def _event(ctx, uow, actor, row, kind, data, repaired_on=None) -> RecordEventRow:
+def _event(uow, actor: Actor, row: RecordRow, kind: str, data: dict, repaired_on=None
+           ) -> tuple[RecordEventRow, datetime]:
+    """The event row a valid revocation or repair makes (not stored yet) and the ``at``
+    of its entry."""
     at = uow.audit.next_at()
     ev = RecordEventRow(
         id=uow.records.next_event_id(), record_id=row.id, uscc=row.uscc, kind=kind,
         document_no=data["document_no"], reason=data["reason"], repaired_on=repaired_on,
         entered_by=actor.name, recorded_at=format_instant(at),
         audit_position=uow.audit.next_position(), sha256="")
-    facts = event_facts(ev)
-    ev.sha256 = canonical.digest(facts)
+    ev.sha256 = canonical.digest(event_facts(ev))
+    return ev, at
+
+
+def _store_event(ctx: ServiceContext, uow, actor: Actor, row: RecordRow,
+                 events: list[RecordEventRow], ev: RecordEventRow, at: datetime,
+                 idem: IdempotentRequest | None) -> dict:
+    """Store ``ev`` and append its ``record.revoked`` or ``record.repaired`` entry; returns
+    the record as it now is. With ``idem`` (a console form's key, :func:`apply_change`)
+    the reply is remembered and the entry carries its stamp."""
+    events.append(ev)
+    body = record_resource(ctx, row, events)
+    # only a keyed change pays for the reply's text: the API's never is remembered
+    extra = remember(uow, idem, 200, present(RECORD, body), ev.audit_position) if idem \
+        else {}
     uow.records.add_event(ev)
-    uow.audit.append(f"record.{'revoked' if kind == 'revocation' else 'repaired'}",
-                     actor.name, {"event": facts, "sha256": ev.sha256}, uscc=row.uscc, at=at)
-    return ev
+    uow.audit.append(f"record.{'revoked' if ev.kind == 'revocation' else 'repaired'}",
+                     actor.name, {"event": event_facts(ev), "sha256": ev.sha256, **extra},
+                     uscc=row.uscc, at=at)
+    return body
 
 
 def load_target(uow, record_id: int) -> tuple[RecordRow, list[RecordEventRow]]:
@@ -380,28 +397,26 @@ def refuse_repair(ctx: ServiceContext, row: RecordRow, events: list[RecordEventR
                             error="repair_after_expiry", latest_repair_on=original.isoformat())
 
 
-def revoke_in(ctx: ServiceContext, uow, actor: Actor, record_id: int, data: dict
-              ) -> tuple[dict, RecordEventRow]:
+def revoke_in(ctx: ServiceContext, uow, actor: Actor, record_id: int, data: dict,
+              idem: IdempotentRequest | None = None) -> tuple[dict, RecordEventRow]:
     """Inside an open write unit of work: the revocation use case after validation
     (sector, state, the event and its ``record.revoked`` entry)."""
     row, events = load_target(uow, record_id)
     require_sector(actor, row.sector)
     refuse_revocation(row, events)
-    event = _event(ctx, uow, actor, row, "revocation", data)
-    events.append(event)
-    return record_resource(ctx, row, events), event
+    event, at = _event(uow, actor, row, "revocation", data)
+    return _store_event(ctx, uow, actor, row, events, event, at, idem), event
 
 
-def repair_in(ctx: ServiceContext, uow, actor: Actor, record_id: int, data: dict
-              ) -> tuple[dict, RecordEventRow]:
+def repair_in(ctx: ServiceContext, uow, actor: Actor, record_id: int, data: dict,
+              idem: IdempotentRequest | None = None) -> tuple[dict, RecordEventRow]:
     """Inside an open write unit of work: the repair use case after validation (sector,
     every refusal of API.md §3, the event and its ``record.repaired`` entry)."""
     row, events = load_target(uow, record_id)
     require_sector(actor, row.sector)
     refuse_repair(ctx, row, events, data["repaired_on"])
-    event = _event(ctx, uow, actor, row, "repair", data, data["repaired_on"])
-    events.append(event)
-    return record_resource(ctx, row, events), event
+    event, at = _event(uow, actor, row, "repair", data, data["repaired_on"])
+    return _store_event(ctx, uow, actor, row, events, event, at, idem), event
 
 
 def revoke_record(ctx: ServiceContext, actor: Actor, record_id: int, raw) -> dict:
@@ -421,6 +436,27 @@ def repair_record(ctx: ServiceContext, actor: Actor, record_id: int, raw) -> dic
         body, _ = repair_in(ctx, uow, actor, record_id, data)
         uow.commit()
         return body
+
+
+def apply_change(ctx: ServiceContext, actor: Actor, record_id: int, which: str, raw,
+                 idem: IdempotentRequest) -> Outcome:
+    """A revocation (``which='revocation'``) or repair confirmed on a console form, applied
+    once per rendering of the form: ``idem`` holds the form's key, scoped to the token and
+    the console's path (``/records/{id}/revocation``). The first 200 reply is remembered
+    (services/idempotency.py), so a second submit of the same rendering — a double click,
+    a resend — waits on the append lock and gets that reply again instead of 409
+    ``already_revoked`` or ``already_repaired``, which would read as a failure; another
+    rendering (another key) is refused as before. The HTTP routes call
+    :func:`revoke_record` and :func:`repair_record`, which take no key: API.md §3 honours
+    Idempotency-Key only on ``POST /records`` and ``POST /evaluations``."""
+    change_in = revoke_in if which == "revocation" else repair_in
+
+    def write(uow) -> str:
+        data = load_revocation(raw) if which == "revocation" else load_repair(ctx, raw)
+        body, _ = change_in(ctx, uow, actor, record_id, data, idem)
+        return present(RECORD, body)
+
+    return idempotent_write(ctx, actor, idem, 200, write)
 
 
 def check_change(ctx: ServiceContext, actor: Actor, record_id: int, which: str, raw) -> dict:

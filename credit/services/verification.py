@@ -211,10 +211,12 @@ def idempotency_key(token_id, method, path, key) -> str:
     return f"{token_id} {method} {path} {key}"
 
 
-# The entries that create a resource and may carry its Idempotency-Key stamp.
+# The entries that create a resource and may carry its Idempotency-Key stamp; a
+# revocation or repair carries its console form's key (records.apply_change).
 IDEMPOTENT_KINDS = ("record.created", "evaluation.created", "tender.registered",
                     "tender.awarded", "warning.disposed", "agency.rated",
-                    "performance.submitted", "performance.reviewed")
+                    "performance.submitted", "performance.reviewed",
+                    "record.revoked", "record.repaired")
 
 # ----------------------------------------------- the tender loop's tables (WARNINGS.md)
 # Each creating entry carries in ``rows`` one digest per table: of the list of the facts
