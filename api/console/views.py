@@ -173,8 +173,7 @@ def record_new():
         values = {k: v for k, v in request.args.items() if k in ("uscc", "subject_name")}
         return _record_form({"issued_by": g.actor.name, **values})
     body = body_from(request.form, RECORD_FIELDS)
-    key = request.form.get("form_key", "")
-    key = key if _FORM_KEY.match(key) else new_form_key()
+    key = _posted_key()
     step = request.form.get("step") or "review"
     try:
         if step == "review":
@@ -204,38 +203,49 @@ def record(record_id):
 @signed_in("regulator")
 def change(record_id, which):
     """Revoke or repair in two steps: the form (``step=review``) runs every check of the
-    use case and shows a confirmation page; only ``step=confirm`` writes."""
+    use case and shows a confirmation page; only ``step=confirm`` writes — once per
+    rendering of the form (its key), so a double submit is answered like the first."""
     rid = parse_id(record_id, "record")
     form = console.revocation_form if which == "revocation" else console.repair_form
     record_ = form(ctx(), g.actor, rid)
     body = body_from(request.form, REVOCATION_FIELDS if which == "revocation" else REPAIR_FIELDS)
     step = request.form.get("step") if request.method == "POST" else None
+    key = _posted_key()
     try:
         if step == "review":
-            return _confirmation(record_, which,
+            return _confirmation(record_, which, key,
                                  records.check_change(ctx(), g.actor, rid, which, body))
         if step == "confirm":
-            use_case = records.revoke_record if which == "revocation" else records.repair_record
-            use_case(ctx(), g.actor, rid, body)
+            idem = IdempotentRequest(g.actor.token_id, "POST", request.path, key, body)
+            records.apply_change(ctx(), g.actor, rid, which, body, idem)
             flash("已撤销该记录。" if which == "revocation" else "已完成信用修复。", "ok")
             return redirect(url_for(".record", record_id=rid))
     except CreditError as exc:
-        return _change_form(record_, which, request.form, *form_errors(exc), status=exc.status)
-    return _change_form(record_, which, request.form)
+        return _change_form(record_, which, request.form, *form_errors(exc), key=key,
+                            status=exc.status)
+    return _change_form(record_, which, request.form, key=key)
 
 
-def _change_form(record_, which, values, errors=None, general=None, status=200):
+def _posted_key() -> str:
+    """The posted form's key, or a fresh one when none (or a malformed one) was sent:
+    a form opened before keys were rendered still works, it is just not deduplicated."""
+    key = request.form.get("form_key", "")
+    return key if _FORM_KEY.match(key) else new_form_key()
+
+
+def _change_form(record_, which, values, errors=None, general=None, key=None, status=200):
     return render_template("console/change.html", record=record_, which=which, values=values,
                            errors=errors or {}, general=general or [],
+                           form_key=key or new_form_key(),
                            today=ctx().today().isoformat()), status
 
 
-def _confirmation(record_, which, values):
+def _confirmation(record_, which, key, values):
     until = None
     if which == "repair":
         until = console.repaired_valid_until(record_, values["repaired_on"])
     return render_template("console/confirm.html", record=record_, which=which, values=values,
-                           until=until)
+                           until=until, form_key=key)
 
 
 # ------------------------------------------------------------------ traces and audit

@@ -193,10 +193,11 @@ def _change(which):
                     "reason": "已整改"}
         refuse = {"repaired in the future": {"repaired_on": "2026-06-02"},
                   "repaired too early": {"repaired_on": "2026-02-01"}}
-        return Route(f"/records/{{id}}/{which}", "housing", form, required=tuple(form),
-                     refuse=refuse if which == "repair" else {},
+        return Route(f"/records/{{id}}/{which}", "housing", {**form, "form_key": "k" * 20},
+                     required=tuple(form), refuse=refuse if which == "repair" else {},
                      dates=("repaired_on",) if which == "repair" else (),
-                     wrong=("transport", "auditor", "enterprise"), ident=rid)
+                     wrong=("transport", "auditor", "enterprise"), ident=rid, keyed=True,
+                     changed={**form, "form_key": "k" * 20, "reason": "另一理由"})
     return build
 
 

@@ -240,6 +240,8 @@ CASES = [
     Case(RV, "reason left empty", {"reason": ""}, "reason"),
     Case(RV, "reason of 2001", {"reason": LONG * 2001}, "reason"),
     Case(RV, "already revoked", {}, None, setup=_revoked),
+    Case(RV, "key replayed with another body", {"reason": "另一理由"}, None, "confirm",
+         _stored),
     Case(RP, "repaired_on left empty", {"repaired_on": ""}, "repaired_on"),
     Case(RP, "repaired_on no date", {"repaired_on": "2026-04-31"}, "repaired_on"),
     Case(RP, "repaired in the future", {"repaired_on": "2026-06-02"}, "repaired_on"),
@@ -250,6 +252,8 @@ CASES = [
          setup=_record("BID-BAN", valid_until="2027-01-01", document_no="绍柯建罚〔2026〕5号")),
     Case(RP, "already repaired", {}, None, setup=_repaired),
     Case(RP, "already revoked", {}, None, setup=_revoked),
+    Case(RP, "key replayed with another body", {"reason": "另一理由"}, None, "confirm",
+         _stored),
     Case(RP, "document_no left empty", {"document_no": ""}, "document_no"),
     Case(RP, "reason of 2001", {"reason": LONG * 2001}, "reason"),
     # the enterprise's repair application and objection
