@@ -8,7 +8,8 @@ api/auth.py; this replaces ``pool_pre_ping``). Lost *during or after* it, the ou
 unknown, and a busy or unreachable database (an ``OperationalError``) is a 503 either way
 (:class:`Unavailable`). So is a database that cannot be read at all: SQLite's "file is
 not a database" and "database disk image is malformed" are the driver's base
-``DatabaseError`` itself, and a database never migrated is PostgreSQL's undefined table
+``DatabaseError`` itself, and a database never migrated is PostgreSQL's undefined table,
+or its undefined ``audit_append_served`` when migration 0010 was not applied
 (:func:`unreadable`; SQLite's "no such table" is operational already). A misconfigured
 or broken database is its state, not a bug in the request (and for ``credit audit
 verify`` it is "cannot be reached", exit 2, not a chain that is "not intact", exit 1).
@@ -46,7 +47,26 @@ def unreadable(driver_error: BaseException) -> bool:
     """The driver's own base ``DatabaseError``, none of its subclasses: the file (or
     server) answered, but not as a database (module docstring); or a database without
     the service's tables, the same state on both backends."""
-    return type(driver_error).__name__ == "DatabaseError" or _no_such_relation(driver_error)
+    return (type(driver_error).__name__ == "DatabaseError" or _no_such_relation(driver_error)
+            or _no_append_function(driver_error))
+
+
+#: PostgreSQL's SQLSTATE for a function that does not exist (or no function of that
+#: name takes such arguments).
+_UNDEFINED_FUNCTION = "42883"
+#: The one server function the service calls (migration 0010, served_scores.py).
+_APPEND_FUNCTION = "audit_append_served"
+
+
+def _no_append_function(driver_error: BaseException) -> bool:
+    """42883 naming ``audit_append_served``: a database not migrated to 0010 (``credit db
+    upgrade`` not run), the same state as a missing table. PostgreSQL words a call with
+    arguments no version of it takes the same way; the service's one call of it is held
+    to the function by tests/integration/test_served_append_function.py."""
+    if getattr(driver_error, "sqlstate", None) != _UNDEFINED_FUNCTION:
+        return False
+    diag = getattr(driver_error, "diag", None)
+    return _APPEND_FUNCTION in (getattr(diag, "message_primary", None) or "")
 
 
 def _no_such_relation(driver_error: BaseException) -> bool:

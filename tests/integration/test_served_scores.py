@@ -690,3 +690,18 @@ def test_a_score_stamped_at_a_known_at_after_the_expiry_is_refused(ctx, clock):
     body = score(ctx, actor, ScoreQuery(S1, "housing", AS_OF, known_at=soon))
     assert body["trace_id"] == before[0] + 1 and entry(ctx, before[0] + 1)["at"] == \
         body["known_at"]
+
+
+def test_postgresql_a_database_without_the_append_function_is_503(ctx):
+    """A database not migrated to 0010 (``credit db upgrade`` not run after an update)
+    cannot take the one call: 503, as for any database without the service's schema
+    (failures.py), not a 500; nothing written."""
+    postgresql_only(ctx)
+    from sqlalchemy import text
+    create(ctx)
+    before = head(ctx)
+    with ctx.uow.engine.begin() as conn:
+        conn.execute(text("DROP FUNCTION audit_append_served"))
+    with pytest.raises(Unavailable):
+        score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    assert head(ctx) == before
