@@ -211,8 +211,7 @@ class ServedScoreStore:
         self.wal = wal or WalSync.for_engine(engine)
         self.clock = clock
         self.postgres = engine.dialect.name == "postgresql"
-        sql = {"head": _HEAD,
-               "at_head": _AT_HEAD.format(
+        sql = {"at_head": _AT_HEAD.format(
                    **_JSON[engine.dialect.name],
                    record_columns=", ".join(f"r.{c}" for c in RECORD_COLUMNS),
                    event_columns=", ".join(f"e.{c}" for c in EVENT_COLUMNS))}
