@@ -452,18 +452,22 @@ def apply_change(ctx: ServiceContext, actor: Actor, record_id: int, which: str, 
     change_in = revoke_in if which == "revocation" else repair_in
 
     def write(uow) -> str:
-        data = load_revocation(raw) if which == "revocation" else load_repair(ctx, raw)
-        body, _ = change_in(ctx, uow, actor, record_id, data, idem)
+        body, _ = change_in(ctx, uow, actor, record_id, load_change(ctx, which, raw), idem)
         return present(RECORD, body)
 
     return idempotent_write(ctx, actor, idem, 200, write)
+
+
+def load_change(ctx: ServiceContext, which: str, raw) -> dict:
+    """A revocation's (``which='revocation'``) or a repair's validated body."""
+    return load_revocation(raw) if which == "revocation" else load_repair(ctx, raw)
 
 
 def check_change(ctx: ServiceContext, actor: Actor, record_id: int, which: str, raw) -> dict:
     """Every check the revocation (``which='revocation'``) or repair use case makes,
     writing nothing: the review step of a confirmation page refuses exactly what the
     final step would. Returns the validated body (dates as ISO text)."""
-    data = load_revocation(raw) if which == "revocation" else load_repair(ctx, raw)
+    data = load_change(ctx, which, raw)
     with ctx.uow(write=False) as uow:
         row, events = load_target(uow, record_id)
         require_sector(actor, row.sector)
