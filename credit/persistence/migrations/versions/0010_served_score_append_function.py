@@ -20,9 +20,11 @@ Python's for the same inputs, and ``credit audit verify`` re-hashes every entry.
 
 The ``at`` is formatted from its microseconds: whole seconds and the microseconds
 apart, each turned into an interval (a product PostgreSQL computes in double precision,
-exact here: both stay far below 2**53 µs), added to 1970-01-01 08:00 (China Standard
-Time, UTC+8, no daylight saving), so the text is ``YYYY-MM-DDTHH:MM:SS.ffffff+08:00``
-to the microsecond. to_char's numeric fields do not depend on the locale.
+exact: a count of seconds times 10**6 = 2**6 * 15625 loses no bit anywhere in the
+timestamp range; checked against Python for years 1 to 9999), added to 1970-01-01
+08:00 (China Standard Time, UTC+8, no daylight saving), so the text is
+``YYYY-MM-DDTHH:MM:SS.ffffff+08:00`` to the microsecond. to_char's numeric fields do
+not depend on the locale.
 
 A later change to the function is a new revision that replaces it, never an edit here.
 SQLite has no stored functions and needs none: its appends cost no round trip.
