@@ -105,6 +105,7 @@ from sqlalchemy import Engine, event
 
 from credit.domain.dates import to_micros
 from credit.domain.records import Record, RecordEvent
+from credit.domain.token_expiry import expired_at
 from credit.errors import Unavailable
 
 from .append_queue import AppendQueue
@@ -343,7 +344,7 @@ class ServedScoreStore:
         params, results, rows = {}, [], 0
         for e in entries:
             at = next_instant(head, self.clock())
-            if e.expires_at_us is not None and to_micros(at) >= e.expires_at_us:
+            if expired_at(e.expires_at_us, to_micros(at)):
                 results.append(None)
                 continue
             row, at_text = entry_row(head, e.kind, e.actor, e.payload_text, e.uscc, at)

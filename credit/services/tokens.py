@@ -13,6 +13,7 @@ from typing import Iterator
 from credit.domain.dates import format_instant, from_micros, to_micros
 from credit.domain.model import SECTORS
 from credit.domain.storable_text import unstorable
+from credit.domain.token_expiry import expired_at
 from credit.errors import InvalidInput, Unauthenticated
 from credit.persistence.tables import TokenRow
 from credit.uscc import InvalidUSCC, normalise_uscc
@@ -120,7 +121,7 @@ def list_tokens(ctx: ServiceContext) -> list[dict]:
                  "created_at": t.created_at, "revoked": t.id in revoked,
                  "expires_at": (format_instant(from_micros(t.expires_at_us))
                                 if t.expires_at_us is not None else None),
-                 "expired": t.expires_at_us is not None and t.expires_at_us <= now}
+                 "expired": expired_at(t.expires_at_us, now)}
                 for t in uow.tokens.all()]
 
 
@@ -188,7 +189,7 @@ def _facts(row) -> _Facts:
 
 
 def _expired(ctx: ServiceContext, row) -> str | None:
-    if row.expires_at_us is not None and row.expires_at_us <= to_micros(ctx.clock()):
+    if expired_at(row.expires_at_us, to_micros(ctx.clock())):
         return f"token {row.id} expired"
     return None
 
@@ -221,7 +222,7 @@ def confirm_under_lock(uow, actor: Actor) -> None:
 def confirm_alive_at(actor: Actor, at: datetime) -> None:
     """Refuse (401) an actor whose token will have expired by ``at``, the instant its
     entry is stamped: no entry a token causes is stamped at or after its expiry."""
-    if actor.expires_at_us is not None and to_micros(at) >= actor.expires_at_us:
+    if expired_at(actor.expires_at_us, to_micros(at)):
         refuse_ended(actor)
 
 
@@ -260,7 +261,7 @@ def actor_in(ctx: ServiceContext, uow, token_id: int) -> Actor:
     """:func:`actor_by_id` inside an open unit of work."""
     row = uow.tokens.get(token_id) if isinstance(token_id, int) else None
     valid = (row is not None and not uow.tokens.is_revoked(row.id)
-             and (row.expires_at_us is None or row.expires_at_us > to_micros(ctx.clock())))
+             and not expired_at(row.expires_at_us, to_micros(ctx.clock())))
     if not valid:
         raise Unauthenticated("The signed-in token is unknown, revoked or expired.")
     return actor_of(row)
