@@ -6,7 +6,9 @@ Each use case is one transaction. Submitting appends ``application.submitted``;
 deciding appends ``application.decided`` — and, when a repair or an objection is
 accepted, performs the repair or the revocation of API.md §3 in the same transaction
 through the same use-case code (:func:`records.repair_in`, :func:`records.revoke_in`),
-so every rule, refusal and audit entry is the existing one. Applications and decisions
+so every rule, refusal and audit entry is the existing one. A decision confirmed on the
+console's form is taken once per rendering of the form (:func:`decide_once`), so a
+double submit is answered like the first. Applications and decisions
 are append-only rows, each hashed; the creating entry carries the hash and ``audit
 verify`` re-checks them (their ``VerifiedTable`` entries in services/verification.py).
 """
@@ -23,8 +25,10 @@ from credit.persistence.tables import ApplicationDecisionRow, ApplicationRow
 
 from . import records
 from .context import Actor, ServiceContext
+from .idempotency import IdempotentRequest, Outcome, idempotent_write, remember
 from .inputs import ApplicationInput, DecisionInput, FieldErrors, load
 from .paging import page
+from .resources import APPLICATION, present
 from .tokens import write_as
 
 
@@ -147,29 +151,62 @@ def _perform(ctx: ServiceContext, uow, actor: Actor, app: ApplicationRow, data: 
     return event
 
 
+def _decide_in(ctx: ServiceContext, uow, actor: Actor, application_id: int, data: dict,
+               idem: IdempotentRequest | None) -> dict:
+    """Inside an open write unit of work: the decision after validation (sector, state,
+    the repair or revocation an acceptance performs, the decision and its
+    ``application.decided`` entry). With ``idem`` (a console form's key,
+    :func:`decide_once`) the reply is remembered and the entry carries its stamp."""
+    app = _decidable(uow, actor, application_id)
+    event = _perform(ctx, uow, actor, app, data)
+    at = uow.audit.next_at()
+    decision = ApplicationDecisionRow(
+        application_id=app.id, action=data["action"], reason=data["reason"],
+        document_no=data.get("document_no"),
+        record_event_id=event.id if event is not None else None, decided_by=actor.name,
+        decided_at=format_instant(at), audit_position=uow.audit.next_position(), sha256="")
+    facts = decision_facts(decision)
+    decision.sha256 = canonical.digest(facts)
+    body = resource(app, decision)
+    # only a keyed decision pays for the reply's text: the API's never is remembered
+    extra = remember(uow, idem, 200, present(APPLICATION, body), decision.audit_position) \
+        if idem else {}
+    uow.applications.add_decision(decision)
+    uow.audit.append("application.decided", actor.name,
+                     {"decision": facts, "uscc": app.uscc, "sha256": decision.sha256, **extra},
+                     uscc=app.uscc, at=at)
+    return body
+
+
 def decide(ctx: ServiceContext, actor: Actor, application_id: int, raw) -> dict:
     """The regulator of the record's sector accepts or rejects an application. An
     acceptance that the record's state refuses (revoked or repaired meanwhile) answers
     that 409 and leaves the application pending."""
     data = load_decision(raw)
     with write_as(ctx, actor) as uow:
-        app = _decidable(uow, actor, application_id)
-        event = _perform(ctx, uow, actor, app, data)
-        at = uow.audit.next_at()
-        decision = ApplicationDecisionRow(
-            application_id=app.id, action=data["action"], reason=data["reason"],
-            document_no=data.get("document_no"),
-            record_event_id=event.id if event is not None else None, decided_by=actor.name,
-            decided_at=format_instant(at), audit_position=uow.audit.next_position(), sha256="")
-        facts = decision_facts(decision)
-        decision.sha256 = canonical.digest(facts)
-        uow.applications.add_decision(decision)
-        uow.audit.append("application.decided", actor.name,
-                         {"decision": facts, "uscc": app.uscc, "sha256": decision.sha256},
-                         uscc=app.uscc, at=at)
-        body = resource(app, decision)
+        body = _decide_in(ctx, uow, actor, application_id, data, None)
         uow.commit()
         return body
+
+
+def decide_once(ctx: ServiceContext, actor: Actor, application_id: int, raw,
+                idem: IdempotentRequest) -> Outcome:
+    """A decision confirmed on a console form, taken once per rendering of the form:
+    ``idem`` holds the form's key, scoped to the token and the console's path
+    (``/applications/{id}``). The first 200 reply is remembered
+    (services/idempotency.py), so a second submit of the same rendering — a double
+    click, a resend — waits on the append lock and gets that reply again instead of 409
+    ``already_decided``, which would read as a failure; the same key with another
+    decision is 409 ``idempotency_key_reused``; another rendering (another key) is
+    refused ``already_decided`` as before. The HTTP route calls :func:`decide`, which
+    takes no key: API.md §3 honours Idempotency-Key only on ``POST /records`` and
+    ``POST /evaluations``."""
+    def write(uow) -> str:
+        # validated after the key is looked up, as API.md §1 orders it (step 7 before 8)
+        data = load_decision(raw)
+        return present(APPLICATION, _decide_in(ctx, uow, actor, application_id, data, idem))
+
+    return idempotent_write(ctx, actor, idem, 200, write)
 
 
 def check_decision(ctx: ServiceContext, actor: Actor, application_id: int, raw) -> dict:
