@@ -4,14 +4,24 @@ confirmation step (the review runs every check of the decision, writing nothing)
 
 from __future__ import annotations
 
+import json
+
 from flask import flash, g, redirect, render_template, request, url_for
 
 from api.console import bp
 from api.console.access import ctx, own_subject, signed_in
-from api.console.forms import APPLICATION_FIELDS, DECISION_FIELDS, body_from, form_errors
+from api.console.forms import (
+    APPLICATION_FIELDS,
+    DECISION_FIELDS,
+    body_from,
+    form_errors,
+    new_form_key,
+    posted_form_key,
+)
 from api.http import parse_id
 from credit.errors import CreditError, NotFound
 from credit.services import applications, console, records
+from credit.services.idempotency import IdempotentRequest
 from credit.services.resources import APPLICATION_STATUSES
 
 STATUS_FILTERS = APPLICATION_STATUSES
@@ -60,40 +70,44 @@ def apply(record_id, kind):
     return redirect(url_for(".applications_list"))
 
 
-def _detail(app, decision_values=None, errors=None, general=None, status=200):
+def _detail(app, decision_values=None, errors=None, general=None, key=None, status=200):
     record = records.get_record(ctx(), g.actor, app["record_id"])
     may_decide = (g.actor.role == "regulator" and app["sector"] in g.actor.sectors
                   and app["status"] == "pending")
     return render_template("console/application.html", app=app, record=record,
                            may_decide=may_decide, values=decision_values or {},
-                           errors=errors or {}, general=general or []), status
+                           errors=errors or {}, general=general or [],
+                           form_key=key or new_form_key()), status
 
 
 @bp.route("/applications/<application_id>", methods=["GET", "POST"])
 @signed_in("regulator", "auditor", "admin", "enterprise")
 def application(application_id):
     """One application; its regulator decides in two steps (``step=review`` checks
-    everything and shows what will happen; only ``step=confirm`` writes)."""
+    everything and shows what will happen; only ``step=confirm`` writes — once per
+    rendering of the form (its key), so a double submit is answered like the first)."""
     aid = parse_id(application_id, "application")
     app = applications.get_application(ctx(), g.actor, aid)
     if request.method == "GET":
         return _detail(app)
     body = body_from(request.form, DECISION_FIELDS)
     step = request.form.get("step") or "review"
+    key = posted_form_key(request.form)
     try:
         if step == "review":
             checked = applications.check_decision(ctx(), g.actor, aid, body)
             return render_template("console/application_confirm.html", app=app,
                                    record=records.get_record(ctx(), g.actor, app["record_id"]),
-                                   decision=checked["decision"], typed=body)
+                                   decision=checked["decision"], typed=body, form_key=key)
         if step == "confirm":
-            done = applications.decide(ctx(), g.actor, aid, body)
+            idem = IdempotentRequest(g.actor.token_id, "POST", request.path, key, body)
+            done = json.loads(applications.decide_once(ctx(), g.actor, aid, body, idem).body)
             flash(f"已{'同意' if done['status'] == 'accepted' else '不予同意'}申请 #{aid}，"
                   "并写入审计日志。", "ok")
             return redirect(url_for(".application", application_id=aid))
     except CreditError as exc:
         if isinstance(exc, NotFound):
             raise
-        return _detail(app, request.form, *form_errors(exc, shown=DECISION_FIELDS),
+        return _detail(app, request.form, *form_errors(exc, shown=DECISION_FIELDS), key=key,
                        status=exc.status)
-    return _detail(app, request.form)
+    return _detail(app, request.form, key=key)

@@ -34,6 +34,16 @@ def new_form_key() -> str:
     return secrets.token_urlsafe(24)
 
 
+_FORM_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def posted_form_key(form) -> str:
+    """The posted form's key, or a fresh one when none (or a malformed one) was sent:
+    a form opened before keys were rendered still works, it is just not deduplicated."""
+    key = form.get("form_key", "")
+    return key if _FORM_KEY.match(key) else new_form_key()
+
+
 _USCC_PART = {
     "positions 1–8": "第 1–8 位须为数字 0-9",
     "positions 9–17": "第 9–17 位须为数字或字母（不含 I、O、S、V、Z）",

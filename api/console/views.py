@@ -31,6 +31,7 @@ from api.console.forms import (
     body_from,
     form_errors,
     new_form_key,
+    posted_form_key,
     zh,
 )
 from api.console.labels import KINDS
@@ -42,7 +43,6 @@ from credit.services import applications, audit, console, records, scoring, subj
 from credit.services.idempotency import IdempotentRequest
 from credit.uscc import InvalidUSCC, normalise_uscc
 
-_FORM_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # A search that looks like a USCC (letters and digits, about 18 of them) rather than a name.
 _USCC_LIKE = re.compile(r"[0-9A-Za-z]{15,21}")
 # Up to this many audit entries the audit page re-verifies the whole chain on each view.
@@ -173,7 +173,7 @@ def record_new():
         values = {k: v for k, v in request.args.items() if k in ("uscc", "subject_name")}
         return _record_form({"issued_by": g.actor.name, **values})
     body = body_from(request.form, RECORD_FIELDS)
-    key = _posted_key()
+    key = posted_form_key(request.form)
     step = request.form.get("step") or "review"
     try:
         if step == "review":
@@ -210,7 +210,7 @@ def change(record_id, which):
     record_ = form(ctx(), g.actor, rid)
     body = body_from(request.form, REVOCATION_FIELDS if which == "revocation" else REPAIR_FIELDS)
     step = request.form.get("step") if request.method == "POST" else None
-    key = _posted_key()
+    key = posted_form_key(request.form)
     try:
         if step == "review":
             return _confirmation(record_, which, key,
@@ -224,13 +224,6 @@ def change(record_id, which):
         return _change_form(record_, which, request.form, *form_errors(exc), key=key,
                             status=exc.status)
     return _change_form(record_, which, request.form, key=key)
-
-
-def _posted_key() -> str:
-    """The posted form's key, or a fresh one when none (or a malformed one) was sent:
-    a form opened before keys were rendered still works, it is just not deduplicated."""
-    key = request.form.get("form_key", "")
-    return key if _FORM_KEY.match(key) else new_form_key()
 
 
 def _change_form(record_, which, values, errors=None, general=None, key=None, status=200):
