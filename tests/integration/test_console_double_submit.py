@@ -1,4 +1,5 @@
-"""A double submit of the console's revocation or repair form, on both backends.
+"""A double submit of the console's revocation or repair form, or of its decision on a
+repair application or objection, on both backends.
 
 A regulator who clicks "确认撤销" (or "确认修复") twice, or resends the page after a
 timeout, sends the same rendering of the form twice: the change is applied once and the
@@ -7,7 +8,8 @@ same notice), not a 409 that reads as if the action had failed. The form's key (
 rendering of the form, carried through the review step) is what makes the two submits
 the same; a genuinely new submission — another rendering, after the record was already
 revoked or repaired — is still refused with the Chinese 409 message. Two submits racing
-in two threads apply once too: the second waits on the append lock, then replays.
+in two threads apply once too: the second waits on the append lock, then replays. The
+decision form (/applications/{id}) behaves alike; its tests are at the end.
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ import threading
 from html import unescape
 
 import pytest
+from sqlalchemy import func, select
 
+from credit.persistence.tables import ApplicationDecisionRow
+from credit.services import applications
 from credit.services.audit import verify_chain
+from credit.services.tokens import authenticate, create_token
 from credit.services.verification import idempotency_key
 from tests.integration.helpers import all_entries, counts, tamper
 
-from .test_console_pages import SECRET_KEY, Browser, add_record, signed_in, text
+from .test_console_pages import S1, SECRET_KEY, Browser, add_record, signed_in, text
 
 pytestmark = pytest.mark.db
 
@@ -45,7 +51,6 @@ def app(ctx):
 
 @pytest.fixture
 def housing(ctx):
-    from credit.services.tokens import create_token
     return create_token(ctx, "test", role="regulator", name="柯桥区住房和城乡建设局",
                         sectors=["housing"])[1]
 
@@ -220,3 +225,197 @@ def test_the_api_still_ignores_an_idempotency_key_here(ctx, app, housing, which)
     assert again.get_json()["error"] == ("already_revoked" if which == "revocation"
                                          else "already_repaired")
     assert counts(ctx)["idempotency"] == 0
+
+
+# ------------------------------------------------------------------ an application's decision
+# The regulator's decision on a repair application or an objection (/applications/{id})
+# is keyed the same way: its key is rendered with the decision form and carried through
+# the review page, so a double click on "确认同意" / "确认不予同意" decides once and both
+# submits see "已同意申请 #n" (or "已不予同意申请 #n"), not the 409 "该申请已经处理".
+
+DECISIONS = {  # (kind applied for, what the regulator types)
+    "accepted objection": ("objection", {"action": "accept", "document_no": "绍柯建复〔2026〕2号",
+                                         "reason": "复议决定撤销原处罚"}),
+    "accepted repair": ("repair", {"action": "accept", "document_no": "绍柯建修〔2026〕3号",
+                                   "reason": "整改到位，同意修复"}),
+    "rejection": ("repair", {"action": "reject", "reason": "整改材料不完整，不予修复"}),
+}
+DECIDED = {"accept": "已同意申请", "reject": "已不予同意申请"}
+ALREADY_DECIDED = "该申请已经处理，不能再次处理。"
+# what every keyed console form says of its key sent again with another body (forms._CODES)
+KEY_REUSED = "此表单已用不同内容提交过"
+
+
+@pytest.fixture
+def enterprise(ctx):
+    return create_token(ctx, "test", role="enterprise", name="浙江柯桥建工集团有限公司",
+                        uscc=S1)[1]
+
+
+def applied(ctx, housing, enterprise, kind: str) -> int:
+    """An application of ``kind`` by the record's enterprise, pending: its id."""
+    record = add_record(ctx, housing)
+    body = {"kind": kind, "reason": "原处罚所依据的事实有误"}
+    if kind == "repair":
+        body["requested_repair_on"] = "2026-05-01"
+    return applications.submit(ctx, authenticate(ctx, enterprise), record["id"], body)["id"]
+
+
+def decision_form(b: Browser, path: str, typed: dict) -> dict:
+    """Open the application (one rendering of its decision form), fill it in, review
+    it: the confirm page's form, whose button the regulator then clicks."""
+    opened = b.get(path)
+    assert opened.status_code == 200 and 'id="decision-form"' in text(opened)
+    review = b.post(path, {**dict(_last_form(opened.get_data(as_text=True))), **typed,
+                           "step": "review"})
+    assert review.status_code == 200, text(review)[:2000]
+    return {**dict(_last_form(review.get_data(as_text=True))), "step": "confirm"}
+
+
+def decisions(ctx) -> int:
+    """How many decisions were ever taken (a decision is one row, never updated)."""
+    with ctx.uow(write=False) as uow:
+        return uow.session.execute(
+            select(func.count()).select_from(ApplicationDecisionRow)).scalar()
+
+
+@pytest.mark.parametrize("case", list(DECISIONS))
+def test_a_double_submit_of_a_decision_decides_once_and_answers_both_alike(
+        ctx, app, housing, enterprise, case):
+    kind, typed = DECISIONS[case]
+    aid = applied(ctx, housing, enterprise, kind)
+    path = f"/applications/{aid}"
+    b = signed_in(app, housing)
+    form = decision_form(b, path, typed)
+    assert form["form_key"]  # the rendering's key came through the review page
+    clicked_again = twin(app, b)
+    before = counts(ctx)
+
+    first = b.post(path, form)
+    again = clicked_again.post(path, form)  # the double click, or "resend" after a timeout
+
+    assert first.status_code == again.status_code == 302, text(again)[:2000]
+    assert again.headers["Location"] == first.headers["Location"] == path
+    said = f"{DECIDED[typed['action']]} #{aid}"
+    assert said in notice(b, first)
+    assert said in notice(clicked_again, again)  # the same notice, not a 409
+    assert said in notice(b, b.post(path, form))  # a resend after the first answer came
+    after = counts(ctx)
+    accepted = typed["action"] == "accept"
+    assert decisions(ctx) == 1
+    assert after["events"] == before["events"] + accepted  # one repair or revocation
+    assert after["audit"] == before["audit"] + 1 + accepted  # and application.decided
+    assert after["idempotency"] == before["idempotency"] + 1
+    assert verify_chain(ctx)["ok"] is True  # the remembered answer is covered by its entry
+
+
+def test_another_rendering_after_the_decision_is_refused_in_chinese(ctx, app, housing,
+                                                                      enterprise):
+    aid = applied(ctx, housing, enterprise, "objection")
+    path = f"/applications/{aid}"
+    b = signed_in(app, housing)
+    _, typed = DECISIONS["accepted objection"]
+    assert b.post(path, decision_form(b, path, typed)).status_code == 302
+    before = counts(ctx)
+
+    assert 'id="decision-form"' not in text(b.get(path))  # decided: no form to submit
+    # a decision page kept open in another tab (another key), at either step
+    for step in ("review", "confirm"):
+        resp = b.post(path, {**typed, "form_key": "another-rendering-0123456789",
+                             "step": step})
+        assert resp.status_code == 409 and ALREADY_DECIDED in text(resp), text(resp)[:2000]
+        assert KEY_REUSED not in text(resp)
+    assert counts(ctx) == before and decisions(ctx) == 1
+
+
+def test_the_same_decision_key_with_another_decision_is_refused_and_writes_nothing(
+        ctx, app, housing, enterprise):
+    """The key names one rendering: after the first confirm was taken, "返回修改", the
+    other choice and the same key again is not the same submission — 409
+    ``idempotency_key_reused``, shown with the words every keyed console form uses."""
+    aid = applied(ctx, housing, enterprise, "repair")
+    path = f"/applications/{aid}"
+    b = signed_in(app, housing)
+    form = decision_form(b, path, DECISIONS["accepted repair"][1])
+    assert b.post(path, form).status_code == 302
+    before = counts(ctx)
+    changed = b.post(path, {**form, **DECISIONS["rejection"][1]})
+    assert changed.status_code == 409 and KEY_REUSED in text(changed), text(changed)[:2000]
+    assert counts(ctx) == before and decisions(ctx) == 1
+    assert "已同意" in text(b.get(path))  # the first decision stands
+
+
+def test_two_decision_submits_racing_in_two_threads_decide_once(ctx, app, housing,
+                                                                enterprise):
+    aid = applied(ctx, housing, enterprise, "repair")
+    path = f"/applications/{aid}"
+    first = signed_in(app, housing)
+    form = decision_form(first, path, DECISIONS["accepted repair"][1])
+    second = twin(app, first)  # a second click while the first is in flight
+    before = counts(ctx)
+
+    barrier = threading.Barrier(2)
+    answers: list = [None, None]
+
+    def submit(i: int, b: Browser) -> None:
+        barrier.wait(timeout=30)
+        answers[i] = b.post(path, form)
+
+    threads = [threading.Thread(target=submit, args=(i, b))
+               for i, b in enumerate((first, second))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert [a.status_code for a in answers] == [302, 302], [text(a)[:500] for a in answers]
+    assert {a.headers["Location"] for a in answers} == {path}
+    after = counts(ctx)
+    assert (after["events"], after["audit"]) == (before["events"] + 1, before["audit"] + 2)
+    assert decisions(ctx) == 1
+    assert verify_chain(ctx)["ok"] is True
+
+
+def test_the_remembered_decision_is_checked_against_its_entry(ctx, app, housing, enterprise):
+    """The decision form's key is kept like an API key: its row is hashed in the
+    ``application.decided`` entry (not the repair's), ``audit verify`` finds an edited
+    row, and an edited row is never replayed."""
+    aid = applied(ctx, housing, enterprise, "repair")
+    path = f"/applications/{aid}"
+    b = signed_in(app, housing)
+    form = decision_form(b, path, DECISIONS["accepted repair"][1])
+    assert b.post(path, form).status_code == 302
+    repaired, decided = all_entries(ctx)[-2:]
+    assert (repaired["kind"], decided["kind"]) == ("record.repaired", "application.decided")
+    assert "idempotency" not in repaired["payload"]
+    stamp = decided["payload"]["idempotency"]
+    assert (stamp["method"], stamp["path"], stamp["key"]) == ("POST", path, form["form_key"])
+    assert verify_chain(ctx)["ok"] is True
+
+    assert tamper(ctx, "idempotency_keys", "UPDATE idempotency_keys SET body = :b "
+                  "WHERE path = :p", {"b": '{"forged": true}', "p": path}) == 1
+    bad = verify_chain(ctx)["first_bad"]
+    assert (bad["problem"], bad["table"], bad["id"]) == (
+        "row_mismatch", "idempotency_keys",
+        idempotency_key(stamp["token_id"], "POST", path, form["form_key"]))
+    before = counts(ctx)
+    assert b.post(path, form).status_code == 500  # integrity_failure: not replayed
+    assert counts(ctx) == before
+
+
+def test_the_api_still_ignores_an_idempotency_key_on_a_decision(ctx, app, housing,
+                                                                 enterprise):
+    """API.md §3 honours Idempotency-Key on POST /records and /evaluations only: a
+    decision sent twice with one key is refused ``already_decided`` the second time, as
+    before, and nothing is remembered for it."""
+    aid = applied(ctx, housing, enterprise, "repair")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {housing}", "Idempotency-Key": "api-key-1"}
+    path = f"/api/v1/applications/{aid}/decision"
+    typed = DECISIONS["rejection"][1]
+    first = client.post(path, json=typed, headers=headers)
+    again = client.post(path, json=typed, headers=headers)
+    assert first.status_code == 200 and first.get_json()["status"] == "rejected"
+    assert again.status_code == 409 and again.get_json()["error"] == "already_decided"
+    assert counts(ctx)["idempotency"] == 0
+    assert "idempotency" not in all_entries(ctx)[-1]["payload"]
