@@ -223,11 +223,12 @@ def _application(tctx, s) -> Route:
     aid = applications.submit(tctx, authenticate(tctx, s["enterprise"]), rid,
                               {"kind": "objection", "reason": "原处罚决定已被复议撤销"})["id"]
     form = {"action": "accept", "document_no": "绍柯建撤〔2026〕9号", "reason": "经复核同意撤销"}
-    return Route("/applications/{id}", "housing", form,
+    return Route("/applications/{id}", "housing", {**form, "form_key": "k" * 20},
                  required=("action", "reason", "document_no"),
                  refuse={"no such action": {"action": "approve"},
                          "reason too short": {"reason": "同意"}},
-                 wrong=("transport", "enterprise", "other_enterprise", "auditor"), ident=aid)
+                 wrong=("transport", "enterprise", "other_enterprise", "auditor"), ident=aid,
+                 keyed=True, changed={**form, "form_key": "k" * 20, "action": "reject"})
 
 
 def _disposal(tctx, s) -> Route:

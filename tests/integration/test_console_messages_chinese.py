@@ -284,6 +284,8 @@ CASES = [
     Case(AD, "accepted without document_no", {"document_no": ""}, "document_no"),
     Case(AD, "document_no of 101", {"document_no": LONG * 101}, "document_no"),
     Case(AD, "already decided", {}, None, setup=_decided),
+    Case(AD, "key replayed with another decision", {"action": "reject"}, None, "confirm",
+         _stored, says="此表单已用不同内容提交过"),
     Case(AD, "the record revoked meanwhile", {}, None, setup=_record_revoked_meanwhile),
     # a warning's disposal (tender_inputs.DisposalIn, warnings._against_warning)
     Case(D, "no such action", {"action": "delete"}, "action"),
