@@ -222,13 +222,16 @@ def change(record_id, which):
             return redirect(url_for(".record", record_id=rid))
     except CreditError as exc:
         return _change_form(record_, which, request.form, *form_errors(exc), key=key,
-                            status=exc.status)
+                            refused=exc.error, status=exc.status)
     return _change_form(record_, which, request.form, key=key)
 
 
-def _change_form(record_, which, values, errors=None, general=None, key=None, status=200):
+def _change_form(record_, which, values, errors=None, general=None, key=None, refused=None,
+                 status=200):
+    """``refused``: the refusal's code, so the page does not repeat a refusal its notice of
+    the record's state already says."""
     return render_template("console/change.html", record=record_, which=which, values=values,
-                           errors=errors or {}, general=general or [],
+                           errors=errors or {}, general=general or [], refused=refused,
                            form_key=key or new_form_key(),
                            today=ctx().today().isoformat()), status
 
