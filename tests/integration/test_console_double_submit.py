@@ -41,6 +41,8 @@ TYPED = {
 DONE = {"revocation": "已撤销该记录。", "repair": "已完成信用修复。"}
 # what the 409 page says where the form was (console/change.html, from the record's state)
 REFUSED = {"revocation": "该记录已被撤销", "repair": "该记录已完成信用修复"}
+# what every keyed console form says of its key sent again with another body (forms._CODES)
+KEY_REUSED = "此表单已用不同内容提交过"
 
 
 @pytest.fixture
@@ -128,6 +130,8 @@ def test_another_rendering_after_the_change_is_refused_in_chinese(ctx, app, hous
     for step in ("review", "confirm"):
         resp = b.post(path, {**fresh, "step": step})
         assert resp.status_code == 409 and REFUSED[which] in text(resp), text(resp)[:2000]
+        # said once, by the page's notice: the refusal does not repeat it
+        assert text(resp).count(REFUSED[which]) == 1 and "未保存" not in text(resp)
     # a confirm page kept open in another tab, with a different document number
     other = b.post(path, {**fresh, "form_key": "a-third-rendering-012345678",
                           "document_no": "另一文号", "step": "confirm"})
@@ -140,8 +144,10 @@ def test_the_same_key_with_another_body_is_refused_and_writes_nothing(ctx, app, 
                                                                        which):
     """The key names one rendering, not one record: after the first confirm succeeded,
     "返回修改", another document number and the same key again is not the same
-    submission. It is refused (409 ``idempotency_key_reused``), and the page says what
-    the regulator needs to know — the record is already revoked (repaired)."""
+    submission. It is refused 409 ``idempotency_key_reused`` — the key is looked up
+    before the record's state (API.md §1, step 7 before 11) — and the page says so in
+    the words every keyed console form uses, above its notice that the record is
+    already revoked (repaired), which says why there is no form to submit again."""
     record = add_record(ctx, housing)
     path = f"/records/{record['id']}/{which}"
     b = signed_in(app, housing)
@@ -149,7 +155,9 @@ def test_the_same_key_with_another_body_is_refused_and_writes_nothing(ctx, app, 
     assert b.post(path, form).status_code == 302
     before = counts(ctx)
     changed = b.post(path, {**form, "document_no": "绍柯建〔2026〕99号"})
-    assert changed.status_code == 409 and REFUSED[which] in text(changed)
+    page = text(changed)
+    assert changed.status_code == 409 and KEY_REUSED in page, page[:2000]
+    assert REFUSED[which] in page and page.index(KEY_REUSED) < page.index(REFUSED[which])
     assert counts(ctx) == before
 
 
@@ -242,8 +250,6 @@ DECISIONS = {  # (kind applied for, what the regulator types)
 }
 DECIDED = {"accept": "已同意申请", "reject": "已不予同意申请"}
 ALREADY_DECIDED = "该申请已经处理，不能再次处理。"
-# what every keyed console form says of its key sent again with another body (forms._CODES)
-KEY_REUSED = "此表单已用不同内容提交过"
 
 
 @pytest.fixture

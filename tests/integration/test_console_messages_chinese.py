@@ -241,7 +241,7 @@ CASES = [
     Case(RV, "reason of 2001", {"reason": LONG * 2001}, "reason"),
     Case(RV, "already revoked", {}, None, setup=_revoked),
     Case(RV, "key replayed with another body", {"reason": "另一理由"}, None, "confirm",
-         _stored),
+         _stored, says="此表单已用不同内容提交过"),
     Case(RP, "repaired_on left empty", {"repaired_on": ""}, "repaired_on"),
     Case(RP, "repaired_on no date", {"repaired_on": "2026-04-31"}, "repaired_on"),
     Case(RP, "repaired in the future", {"repaired_on": "2026-06-02"}, "repaired_on"),
@@ -253,7 +253,7 @@ CASES = [
     Case(RP, "already repaired", {}, None, setup=_repaired),
     Case(RP, "already revoked", {}, None, setup=_revoked),
     Case(RP, "key replayed with another body", {"reason": "另一理由"}, None, "confirm",
-         _stored),
+         _stored, says="此表单已用不同内容提交过"),
     Case(RP, "document_no left empty", {"document_no": ""}, "document_no"),
     Case(RP, "reason of 2001", {"reason": LONG * 2001}, "reason"),
     # the enterprise's repair application and objection
