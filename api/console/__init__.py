@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
-from api.console.labels import FILTERS
+from api.console.labels import FILTERS, add_filters
 
 bp = Blueprint("console", __name__)
 
@@ -76,7 +76,7 @@ def error_page(status: int, message: str, error: str | None = None,
 @bp.record_once
 def _setup(state) -> None:
     app = state.app
-    app.jinja_env.filters.update(FILTERS)
+    add_filters(app.jinja_env, FILTERS)
     # The cookie is sent on top-level navigation only (CSRF defence in depth) and is
     # unreadable from scripts; it lasts for the browser session (see access.py).
     # Flask's defaults are replaced; a value the app's config set explicitly is kept.

@@ -48,6 +48,24 @@ def _lookup(table: dict):
     return label
 
 
+def add_filters(env, tables: dict) -> None:
+    """Register each of ``tables`` — a name and its label table (a dict) or its filter
+    (a function) — as a Jinja filter of the console. A name already registered is an
+    error: two tables under one name used to replace each other silently, by the order
+    the blueprints registered, and an application's decision page read "确认accept"
+    (the tender pages' disposal table had taken ``action_zh``)."""
+    taken = sorted(set(tables) & set(env.filters))
+    if taken:
+        raise RuntimeError(f"console filters registered twice: {', '.join(taken)}")
+    env.filters.update({name: t if callable(t) else _table_filter(t)
+                        for name, t in tables.items()})
+
+
+def _table_filter(table: dict):
+    """A label table as a filter that shows an unknown code as it is."""
+    return lambda value: table.get(value, value)
+
+
 def when(instant: str | None) -> str:
     """``2026-05-01T09:30:00.123456+08:00`` as ``2026-05-01 09:30:00`` (CST, as written)."""
     if not instant or len(instant) < 19:

@@ -17,6 +17,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from api.console import bp
 from api.console.access import ctx, signed_in
 from api.console.forms import REVIEW_FIELDS, body_from, form_errors, new_form_key
+from api.console.labels import add_filters
 from api.http import parse_id
 from credit.domain.model import SECTORS
 from credit.errors import CreditError
@@ -53,8 +54,7 @@ def _performance_labels():
 
 @bp.record_once
 def _label_filters(state) -> None:
-    for name, table in LABELS.items():
-        state.app.jinja_env.filters[name] = (lambda t: lambda v: t.get(v, v))(table)
+    add_filters(state.app.jinja_env, LABELS)
 
 
 def _errors(exc: CreditError) -> tuple[dict, list]:

@@ -16,6 +16,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from api.console import bp
 from api.console.access import ctx, signed_in
 from api.console.forms import form_errors, new_form_key
+from api.console.labels import add_filters
 from api.console.tender_labels import (
     ACTIONS,
     BID_STATUS,
@@ -38,7 +39,7 @@ PAGE = 50
 
 
 LABELS = {"severity_zh": SEVERITIES, "warning_status_zh": WARNING_STATUS,
-          "action_zh": ACTIONS, "method_zh": METHODS, "person_role_zh": PERSON_ROLES,
+          "disposal_action_zh": ACTIONS, "method_zh": METHODS, "person_role_zh": PERSON_ROLES,
           "bid_status_zh": BID_STATUS, "identifier_zh": IDENTIFIERS}
 
 
@@ -50,10 +51,9 @@ def _tender_labels():
 
 @bp.record_once
 def _label_filters(state) -> None:
-    """The same tables as filters (``x|action_zh``), which macros imported without
+    """The same tables as filters (``x|disposal_action_zh``), which macros imported without
     context can use too; an unknown code is shown as it is."""
-    for name, table in LABELS.items():
-        state.app.jinja_env.filters[name] = (lambda t: lambda v: t.get(v, v))(table)
+    add_filters(state.app.jinja_env, LABELS)
 
 
 def _screen_names() -> dict[str, str]:

@@ -315,6 +315,25 @@ def test_a_double_submit_of_a_decision_decides_once_and_answers_both_alike(
     assert verify_chain(ctx)["ok"] is True  # the remembered answer is covered by its entry
 
 
+@pytest.mark.parametrize("case", list(DECISIONS))
+def test_the_decision_is_named_in_chinese_on_its_pages(ctx, app, housing, enterprise, case):
+    """The review page's button and the decided application name the decision in
+    Chinese. (The tender pages' disposal table once took the same filter name and these
+    pages read "确认accept".)"""
+    kind, typed = DECISIONS[case]
+    aid = applied(ctx, housing, enterprise, kind)
+    path = f"/applications/{aid}"
+    b = signed_in(app, housing)
+    opened = b.get(path)
+    review = text(b.post(path, {**dict(_last_form(opened.get_data(as_text=True))), **typed,
+                                "step": "review"}))
+    label = {"accept": "同意", "reject": "不予同意"}[typed["action"]]
+    assert f">确认{label}</button>" in review and "确认accept" not in review
+    assert f"<dt>处理决定</dt><dd>{label}</dd>" in review
+    assert b.post(path, decision_form(b, path, typed)).status_code == 302
+    assert f"<dt>处理结果</dt><dd>{label}" in text(b.get(path))
+
+
 def test_another_rendering_after_the_decision_is_refused_in_chinese(ctx, app, housing,
                                                                       enterprise):
     aid = applied(ctx, housing, enterprise, "objection")

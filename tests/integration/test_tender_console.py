@@ -102,6 +102,7 @@ def test_disposal_form_confirmation_lists_the_records_then_confirms(app, secrets
     before = snapshot(tctx)
     review = text(b.post("/warnings/1/disposal", {**form, "step": "review"}))
     assert snapshot(tctx) == before
+    assert "确认查实" in review  # the disposal's action in Chinese (disposal_action_zh)
     rows = re.findall(r'<tr class="planned-record">(.*?)</tr>', review, re.S)
     assert len(rows) == 3
     assert [re.search(r'<td class="mono">(\w+)</td>', r)[1] for r in rows] == [
@@ -118,6 +119,7 @@ def test_disposal_form_confirmation_lists_the_records_then_confirms(app, secrets
     assert len(w["disposals"][0]["records"]) == 3
     page = text(b.get("/warnings/1"))
     assert "已查实" in page and 'class="created-record"' in page
+    assert "<h3>查实 · " in page  # the disposal, named in Chinese
     audit_page = text(signed_in(app, secrets_["auditor"]).get("/warnings/1"))
     assert audit_page.count('href="/audit/entries/') == 4  # warning.disposed + 3 records
 

@@ -154,3 +154,18 @@ def test_a_refusal_for_a_field_the_form_has_not_is_shown_for_the_whole_form():
     fields, general = form_errors(exc, shown=DECISION_FIELDS)
     assert fields == {} and general == ["修复日期过早：最早可于 2026-09-01 修复。"]
     assert form_errors(exc)[0] == {"repaired_on": ["修复日期过早：最早可于 2026-09-01 修复。"]}
+
+
+def test_a_console_filter_name_is_registered_once():
+    """Two label tables under one filter name replaced each other silently (the
+    disposal table took the decision's ``action_zh``); now the second one is refused."""
+    from jinja2 import Environment
+
+    from api.console.labels import add_filters
+    env = Environment()
+    add_filters(env, {"action_zh": {"accept": "同意"}})
+    assert env.filters["action_zh"]("accept") == "同意"
+    assert env.filters["action_zh"]("unknown") == "unknown"  # shown as it is
+    with pytest.raises(RuntimeError, match="action_zh"):
+        add_filters(env, {"action_zh": {"confirm": "查实"}})
+    assert env.filters["action_zh"]("accept") == "同意"
