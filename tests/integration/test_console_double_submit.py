@@ -161,6 +161,24 @@ def test_the_same_key_with_another_body_is_refused_and_writes_nothing(ctx, app, 
     assert counts(ctx) == before
 
 
+def racing(path: str, form: dict, *browsers: Browser) -> list:
+    """Each browser posts ``form`` to ``path`` at once (a barrier releases them
+    together): their answers, in order."""
+    barrier = threading.Barrier(len(browsers))
+    answers: list = [None] * len(browsers)
+
+    def submit(i: int, b: Browser) -> None:
+        barrier.wait(timeout=30)
+        answers[i] = b.post(path, form)
+
+    threads = [threading.Thread(target=submit, args=(i, b)) for i, b in enumerate(browsers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return answers
+
+
 @pytest.mark.parametrize("which", ["revocation", "repair"])
 def test_two_submits_racing_in_two_threads_apply_once(ctx, app, housing, which):
     record = add_record(ctx, housing)
@@ -170,20 +188,7 @@ def test_two_submits_racing_in_two_threads_apply_once(ctx, app, housing, which):
     second = twin(app, first)  # a second click while the first is in flight
     before = counts(ctx)
 
-    barrier = threading.Barrier(2)
-    answers: list = [None, None]
-
-    def submit(i: int, b: Browser) -> None:
-        barrier.wait(timeout=30)
-        answers[i] = b.post(path, form)
-
-    threads = [threading.Thread(target=submit, args=(i, b))
-               for i, b in enumerate((first, second))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-
+    answers = racing(path, form, first, second)
     assert [a.status_code for a in answers] == [302, 302], [text(a)[:500] for a in answers]
     assert {a.headers["Location"] for a in answers} == {f"/records/{record['id']}"}
     after = counts(ctx)
@@ -379,20 +384,7 @@ def test_two_decision_submits_racing_in_two_threads_decide_once(ctx, app, housin
     second = twin(app, first)  # a second click while the first is in flight
     before = counts(ctx)
 
-    barrier = threading.Barrier(2)
-    answers: list = [None, None]
-
-    def submit(i: int, b: Browser) -> None:
-        barrier.wait(timeout=30)
-        answers[i] = b.post(path, form)
-
-    threads = [threading.Thread(target=submit, args=(i, b))
-               for i, b in enumerate((first, second))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-
+    answers = racing(path, form, first, second)
     assert [a.status_code for a in answers] == [302, 302], [text(a)[:500] for a in answers]
     assert {a.headers["Location"] for a in answers} == {path}
     after = counts(ctx)

@@ -159,10 +159,10 @@ def test_a_refusal_for_a_field_the_form_has_not_is_shown_for_the_whole_form():
 def test_a_console_filter_name_is_registered_once():
     """Two label tables under one filter name replaced each other silently (the
     disposal table took the decision's ``action_zh``); now the second one is refused."""
-    from jinja2 import Environment
+    from flask import Flask
 
     from api.console.labels import add_filters
-    env = Environment()
+    env = Flask("labels").jinja_env  # the console's filters go on a Flask app's
     add_filters(env, {"action_zh": {"accept": "同意"}})
     assert env.filters["action_zh"]("accept") == "同意"
     assert env.filters["action_zh"]("unknown") == "unknown"  # shown as it is
