@@ -5,6 +5,8 @@ are shown as they are."""
 from __future__ import annotations
 
 SECTORS = {"housing": "房屋建筑和市政", "transport": "交通", "water": "水利"}
+# The score timeline's lines: one per sector, or the agency's own (PERFORMANCE.md §7).
+SERIES = {**SECTORS, "agency": "招标代理机构"}
 CATEGORIES = {"market": "招投标市场行为", "site": "施工现场行为", "good": "良好行为",
               "agency": "招标代理机构行为"}  # PERFORMANCE.md §7
 TIERS = {"minor": "轻微", "general": "一般", "serious": "严重", None: "—"}
@@ -27,7 +29,9 @@ KINDS = {"record.created": "录入记录", "record.revoked": "撤销记录",
          "session.ended": "退出控制台登录",
          "application.submitted": "提出修复或异议申请", "application.decided": "处理申请",
          "tender.registered": "登记招标项目（开标）", "warning.raised": "发出标中预警",
-         "tender.awarded": "中标", "warning.disposed": "处置预警"}
+         "tender.awarded": "中标", "warning.disposed": "处置预警",
+         "performance.submitted": "提交履约评价", "performance.reviewed": "审核履约评价",
+         "agency.rated": "评价招标代理机构"}
 APPLICATION_KINDS = {"repair": "信用修复申请", "objection": "异议申诉"}
 APPLICATION_STATUS = {"pending": "待处理", "accepted": "已同意", "rejected": "不予同意"}
 DECISION_ACTIONS = {"accept": "同意", "reject": "不予同意"}
