@@ -8,7 +8,7 @@ from datetime import date
 
 from markupsafe import Markup, escape
 
-from api.console.labels import GRADES, SECTORS
+from api.console.labels import GRADES, SERIES
 
 WIDTH, HEIGHT = 960, 320
 LEFT, RIGHT, TOP, BOTTOM = 52, 34, 14, 34
@@ -92,7 +92,7 @@ def _series(sector: str, points, x, y, end: date, listed_grade: str) -> list[str
     for p in points[1:]:
         path.append(f"H{x(p.on.toordinal())}V{y(float(p.score))}")
     path.append(f"H{x(end.toordinal())}")
-    name = SECTORS.get(sector, sector)
+    name = SERIES.get(sector, sector)
     out = [f'<path class="line line-{escape(sector)}" data-sector="{escape(sector)}" '
            f'd="{"".join(path)}"><title>{escape(name)}</title></path>']
     previous = None
