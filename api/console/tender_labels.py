@@ -21,4 +21,8 @@ IDENTIFIERS = {"machine_code": "文件制作机器码", "file_id": "文件创建
                "disk": "硬盘序列号", "ip": "IP 地址",
                # evidence keys (WARNINGS.md §4)
                "kind": "类别", "value": "值", "deposit_account_masked": "保证金账号（脱敏）",
-               "id_number_masked": "身份证号码（脱敏）"}
+               "id_number_masked": "身份证号码（脱敏）", "price": "相同的投标报价",
+               "tenders": "同一人员任职的其他招标项目", "evaluation": "履约评价",
+               # the post-award warning's parameters (PERFORMANCE.md §4.2)
+               "stage": "阶段", "triggers": "触发原因",
+               "project_manager_on_site": "项目经理未到岗（评价表填写）"}

@@ -30,7 +30,7 @@ from api.console.tender_labels import (
 from api.http import parse_id
 from credit.domain.model import SECTORS
 from credit.errors import CreditError, NotFound
-from credit.services import tender_console, tenders, warnings
+from credit.services import performance_console, tender_console, tenders, warnings
 from credit.services.idempotency import IdempotentRequest
 
 _FORM_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -57,10 +57,17 @@ def _label_filters(state) -> None:
 
 
 def _screen_names() -> dict[str, str]:
+    """The Chinese name of each warning code: the screens' and the post-award warning's
+    (PERFORMANCE.md §4.2, raised by the performance definition, not by a screen), and
+    of the evaluation items that can trigger it (a warning's parameters name them)."""
+    names = {}
     try:
-        return {s.code: s.name for s in tenders.screen_definition(ctx()).screens}
+        names.update({s.code: s.name for s in tenders.screen_definition(ctx()).screens})
     except NotFound:
-        return {}
+        pass
+    perf = performance_console.form_definition(ctx())
+    names.update({item: i.name for item, i in perf.indicators.items()})
+    return names | {perf.warning.code: perf.warning.name}
 
 
 def _cursor() -> int | None:
