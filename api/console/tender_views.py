@@ -219,4 +219,5 @@ def tender_index():
 def tender(code):
     page = tender_console.tender_page(ctx(), g.actor, code)
     return render_template("console/tender.html", t=page["tender"], marks=page["marks"],
-                           warnings=page["warnings"], screen_names=_screen_names())
+                           warnings=page["warnings"], links=page["links"],
+                           screen_names=_screen_names())

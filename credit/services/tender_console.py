@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from string import ascii_uppercase
 
+from .agencies import SCORE_READERS as AGENCY_READERS
 from .context import Actor, ServiceContext
 from .tender_inputs import DOCUMENT_KINDS
 from .tenders import TENDER_READERS, check_sector, load_resources, one, require_role, tender_row
+from .warnings import WARNING_READERS
 from .warnings import resources as warning_resources
 
 UPLOAD_KINDS = ("mac", "cpu", "disk", "ip")
@@ -73,15 +75,22 @@ def shared_marks(children: dict) -> dict[str, str]:
 
 
 def tender_page(ctx: ServiceContext, actor: Actor, code: str) -> dict:
-    """The tender resource, the marks of its shared values and its warnings."""
+    """The tender resource, the marks of its shared values and its warnings, and which
+    of the pages it points to the actor may open (``links``). A reader of tenders who
+    may not read warnings — the trading platform (WARNINGS.md §1) — gets what its API
+    resource gives it, the warnings' ids (``warnings`` None): which bids a warning names
+    is for the regulators, the evaluation committee and the audit."""
     require_role(actor, TENDER_READERS, "read tenders")
+    may_read_warnings = actor.role in WARNING_READERS
     with ctx.uow(write=False) as uow:
         row = tender_row(uow, code)
         check_sector(actor, row.sector)
         tender = load_resources(uow, [row])[0]
         children = one(uow.tenders.children([row.id]), row.id)
-        warnings = warning_resources(uow, uow.warnings.of_tenders([row.id]).get(row.id, []))
-    return {"tender": tender, "marks": shared_marks(children), "warnings": warnings}
+        warnings = warning_resources(uow, uow.warnings.of_tenders([row.id]).get(
+            row.id, [])) if may_read_warnings else None
+    return {"tender": tender, "marks": shared_marks(children), "warnings": warnings,
+            "links": {"agency": actor.role in AGENCY_READERS}}
 
 
 def disposal_entries(ctx: ServiceContext, actor: Actor, warning: dict

@@ -90,6 +90,21 @@ def test_the_tender_page_marks_shared_values_only(app, secrets_, tender):
     assert home.status_code == 302 and home.headers["Location"].endswith("/tenders")
 
 
+def test_the_platform_sees_a_tenders_warning_ids_not_the_warnings(app, secrets_, tender):
+    """The trading platform reads tenders, not warnings (WARNINGS.md §1): its tender page
+    gives what its API resource gives, the warnings' ids, with no link it could not
+    follow, and no link to the agency's scores it may not read either."""
+    path = f"/tenders/{tender['code']}"
+    page = text(signed_in(app, secrets_["platform"]).get(path))
+    assert "预警（5）" in page and "预警编号 1、2、3、4、5" in page
+    assert 'id="tender-warnings"' not in page and 'href="/warnings/' not in page
+    assert 'href="/agencies/' not in page
+    for who in ("transport", "evaluator", "auditor"):  # the warnings' readers
+        page = text(signed_in(app, secrets_[who]).get(path))
+        assert 'id="tender-warnings"' in page and 'href="/warnings/1"' in page, who
+        assert 'id="warnings-not-shown"' not in page, who
+
+
 def test_disposal_form_confirmation_lists_the_records_then_confirms(app, secrets_, tender,
                                                                    tctx):
     b = signed_in(app, secrets_["transport"])
