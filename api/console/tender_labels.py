@@ -22,7 +22,21 @@ IDENTIFIERS = {"machine_code": "文件制作机器码", "file_id": "文件创建
                # evidence keys (WARNINGS.md §4)
                "kind": "类别", "value": "值", "deposit_account_masked": "保证金账号（脱敏）",
                "id_number_masked": "身份证号码（脱敏）", "price": "相同的投标报价",
-               "tenders": "同一人员任职的其他招标项目", "evaluation": "履约评价",
+               "tenders": "相关的招标项目", "evaluation": "履约评价",
+               "gap_spread": "相邻报价差的离散度", "cv": "有效报价的变异系数",
+               "rd": "最低两价的相对距离", "lowest_price": "最低投标报价",
+               "valid_bid": "唯一的有效投标（标序）", "co_bids": "共同投标次数",
+               "rotation": "两家各有中标（轮流中标）",
+               # the screens' parameters (WARNINGS.md §4), shown beside their warnings
+               "regular_tolerance": "规律性差异容差", "cv_max": "变异系数上限",
+               "rd_min": "相对距离下限", "regular_min_bids": "最少有效投标数",
+               "cv_min_bids": "最少有效投标数", "rd_min_bids": "最少有效投标数",
+               "co_bid_window_days": "统计期间（天）", "co_bid_min": "共同投标次数下限",
                # the post-award warning's parameters (PERFORMANCE.md §4.2)
                "stage": "阶段", "triggers": "触发原因",
                "project_manager_on_site": "项目经理未到岗（评价表填写）"}
+# An evidence key whose meaning depends on the screen that found it (WARNINGS.md §4):
+# PM-ELSEWHERE's tenders are the other contracts its project manager holds, CO-BIDDING's
+# the tenders the pair bid in together, this one included.
+SCREEN_EVIDENCE = {"PM-ELSEWHERE": {"tenders": "该项目负责人在任的其他中标项目"},
+                   "CO-BIDDING": {"tenders": "两家共同投标的招标项目（含本项目）"}}

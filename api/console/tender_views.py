@@ -23,6 +23,7 @@ from api.console.tender_labels import (
     IDENTIFIERS,
     METHODS,
     PERSON_ROLES,
+    SCREEN_EVIDENCE,
     SEVERITIES,
     STATUS_CHOICES,
     WARNING_STATUS,
@@ -45,8 +46,9 @@ LABELS = {"severity_zh": SEVERITIES, "warning_status_zh": WARNING_STATUS,
 
 @bp.app_context_processor
 def _tender_labels():
-    """The label tables (for pages that list them, e.g. a filter's options)."""
-    return LABELS
+    """The label tables (for pages that list them, e.g. a filter's options), and the
+    evidence labels that depend on the screen (not a filter: two keys)."""
+    return {**LABELS, "screen_evidence_zh": SCREEN_EVIDENCE}
 
 
 @bp.record_once
@@ -65,7 +67,10 @@ def _screen_names() -> dict[str, str]:
         names.update({s.code: s.name for s in tenders.screen_definition(ctx()).screens})
     except NotFound:
         pass
-    perf = performance_console.form_definition(ctx())
+    try:
+        perf = performance_console.form_definition(ctx())
+    except KeyError:  # no performance definition is active: no post-award warning names
+        return names
     names.update({item: i.name for item, i in perf.indicators.items()})
     return names | {perf.warning.code: perf.warning.name}
 

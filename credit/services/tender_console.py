@@ -78,8 +78,9 @@ def tender_page(ctx: ServiceContext, actor: Actor, code: str) -> dict:
     """The tender resource, the marks of its shared values and its warnings, and which
     of the pages it points to the actor may open (``links``). A reader of tenders who
     may not read warnings — the trading platform (WARNINGS.md §1) — gets what its API
-    resource gives it, the warnings' ids (``warnings`` None): which bids a warning names
-    is for the regulators, the evaluation committee and the audit."""
+    resource gives it: the bids as sent and the warnings' ids (``warnings`` None, no
+    marks). Which bids share a value, keyed hashes included, is what the screens found:
+    it is for the regulators, the evaluation committee and the audit (WARNINGS.md §8)."""
     require_role(actor, TENDER_READERS, "read tenders")
     may_read_warnings = actor.role in WARNING_READERS
     with ctx.uow(write=False) as uow:
@@ -89,7 +90,8 @@ def tender_page(ctx: ServiceContext, actor: Actor, code: str) -> dict:
         children = one(uow.tenders.children([row.id]), row.id)
         warnings = warning_resources(uow, uow.warnings.of_tenders([row.id]).get(
             row.id, [])) if may_read_warnings else None
-    return {"tender": tender, "marks": shared_marks(children), "warnings": warnings,
+    marks = shared_marks(children) if may_read_warnings else {}
+    return {"tender": tender, "marks": marks, "warnings": warnings,
             "links": {"agency": actor.role in AGENCY_READERS}}
 
 

@@ -61,6 +61,10 @@ def _tables() -> dict[str, dict]:
     )
     out = {f"{m.__name__}.{n}": t for m in (labels, tender_labels)
            for n, t in vars(m).items() if n.isupper() and isinstance(t, dict)}
+    # keyed by screen code (shown as a code beside its name): its inner tables are labels
+    out.pop(f"{tender_labels.__name__}.SCREEN_EVIDENCE")
+    out.update({f"tender_labels.SCREEN_EVIDENCE.{code}": t
+                for code, t in tender_labels.SCREEN_EVIDENCE.items()})
     out.update({f"performance_views.{n}": t for n, t in performance_views.LABELS.items()})
     out.update({f"tender_views.{n}": t for n, t in tender_views.LABELS.items()})
     out.update({"console.ERROR_TEXTS": console.ERROR_TEXTS,

@@ -66,7 +66,7 @@ def test_the_inbox_shows_pending_warnings_of_the_regulators_sectors(app, secrets
 
 
 def test_the_tender_page_marks_shared_values_only(app, secrets_, tender):
-    for who in ("transport", "evaluator", "auditor", "platform"):
+    for who in ("platform", "transport", "evaluator", "auditor"):  # the marks: auditor's
         page = text(signed_in(app, secrets_[who]).get(f"/tenders/{tender['code']}"))
         assert "投标对比" in page, who
     marked = re.findall(r'<mark class="shared" data-group="(\w+)"[^>]*>([^<]+)</mark>', page)
@@ -98,6 +98,8 @@ def test_the_platform_sees_a_tenders_warning_ids_not_the_warnings(app, secrets_,
     page = text(signed_in(app, secrets_["platform"]).get(path))
     assert "预警（5）" in page and "预警编号 1、2、3、4、5" in page
     assert 'id="tender-warnings"' not in page and 'href="/warnings/' not in page
+    assert 'class="shared"' not in page and "data-group=" not in page  # no marks either
+    assert "投标对比" in page and "7A1C90EE" in page  # the bids as the platform sent them
     assert 'href="/agencies/' not in page
     for who in ("transport", "evaluator", "auditor"):  # the warnings' readers
         page = text(signed_in(app, secrets_[who]).get(path))
@@ -214,3 +216,43 @@ def test_a_disposal_code_holding_u0000_is_refused_not_a_server_error(app, secret
             "code": "BID-COLLUDE\x00", "decided_on": "2026-05-28", "document_no": "柯交执1号"})
         assert r.status_code == 400 and 'id="err-code"' in text(r), (step, text(r)[:300])
     assert snapshot(tctx) == before
+
+
+# Every evidence shape of WARNINGS.md §4, with the screens' parameters beside it, as the
+# warning page shows them: a key the demo never raises must still read as Chinese.
+EVIDENCE = {
+    "SAME-PREPARER": {"shared": [{"kind": "machine_code", "value": "7A1C90EE", "bids": [1, 2]}]},
+    "SAME-UPLOADER": {"shared": [{"mac": "00-1A", "cpu": "BFEB", "disk": "WD-1", "bids": [1, 2]}]},
+    "SAME-IP": {"shared": [{"ip": "115.220.4.17", "bids": [1, 2]}]},
+    "SAME-DEPOSIT": {"shared": [{"deposit_account_masked": "****4567", "bids": [1, 3]}]},
+    "SAME-PERSONNEL": {"shared": [{"id_number_masked": "3306**********1234", "bids": [1, 3]}]},
+    "IDENTICAL-PRICE": {"price": "1000000.00"},
+    "REGULAR-PRICES": {"gap_spread": "0.010000", "regular_tolerance": "0.02"},
+    "LOW-DISPERSION": {"cv": "0.004000", "cv_max": "0.005"},
+    "COVER-GAP": {"rd": "3.500000", "rd_min": "3"},
+    "LOWEST-REJECTED": {"lowest_price": "990000.00"},
+    "SOLE-VALID": {"valid_bid": 2},
+    "PM-ELSEWHERE": {"tenders": ["KQ-2026-0001"]},
+    "CO-BIDDING": {"tenders": ["KQ-2026-0001", "KQ-2026-0002"], "co_bids": 4, "rotation": True},
+}
+PARAMETERS = {"REGULAR-PRICES": {"regular_min_bids": 4, "regular_tolerance": "0.02"},
+              "LOW-DISPERSION": {"cv_min_bids": 4, "cv_max": "0.005"},
+              "COVER-GAP": {"rd_min_bids": 4, "rd_min": "3"},
+              "CO-BIDDING": {"co_bid_window_days": 365, "co_bid_min": 4}}
+
+
+@pytest.mark.parametrize("code", list(EVIDENCE))
+def test_every_evidence_shape_reads_as_chinese(app, code):
+    from flask import render_template
+    keys = set(EVIDENCE[code]) | set(PARAMETERS.get(code, {})) | {
+        k for item in EVIDENCE[code].get("shared", []) for k in item}
+    w = {"code": code, "evidence": EVIDENCE[code], "parameters": PARAMETERS.get(code, {})}
+    with app.test_request_context("/warnings/1"):
+        html = render_template("console/_evidence.html", w=w, screen_names={})
+    headings = re.findall(r"<(?:dt|th)[^>]*>([^<]*)</(?:dt|th)>", html)
+    assert headings and not keys & set(headings), headings
+    assert all(re.search(r"[\u4e00-\u9fff]", h) for h in headings), headings
+    if code == "CO-BIDDING":
+        assert "两家共同投标的招标项目（含本项目）" in headings
+    if code == "PM-ELSEWHERE":
+        assert "该项目负责人在任的其他中标项目" in headings
