@@ -14,6 +14,7 @@ import pytest
 
 from credit.domain import canonical
 from credit.domain.dates import format_instant, from_micros, to_micros
+from credit.domain.token_expiry import expired_at
 from credit.persistence.audit_log import GENESIS, entry_text
 from credit.persistence.served_scores import PendingEntry, ServedScoreStore
 from credit.services.audit import verify_chain
@@ -133,6 +134,22 @@ def test_the_first_entry_of_an_empty_chain_follows_the_genesis(ctx, at):
     text = entry_text(1, e.kind, format_instant(at), e.actor, e.payload_text, GENESIS)
     assert result == (1, format_instant(at), canonical.sha256_hex(text))
     assert _stored(ctx, 1) == (text, canonical.sha256_hex(text), to_micros(at))
+
+
+@pytest.mark.parametrize("offset", [-1, 0, 1])
+def test_the_append_s_expiry_rule_is_the_domain_s(ctx, store, offset):
+    """The one-call function's SQL states the expiry comparison again; it refuses an
+    entry exactly when ``token_expiry.expired_at`` says its token has ended by the
+    ``at`` the entry would get (a microsecond before, at and after that instant)."""
+    actor = token_actor(ctx, "评标系统戊")
+    before = head(ctx)
+    store.clock.now = from_micros(before[1]) - timedelta(hours=1)  # ``at`` = head + 1 µs
+    at_us = before[1] + 1
+    entry = PendingEntry("test.t", "x", "{}", None, actor.token_id,
+                         expires_at_us=at_us + offset)
+    [result] = store.append([entry])
+    assert (result is None) == expired_at(at_us + offset, at_us)
+    assert head(ctx)[0] == before[0] + (result is not None)
 
 
 def test_the_expiry_is_held_to_the_at_written_not_to_the_clock(ctx, store):
