@@ -263,9 +263,10 @@ def enterprise(ctx):
                         uscc=S1)[1]
 
 
-def applied(ctx, housing, enterprise, kind: str) -> int:
-    """An application of ``kind`` by the record's enterprise, pending: its id."""
-    record = add_record(ctx, housing)
+def applied(ctx, housing, enterprise, kind: str, document_no: str | None = None) -> int:
+    """An application of ``kind`` by the record's enterprise, pending: its id (a record
+    of its own when ``document_no`` is given)."""
+    record = add_record(ctx, housing, **({"document_no": document_no} if document_no else {}))
     body = {"kind": kind, "reason": "原处罚所依据的事实有误"}
     if kind == "repair":
         body["requested_repair_on"] = "2026-05-01"
@@ -436,3 +437,28 @@ def test_the_api_still_ignores_an_idempotency_key_on_a_decision(ctx, app, housin
     assert again.status_code == 409 and again.get_json()["error"] == "already_decided"
     assert counts(ctx)["idempotency"] == 0
     assert "idempotency" not in all_entries(ctx)[-1]["payload"]
+
+
+def test_a_decision_key_is_scoped_to_its_application_and_its_token(ctx, app, housing,
+                                                                   enterprise):
+    """The key is remembered for one token and one application's path: the same form
+    posted to another application decides that one (no reply of the first is replayed
+    there), and another regulator of the sector posting it meets the decision already
+    taken (409), not the first regulator's remembered reply."""
+    first_id = applied(ctx, housing, enterprise, "objection")
+    other_id = applied(ctx, housing, enterprise, "objection", "绍柯建罚〔2026〕77号")
+    b = signed_in(app, housing)
+    _, typed = DECISIONS["accepted objection"]
+    form = decision_form(b, f"/applications/{first_id}", typed)
+    assert b.post(f"/applications/{first_id}", form).status_code == 302
+
+    moved = b.post(f"/applications/{other_id}", form)
+    assert moved.status_code == 302 and moved.headers["Location"] == f"/applications/{other_id}"
+    assert f"{DECIDED['accept']} #{other_id}" in notice(b, moved)
+    assert decisions(ctx) == 2
+
+    colleague = create_token(ctx, "test", role="regulator", name="柯桥区住房和城乡建设局二",
+                             sectors=["housing"])[1]
+    theirs = signed_in(app, colleague).post(f"/applications/{first_id}", form)
+    assert theirs.status_code == 409 and ALREADY_DECIDED in text(theirs)
+    assert decisions(ctx) == 2
