@@ -196,6 +196,24 @@ def test_two_submits_racing_in_two_threads_apply_once(ctx, app, housing, which):
     assert verify_chain(ctx)["ok"] is True
 
 
+def stamped_then_tampered(ctx, b: Browser, path: str, form: dict, entry: dict) -> None:
+    """``entry`` carries the form's stamp and the chain verifies; once the remembered
+    reply is edited, audit verify names its row and a resend is refused (500), never
+    replayed."""
+    stamp = entry["payload"]["idempotency"]
+    assert (stamp["method"], stamp["path"], stamp["key"]) == ("POST", path, form["form_key"])
+    assert verify_chain(ctx)["ok"] is True
+    assert tamper(ctx, "idempotency_keys", "UPDATE idempotency_keys SET body = :b "
+                  "WHERE path = :p", {"b": '{"forged": true}', "p": path}) == 1
+    bad = verify_chain(ctx)["first_bad"]
+    assert (bad["problem"], bad["table"], bad["id"]) == (
+        "row_mismatch", "idempotency_keys",
+        idempotency_key(stamp["token_id"], "POST", path, form["form_key"]))
+    before = counts(ctx)
+    assert b.post(path, form).status_code == 500  # integrity_failure: not replayed
+    assert counts(ctx) == before
+
+
 @pytest.mark.parametrize("which", ["revocation", "repair"])
 def test_the_remembered_answer_is_checked_against_its_entry(ctx, app, housing, which):
     """The form's key is kept like an API key: its row is hashed in the change's own
@@ -207,19 +225,7 @@ def test_the_remembered_answer_is_checked_against_its_entry(ctx, app, housing, w
     assert b.post(path, form).status_code == 302
     entry = all_entries(ctx)[-1]
     assert entry["kind"] == f"record.{'revoked' if which == 'revocation' else 'repaired'}"
-    stamp = entry["payload"]["idempotency"]
-    assert (stamp["method"], stamp["path"], stamp["key"]) == ("POST", path, form["form_key"])
-    assert verify_chain(ctx)["ok"] is True
-
-    assert tamper(ctx, "idempotency_keys", "UPDATE idempotency_keys SET body = :b "
-                  "WHERE path = :p", {"b": '{"forged": true}', "p": path}) == 1
-    bad = verify_chain(ctx)["first_bad"]
-    assert (bad["problem"], bad["table"], bad["id"]) == (
-        "row_mismatch", "idempotency_keys",
-        idempotency_key(stamp["token_id"], "POST", path, form["form_key"]))
-    before = counts(ctx)
-    assert b.post(path, form).status_code == 500  # integrity_failure: not replayed
-    assert counts(ctx) == before
+    stamped_then_tampered(ctx, b, path, form, entry)
 
 
 @pytest.mark.parametrize("which", ["revocation", "repair"])
@@ -406,19 +412,7 @@ def test_the_remembered_decision_is_checked_against_its_entry(ctx, app, housing,
     repaired, decided = all_entries(ctx)[-2:]
     assert (repaired["kind"], decided["kind"]) == ("record.repaired", "application.decided")
     assert "idempotency" not in repaired["payload"]
-    stamp = decided["payload"]["idempotency"]
-    assert (stamp["method"], stamp["path"], stamp["key"]) == ("POST", path, form["form_key"])
-    assert verify_chain(ctx)["ok"] is True
-
-    assert tamper(ctx, "idempotency_keys", "UPDATE idempotency_keys SET body = :b "
-                  "WHERE path = :p", {"b": '{"forged": true}', "p": path}) == 1
-    bad = verify_chain(ctx)["first_bad"]
-    assert (bad["problem"], bad["table"], bad["id"]) == (
-        "row_mismatch", "idempotency_keys",
-        idempotency_key(stamp["token_id"], "POST", path, form["form_key"]))
-    before = counts(ctx)
-    assert b.post(path, form).status_code == 500  # integrity_failure: not replayed
-    assert counts(ctx) == before
+    stamped_then_tampered(ctx, b, path, form, decided)
 
 
 def test_the_api_still_ignores_an_idempotency_key_on_a_decision(ctx, app, housing,
