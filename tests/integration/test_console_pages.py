@@ -868,3 +868,22 @@ def test_console_error_pages_carry_no_english(app, tokens):
     assert "没有编号为 99999 的记录" in text(b.get("/records/99999"))
     wrong = S1[:17] + "0"
     assert "应为“4”" in text(signed_in(app, tokens["housing"]).get(f"/?q={wrong}"))
+
+
+def test_an_export_entry_says_whether_it_rated_or_compared_models(app):
+    """Both batch commands log ``ratings.exported`` (credit/batch/ratings.py); the audit
+    summary of a model comparison names the two models and the grades that changed, not
+    only "N enterprises, file …" as if it were a ratings export."""
+    from flask import render_template_string
+    base = {"sector": "housing", "as_of": "2026-06-30", "rows": 1200, "file": "评级.xlsx"}
+    compared = {**base, "command": "compare-models", "changed": 37,
+                "model": {"id": "keqiao-2025", "version": 1, "sha256": "0" * 64},
+                "compared_with": {"id": "keqiao-2025", "version": 2, "sha256": "1" * 64}}
+    page = '{% from "console/_entry_summary.html" import summary %}{{ summary(e) }}'
+    with app.test_request_context("/audit"):
+        rated, comparison = (unescape(render_template_string(page, e={
+            "kind": "ratings.exported", "position": 9, "payload": pl}))
+            for pl in ({**base, "command": "rate-all"}, compared))
+    assert "评级导出" in rated and "1200 家企业" in rated and "模型对比" not in rated
+    assert "模型对比" in comparison and "等级变化 37 家" in comparison
+    assert "keqiao-2025 v1</span> → <span class=\"mono\">keqiao-2025 v2" in comparison
