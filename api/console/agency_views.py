@@ -9,7 +9,6 @@ API's role rules); the form becomes the JSON body the API would receive."""
 from __future__ import annotations
 
 import json
-import re
 from types import SimpleNamespace
 
 from flask import flash, g, redirect, render_template, request, url_for
@@ -17,13 +16,12 @@ from flask import flash, g, redirect, render_template, request, url_for
 from api.console import bp
 from api.console.access import ctx, signed_in
 from api.console.chart import timeline_svg
-from api.console.forms import new_form_key
+from api.console.forms import new_form_key, posted_form_key
 from api.http import logs_a_trace, path_uscc
 from credit.errors import CreditError
 from credit.services import agencies
 from credit.services.idempotency import IdempotentRequest
 
-_FORM_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # The console's wording of the refusals of PERFORMANCE.md §7 (every page is Chinese).
 REFUSALS = {
     "already_rated": "该项目的招标代理机构已评价过，每个项目只评价一次。",
@@ -126,8 +124,7 @@ def agency_rating(code):
         return _form(code, {"rated_on": agencies_today()})
     definition = agencies.agency_definition(ctx())
     body = rating_body(request.form, definition)
-    key = request.form.get("form_key", "")
-    key = key if _FORM_KEY.match(key) else new_form_key()
+    key = posted_form_key(request.form)
     step = request.form.get("step")
     try:
         if step == "review":

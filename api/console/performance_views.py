@@ -16,7 +16,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 
 from api.console import bp
 from api.console.access import ctx, signed_in
-from api.console.forms import REVIEW_FIELDS, body_from, form_errors, new_form_key
+from api.console.forms import REVIEW_FIELDS, body_from, form_errors, new_form_key, posted_form_key
 from api.console.labels import add_filters
 from api.http import parse_id
 from credit.domain.model import SECTORS
@@ -24,7 +24,6 @@ from credit.errors import CreditError
 from credit.services import performance, performance_console
 from credit.services.idempotency import IdempotentRequest
 
-_FORM_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 PAGE = 50
 READERS = performance.PERFORMANCE_READERS
 
@@ -142,8 +141,7 @@ def performance_new(code):
                                 d=performance_console.evaluation_form(ctx(), g.actor, code))
     items = list(performance_console.form_definition(ctx()).indicators)
     body, sent = evaluation_body(request.form, items)
-    key = request.form.get("form_key", "")
-    key = key if _FORM_KEY.match(key) else new_form_key()
+    key = posted_form_key(request.form)
     step = request.form.get("step")
     try:
         if step == "review":
@@ -211,8 +209,7 @@ def performance_review(evaluation_id):
     eid = parse_id(evaluation_id, "evaluation")
     e = performance.get_evaluation(ctx(), g.actor, eid)
     body = body_from(request.form, REVIEW_FIELDS)  # a blank field is missing: "此项必填"
-    key = request.form.get("form_key", "")
-    key = key if _FORM_KEY.match(key) else new_form_key()
+    key = posted_form_key(request.form)
     step = request.form.get("step")
     try:
         if step == "review":

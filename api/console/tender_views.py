@@ -15,7 +15,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 
 from api.console import bp
 from api.console.access import ctx, signed_in
-from api.console.forms import form_errors, new_form_key
+from api.console.forms import form_errors, new_form_key, posted_form_key
 from api.console.labels import add_filters
 from api.console.tender_labels import (
     ACTIONS,
@@ -34,7 +34,6 @@ from credit.errors import CreditError, NotFound
 from credit.services import performance_console, tender_console, tenders, warnings
 from credit.services.idempotency import IdempotentRequest
 
-_FORM_KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 DECISION_FIELDS = ("document_no", "decided_on", "code")
 PAGE = 50
 
@@ -177,8 +176,7 @@ def disposal(warning_id):
     if request.method == "GET":
         return _disposal_form(w, {"bids": [str(b["n"]) for b in w["bids"]]})
     body = disposal_body(request.form)
-    key = request.form.get("form_key", "")
-    key = key if _FORM_KEY.match(key) else new_form_key()
+    key = posted_form_key(request.form)
     step = request.form.get("step")
     try:
         if step == "review":
