@@ -4,8 +4,6 @@ confirmation step (the review runs every check of the decision, writing nothing)
 
 from __future__ import annotations
 
-import json
-
 from flask import flash, g, redirect, render_template, request, url_for
 
 from api.console import bp
@@ -101,8 +99,9 @@ def application(application_id):
                                    decision=checked["decision"], typed=body, form_key=key)
         if step == "confirm":
             idem = IdempotentRequest(g.actor.token_id, "POST", request.path, key, body)
-            done = json.loads(applications.decide_once(ctx(), g.actor, aid, body, idem).body)
-            flash(f"已{'同意' if done['status'] == 'accepted' else '不予同意'}申请 #{aid}，"
+            # taken as typed (a replay of this key was sent the same body, or it is 409)
+            applications.decide_once(ctx(), g.actor, aid, body, idem)
+            flash(f"已{'同意' if body['action'] == 'accept' else '不予同意'}申请 #{aid}，"
                   "并写入审计日志。", "ok")
             return redirect(url_for(".application", application_id=aid))
     except CreditError as exc:

@@ -144,19 +144,18 @@ def _perform(ctx: ServiceContext, uow, actor: Actor, app: ApplicationRow, data: 
         return None
     body = {"document_no": data["document_no"], "reason": data["reason"]}
     if app.kind == "repair":
-        _, event = records.repair_in(ctx, uow, actor, app.record_id,
-                                     {**body, "repaired_on": app.requested_repair_on})
-    else:
-        _, event = records.revoke_in(ctx, uow, actor, app.record_id, body)
-    return event
+        return records.repair_in(ctx, uow, actor, app.record_id,
+                                 {**body, "repaired_on": app.requested_repair_on}).event
+    return records.revoke_in(ctx, uow, actor, app.record_id, body).event
 
 
 def _decide_in(ctx: ServiceContext, uow, actor: Actor, application_id: int, data: dict,
-               idem: IdempotentRequest | None) -> dict:
+               idem: IdempotentRequest | None) -> tuple[dict, str | None]:
     """Inside an open write unit of work: the decision after validation (sector, state,
     the repair or revocation an acceptance performs, the decision and its
-    ``application.decided`` entry). With ``idem`` (a console form's key,
-    :func:`decide_once`) the reply is remembered and the entry carries its stamp."""
+    ``application.decided`` entry); returns the application as it now is and, with
+    ``idem`` (a console form's key, :func:`decide_once`), the reply's text, remembered
+    once (the entry carries its stamp), else None."""
     app = _decidable(uow, actor, application_id)
     event = _perform(ctx, uow, actor, app, data)
     at = uow.audit.next_at()
@@ -169,13 +168,13 @@ def _decide_in(ctx: ServiceContext, uow, actor: Actor, application_id: int, data
     decision.sha256 = canonical.digest(facts)
     body = resource(app, decision)
     # only a keyed decision pays for the reply's text: the API's never is remembered
-    extra = remember(uow, idem, 200, present(APPLICATION, body), decision.audit_position) \
-        if idem else {}
+    reply = present(APPLICATION, body) if idem else None
+    extra = remember(uow, idem, 200, reply, decision.audit_position) if idem else {}
     uow.applications.add_decision(decision)
     uow.audit.append("application.decided", actor.name,
                      {"decision": facts, "uscc": app.uscc, "sha256": decision.sha256, **extra},
                      uscc=app.uscc, at=at)
-    return body
+    return body, reply
 
 
 def decide(ctx: ServiceContext, actor: Actor, application_id: int, raw) -> dict:
@@ -184,7 +183,7 @@ def decide(ctx: ServiceContext, actor: Actor, application_id: int, raw) -> dict:
     that 409 and leaves the application pending."""
     data = load_decision(raw)
     with write_as(ctx, actor) as uow:
-        body = _decide_in(ctx, uow, actor, application_id, data, None)
+        body, _ = _decide_in(ctx, uow, actor, application_id, data, None)
         uow.commit()
         return body
 
@@ -204,7 +203,7 @@ def decide_once(ctx: ServiceContext, actor: Actor, application_id: int, raw,
     def write(uow) -> str:
         # validated after the key is looked up, as API.md §1 orders it (step 7 before 8)
         data = load_decision(raw)
-        return present(APPLICATION, _decide_in(ctx, uow, actor, application_id, data, idem))
+        return _decide_in(ctx, uow, actor, application_id, data, idem)[1]
 
     return idempotent_write(ctx, actor, idem, 200, write)
 

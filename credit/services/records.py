@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import NamedTuple
 
 from credit.domain import canonical
 from credit.domain.dates import (
@@ -302,22 +303,31 @@ def _event(uow, actor: Actor, row: RecordRow, kind: str, data: dict, repaired_on
     return ev, at
 
 
+class Change(NamedTuple):
+    """A revocation or repair written: the record as it now is, its event, and — when
+    it was keyed (:func:`apply_change`) — the reply's text as remembered, else None."""
+    body: dict
+    event: RecordEventRow
+    reply: str | None
+
+
 def _store_event(ctx: ServiceContext, uow, actor: Actor, row: RecordRow,
                  events: list[RecordEventRow], ev: RecordEventRow, at: datetime,
-                 idem: IdempotentRequest | None) -> dict:
-    """Store ``ev`` and append its ``record.revoked`` or ``record.repaired`` entry; returns
-    the record as it now is. With ``idem`` (a console form's key, :func:`apply_change`)
-    the reply is remembered and the entry carries its stamp."""
+                 idem: IdempotentRequest | None) -> Change:
+    """Store ``ev`` and append its ``record.revoked`` or ``record.repaired`` entry. With
+    ``idem`` (a console form's key, :func:`apply_change`) the reply is remembered and
+    the entry carries its stamp; the reply is written once, so the answer and any
+    replay of it are the same text."""
     events.append(ev)
     body = record_resource(ctx, row, events)
     # only a keyed change pays for the reply's text: the API's never is remembered
-    extra = remember(uow, idem, 200, present(RECORD, body), ev.audit_position) if idem \
-        else {}
+    reply = present(RECORD, body) if idem else None
+    extra = remember(uow, idem, 200, reply, ev.audit_position) if idem else {}
     uow.records.add_event(ev)
     uow.audit.append(f"record.{'revoked' if ev.kind == 'revocation' else 'repaired'}",
                      actor.name, {"event": event_facts(ev), "sha256": ev.sha256, **extra},
                      uscc=row.uscc, at=at)
-    return body
+    return Change(body, ev, reply)
 
 
 def load_target(uow, record_id: int) -> tuple[RecordRow, list[RecordEventRow]]:
@@ -398,32 +408,32 @@ def refuse_repair(ctx: ServiceContext, row: RecordRow, events: list[RecordEventR
 
 
 def revoke_in(ctx: ServiceContext, uow, actor: Actor, record_id: int, data: dict,
-              idem: IdempotentRequest | None = None) -> tuple[dict, RecordEventRow]:
+              idem: IdempotentRequest | None = None) -> Change:
     """Inside an open write unit of work: the revocation use case after validation
     (sector, state, the event and its ``record.revoked`` entry)."""
     row, events = load_target(uow, record_id)
     require_sector(actor, row.sector)
     refuse_revocation(row, events)
     event, at = _event(uow, actor, row, "revocation", data)
-    return _store_event(ctx, uow, actor, row, events, event, at, idem), event
+    return _store_event(ctx, uow, actor, row, events, event, at, idem)
 
 
 def repair_in(ctx: ServiceContext, uow, actor: Actor, record_id: int, data: dict,
-              idem: IdempotentRequest | None = None) -> tuple[dict, RecordEventRow]:
+              idem: IdempotentRequest | None = None) -> Change:
     """Inside an open write unit of work: the repair use case after validation (sector,
     every refusal of API.md §3, the event and its ``record.repaired`` entry)."""
     row, events = load_target(uow, record_id)
     require_sector(actor, row.sector)
     refuse_repair(ctx, row, events, data["repaired_on"])
     event, at = _event(uow, actor, row, "repair", data, data["repaired_on"])
-    return _store_event(ctx, uow, actor, row, events, event, at, idem), event
+    return _store_event(ctx, uow, actor, row, events, event, at, idem)
 
 
 def revoke_record(ctx: ServiceContext, actor: Actor, record_id: int, raw) -> dict:
     """Revocation (撤销): the record never counted, for any knowledge from now on."""
     data = load_revocation(raw)
     with write_as(ctx, actor) as uow:
-        body, _ = revoke_in(ctx, uow, actor, record_id, data)
+        body = revoke_in(ctx, uow, actor, record_id, data).body
         uow.commit()
         return body
 
@@ -433,7 +443,7 @@ def repair_record(ctx: ServiceContext, actor: Actor, record_id: int, raw) -> dic
     limits of MODEL.md §2; a refusal names the earliest (or latest) allowed date."""
     data = load_repair(ctx, raw)
     with write_as(ctx, actor) as uow:
-        body, _ = repair_in(ctx, uow, actor, record_id, data)
+        body = repair_in(ctx, uow, actor, record_id, data).body
         uow.commit()
         return body
 
@@ -452,8 +462,7 @@ def apply_change(ctx: ServiceContext, actor: Actor, record_id: int, which: str, 
     change_in = revoke_in if which == "revocation" else repair_in
 
     def write(uow) -> str:
-        body, _ = change_in(ctx, uow, actor, record_id, load_change(ctx, which, raw), idem)
-        return present(RECORD, body)
+        return change_in(ctx, uow, actor, record_id, load_change(ctx, which, raw), idem).reply
 
     return idempotent_write(ctx, actor, idem, 200, write)
 
