@@ -14,9 +14,7 @@ decision form (/applications/{id}) behaves alike; its tests are at the end.
 
 from __future__ import annotations
 
-import re
 import threading
-from html import unescape
 
 import pytest
 from sqlalchemy import func, select
@@ -28,11 +26,10 @@ from credit.services.tokens import authenticate, create_token
 from credit.services.verification import idempotency_key
 from tests.integration.helpers import all_entries, counts, tamper
 
-from .test_console_pages import S1, SECRET_KEY, Browser, add_record, signed_in, text
+from .test_console_pages import S1, SECRET_KEY, Browser, add_record, last_form, signed_in, text
 
 pytestmark = pytest.mark.db
 
-HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 TYPED = {
     "revocation": {"document_no": "绍柯建撤〔2026〕1号", "reason": "行政复议撤销"},
     "repair": {"repaired_on": "2026-05-01", "document_no": "绍柯建修〔2026〕1号",
@@ -57,22 +54,15 @@ def housing(ctx):
                         sectors=["housing"])[1]
 
 
-def _last_form(page: str) -> list[tuple[str, str]]:
-    """The hidden fields of the page's last form, as a browser would send them."""
-    form = page[page.rindex("<form"):]
-    form = form[:form.index("</form>")]
-    return [(k, unescape(v)) for k, v in HIDDEN.findall(form) if k != "csrf_token"]
-
-
 def confirm_form(b: Browser, path: str, which: str) -> dict:
     """Open the form (one rendering), fill it in, review it: the confirm page's form,
     whose button a regulator then clicks (``step=confirm``)."""
     opened = b.get(path)
     assert opened.status_code == 200
-    review = b.post(path, {**dict(_last_form(opened.get_data(as_text=True))),
+    review = b.post(path, {**last_form(opened.get_data(as_text=True)),
                            **TYPED[which], "step": "review"})
     assert review.status_code == 200, text(review)[:2000]
-    return {**dict(_last_form(review.get_data(as_text=True))), "step": "confirm"}
+    return {**last_form(review.get_data(as_text=True)), "step": "confirm"}
 
 
 def twin(app, b: Browser) -> Browser:
@@ -284,10 +274,10 @@ def decision_form(b: Browser, path: str, typed: dict) -> dict:
     it: the confirm page's form, whose button the regulator then clicks."""
     opened = b.get(path)
     assert opened.status_code == 200 and 'id="decision-form"' in text(opened)
-    review = b.post(path, {**dict(_last_form(opened.get_data(as_text=True))), **typed,
+    review = b.post(path, {**last_form(opened.get_data(as_text=True)), **typed,
                            "step": "review"})
     assert review.status_code == 200, text(review)[:2000]
-    return {**dict(_last_form(review.get_data(as_text=True))), "step": "confirm"}
+    return {**last_form(review.get_data(as_text=True)), "step": "confirm"}
 
 
 def decisions(ctx) -> int:
@@ -337,7 +327,7 @@ def test_the_decision_is_named_in_chinese_on_its_pages(ctx, app, housing, enterp
     path = f"/applications/{aid}"
     b = signed_in(app, housing)
     opened = b.get(path)
-    review = text(b.post(path, {**dict(_last_form(opened.get_data(as_text=True))), **typed,
+    review = text(b.post(path, {**last_form(opened.get_data(as_text=True)), **typed,
                                 "step": "review"}))
     label = {"accept": "同意", "reject": "不予同意"}[typed["action"]]
     assert f">确认{label}</button>" in review and "确认accept" not in review

@@ -39,7 +39,7 @@ from credit.services import applications, performance, records, tenders, warning
 from credit.services.context import Actor
 from credit.services.tokens import create_token, revoke_token
 
-from .test_console_pages import SECRET_KEY, Browser
+from .test_console_pages import SECRET_KEY, Browser, last_form
 
 pytestmark = pytest.mark.db
 
@@ -511,15 +511,6 @@ def walk_all(app, tctx, world) -> list[Walk]:
     return walks
 
 
-HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
-
-
-def _last_form(page: str) -> dict:
-    """The hidden fields of the page's last form (its key), as a browser sends them."""
-    form = page[page.rindex("<form"):]
-    return {k: unescape(v) for k, v in HIDDEN.findall(form[:form.index("</form>")])}
-
-
 def _record_steps(tctx, day) -> list[tuple[str, str, dict]]:
     """A new record, and the revocation and the repair of the spare record."""
     with tctx.uow(write=False) as uow:
@@ -586,7 +577,7 @@ def review_all(app, tctx, world) -> Walk:
     for who, path, typed in review_steps(tctx, world):
         b = browsers.get(who) or browsers.setdefault(who, Browser(app).sign_in(world[who]))
         opened = path.removesuffix("/review")  # the review form is on the evaluation's page
-        form = _last_form(b.get(opened).get_data(as_text=True))
+        form = last_form(b.get(opened).get_data(as_text=True))
         resp = b.post(path, {**form, **typed, "step": "review"})
         assert resp.status_code == 200, (path, typed, unescape(resp.get_data(as_text=True))[:3000])
         walk.check(path, resp, "POST")

@@ -56,6 +56,18 @@ def tokens(ctx):
     return out
 
 
+HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+
+def last_form(page: str) -> dict[str, str]:
+    """The hidden fields of the page's last form (its key, its step, what a review
+    carries to the confirmation), as a browser sends them; the CSRF token is left to
+    :class:`Browser`, which posts the session's own."""
+    form = page[page.rindex("<form"):]
+    form = form[:form.index("</form>")]
+    return {k: unescape(v) for k, v in HIDDEN.findall(form) if k != "csrf_token"}
+
+
 class Browser:
     """A test client that posts the session's CSRF token (read from the signed session
     cookie, as a page's form would carry it) unless told not to."""
