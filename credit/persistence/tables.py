@@ -121,9 +121,10 @@ class EvaluationRow(Base):
 
 class IdempotencyRow(Base):
     """The first successful response to a key (201, or 200 for the writes that answer
-    200: an award, a disposal, a console revocation or repair), remembered forever
-    (API.md §3). The entry at ``audit_position`` (the write's own) carries the hash of this row
-    (services/idempotency.py); rows older than that rule have no position."""
+    200: an award, a disposal, a console revocation, repair or application decision),
+    remembered forever (API.md §3). The entry at ``audit_position`` (the write's own)
+    carries the hash of this row (services/idempotency.py); rows older than that rule
+    have no position."""
 
     __tablename__ = "idempotency_keys"
     token_id: Mapped[int] = mapped_column(Integer, primary_key=True)
