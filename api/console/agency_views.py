@@ -15,7 +15,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 
 from api.console import bp
 from api.console.access import ctx, signed_in
-from api.console.chart import timeline_svg
+from api.console.chart import Wording, timeline_svg
 from api.console.forms import new_form_key, posted_form_key
 from api.http import logs_a_trace, path_uscc
 from credit.errors import CreditError
@@ -36,14 +36,18 @@ REFUSALS = {
 # ------------------------------------------------------------------ the agency page
 
 def _chart(points: list[dict], today, definition) -> object:
-    """The score timeline through the console's chart (one series, the agency's)."""
+    """The score timeline through the console's chart (one series, the agency's), in
+    the agency definition's words: a grade is a letter (PERFORMANCE.md §7 names no
+    wording for it) and a restricted point carries the definition's measure."""
     series = [SimpleNamespace(on=p["on"], score=p["score"], grade=p["grade"],
                               eligible_to_bid=not p["restricted"]) for p in points]
-    return timeline_svg({"start": points[0]["on"], "end": points[-1]["on"],
-                         "today": today, "listed_grade": "",
-                         "bands": [{"grade": b.grade, "min_score": str(b.min_score)}
-                                   for b in definition.bands],
-                         "series": {"agency": series}})
+    bands = [{"grade": b.grade, "min_score": str(b.min_score)} for b in definition.bands]
+    wording = Wording("代理服务评分走势", "按现有评价与记录的推算",
+                      {b["grade"]: f"{b['grade']} 级" for b in bands},
+                      definition.restricted_measure)
+    return timeline_svg({"start": points[0]["on"], "end": points[-1]["on"], "today": today,
+                         "listed_grade": "", "bands": bands, "series": {"agency": series}},
+                        wording)
 
 
 @bp.get("/agencies/<uscc>")

@@ -5,6 +5,7 @@ the projected part (records expiring) shaded. Colours come from console.css clas
 from __future__ import annotations
 
 from datetime import date
+from typing import NamedTuple
 
 from markupsafe import Markup, escape
 
@@ -12,6 +13,20 @@ from api.console.labels import GRADES, SERIES
 
 WIDTH, HEIGHT = 960, 320
 LEFT, RIGHT, TOP, BOTTOM = 52, 34, 14, 34
+
+
+class Wording(NamedTuple):
+    """What a chart calls its score, its grades and a point under restriction: an
+    enterprise's credit grades (A–E, 限制投标) are not an agency's (A–D, PERFORMANCE.md §7,
+    whose restriction is the agency definition's own measure)."""
+
+    title: str
+    projection: str
+    grades: dict[str, str]
+    restricted: str
+
+
+CREDIT = Wording("信用分走势", "按现有记录到期的推算", GRADES, "限制投标")
 
 
 def _scale(lo: float, hi: float, out_lo: float, out_hi: float):
@@ -28,16 +43,17 @@ def _score_range(timeline: dict) -> tuple[int, int]:
     return max(0, int(lo // 5 * 5)), int(-(-hi // 5) * 5)
 
 
-def timeline_svg(timeline: dict) -> Markup:
-    """``timeline`` as returned by credit.services.console.score_timeline."""
+def timeline_svg(timeline: dict, wording: Wording = CREDIT) -> Markup:
+    """``timeline`` as returned by credit.services.console.score_timeline, in the
+    words of an enterprise's credit unless ``wording`` says otherwise."""
     start, end, today = timeline["start"], timeline["end"], timeline["today"]
     lo, hi = _score_range(timeline)
     x = _scale(start.toordinal(), end.toordinal(), LEFT, WIDTH - RIGHT)
     y = _scale(lo, hi, HEIGHT - BOTTOM, TOP)
     out = [f'<svg class="timeline" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
            f'aria-labelledby="tl-title" xmlns="http://www.w3.org/2000/svg">',
-           f'<title id="tl-title">信用分走势：{start} 至 {end}'
-           f'（{today} 之后为按现有记录到期的推算）</title>']
+           f'<title id="tl-title">{wording.title}：{start} 至 {end}'
+           f'（{today} 之后为{wording.projection}）</title>']
     out += _bands(timeline["bands"], lo, hi, y)
     out += _grid(lo, hi, y, start, end, x)
     tx = x(today.toordinal())
@@ -46,7 +62,7 @@ def timeline_svg(timeline: dict) -> Markup:
     out.append(f'<line class="today" x1="{tx}" x2="{tx}" y1="{TOP}" y2="{HEIGHT - BOTTOM}"/>')
     out.append(f'<text class="today-label" x="{tx + 4}" y="{TOP + 12}">今天 {today}</text>')
     for sector, points in timeline["series"].items():
-        out += _series(sector, points, x, y, end, timeline["listed_grade"])
+        out += _series(sector, points, (x, y, end), timeline["listed_grade"], wording)
     out.append("</svg>")
     return Markup("".join(out))
 
@@ -85,9 +101,10 @@ def _grid(lo: int, hi: int, y, start: date, end: date, x) -> list[str]:
     return out
 
 
-def _series(sector: str, points, x, y, end: date, listed_grade: str) -> list[str]:
+def _series(sector: str, points, axes, listed_grade: str, wording: Wording) -> list[str]:
     if not points:
         return []
+    x, y, end = axes
     path = [f"M{x(points[0].on.toordinal())} {y(float(points[0].score))}"]
     for p in points[1:]:
         path.append(f"H{x(p.on.toordinal())}V{y(float(p.score))}")
@@ -102,8 +119,9 @@ def _series(sector: str, points, x, y, end: date, listed_grade: str) -> list[str
             cls = "dot listed" if p.grade == listed_grade else "dot"
             out.append(f'<circle class="{cls} dot-{escape(sector)}" cx="{x(p.on.toordinal())}" '
                        f'cy="{y(float(p.score))}" r="3.5"><title>{escape(name)} {p.on}：'
-                       f'{escape(p.score)} 分，{escape(GRADES.get(p.grade, p.grade))}'
-                       f'{"" if p.eligible_to_bid else "，限制投标"}</title></circle>')
+                       f'{escape(p.score)} 分，{escape(wording.grades.get(p.grade, p.grade))}'
+                       f'{"" if p.eligible_to_bid else "，" + escape(wording.restricted)}'
+                       '</title></circle>')
         previous = p
     return out
 

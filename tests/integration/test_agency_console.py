@@ -93,6 +93,9 @@ def test_the_agency_page_and_its_trace(app, secrets_, tctx):
     assert 'data-score="88.00"' in page and 'data-grade="B"' in page
     assert "某招标代理有限公司" in page and "91.50" in page
     assert '<svg class="timeline"' in page and "KQ-2026-0031" in page
+    # the chart in the agency's words, not an enterprise's credit grades (B 良好)
+    assert "代理服务评分走势" in page and "88.00 分，B 级</title>" in page
+    assert "良好" not in page and "信用分走势" not in page
     trace_id = re.search(r'href="/traces/(\d+)"', page)[1]
     b = signed_in(app, secrets_["auditor"])
     trace = text(b.get(f"/traces/{trace_id}"))
@@ -135,6 +138,8 @@ def test_a_regulator_enters_an_agency_record_through_the_ordinary_form(app, secr
     assert "AGENCY-LEAK" in record_page
     page = text(signed_in(app, secrets_["auditor"]).get(f"/agencies/{AGENCY}"))
     assert 'data-restricted="yes"' in page and 'data-grade="D"' in page
+    assert "D 级，限制承接政府投资项目代理业务</title>" in page  # the chart's restricted point
+    assert "限制投标" not in page and "较差" not in page
 
 
 def test_the_rules_page_opens_for_every_signed_in_role(app, secrets_):
