@@ -16,7 +16,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from api.console import bp
 from api.console.access import ctx, signed_in
 from api.console.forms import form_errors, new_form_key, posted_form_key
-from api.console.labels import add_filters
+from api.console.labels import ROLES, add_filters
 from api.console.tender_labels import (
     ACTIONS,
     BID_STATUS,
@@ -59,19 +59,30 @@ def _label_filters(state) -> None:
 
 def _screen_names() -> dict[str, str]:
     """The Chinese name of each warning code: the screens' and the post-award warning's
-    (PERFORMANCE.md §4.2, raised by the performance definition, not by a screen), and
-    of the evaluation items that can trigger it (a warning's parameters name them)."""
+    (PERFORMANCE.md §4.2, raised by the performance definition, not by a screen). Only
+    warning codes: the inbox offers them as its code filter."""
     names = {}
     try:
         names.update({s.code: s.name for s in tenders.screen_definition(ctx()).screens})
     except NotFound:
         pass
+    perf = _performance_definition()
+    return names | ({perf.warning.code: perf.warning.name} if perf else {})
+
+
+def _item_names() -> dict[str, str]:
+    """The Chinese name of each performance evaluation item, which a post-award
+    warning's parameters name as its triggers (``PM-ABSENT`` is both an item and the
+    warning's code, so the two tables stay apart)."""
+    perf = _performance_definition()
+    return {item: i.name for item, i in perf.indicators.items()} if perf else {}
+
+
+def _performance_definition():
     try:
-        perf = performance_console.form_definition(ctx())
-    except KeyError:  # no performance definition is active: no post-award warning names
-        return names
-    names.update({item: i.name for item, i in perf.indicators.items()})
-    return names | {perf.warning.code: perf.warning.name}
+        return performance_console.form_definition(ctx())
+    except KeyError:  # no performance definition is active: no post-award names
+        return None
 
 
 def _cursor() -> int | None:
@@ -124,7 +135,8 @@ def warning(warning_id):
     entries = (tender_console.disposal_entries(ctx(), g.actor, w)
                if g.actor.role in ("auditor", "admin") else None)
     return render_template("console/warning.html", w=w, entries=entries,
-                           can_dispose=_can_dispose(w), screen_names=_screen_names())
+                           can_dispose=_can_dispose(w), screen_names=_screen_names(),
+                           item_names=_item_names())
 
 
 # ------------------------------------------------------------------ disposal
@@ -223,4 +235,10 @@ def tender(code):
     page = tender_console.tender_page(ctx(), g.actor, code)
     return render_template("console/tender.html", t=page["tender"], marks=page["marks"],
                            warnings=page["warnings"], links=page["links"],
-                           screen_names=_screen_names())
+                           screen_names=_screen_names(), readers=_warning_readers())
+
+
+def _warning_readers() -> list[str]:
+    """The roles that read warnings (the use case's own list, so the tender page's note
+    cannot drift from it), in the order the console lists roles."""
+    return sorted(warnings.WARNING_READERS, key=list(ROLES).index)

@@ -114,3 +114,34 @@ def test_the_empty_form_opens_only_for_the_tenderee_of_the_tender(app, tctx, con
     b = signed_in(app, other)
     assert b.get(f"/tenders/{CODE}/performance/new").status_code == 403
     assert b.get("/tenders/KQ-NONE/performance/new").status_code == 404
+
+
+def _submit_and_approve(app, secrets_, form: dict) -> None:
+    """The tenderee's evaluation, then the regulator's approval, through the console."""
+    for who, path, body in (
+            ("tenderee", f"/tenders/{CODE}/performance/new", form),
+            ("transport", "/performance/1/review",
+             {"action": "approve", "reason": "经现场核查属实", "reviewed_on": "2026-06-01"})):
+        b = signed_in(app, secrets_[who])
+        key = re.search(r'name="form_key" value="([^"]+)"', text(b.get(path.replace(
+            "/review", ""))))[1]
+        assert b.post(path, {**body, "form_key": key, "step": "confirm"}).status_code == 302
+
+
+def test_a_post_award_warning_names_its_trigger_items_and_the_inbox_only_warning_codes(
+        app, secrets_, contract, tctx):
+    """PERFORMANCE.md §4.2: ``PM-ABSENT`` is both an evaluation item and the warning's
+    code. The warning's parameters list the items that trigger it by the items' names,
+    and the inbox's code filter offers warning codes only, not the form's items."""
+    _submit_and_approve(app, secrets_, {
+        "kind": "final", "completed_on": "2026-05-31", "pm_on_site": "yes",
+        "points-PM-ABSENT": "5.00", "note-PM-ABSENT": "项目经理每周到岗两天",
+        "points-STAFF-MISMATCH": "5.00", "note-STAFF-MISMATCH": "技术负责人更换"})
+    r = signed_in(app, secrets_["transport"])
+    inbox = text(r.get("/warnings"))
+    offered = re.findall(r'<option value="([A-Z][A-Z0-9-]+)"', inbox)
+    assert "PM-ABSENT" in offered, offered
+    assert not {"STAFF-MISMATCH", "SCHEDULE", "QUALITY", "SAFETY"} & set(offered), offered
+    warning_id = re.search(r'href="/warnings/(\d+)"', inbox)[1]
+    page = text(r.get(f"/warnings/{warning_id}"))
+    assert "项目经理未按投标承诺到岗履职、主要管理人员与投标承诺不一致（规则参数）" in page
