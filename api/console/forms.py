@@ -165,7 +165,7 @@ _CODES = {
     "repair_too_early": ("repaired_on", "修复日期过早：最早可于 {earliest_repair_on} 修复。"),
     "repair_after_expiry": ("repaired_on", "该记录的公示期于 {latest_repair_on} 届满，"
                                            "修复日期不得晚于该日。"),
-    "idempotency_key_reused": (None, "此表单已用不同内容提交过；请重新打开录入页面。"),
+    "idempotency_key_reused": (None, "此表单已用不同内容提交过；请重新打开本页面再提交。"),
     "not_found": (None, "记录不存在。"),
     "application_pending": (None, "该记录已有一项待处理的申请（#{application_id}），"
                                   "处理完毕前不能再提出申请。"),
