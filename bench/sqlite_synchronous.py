@@ -10,6 +10,11 @@ fresh database per mode. Rounds alternate the modes so that other load on the ma
 hits both alike. NORMAL is forced by a connection listener added after the service's
 own, only here.
 
+Since issue 10 a served score commits on a connection of its own with ``NORMAL`` and
+syncs the WAL itself once both locks are released (credit/persistence/wal_sync.py), in
+either mode: its two rows measure the same path and should agree. Only the record
+write compares the modes.
+
     .venv/bin/python bench/sqlite_synchronous.py [--rounds 3] [--writes 150] [--scores 300]
 
 Figures only; nothing here is asserted in tests.
