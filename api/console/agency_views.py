@@ -16,7 +16,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from api.console import bp
 from api.console.access import ctx, signed_in
 from api.console.chart import Wording, timeline_svg
-from api.console.forms import new_form_key, posted_form_key
+from api.console.forms import KEY_REUSED, key_after, new_form_key, posted_form_key
 from api.http import logs_a_trace, path_uscc
 from credit.errors import CreditError
 from credit.services import agencies
@@ -29,7 +29,7 @@ REFUSALS = {
     "no_agency": "该项目未委托招标代理机构，无需评价。",
     "forbidden": "只有该项目的招标人可以评价其招标代理机构。",
     "not_found": "没有找到该招标项目。",
-    "idempotency_key_reused": "表单已提交过不同的内容，请刷新页面后重新填写。",
+    "idempotency_key_reused": KEY_REUSED,
 }
 
 
@@ -143,5 +143,6 @@ def agency_rating(code):
                   f"总分 {done['total']}），并写入审计日志。", "ok")
             return redirect(url_for(".agency_ratings"))
     except CreditError as exc:
-        return _form(code, request.form, *_errors(exc), key=key, status=exc.status)
+        return _form(code, request.form, *_errors(exc), key=key_after(exc, key),
+                     status=exc.status)
     return _form(code, request.form, key=key)

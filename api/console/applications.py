@@ -13,6 +13,7 @@ from api.console.forms import (
     DECISION_FIELDS,
     body_from,
     form_errors,
+    key_after,
     new_form_key,
     posted_form_key,
 )
@@ -107,6 +108,7 @@ def application(application_id):
     except CreditError as exc:
         if isinstance(exc, NotFound):
             raise
-        return _detail(app, request.form, *form_errors(exc, shown=DECISION_FIELDS), key=key,
+        return _detail(app, request.form, *form_errors(exc, shown=DECISION_FIELDS),
+                       key=key_after(exc, key),
                        status=exc.status)
     return _detail(app, request.form, key=key)

@@ -165,7 +165,9 @@ _CODES = {
     "repair_too_early": ("repaired_on", "修复日期过早：最早可于 {earliest_repair_on} 修复。"),
     "repair_after_expiry": ("repaired_on", "该记录的公示期于 {latest_repair_on} 届满，"
                                            "修复日期不得晚于该日。"),
-    "idempotency_key_reused": (None, "此表单已用不同内容提交过；请重新打开本页面再提交。"),
+    # the form is shown again with a fresh key (key_after): sending it again is a new write
+    "idempotency_key_reused": (None, "此表单已用不同内容提交过（先前的内容已保存），"
+                                     "本次内容未保存；如确需另行提交，请核对后再次提交。"),
     "not_found": (None, "记录不存在。"),
     "application_pending": (None, "该记录已有一项待处理的申请（#{application_id}），"
                                   "处理完毕前不能再提出申请。"),
@@ -173,6 +175,18 @@ _CODES = {
     "already_disposed": (None, "该预警已经处置，不能再次处置。"),
     "already_referred": (None, "该预警已经移送，不能再次移送；可以查实或排除。"),
 }
+
+
+KEY_REUSED = _CODES["idempotency_key_reused"][1]
+
+
+def key_after(exc: CreditError, key: str | None) -> str | None:
+    """The form key a refused form is shown again with: the same one, so that sending it
+    again is still the one write, except when that key has been spent on other content
+    (``idempotency_key_reused``: the form's earlier content was saved). Then None, and
+    the form gets a fresh key: sending it again, as the message invites, is a new write
+    and is not refused once more."""
+    return None if exc.error == "idempotency_key_reused" else key
 
 
 def zh(message: str) -> str:

@@ -16,7 +16,14 @@ from flask import flash, g, redirect, render_template, request, url_for
 
 from api.console import bp
 from api.console.access import ctx, signed_in
-from api.console.forms import REVIEW_FIELDS, body_from, form_errors, new_form_key, posted_form_key
+from api.console.forms import (
+    REVIEW_FIELDS,
+    body_from,
+    form_errors,
+    key_after,
+    new_form_key,
+    posted_form_key,
+)
 from api.console.labels import add_filters
 from api.http import parse_id
 from credit.domain.model import SECTORS
@@ -158,8 +165,8 @@ def performance_new(code):
             return redirect(url_for(".performance_page", evaluation_id=done["id"]))
     except CreditError as exc:
         errors, general = _errors(exc)
-        return _evaluation_form(code, request.form, _by_row(errors, sent), general, key,
-                                exc.status)
+        return _evaluation_form(code, request.form, _by_row(errors, sent), general,
+                                key_after(exc, key), exc.status)
     return _evaluation_form(code, request.form, key=key)
 
 
@@ -225,7 +232,8 @@ def performance_review(evaluation_id):
             return redirect(url_for(".performance_page", evaluation_id=eid))
     except CreditError as exc:
         errors, general = _errors(exc)
-        return _performance(e, request.form, errors, general, key, exc.status)
+        return _performance(e, request.form, errors, general, key_after(exc, key),
+                            exc.status)
     return _performance(e, request.form, key=key)
 
 

@@ -30,6 +30,7 @@ from api.console.forms import (
     REVOCATION_FIELDS,
     body_from,
     form_errors,
+    key_after,
     new_form_key,
     posted_form_key,
     zh,
@@ -186,7 +187,8 @@ def record_new():
             flash(f"已录入记录 #{created['id']}，已计入评分并写入审计日志。", "ok")
             return redirect(url_for(".record", record_id=created["id"]))
     except CreditError as exc:
-        return _record_form(request.form, *form_errors(exc), key=key, status=exc.status)
+        return _record_form(request.form, *form_errors(exc), key=key_after(exc, key),
+                            status=exc.status)
     return _record_form(request.form, key=key)
 
 
@@ -221,8 +223,8 @@ def change(record_id, which):
             flash("已撤销该记录。" if which == "revocation" else "已完成信用修复。", "ok")
             return redirect(url_for(".record", record_id=rid))
     except CreditError as exc:
-        return _change_form(record_, which, request.form, *form_errors(exc), key=key,
-                            refused=exc.error, status=exc.status)
+        return _change_form(record_, which, request.form, *form_errors(exc),
+                            key=key_after(exc, key), refused=exc.error, status=exc.status)
     return _change_form(record_, which, request.form, key=key)
 
 

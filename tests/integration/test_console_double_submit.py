@@ -446,3 +446,31 @@ def test_a_decision_key_is_scoped_to_its_application_and_its_token(ctx, app, hou
     theirs = signed_in(app, colleague).post(f"/applications/{first_id}", form)
     assert theirs.status_code == 409 and ALREADY_DECIDED in text(theirs)
     assert decisions(ctx) == 2
+
+
+NEW_RECORD = {"uscc": S1, "subject_name": "浙江柯桥建工集团有限公司", "sector": "housing",
+              "code": "BID-NOSIGN", "decided_on": "2026-04-01",
+              "document_no": "绍柯建罚〔2026〕61号", "issued_by": "柯桥区住房和城乡建设局"}
+
+
+def test_after_a_key_reused_the_form_comes_back_with_a_fresh_key(ctx, app, housing):
+    """The refusal of a key sent again with other content says the earlier content was
+    saved and invites the clerk to send this one again if it is meant as another
+    decision. The form it shows keeps what was typed under a fresh key, so doing so is
+    a new write — not the same refusal again, as it was while the spent key came back."""
+    b = signed_in(app, housing)
+    opened = last_form(text(b.get("/records/new")))
+    review = b.post("/records/new", {**opened, **NEW_RECORD, "step": "review"})
+    confirm = {**last_form(text(review)), "step": "confirm"}
+    assert b.post("/records/new", confirm).status_code == 302
+    changed = b.post("/records/new", {**confirm, "document_no": "绍柯建罚〔2026〕62号"})
+    assert changed.status_code == 409 and KEY_REUSED in text(changed), text(changed)[:2000]
+    again = last_form(text(changed))
+    assert again["form_key"] != confirm["form_key"]  # that key is spent on the first
+    assert 'value="绍柯建罚〔2026〕62号"' in text(changed)  # what was typed is kept
+    before = counts(ctx)
+    review = b.post("/records/new", {**again, **NEW_RECORD, "document_no": "绍柯建罚〔2026〕62号",
+                                     "step": "review"})
+    done = b.post("/records/new", {**last_form(text(review)), "step": "confirm"})
+    assert done.status_code == 302, text(done)[:2000]
+    assert counts(ctx)["records"] == before["records"] + 1
