@@ -40,3 +40,10 @@ IDENTIFIERS = {"machine_code": "文件制作机器码", "file_id": "文件创建
 # the tenders the pair bid in together, this one included.
 SCREEN_EVIDENCE = {"PM-ELSEWHERE": {"tenders": "该项目负责人在任的其他中标项目"},
                    "CO-BIDDING": {"tenders": "两家共同投标的招标项目（含本项目）"}}
+
+# Who reads a tender's warnings, as the tender page's note names them to those who may
+# not (WARNINGS.md §1): offices, not the roles' short labels (审计 alone is the activity;
+# the evaluator role is how the evaluation committee reads them, 标中, through its
+# bid-evaluation system). Keyed by the roles of warnings.WARNING_READERS, in this order.
+WARNING_READER_NAMES = {"regulator": "本行业监管部门", "evaluator": "评标委员会（经评标系统）",
+                        "auditor": "审计部门", "admin": "系统管理员"}

@@ -15,7 +15,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 
 from api.console import bp
 from api.console.access import ctx, signed_in
-from api.console.forms import form_errors, new_form_key, posted_form_key
+from api.console.forms import form_errors, key_after, new_form_key, posted_form_key
 from api.console.labels import ROLES, add_filters
 from api.console.tender_labels import (
     ACTIONS,
@@ -26,6 +26,7 @@ from api.console.tender_labels import (
     SCREEN_EVIDENCE,
     SEVERITIES,
     STATUS_CHOICES,
+    WARNING_READER_NAMES,
     WARNING_STATUS,
 )
 from api.http import parse_id
@@ -202,7 +203,8 @@ def disposal(warning_id):
             flash(_done_message(done), "ok")
             return redirect(url_for(".warning", warning_id=wid))
     except CreditError as exc:
-        return _disposal_form(w, request.form, *form_errors(exc), key=key, status=exc.status)
+        return _disposal_form(w, request.form, *form_errors(exc), key=key_after(exc, key),
+                              status=exc.status)
     return _disposal_form(w, request.form, key=key)
 
 
@@ -238,7 +240,12 @@ def tender(code):
                            screen_names=_screen_names(), readers=_warning_readers())
 
 
-def _warning_readers() -> list[str]:
-    """The roles that read warnings (the use case's own list, so the tender page's note
-    cannot drift from it), in the order the console lists roles."""
-    return sorted(warnings.WARNING_READERS, key=list(ROLES).index)
+def _warning_readers() -> str:
+    """The offices that read warnings, from the use case's own list (so the tender
+    page's note cannot drift from it), as a Chinese list: "甲、乙和丙". A role without
+    an office's name is shown by its role label, last."""
+    order = list(WARNING_READER_NAMES)
+    roles = sorted(warnings.WARNING_READERS,
+                   key=lambda r: order.index(r) if r in order else len(order))
+    names = [WARNING_READER_NAMES.get(r) or ROLES.get(r, r) for r in roles]
+    return "、".join(names[:-1]) + "和" + names[-1] if len(names) > 1 else "".join(names)

@@ -98,7 +98,8 @@ def test_the_platform_sees_a_tenders_warning_ids_not_the_warnings(app, secrets_,
     page = text(signed_in(app, secrets_["platform"]).get(path))
     assert "预警（5）" in page and "预警编号 1、2、3、4、5" in page
     # who may read them: the use case's WARNING_READERS, in the console's words
-    assert "预警的内容由行业监管部门、评标系统、审计、系统管理员查看。" in page
+    assert ("预警的内容由本行业监管部门、评标委员会（经评标系统）、审计部门和系统管理员"
+            "查看。") in page
     assert 'id="tender-warnings"' not in page and 'href="/warnings/' not in page
     assert 'class="shared"' not in page and "data-group=" not in page  # no marks either
     assert "投标对比" in page and "7A1C90EE" in page  # the bids as the platform sent them
