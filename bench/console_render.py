@@ -126,8 +126,7 @@ def pages(tokens: dict) -> list[tuple[str, str, str, str, dict | None, int]]:
 def loop_pages() -> list[tuple[str, str, str, str, dict | None, int]]:
     """The pages of the tender loop (WARNINGS.md §8, PERFORMANCE.md §8), the
     enterprise's own services (applications, the printable report) and the public ones."""
-    transport, today = "柯桥区交通运输局", "{today}"
-    housing = "柯桥区住房和城乡建设局"
+    transport, housing, today = "柯桥区交通运输局", "柯桥区住房和城乡建设局", "{today}"
     rating = {"step": "review", "rated_on": today, "documents": "27.00", "procedure": "28.00",
               "service": "17.00", "archive": "18.00", "note": "服务规范"}
     evaluation = {"step": "review", "kind": "periodic", "period_end": today, "pm_on_site": "yes",
@@ -210,6 +209,9 @@ def ids(ctx) -> dict[str, object]:
     auditor = Actor("审计", "auditor")
     app = applications.list_applications(ctx, auditor, applications.ApplicationFilter(
         status="pending", limit=1))["items"][0]
+    free = next(r["id"] for r in records.list_records(
+        ctx, auditor, records.RecordFilter(uscc=ENTERPRISE, limit=100))["items"]
+        if r["id"] != app["record_id"])  # a record with no application yet
     return {
         "trace": list_entries(ctx, kind="score.served", limit=1)["items"][0]["position"],
         "warning": warnings.list_warnings(ctx, auditor, warnings.WarningFilter(
@@ -217,8 +219,7 @@ def ids(ctx) -> dict[str, object]:
         "evaluation": performance.list_evaluations(ctx, auditor, performance.PerformanceFilter(
             status="submitted", limit=1))["items"][0]["id"],
         "application": app["id"], "today": ctx.today().isoformat(),
-        "apply": "/records/{}/apply/objection".format(records.list_records(
-            ctx, auditor, records.RecordFilter(uscc=ENTERPRISE, limit=2))["items"][1]["id"])}
+        "apply": f"/records/{free}/apply/objection"}
 
 
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
