@@ -85,16 +85,21 @@ class CreditServer(BaseApplication):
 
 
 def worker_app():
-    """The app as a worker serves it. Once it is built, everything built so far (the
-    imported modules, the app, its schemas and engine: several hundred thousand objects
-    that live as long as the worker) leaves the cyclic garbage collector's care: without
-    ``gc.freeze()`` each full collection walks them all again, about 4 % of a served
-    score's CPU (bench/README.md, "Issue 10, fourth pass")."""
+    """The app as a worker serves it, built and then frozen (:func:`freeze_survivors`)."""
     from api import create_app
     app = create_app()
+    freeze_survivors()
+    return app
+
+
+def freeze_survivors() -> None:
+    """Everything built so far (the imported modules, the app, its schemas and engine:
+    several hundred thousand objects that live as long as the worker) leaves the cyclic
+    garbage collector's care: without ``gc.freeze()`` each full collection walks them
+    all again, about 4 % of a served score's CPU (bench/README.md, "Issue 10, fourth
+    pass"). Benches that time a use case in-process call it at the same point."""
     gc.collect()
     gc.freeze()
-    return app
 
 
 def check_settings(settings: Settings) -> None:

@@ -22,7 +22,6 @@ with a different sample of 50 bidders per measured tender.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import random
@@ -39,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
+from api.server import freeze_survivors  # noqa: E402
 from credit.domain.dates import CST  # noqa: E402
 from credit.persistence.database import upgrade  # noqa: E402
 from credit.services.bootstrap import build_context  # noqa: E402
@@ -190,15 +190,6 @@ def _timed(results: dict, path: str, call) -> object:
     return out
 
 
-def as_served() -> None:
-    """What ``credit serve`` does once a worker's app is built (api.server.worker_app):
-    everything alive so far leaves the cyclic collector's care. Without it, each full
-    collection of this process walks the history's build and the models again (about
-    35 ms: the registrations that met one took 85–97 ms against a median of 50)."""
-    gc.collect()
-    gc.freeze()
-
-
 def measure(ctx, firms: Firms, runs: int, label: str) -> dict:
     """Wall time and this process's CPU time of each registration (the CPU time is what
     other jobs on a shared machine inflate least; on PostgreSQL it leaves out the
@@ -207,14 +198,16 @@ def measure(ctx, firms: Firms, runs: int, label: str) -> dict:
     from credit.services.tokens import create_token
     rng = random.Random(f"{label}-{time.time_ns()}")
     results = {p: {"wall": [], "cpu": []} for p in ("service", "http")}
-    as_served()
+    # as a served worker has it (api.server.worker_app): without it each full collection
+    # walked the history's build and the models again, about 35 ms of a registration
+    freeze_survivors()
     warnings = []
     for i in range(runs):
         body = fifty_bids(rng, f"BENCH-{label}-{time.time_ns()}-{i}", firms)
         out = _timed(results, "service", lambda b=body: register_tender(ctx, PLATFORM, b))
         warnings.append(len(json.loads(out.body)["warnings"]))
     app = create_app({"CREDIT_CONTEXT": ctx, "TESTING": True})
-    as_served()
+    freeze_survivors()
     client = app.test_client()
     secret = create_token(ctx, "bench", role="platform", name="bench-platform")[1]
     for i in range(runs):
