@@ -65,6 +65,15 @@ def confirm_form(b: Browser, path: str, which: str) -> dict:
     return {**last_form(review.get_data(as_text=True)), "step": "confirm"}
 
 
+def reviewed(ctx, app, housing, which: str) -> tuple[str, Browser, dict]:
+    """A fresh record's revocation or repair form, opened and reviewed by the housing
+    regulator: the form's path, the regulator's browser and the confirm page's form."""
+    record = add_record(ctx, housing)
+    path = f"/records/{record['id']}/{which}"
+    b = signed_in(app, housing)
+    return path, b, confirm_form(b, path, which)
+
+
 def twin(app, b: Browser) -> Browser:
     """A second client holding ``b``'s session cookie as it is now: the second of two
     submits a browser sends before the first one's answer (and its cookie) came back."""
@@ -82,10 +91,7 @@ def notice(b: Browser, resp) -> str:
 
 @pytest.mark.parametrize("which", ["revocation", "repair"])
 def test_a_double_submit_applies_once_and_answers_both_alike(ctx, app, housing, which):
-    record = add_record(ctx, housing)
-    path = f"/records/{record['id']}/{which}"
-    b = signed_in(app, housing)
-    form = confirm_form(b, path, which)
+    path, b, form = reviewed(ctx, app, housing, which)
     clicked_again = twin(app, b)
     before = counts(ctx)
 
@@ -93,7 +99,7 @@ def test_a_double_submit_applies_once_and_answers_both_alike(ctx, app, housing, 
     again = clicked_again.post(path, form)  # the double click, or "resend" after a timeout
 
     assert first.status_code == again.status_code == 302, text(again)[:2000]
-    assert again.headers["Location"] == first.headers["Location"] == f"/records/{record['id']}"
+    assert again.headers["Location"] == first.headers["Location"] == path.removesuffix(f"/{which}")
     assert DONE[which] in notice(b, first)
     assert DONE[which] in notice(clicked_again, again)  # the same notice, not a 409
     # a resend once the first answer (and its notice) had arrived: the same again
@@ -106,10 +112,8 @@ def test_a_double_submit_applies_once_and_answers_both_alike(ctx, app, housing, 
 
 @pytest.mark.parametrize("which", ["revocation", "repair"])
 def test_another_rendering_after_the_change_is_refused_in_chinese(ctx, app, housing, which):
-    record = add_record(ctx, housing)
-    path = f"/records/{record['id']}/{which}"
-    b = signed_in(app, housing)
-    done = b.post(path, confirm_form(b, path, which))
+    path, b, form = reviewed(ctx, app, housing, which)
+    done = b.post(path, form)
     assert done.status_code == 302
     before = counts(ctx)
 
@@ -138,10 +142,7 @@ def test_the_same_key_with_another_body_is_refused_and_writes_nothing(ctx, app, 
     before the record's state (API.md §1, step 7 before 11) — and the page says so in
     the words every keyed console form uses, above its notice that the record is
     already revoked (repaired), which says why there is no form to submit again."""
-    record = add_record(ctx, housing)
-    path = f"/records/{record['id']}/{which}"
-    b = signed_in(app, housing)
-    form = confirm_form(b, path, which)
+    path, b, form = reviewed(ctx, app, housing, which)
     assert b.post(path, form).status_code == 302
     before = counts(ctx)
     changed = b.post(path, {**form, "document_no": "绍柯建〔2026〕99号"})
@@ -171,16 +172,13 @@ def racing(path: str, form: dict, *browsers: Browser) -> list:
 
 @pytest.mark.parametrize("which", ["revocation", "repair"])
 def test_two_submits_racing_in_two_threads_apply_once(ctx, app, housing, which):
-    record = add_record(ctx, housing)
-    path = f"/records/{record['id']}/{which}"
-    first = signed_in(app, housing)
-    form = confirm_form(first, path, which)
+    path, first, form = reviewed(ctx, app, housing, which)
     second = twin(app, first)  # a second click while the first is in flight
     before = counts(ctx)
 
     answers = racing(path, form, first, second)
     assert [a.status_code for a in answers] == [302, 302], [text(a)[:500] for a in answers]
-    assert {a.headers["Location"] for a in answers} == {f"/records/{record['id']}"}
+    assert {a.headers["Location"] for a in answers} == {path.removesuffix(f"/{which}")}
     after = counts(ctx)
     assert (after["events"], after["audit"]) == (before["events"] + 1, before["audit"] + 1)
     assert verify_chain(ctx)["ok"] is True
@@ -208,10 +206,7 @@ def stamped_then_tampered(ctx, b: Browser, path: str, form: dict, entry: dict) -
 def test_the_remembered_answer_is_checked_against_its_entry(ctx, app, housing, which):
     """The form's key is kept like an API key: its row is hashed in the change's own
     entry, ``audit verify`` finds an edited row, and an edited row is never replayed."""
-    record = add_record(ctx, housing)
-    path = f"/records/{record['id']}/{which}"
-    b = signed_in(app, housing)
-    form = confirm_form(b, path, which)
+    path, b, form = reviewed(ctx, app, housing, which)
     assert b.post(path, form).status_code == 302
     entry = all_entries(ctx)[-1]
     assert entry["kind"] == f"record.{'revoked' if which == 'revocation' else 'repaired'}"
