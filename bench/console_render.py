@@ -8,7 +8,9 @@ network). Each page is requested once to warm up (template compilation), then N 
 median, p95 and max are reported in milliseconds. Pages that serve scores (the
 enterprise page: three traced scores; the agency page: one) grow the log while the bench
 runs; the audit page, which shows the last verification rather than redoing it (API.md
-§6), is measured last, on the biggest log.
+§6), is measured last, on the biggest log, followed by its two buttons, which verify
+the demo's chain (incremental, then full) and show the result: the page around that
+work. ``audit verify`` on a million entries is bench/issue10.py's.
 
 Beside the demo, one tender more is awarded (its performance evaluation and agency
 rating fall due: their forms) and the enterprise objects to one of its records (an
@@ -120,6 +122,12 @@ def pages(tokens: dict) -> list[tuple[str, str, str, str, dict | None, int]]:
          f"/audit?kind=score.served&uscc={ENTERPRISE}", None, 200),
     ] + loop_pages() + [
         ("audit page (shows the last verification)", "auditor", "GET", "/audit", None, 200),
+        # The buttons that verify: the demo's chain, so a figure for the page around the
+        # work; `audit verify` on the million (bench/issue10.py) times the work itself.
+        ("audit verification on demand, incremental", "auditor", "POST", "/audit/verify",
+         {"mode": "incremental"}, 200),
+        ("audit verification on demand, full (the demo's chain)", "auditor", "POST",
+         "/audit/verify", {"mode": "full"}, 200),
     ]
 
 
@@ -137,6 +145,7 @@ def loop_pages() -> list[tuple[str, str, str, str, dict | None, int]]:
         ("printable credit report", "enterprise", "GET", f"/subjects/{ENTERPRISE}/report",
          None, 200),
         ("application form (objection)", "enterprise", "GET", "{apply}", None, 200),
+        ("application form (repair)", "enterprise", "GET", "{apply_repair}", None, 200),
         ("applications list", housing, "GET", "/applications", None, 200),
         ("application page with its decision form", housing, "GET",
          "/applications/{application}", None, 200),
@@ -201,8 +210,9 @@ def complete(ctx, tokens: dict) -> None:
 
 def ids(ctx) -> dict[str, object]:
     """The ids the paths name: the newest served trace, an open transport warning, the
-    evaluation awaiting review, the pending application and a record the enterprise
-    may still object to."""
+    evaluation awaiting review, the pending application, a record the enterprise may
+    still object to and one it may apply to have repaired (its form, not the notice
+    that the record cannot be repaired)."""
     from credit.services import applications, performance, records, warnings
     from credit.services.audit import list_entries
     from credit.services.context import Actor
@@ -212,6 +222,9 @@ def ids(ctx) -> dict[str, object]:
     free = next(r["id"] for r in records.list_records(
         ctx, auditor, records.RecordFilter(uscc=ENTERPRISE, limit=100))["items"]
         if r["id"] != app["record_id"])  # a record with no application yet
+    firm = Actor("企业", "enterprise", uscc=ENTERPRISE)
+    repairable = next(rid for rid, o in sorted(applications.options_for(
+        ctx, firm, ENTERPRISE).items()) if o["repair"] and not o["pending"])
     return {
         "trace": list_entries(ctx, kind="score.served", limit=1)["items"][0]["position"],
         "warning": warnings.list_warnings(ctx, auditor, warnings.WarningFilter(
@@ -219,7 +232,8 @@ def ids(ctx) -> dict[str, object]:
         "evaluation": performance.list_evaluations(ctx, auditor, performance.PerformanceFilter(
             status="submitted", limit=1))["items"][0]["id"],
         "application": app["id"], "today": ctx.today().isoformat(),
-        "apply": f"/records/{free}/apply/objection"}
+        "apply": f"/records/{free}/apply/objection",
+        "apply_repair": f"/records/{repairable}/apply/repair"}
 
 
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
