@@ -193,6 +193,9 @@ ENGLISH = re.compile(r"(?<![A-Za-z0-9_.\-])[a-z]{3,}(?![A-Za-z0-9_\-]|\.[A-Za-z]
 
 
 JSON = re.compile(r'[{\[]\s*"[a-z_]+"\s*:')
+# A Python value written into the page: a label table's .get() that found nothing
+# ("已None"), a flag formatted as it is ("True").
+PYTHON = re.compile(r"(?<![A-Za-z0-9_])(?:None|True|False)(?![A-Za-z0-9_])")
 
 
 @dataclass(frozen=True)
@@ -205,7 +208,8 @@ class Leak:
 
 def leaks_of(endpoint: str, html: str, v: Vocabulary) -> list[Leak]:
     """The label codes a page shows anywhere, the definitions' codes and English words
-    it shows as text (not as a code), except those ALLOWED."""
+    it shows as text (not as a code), Python's None, True and False anywhere, except
+    those ALLOWED."""
     out = []
     for piece in visible(html):
         text = unescape(piece.text)
@@ -214,6 +218,7 @@ def leaks_of(endpoint: str, html: str, v: Vocabulary) -> list[Leak]:
         if not piece.as_code:
             found |= {t for t in tokens & set(v.codes) if v.codes[t] not in text}
             found |= set(ENGLISH.findall(text))
+        found |= set(PYTHON.findall(text))
         if JSON.search(text):  # a payload or a step shown as data, not as words
             found.add("{JSON}")
         for token in sorted(found):
@@ -627,13 +632,39 @@ def _objection_step(tctx, world) -> tuple[str, str, dict]:
             {"reason": "处罚所依据的事实有误，已提交证明材料"})
 
 
+def other_choices(tctx, world) -> list[tuple[str, str, dict]]:
+    """The choices :func:`confirm_steps` leaves at their review step, each confirmed on
+    a case of its own once that round is done: the open transport warning still left
+    dismissed, the open housing warning referred, and the evaluation the tenderee has
+    just submitted returned (the walk's flashes then name every disposal and review)."""
+    auditor, day = _actor(tctx, world["auditor"]), tctx.today().isoformat()
+    open_ = {s: warnings.list_warnings(tctx, auditor, warnings.WarningFilter(
+        status=("open",), sector=s, limit=1))["items"][0] for s in ("transport", "housing")}
+    submitted = performance.list_evaluations(tctx, auditor, performance.PerformanceFilter(
+        status="submitted", limit=1))["items"][0]
+    return [("transport", f"/warnings/{open_['transport']['id']}/disposal",
+             {"action": "dismiss", "reason": "经调查核实，系巧合"}),
+            ("housing", f"/warnings/{open_['housing']['id']}/disposal",
+             {"action": "refer", "reason": "涉嫌串通投标，移送公安机关"}),
+            (submitted["sector"], f"/performance/{submitted['id']}/review",
+             {"action": "return", "reason": "评价依据不足，请补充材料", "reviewed_on": day})]
+
+
 def confirms_all(app, tctx, world) -> Walk:
     """Each form confirmed, and the page it lands on read with its success message
     (the flash): the wording a clerk reads once the decision is written."""
     walk = Walk(app, vocabulary(tctx), "confirmations")
-    browsers = {}
-    for who, path, typed in confirm_steps(review_steps(tctx, world)) + [
-            _objection_step(tctx, world)]:
+    browsers: dict = {}
+    for steps in (lambda: confirm_steps(review_steps(tctx, world)) + [
+            _objection_step(tctx, world)], lambda: other_choices(tctx, world)):
+        confirm_each(app, world, walk, browsers, steps())
+    return walk
+
+
+def confirm_each(app, world, walk: Walk, browsers: dict,
+                 steps: list[tuple[str, str, dict]]) -> None:
+    """Open each form, confirm it with what is typed, and read the page it lands on."""
+    for who, path, typed in steps:
         b = browsers.get(who) or browsers.setdefault(who, Browser(app).sign_in(world[who]))
         form = last_form(b.get(path.removesuffix("/review")).get_data(as_text=True))
         resp = b.post(path, {**form, **typed, "step": "confirm"})
@@ -643,7 +674,6 @@ def confirms_all(app, tctx, world) -> Walk:
         assert 'class="flash flash-ok"' in page.get_data(as_text=True), (path, landed)
         walk.check(landed, page)
         walk.flashes.append((path, typed.get("action")))
-    return walk
 
 
 def refusals_all(app, tctx, world) -> Walk:
@@ -730,6 +760,8 @@ def test_the_check_tells_a_code_shown_as_a_code_from_one_shown_for_its_name():
     assert tokens('<span class="mono small">{"action": "approve"}</span>') == ["{JSON}"]
     assert tokens("<script>var accept = 1;</script><p>已同意</p>") == []
     assert tokens('<pre class="canonical">{"kind": "record.created"}</pre>') == []
+    assert tokens('<div class="flash">履约评价 #3 已None，并写入审计日志。</div>') == ["None"]
+    assert tokens('<td><span class="mono">True</span></td>') == ["True"]
 
 
 def test_no_success_message_shows_a_raw_code(app, tctx, world):
@@ -745,6 +777,8 @@ def test_no_success_message_shows_a_raw_code(app, tctx, world):
         ("/records/new", None): 1, ("/records/<id>/revocation", None): 1,
         ("/records/<id>/repair", None): 1, ("/records/<id>/apply/objection", None): 1,
         ("/applications/<id>", "accept"): 1, ("/applications/<id>", "reject"): 1,
-        ("/warnings/<id>/disposal", "confirm"): 1, ("/performance/<id>/review", "approve"): 1,
+        ("/warnings/<id>/disposal", "confirm"): 1, ("/warnings/<id>/disposal", "dismiss"): 1,
+        ("/warnings/<id>/disposal", "refer"): 1, ("/performance/<id>/review", "approve"): 1,
+        ("/performance/<id>/review", "return"): 1,
         ("/tenders/KQ-DEMO-2026-002/performance/new", None): 1,
         ("/tenders/KQ-DEMO-2026-002/agency-rating", None): 1}), forms
