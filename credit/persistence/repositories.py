@@ -468,6 +468,11 @@ class AuditQueries(_Repo):
         row = self.session.get(AuditEntryRow, position)
         return parse_entry(row) if row else None
 
+    def row(self, position: int) -> AuditEntryRow | None:
+        """The stored entry unparsed (its text, hash and look-up columns), for a check
+        that must answer even when the text was edited into something unreadable."""
+        return self.session.get(AuditEntryRow, position)
+
     def page(self, *, after: int = 0, limit: int = 100, kind: str | None = None) -> list[dict]:
         q = select(AuditEntryRow).where(AuditEntryRow.position > after)
         if kind:

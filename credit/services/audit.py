@@ -5,6 +5,7 @@ anything."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -121,41 +122,93 @@ def _differences(a, b, path="") -> list[str]:
 def _trace_definition(ctx: ServiceContext, ref: dict) -> tuple[object | None, list[str]]:
     """The definition a trace was served under — a scoring model or an agency
     definition — or None with the difference (unknown, or another file's SHA-256)."""
+    if not isinstance(ref, dict):
+        return None, ["model"]
     try:
         model = ctx.models.definition(f"{ref['id']}@{ref['version']}")
     except KeyError:
         return None, ["model"]
     if model.kind not in ("scoring", "agency"):
         return None, ["model"]
-    if model.sha256 != ref["sha256"]:
+    if model.sha256 != ref.get("sha256"):
         return None, ["model.sha256"]
     return model, []
 
 
 def verify_trace(ctx: ServiceContext, trace_id: int) -> dict:
     """Recompute the hash, check the link to the predecessor and replay the score at its
-    knowledge position with its model."""
+    knowledge position with its model. A trace edited behind the service is reported,
+    never a failure of the request: its text that does not hash (or parse) to what was
+    stored, and the first field the replay cannot read named as its difference."""
     with ctx.uow(write=False) as uow:
-        row_entry = uow.audit_queries.get(trace_id)
-        if row_entry is None or row_entry["kind"] != "score.served":
+        row = uow.audit_queries.row(trace_id)
+        if row is None or row.kind != "score.served":
             raise NotFound(f"There is no trace {trace_id}.")
-        stored = {k: v for k, v in row_entry.items() if k != "sha256"}
-        hash_ok = canonical.digest(stored) == row_entry["sha256"]
-        prev = uow.audit_queries.get(trace_id - 1) if trace_id > 1 else None
-        expected_prev = prev["sha256"] if prev else GENESIS
-        chain_ok = row_entry["prev_sha256"] == expected_prev
-        p = row_entry["payload"]
-        model, differences = _trace_definition(ctx, p["model"])
-        if model is not None:
-            knowledge = Knowledge(p["knowledge_position"], parse_instant(p["known_at"]))
-            if model.kind == "agency":  # an agency score (PERFORMANCE.md §7)
-                replayed = agencies.replay_trace(uow, model, p, knowledge)
-            else:
-                replayed = trace_payload(*score_as_known(
-                    uow, model, p["uscc"], p["sector"], parse_date(p["as_of"]), knowledge))
-            # Context the engine does not produce: which token and which tender asked.
-            original = {k: v for k, v in p.items() if k not in ("evaluation", "token_id")}
-            differences += _differences(original, replayed)
+        entry = _readable(row.text)
+        # The stored bytes, as audit verify re-hashes them (a re-spaced text that still
+        # parses to the same entry is an edit too).
+        hash_ok = entry is not None and canonical.sha256_hex(row.text) == row.sha256
+        prev = uow.audit_queries.row(trace_id - 1) if trace_id > 1 else None
+        chain_ok = entry is not None and entry.get("prev_sha256") == (
+            prev.sha256 if prev else GENESIS)
+        payload = entry.get("payload") if entry is not None else None
+        differences = _replay_differences(
+            ctx, uow, payload if isinstance(payload, dict) else {})
     replay_ok = not differences
     return {"hash_ok": hash_ok, "chain_ok": chain_ok, "replay_ok": replay_ok,
             "ok": hash_ok and chain_ok and replay_ok, "differences": differences}
+
+
+def _readable(text: str) -> dict | None:
+    """The stored entry parsed, or None when its text is not a JSON object."""
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
+def _replay_differences(ctx: ServiceContext, uow, p: dict) -> list[str]:
+    """The paths where the score replayed from trace payload ``p`` differs from it."""
+    model, differences = _trace_definition(ctx, p.get("model"))
+    if model is None:
+        return differences
+    read = _replay_inputs(p, model)
+    if isinstance(read, str):
+        return [read]
+    uscc, as_of, sector, knowledge = read
+    if model.kind == "agency":  # an agency score (PERFORMANCE.md §7)
+        replayed = agencies.replay_trace(uow, model, p, knowledge)
+    else:
+        replayed = trace_payload(*score_as_known(uow, model, uscc, sector, as_of, knowledge))
+    # Context the engine does not produce: which token and which tender asked.
+    original = {k: v for k, v in p.items() if k not in ("evaluation", "token_id")}
+    return _differences(original, replayed)
+
+
+def _replay_inputs(p: dict, model) -> tuple | str:
+    """``(uscc, as_of, sector, knowledge)`` as a replay reads them from a trace, or the
+    path of the first that does not read as the service writes it (an edited trace)."""
+    position = p.get("knowledge_position")
+    if type(position) is not int or position < 0:
+        return "knowledge_position"
+    known_at = _parsed(parse_instant, p.get("known_at"))
+    if known_at is None:
+        return "known_at"
+    as_of = _parsed(parse_date, p.get("as_of"))
+    if as_of is None:
+        return "as_of"
+    uscc, sector = p.get("uscc"), p.get("sector")
+    if not isinstance(uscc, str):
+        return "uscc"
+    if model.kind != "agency" and sector not in model.sectors:
+        return "sector"
+    return uscc, as_of, sector, Knowledge(position, known_at)
+
+
+def _parsed(parse, text):
+    """``parse(text)``, or None when ``text`` is not in the form it reads."""
+    try:
+        return parse(text)
+    except (TypeError, ValueError):
+        return None

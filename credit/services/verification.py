@@ -1,4 +1,4 @@
-"""``audit verify`` (API.md §6) as five verifiers sharing one walk of the chain.
+"""``audit verify`` (API.md §6) as six verifiers sharing one walk of the chain.
 
 * :class:`ChainVerifier` — the entries themselves: gap-free positions, each text
   hashing to its ``sha256``, each linked to its predecessor, and the typed look-up
@@ -10,7 +10,8 @@
   warning's bids: one digest per table in the creating entry, see
   services/tender_rows.py). Subjects (registered by their first record or their first
   tender) and tokens (compared field by field with ``token.created`` /
-  ``token.revoked``) have verifiers of their own.
+  ``token.revoked``) have verifiers of their own, and so has an evaluation's owner
+  (:class:`EvaluationOwnerVerifier`: the token its members' traces name).
 * :class:`CheckpointVerifier` — with a saved checkpoint, whether the log still extends
   it (see services/checkpoints.py).
 
@@ -42,6 +43,7 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any, Callable, Hashable, Iterable
 
+from credit import canonical_text
 from credit.domain import canonical
 from credit.domain.dates import format_instant, from_micros, parse_instant, to_micros
 from credit.persistence.agency_tables import rating_facts
@@ -188,6 +190,9 @@ class VerifiedTable:
     column: Callable[[Any], str | None] = field(default=lambda row: None)
     empty: str | None = None
     items: Callable[[Iterable], Iterable] = field(default=lambda rows: rows)
+    #: The position of the entry that created the row, as the row keeps it, where
+    #: ``digest`` does not cover it.
+    position: Callable[[Any], int] | None = None
 
     def stored(self, uow, since: int | None = None) -> Iterable:
         """What a run checks: every stored row, or with ``since`` (an incremental run)
@@ -308,7 +313,7 @@ VERIFIED_TABLES: tuple[VerifiedTable, ...] = (
                   origin=lambda p: (p.get("evaluation_id"), p.get("sha256")),
                   rows=lambda uow: uow.evaluations.iter_all(), key=lambda ev: ev.id,
                   digest=lambda ev: canonical.sha256_hex(ev.document),
-                  column=lambda ev: ev.sha256),
+                  column=lambda ev: ev.sha256, position=lambda ev: ev.audit_position),
     VerifiedTable("idempotency_keys", kinds=IDEMPOTENT_KINDS,
                   origin=_idempotency_origin,
                   rows=lambda uow: uow.idempotency.iter_all(),
@@ -335,6 +340,18 @@ VERIFIED_TABLES: tuple[VerifiedTable, ...] = (
 )
 
 
+def _as_key(value) -> Hashable:
+    """A row's key as an entry names it. An entry edited to name its row by something
+    no row's key can be (a list, an object) is kept under that value's canonical text:
+    the row it did create is then unreferenced and the entry's row missing, both
+    reported, rather than the walk failing."""
+    try:
+        hash(value)
+    except TypeError:
+        return canonical_text.dumps(value)
+    return value
+
+
 class RowVerifier:
     """Rows of :data:`VERIFIED_TABLES` against the hashes their creating entries hold."""
 
@@ -346,11 +363,11 @@ class RowVerifier:
                 self._by_kind.setdefault(kind, []).append(t)
         self._created: dict[tuple[str, Hashable], tuple[int, str]] = {}
 
-    def see(self, position: int, kind: str, payload: dict) -> None:
+    def see(self, position: int, kind: str, payload: dict, at: str | None = None) -> None:
         for t in self._by_kind.get(kind, ()):
             origin = t.origin(payload)
             if origin is not None:
-                self._created[(t.table, origin[0])] = (position, origin[1])
+                self._created[(t.table, _as_key(origin[0]))] = (position, origin[1])
 
     def finish(self, uow, since: int | None = None) -> list[dict]:
         """Every stored row checked (with ``since``: those created after it); then the
@@ -371,7 +388,8 @@ class RowVerifier:
         if origin is None:
             return [problem(None, "row_unreferenced", t.table, row_id)]
         column = t.column(row)
-        if t.digest(row) != origin[1] or (column is not None and column != origin[1]):
+        if t.digest(row) != origin[1] or (column is not None and column != origin[1]) \
+                or (t.position is not None and t.position(row) != origin[0]):
             return [problem(origin[0], "row_mismatch", t.table, row_id)]
         return []
 
@@ -384,7 +402,7 @@ class SubjectVerifier:
     def __init__(self) -> None:
         self._tenders: dict[str, tuple[int, str]] = {}
 
-    def see(self, position: int, kind: str, payload: dict) -> None:
+    def see(self, position: int, kind: str, payload: dict, at: str | None = None) -> None:
         if kind != "tender.registered":
             return
         for bid in payload.get("bids") or []:
@@ -421,19 +439,47 @@ class SubjectVerifier:
         return out
 
 
+class EvaluationOwnerVerifier:
+    """Who may read a frozen evaluation (API.md §2: its creator) is its row's
+    ``created_by_token``, which the document's hash does not cover; every member's
+    ``score.served`` trace carries the token that created it (``token_id``, with the
+    evaluation's id). A row whose owner differs from its traces' was handed to another
+    evaluation system behind the service."""
+
+    def __init__(self) -> None:
+        self._traced: dict[Hashable, Hashable] = {}
+        self._created: dict[Hashable, int] = {}
+
+    def see(self, position: int, kind: str, payload: dict, at: str | None = None) -> None:
+        if kind == "score.served" and isinstance(payload.get("evaluation"), dict):
+            self._traced.setdefault(_as_key(payload["evaluation"].get("id")),
+                                    _as_key(payload.get("token_id")))
+        elif kind == "evaluation.created":
+            self._created.setdefault(_as_key(payload.get("evaluation_id")), position)
+
+    def finish(self, uow, since: int | None = None) -> list[dict]:
+        """With ``since``: the evaluations created after it (their traces come just
+        before their own entry, in the same transaction)."""
+        rows = uow.evaluations.iter_all() if since is None else \
+            uow.verifications.rows_since("evaluations", since)
+        return [problem(self._created.get(ev.id), "row_mismatch", "evaluations", ev.id)
+                for ev in rows
+                if ev.id in self._traced and ev.created_by_token != self._traced[ev.id]]
+
+
 class TokenVerifier:
     """Token rows and revocations against their ``token.created`` / ``token.revoked``
     entries (a role raised or a secret swapped in the database is caught)."""
 
     def __init__(self) -> None:
-        self._created: dict[int, tuple[int, dict]] = {}
-        self._revoked: dict[int, int] = {}
+        self._created: dict[Hashable, tuple[int, dict, str | None]] = {}
+        self._revoked: dict[Hashable, int] = {}
 
-    def see(self, position: int, kind: str, payload: dict) -> None:
+    def see(self, position: int, kind: str, payload: dict, at: str | None = None) -> None:
         if kind == "token.created":
-            self._created[payload.get("token_id")] = (position, payload)
+            self._created[_as_key(payload.get("token_id"))] = (position, payload, at)
         elif kind == "token.revoked":
-            self._revoked[payload.get("token_id")] = position
+            self._revoked[_as_key(payload.get("token_id"))] = position
 
     def finish(self, uow, since: int | None = None) -> list[dict]:
         """With ``since``: the tokens and revocations created after it."""
@@ -442,7 +488,7 @@ class TokenVerifier:
                                    uow.verifications.rows_since("token_revocations", since))
         out = [p for t in tokens for p in self._token(t)]
         out += [problem(position, "row_missing", "tokens", token_id)
-                for token_id, (position, _) in self._created.items()]
+                for token_id, (position, _, _) in self._created.items()]
         for rev in revocations:
             position = self._revoked.pop(rev.token_id, None)
             if position is None:
@@ -459,9 +505,12 @@ class TokenVerifier:
         origin = self._created.pop(t.id, None)
         if origin is None:
             return [problem(None, "row_unreferenced", "tokens", t.id)]
-        position, p = origin
-        expires = format_instant(from_micros(t.expires_at_us)) if t.expires_at_us else None
+        position, p, at = origin
+        # 0 is an instant (1970), not "never": a token edited to expire then is refused.
+        expires = format_instant(from_micros(t.expires_at_us)) \
+            if t.expires_at_us is not None else None
         same = (t.name == p.get("name") and t.role == p.get("role")
+                and t.created_at == at
                 and [s for s in t.sectors.split(",") if s] == list(p.get("sectors") or [])
                 and t.uscc == p.get("uscc") and expires == p.get("expires_at")
                 and t.audit_position == position
@@ -536,7 +585,8 @@ def verify_chain(ctx: ServiceContext, checkpoint=None, *, incremental: bool = Fa
 
 def _walk(uow, checkpoint, start) -> tuple[dict, tuple[int, str]]:
     chain = ChainVerifier()
-    verifiers = (RowVerifier(), SubjectVerifier(), TokenVerifier())
+    verifiers = (RowVerifier(), SubjectVerifier(), TokenVerifier(),
+                 EvaluationOwnerVerifier())
     saved = CheckpointVerifier(checkpoint) if checkpoint is not None else None
     problems: list[dict] = []
     since = None
@@ -557,7 +607,7 @@ def _walk(uow, checkpoint, start) -> tuple[dict, tuple[int, str]]:
             payload = entry.get("payload")
             payload = payload if isinstance(payload, dict) else {}
             for v in verifiers:
-                v.see(row.position, row.kind, payload)
+                v.see(row.position, row.kind, payload, entry.get("at"))
     problems += chain.problems + [p for v in verifiers for p in v.finish(uow, since)]
     problems.sort(key=lambda p: (p["position"] is None, p["position"] or 0))
     result = {"ok": not problems, "entries_checked": chain.checked,

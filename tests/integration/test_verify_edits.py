@@ -1,0 +1,218 @@
+"""Edits made behind the service that verification must report — neither answer 500
+nor pass as intact (API.md §6; both backends). A bid-protest review found each of them:
+
+1. ``GET /traces/{id}/verify`` on a trace whose payload was edited into something the
+   replay cannot read answered 500; it now reports ``hash_ok: false`` and names the
+   field as the difference.
+2. ``audit verify`` on an entry naming its row by a list answered 500; it now reports
+   the entry.
+3. An evaluation's owner (``created_by_token``, who may read it) and its link to its
+   creating entry (``audit_position``) were not covered by the document's hash.
+4. A token's ``created_at``, and an ``expires_at_us`` of 0 (an instant, 1970, not
+   "never"), were not compared with its ``token.created`` entry.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from credit.errors import Unauthenticated
+from credit.services.audit import verify_chain
+from credit.services.records import create_record
+from credit.services.scoring import create_evaluation, get_evaluation
+from credit.services.tokens import authenticate, create_token
+
+from .helpers import EVALUATOR, EVALUATOR_2, HOUSING, S1, S2, entry, record_body, tamper
+
+pytestmark = pytest.mark.db
+
+TENDER = {"code": "KQ-2026-0012", "name": "柯桥区鉴湖路改造工程施工"}
+
+
+def _canonical(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _rewrite_entry(ctx, position: int, edit) -> None:
+    """Edit one stored entry's text behind the service (its hash column left as it was)."""
+    e = entry(ctx, position)
+    body = {k: v for k, v in e.items() if k != "sha256"}
+    edit(body)
+    tamper(ctx, "audit_entries", "UPDATE audit_entries SET text = :t WHERE position = :p",
+           {"t": _canonical(body), "p": position})
+
+
+@pytest.fixture
+def http(ctx):
+    """The real app with an auditor's and an evaluator's bearer token."""
+    from api import create_app
+    app = create_app({"CREDIT_CONTEXT": ctx, "TESTING": True})
+    secrets = {"auditor": create_token(ctx, "op", role="auditor", name="柯桥区审计局")[1],
+               "evaluator": create_token(ctx, "op", role="evaluator", name="评标系统")[1]}
+    client = app.test_client()
+
+    def call(method: str, path: str, who: str, body=None):
+        kw = {"headers": {"Authorization": f"Bearer {secrets[who]}"}}
+        if body is not None:
+            kw["data"] = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            kw["content_type"] = "application/json"
+        return client.open(path, method=method, **kw)
+    return call
+
+
+def _evaluated(ctx, clock, http) -> dict:
+    create_record(ctx, HOUSING, record_body(document_no="P-1"))
+    clock.advance(minutes=5)
+    r = http("POST", "/api/v1/evaluations", "evaluator", {
+        "tender": TENDER, "sector": "housing", "as_of": "2026-06-01",
+        "bidders": [{"uscc": S1}, {"uscc": S2}]})
+    assert r.status_code == 201, r.get_data(as_text=True)
+    return r.get_json()
+
+
+# ------------------------------------------------------------------------------------
+# 1. GET /traces/{id}/verify answers 500 for a tampered trace instead of reporting it.
+#    API.md §6: the route "recomputes the hash, checks the link to its predecessor, and
+#    replays the score … {hash_ok, chain_ok, replay_ok, ok, differences}"; §1: "nothing a
+#    client sends may produce a 500". The replay parses the (tampered) payload without
+#    any guard (services/audit.py verify_trace: parse_date, p["knowledge_position"],
+#    the engine's "unknown sector" ValueError), so the auditor checking a protested
+#    bidder's trace gets "internal_error" while /audit/verify locates the same edit.
+
+def _drop(key):
+    return lambda body: body["payload"].pop(key)
+
+
+def _set(key, value):
+    return lambda body: body["payload"].__setitem__(key, value)
+
+
+@pytest.mark.parametrize("edit", [
+    _set("as_of", "2026-02-30"),            # no such date
+    _set("sector", "railway"),              # a sector the model does not have
+    _drop("knowledge_position"),
+    _set("known_at", "2026-06-01"),         # not an instant
+    _drop("model"),
+], ids=["as_of", "sector", "knowledge_position", "known_at", "model"])
+def test_verifying_a_tampered_member_trace_reports_it_instead_of_a_500(ctx, clock, http,
+                                                                       edit):
+    doc = _evaluated(ctx, clock, http)
+    trace_id = doc["results"][0]["members"][0]["trace_id"]
+    _rewrite_entry(ctx, trace_id, edit)
+    chain = http("GET", "/api/v1/audit/verify", "auditor").get_json()
+    assert chain["first_bad"] == {"position": trace_id, "problem": "hash_mismatch"}
+    v = http("GET", f"/api/v1/traces/{trace_id}/verify", "auditor")
+    assert v.status_code == 200, v.get_data(as_text=True)
+    body = v.get_json()
+    assert body["hash_ok"] is False and body["ok"] is False
+
+
+@pytest.mark.parametrize("text", [
+    "not json at all",
+    None,  # the same entry with one space more: it parses to what was hashed
+], ids=["unreadable", "respaced"])
+def test_verifying_a_trace_whose_text_was_rewritten_reports_its_hash(ctx, clock, http, text):
+    """The hash is of the stored bytes, as audit verify takes it: a text that no longer
+    parses, or one re-spaced so that it parses to the very entry that was hashed, is an
+    edit all the same."""
+    doc = _evaluated(ctx, clock, http)
+    trace_id = doc["results"][0]["members"][0]["trace_id"]
+    stored = _canonical({k: v for k, v in entry(ctx, trace_id).items() if k != "sha256"})
+    tamper(ctx, "audit_entries", "UPDATE audit_entries SET text = :t WHERE position = :p",
+           {"t": text if text is not None else stored.replace(",", ", ", 1), "p": trace_id})
+    chain = http("GET", "/api/v1/audit/verify", "auditor").get_json()
+    assert chain["first_bad"] == {"position": trace_id, "problem": "hash_mismatch"}
+    v = http("GET", f"/api/v1/traces/{trace_id}/verify", "auditor")
+    assert v.status_code == 200, v.get_data(as_text=True)
+    assert v.get_json()["hash_ok"] is False and v.get_json()["ok"] is False
+
+
+# ------------------------------------------------------------------------------------
+# 2. GET /audit/verify answers 500 for an entry whose payload names its row by a value
+#    that is not hashable (services/verification.py RowVerifier.see keys a dict by it):
+#    the walk that must "re-hash every entry" and report first_bad crashes instead.
+
+def test_audit_verify_of_an_entry_with_a_list_as_row_id_reports_it_instead_of_a_500(
+        ctx, clock, http):
+    doc = _evaluated(ctx, clock, http)
+    del doc
+    position = 3  # the record.created entry of P-1 (after the two token.created)
+    assert entry(ctx, position)["kind"] == "record.created"
+    _rewrite_entry(ctx, position,
+                   lambda body: body["payload"]["record"].__setitem__("id", [1]))
+    r = http("GET", "/api/v1/audit/verify", "auditor")
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert r.get_json()["first_bad"]["position"] == position
+
+
+# ------------------------------------------------------------------------------------
+# 3. An evaluation row whose owner (created_by_token) is changed behind the service is
+#    not caught by audit verify, full or incremental. API.md §6: audit verify "re-hashes
+#    … every stored row (records, events, evaluations, …) against the hash its creating
+#    entry carries"; the evaluations verifier hashes only the document
+#    (VERIFIED_TABLES: digest=sha256(ev.document)), so the column that decides who may
+#    read the frozen evaluation (API.md §2: "its creator, auditor, admin") can be moved
+#    to another evaluator and every verification still says ok. audit_position, the
+#    row's link to its creating entry, is not checked by a full run either.
+
+def _evaluation(ctx, clock) -> dict:
+    clock.advance(minutes=5)
+    out = create_evaluation(ctx, EVALUATOR, {"tender": TENDER, "sector": "housing",
+                                             "as_of": "2026-06-01",
+                                             "bidders": [{"uscc": S1}]})
+    return json.loads(out.body)
+
+
+@pytest.mark.parametrize("incremental", [False, True], ids=["full", "incremental"])
+def test_audit_verify_catches_an_evaluation_handed_to_another_evaluator(ctx, clock,
+                                                                         incremental):
+    create_record(ctx, HOUSING, record_body(document_no="P-1"))
+    assert verify_chain(ctx)["ok"]  # stored at position 1: where an incremental run starts
+    doc = _evaluation(ctx, clock)
+    assert tamper(ctx, "evaluations",
+                  "UPDATE evaluations SET created_by_token = :other WHERE id = :id",
+                  {"other": EVALUATOR_2.token_id, "id": doc["id"]}) == 1
+    # the other evaluation system now reads the frozen document, its creator cannot
+    assert json.loads(get_evaluation(ctx, EVALUATOR_2, doc["id"]))["id"] == doc["id"]
+    result = verify_chain(ctx, incremental=incremental, store=False)
+    assert result["ok"] is False, result
+    assert result["first_bad"]["table"] == "evaluations"
+
+
+def test_full_audit_verify_catches_an_evaluation_moved_to_another_position(ctx, clock):
+    create_record(ctx, HOUSING, record_body(document_no="P-1"))
+    doc = _evaluation(ctx, clock)
+    assert tamper(ctx, "evaluations",
+                  "UPDATE evaluations SET audit_position = audit_position + 1000 "
+                  "WHERE id = :id", {"id": doc["id"]}) == 1
+    result = verify_chain(ctx, store=False)
+    assert result["ok"] is False, result
+    assert result["first_bad"]["table"] == "evaluations"
+
+
+# ------------------------------------------------------------------------------------
+# 4. Token rows: two edits the token verifier misses. created_at is not compared with
+#    its token.created entry's ``at`` (API.md §6 re-hash "every stored row"); an
+#    expires_at_us of 0 on a token created without expiry passes (TokenVerifier tests
+#    ``if t.expires_at_us``, so 0 reads as "never"), yet token_expiry.expired_at treats
+#    it as expired in 1970 — the evaluation system's token stops working and verify
+#    says the tokens are as created.
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE tokens SET created_at = '2020-01-01T00:00:00.000000+08:00' WHERE id = :id",
+    "UPDATE tokens SET expires_at_us = 0 WHERE id = :id",
+], ids=["created_at", "expires_at_us_zero"])
+def test_audit_verify_catches_an_edited_token_row(ctx, sql):
+    token_id, secret = create_token(ctx, "op", role="evaluator", name="评标系统")
+    assert verify_chain(ctx, store=False)["ok"]
+    assert tamper(ctx, "tokens", sql, {"id": token_id}) == 1
+    if "expires_at_us" in sql:  # after a restart (empty token cache) the token is dead
+        ctx.token_cache.clear()
+        with pytest.raises(Unauthenticated):
+            authenticate(ctx, secret)
+    result = verify_chain(ctx, store=False)
+    assert result["ok"] is False, result
+    assert result["first_bad"] == {"position": 1, "problem": "row_mismatch",
+                                   "table": "tokens", "id": token_id}
