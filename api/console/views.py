@@ -37,7 +37,6 @@ from api.console.forms import (
 )
 from api.console.labels import KINDS
 from api.http import logs_a_trace, parse_id, path_uscc
-from credit.domain import canonical
 from credit.domain.dates import format_instant
 from credit.errors import CreditError, InvalidInput, NotFound, Unauthenticated
 from credit.services import applications, audit, console, records, scoring, subjects
@@ -248,25 +247,30 @@ def _confirmation(record_, which, key, values):
 
 # ------------------------------------------------------------------ traces and audit
 
-def _canonical(entry: dict) -> str:
-    return canonical.dumps({k: v for k, v in entry.items() if k != "sha256"})
-
-
 @bp.get("/traces/<trace_id>")
 @signed_in(*TRACE_READERS)
 def trace(trace_id):
-    entry = audit.get_trace(ctx(), g.actor, parse_id(trace_id, "trace"))
-    return render_template(_trace_template(entry), entry=entry, canonical=_canonical(entry),
-                           verification=None, labels=_labels(entry))
+    return _trace_page(parse_id(trace_id, "trace"), verify=False)
 
 
 @bp.post("/traces/<trace_id>/verify")
 @signed_in(*AUDIT)
 def trace_verify(trace_id):
-    tid = parse_id(trace_id, "trace")
+    return _trace_page(parse_id(trace_id, "trace"), verify=True)
+
+
+def _trace_page(tid: int, verify: bool):
+    """The trace as its stored bytes and, while they still hash to the stored hash, as
+    the score it records; an edited trace is shown as text only (nothing it claims is
+    laid out as a score), with the verification that locates the edit."""
     entry = audit.get_trace(ctx(), g.actor, tid)
-    return render_template(_trace_template(entry), entry=entry, canonical=_canonical(entry),
-                           verification=audit.verify_trace(ctx(), tid), labels=_labels(entry))
+    text, intact = audit.stored_text(ctx(), tid)
+    verification = audit.verify_trace(ctx(), tid) if verify else None
+    if not intact:
+        return render_template("console/trace_edited.html", entry=entry, canonical=text,
+                               verification=verification)
+    return render_template(_trace_template(entry), entry=entry, canonical=text,
+                           verification=verification, labels=_labels(entry))
 
 
 def _trace_template(entry: dict) -> str:
@@ -324,7 +328,8 @@ def audit_entry(position):
     entry = audit.get_entry(ctx(), parse_id(position, "audit entry"))
     if entry["kind"] == "score.served":
         return redirect(url_for(".trace", trace_id=entry["position"]))
-    return render_template("console/entry.html", entry=entry, canonical=_canonical(entry))
+    text, intact = audit.stored_text(ctx(), entry["position"])
+    return render_template("console/entry.html", entry=entry, canonical=text, intact=intact)
 
 
 # ------------------------------------------------------------------ evaluations

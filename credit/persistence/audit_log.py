@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from credit import canonical_text
 from credit.domain import canonical
 from credit.domain.dates import ONE_MICROSECOND, format_instant, from_micros, to_micros
+from credit.errors import IntegrityFailure
 
 from .tables import AuditEntryRow
 
@@ -99,8 +100,17 @@ def _string(value: str) -> str:
 
 
 def parse_entry(row: AuditEntryRow) -> dict:
-    """The entry exactly as stored: its canonical text parsed, plus its hash."""
-    entry = json.loads(row.text)
+    """The entry exactly as stored: its canonical text parsed, plus its hash. A text
+    that is no JSON object was altered after it was written: IntegrityFailure (500
+    ``integrity_failure``, as for any stored data that no longer matches its hash),
+    never served as if it were an entry."""
+    try:
+        entry = json.loads(row.text)
+    except ValueError:
+        entry = None
+    if not isinstance(entry, dict):
+        raise IntegrityFailure(f"Audit entry {row.position} is not the text it was written "
+                               "as: it was altered. `credit audit verify` locates it.")
     entry["sha256"] = row.sha256
     return entry
 

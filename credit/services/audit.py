@@ -27,7 +27,7 @@ from .scoring import score_as_known
 from .verification import last_verification, verify_chain
 
 __all__ = ["TraceFilter", "get_entry", "get_trace", "inquiries", "last_verification",
-           "list_entries", "list_traces", "verify_chain", "verify_trace"]
+           "list_entries", "list_traces", "stored_text", "verify_chain", "verify_trace"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,17 @@ def get_trace(ctx: ServiceContext, actor: Actor, trace_id: int) -> dict:
         raise Forbidden("Only auditors, admins and the caller that pulled this score may "
                         "read its trace.")
     return entry
+
+
+def stored_text(ctx: ServiceContext, position: int) -> tuple[str, bool]:
+    """An entry's text exactly as stored (the bytes its hash is taken of) and whether it
+    still hashes to the ``sha256`` stored with it. The console shows these bytes, and
+    reads an entry that no longer hashes as text, not as what it claims to be."""
+    with ctx.uow(write=False) as uow:
+        row = uow.audit_queries.row(position)
+    if row is None:
+        raise NotFound(f"There is no audit entry {position}.")
+    return row.text, canonical.sha256_hex(row.text) == row.sha256
 
 
 def list_traces(ctx: ServiceContext, f: TraceFilter) -> dict:

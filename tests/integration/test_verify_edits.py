@@ -216,3 +216,69 @@ def test_audit_verify_catches_an_edited_token_row(ctx, sql):
     assert result["ok"] is False, result
     assert result["first_bad"] == {"position": 1, "problem": "row_mismatch",
                                    "table": "tokens", "id": token_id}
+
+
+# ------------------------------------------------------------------------------------
+# 5. The console reads an edited entry as text: the trace page lays out a score only
+#    while its stored bytes hash to its stored hash, and an entry's page says when they
+#    do not. A text that is no JSON at all is not served as an entry: 500
+#    ``integrity_failure``, as for any stored data that no longer matches its hash.
+
+@pytest.fixture
+def auditor_browser(ctx):
+    from api import create_app
+
+    from .test_console_pages import SECRET_KEY, signed_in
+    app = create_app({"CREDIT_CONTEXT": ctx, "SECRET_KEY": SECRET_KEY, "TESTING": True})
+    return signed_in(app, create_token(ctx, "op", role="auditor", name="柯桥区审计局")[1])
+
+
+@pytest.mark.parametrize("edit", [
+    _drop("model"),                         # the page once read p.model.id: a 500
+    _set("records", "x"),
+    _set("as_of", "2026-02-30"),
+], ids=["model", "records", "as_of"])
+def test_the_console_shows_an_edited_trace_as_its_stored_text(ctx, clock, http,
+                                                              auditor_browser, edit):
+    doc = _evaluated(ctx, clock, http)
+    trace_id = doc["results"][0]["members"][0]["trace_id"]
+    _rewrite_entry(ctx, trace_id, edit)
+    shown = auditor_browser.get(f"/traces/{trace_id}")
+    page = shown.get_data(as_text=True)
+    assert shown.status_code == 200, page[:2000]
+    assert 'id="edited"' in page and 'id="trace-records"' not in page
+    from .test_console_no_raw_codes import leaks_of, vocabulary
+    assert leaks_of("console.trace", page, vocabulary(ctx)) == []  # the walk's own check
+    with ctx.uow(write=False) as uow:
+        stored = uow.audit_queries.row(trace_id).text
+    tamper_text = stored.replace("&", "&amp;").replace('"', "&#34;").replace("<", "&lt;")
+    assert tamper_text in page  # the bytes as stored, not a text rebuilt from them
+    verified = auditor_browser.post(f"/traces/{trace_id}/verify", {})
+    assert verified.status_code == 200 and 'id="v-hash">哈希：不一致' in \
+        verified.get_data(as_text=True)
+
+
+def test_an_intact_trace_is_still_laid_out_as_its_score(ctx, clock, http, auditor_browser):
+    doc = _evaluated(ctx, clock, http)
+    trace_id = doc["results"][0]["members"][0]["trace_id"]
+    page = auditor_browser.get(f"/traces/{trace_id}").get_data(as_text=True)
+    assert 'id="edited"' not in page and 'id="trace-records"' in page
+
+
+def test_an_edited_entry_says_so_and_an_unreadable_one_is_refused(ctx, clock, http,
+                                                                  auditor_browser):
+    _evaluated(ctx, clock, http)
+    with ctx.uow(write=False) as uow:  # the record.created entry of P-1
+        position = uow.audit_queries.page(kind="record.created", limit=1)[0]["position"]
+    assert 'id="edited"' not in auditor_browser.get(f"/audit/entries/{position}").get_data(
+        as_text=True)
+    _rewrite_entry(ctx, position, lambda body: body["payload"]["record"].__setitem__(
+        "code", "AWARD-PROVINCIAL"))
+    page = auditor_browser.get(f"/audit/entries/{position}").get_data(as_text=True)
+    assert 'id="edited"' in page and "AWARD-PROVINCIAL" in page
+    tamper(ctx, "audit_entries", "UPDATE audit_entries SET text = 'x' WHERE position = :p",
+           {"p": position})
+    refused = http("GET", f"/api/v1/audit/entries?after={position - 1}&limit=1", "auditor")
+    assert refused.status_code == 500, refused.get_data(as_text=True)
+    assert refused.get_json()["error"] == "integrity_failure"
+    assert f"Audit entry {position}" in refused.get_json()["message"]
