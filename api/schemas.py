@@ -43,11 +43,16 @@ class UsccParam(fields.String):
 
 class Instant(fields.Field):
     """RFC 3339 with an offset; a space before the offset digits is read as ``+``
-    (an unescaped ``+`` in a query string arrives as a space)."""
+    (an unescaped ``+`` in a query string arrives as a space). Its date in China
+    Standard Time lies in 2000-01-01 … 2099-12-31, like every date the service accepts
+    (API.md §1: else 400)."""
 
     def __init__(self, **kw):
         kw.setdefault("metadata", {}).update({"type": "string", "format": "date-time"})
-        super().__init__(**kw)
+        kw["metadata"].setdefault(
+            "description", "RFC 3339 instant with an offset; its date in China Standard "
+            "Time lies in 2000-01-01 … 2099-12-31 (else 400).")
+        super().__init__(validate=_in_date_range, **kw)
 
     def _deserialize(self, value, attr, data, **kw):
         if not isinstance(value, str):
@@ -69,7 +74,7 @@ class KnownAt(Instant):
             "description", "RFC 3339 instant with an offset; its date in China Standard "
             "Time lies in 2000-01-01 … 2099-12-31 (else 400), and it is not later than "
             "now (else 422 known_at_in_future). Default: the chain's committed head.")
-        super().__init__(validate=_in_date_range, **kw)
+        super().__init__(**kw)
 
 
 def _in_date_range(value: datetime) -> None:

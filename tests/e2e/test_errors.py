@@ -615,6 +615,10 @@ def test_idempotency_errors(api, ctx):
         # the same JSON value replays (not duplicate_record) ...
         again = api.post("/api/v1/records", record_body(), "regulator", headers=key)
         assert again.status_code == 201 and again.data == first.data
+        # ... also when the retry names the route with a trailing slash, which answers
+        # like the route itself (a review found it a second write: duplicate_record)
+        again = api.post("/api/v1/records/", record_body(), "regulator", headers=key)
+        assert again.status_code == 201 and again.data == first.data
         # ... but malformed JSON and the wrong media type are refused before the replay
         assert_error(raw(api, "/api/v1/records", b"{", headers=key), 400, "malformed_json")
         assert_error(raw(api, "/api/v1/records", json.dumps(record_body()), headers=key,
@@ -627,9 +631,13 @@ def test_idempotency_errors(api, ctx):
             assert set(got["errors"]) == {"Idempotency-Key"}, got
 
     ev_key = {"Idempotency-Key": "EV-0001"}
-    assert api.post("/api/v1/evaluations", evaluation_body(), "evaluator",
-                    headers=ev_key).status_code == 201
+    created = api.post("/api/v1/evaluations", evaluation_body(), "evaluator", headers=ev_key)
+    assert created.status_code == 201
     with writes_nothing(ctx):
+        # a retry to "/evaluations/" is the same request: not a second bid-opening snapshot
+        again = api.post("/api/v1/evaluations/", evaluation_body(), "evaluator",
+                         headers=ev_key)
+        assert again.status_code == 201 and again.data == created.data
         for body in (evaluation_body(as_of="2026-05-01"),
                      evaluation_body(bidders=[{"uscc": S1_BAD_CHECK}]),
                      evaluation_body(bidders=[{"uscc": S1}, {"uscc": S1}])):
@@ -842,12 +850,21 @@ def test_known_at_errors(api, ctx, clock):
             assert set(got["errors"]) == {"known_at"}, (k, got)
         # a far-future known_at is never a 500, whatever the route
         for path in (base + "9999-12-31T23:59:59Z",
-                     score_path(S1, "sector=housing&as_of=9999-12-31"),
-                     "/api/v1/traces?from=9999-12-31T23:59:59Z",
-                     "/api/v1/traces?to=0001-01-01T00:00:00%2B23:59",
-                     "/api/v1/traces?from=9999-12-31T23:59:59.999999-23:59"):
+                     score_path(S1, "sector=housing&as_of=9999-12-31")):
             r = api.get(path, "auditor")
             assert r.status_code < 500, (path, r.get_data(as_text=True))
+        # the traces' time filters are instants the service accepts too: their date in
+        # CST within 2000-01-01 … 2099-12-31 (a review found them taking years 1 and 9999)
+        for query in ("from=9999-12-31T23:59:59Z", "to=0001-01-01T00:00:00%2B23:59",
+                      "from=9999-12-31T23:59:59.999999-23:59",
+                      "from=0001-01-01T00:00:00%2B14:00", "from=1999-12-31T15:59:59Z",
+                      "to=2100-01-01T00:00:00%2B08:00", "to=9999-12-31T23:59:59Z"):
+            got = assert_error(api.get(f"/api/v1/traces?{query}", "auditor"), 400,
+                               "validation_error")
+            assert set(got["errors"]) == {query.split("=")[0]}, (query, got)
+        for query in ("from=2000-01-01T00:00:00%2B08:00", "to=2099-12-31T15:59:59.999999Z"):
+            r = api.get(f"/api/v1/traces?{query}", "auditor")
+            assert r.status_code == 200, (query, r.get_data(as_text=True))
     # up to 1 s ahead is tolerated as clock skew
     ahead = (now + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     r = api.get(base + ahead, "auditor")
