@@ -236,6 +236,18 @@ def ids(ctx) -> dict[str, object]:
         "apply_repair": f"/records/{repairable}/apply/repair"}
 
 
+#: Requests timed but not held to the page budget: their work grows with the chain
+#: (a full verification of a million entries takes a minute: bench/issue10.py), the
+#: page around it does not.
+OUTSIDE_BUDGET = frozenset({"audit verification on demand, incremental",
+                            "audit verification on demand, full (the demo's chain)"})
+
+
+def slowest(runs) -> float:
+    """The slowest single request held to the budget."""
+    return max(r["max"] for rows, _ in runs for r in rows if r["label"] not in OUTSIDE_BUDGET)
+
+
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 
 
@@ -298,7 +310,7 @@ def cpu_model() -> str:
 
 
 def markdown(runs: list[tuple[list[dict], dict]]) -> str:
-    worst = max(r["max"] for rows, _ in runs for r in rows)
+    worst = slowest(runs)
     first = runs[0][1]
     lines = [
         f"## Console render time (bench/console_render.py, {date.today().isoformat()})",
@@ -318,11 +330,14 @@ def markdown(runs: list[tuple[list[dict], dict]]) -> str:
                   "", "| page | request | median ms | p95 ms | max ms |",
                   "|---|---|---:|---:|---:|"]
         for r in rows:
-            lines.append(f"| {r['label']} | `{r['path']}` | {r['median']:.1f} | "
+            mark = " †" if r["label"] in OUTSIDE_BUDGET else ""
+            lines.append(f"| {r['label']}{mark} | `{r['path']}` | {r['median']:.1f} | "
                          f"{r['p95']:.1f} | {r['max']:.1f} |")
     verdict = "within" if worst < BUDGET_MS else "OVER"
-    lines += ["", f"Slowest single request: {worst:.1f} ms — {verdict} the "
-              f"{BUDGET_MS:.0f} ms budget.", ""]
+    lines += ["", f"Slowest single request held to the budget: {worst:.1f} ms — {verdict} "
+              f"the {BUDGET_MS:.0f} ms budget. † Not held to it: the chain's verification, "
+              f"whose work grows with the chain (`audit verify` on a million entries: "
+              f"bench/issue10.py).", ""]
     return "\n".join(lines)
 
 
@@ -357,7 +372,7 @@ def main() -> int:
     print(text)
     if args.append:
         write_section(ROOT / "bench" / "README.md", text)
-    return 0 if max(r["max"] for rows, _ in runs for r in rows) < BUDGET_MS else 1
+    return 0 if slowest(runs) < BUDGET_MS else 1
 
 
 if __name__ == "__main__":
