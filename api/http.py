@@ -138,10 +138,7 @@ def idempotency(token_id: int, body) -> IdempotentRequest | None:
         raise InvalidInput("Idempotency-Key must be 1–200 printable ASCII characters.",
                            errors={"Idempotency-Key": ["must be 1–200 printable ASCII "
                                                        "characters."]})
-    # The key's scope is token, method and path (API.md §3). Every route answers with
-    # and without a trailing slash (strict_slashes off), so the path is the route's,
-    # without it: a retry sent to "/records/" replays the write sent to "/records".
-    return IdempotentRequest(token_id, request.method, request.path.rstrip("/"), key, body)
+    return IdempotentRequest(token_id, request.method, request.path, key, body)
 
 
 def parse_id(raw: str, what: str) -> int:

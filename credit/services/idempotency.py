@@ -62,6 +62,14 @@ class IdempotentRequest:
     body: object  # the parsed JSON body
 
     @property
+    def route(self) -> str:
+        """The path the key is scoped to (API.md §3: token, method, path): the route's,
+        without a trailing slash. Every route also answers with one (strict slashes are
+        off), and a retry sent to ``/records/`` is the same request as one sent to
+        ``/records``, not a second write."""
+        return self.path.rstrip("/") or "/"
+
+    @property
     def request_sha256(self) -> str:
         """Hash of the canonical JSON of the parsed body (floats allowed here: a body is
         compared, never logged). The key answers before the body is validated (API.md
@@ -93,7 +101,11 @@ def replay(uow, idem: IdempotentRequest | None) -> Outcome | None:
     different request; ``integrity_failure`` if the remembered row was altered."""
     if idem is None:
         return None
-    row = uow.idempotency.get(idem.token_id, idem.method, idem.path, idem.key)
+    row = uow.idempotency.get(idem.token_id, idem.method, idem.route, idem.key)
+    if row is None and idem.route != "/":
+        # Remembered before keys were scoped to the route: under the path as sent, which
+        # may have had the trailing slash. Remembered forever (API.md §3), so still found.
+        row = uow.idempotency.get(idem.token_id, idem.method, idem.route + "/", idem.key)
     if row is None:
         return None
     _check_against_entry(uow, row)
@@ -143,7 +155,7 @@ def remember(uow, idem: IdempotentRequest | None, status: int, body: str,
     if idem is None or status not in REMEMBERED:
         return {}
     row = uow.idempotency.add(IdempotencyRow(
-        token_id=idem.token_id, method=idem.method, path=idem.path, key=idem.key,
+        token_id=idem.token_id, method=idem.method, path=idem.route, key=idem.key,
         request_sha256=idem.request_sha256, status=status, body=body,
         audit_position=position))
     return {"idempotency": stamp(row)}

@@ -125,6 +125,37 @@ def test_key_scope_is_token_method_path(ctx):
     assert counts(ctx)["records"] == 2
 
 
+def test_a_retry_to_the_route_with_a_trailing_slash_is_the_same_request(ctx):
+    """Every route answers with and without a trailing slash: the key's path is the
+    route's (IdempotentRequest.route), so the retry replays, and the row remembers the
+    route without the slash."""
+    body = record_body()
+    first = create_record(ctx, HOUSING, body, idem(body, path=RECORDS + "/"))
+    before = snapshot(ctx)
+    for path in (RECORDS, RECORDS + "/"):
+        again = create_record(ctx, HOUSING, body, idem(body, path=path))
+        assert again.replayed is True and again.body == first.body, path
+    assert snapshot(ctx) == before
+    assert entry(ctx, 1)["payload"]["idempotency"]["path"] == RECORDS
+
+
+def test_a_key_remembered_under_a_trailing_slash_before_still_replays(ctx, monkeypatch):
+    """Until keys were scoped to the route, a row was remembered under the path as sent,
+    slash and all. Remembered forever (API.md §3): a retry sent either way still finds
+    it, and the chain that covers it still verifies."""
+    body = record_body()
+    with monkeypatch.context() as m:  # the earlier code: the path as sent
+        m.setattr(IdempotentRequest, "route", property(lambda self: self.path))
+        first = create_record(ctx, HOUSING, body, idem(body, path=RECORDS + "/"))
+    assert entry(ctx, 1)["payload"]["idempotency"]["path"] == RECORDS + "/"
+    before = snapshot(ctx)
+    for path in (RECORDS, RECORDS + "/"):
+        again = create_record(ctx, HOUSING, body, idem(body, path=path))
+        assert again.replayed is True and again.body == first.body, path
+    assert snapshot(ctx) == before
+    assert verify_chain(ctx)["ok"] is True
+
+
 def test_evaluation_replay(ctx, clock):
     body = evaluation_body()
     first = create_evaluation(ctx, EVALUATOR, body, idem(body, actor=EVALUATOR, path=EVALUATIONS))
