@@ -99,16 +99,24 @@ def _string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def read_entry(text: str) -> dict | None:
+    """A stored entry's text parsed, or None when it is no JSON object (it was altered
+    after it was written): the one reader of stored entry text, for those that must
+    answer either way (the verifiers)."""
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        return None
+    return entry if isinstance(entry, dict) else None
+
+
 def parse_entry(row: AuditEntryRow) -> dict:
     """The entry exactly as stored: its canonical text parsed, plus its hash. A text
     that is no JSON object was altered after it was written: IntegrityFailure (500
     ``integrity_failure``, as for any stored data that no longer matches its hash),
     never served as if it were an entry."""
-    try:
-        entry = json.loads(row.text)
-    except ValueError:
-        entry = None
-    if not isinstance(entry, dict):
+    entry = read_entry(row.text)
+    if entry is None:
         raise IntegrityFailure(f"Audit entry {row.position} is not the text it was written "
                                "as: it was altered. `credit audit verify` locates it.")
     entry["sha256"] = row.sha256

@@ -422,6 +422,14 @@ class EvaluationRepository(_Repo):
     def iter_all(self) -> Iterator[EvaluationRow]:
         return iter(self.session.scalars(select(EvaluationRow).order_by(EvaluationRow.id)))
 
+    def owners(self, since: int | None = None) -> Iterator[tuple[int, int]]:
+        """``(id, created_by_token)`` of every evaluation (with ``since``: of those
+        created after that position), without the documents."""
+        q = select(EvaluationRow.id, EvaluationRow.created_by_token)
+        if since is not None:
+            q = q.where(EvaluationRow.audit_position > since)
+        return iter(self.session.execute(q.order_by(EvaluationRow.id)))
+
 
 class IdempotencyRepository(_Repo):
     def get(self, token_id: int, method: str, path: str, key: str) -> IdempotencyRow | None:

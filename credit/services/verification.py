@@ -43,11 +43,10 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any, Callable, Hashable, Iterable
 
-from credit import canonical_text
 from credit.domain import canonical
 from credit.domain.dates import format_instant, from_micros, parse_instant, to_micros
 from credit.persistence.agency_tables import rating_facts
-from credit.persistence.audit_log import GENESIS
+from credit.persistence.audit_log import GENESIS, read_entry
 from credit.persistence.repositories import (
     application_facts,
     decision_facts,
@@ -113,14 +112,6 @@ def _at(payload: dict, *path):
     return value
 
 
-def _parse(text: str) -> dict | None:
-    try:
-        entry = json.loads(text)
-    except ValueError:
-        return None
-    return entry if isinstance(entry, dict) else None
-
-
 class ChainVerifier:
     """Each entry in position order: position, hash, link, look-up columns."""
 
@@ -143,7 +134,7 @@ class ChainVerifier:
     def check(self, row) -> dict | None:
         """Check one stored entry; returns its parsed text (None when unreadable)."""
         self.checked += 1
-        entry = _parse(row.text)
+        entry = read_entry(row.text)
         if row.position != self._position:
             kind = "position_gap"
         elif entry is None or canonical.sha256_hex(row.text) != row.sha256 \
@@ -342,13 +333,13 @@ VERIFIED_TABLES: tuple[VerifiedTable, ...] = (
 
 def _as_key(value) -> Hashable:
     """A row's key as an entry names it. An entry edited to name its row by something
-    no row's key can be (a list, an object) is kept under that value's canonical text:
-    the row it did create is then unreferenced and the entry's row missing, both
-    reported, rather than the walk failing."""
+    no row's key can be (a list, an object) is kept under a tagged text of that value,
+    which no stored key equals: the row it did create is then unreferenced and the
+    entry's row missing, both reported, rather than the walk failing."""
     try:
         hash(value)
     except TypeError:
-        return canonical_text.dumps(value)
+        return ("unhashable", json.dumps(value, sort_keys=True, ensure_ascii=False))
     return value
 
 
@@ -394,6 +385,11 @@ class RowVerifier:
         return []
 
 
+def _listed(value) -> list:
+    """A payload's list as written, or no items when an edit made it something else."""
+    return value if isinstance(value, list) else []
+
+
 class SubjectVerifier:
     """A subject is registered by its first record or by the first tender naming it as
     a party of a bid (WARNINGS.md §2), whichever came first in the log: same name, same
@@ -405,14 +401,15 @@ class SubjectVerifier:
     def see(self, position: int, kind: str, payload: dict, at: str | None = None) -> None:
         if kind != "tender.registered":
             return
-        for bid in payload.get("bids") or []:
+        for bid in _listed(payload.get("bids")):
             if not isinstance(bid, dict):
                 continue
             parties = [(bid.get("bidder"), bid.get("bidder_name"))] + \
-                [(m.get("uscc"), m.get("name")) for m in bid.get("consortium") or []
+                [(m.get("uscc"), m.get("name")) for m in _listed(bid.get("consortium"))
                  if isinstance(m, dict)]
             for uscc, name in parties:
-                self._tenders.setdefault(uscc, (position, name))
+                if isinstance(uscc, str):  # an edited entry's other values register nobody
+                    self._tenders.setdefault(uscc, (position, name))
 
     def finish(self, uow, since: int | None = None) -> list[dict]:
         """With ``since``: the subjects registered after it, and the subjects first named
@@ -451,20 +448,20 @@ class EvaluationOwnerVerifier:
         self._created: dict[Hashable, int] = {}
 
     def see(self, position: int, kind: str, payload: dict, at: str | None = None) -> None:
-        if kind == "score.served" and isinstance(payload.get("evaluation"), dict):
+        # Traces served before they carried their token's id (e9fcbcb) name no owner.
+        if kind == "score.served" and isinstance(payload.get("evaluation"), dict) \
+                and "token_id" in payload:
             self._traced.setdefault(_as_key(payload["evaluation"].get("id")),
-                                    _as_key(payload.get("token_id")))
+                                    _as_key(payload["token_id"]))
         elif kind == "evaluation.created":
             self._created.setdefault(_as_key(payload.get("evaluation_id")), position)
 
     def finish(self, uow, since: int | None = None) -> list[dict]:
         """With ``since``: the evaluations created after it (their traces come just
         before their own entry, in the same transaction)."""
-        rows = uow.evaluations.iter_all() if since is None else \
-            uow.verifications.rows_since("evaluations", since)
-        return [problem(self._created.get(ev.id), "row_mismatch", "evaluations", ev.id)
-                for ev in rows
-                if ev.id in self._traced and ev.created_by_token != self._traced[ev.id]]
+        return [problem(self._created.get(eid), "row_mismatch", "evaluations", eid)
+                for eid, owner in uow.evaluations.owners(since)
+                if eid in self._traced and owner != self._traced[eid]]
 
 
 class TokenVerifier:
@@ -511,7 +508,7 @@ class TokenVerifier:
             if t.expires_at_us is not None else None
         same = (t.name == p.get("name") and t.role == p.get("role")
                 and t.created_at == at
-                and [s for s in t.sectors.split(",") if s] == list(p.get("sectors") or [])
+                and [s for s in t.sectors.split(",") if s] == (p.get("sectors") or [])
                 and t.uscc == p.get("uscc") and expires == p.get("expires_at")
                 and t.audit_position == position
                 and hashlib.sha256(t.secret_sha256.encode()).hexdigest()

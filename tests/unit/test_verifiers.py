@@ -12,6 +12,8 @@ from credit.services.verification import (
     VERIFIED_TABLES,
     CheckpointVerifier,
     RowVerifier,
+    SubjectVerifier,
+    TokenVerifier,
     VerifiedTable,
 )
 
@@ -70,6 +72,37 @@ def test_a_row_whose_hash_column_was_rewritten_is_a_mismatch():
     t1 = Tender(1, "鉴湖路", "0" * 64)
     assert _verify([_created(3, t1)], [t1]) == [
         {"position": 3, "problem": "row_mismatch", "table": "tenders", "id": 1}]
+
+
+def test_an_entry_naming_its_row_by_no_key_is_reported_not_a_crash():
+    """An entry edited to name its row by a list (of floats, even) or an object: the
+    row it created is unreferenced and the entry's row missing, the walk goes on."""
+    t1 = Tender(1, "鉴湖路", "")
+    t1.sha256 = canonical.digest(facts(t1))
+    for odd in ([1.5], {"id": 1.0}, [[1]]):
+        entry = (3, "tender.created", {"tender": {"id": odd, "name": "鉴湖路"},
+                                       "sha256": t1.sha256})
+        found = _verify([entry], [t1])
+        assert sorted(p["problem"] for p in found) == ["row_missing", "row_unreferenced"], odd
+
+
+def test_subject_and_token_verifiers_read_an_edited_payload_without_failing():
+    """Payloads edited into other shapes (a list that is a number, a USCC that is a list)
+    are read as naming nothing; their entries' hashes report the edits."""
+    subjects = SubjectVerifier()
+    for payload in ({"bids": 5}, {"bids": [{"bidder": [1], "consortium": 3}]},
+                    {"bids": [{"bidder": "x", "consortium": [{"uscc": {"a": 1}}]}]}):
+        subjects.see(7, "tender.registered", payload)
+    tokens = TokenVerifier()
+    tokens.see(1, "token.created", {"token_id": [2], "sectors": 5}, "2026-06-01")
+    tokens.see(2, "token.revoked", {"token_id": {"a": 1}})
+    row = SimpleNamespace(id=1, name="x", role="auditor", sectors="", uscc=None,
+                          expires_at_us=None, created_at="2026-06-01", audit_position=1,
+                          secret_sha256="0")
+    store = SimpleNamespace(tokens=SimpleNamespace(all=lambda: [row],
+                                                   iter_revocations=lambda: []))
+    assert {p["problem"] for p in tokens.finish(store)} == {"row_unreferenced",
+                                                           "row_missing"}
 
 
 def test_the_service_verifies_its_tables():
