@@ -260,17 +260,15 @@ def trace_verify(trace_id):
 
 
 def _trace_page(tid: int, verify: bool):
-    """The trace as its stored bytes and, while they still hash to the stored hash, as
-    the score it records; an edited trace is shown as text only (nothing it claims is
-    laid out as a score), with the verification that locates the edit."""
-    entry = audit.get_trace(ctx(), g.actor, tid)
-    text, intact = audit.stored_text(ctx(), tid)
-    verification = audit.verify_trace(ctx(), tid) if verify else None
-    if not intact:
-        return render_template("console/trace_edited.html", entry=entry, canonical=text,
-                               verification=verification)
-    return render_template(_trace_template(entry), entry=entry, canonical=text,
-                           verification=verification, labels=_labels(entry))
+    """The trace laid out as its score while its stored bytes hash to its stored hash;
+    an edited trace as text only, with the verification that locates the edit."""
+    page = audit.trace_page(ctx(), g.actor, tid, verify)
+    if not page["intact"]:
+        return render_template("console/trace_edited.html", entry=page["entry"],
+                               canonical=page["text"], verification=page["verification"])
+    entry = page["entry"]
+    return render_template(_trace_template(entry), entry=entry, canonical=page["text"],
+                           verification=page["verification"], labels=_labels(entry))
 
 
 def _trace_template(entry: dict) -> str:
@@ -325,11 +323,11 @@ def _audit_page(verify: str | None):
 @bp.get("/audit/entries/<position>")
 @signed_in(*AUDIT)
 def audit_entry(position):
-    entry = audit.get_entry(ctx(), parse_id(position, "audit entry"))
-    if entry["kind"] == "score.served":
-        return redirect(url_for(".trace", trace_id=entry["position"]))
-    text, intact = audit.stored_text(ctx(), entry["position"])
-    return render_template("console/entry.html", entry=entry, canonical=text, intact=intact)
+    page = audit.entry_page(ctx(), parse_id(position, "audit entry"))
+    if page["intact"] and page["entry"]["kind"] == "score.served":
+        return redirect(url_for(".trace", trace_id=page["entry"]["position"]))
+    return render_template("console/entry.html", entry=page["entry"], canonical=page["text"],
+                           intact=page["intact"])
 
 
 # ------------------------------------------------------------------ evaluations

@@ -5,7 +5,6 @@ anything."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +17,7 @@ from credit.domain.dates import (
 from credit.domain.records import Knowledge
 from credit.domain.trace import trace_payload
 from credit.errors import Forbidden, NotFound
-from credit.persistence.audit_log import GENESIS
+from credit.persistence.audit_log import GENESIS, read_entry
 
 from . import agencies
 from .context import Actor, ServiceContext, require_own_subject
@@ -27,7 +26,8 @@ from .scoring import score_as_known
 from .verification import last_verification, verify_chain
 
 __all__ = ["TraceFilter", "get_entry", "get_trace", "inquiries", "last_verification",
-           "list_entries", "list_traces", "stored_text", "verify_chain", "verify_trace"]
+           "entry_page", "list_entries", "list_traces", "trace_page", "verify_chain",
+           "verify_trace"]
 
 
 @dataclass(frozen=True)
@@ -55,22 +55,68 @@ def get_trace(ctx: ServiceContext, actor: Actor, trace_id: int) -> dict:
         entry = uow.audit_queries.get(trace_id)
     if entry is None or entry["kind"] != "score.served":
         raise NotFound(f"There is no trace {trace_id}.")
-    if actor.role not in ("auditor", "admin") and \
-            entry["payload"].get("token_id") != actor.token_id:
-        raise Forbidden("Only auditors, admins and the caller that pulled this score may "
-                        "read its trace.")
+    _may_read_trace(actor, entry)
     return entry
 
 
-def stored_text(ctx: ServiceContext, position: int) -> tuple[str, bool]:
-    """An entry's text exactly as stored (the bytes its hash is taken of) and whether it
-    still hashes to the ``sha256`` stored with it. The console shows these bytes, and
-    reads an entry that no longer hashes as text, not as what it claims to be."""
+def _may_read_trace(actor: Actor, entry: dict | None) -> None:
+    """Auditors, admins and the token that caused the trace; an edited trace (``entry``
+    None), whose token id is not to be trusted, auditors and admins only."""
+    if actor.role in ("auditor", "admin"):
+        return
+    if entry is None or entry["payload"].get("token_id") != actor.token_id:
+        raise Forbidden("Only auditors, admins and the caller that pulled this score may "
+                        "read its trace.")
+
+
+def _stored(uow, position: int) -> tuple[object | None, dict | None]:
+    """An entry's stored row and, while its text still hashes to the hash stored with
+    it, the entry parsed with that hash (as :func:`get_entry` gives it); None for an
+    entry edited since it was written, which is shown as text, never as what it claims
+    to be."""
+    row = uow.audit_queries.row(position)
+    if row is None or canonical.sha256_hex(row.text) != row.sha256:
+        return row, None
+    entry = read_entry(row.text)
+    return row, (dict(entry, sha256=row.sha256) if entry is not None else None)
+
+
+def _page(row, entry: dict | None) -> dict:
+    """What a console page shows of a stored entry: its text exactly as stored (the
+    bytes its hash is taken of), whether it is intact, and the entry — parsed when
+    intact, otherwise only its position and stored hash, which the edit did not touch."""
+    return {"text": row.text, "intact": entry is not None,
+            "entry": entry or {"position": row.position, "sha256": row.sha256}}
+
+
+def entry_page(ctx: ServiceContext, position: int) -> dict:
+    """The console's audit entry page (:func:`_page`)."""
     with ctx.uow(write=False) as uow:
-        row = uow.audit_queries.row(position)
+        row, entry = _stored(uow, position)
     if row is None:
         raise NotFound(f"There is no audit entry {position}.")
-    return row.text, canonical.sha256_hex(row.text) == row.sha256
+    return _page(row, entry)
+
+
+def trace_page(ctx: ServiceContext, actor: Actor, trace_id: int, verify: bool) -> dict:
+    """The console's trace page (:func:`_page`), with the trace's verification when
+    asked (:func:`verify_trace`)."""
+    with ctx.uow(write=False) as uow:
+        row, entry = _stored(uow, trace_id)
+    readable = entry if entry is not None or row is None else read_entry(row.text)
+    _trace_kind(row, readable, trace_id)
+    _may_read_trace(actor, entry)
+    page = _page(row, entry)
+    page["verification"] = verify_trace(ctx, trace_id) if verify else None
+    return page
+
+
+def _trace_kind(row, entry: dict | None, trace_id: int) -> None:
+    """NotFound unless the entry is a served score's: by its text's ``kind`` while the
+    text reads (as :func:`get_trace` decides), by its look-up column otherwise."""
+    kind = entry.get("kind") if entry is not None else getattr(row, "kind", None)
+    if kind != "score.served":
+        raise NotFound(f"There is no trace {trace_id}.")
 
 
 def list_traces(ctx: ServiceContext, f: TraceFilter) -> dict:
@@ -153,9 +199,8 @@ def verify_trace(ctx: ServiceContext, trace_id: int) -> dict:
     stored, and the first field the replay cannot read named as its difference."""
     with ctx.uow(write=False) as uow:
         row = uow.audit_queries.row(trace_id)
-        if row is None or row.kind != "score.served":
-            raise NotFound(f"There is no trace {trace_id}.")
-        entry = _readable(row.text)
+        entry = read_entry(row.text) if row is not None else None
+        _trace_kind(row, entry, trace_id)
         # The stored bytes, as audit verify re-hashes them (a re-spaced text that still
         # parses to the same entry is an edit too).
         hash_ok = entry is not None and canonical.sha256_hex(row.text) == row.sha256
@@ -168,15 +213,6 @@ def verify_trace(ctx: ServiceContext, trace_id: int) -> dict:
     replay_ok = not differences
     return {"hash_ok": hash_ok, "chain_ok": chain_ok, "replay_ok": replay_ok,
             "ok": hash_ok and chain_ok and replay_ok, "differences": differences}
-
-
-def _readable(text: str) -> dict | None:
-    """The stored entry parsed, or None when its text is not a JSON object."""
-    try:
-        entry = json.loads(text)
-    except ValueError:
-        return None
-    return entry if isinstance(entry, dict) else None
 
 
 def _replay_differences(ctx: ServiceContext, uow, p: dict) -> list[str]:

@@ -97,7 +97,7 @@ def _set(key, value):
     _drop("model"),
 ], ids=["as_of", "sector", "knowledge_position", "known_at", "model"])
 def test_verifying_a_tampered_member_trace_reports_it_instead_of_a_500(ctx, clock, http,
-                                                                       edit):
+                                                                       edit, request):
     doc = _evaluated(ctx, clock, http)
     trace_id = doc["results"][0]["members"][0]["trace_id"]
     _rewrite_entry(ctx, trace_id, edit)
@@ -107,6 +107,8 @@ def test_verifying_a_tampered_member_trace_reports_it_instead_of_a_500(ctx, cloc
     assert v.status_code == 200, v.get_data(as_text=True)
     body = v.get_json()
     assert body["hash_ok"] is False and body["ok"] is False
+    field = request.node.callspec.id.split("-")[-1]
+    assert body["differences"] == [field], body  # the field the replay could not read
 
 
 @pytest.mark.parametrize("text", [
@@ -141,7 +143,7 @@ def test_audit_verify_of_an_entry_with_a_list_as_row_id_reports_it_instead_of_a_
     position = 3  # the record.created entry of P-1 (after the two token.created)
     assert entry(ctx, position)["kind"] == "record.created"
     _rewrite_entry(ctx, position,
-                   lambda body: body["payload"]["record"].__setitem__("id", [1]))
+                   lambda body: body["payload"]["record"].__setitem__("id", [1.5]))
     r = http("GET", "/api/v1/audit/verify", "auditor")
     assert r.status_code == 200, r.get_data(as_text=True)
     assert r.get_json()["first_bad"]["position"] == position
@@ -282,3 +284,62 @@ def test_an_edited_entry_says_so_and_an_unreadable_one_is_refused(ctx, clock, ht
     assert refused.status_code == 500, refused.get_data(as_text=True)
     assert refused.get_json()["error"] == "integrity_failure"
     assert f"Audit entry {position}" in refused.get_json()["message"]
+
+
+@pytest.mark.parametrize("page", ["trace", "entry"])
+def test_an_edited_position_does_not_move_the_page(ctx, clock, http, auditor_browser, page):
+    """The pages of an edited entry take nothing from its text: an entry edited to claim
+    another position is shown at the position asked for, and its verify button
+    verifies that one."""
+    doc = _evaluated(ctx, clock, http)
+    if page == "trace":
+        position = doc["results"][0]["members"][0]["trace_id"]
+        url = f"/traces/{position}"
+    else:
+        with ctx.uow(write=False) as uow:
+            position = uow.audit_queries.page(kind="record.created", limit=1)[0]["position"]
+        url = f"/audit/entries/{position}"
+    _rewrite_entry(ctx, position, lambda body: body.__setitem__("position", 1))
+    shown = auditor_browser.get(url).get_data(as_text=True)
+    assert 'id="edited"' in shown and f"#{position}" in shown
+    if page == "trace":
+        assert f'action="/traces/{position}/verify#verification"' in shown
+        verified = auditor_browser.post(f"/traces/{position}/verify", {})
+        assert verified.status_code == 200
+        assert 'id="v-hash">哈希：不一致' in verified.get_data(as_text=True)
+
+
+def test_an_unreadable_trace_is_shown_to_auditors_and_verified(ctx, clock, http,
+                                                               auditor_browser):
+    """A trace whose text is no JSON at all: the console shows its bytes and verifies it
+    (the API's GET /traces/{id} refuses it: integrity_failure); its evaluator, whose
+    token id the text no longer proves, may not read it."""
+    doc = _evaluated(ctx, clock, http)
+    trace_id = doc["results"][0]["members"][0]["trace_id"]
+    tamper(ctx, "audit_entries", "UPDATE audit_entries SET text = 'x' WHERE position = :p",
+           {"p": trace_id})
+    assert 'id="edited"' in auditor_browser.get(f"/traces/{trace_id}").get_data(as_text=True)
+    verified = auditor_browser.post(f"/traces/{trace_id}/verify", {})
+    assert verified.status_code == 200, verified.get_data(as_text=True)[:2000]
+    assert http("GET", f"/api/v1/traces/{trace_id}", "auditor").get_json()["error"] == \
+        "integrity_failure"
+    assert http("GET", f"/api/v1/traces/{trace_id}/verify", "auditor").get_json()[
+        "hash_ok"] is False
+
+
+def test_traces_that_name_no_token_leave_the_evaluation_owner_unchecked(ctx, clock,
+                                                                        monkeypatch):
+    """Traces served before they carried their token's id name no owner: a legitimate
+    evaluation of that time passes (its owner cannot be checked), not a mismatch."""
+    from credit.services import scoring
+    create_record(ctx, HOUSING, record_body(document_no="P-1"))
+    with monkeypatch.context() as m:  # the trace payload as it was before token_id
+        m.setattr(scoring, "_stamped", lambda payload, actor: payload)
+        _evaluation(ctx, clock)
+    assert all("token_id" not in e["payload"] for e in _served(ctx))
+    assert verify_chain(ctx, store=False)["ok"] is True
+
+
+def _served(ctx) -> list[dict]:
+    with ctx.uow(write=False) as uow:
+        return uow.audit_queries.page(kind="score.served", limit=100)
