@@ -432,8 +432,14 @@ class EvaluationRepository(_Repo):
 
 
 class IdempotencyRepository(_Repo):
-    def get(self, token_id: int, method: str, path: str, key: str) -> IdempotencyRow | None:
-        return self.session.get(IdempotencyRow, (token_id, method, path, key))
+    def find(self, token_id: int, method: str, paths: tuple[str, ...], key: str
+             ) -> IdempotencyRow | None:
+        """The row remembered for the key under the first of ``paths`` that has one, in
+        one query (the primary key's index: token, method, path, key)."""
+        found = {r.path: r for r in self.session.scalars(select(IdempotencyRow).where(
+            IdempotencyRow.token_id == token_id, IdempotencyRow.method == method,
+            IdempotencyRow.path.in_(paths), IdempotencyRow.key == key))}
+        return next((found[p] for p in paths if p in found), None)
 
     def add(self, row: IdempotencyRow) -> IdempotencyRow:
         self.session.add(row)

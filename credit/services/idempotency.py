@@ -70,6 +70,13 @@ class IdempotentRequest:
         return self.path.rstrip("/") or "/"
 
     @property
+    def lookup_paths(self) -> tuple[str, ...]:
+        """Where a remembered reply for the key may be: under the route, or under the
+        route with its trailing slash — keys remembered before they were scoped to the
+        route kept the path as sent, and are remembered forever (API.md §3)."""
+        return (self.route,) if self.route == "/" else (self.route, self.route + "/")
+
+    @property
     def request_sha256(self) -> str:
         """Hash of the canonical JSON of the parsed body (floats allowed here: a body is
         compared, never logged). The key answers before the body is validated (API.md
@@ -101,11 +108,7 @@ def replay(uow, idem: IdempotentRequest | None) -> Outcome | None:
     different request; ``integrity_failure`` if the remembered row was altered."""
     if idem is None:
         return None
-    row = uow.idempotency.get(idem.token_id, idem.method, idem.route, idem.key)
-    if row is None and idem.route != "/":
-        # Remembered before keys were scoped to the route: under the path as sent, which
-        # may have had the trailing slash. Remembered forever (API.md §3), so still found.
-        row = uow.idempotency.get(idem.token_id, idem.method, idem.route + "/", idem.key)
+    row = uow.idempotency.find(idem.token_id, idem.method, idem.lookup_paths, idem.key)
     if row is None:
         return None
     _check_against_entry(uow, row)
