@@ -75,7 +75,7 @@ def _stored(uow, position: int) -> tuple[object | None, dict | None]:
     entry edited since it was written, which is shown as text, never as what it claims
     to be."""
     row = uow.audit_queries.row(position)
-    if row is None or canonical.sha256_hex(row.text) != row.sha256:
+    if row is None or not _hashes(row):
         return row, None
     entry = read_entry(row.text)
     return row, (dict(entry, sha256=row.sha256) if entry is not None else None)
@@ -103,12 +103,19 @@ def trace_page(ctx: ServiceContext, actor: Actor, trace_id: int, verify: bool) -
     asked (:func:`verify_trace`)."""
     with ctx.uow(write=False) as uow:
         row, entry = _stored(uow, trace_id)
-    readable = entry if entry is not None or row is None else read_entry(row.text)
-    _trace_kind(row, readable, trace_id)
-    _may_read_trace(actor, entry)
-    page = _page(row, entry)
-    page["verification"] = verify_trace(ctx, trace_id) if verify else None
+        readable = entry if entry is not None or row is None else read_entry(row.text)
+        _trace_kind(row, readable, trace_id)
+        _may_read_trace(actor, entry)
+        page = _page(row, entry)
+        page["verification"] = _verification(ctx, uow, row, readable) if verify else None
     return page
+
+
+def _hashes(row) -> bool:
+    """Whether an entry's stored bytes still hash to the hash stored with them, as audit
+    verify re-hashes them (a re-spaced text that parses to the same entry is an edit
+    too)."""
+    return canonical.sha256_hex(row.text) == row.sha256
 
 
 def _trace_kind(row, entry: dict | None, trace_id: int) -> None:
@@ -201,15 +208,18 @@ def verify_trace(ctx: ServiceContext, trace_id: int) -> dict:
         row = uow.audit_queries.row(trace_id)
         entry = read_entry(row.text) if row is not None else None
         _trace_kind(row, entry, trace_id)
-        # The stored bytes, as audit verify re-hashes them (a re-spaced text that still
-        # parses to the same entry is an edit too).
-        hash_ok = entry is not None and canonical.sha256_hex(row.text) == row.sha256
-        prev = uow.audit_queries.row(trace_id - 1) if trace_id > 1 else None
-        chain_ok = entry is not None and entry.get("prev_sha256") == (
-            prev.sha256 if prev else GENESIS)
-        payload = entry.get("payload") if entry is not None else None
-        differences = _replay_differences(
-            ctx, uow, payload if isinstance(payload, dict) else {})
+        return _verification(ctx, uow, row, entry)
+
+
+def _verification(ctx: ServiceContext, uow, row, entry: dict | None) -> dict:
+    """:func:`verify_trace` of a stored trace ``row``, its text parsed (``entry``, None
+    when it does not parse)."""
+    hash_ok = entry is not None and _hashes(row)
+    prev = uow.audit_queries.row(row.position - 1) if row.position > 1 else None
+    chain_ok = entry is not None and entry.get("prev_sha256") == (
+        prev.sha256 if prev else GENESIS)
+    payload = entry.get("payload") if entry is not None else None
+    differences = _replay_differences(ctx, uow, payload if isinstance(payload, dict) else {})
     replay_ok = not differences
     return {"hash_ok": hash_ok, "chain_ok": chain_ok, "replay_ok": replay_ok,
             "ok": hash_ok and chain_ok and replay_ok, "differences": differences}
