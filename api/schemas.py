@@ -52,10 +52,7 @@ class Instant(fields.Field):
         kw["metadata"].setdefault(
             "description", "RFC 3339 instant with an offset; its date in China Standard "
             "Time lies in 2000-01-01 … 2099-12-31 (else 400).")
-        given = kw.pop("validate", None)
-        more = [] if given is None else list(given) if isinstance(given, (list, tuple)) \
-            else [given]
-        super().__init__(validate=[_in_date_range, *more], **kw)
+        super().__init__(validate=_in_date_range, **kw)
 
     def _deserialize(self, value, attr, data, **kw):
         if not isinstance(value, str):
