@@ -270,8 +270,7 @@ def test_an_intact_trace_is_still_laid_out_as_its_score(ctx, clock, http, audito
 def test_an_edited_entry_says_so_and_an_unreadable_one_is_refused(ctx, clock, http,
                                                                   auditor_browser):
     _evaluated(ctx, clock, http)
-    with ctx.uow(write=False) as uow:  # the record.created entry of P-1
-        position = uow.audit_queries.page(kind="record.created", limit=1)[0]["position"]
+    position = _of_kind(ctx, "record.created")[0]["position"]  # the entry of P-1
     assert 'id="edited"' not in auditor_browser.get(f"/audit/entries/{position}").get_data(
         as_text=True)
     _rewrite_entry(ctx, position, lambda body: body["payload"]["record"].__setitem__(
@@ -296,8 +295,7 @@ def test_an_edited_position_does_not_move_the_page(ctx, clock, http, auditor_bro
         position = doc["results"][0]["members"][0]["trace_id"]
         url = f"/traces/{position}"
     else:
-        with ctx.uow(write=False) as uow:
-            position = uow.audit_queries.page(kind="record.created", limit=1)[0]["position"]
+        position = _of_kind(ctx, "record.created")[0]["position"]
         url = f"/audit/entries/{position}"
     _rewrite_entry(ctx, position, lambda body: body.__setitem__("position", 1))
     shown = auditor_browser.get(url).get_data(as_text=True)
@@ -336,10 +334,11 @@ def test_traces_that_name_no_token_leave_the_evaluation_owner_unchecked(ctx, clo
     with monkeypatch.context() as m:  # the trace payload as it was before token_id
         m.setattr(scoring, "_stamped", lambda payload, actor: payload)
         _evaluation(ctx, clock)
-    assert all("token_id" not in e["payload"] for e in _served(ctx))
+    assert all("token_id" not in e["payload"] for e in _of_kind(ctx, "score.served"))
     assert verify_chain(ctx, store=False)["ok"] is True
 
 
-def _served(ctx) -> list[dict]:
+def _of_kind(ctx, kind: str) -> list[dict]:
+    """The log's entries of one kind, oldest first (the first hundred)."""
     with ctx.uow(write=False) as uow:
-        return uow.audit_queries.page(kind="score.served", limit=100)
+        return uow.audit_queries.page(kind=kind, limit=100)
