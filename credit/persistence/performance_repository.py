@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Iterable, Iterator
 
-from sqlalchemy import and_, exists, func, not_, select
+from sqlalchemy import and_, bindparam, exists, func, not_, select
 from sqlalchemy.orm import Session
 
 from .performance_tables import PerformanceEvaluationRow, PerformanceReviewRow
@@ -17,6 +17,13 @@ from .tender_tables import AwardRow, BidPartyRow, TenderRow
 _E, _R = PerformanceEvaluationRow, PerformanceReviewRow
 EVALUATION_STATUSES = ("submitted", "returned", "approved")
 _ACTION = {"returned": "return", "approved": "approve"}
+
+
+# The awarded tenders each of some USCCs bid in (tenders_of_parties), built once.
+_AWARDED_TENDERS = (select(BidPartyRow.uscc, BidPartyRow.tender_id)
+                    .join(AwardRow, AwardRow.tender_id == BidPartyRow.tender_id)
+                    .where(BidPartyRow.uscc.in_(bindparam("usccs", expanding=True)))
+                    .distinct())
 
 
 def _chunks(values: list, size: int = 500) -> Iterator[list]:
@@ -144,11 +151,9 @@ class PerformanceRepository:
         """:meth:`tenders_of_party` for many USCCs in one query per 500 (an evaluation's
         bidders); a USCC without any awarded tender is absent."""
         out: dict[str, list[int]] = defaultdict(list)
+        conn = self.session.connection()  # Core: every evaluation asks, once
         for chunk in _chunks(sorted(set(usccs))):
-            for uscc, tender_id in self.session.execute(
-                    select(BidPartyRow.uscc, BidPartyRow.tender_id)
-                    .join(AwardRow, AwardRow.tender_id == BidPartyRow.tender_id)
-                    .where(BidPartyRow.uscc.in_(chunk)).distinct()):
+            for uscc, tender_id in conn.execute(_AWARDED_TENDERS, {"usccs": chunk}).all():
                 out[uscc].append(tender_id)
         return dict(out)
 

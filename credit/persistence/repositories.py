@@ -108,6 +108,8 @@ _MANY_RECORDS = select(*_HISTORY_RECORDS.selected_columns).where(
 _MANY_EVENTS = select(_E.c.uscc, *_HISTORY_EVENTS.selected_columns).where(
     _E.c.uscc.in_(bindparam("usccs", expanding=True)), _E.c.audit_position <= bindparam("pos"))
 _SUBJECT = select(SubjectRow.__table__).where(SubjectRow.__table__.c.uscc == bindparam("u"))
+_SUBJECTS = select(SubjectRow.__table__).where(
+    SubjectRow.__table__.c.uscc.in_(bindparam("usccs", expanding=True)))
 _TOKEN_BY_HASH = select(_T).where(_T.c.secret_sha256 == bindparam("h"))
 _TOKEN_REVOKED = select(TokenRevocationRow.__table__.c.token_id).where(
     TokenRevocationRow.__table__.c.token_id == bindparam("id"))
@@ -140,14 +142,14 @@ class SubjectRepository(_Repo):
     def all(self) -> list[SubjectRow]:
         return list(self.session.scalars(select(SubjectRow).order_by(SubjectRow.uscc)))
 
-    def of_many(self, usccs: list[str]) -> dict[str, SubjectRow]:
-        """The registered subjects among ``usccs`` (a batch import's look-up, 500 per
-        query)."""
-        out: dict[str, SubjectRow] = {}
+    def of_many(self, usccs: list[str]) -> dict:
+        """The registered subjects among ``usccs``, as :meth:`get` reads each (an
+        evaluation's bidders, a batch import's look-up; 500 per query)."""
+        conn = self.session.connection()
+        out = {}
         for part in range(0, len(usccs), _IN_CHUNK):
-            chunk = usccs[part:part + _IN_CHUNK]
-            for subject in self.session.scalars(
-                    select(SubjectRow).where(SubjectRow.uscc.in_(chunk))):
+            for subject in conn.execute(_SUBJECTS,
+                                        {"usccs": usccs[part:part + _IN_CHUNK]}).all():
                 out[subject.uscc] = subject
         return out
 
@@ -236,9 +238,10 @@ class RecordRepository(_Repo):
         wanted = sorted(out)
         for part in range(0, len(wanted), _IN_CHUNK):
             params = {"usccs": wanted[part:part + _IN_CHUNK], "pos": max_position}
-            for row in conn.execute(_MANY_RECORDS, params):
+            # .all(): the driver hands over every row at once, not one per fetch.
+            for row in conn.execute(_MANY_RECORDS, params).all():
                 out[row[1]][0].append(record_from_row(row))  # RECORD_COLUMNS: uscc 2nd
-            for row in conn.execute(_MANY_EVENTS, params):  # uscc, then EVENT_COLUMNS
+            for row in conn.execute(_MANY_EVENTS, params).all():  # uscc, then EVENT_COLUMNS
                 out[row[0]][1].append(event_from_row(row[1:]))
         return out
 
