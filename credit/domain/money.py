@@ -71,6 +71,7 @@ def exact_text(value: Fraction) -> str:
     return f"{Decimal(int(value * 10**places)).scaleb(-places):f}"
 
 
+@lru_cache(maxsize=1024, typed=True)  # pure, as fmt; one per record of every trace
 def fmt_factor(value: Decimal) -> str:
     """A sector factor: two decimals when exact (``"0.50"``), else every digit it has."""
     if value.quantize(CENT) == value:

@@ -46,30 +46,37 @@ def trace_payload(result: ScoreResult, name: str | None) -> dict:
         "known_at": format_instant(result.knowledge.known_at),
         "knowledge_position": result.knowledge.position,
         "model": model_ref(result.model),
-        "records": [
-            {
-                "id": st.record.id,
-                "sha256": st.record.sha256,
-                "code": st.record.code,
-                "sector": st.record.sector,
-                # A code the model does not know (not_in_model) has no category, tier
-                # or points under it.
-                "category": st.entry.category if st.entry else None,
-                "tier": st.entry.tier if st.entry else None,
-                "points": fmt(st.entry.points) if st.entry else None,
-                "decided_on": st.record.decided_on.isoformat(),
-                "valid_until": st.effective_valid_until.isoformat(),
-                "original_valid_until": st.original_valid_until.isoformat(),
-                "repaired_on": st.repaired_on.isoformat() if st.repaired_on else None,
-                "project_code": st.record.project_code,
-                "document_no": st.record.document_no,
-                "audit_position": st.record.audit_position,
-                "status": st.status,
-                "factor": fmt_factor(st.factor),
-                "contribution": fmt(st.contribution),
-            }
-            for st in result.records
-        ],
+        "records": _records(result.records),
         "steps": [s.as_json() for s in result.steps],
         "result": result_body(result, name),
     }
+
+
+def _records(standings) -> list[dict]:
+    """Each input record of the trace with how it stands: a loop with the record and its
+    catalogue entry named once (a thousand of these per 50-bidder evaluation)."""
+    out = []
+    for st in standings:
+        rec, entry, repaired_on = st.record, st.entry, st.repaired_on
+        out.append({
+            "id": rec.id,
+            "sha256": rec.sha256,
+            "code": rec.code,
+            "sector": rec.sector,
+            # A code the model does not know (not_in_model) has no category, tier or
+            # points under it.
+            "category": entry.category if entry else None,
+            "tier": entry.tier if entry else None,
+            "points": fmt(entry.points) if entry else None,
+            "decided_on": rec.decided_on.isoformat(),
+            "valid_until": st.effective_valid_until.isoformat(),
+            "original_valid_until": st.original_valid_until.isoformat(),
+            "repaired_on": repaired_on.isoformat() if repaired_on else None,
+            "project_code": rec.project_code,
+            "document_no": rec.document_no,
+            "audit_position": rec.audit_position,
+            "status": st.status,
+            "factor": fmt_factor(st.factor),
+            "contribution": fmt(st.contribution),
+        })
+    return out
