@@ -85,8 +85,10 @@ def requires(*roles: str, revocation_in_transaction: bool = False):
 
     ``revocation_in_transaction``: a token verified before (services/tokens.py) has its
     revocation checked inside the use case's own transaction instead of one of its own
-    (the score route); should the view fail first (a 400, say), the revocation is
-    checked before that error goes out, so 401 still comes before everything else.
+    (the score route, and a write whose use case runs in ``tokens.write_as``, which
+    checks it under the append lock); should the view fail first (a 400, say), the
+    revocation is checked before that error goes out, so 401 still comes before
+    everything else.
 
     A connection found dead before anything was committed (ConnectionLost) runs the
     request once more, on a fresh connection."""

@@ -18,7 +18,9 @@ blp = Blueprint("evaluations", __name__, url_prefix="/api/v1/evaluations",
 @blp.doc(**json_body(EvaluationInput, idempotent=True))
 @blp.response(201, EvaluationOut)
 @blp.alt_response(400, schema=ErrorBody)
-@requires("evaluator")
+# Its use case confirms the token under the append lock (tokens.write_as), replay
+# included: a transaction of its own for the revocation first would be a second check.
+@requires("evaluator", revocation_in_transaction=True)
 def create():
     """Score every bidder (consortia by their weakest member) and freeze the result."""
     body = read_json()

@@ -67,3 +67,27 @@ def test_a_dropped_connection_is_retried_once(api, ctx):
         r = api.get(SCORE, "evaluator")
         assert r.status_code == 200, r.get_data(as_text=True)
     assert api.get("/api/v1/audit/verify", "auditor").get_json()["ok"] is True
+
+
+EVALUATIONS = "/api/v1/evaluations"
+
+
+def test_an_evaluation_s_token_revocation_takes_effect_at_the_next_request(api, ctx):
+    """POST /evaluations leaves a remembered token's revocation to its own transaction
+    (tokens.write_as): the next evaluation, a keyed retry of one already answered and a
+    bad body each get 401, and nothing is written."""
+    from tests.e2e.conftest import audit_head, evaluation_body
+    api.create_record()
+    key = {"Idempotency-Key": "eval-before-revocation"}
+    first = api.post(EVALUATIONS, evaluation_body(), "evaluator", headers=key)
+    assert first.status_code == 201, first.get_data(as_text=True)
+    assert api.post(EVALUATIONS, evaluation_body(), "evaluator", headers=key
+                    ).get_data() == first.get_data()  # remembered, and replayed
+    revoke_token(ctx, "test-operator", _cached_id(ctx, api.tokens["evaluator"]))
+    head = audit_head(ctx)
+    for body, headers in ((evaluation_body(), None), (evaluation_body(), key),
+                          ({"sector": "housing"}, None)):
+        r = api.post(EVALUATIONS, body, "evaluator", headers=headers)
+        assert r.status_code == 401 and r.get_json()["error"] == "unauthenticated", \
+            r.get_data(as_text=True)
+    assert audit_head(ctx) == head
