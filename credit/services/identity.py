@@ -3,11 +3,14 @@ id numbers and deposit accounts — are stored, logged and compared, never in cl
 
 The key is a file named by ``CREDIT_IDENTITY_KEY`` (``Settings.identity_key_path``) of at
 least 32 bytes, read when used (a key created while the service runs is picked up).
-Surrounding ASCII whitespace is not part of the key, so a key written with ``echo`` or by
-``make run`` (64 hex digits and a newline) is the same key however it was written.
+A key written as text (printable ASCII) is that text without surrounding whitespace, so
+a key written with ``echo`` or by ``make run`` (64 hex digits and a newline) is the same
+key however it was written; any other content (random bytes) is the key byte for byte.
 """
 
 from __future__ import annotations
+
+import re
 
 from credit.errors import CreditError
 
@@ -29,7 +32,7 @@ def load_identity_key(path: str | None) -> bytes:
                                  "be hashed, so tenders cannot be registered.")
     try:
         with open(path, "rb") as f:
-            key = f.read(1 << 16).strip(b" \t\r\n")
+            key = _key_bytes(f.read(1 << 16))
     except OSError as exc:
         raise IdentityKeyMissing(f"The identity key file {path} cannot be read "
                                  f"({exc.strerror}).") from None
@@ -37,6 +40,18 @@ def load_identity_key(path: str | None) -> bytes:
         raise IdentityKeyMissing(f"The identity key file {path} holds {len(key)} bytes; at "
                                  f"least {MIN_KEY_BYTES} are required.")
     return key
+
+
+_TEXT_KEY = re.compile(rb"[\x20-\x7e]+")  # printable ASCII
+
+
+def _key_bytes(content: bytes) -> bytes:
+    """A key written as text (64 hex digits by ``make run``, base64, an ``echo``-made
+    file) is its text without surrounding whitespace; any other content is the key
+    itself, every byte of it (WARNINGS.md §2: "a secret of at least 32 bytes read from the
+    file"), so a random binary key that starts or ends in a newline byte is not cut."""
+    text = content.strip(b" \t\r\n")
+    return text if _TEXT_KEY.fullmatch(text) else content
 
 
 def identity_key(ctx) -> bytes:

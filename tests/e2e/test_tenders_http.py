@@ -273,6 +273,31 @@ def test_a_missing_identity_key_is_503_and_credit_serve_refuses_to_start(tapi, t
     assert out.returncode != 0 and "CREDIT_IDENTITY_KEY" in out.stderr
 
 
+def test_a_binary_identity_key_is_every_byte_of_its_file_and_a_text_key_its_text(
+        tapi, tctx, tmp_path):
+    """WARNINGS.md §2: "a secret of at least 32 bytes read from the file". Random bytes
+    are the key byte for byte, a newline byte at either end included (31 random bytes and
+    a newline are 32: accepted); a text key is its text without surrounding whitespace,
+    however it was written (found by a WARNINGS.md review)."""
+    import os
+
+    from credit.services.identity import load_identity_key
+    binary = tmp_path / "binary-key"
+    raw = b"\n" + os.urandom(30).replace(b"\n", b"\x00") + b"\x80\n"
+    binary.write_bytes(raw)
+    assert load_identity_key(str(binary)) == raw
+    binary.write_bytes(raw[1:])  # 31 random bytes and a newline: 32 bytes, accepted
+    tctx.settings = tctx.settings.with_(identity_key_path=str(binary))
+    r = tapi.post(TENDERS, tender_body(), "platform")
+    assert r.status_code == 201, r.get_data(as_text=True)
+    hexed = "ab" * 32
+    for i, written in enumerate((hexed, hexed + "\n", f"  {hexed}\r\n", "a passphrase of "
+                                 "thirty-two or more characters\n")):
+        text = tmp_path / f"text-key-{i}"
+        text.write_text(written, encoding="ascii")
+        assert load_identity_key(str(text)) == written.strip().encode("ascii")
+
+
 def test_award_errors_in_the_order_of_checks(tapi, tctx):
     api = tapi
     registered(api)
