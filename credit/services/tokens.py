@@ -44,6 +44,7 @@ def _checked(role: str, name: str, sectors, uscc: str | None):
                            "cannot be stored).", errors={"name": ["not storable text"]})
     sectors = sorted(set(sectors))
     if role == "regulator":
+        _check_regulator_name(name)
         if not sectors:
             raise InvalidInput("a regulator token needs at least one --sector.",
                                errors={"sector": ["required for regulator"]})
@@ -67,6 +68,20 @@ def _checked(role: str, name: str, sectors, uscc: str | None):
         raise InvalidInput("--uscc is only for enterprise and tenderee tokens.",
                            errors={"uscc": ["only for enterprise or tenderee"]})
     return name, sectors, uscc
+
+
+#: API.md §3's longest ``issued_by``: a regulator's name is the ``issued_by`` of every record
+#: its confirmed warnings (WARNINGS.md §6) and approved evaluations (PERFORMANCE.md §4)
+#: create, so it may be no longer.
+REGULATOR_NAME_MAX = 100
+
+
+def _check_regulator_name(name: str) -> None:
+    if len(name) > REGULATOR_NAME_MAX:
+        raise InvalidInput(
+            f"a regulator's name must have 1–{REGULATOR_NAME_MAX} characters: it is the "
+            "issued_by of the records its disposals and reviews create (API.md §3).",
+            errors={"name": [f"at most {REGULATOR_NAME_MAX} characters for a regulator"]})
 
 
 def create_token(ctx: ServiceContext, operator: str, *, role: str, name: str,

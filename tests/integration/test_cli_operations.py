@@ -149,6 +149,17 @@ def test_token_create_refuses_what_it_cannot_store_or_cannot_tell_apart(args,
 
 
 @pytest.mark.db
+def test_a_regulator_name_of_100_characters_and_other_names_of_200_are_accepted(
+        database_url):
+    env = {"CREDIT_DATABASE_URL": database_url}
+    for args in (["--role", "regulator", "--sector", "housing", "--name", "局" * 100],
+                 ["--role", "auditor", "--name", "审" * 200]):
+        r = _cli(["token", "create", *args], env)
+        assert r.exit_code == 0, r.output
+    assert "局" * 100 in _tokens(env) and "审" * 200 in _tokens(env)
+
+
+@pytest.mark.db
 @pytest.mark.parametrize("token_id", ["0", "9223372036854775808", "99999999999999999999"])
 def test_token_revoke_of_an_id_no_token_can_have_is_a_usage_error(token_id, database_url):
     r = _cli(["token", "revoke", token_id], {"CREDIT_DATABASE_URL": database_url})
@@ -298,7 +309,11 @@ def test_a_batch_output_that_cannot_be_written_is_one_line_and_logs_nothing(
     (["--role", "enterprise", "--uscc", "123", "--name", "e"], ["18"]),
     (["--role", "enterprise", "--uscc", "91330603MA2D4F6E85", "--name", "e"], ["check"]),
     (["--role", "auditor", "--uscc", "91330603MA2D4F6E84", "--name", "a"], ["enterprise"]),
-    (["--role", "admin", "--name", "   "], ["name"])])
+    (["--role", "admin", "--name", "   "], ["name"]),
+    # a regulator's name is the issued_by (1–100, API.md §3) of the records its
+    # disposals and reviews create (found by a WARNINGS.md review)
+    (["--role", "regulator", "--sector", "housing", "--name", "局" * 101],
+     ["100", "issued_by"])])
 def test_token_create_refusals_of_api_md_8_are_one_line_exit_2_and_create_nothing(
         args, words, database_url):
     env = {"CREDIT_DATABASE_URL": database_url}
