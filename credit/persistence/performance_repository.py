@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Iterable, Iterator
 
-from sqlalchemy import and_, bindparam, exists, func, not_, select
+from sqlalchemy import and_, bindparam, case, exists, func, not_, select
 from sqlalchemy.orm import Session
 
 from .performance_tables import PerformanceEvaluationRow, PerformanceReviewRow
@@ -17,6 +17,16 @@ from .tender_tables import AwardRow, BidPartyRow, TenderRow
 _E, _R = PerformanceEvaluationRow, PerformanceReviewRow
 EVALUATION_STATUSES = ("submitted", "returned", "approved")
 _ACTION = {"returned": "return", "approved": "approve"}
+
+
+#: Added to a village project's award position in a village-first list of contracts, so
+#: one integer orders and continues it (audit positions stay far below 2^62).
+VILLAGE_FIRST = 2**62
+
+
+def contract_cursor(tender: TenderRow, award: AwardRow, village_first: bool) -> int:
+    """Where a list of contracts continues after this one (``after``)."""
+    return award.audit_position + (VILLAGE_FIRST if village_first and tender.village else 0)
 
 
 # The awarded tenders each of some USCCs bid in (tenders_of_parties), built once.
@@ -122,8 +132,14 @@ class PerformanceRepository:
                   sectors: Iterable[str] | None = None, status: str | None = None,
                   village: bool | None = None, tenderee: str | None = None,
                   winner: str | None = None, limit: int = 100,
-                  before: int | None = None) -> list[tuple[TenderRow, AwardRow]]:
-        """Awarded tenders, newest award first (cursor: the award's audit position)."""
+                  before: int | None = None, village_first: bool = False
+                  ) -> list[tuple[TenderRow, AwardRow]]:
+        """Awarded tenders, newest award first (cursor: the award's audit position);
+        with ``village_first``, village projects before the others, each newest first
+        (cursor: :func:`contract_cursor`)."""
+        rank = AwardRow.audit_position
+        if village_first:
+            rank = rank + case((TenderRow.village, VILLAGE_FIRST), else_=0)
         q = select(TenderRow, AwardRow).join(AwardRow, AwardRow.tender_id == TenderRow.id)
         if sectors is not None:
             q = q.where(TenderRow.sector.in_(sorted(sectors)))
@@ -136,9 +152,9 @@ class PerformanceRepository:
         if winner is not None:
             q = q.where(AwardRow.winner_uscc == winner)
         if before is not None:
-            q = q.where(AwardRow.audit_position < before)
+            q = q.where(rank < before)
         return [tuple(r) for r in self.session.execute(
-            q.order_by(AwardRow.audit_position.desc()).limit(limit)).all()]
+            q.order_by(rank.desc()).limit(limit)).all()]
 
     def tenders_of_party(self, uscc: str) -> list[int]:
         """Ids of the awarded tenders where ``uscc`` is a party of some bid."""

@@ -23,6 +23,7 @@ from credit.domain import performance as perf
 from credit.domain.dates import format_instant
 from credit.domain.money import fmt
 from credit.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
+from credit.persistence.performance_repository import contract_cursor
 from credit.persistence.performance_tables import PerformanceEvaluationRow, PerformanceReviewRow
 
 from .context import Actor, ServiceContext
@@ -134,7 +135,8 @@ def list_evaluations(ctx: ServiceContext, actor: Actor, f: PerformanceFilter) ->
 
 
 def list_contracts(ctx: ServiceContext, actor: Actor, f: ContractFilter) -> dict:
-    """GET /contracts (§2): awarded tenders with their status, newest award first."""
+    """GET /contracts (§2): awarded tenders with their status, newest award first; the
+    overdue (``status=overdue``) village projects first."""
     require_role(actor, PERFORMANCE_READERS, "read contracts")
     sectors = visible_sectors(actor, f.sector)
     tenderee = f.tenderee
@@ -143,11 +145,14 @@ def list_contracts(ctx: ServiceContext, actor: Actor, f: ContractFilter) -> dict
             raise Forbidden("A tenderee lists its own contracts only.")
         tenderee = actor.uscc
     d, today = definition(ctx), ctx.today()
+    # §2: the overdue are "what a regulator chases, village projects first".
+    village_first = f.status == "overdue"
     with ctx.uow(write=False) as uow:
         rows, next_ = page(uow.performance.contracts(
             today=today, overdue_after_days=d.overdue_after_days, sectors=sectors,
             status=f.status, village=f.village, tenderee=tenderee, winner=f.winner,
-            limit=f.limit + 1, before=f.after), f.limit, lambda ta: ta[1].audit_position)
+            limit=f.limit + 1, before=f.after, village_first=village_first),
+            f.limit, lambda ta: contract_cursor(*ta, village_first))
         items = contracts(uow, d, rows, today)
     return {"items": items, "next": next_}
 

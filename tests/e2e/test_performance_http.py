@@ -163,6 +163,35 @@ def contract_status(api: Api, who: str = "transport") -> str:
     return items[0]["status"]
 
 
+def test_overdue_contracts_list_village_projects_first_and_page_in_that_order(papi, clock):
+    """§2: ``overdue`` is "what a regulator chases, village projects first": with
+    ``status=overdue`` the village projects come first, each part newest award first, and
+    ``next`` continues in that order; every other list is newest award first (found by a
+    PERFORMANCE.md review)."""
+    api = papi
+    for code, village, due in (("KQ-V1", True, "2027-05-19"), ("KQ-N1", False, "2027-05-19"),
+                               ("KQ-V2", True, "2027-05-19"), ("KQ-N2", False, "2028-05-19")):
+        r = api.post(TENDERS, tender_body(code, village=village), "platform")
+        assert r.status_code == 201, r.get_data(as_text=True)
+        r = api.post(f"{TENDERS}/{code}/award", award_body(completion_due=due), "platform")
+        assert r.status_code == 200, r.get_data(as_text=True)
+    clock.set(at_cst("2027-07-01"))  # the first three overdue since 2027-06-19
+    url = "/api/v1/contracts?status=overdue"
+    page = api.get(url, "transport").get_json()
+    assert [(c["tender"], c["village"]) for c in page["items"]] == [
+        ("KQ-V2", True), ("KQ-V1", True), ("KQ-N1", False)] and page["next"] is None
+    walked, after = [], ""
+    while True:
+        page = api.get(f"{url}&limit=1{after}", "transport").get_json()
+        walked += [c["tender"] for c in page["items"]]
+        if page["next"] is None:
+            break
+        after = f"&after={page['next']}"
+    assert walked == ["KQ-V2", "KQ-V1", "KQ-N1"]
+    assert [c["tender"] for c in api.get("/api/v1/contracts", "transport").get_json()[
+        "items"]] == ["KQ-N2", "KQ-V2", "KQ-N1", "KQ-V1"]
+
+
 def test_final_fail_perf_fail_for_every_member_and_the_index(papi, clock):
     api = papi
     awarded(api)  # completion_due 2027-05-19: overdue after 2027-06-18 (+30 days)
