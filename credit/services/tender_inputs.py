@@ -47,6 +47,7 @@ UPLOAD_IDENTIFIERS = ("mac", "cpu", "disk")
 ACTIONS = DISPOSAL_ACTIONS
 _AMOUNT = re.compile(r"(0|[1-9][0-9]{0,14})\.[0-9]{2}")  # fullmatch: ASCII, whole string
 _CODE_FORBIDDEN = re.compile(r"[\s/?#%]")
+_DOT_SEGMENTS = (".", "..")
 
 
 # ------------------------------------------------------------------ field types
@@ -187,6 +188,10 @@ class TenderCode(Text):
         text = super()._deserialize(value, attr, data, **kw)
         if _CODE_FORBIDDEN.search(text):
             raise ValidationError("must not contain whitespace, '/', '?', '#' or '%'.")
+        if text in _DOT_SEGMENTS:
+            # RFC 3986 §5.2.4: clients remove these path segments, so /tenders/{code}
+            # could never name such a tender.
+            raise ValidationError("must not be '.' or '..': a URL path cannot name them.")
         return text
 
 

@@ -197,6 +197,9 @@ def test_the_same_code_at_several_paths_answers_that_code_mixed_codes_do_not():
     (lambda b: b["bids"][0].__setitem__("reject_reason", "无"), "bids.0.reject_reason"),
     (lambda b: b.__setitem__("code", "KQ 1"), "code"),
     (lambda b: b.__setitem__("code", "KQ/1"), "code"),
+    # dot segments: clients remove them from /tenders/{code} (RFC 3986 §5.2.4)
+    (lambda b: b.__setitem__("code", "."), "code"),
+    (lambda b: b.__setitem__("code", ".."), "code"),
     (lambda b: b.__setitem__("ceiling_price", "0.00"), "ceiling_price"),
     (lambda b: b.__setitem__("ceiling_price", "12.5"), "ceiling_price"),
     (lambda b: b.__setitem__("ceiling_price", 1280000), "ceiling_price"),
@@ -214,6 +217,11 @@ def test_shape_problems_are_validation_errors(change, path):
     exc = refused(body)
     assert exc.error == "validation_error"
     assert path in exc.errors, exc.errors
+
+
+@pytest.mark.parametrize("code", ["...", ".a", "a..", "KQ.2026.1"])
+def test_a_code_with_dots_that_is_no_dot_segment_is_a_code(code):
+    assert validate_tender(tender_body(code), KEY, NOW)["code"] == code
 
 
 def test_a_price_above_the_ceiling_is_stored_as_sent_and_agency_may_be_null():
