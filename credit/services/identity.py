@@ -3,9 +3,10 @@ id numbers and deposit accounts — are stored, logged and compared, never in cl
 
 The key is a file named by ``CREDIT_IDENTITY_KEY`` (``Settings.identity_key_path``) of at
 least 32 bytes, read when used (a key created while the service runs is picked up).
-A key written as text (printable ASCII) is that text without surrounding whitespace, so
-a key written with ``echo`` or by ``make run`` (64 hex digits and a newline) is the same
-key however it was written; any other content (random bytes) is the key byte for byte.
+A key written as text (UTF-8 without control characters) is that text without
+surrounding whitespace, so a key written with ``echo`` or by ``make run`` (64 hex digits
+and a newline) is the same key however it was written; any other content (random bytes)
+is the key byte for byte.
 """
 
 from __future__ import annotations
@@ -42,16 +43,25 @@ def load_identity_key(path: str | None) -> bytes:
     return key
 
 
-_TEXT_KEY = re.compile(rb"[\x20-\x7e]+")  # printable ASCII
+# ASCII control characters (a tab aside): text never holds them, random bytes nearly
+# always do.
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _key_bytes(content: bytes) -> bytes:
-    """A key written as text (64 hex digits by ``make run``, base64, an ``echo``-made
-    file) is its text without surrounding whitespace; any other content is the key
-    itself, every byte of it (WARNINGS.md §2: "a secret of at least 32 bytes read from the
-    file"), so a random binary key that starts or ends in a newline byte is not cut."""
+    """A key written as text (64 hex digits by ``make run``, base64, a passphrase in any
+    language, an ``echo``-made file) is its text without surrounding whitespace, as it
+    always was; any other content is the key itself, every byte of it (WARNINGS.md §2:
+    "a secret of at least 32 bytes read from the file"), so a random binary key that
+    starts or ends in a newline byte is not cut. Text: UTF-8 without control characters."""
     text = content.strip(b" \t\r\n")
-    return text if _TEXT_KEY.fullmatch(text) else content
+    if _CONTROL.search(text):
+        return content
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError:
+        return content
+    return text
 
 
 def identity_key(ctx) -> bytes:

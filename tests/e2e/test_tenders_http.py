@@ -283,7 +283,7 @@ def test_a_binary_identity_key_is_every_byte_of_its_file_and_a_text_key_its_text
 
     from credit.services.identity import load_identity_key
     binary = tmp_path / "binary-key"
-    raw = b"\n" + os.urandom(30).replace(b"\n", b"\x00") + b"\x80\n"
+    raw = b"\n\x00" + os.urandom(29) + b"\x80\n"  # \x00: never text
     binary.write_bytes(raw)
     assert load_identity_key(str(binary)) == raw
     binary.write_bytes(raw[1:])  # 31 random bytes and a newline: 32 bytes, accepted
@@ -292,10 +292,12 @@ def test_a_binary_identity_key_is_every_byte_of_its_file_and_a_text_key_its_text
     assert r.status_code == 201, r.get_data(as_text=True)
     hexed = "ab" * 32
     for i, written in enumerate((hexed, hexed + "\n", f"  {hexed}\r\n", "a passphrase of "
-                                 "thirty-two or more characters\n")):
+                                 "thirty-two or more characters\n", "\ufeff柯桥区\t身份密钥\u00a0"
+                                 "二〇二六年十二月\r\n")):
         text = tmp_path / f"text-key-{i}"
-        text.write_text(written, encoding="ascii")
-        assert load_identity_key(str(text)) == written.strip().encode("ascii")
+        text.write_text(written, encoding="utf-8")
+        # as read before random bytes were told apart: the text, stripped
+        assert load_identity_key(str(text)) == written.encode("utf-8").strip(b" \t\r\n")
 
 
 def test_award_errors_in_the_order_of_checks(tapi, tctx):
