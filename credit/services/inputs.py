@@ -219,15 +219,9 @@ class FieldErrors:
         codes = {self.codes.get(field) for field in self.errors}
         if len(codes) != 1 or None in codes:
             return None
-        if len(self.errors) > 1 and not (uniform and self._one_extra()):
+        if len(self.errors) > 1 and not (uniform and not any(self.extra.values())):
             return None
         return codes.pop()
-
-    def _one_extra(self) -> bool:
-        """Whether every failing field names the same extra body fields (none, or one
-        ``maximum`` for all), so that one body can carry them."""
-        extras = [self.extra.get(field, {}) for field in self.errors]
-        return all(e == extras[0] for e in extras)
 
     def merge(self, messages: dict) -> None:
         for path, msgs in flatten(messages).items():
@@ -240,9 +234,8 @@ class FieldErrors:
         """API.md §1: a specific code answers when exactly one field fails with it (with
         that field's extra body fields); otherwise ``validation_error`` listing every
         problem. ``uniform``: the same check failing at several paths answers its code
-        too (several invalid USCCs, API.md §5) — but only when the fields name the same
-        extra body fields (none, or one shared ``maximum``), since one body can name
-        only one ``maximum``."""
+        too (several invalid USCCs, API.md §5) — but only a code naming nothing of its
+        own, since one body can name only one field's ``maximum``."""
         if not self.errors:
             return
         code = self._specific(uniform)
