@@ -3,10 +3,10 @@ id numbers and deposit accounts — are stored, logged and compared, never in cl
 
 The key is a file named by ``CREDIT_IDENTITY_KEY`` (``Settings.identity_key_path``) of at
 least 32 bytes, read when used (a key created while the service runs is picked up).
-A key written as text (UTF-8 without control characters) is that text without
-surrounding whitespace, so a key written with ``echo`` or by ``make run`` (64 hex digits
-and a newline) is the same key however it was written; any other content (random bytes)
-is the key byte for byte.
+The key is the file without surrounding whitespace, so a key written with ``echo`` or by
+``make run`` (64 hex digits and a newline) is the same key however it was written, and
+every stored identity hash keeps matching; only random bytes that this would leave
+shorter than 32 bytes are taken byte for byte.
 """
 
 from __future__ import annotations
@@ -49,19 +49,26 @@ _CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _key_bytes(content: bytes) -> bytes:
-    """A key written as text (64 hex digits by ``make run``, base64, a passphrase in any
-    language, an ``echo``-made file) is its text without surrounding whitespace, as it
-    always was; any other content is the key itself, every byte of it (WARNINGS.md §2:
-    "a secret of at least 32 bytes read from the file"), so a random binary key that
-    starts or ends in a newline byte is not cut. Text: UTF-8 without control characters."""
-    text = content.strip(b" \t\r\n")
-    if _CONTROL.search(text):
-        return content
+    """The file without surrounding whitespace, as the key has always been read — every
+    identity hash already stored depends on it staying so — unless that leaves random
+    bytes too short: then the key is every byte of the file (WARNINGS.md §2: "a secret of
+    at least 32 bytes read from the file"), so 31 random bytes and a newline byte are a
+    key. Text (UTF-8 without control characters: a hex key, a passphrase) is always
+    taken without its surrounding whitespace."""
+    stripped = content.strip(b" \t\r\n")
+    if len(stripped) >= MIN_KEY_BYTES or _is_text(stripped):
+        return stripped
+    return content
+
+
+def _is_text(data: bytes) -> bool:
+    if _CONTROL.search(data):
+        return False
     try:
-        text.decode("utf-8")
+        data.decode("utf-8")
     except UnicodeDecodeError:
-        return content
-    return text
+        return False
+    return True
 
 
 def identity_key(ctx) -> bytes:

@@ -273,17 +273,22 @@ def test_a_missing_identity_key_is_503_and_credit_serve_refuses_to_start(tapi, t
     assert out.returncode != 0 and "CREDIT_IDENTITY_KEY" in out.stderr
 
 
-def test_a_binary_identity_key_is_every_byte_of_its_file_and_a_text_key_its_text(
+def test_an_identity_key_is_its_file_stripped_unless_that_leaves_random_bytes_too_short(
         tapi, tctx, tmp_path):
-    """WARNINGS.md §2: "a secret of at least 32 bytes read from the file". Random bytes
-    are the key byte for byte, a newline byte at either end included (31 random bytes and
-    a newline are 32: accepted); a text key is its text without surrounding whitespace,
-    however it was written (found by a WARNINGS.md review)."""
+    """WARNINGS.md §2: "a secret of at least 32 bytes read from the file". The key is the
+    file without surrounding whitespace, as it always was, so every identity hash already
+    stored keeps matching (a 48-byte random key ending in a newline byte keeps its 47);
+    only random bytes that stripping would leave under 32 are the key byte for byte (31
+    random bytes and a newline: accepted, 32 bytes). A text key is its text without
+    surrounding whitespace, however it was written (found by two reviews)."""
     import os
 
-    from credit.services.identity import load_identity_key
+    from credit.services.identity import IdentityKeyMissing, load_identity_key
     binary = tmp_path / "binary-key"
-    raw = b"\n\x00" + os.urandom(29) + b"\x80\n"  # \x00: never text
+    long_key = b"\x00" + os.urandom(46) + b"\n"  # \x00: never text
+    binary.write_bytes(long_key)
+    assert load_identity_key(str(binary)) == long_key[:-1]
+    raw = b"\n\x00" + os.urandom(29) + b"\x80\n"
     binary.write_bytes(raw)
     assert load_identity_key(str(binary)) == raw
     binary.write_bytes(raw[1:])  # 31 random bytes and a newline: 32 bytes, accepted
@@ -298,6 +303,10 @@ def test_a_binary_identity_key_is_every_byte_of_its_file_and_a_text_key_its_text
         text.write_text(written, encoding="utf-8")
         # as read before random bytes were told apart: the text, stripped
         assert load_identity_key(str(text)) == written.encode("utf-8").strip(b" \t\r\n")
+    short = tmp_path / "short-text-key"
+    short.write_text("k" * 31 + "\n", encoding="ascii")  # text: never its newline
+    with pytest.raises(IdentityKeyMissing):
+        load_identity_key(str(short))
 
 
 def test_award_errors_in_the_order_of_checks(tapi, tctx):
