@@ -175,8 +175,9 @@ def _parts(ctx, actor, url: str) -> dict:
     head = read.opening.head
     knowledge = Knowledge(head.position, from_micros(head.at_us))
 
-    def engine():
-        return evaluate(model, USCC, read.records, read.events, "housing", as_of, knowledge)
+    def engine():  # the history parsed, then scored
+        return evaluate(model, USCC, read.records(), read.events(), "housing", as_of,
+                        knowledge)
 
     def payload():  # the service's own step: the trace and the token that caused it
         return scoring._payload(result, read.opening.name, actor)
@@ -187,7 +188,7 @@ def _parts(ctx, actor, url: str) -> dict:
     entry = PendingEntry("score.served", actor.name, text, USCC)
     return {
         "part: read at the head (one statement)": lambda: store.read_at_head(None, USCC),
-        f"part: engine (evaluate, {len(read.records)} records)": engine,
+        f"part: engine (history parsed, evaluate, {len(read.records())} records)": engine,
         "part: trace payload (dict)": payload,
         f"part: canonical text ({len(text):,} chars)": lambda: canonical_text.dumps(p),
         "part: sha256 of the text": lambda: sha256_hex(text),

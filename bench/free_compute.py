@@ -3,7 +3,7 @@
 An upper bound for every optimisation of the score's own work: the engine, the trace
 payload and its canonical text. The service is served as ``credit serve`` serves it (2
 sync workers, the same worker class, ``gc.freeze()``), and with ``FREE_COMPUTE=1`` each
-worker computes its first score as usual and then *reuses* that result, payload and
+worker computes its first score as usual and then *reuses* that payload and its
 canonical text for every later request. Everything else still runs per request: the
 token's authentication, the read at the committed head (with its records parsed), the
 entry's text and hash, the append with its lock and COMMIT (and on SQLite the WAL
@@ -39,26 +39,21 @@ COPY_PG = "credit_bench_free_compute"
 
 
 def _patch() -> None:
-    """Compute the first score; hand the same result, payload and text to every later
-    request, after its read at the head has run."""
+    """Compute the first score; hand the same payload and text to every later request,
+    after its read at the head has run."""
     from credit.services import scoring
-    real_compute, real_payload = scoring._compute_at_head, scoring._payload
+    real_at_head = scoring._payload_at_head
     real_text = scoring.canonical_text
     first: dict = {}
 
-    def compute(ctx, actor, model, q, as_of):
-        if "result" not in first:
-            first["result"] = real_compute(ctx, actor, model, q, as_of)
-            return first["result"]
+    def at_head(ctx, actor, model, q, as_of):
+        if "payload" not in first:
+            first["payload"] = real_at_head(ctx, actor, model, q, as_of)
+            return first["payload"]
         read = ctx.uow.served_scores.read_at_head(
             None if actor.confirmed else actor.token_id, q.uscc)
         if read is not None and read.opening.revoked:
             scoring.refuse_revoked(actor)
-        return first["result"]
-
-    def payload(result, name, actor, context=None):
-        if "payload" not in first:
-            first["payload"] = real_payload(result, name, actor, context)
         return first["payload"]
 
     class Text:
@@ -68,7 +63,7 @@ def _patch() -> None:
                 first["text"] = real_text.dumps(value)
             return first["text"]
 
-    scoring._compute_at_head, scoring._payload = compute, payload
+    scoring._payload_at_head = at_head
     scoring.canonical_text = Text
 
 

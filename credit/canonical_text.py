@@ -17,7 +17,7 @@ before, text or error. tests/unit/test_canonical_text.py compares the two on gen
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import orjson
 
@@ -32,3 +32,18 @@ def dumps(value: Any) -> str:
         except orjson.JSONEncodeError:  # e.g. a lone surrogate: the reference decides
             pass
     return canonical.dumps(value)
+
+
+def dumps_with(value: dict, texts: Mapping[str, str]) -> str:
+    """``dumps(value)`` for an object some of whose members are written already:
+    ``texts[k]`` must be ``dumps(value[k])`` for each ``k`` it names (a remembered
+    trace's records and steps, services/result_memo.py), and only the others are written
+    now. An object's canonical text is its members' texts in key order, each after its
+    key's text and a colon, joined by commas inside braces; the reference sorts keys by
+    code point (``sort_keys``), as ``sorted`` does. Keys must be strings, as they are in
+    every payload the service writes."""
+    members = []
+    for key in sorted(value):
+        text = texts[key] if key in texts else dumps(value[key])
+        members.append(f"{dumps(key)}:{text}")
+    return "{" + ",".join(members) + "}"

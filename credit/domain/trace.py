@@ -11,6 +11,7 @@ from .dates import format_instant
 from .engine import ScoreResult
 from .model import ScoringModel
 from .money import fmt, fmt_factor
+from .records import Knowledge
 
 
 def model_ref(model: ScoringModel) -> dict:
@@ -50,6 +51,32 @@ def trace_payload(result: ScoreResult, name: str | None) -> dict:
         "steps": [s.as_json() for s in result.steps],
         "result": result_body(result, name),
     }
+
+
+#: The members of a trace payload that :func:`rebased` replaces; every other member
+#: (``model``, ``records``, ``steps`` …) is the same whatever the knowledge.
+REBASED = ("known_at", "knowledge_position", "result")
+
+
+def rebased(payload: dict, knowledge: Knowledge) -> dict:
+    """The trace payload of the same score as known at ``knowledge`` instead: a copy with
+    its three knowledge fields (``known_at`` twice, ``knowledge_position``) replaced.
+
+    Exact only when ``knowledge`` knows the same records and events the payload's own
+    knowledge knew — as two reads of one unchanged history at two committed heads do
+    (every row read is at or below its head, so each knowledge knows all of them): the
+    engine looks at knowledge only to drop what it does not know
+    (:func:`~credit.domain.engine.record_standings`), and the trace names it only in
+    these fields. The copy's own dicts are new (its caller stamps it); the records and
+    steps are shared, and nothing downstream mutates them."""
+    known_at = format_instant(knowledge.known_at)
+    result = dict(payload["result"])
+    result["known_at"] = known_at
+    out = dict(payload)
+    out["known_at"] = known_at
+    out["knowledge_position"] = knowledge.position
+    out["result"] = result
+    return out
 
 
 def _records(standings) -> list[dict]:

@@ -193,11 +193,19 @@ def _events(rows) -> list[RecordEvent]:
 
 @dataclass(frozen=True)
 class AtHead:
-    """A default score's reads: the opening and the history known at the head."""
+    """A default score's reads: the opening and the history known at the head, as the
+    database's JSON texts (None: no rows), parsed only when asked — a score whose
+    inputs are remembered (services/result_memo.py) keys on the texts alone."""
 
     opening: Opening
-    records: list[Record]
-    events: list[RecordEvent]
+    records_text: str | None
+    events_text: str | None
+
+    def records(self) -> list[Record]:
+        return _records(_json(self.records_text))
+
+    def events(self) -> list[RecordEvent]:
+        return _events(_json(self.events_text))
 
 
 class ServedScoreStore:
@@ -244,7 +252,7 @@ class ServedScoreStore:
         if row is None:
             return None
         opening = Opening(Head(row[0], row[1], row[2]), row[3] is not None, row[4], row[5])
-        return AtHead(opening, _records(_json(row[6])), _events(_json(row[7])))
+        return AtHead(opening, row[6], row[7])
 
     def append(self, entries: list[PendingEntry]) -> list[tuple[int, str, str] | None]:
         """Append ``entries`` in order under the append lock and COMMIT once; returns each

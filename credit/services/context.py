@@ -12,6 +12,8 @@ from credit.domain.dates import cst_date
 from credit.errors import Forbidden, NotFound
 from credit.settings import Settings
 
+from .result_memo import ResultMemo
+
 ROLES = ("regulator", "evaluator", "auditor", "admin", "enterprise", "platform", "tenderee")
 # Roles bound to exactly one USCC: an enterprise sees its own file; a tenderee (招标人,
 # PERFORMANCE.md §1) acts only on the tenders it tendered.
@@ -61,6 +63,9 @@ class ServiceContext:
     token_cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _appender_mutex: object = field(default_factory=threading.Lock, init=False,
                                     repr=False, compare=False)
+    #: Default scores' trace payloads by their exact inputs (services/result_memo.py).
+    results: ResultMemo = field(default_factory=ResultMemo, init=False, repr=False,
+                                compare=False)
 
     def appender(self):
         """The process's group appender of served-score traces (services/group_commit.py),

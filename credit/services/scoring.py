@@ -15,7 +15,7 @@ from credit.domain.engine import ScoreResult, evaluate
 from credit.domain.money import fmt
 from credit.domain.performance import consortium_index
 from credit.domain.records import Knowledge
-from credit.domain.trace import model_ref, trace_payload
+from credit.domain.trace import REBASED, model_ref, rebased, trace_payload
 from credit.errors import Forbidden, InvalidInput, NotFound, RuleViolation
 from credit.persistence.tables import EvaluationRow
 
@@ -82,8 +82,13 @@ def _known_result(model, uscc: str, history: tuple[list, list], subject, sector:
                   as_of: date, knowledge: Knowledge) -> tuple[ScoreResult, str | None]:
     """:func:`score_as_known` once the subject's history and row are read."""
     records, events = history
-    name = subject.name if subject and subject.registered_position <= knowledge.position else None
+    name = _known_name(subject, knowledge)
     return evaluate(model, uscc, records, events, sector, as_of, knowledge), name
+
+
+def _known_name(subject, knowledge: Knowledge) -> str | None:
+    """The subject's registered name if its registration is known at ``knowledge``."""
+    return subject.name if subject and subject.registered_position <= knowledge.position else None
 
 
 def _stamped(payload: dict, actor: Actor) -> dict:
@@ -119,13 +124,16 @@ def _serve(uow, actor: Actor, result: ScoreResult, name: str | None, at: datetim
     return _body(payload, entry["position"], entry["sha256"])
 
 
-def _append_trace(ctx: ServiceContext, actor: Actor, payload: dict, uscc: str) -> dict:
-    """Hand the trace of a score computed outside the append lock to the process's
-    group appender, which takes the lock only to assign position and ``at``, insert and
-    commit (services/group_commit.py); the response."""
-    appended = ctx.appender().append("score.served", actor.name,
-                                     canonical_text.dumps(payload), uscc, actor.token_id,
-                                     actor.expires_at_us)
+def _append_trace(ctx: ServiceContext, actor: Actor, payload: dict, uscc: str,
+                  text: str | None = None) -> dict:
+    """Hand the trace of a score computed outside the append lock (``text``: its
+    canonical text, when already written) to the process's group appender, which takes
+    the lock only to assign position and ``at``, insert and commit
+    (services/group_commit.py); the response."""
+    if text is None:
+        text = canonical_text.dumps(payload)
+    appended = ctx.appender().append("score.served", actor.name, text, uscc,
+                                     actor.token_id, actor.expires_at_us)
     if appended is None:  # the token was revoked, or expired, while it was computed
         refuse_ended(actor)
     return _body(payload, appended.position, appended.sha256)
@@ -183,9 +191,12 @@ def score(ctx: ServiceContext, actor: Actor, q: ScoreQuery) -> dict:
     check_known_at_past(ctx, q.known_at)
     as_of = q.as_of or ctx.today()
     if q.known_at is None:
-        computed = _compute_at_head(ctx, actor, model, q, as_of)
-        if computed is not None:
-            return _append_trace(ctx, actor, _payload(*computed, actor), q.uscc)
+        at_head = _payload_at_head(ctx, actor, model, q, as_of)
+        if at_head is not None:
+            payload, texts = at_head
+            payload = _stamped(payload, actor)
+            return _append_trace(ctx, actor, payload, q.uscc,
+                                 canonical_text.dumps_with(payload, texts))
     return serve_traced(ctx, actor, q.known_at, q.uscc, _computation(model, q, as_of))
 
 
@@ -194,21 +205,34 @@ def _computation(model, q: ScoreQuery, as_of: date) -> Computation:
         *score_as_known(uow, model, q.uscc, q.sector, as_of, knowledge))
 
 
-def _compute_at_head(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
-                     as_of: date) -> tuple[ScoreResult, str | None] | None:
-    """The result as known at the committed head, read without the lock; None on an
-    empty chain. Every read is bounded by the head's position, so READ COMMITTED is as
-    good as a snapshot here: rows are never updated, and a row at or below a visible
-    head was committed with it or before it."""
+def _payload_at_head(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
+                     as_of: date) -> tuple[dict, dict[str, str]] | None:
+    """The trace payload as known at the committed head, read without the lock, with the
+    canonical texts of its members that do not depend on the knowledge; None on an empty
+    chain. Every read is bounded by the head's position, so READ COMMITTED is as good as
+    a snapshot here: rows are never updated, and a row at or below a visible head was
+    committed with it or before it. The same inputs read again at a later head give the
+    same payload but for its knowledge (services/result_memo.py)."""
     read = ctx.uow.served_scores.read_at_head(None if actor.confirmed else actor.token_id,
                                               q.uscc)
     if read is None:
         return None
     if read.opening.revoked:
         refuse_revoked(actor)
+    knowledge = head_knowledge(read.opening.head)
     subject = read.opening if read.opening.registered_position is not None else None
-    return _known_result(model, q.uscc, (read.records, read.events), subject, q.sector,
-                         as_of, head_knowledge(read.opening.head))
+    name = _known_name(subject, knowledge)
+
+    def compute() -> tuple[dict, dict[str, str]]:
+        payload = trace_payload(evaluate(model, q.uscc, read.records(), read.events(),
+                                         q.sector, as_of, knowledge), name)
+        return payload, {k: canonical_text.dumps(v) for k, v in payload.items()
+                         if k not in REBASED}
+
+    key = (model.id, model.version, model.sha256, q.uscc, q.sector, as_of, name,
+           read.records_text, read.events_text)
+    payload, texts = ctx.results.payload(key, compute)
+    return rebased(payload, knowledge), texts
 
 
 def head_knowledge(head) -> Knowledge:

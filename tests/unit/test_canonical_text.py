@@ -74,3 +74,16 @@ def test_the_reference_refuses_a_float_subclass_too():
     for value in (np.float64(2.0), {"points": [np.float64(-5.0)]}):
         with pytest.raises(TypeError, match="floats are not allowed"):
             canonical.dumps(value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(texts, values, max_size=6), st.data())
+def test_an_object_with_members_written_already_is_the_same_text(value, data):
+    """dumps_with (a remembered trace's records and steps, services/result_memo.py)."""
+    try:
+        expected = canonical.dumps(value)
+    except Exception:  # noqa: BLE001 - only texts the reference writes are remembered
+        return
+    written = data.draw(st.sets(st.sampled_from(sorted(value))) if value else st.just(set()))
+    texts_of = {k: canonical.dumps(value[k]) for k in written}
+    assert canonical_text.dumps_with(value, texts_of) == expected

@@ -6,6 +6,9 @@
     grade, never restores eligibility, never lowers bid points or the multiplier.
 (c) Every trace reproduces its score from its own steps (API.md §6), and every trace
     record that is not active contributes "0.00".
+(d) Rebasing: the trace of one history as known at one head, rebased to any later head
+    that knows nothing more, is exactly the trace computed there (services/result_memo.py
+    serves the rebased one).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from credit.domain.canonical import dumps
 from credit.domain.engine import evaluate
 from credit.domain.money import fmt
 from credit.domain.records import Knowledge, Record, RecordEvent
-from credit.domain.trace import result_body, trace_payload
+from credit.domain.trace import rebased, result_body, trace_payload
 from scoring_models import default_registry
 
 MODEL = default_registry().active
@@ -215,6 +218,28 @@ def test_score_as_known_at_a_past_position_ignores_later_writes(data):
 
     assert dumps(result_body(after, None)) == dumps(result_body(before, None))
     assert dumps(trace_payload(after, None)) == dumps(trace_payload(before, None))
+
+
+# ------------------------------------------------------------------------------ (d)
+@PROFILE
+@given(data=st.data())
+def test_a_payload_rebased_to_a_later_head_is_the_one_computed_there(data):
+    records, events, pos = data.draw(histories(), label="history")
+    first = data.draw(st.integers(pos, pos + 50), label="first head")
+    later = data.draw(st.integers(first, first + 10_000), label="later head")
+    sector = data.draw(st.sampled_from(MODEL.sectors), label="sector")
+    as_of = data.draw(as_of_dates(records, events), label="as_of")
+    name = data.draw(st.sampled_from([None, "绍兴某建设有限公司"]), label="name")
+
+    remembered = trace_payload(_score(records, events, sector, as_of, _knowledge(first)), name)
+    before = dumps(remembered)
+    served = rebased(remembered, _knowledge(later))
+    fresh = trace_payload(_score(records, events, sector, as_of, _knowledge(later)), name)
+
+    assert dumps(served) == dumps(fresh)
+    served["token_id"] = 7  # what the service does to the copy next
+    served["result"]["trace_id"] = 8
+    assert dumps(remembered) == before, "the remembered payload is never edited"
 
 
 # ------------------------------------------------------------------------------ (b)
