@@ -3,7 +3,7 @@ appends its trace (``score.served``) in the same transaction that computed it.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
@@ -98,14 +98,6 @@ def _stamped(payload: dict, actor: Actor) -> dict:
     return payload
 
 
-def _payload(result: ScoreResult, name: str | None, actor: Actor,
-             context: dict | None = None) -> dict:
-    payload = _stamped(trace_payload(result, name), actor)
-    if context:
-        payload["evaluation"] = context
-    return payload
-
-
 def _body(payload: dict, position: int, sha256: str) -> dict:
     """The response: the trace's ``result`` (the §4 fields, built once by the trace
     payload) with the trace's id and hash."""
@@ -115,13 +107,41 @@ def _body(payload: dict, position: int, sha256: str) -> dict:
     return body
 
 
-def _serve(uow, actor: Actor, result: ScoreResult, name: str | None, at: datetime,
-           context: dict | None = None) -> dict:
-    """Append the trace (under the lock already held) and return the §4 body with its
-    trace id and hash."""
-    payload = _payload(result, name, actor, context)
-    entry = uow.audit.append("score.served", actor.name, payload, uscc=result.uscc, at=at)
-    return _body(payload, entry["position"], entry["sha256"])
+def _serve(uow, actor: Actor, remembered: "Remembered", at: datetime, context: dict) -> dict:
+    """Append an evaluation member's trace (under the lock already held), with the
+    evaluation it belongs to, and return the §4 body with its trace id and hash."""
+    _, payload, texts = remembered
+    payload = _stamped(payload, actor)
+    payload["evaluation"] = context
+    position, _, sha256 = uow.audit.append_text(
+        "score.served", actor.name, canonical_text.dumps_with(payload, texts),
+        uscc=payload["uscc"], at=at)
+    return _body(payload, position, sha256)
+
+
+#: A score as the memo hands it out (services/result_memo.py): the engine's result and
+#: its trace payload as known at the caller's knowledge, and the canonical texts of the
+#: payload's members that do not depend on it.
+Remembered = tuple[ScoreResult, dict, dict[str, str]]
+
+
+def _remembered(ctx: ServiceContext, key: tuple, knowledge: Knowledge,
+                compute: Callable[[], tuple[ScoreResult, str | None]]) -> Remembered:
+    """The score of ``key``'s inputs from the process's memo, or ``compute()``'d and
+    remembered, rebased to ``knowledge``. ``key`` must name every input ``compute``
+    reads, and every record and event in it must be known at ``knowledge``."""
+    def fresh() -> Remembered:
+        result, name = compute()
+        payload = trace_payload(result, name)
+        return result, payload, {k: canonical_text.dumps(v) for k, v in payload.items()
+                                 if k not in REBASED}
+    result, payload, texts = ctx.results.payload(key, fresh)
+    return replace(result, knowledge=knowledge), rebased(payload, knowledge), texts
+
+
+def _inputs(model, uscc: str, sector: str, as_of: date, name: str | None) -> tuple:
+    """The part of a memo key that is not the history."""
+    return (model.id, model.version, model.sha256, uscc, sector, as_of, name)
 
 
 def _append_trace(ctx: ServiceContext, actor: Actor, payload: dict, uscc: str,
@@ -193,7 +213,7 @@ def score(ctx: ServiceContext, actor: Actor, q: ScoreQuery) -> dict:
     if q.known_at is None:
         at_head = _payload_at_head(ctx, actor, model, q, as_of)
         if at_head is not None:
-            payload, texts = at_head
+            _, payload, texts = at_head
             payload = _stamped(payload, actor)
             return _append_trace(ctx, actor, payload, q.uscc,
                                  canonical_text.dumps_with(payload, texts))
@@ -206,13 +226,12 @@ def _computation(model, q: ScoreQuery, as_of: date) -> Computation:
 
 
 def _payload_at_head(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
-                     as_of: date) -> tuple[dict, dict[str, str]] | None:
-    """The trace payload as known at the committed head, read without the lock, with the
-    canonical texts of its members that do not depend on the knowledge; None on an empty
-    chain. Every read is bounded by the head's position, so READ COMMITTED is as good as
-    a snapshot here: rows are never updated, and a row at or below a visible head was
-    committed with it or before it. The same inputs read again at a later head give the
-    same payload but for its knowledge (services/result_memo.py)."""
+                     as_of: date) -> Remembered | None:
+    """The score and its trace payload as known at the committed head, read without the
+    lock (:func:`_remembered`); None on an empty chain. Every read is bounded by the
+    head's position, so READ COMMITTED is as good as a snapshot here: rows are never
+    updated, and a row at or below a visible head was committed with it or before it —
+    which is also why the head's knowledge knows every row read, as the memo needs."""
     read = ctx.uow.served_scores.read_at_head(None if actor.confirmed else actor.token_id,
                                               q.uscc)
     if read is None:
@@ -222,17 +241,11 @@ def _payload_at_head(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
     knowledge = head_knowledge(read.opening.head)
     subject = read.opening if read.opening.registered_position is not None else None
     name = _known_name(subject, knowledge)
-
-    def compute() -> tuple[dict, dict[str, str]]:
-        payload = trace_payload(evaluate(model, q.uscc, read.records(), read.events(),
-                                         q.sector, as_of, knowledge), name)
-        return payload, {k: canonical_text.dumps(v) for k, v in payload.items()
-                         if k not in REBASED}
-
-    key = (model.id, model.version, model.sha256, q.uscc, q.sector, as_of, name,
-           read.records_text, read.events_text)
-    payload, texts = ctx.results.payload(key, compute)
-    return rebased(payload, knowledge), texts
+    # The history as the database wrote it: equal texts are equal histories.
+    key = ("text", *_inputs(model, q.uscc, q.sector, as_of, name), read.records_text,
+           read.events_text)
+    return _remembered(ctx, key, knowledge, lambda: (evaluate(
+        model, q.uscc, read.records(), read.events(), q.sector, as_of, knowledge), name))
 
 
 def head_knowledge(head) -> Knowledge:
@@ -323,7 +336,7 @@ def create_evaluation(ctx: ServiceContext, actor: Actor, raw,
         warnings = evaluation_warnings(uow, data)
         evaluation_id = uow.evaluations.next_id()
         created = uow.audit.next_at()
-        members, results = _score_members(uow, actor, model, data, created, {
+        members, results = _score_members(ctx, uow, actor, model, data, created, {
             "id": evaluation_id, "tender_code": data["tender"]["code"]})
         # PERFORMANCE.md §6: information for the committee, frozen with the rest.
         indexes = bidder_indexes(ctx, uow, list(results), data["as_of"])
@@ -351,7 +364,8 @@ def _members(bidder: dict) -> list[str]:
     return bidder.get("consortium") or [bidder["uscc"]]
 
 
-def _score_members(uow, actor: Actor, model, data: dict, created: datetime, context: dict
+def _score_members(ctx: ServiceContext, uow, actor: Actor, model, data: dict,
+                   created: datetime, context: dict
                    ) -> tuple[dict[str, dict], dict[str, ScoreResult]]:
     """Serve (and trace) every member's score as known at ``created``: the §4 bodies and
     the engine's results, by USCC."""
@@ -366,12 +380,25 @@ def _score_members(uow, actor: Actor, model, data: dict, created: datetime, cont
     at = created
     with uow.audit.batch():  # the traces go in with one INSERT
         for uscc in usccs:
-            result, name = _known_result(model, uscc, histories[uscc], subjects.get(uscc),
-                                         data["sector"], data["as_of"], knowledge)
-            results[uscc] = result
-            members[uscc] = _serve(uow, actor, result, name, at, context)
+            remembered = _member_score(ctx, model, uscc, histories[uscc],
+                                       subjects.get(uscc), data, knowledge)
+            results[uscc] = remembered[0]
+            members[uscc] = _serve(uow, actor, remembered, at, context)
             at = uow.audit.next_at()
     return members, results
+
+
+def _member_score(ctx: ServiceContext, model, uscc: str, history: tuple[list, list],
+                  subject, data: dict, knowledge: Knowledge) -> Remembered:
+    """One member's score (:func:`_remembered`): its history was read up to the
+    evaluation's own position, so the knowledge knows all of it. The records and events
+    themselves are the key (immutable values, compared field by field)."""
+    records, events = history
+    name = _known_name(subject, knowledge)
+    sector, as_of = data["sector"], data["as_of"]
+    key = ("rows", *_inputs(model, uscc, sector, as_of, name), tuple(records), tuple(events))
+    return _remembered(ctx, key, knowledge, lambda: (evaluate(
+        model, uscc, records, events, sector, as_of, knowledge), name))
 
 
 def _bid_result(model, bidder: dict, members: dict[str, dict],

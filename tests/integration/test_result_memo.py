@@ -1,8 +1,8 @@
-"""Default scores served from the per-process memo of trace payloads
-(services/result_memo.py), on SQLite and PostgreSQL: a subject scored again before its
-history changes is not computed again, yet its trace names the new head and replays
-exactly; a new record, a revocation, another ``as_of`` or another sector is computed
-afresh."""
+"""Scores served from the per-process memo of trace payloads (services/result_memo.py),
+on SQLite and PostgreSQL: a subject scored again before its history changes — a default
+score, or a bidder of another evaluation — is not computed again, yet its trace names
+its own knowledge and replays exactly; a new record, a revocation, another ``as_of`` or
+another sector is computed afresh."""
 
 from __future__ import annotations
 
@@ -11,9 +11,18 @@ from datetime import date
 
 from credit.services.audit import verify_chain, verify_trace
 from credit.services.records import create_record, revoke_record
-from credit.services.scoring import ScoreQuery, score
+from credit.services.scoring import ScoreQuery, create_evaluation, score
 
-from .helpers import EVALUATOR, EVALUATOR_2, HOUSING, S1, entry, head, record_body
+from .helpers import (
+    EVALUATOR,
+    EVALUATOR_2,
+    HOUSING,
+    S1,
+    entry,
+    head,
+    make_uscc,
+    record_body,
+)
 from .test_served_scores import Computations
 
 AS_OF = date(2026, 6, 30)
@@ -70,3 +79,39 @@ def test_another_as_of_or_sector_is_computed_afresh(ctx, monkeypatch):
     score(ctx, EVALUATOR, ScoreQuery(S1, "transport", AS_OF))
     assert computed.done == 3
     assert head(ctx)[0] >= 5 and verify_chain(ctx)["ok"] is True
+
+
+def evaluate_tender(ctx, code: str, bidders: list[dict]) -> dict:
+    return json.loads(create_evaluation(ctx, EVALUATOR, {
+        "tender": {"code": code, "name": "标段"}, "sector": "housing",
+        "as_of": "2026-06-30", "bidders": bidders}).body)
+
+
+def test_a_bidder_of_another_evaluation_is_not_computed_again(ctx, clock, monkeypatch):
+    s2, s3 = make_uscc(2), make_uscc(3)
+    create(ctx)
+    create(ctx, uscc=s2, code="SAFE-ACC-LARGER", document_no="绍柯建罚〔2026〕21号")
+    computed = Computations(monkeypatch)
+    first = evaluate_tender(ctx, "KQ-1", [{"uscc": S1}, {"consortium": [s2, s3]}])
+    assert computed.done == 3
+    clock.advance(minutes=1)
+    score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))  # another kind of key
+    assert computed.done == 4
+    create(ctx, uscc=s3, document_no="绍柯建罚〔2026〕31号")  # s3's history changes
+    clock.advance(minutes=1)
+    second = evaluate_tender(ctx, "KQ-2", [{"consortium": [s3, s2]}, {"uscc": S1}])
+    assert computed.done == 5, "only s3 computed again"
+
+    def by_bidder(doc):
+        return {json.dumps(r["bidder"], sort_keys=True): r for r in doc["results"]}
+    a, b = by_bidder(first), by_bidder(second)
+    assert a['{"uscc": "%s"}' % S1]["score"] == b['{"uscc": "%s"}' % S1]["score"]
+    assert second["known_at"] != first["known_at"]
+    for doc in (first, second):
+        for result in doc["results"]:
+            for member in result["members"]:
+                trace = entry(ctx, member["trace_id"])["payload"]
+                assert trace["known_at"] == doc["known_at"] == member["known_at"]
+                assert trace["evaluation"]["id"] == doc["id"]
+                assert verify_trace(ctx, member["trace_id"])["ok"] is True
+    assert verify_chain(ctx)["ok"] is True
