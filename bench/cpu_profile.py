@@ -5,7 +5,9 @@ Wall clock on a shared 2-core machine is noise; this counts the process's CPU ti
 the service's Python costs per request whatever else runs on the machine. One subject
 with 18 records in housing and 50 bidders with 3 records each, on a fresh SQLite file
 database under ``var/bench/`` (or a fresh PostgreSQL database with ``--pg``); after a
-warm-up:
+warm-up (so every score after the first is served from the worker's memo of unchanged
+histories, services/result_memo.py, as the bench's repeated requests are; ``--no-memo``
+computes each afresh):
 
 * ``GET /api/v1/subjects/{uscc}/score`` through Flask's test client (``create_app``,
   real bearer token) and ``scoring.score`` (the service function alone), N each;
@@ -52,6 +54,7 @@ from synthetic import make_uscc  # noqa: E402
 from credit.persistence.database import upgrade  # noqa: E402
 from credit.services import records, scoring  # noqa: E402
 from credit.services.bootstrap import build_context  # noqa: E402
+from credit.services.result_memo import ResultMemo  # noqa: E402
 from credit.services.tokens import authenticate, create_token  # noqa: E402
 
 USCC = "91330603MA2D4F6E84"
@@ -168,6 +171,7 @@ def _parts(ctx, actor, url: str) -> dict:
     from credit.domain.dates import from_micros
     from credit.domain.engine import evaluate
     from credit.domain.records import Knowledge
+    from credit.domain.trace import trace_payload
     from credit.persistence.served_scores import PendingEntry
 
     store, model, as_of = ctx.uow.served_scores, ctx.model(None), ctx.today()
@@ -180,7 +184,7 @@ def _parts(ctx, actor, url: str) -> dict:
                         knowledge)
 
     def payload():  # the service's own step: the trace and the token that caused it
-        return scoring._payload(result, read.opening.name, actor)
+        return scoring._stamped(trace_payload(result, read.opening.name), actor)
 
     result = engine()
     p = payload()
@@ -261,9 +265,14 @@ def main() -> None:
                    help="a served score's parts and the ceiling (CPU and wall)")
     p.add_argument("--framework", action="store_true",
                    help="the API's layers around the service call (WSGI, stubbed, bare Flask)")
+    p.add_argument("--no-memo", action="store_true",
+                   help="compute every score afresh (services/result_memo.py remembers "
+                        "nothing)")
     args = p.parse_args()
     url = _database(args.pg)
     ctx = build_context(url)
+    if args.no_memo:
+        ctx.results = ResultMemo(capacity=0)
     secret, actor = _populate(ctx)
     counts = {"scores": args.scores, "evaluations": args.evaluations}
     paths = _paths(ctx, secret, actor)

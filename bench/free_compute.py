@@ -1,13 +1,16 @@
 """What a served score could reach if computing it cost nothing (issue 10, twelfth pass).
 
 An upper bound for every optimisation of the score's own work: the engine, the trace
-payload and its canonical text. The service is served as ``credit serve`` serves it (2
-sync workers, the same worker class, ``gc.freeze()``), and with ``FREE_COMPUTE=1`` each
-worker computes its first score as usual and then *reuses* that payload and its
-canonical text for every later request. Everything else still runs per request: the
-token's authentication, the read at the committed head (with its records parsed), the
-entry's text and hash, the append with its lock and COMMIT (and on SQLite the WAL
-sync), the response. So a later trace repeats the first one's ``known_at`` and
+payload and its canonical text. (Since the twenty-fourth pass the service itself
+remembers a subject's payload and most of its text while the history is unchanged,
+services/result_memo.py, so on the bench's one subject the two now differ only by the
+rebasing and the few members written per request.) The service is served as
+``credit serve`` serves it (2 sync workers, the same worker class, ``gc.freeze()``), and
+with ``FREE_COMPUTE=1`` each worker computes its first score as usual and then *reuses*
+that payload and its canonical text for every later request. Everything else still runs
+per request: the token's authentication, the read at the committed head (its history
+unparsed), the entry's text and hash, the append with its lock and COMMIT (and on SQLite
+the WAL sync), the response. So a later trace repeats the first one's ``known_at`` and
 ``knowledge_position``: wrong content, which is why this runs only on *copies* of the
 bench databases (a SQLite file copy; ``CREATE DATABASE … TEMPLATE`` on PostgreSQL),
 removed at the end. The chain itself stays valid (each entry hashes its own text).
@@ -57,10 +60,13 @@ def _patch() -> None:
         return first["payload"]
 
     class Text:
+        # A member's text, as the memo writes it on the first score: the real one.
+        dumps = staticmethod(real_text.dumps)
+
         @staticmethod
-        def dumps(value):
+        def dumps_with(value, texts):  # the whole payload's: the first, every time
             if "text" not in first:
-                first["text"] = real_text.dumps(value)
+                first["text"] = real_text.dumps_with(value, texts)
             return first["text"]
 
     scoring._payload_at_head = at_head

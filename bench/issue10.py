@@ -13,7 +13,10 @@ and PostgreSQL, on the bench population (100,000 enterprises, 1,000,000 records)
    service, ceiling, … (``--rounds`` service runs, each divided by the mean of the
    ceiling runs either side; the median of those ratios is the figure) — on one subject
    with 20 records, ``as_of`` today, ``known_at`` omitted; then ``wrk -t1 -c1 -d10s``
-   on each (p50, p99) and a 50-bidder evaluation (median of 5). Unless
+   on each (p50, p99) and a 50-bidder evaluation (median of 5; its bidders are the same
+   each time, so a worker's memo of unchanged histories answers them after the first,
+   services/result_memo.py; then again on a server with the memo off, bench/no_memo.py,
+   every bidder computed afresh). Unless
    ``--no-compare``, gthread workers (``--threads 4`` and ``8``) are measured after
    that, to show the choice.
 3. bench/load_mix.py on PostgreSQL (90 % scores, 10 % writes).
@@ -232,6 +235,17 @@ def service_server(url: str, workdir: Path, threads: int) -> tuple[Server, str]:
                    "--threads", str(threads)], env, "/api/v1/health"), secret
 
 
+def no_memo_server(url: str, workdir: Path) -> tuple[Server, str]:
+    """The service with its memo of unchanged histories off (bench/no_memo.py): 2 sync
+    workers, as ``credit serve`` runs them."""
+    env = credit_env(url, workdir)
+    secret = token(env)
+    return Server([str(BIN / "gunicorn"), "-w", "2", "-b", "127.0.0.1:{port}",
+                   "--worker-class", "api.server.JsonErrorSyncWorker", "--keep-alive", "0",
+                   "--pythonpath", f"{ROOT},{ROOT / 'bench'}", "no_memo:app"], env,
+                  "/api/v1/health"), secret
+
+
 def score_url(srv: Server) -> str:
     return f"{srv.base}/api/v1/subjects/{make_uscc(1)}/score?sector=housing"
 
@@ -273,6 +287,11 @@ def backend(name: str, url: str, ceiling_url: str, workdir: Path, seconds: int,
             service.stop()
     finally:
         ceiling.stop()
+    cold, cold_secret = no_memo_server(url, workdir)
+    try:
+        ev_cold = evaluation(cold.base, cold_secret)
+    finally:
+        cold.stop()
     c8 = statistics.median(c["rps"] for c in cs)
     s8 = statistics.median(s["rps"] for s in ss)
     say(f"`wrk -c8` alternated, {rounds} service runs between {rounds + 1} ceiling runs: "
@@ -295,7 +314,9 @@ def backend(name: str, url: str, ceiling_url: str, workdir: Path, seconds: int,
                 f"{t['c1']['p50']:.2f} ms | {t['c1']['p99']:.2f} ms |")
     say(f"\n50-bidder evaluation (after one untimed per worker): median "
         f"{statistics.median(ev):.0f} ms "
-        f"(runs {', '.join(f'{x:.0f}' for x in ev)}); {load()}")
+        f"(runs {', '.join(f'{x:.0f}' for x in ev)}); every bidder computed afresh "
+        f"(bench/no_memo.py): median {statistics.median(ev_cold):.0f} ms "
+        f"(runs {', '.join(f'{x:.0f}' for x in ev_cold)}); {load()}")
 
 
 def _rates(runs: list[dict]) -> str:
