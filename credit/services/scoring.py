@@ -133,10 +133,14 @@ def _remembered(ctx: ServiceContext, key: tuple, knowledge: Knowledge,
     def fresh() -> Remembered:
         result, name = compute()
         payload = trace_payload(result, name)
+        # The large members (model, records, steps); the few short ones are written
+        # with each request's.
         return result, payload, {k: canonical_text.dumps(v) for k, v in payload.items()
-                                 if k not in REBASED}
+                                 if k not in REBASED and type(v) in (dict, list)}
     result, payload, texts = ctx.results.payload(key, fresh)
-    return replace(result, knowledge=knowledge), rebased(payload, knowledge), texts
+    if result.knowledge != knowledge:  # remembered from another knowledge
+        result = replace(result, knowledge=knowledge)
+    return result, rebased(payload, knowledge), texts
 
 
 def _inputs(model, uscc: str, sector: str, as_of: date, name: str | None) -> tuple:
