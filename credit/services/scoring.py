@@ -119,17 +119,19 @@ def _serve(uow, actor: Actor, remembered: "Remembered", at: datetime, context: d
     return _body(payload, position, sha256)
 
 
-#: A score as the memo hands it out (services/result_memo.py): the engine's result and
-#: its trace payload as known at the caller's knowledge, and the canonical texts of the
-#: payload's members that do not depend on it.
+#: A score as the memo hands it out (services/result_memo.py): the engine's result, its
+#: trace payload as known at the caller's knowledge, and the canonical texts of the
+#: payload's large members that do not depend on it.
 Remembered = tuple[ScoreResult, dict, dict[str, str]]
 
 
 def _remembered(ctx: ServiceContext, key: tuple, knowledge: Knowledge,
                 compute: Callable[[], tuple[ScoreResult, str | None]]) -> Remembered:
     """The score of ``key``'s inputs from the process's memo, or ``compute()``'d and
-    remembered, rebased to ``knowledge``. ``key`` must name every input ``compute``
-    reads, and every record and event in it must be known at ``knowledge``."""
+    remembered: its payload rebased to ``knowledge``; its result as remembered, whose
+    knowledge may be another's (:func:`_member_score` rebases it: a served score needs
+    only the payload). ``key`` must name every input ``compute`` reads, and every
+    record and event in it must be known at ``knowledge``."""
     def fresh() -> Remembered:
         result, name = compute()
         payload = trace_payload(result, name)
@@ -138,8 +140,6 @@ def _remembered(ctx: ServiceContext, key: tuple, knowledge: Knowledge,
         return result, payload, {k: canonical_text.dumps(v) for k, v in payload.items()
                                  if k not in REBASED and type(v) in (dict, list)}
     result, payload, texts = ctx.results.payload(key, fresh)
-    if result.knowledge != knowledge:  # remembered from another knowledge
-        result = replace(result, knowledge=knowledge)
     return result, rebased(payload, knowledge), texts
 
 
@@ -401,8 +401,11 @@ def _member_score(ctx: ServiceContext, model, uscc: str, history: tuple[list, li
     name = _known_name(subject, knowledge)
     sector, as_of = data["sector"], data["as_of"]
     key = ("rows", *_inputs(model, uscc, sector, as_of, name), tuple(records), tuple(events))
-    return _remembered(ctx, key, knowledge, lambda: (evaluate(
+    result, payload, texts = _remembered(ctx, key, knowledge, lambda: (evaluate(
         model, uscc, records, events, sector, as_of, knowledge), name))
+    if result.knowledge != knowledge:  # remembered from another evaluation
+        result = replace(result, knowledge=knowledge)
+    return result, payload, texts
 
 
 def _bid_result(model, bidder: dict, members: dict[str, dict],
