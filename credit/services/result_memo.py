@@ -7,21 +7,27 @@ that head, so the knowledge only names the head: it drops nothing. Two reads who
 are equal, for the same model, sector, ``as_of`` and registered name, therefore compute
 the same score, records and steps; their trace payloads differ only in the three
 knowledge fields, which :func:`credit.domain.trace.rebased` replaces. This memo keeps the
-payload of the last such inputs per process, with the canonical texts of its members
-that do not depend on the knowledge (``canonical_text.dumps_with`` writes the rest), so
-a subject scored again before its history changes skips the parsing, the engine, the
-trace's building and most of its canonical text.
+payload of the last such inputs per process, with the canonical texts of its large
+members that do not depend on the knowledge (``canonical_text.dumps_with`` writes the
+rest), so a subject scored again before its history changes skips the parsing, the
+engine, the trace's building and most of its canonical text. An evaluation's bidders
+(API.md §5) are remembered the same way, keyed by the records and events read under the
+append lock (immutable values, compared field by field), all known at the evaluation's
+own knowledge.
 
 What it does not change: every served score still reads at the head (its revocation
 check, its knowledge), still appends its full trace under the append lock before it is
 answered, and that trace is byte for byte the one a fresh computation writes
-(tests/unit/test_result_memo.py compares them; tests/integration/test_served_scores.py
-replays them). The key is the whole input, not a digest of it: equal keys are equal
-inputs, never a collision. A new record, revocation or repair changes the history's text
-and so the key; the model is keyed by its content hash as well as its name.
+(tests/unit/test_engine_properties.py and test_canonical_text.py hold the rebasing and
+the assembled text to fresh ones; tests/integration/test_result_memo.py compares every
+served entry with a fresh computation's). The key is the whole input, not a digest of
+it: equal keys are equal inputs, never a collision. A new record, revocation or repair
+changes the history and so the key; the model is keyed by its content hash as well as
+its name.
 
-Bounded: the least recently used payload goes when :data:`CAPACITY` are held (a payload
-of twenty records is about 60 KB of Python objects, so about 15 MB per worker). Shared by
+Bounded: the least recently used payload goes when :data:`CAPACITY` are held (a
+twenty-record subject's result, payload and texts take about 86 KiB, measured with
+tracemalloc on the bench population, so at most about 22 MB per worker). Shared by
 the threads of a gthread worker under one lock; the payloads themselves are never
 mutated (``rebased`` copies the dicts a request stamps).
 """
