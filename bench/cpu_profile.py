@@ -18,9 +18,11 @@ then one cProfile run per path (top 30 by tottime, with ``--profile``).
 
 With ``--parts``, where a served score's time goes: each part called on its own with
 the inputs the service gives it (the read at the head, the engine, the trace payload,
-its canonical text, its hash, the append with its COMMIT and WAL sync), CPU and wall
-time, beside the logged-read ceiling (bench/logged_read.py) through its own test client
-on a table of its own in the same database.
+its canonical text, its hash, the append with its COMMIT and WAL sync; and what a score
+whose history is remembered does instead: the read with the payload rebased, the text
+from the remembered members), CPU and wall time, beside the logged-read ceiling
+(bench/logged_read.py) through its own test client on a table of its own in the same
+database.
 
     .venv/bin/python bench/cpu_profile.py [--scores 2000] [--evaluations 30] [--profile]
     .venv/bin/python bench/cpu_profile.py --parts [--pg]
@@ -190,11 +192,21 @@ def _parts(ctx, actor, url: str) -> dict:
     p = payload()
     text = canonical_text.dumps(p)
     entry = PendingEntry("score.served", actor.name, text, USCC)
+    query = scoring.ScoreQuery(USCC, "housing")
+
+    def at_head():  # what a repeated score does instead of the four parts after the read
+        return scoring._payload_at_head(ctx, actor, model, query, as_of)
+
+    _, hit, texts = at_head()
+    hit = scoring._stamped(hit, actor)
     return {
         "part: read at the head (one statement)": lambda: store.read_at_head(None, USCC),
         f"part: engine (history parsed, evaluate, {len(read.records())} records)": engine,
         "part: trace payload (dict)": payload,
         f"part: canonical text ({len(text):,} chars)": lambda: canonical_text.dumps(p),
+        "part: memo hit (the read, the payload rebased)": at_head,
+        "part: memo hit's text (the short members written)":
+            lambda: canonical_text.dumps_with(hit, texts),
         "part: sha256 of the text": lambda: sha256_hex(text),
         "part: append (lock, INSERT, COMMIT, WAL sync)": lambda: store.append([entry]),
         "ceiling: logged read, HTTP (test client)": _ceiling(url),

@@ -86,14 +86,8 @@ if __name__ != "__main__":  # imported by a gunicorn worker (no preload: after f
 
 def _server(url: str, work: Path, free: bool):
     import issue10
-    env = issue10.credit_env(url, work)
-    env["FREE_COMPUTE"] = "1" if free else "0"
-    secret = issue10.token(env)
-    srv = issue10.Server([str(issue10.BIN / "gunicorn"), "-w", "2", "-b", "127.0.0.1:{port}",
-                          "--worker-class", "api.server.JsonErrorSyncWorker",
-                          "--keep-alive", "0", "--pythonpath", f"{ROOT},{ROOT / 'bench'}",
-                          "free_compute:app"], env, "/api/v1/health")
-    return srv, secret
+    return issue10.bench_app_server(url, work, "free_compute:app",
+                                    FREE_COMPUTE="1" if free else "0")
 
 
 def _copies(kind: str, work: Path) -> tuple[str, str, str]:

@@ -235,14 +235,16 @@ def service_server(url: str, workdir: Path, threads: int) -> tuple[Server, str]:
                    "--threads", str(threads)], env, "/api/v1/health"), secret
 
 
-def no_memo_server(url: str, workdir: Path) -> tuple[Server, str]:
-    """The service with its memo of unchanged histories off (bench/no_memo.py): 2 sync
-    workers, as ``credit serve`` runs them."""
-    env = credit_env(url, workdir)
+def bench_app_server(url: str, workdir: Path, app: str, **env_extra: str
+                     ) -> tuple[Server, str]:
+    """The service altered by a bench module (``app``: ``module:app`` under bench/, e.g.
+    bench/no_memo.py, bench/free_compute.py), served as ``credit serve`` serves it: 2
+    sync workers of its worker class, no keep-alive; with its token."""
+    env = dict(credit_env(url, workdir), **env_extra)
     secret = token(env)
     return Server([str(BIN / "gunicorn"), "-w", "2", "-b", "127.0.0.1:{port}",
                    "--worker-class", "api.server.JsonErrorSyncWorker", "--keep-alive", "0",
-                   "--pythonpath", f"{ROOT},{ROOT / 'bench'}", "no_memo:app"], env,
+                   "--pythonpath", f"{ROOT},{ROOT / 'bench'}", app], env,
                   "/api/v1/health"), secret
 
 
@@ -287,7 +289,7 @@ def backend(name: str, url: str, ceiling_url: str, workdir: Path, seconds: int,
             service.stop()
     finally:
         ceiling.stop()
-    cold, cold_secret = no_memo_server(url, workdir)
+    cold, cold_secret = bench_app_server(url, workdir, "no_memo:app")
     try:
         ev_cold = evaluation(cold.base, cold_secret)
     finally:

@@ -63,7 +63,8 @@ class ServiceContext:
     token_cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _appender_mutex: object = field(default_factory=threading.Lock, init=False,
                                     repr=False, compare=False)
-    #: Default scores' trace payloads by their exact inputs (services/result_memo.py).
+    #: Served scores' trace payloads by their exact inputs — default scores and
+    #: evaluations' bidders (services/result_memo.py).
     results: ResultMemo = field(default_factory=ResultMemo, init=False, repr=False,
                                 compare=False)
 

@@ -52,9 +52,9 @@ class ResultMemo:
         self._held: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
 
-    def payload(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        """The remembered payload for ``key``, or ``compute()``'s, remembered. Never
-        stamp or edit what this returns: rebase it (``trace.rebased``) first."""
+    def recall(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """What was remembered for ``key``, or ``compute()``'s answer, remembered. Never
+        stamp or edit a payload this returns: rebase it (``trace.rebased``) first."""
         with self._lock:
             held = self._held.get(key)
             if held is not None:

@@ -139,7 +139,7 @@ def _remembered(ctx: ServiceContext, key: tuple, knowledge: Knowledge,
         # with each request's.
         return result, payload, {k: canonical_text.dumps(v) for k, v in payload.items()
                                  if k not in REBASED and type(v) in (dict, list)}
-    result, payload, texts = ctx.results.payload(key, fresh)
+    result, payload, texts = ctx.results.recall(key, fresh)
     return result, rebased(payload, knowledge), texts
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from datetime import datetime
 
 import pytest
@@ -21,6 +22,7 @@ from credit.persistence.tables import (
     RecordRow,
     SubjectRow,
 )
+from credit.services import scoring
 from credit.services.context import Actor
 from tests.live_server import drop_append_only
 
@@ -181,3 +183,25 @@ class _Expect:
             got = self.info.value
             assert got.error == self.error, (got.error, got.message, got.errors)
         return suppressed
+
+
+class Computations:
+    """Counts finished score computations (the engine, ``scoring.evaluate``, returning)."""
+
+    def __init__(self, monkeypatch):
+        self.done = 0
+        self.cond = threading.Condition()
+        original = scoring.evaluate
+
+        def counted(*args, **kwargs):
+            out = original(*args, **kwargs)
+            with self.cond:
+                self.done += 1
+                self.cond.notify_all()
+            return out
+
+        monkeypatch.setattr(scoring, "evaluate", counted)
+
+    def wait_for(self, n: int, timeout: float = 60) -> bool:
+        with self.cond:
+            return self.cond.wait_for(lambda: self.done >= n, timeout=timeout)

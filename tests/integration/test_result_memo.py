@@ -32,6 +32,7 @@ from .helpers import (
     S1,
     S2,
     S3,
+    Computations,
     entry,
     head,
     make_uscc,
@@ -39,7 +40,6 @@ from .helpers import (
     repair_body,
     revocation_body,
 )
-from .test_served_scores import Computations
 
 AS_OF = date(2026, 6, 30)
 

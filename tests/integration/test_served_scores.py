@@ -39,6 +39,7 @@ from .helpers import (
     EVALUATOR,
     HOUSING,
     S1,
+    Computations,
     all_entries,
     entry,
     head,
@@ -52,28 +53,6 @@ WAIT = 60  # seconds a thread may take to get where the test expects it (never r
 
 def create(ctx, **overrides) -> dict:
     return json.loads(create_record(ctx, HOUSING, record_body(**overrides)).body)
-
-
-class Computations:
-    """Counts finished score computations (the engine, ``scoring.evaluate``, returning)."""
-
-    def __init__(self, monkeypatch):
-        self.done = 0
-        self.cond = threading.Condition()
-        original = scoring.evaluate
-
-        def counted(*args, **kwargs):
-            out = original(*args, **kwargs)
-            with self.cond:
-                self.done += 1
-                self.cond.notify_all()
-            return out
-
-        monkeypatch.setattr(scoring, "evaluate", counted)
-
-    def wait_for(self, n: int, timeout: float = WAIT) -> bool:
-        with self.cond:
-            return self.cond.wait_for(lambda: self.done >= n, timeout=timeout)
 
 
 def in_thread(fn, *args):
