@@ -63,8 +63,11 @@ class Holder:
         with self._guard:
             if self._open:
                 self._open = False
-                os.close(self._fd)
+                # The time is taken before the close: a waiter can take the lock (and
+                # read its own clock) the instant the descriptor closes, before this
+                # thread runs again, so a time taken after would race it.
                 self.released_at = time.monotonic()
+                os.close(self._fd)
 
     def join(self, timeout: float) -> None:
         """Wait until it has let go by itself."""
