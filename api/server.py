@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
+import sys
 from http import HTTPStatus
 
 from gunicorn.app.base import BaseApplication
@@ -85,11 +87,37 @@ class CreditServer(BaseApplication):
 
 
 def worker_app():
-    """The app as a worker serves it, built and then frozen (:func:`freeze_survivors`)."""
+    """The app as a worker serves it, its log lines routed (:func:`route_service_logs`),
+    built and then frozen (:func:`freeze_survivors`)."""
     from api import create_app
     app = create_app()
+    route_service_logs(app.extensions["credit"].settings.log_level)
     freeze_survivors()
     return app
+
+
+#: The service's own loggers: ``credit.auth``, ``credit.idempotency``,
+#: ``credit.result_memo``, ``credit.api``, … (every module logs under one of these).
+SERVICE_LOGGERS = ("credit", "api")
+#: gunicorn's error-log line, with the logger's name, so that an operator can tell an
+#: authentication failure from a worker's boot.
+LOG_FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
+LOG_DATE_FORMAT = "[%Y-%m-%d %H:%M:%S %z]"
+
+
+def route_service_logs(level: str) -> None:
+    """The service's log lines on the error log gunicorn writes (stderr), at
+    CREDIT_LOG_LEVEL, in gunicorn's format. gunicorn configures only its own loggers:
+    without this a worker's INFO lines (an authentication without a token, the result
+    memo's report) were dropped, and its warnings reached stderr through Python's
+    last-resort handler as bare messages, without time, process or level."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATE_FORMAT))
+    for name in SERVICE_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(level.upper())
+        logger.propagate = False  # the root logger is not ours to configure
 
 
 def freeze_survivors() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -82,15 +83,17 @@ class Server:
 
 
 @contextmanager
-def credit_server(database_url: str, workdir: Path, tokens: tuple = (), workers: int = 2):
+def credit_server(database_url: str, workdir: Path, tokens: tuple = (), workers: int = 2,
+                  log_level: str = "warning"):
     """``credit serve`` on ``database_url``; ``tokens`` (role, name, options...) are made
-    with ``credit token create`` while the server boots, their secrets in ``srv.secrets``."""
+    with ``credit token create`` while the server boots, their secrets in ``srv.secrets``;
+    its stdout and stderr go to ``workdir / "server.log"``."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
     identity_key = workdir / "identity-key"  # credit serve refuses to start without one
     identity_key.write_text(os.urandom(32).hex() + "\n", encoding="ascii")
     env.update(CREDIT_DATABASE_URL=database_url, CREDIT_SECRET_KEY="e2e-" + "s" * 32,
-               CREDIT_IDENTITY_KEY=str(identity_key), CREDIT_LOG_LEVEL="warning")
+               CREDIT_IDENTITY_KEY=str(identity_key), CREDIT_LOG_LEVEL=log_level)
     port = _free_port()
     log_path = workdir / "server.log"
     with open(log_path, "wb") as log:
@@ -338,3 +341,37 @@ def test_real_server_bad_chunked_framing_is_not_a_500(sqlite_server):
         sqlite_server, "/api/v1/records", b"zz\r\n{}\r\n0\r\n\r\n"))
     assert 400 <= status < 500, payload
     _assert_error_body(payload, status)
+
+
+#: A line of the service's own loggers in the server's log (api/server.py LOG_FORMAT):
+#: gunicorn's time, process and level, then the logger's name.
+SERVICE_LINE = re.compile(
+    r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[(?P<level>[A-Z]+)\] "
+    r"(?P<logger>(credit|api)(\.\w+)*): (?P<message>.*)$")
+
+
+def _service_lines(log_text: str) -> list[tuple[str, str, str]]:
+    return [(m["level"], m["logger"], m["message"])
+            for m in map(SERVICE_LINE.match, log_text.splitlines()) if m]
+
+
+@pytest.mark.parametrize("level", ["info", "warning"])
+def test_real_server_writes_the_services_log_lines_at_its_level(tmp_path, level):
+    """A worker's own log lines reach the server's log, formatted like gunicorn's and
+    named by their logger, at CREDIT_LOG_LEVEL: an authentication without a token is an
+    INFO line, one with an unknown token a WARNING (services/tokens.py)."""
+    url = f"sqlite:///{tmp_path / 'credit.db'}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
+    subprocess.run(_credit_command() + ["db", "upgrade"], env=dict(env, CREDIT_DATABASE_URL=url),
+                   cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    with credit_server(url, tmp_path / "srv", workers=1, log_level=level) as srv:
+        path = "/api/v1/subjects/91330603MA2D4F6E84/score?sector=housing"
+        assert requests.get(srv.base + path, timeout=10).status_code == 401
+        assert requests.get(srv.base + path, headers={"Authorization": "Bearer not-a-token"},
+                            timeout=10).status_code == 401
+    lines = _service_lines((tmp_path / "srv" / "server.log").read_text(errors="replace"))
+    no_token = ("INFO", "credit.auth", "authentication failed: no bearer token")
+    unknown = [line for line in lines if line[:2] == ("WARNING", "credit.auth")
+               and line[2].startswith("authentication failed: unknown token")]
+    assert len(unknown) == 1, lines
+    assert (no_token in lines) == (level == "info"), lines
