@@ -30,44 +30,92 @@ twenty-record subject's result, payload and texts take about 86 KiB, measured wi
 tracemalloc on the bench population, so at most about 22 MB per worker). Shared by
 the threads of a gthread worker under one lock; the payloads themselves are never
 mutated (``rebased`` copies the dicts a request stamps).
+
+Visible: every :data:`REPORT_EVERY` seconds (at the first look-up after that) a worker
+logs at INFO on ``credit.result_memo`` how many look-ups it answered from memory and how
+many it computed since the last report, how many payloads it forgot for want of room,
+and how many it holds, so that an operator sees whether the traffic repeats histories
+(the bid-opening pattern) or the memo is only memory spent.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import OrderedDict
 from typing import Any, Callable, Hashable
+
+log = logging.getLogger("credit.result_memo")
 
 #: How many subjects' payloads a worker remembers: the bidders of a few tenders opened
 #: the same day.
 CAPACITY = 256
+#: Seconds between two reports of a worker's memo (module docstring).
+REPORT_EVERY = 900.0
 
 
 class ResultMemo:
     """Least-recently-used payloads by their exact inputs (module docstring); what is
-    remembered is whatever ``compute`` returns (the payload and its member texts)."""
+    remembered is whatever ``compute`` returns (the payload and its member texts).
+    ``clock``: seconds, for the reports only (``time.monotonic``)."""
 
-    def __init__(self, capacity: int = CAPACITY):
+    def __init__(self, capacity: int = CAPACITY, report_every: float = REPORT_EVERY,
+                 clock: Callable[[], float] = time.monotonic):
         self.capacity = capacity
         self._held: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
+        self._report_every, self._clock = report_every, clock
+        self._next_report = clock() + report_every
+        self._counts = _Counts()
 
     def recall(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """What was remembered for ``key``, or ``compute()``'s answer, remembered. Never
         stamp or edit a payload this returns: rebase it (``trace.rebased``) first."""
         with self._lock:
+            report = self._report_due()
             held = self._held.get(key)
             if held is not None:
+                self._counts.hits += 1
                 self._held.move_to_end(key)
-                return held
+        if report:
+            log.info(report)
+        if held is not None:
+            return held
         computed = compute()  # outside the lock: other threads' hits need not wait
-        if self.capacity > 0:
-            with self._lock:
+        with self._lock:
+            self._counts.computed += 1
+            if self.capacity > 0:
                 self._held[key] = computed
                 self._held.move_to_end(key)
                 while len(self._held) > self.capacity:
                     self._held.popitem(last=False)
+                    self._counts.forgotten += 1
         return computed
+
+    def _report_due(self) -> str | None:
+        """The report's line when it is due (the counts start again), else None. Called
+        with the lock held; the line is logged after it is let go."""
+        now = self._clock()
+        if now < self._next_report:
+            return None
+        counts, self._counts = self._counts, _Counts()
+        self._next_report = now + self._report_every
+        return counts.line(len(self._held), self.capacity)
 
     def __len__(self) -> int:
         return len(self._held)
+
+
+class _Counts:
+    """What a memo did since its last report."""
+
+    def __init__(self):
+        self.hits = self.computed = self.forgotten = 0
+
+    def line(self, held: int, capacity: int) -> str:
+        lookups = self.hits + self.computed
+        share = f" ({self.hits / lookups:.0%})" if lookups else ""
+        return (f"result memo: {lookups:,} look-ups since the last report, {self.hits:,} "
+                f"answered from memory{share}, {self.computed:,} computed, "
+                f"{self.forgotten:,} forgotten for room; {held:,} of {capacity:,} held")
