@@ -25,6 +25,7 @@ from .inputs import EvaluationInput, FieldErrors, load
 from .performance import bidder_indexes
 from .records import check_uscc
 from .resources import EVALUATION, present
+from .result_memo import RowsKey
 from .tenders import evaluation_warnings
 from .tokens import confirm_alive_at, confirm_token, refuse_ended, refuse_revoked, write_as
 
@@ -396,11 +397,11 @@ def _member_score(ctx: ServiceContext, model, uscc: str, history: tuple[list, li
                   subject, data: dict, knowledge: Knowledge) -> Remembered:
     """One member's score (:func:`_remembered`): its history was read up to the
     evaluation's own position, so the knowledge knows all of it. The records and events
-    themselves are the key (immutable values, compared field by field)."""
+    themselves are the key (immutable values, compared field by field: ``RowsKey``)."""
     records, events = history
     name = _known_name(subject, knowledge)
     sector, as_of = data["sector"], data["as_of"]
-    key = ("rows", *_inputs(model, uscc, sector, as_of, name), tuple(records), tuple(events))
+    key = RowsKey(_inputs(model, uscc, sector, as_of, name), tuple(records), tuple(events))
     result, payload, texts = _remembered(ctx, key, knowledge, lambda: (evaluate(
         model, uscc, records, events, sector, as_of, knowledge), name))
     if result.knowledge != knowledge:  # remembered from another evaluation
