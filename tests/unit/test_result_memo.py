@@ -4,6 +4,9 @@ used goes first, and a capacity of 0 remembers nothing."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta, timezone
+
+from credit.domain.records import Record
 from credit.services.result_memo import ResultMemo, RowsKey
 
 
@@ -112,8 +115,6 @@ def test_a_memo_with_no_room_reports_what_it_computed(caplog):
 
 
 def _record(**changes):
-    from datetime import date, datetime, timedelta, timezone
-    from credit.domain.records import Record
     fields = dict(id=7, uscc="91330603MA2D4F6E84", sector="housing", code="WAGE-ARREARS",
                   decided_on=date(2026, 3, 1), valid_until=date(2027, 3, 1),
                   document_no="绍柯建罚〔2026〕7号", audit_position=42,
