@@ -34,3 +34,38 @@ def event_from_row(e) -> RecordEvent:
     return RecordEvent(record_id=e[0], kind=e[1], audit_position=e[2],
                        recorded_at=parse_stored_instant(e[3]), repaired_on=_date(e[4]),
                        document_no=e[5], reason=e[6])
+
+
+#: Where a row of each query holds its audit position.
+_RECORD_POSITION = RECORD_COLUMNS.index("audit_position")
+_EVENT_POSITION = EVENT_COLUMNS.index("audit_position")
+
+
+class HistoryRows:
+    """A subject's history as the database returned it: its record rows (RECORD_COLUMNS
+    order) and event rows (EVENT_COLUMNS order), immutable tuples, converted to the
+    engine's values only when asked (:meth:`domain`). An evaluation's bidder whose
+    score is remembered (services/result_memo.py) is keyed by ``rows`` alone: equal rows
+    convert to equal records and events, so a hit never converts a thousand rows."""
+
+    __slots__ = ("records", "events")
+
+    def __init__(self, records: tuple, events: tuple):
+        self.records = records
+        self.events = events
+
+    @property
+    def rows(self) -> tuple[tuple, tuple]:
+        """Every row, as one value to compare."""
+        return self.records, self.events
+
+    @property
+    def positions(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The rows' audit positions: equal rows have equal positions."""
+        return (tuple([r[_RECORD_POSITION] for r in self.records]),
+                tuple([e[_EVENT_POSITION] for e in self.events]))
+
+    def domain(self) -> tuple[list[Record], list[RecordEvent]]:
+        """The records and events, as the engine takes them."""
+        return ([record_from_row(r) for r in self.records],
+                [event_from_row(e) for e in self.events])

@@ -14,7 +14,13 @@ from credit.domain.dates import parse_stored_instant
 from credit.domain.records import Record, RecordEvent
 
 from .audit_log import parse_entry
-from .history_rows import EVENT_COLUMNS, RECORD_COLUMNS, event_from_row, record_from_row
+from .history_rows import (
+    EVENT_COLUMNS,
+    RECORD_COLUMNS,
+    HistoryRows,
+    event_from_row,
+    record_from_row,
+)
 from .tables import (
     ApplicationDecisionRow,
     ApplicationRow,
@@ -229,21 +235,22 @@ class RecordRepository(_Repo):
                   ] if records else []
         return records, events
 
-    def histories(self, usccs: list[str], max_position: int
-                  ) -> dict[str, tuple[list[Record], list[RecordEvent]]]:
+    def histories(self, usccs: list[str], max_position: int) -> dict[str, HistoryRows]:
         """:meth:`history` of many subjects at once (an evaluation's bidders), 500 USCCs
-        per query; every USCC asked for is in the answer, with empty lists if need be."""
-        out: dict[str, tuple[list[Record], list[RecordEvent]]] = {u: ([], []) for u in usccs}
+        per query, as the rows themselves (converted when asked: ``HistoryRows``); every
+        USCC asked for is in the answer, without rows if need be."""
+        records: dict[str, list] = {u: [] for u in usccs}
+        events: dict[str, list] = {u: [] for u in usccs}
         conn = self.session.connection()
-        wanted = sorted(out)
+        wanted = sorted(records)
         for part in range(0, len(wanted), _IN_CHUNK):
             params = {"usccs": wanted[part:part + _IN_CHUNK], "pos": max_position}
             # .all(): the driver hands over every row at once, not one per fetch.
             for row in conn.execute(_MANY_RECORDS, params).all():
-                out[row[1]][0].append(record_from_row(row))  # RECORD_COLUMNS: uscc 2nd
+                records[row[1]].append(tuple(row))  # RECORD_COLUMNS: uscc 2nd
             for row in conn.execute(_MANY_EVENTS, params).all():  # uscc, then EVENT_COLUMNS
-                out[row[0]][1].append(event_from_row(row[1:]))
-        return out
+                events[row[0]].append(tuple(row[1:]))
+        return {u: HistoryRows(tuple(records[u]), tuple(events[u])) for u in records}
 
     def page(self, *, uscc=None, sector=None, code=None, limit=100, after=None
              ) -> list[RecordRow]:

@@ -109,23 +109,24 @@ class ResultMemo:
 
 class RowsKey:
     """The key of an evaluation bidder's inputs: the inputs other than the history
-    (``inputs``, a tuple) and the records and events read under the lock. Two keys are
-    equal when all of these are, field by field, exactly as a tuple of them would be; the
-    hash is computed once, from the inputs and the rows' audit positions only.
+    (``inputs``, a tuple) and the history's rows as read under the lock (``rows``, the
+    records' and the events', persistence/history_rows.py). Two keys are equal when all
+    of these are, field by field, exactly as a tuple of them would be; the hash is
+    computed once, from the inputs and the rows' audit positions (``positions``, which
+    must be those of ``rows``) only.
 
     Why not the tuple itself: a tuple's hash is not kept, so the memo hashed every field
-    of every row twice on a miss (the look-up, then the insert), and the rows' strings
-    were fresh from the database, so each was hashed for the first time — about 5 % of a
-    first 50-bidder evaluation (bench/README.md, twenty-fifth pass). A hash only chooses
-    where to look; equality still decides, so equal keys remain equal inputs, never a
+    of every row twice on a miss (the look-up, then the insert), and the rows' strings,
+    fresh from the database, were each hashed for the first time — about 5 % of a first
+    50-bidder evaluation (bench/README.md, twenty-fifth pass). A hash only chooses where
+    to look; equality still decides, so equal keys remain equal inputs, never a
     collision. Equal rows have equal positions, so equal keys have equal hashes."""
 
     __slots__ = ("_content", "_hash")
 
-    def __init__(self, inputs: tuple, records: tuple, events: tuple):
-        self._content = (inputs, records, events)
-        self._hash = hash((inputs, tuple([r.audit_position for r in records]),
-                           tuple([e.audit_position for e in events])))
+    def __init__(self, inputs: tuple, rows: tuple, positions: tuple):
+        self._content = (inputs, rows)
+        self._hash = hash((inputs, positions))
 
     def __eq__(self, other: object) -> bool:
         return type(other) is RowsKey and self._content == other._content

@@ -17,6 +17,7 @@ from credit.domain.performance import consortium_index
 from credit.domain.records import Knowledge
 from credit.domain.trace import REBASED, model_ref, rebased, trace_payload
 from credit.errors import Forbidden, InvalidInput, NotFound, RuleViolation
+from credit.persistence.history_rows import HistoryRows
 from credit.persistence.tables import EvaluationRow
 
 from .context import Actor, ServiceContext, require_own_subject
@@ -393,17 +394,20 @@ def _score_members(ctx: ServiceContext, uow, actor: Actor, model, data: dict,
     return members, results
 
 
-def _member_score(ctx: ServiceContext, model, uscc: str, history: tuple[list, list],
+def _member_score(ctx: ServiceContext, model, uscc: str, history: HistoryRows,
                   subject, data: dict, knowledge: Knowledge) -> Remembered:
     """One member's score (:func:`_remembered`): its history was read up to the
-    evaluation's own position, so the knowledge knows all of it. The records and events
-    themselves are the key (immutable values, compared field by field: ``RowsKey``)."""
-    records, events = history
+    evaluation's own position, so the knowledge knows all of it. The rows themselves
+    are the key (immutable values, compared field by field: ``RowsKey``), converted to
+    records and events only when the score is computed."""
     name = _known_name(subject, knowledge)
     sector, as_of = data["sector"], data["as_of"]
-    key = RowsKey(_inputs(model, uscc, sector, as_of, name), tuple(records), tuple(events))
-    result, payload, texts = _remembered(ctx, key, knowledge, lambda: (evaluate(
-        model, uscc, records, events, sector, as_of, knowledge), name))
+    key = RowsKey(_inputs(model, uscc, sector, as_of, name), history.rows, history.positions)
+
+    def compute() -> tuple[ScoreResult, str | None]:
+        records, events = history.domain()
+        return evaluate(model, uscc, records, events, sector, as_of, knowledge), name
+    result, payload, texts = _remembered(ctx, key, knowledge, compute)
     if result.knowledge != knowledge:  # remembered from another evaluation
         result = replace(result, knowledge=knowledge)
     return result, payload, texts

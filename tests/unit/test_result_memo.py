@@ -4,9 +4,9 @@ used goes first, and a capacity of 0 remembers nothing."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 
-from credit.domain.records import Record
+from credit.persistence.history_rows import RECORD_COLUMNS, HistoryRows, record_from_row
 from credit.services.result_memo import ResultMemo, RowsKey
 
 
@@ -114,34 +114,48 @@ def test_a_memo_with_no_room_reports_what_it_computed(caplog):
         "1 computed, 0 forgotten for room; 0 of 0 held"]
 
 
-def _record(**changes):
+def _row(**changes) -> tuple:
+    """A record row as the evaluation's query returns it (RECORD_COLUMNS order)."""
     fields = dict(id=7, uscc="91330603MA2D4F6E84", sector="housing", code="WAGE-ARREARS",
                   decided_on=date(2026, 3, 1), valid_until=date(2027, 3, 1),
                   document_no="绍柯建罚〔2026〕7号", audit_position=42,
-                  recorded_at=datetime(2026, 3, 2, 9, tzinfo=timezone(timedelta(hours=8))),
-                  project_code=None, sha256="ab" * 32)
-    return Record(**dict(fields, **changes))
+                  recorded_at="2026-03-02T09:00:00.000000+08:00", project_code=None,
+                  sha256="ab" * 32)
+    fields.update(changes)
+    return tuple(fields[c] for c in RECORD_COLUMNS)
+
+
+def _key(inputs: tuple, *rows: tuple) -> RowsKey:
+    history = HistoryRows(rows, ())
+    return RowsKey(inputs, history.rows, history.positions)
 
 
 def test_rows_keys_are_equal_exactly_when_every_field_of_every_row_is():
     inputs = ("keqiao-2025", 2, "sha", "91330603MA2D4F6E84", "housing", "2026-11-30", "甲")
-    key = RowsKey(inputs, (_record(),), ())
-    same = RowsKey(tuple(inputs), (_record(),), ())  # equal values, other objects
+    key = _key(inputs, _row())
+    same = _key(tuple(inputs), _row())  # equal values, other objects
     assert key == same and hash(key) == hash(same)
     # a field the hash leaves out still tells the keys apart: never a collision
-    for other in (_record(document_no="绍柯建罚〔2026〕8号"), _record(sha256="cd" * 32),
-                  _record(valid_until=None), _record(id=8)):
-        differs = RowsKey(inputs, (other,), ())
+    for other in (_row(document_no="绍柯建罚〔2026〕8号"), _row(sha256="cd" * 32),
+                  _row(valid_until=None), _row(id=8)):
+        differs = _key(inputs, other)
         assert hash(differs) == hash(key) and differs != key
-    assert RowsKey(inputs, (_record(audit_position=43),), ()) != key
-    assert RowsKey(inputs[:-1] + ("乙",), (_record(),), ()) != key
-    assert key != (inputs, (_record(),), ())  # nor is it equal to the tuple of its parts
+    assert _key(inputs, _row(audit_position=43)) != key
+    assert _key(inputs[:-1] + ("乙",), _row()) != key
+    assert _key(inputs, _row(), _row(id=8, audit_position=43)) != key  # one more record
+    assert key != (inputs, ((_row(),), ()))  # nor is it equal to the tuple of its parts
 
 
 def test_a_rows_key_that_differs_in_one_field_is_computed_afresh():
     memo, count = ResultMemo(capacity=4), Counting()
     inputs = ("m", "u")
-    memo.recall(RowsKey(inputs, (_record(),), ()), count("first"))
-    assert memo.recall(RowsKey(inputs, (_record(),), ()), count("again")) == {"value": "first"}
-    changed = memo.recall(RowsKey(inputs, (_record(code="BID-NOSIGN"),), ()), count("changed"))
+    memo.recall(_key(inputs, _row()), count("first"))
+    assert memo.recall(_key(inputs, _row()), count("again")) == {"value": "first"}
+    changed = memo.recall(_key(inputs, _row(code="BID-NOSIGN")), count("changed"))
     assert changed == {"value": "changed"} and count.calls == 2
+
+
+def test_history_rows_convert_to_the_records_the_rows_hold():
+    (record,), events = HistoryRows((_row(),), ()).domain()
+    assert events == [] and record == record_from_row(_row())
+    assert (record.id, record.audit_position, record.document_no) == (7, 42, "绍柯建罚〔2026〕7号")
