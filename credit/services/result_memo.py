@@ -11,9 +11,9 @@ payload of the last such inputs per process, with the canonical texts of its lar
 members that do not depend on the knowledge (``canonical_text.dumps_with`` writes the
 rest), so a subject scored again before its history changes skips the parsing, the
 engine, the trace's building and most of its canonical text. An evaluation's bidders
-(API.md §5) are remembered the same way, keyed by the records and events read under the
-append lock (immutable values, compared field by field), all known at the evaluation's
-own knowledge.
+(API.md §5) are remembered the same way, keyed by their record and event rows as read
+under the append lock (immutable values, compared field by field: :class:`RowsKey`), all
+known at the evaluation's own knowledge.
 
 What it does not change: every served score still reads at the head (its revocation
 check, its knowledge), still appends its full trace under the append lock before it is
@@ -31,11 +31,12 @@ tracemalloc on the bench population, so at most about 22 MB per worker). Shared 
 the threads of a gthread worker under one lock; the payloads themselves are never
 mutated (``rebased`` copies the dicts a request stamps).
 
-Visible: every :data:`REPORT_EVERY` seconds (at the first look-up after that) a worker
-logs at INFO on ``credit.result_memo`` how many look-ups it answered from memory and how
-many it computed since the last report, how many payloads it forgot for want of room,
-and how many it holds, so that an operator sees whether the traffic repeats histories
-(the bid-opening pattern) or the memo is only memory spent.
+Visible: every :data:`REPORT_EVERY` seconds (at the first look-up after that, and only
+if there was one before it) a worker logs at INFO on ``credit.result_memo`` how many
+look-ups it had in that time, how many it answered from memory and how many it computed
+(a computation that failed included), how many payloads it forgot for want of room, and
+how many it holds, so that an operator sees whether the traffic repeats histories (the
+bid-opening pattern) or the memo is only memory spent.
 """
 
 from __future__ import annotations
@@ -66,8 +67,7 @@ class ResultMemo:
         self._held: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
         self._report_every, self._clock = report_every, clock
-        self._next_report = clock() + report_every
-        self._counts = _Counts()
+        self._counts = _Counts(clock())
 
     def recall(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """What was remembered for ``key``, or ``compute()``'s answer, remembered. Never
@@ -78,13 +78,14 @@ class ResultMemo:
             if held is not None:
                 self._counts.hits += 1
                 self._held.move_to_end(key)
+            else:
+                self._counts.computed += 1
         if report:
             log.info(report)
         if held is not None:
             return held
         computed = compute()  # outside the lock: other threads' hits need not wait
         with self._lock:
-            self._counts.computed += 1
             if self.capacity > 0:
                 self._held[key] = computed
                 self._held.move_to_end(key)
@@ -94,14 +95,17 @@ class ResultMemo:
         return computed
 
     def _report_due(self) -> str | None:
-        """The report's line when it is due (the counts start again), else None. Called
-        with the lock held; the line is logged after it is let go."""
+        """The report's line when it is due and there were look-ups to report (the
+        counts start again), else None. Called with the lock held; the line is logged
+        after it is let go."""
         now = self._clock()
-        if now < self._next_report:
+        counts = self._counts
+        if now < counts.since + self._report_every:
             return None
-        counts, self._counts = self._counts, _Counts()
-        self._next_report = now + self._report_every
-        return counts.line(len(self._held), self.capacity)
+        self._counts = _Counts(now)
+        if not counts.hits + counts.computed:
+            return None
+        return counts.line(now, len(self._held), self.capacity)
 
     def __len__(self) -> int:
         return len(self._held)
@@ -109,24 +113,26 @@ class ResultMemo:
 
 class RowsKey:
     """The key of an evaluation bidder's inputs: the inputs other than the history
-    (``inputs``, a tuple) and the history's rows as read under the lock (``rows``, the
-    records' and the events', persistence/history_rows.py). Two keys are equal when all
-    of these are, field by field, exactly as a tuple of them would be; the hash is
-    computed once, from the inputs and the rows' audit positions (``positions``, which
-    must be those of ``rows``) only.
+    (``inputs``, a tuple) and the history's record and event rows as read under the
+    lock. Two keys are equal when all of these are, field by field, exactly as a tuple
+    of them would be; the hash is computed once, from the inputs and the rows' audit
+    positions only. ``history`` gives both (persistence/history_rows.py
+    ``HistoryRows``: ``rows`` and their ``positions``), so that this module needs no
+    column layout.
 
     Why not the tuple itself: a tuple's hash is not kept, so the memo hashed every field
-    of every row twice on a miss (the look-up, then the insert), and the rows' strings,
-    fresh from the database, were each hashed for the first time — about 5 % of a first
-    50-bidder evaluation (bench/README.md, twenty-fifth pass). A hash only chooses where
-    to look; equality still decides, so equal keys remain equal inputs, never a
-    collision. Equal rows have equal positions, so equal keys have equal hashes."""
+    of every row at each of its dictionary's operations (two on a hit, three on a
+    miss), and the rows' strings, fresh from the database, were hashed for the first
+    time — about 5 % of a first 50-bidder evaluation (bench/README.md, twenty-fifth
+    pass). A hash only chooses where to look; equality still decides, so equal keys
+    remain equal inputs, never a collision. Equal rows have equal positions, so equal
+    keys have equal hashes."""
 
     __slots__ = ("_content", "_hash")
 
-    def __init__(self, inputs: tuple, rows: tuple, positions: tuple):
-        self._content = (inputs, rows)
-        self._hash = hash((inputs, positions))
+    def __init__(self, inputs: tuple, history):
+        self._content = (inputs, history.rows)
+        self._hash = hash((inputs, history.positions))
 
     def __eq__(self, other: object) -> bool:
         return type(other) is RowsKey and self._content == other._content
@@ -136,14 +142,16 @@ class RowsKey:
 
 
 class _Counts:
-    """What a memo did since its last report."""
+    """What a memo did since ``since`` (its clock's seconds: the last report, or its
+    start)."""
 
-    def __init__(self):
+    def __init__(self, since: float):
+        self.since = since
         self.hits = self.computed = self.forgotten = 0
 
-    def line(self, held: int, capacity: int) -> str:
+    def line(self, now: float, held: int, capacity: int) -> str:
         lookups = self.hits + self.computed
-        share = f" ({self.hits / lookups:.0%})" if lookups else ""
-        return (f"result memo: {lookups:,} look-ups since the last report, {self.hits:,} "
-                f"answered from memory{share}, {self.computed:,} computed, "
+        return (f"result memo, the last {now - self.since:,.0f} s: {lookups:,} "
+                f"look-up{'' if lookups == 1 else 's'}, {self.hits:,} answered from memory "
+                f"({self.hits / lookups:.0%}), {self.computed:,} computed, "
                 f"{self.forgotten:,} forgotten for room; {held:,} of {capacity:,} held")

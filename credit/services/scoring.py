@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Hashable
 
 from credit import canonical_text
 from credit.domain import canonical
@@ -127,7 +127,7 @@ def _serve(uow, actor: Actor, remembered: "Remembered", at: datetime, context: d
 Remembered = tuple[ScoreResult, dict, dict[str, str]]
 
 
-def _remembered(ctx: ServiceContext, key: tuple, knowledge: Knowledge,
+def _remembered(ctx: ServiceContext, key: Hashable, knowledge: Knowledge,
                 compute: Callable[[], tuple[ScoreResult, str | None]]) -> Remembered:
     """The score of ``key``'s inputs from the process's memo, or ``compute()``'d and
     remembered: its payload rebased to ``knowledge``; its result as remembered, whose
@@ -402,7 +402,7 @@ def _member_score(ctx: ServiceContext, model, uscc: str, history: HistoryRows,
     records and events only when the score is computed."""
     name = _known_name(subject, knowledge)
     sector, as_of = data["sector"], data["as_of"]
-    key = RowsKey(_inputs(model, uscc, sector, as_of, name), history.rows, history.positions)
+    key = RowsKey(_inputs(model, uscc, sector, as_of, name), history)
 
     def compute() -> tuple[ScoreResult, str | None]:
         records, events = history.domain()

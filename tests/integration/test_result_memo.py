@@ -248,3 +248,25 @@ def test_concurrent_scores_and_writes_are_each_the_fresh_entry(ctx):
     assert len(rows) == 72
     for row in rows:
         assert row.text == fresh_entry_text(ctx, row), f"entry {row.position}"
+
+
+def test_an_evaluations_history_rows_are_the_records_and_events_of_a_single_read(ctx):
+    """The rows an evaluation keys its bidders by (``histories``) convert to exactly the
+    records and events the per-subject read returns, and name their positions."""
+    first = create(ctx)
+    create(ctx, document_no="绍柯建罚〔2026〕99号", code="SITE-PM-ABSENT")
+    create(ctx, uscc=S2)
+    revoke_record(ctx, HOUSING, first["id"], revocation_body())
+    with ctx.uow(write=False) as uow:
+        limit = head(ctx)[0]
+        rows = uow.records.histories([S1, S2, S3], limit)
+        for uscc in (S1, S2, S3):
+            records, events = uow.records.history(uscc, limit)
+            by_position = (sorted(records, key=lambda r: r.audit_position),
+                           sorted(events, key=lambda e: e.audit_position))
+            converted = rows[uscc].domain()
+            assert (sorted(converted[0], key=lambda r: r.audit_position),
+                    sorted(converted[1], key=lambda e: e.audit_position)) == by_position
+            assert rows[uscc].positions == (tuple(r.audit_position for r in converted[0]),
+                                            tuple(e.audit_position for e in converted[1]))
+    assert [len(part) for part in rows[S1].rows] == [2, 1] and rows[S3].rows == ((), ())

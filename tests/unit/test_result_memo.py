@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from credit.persistence.history_rows import RECORD_COLUMNS, HistoryRows, record_from_row
+import pytest
+
+from credit.persistence.history_rows import RECORD_COLUMNS, HistoryRows
 from credit.services.result_memo import ResultMemo, RowsKey
 
 
@@ -92,12 +94,12 @@ def test_a_report_is_logged_once_its_interval_has_passed_and_counts_start_again(
     clock.now += 0.1
     memo.recall("a", count("a"))  # the report comes first, then this look-up (computed)
     assert _reports(caplog) == [
-        "result memo: 6 look-ups since the last report, 3 answered from memory (50%), "
+        "result memo, the last 60 s: 6 look-ups, 3 answered from memory (50%), "
         "3 computed, 1 forgotten for room; 2 of 2 held"]
-    clock.now += 60
+    clock.now += 90
     memo.recall("a", count("a"))  # counted after the second report
     assert _reports(caplog)[1] == (  # only the look-up after the first report
-        "result memo: 1 look-ups since the last report, 0 answered from memory (0%), "
+        "result memo, the last 90 s: 1 look-up, 0 answered from memory (0%), "
         "1 computed, 1 forgotten for room; 2 of 2 held")
     assert count.calls == 4
 
@@ -110,8 +112,41 @@ def test_a_memo_with_no_room_reports_what_it_computed(caplog):
     clock.now += 1
     memo.recall("a", count("a"))
     assert _reports(caplog) == [
-        "result memo: 1 look-ups since the last report, 0 answered from memory (0%), "
+        "result memo, the last 1 s: 1 look-up, 0 answered from memory (0%), "
         "1 computed, 0 forgotten for room; 0 of 0 held"]
+
+
+def test_an_interval_without_look_ups_is_not_reported(caplog):
+    """A worker idle since its start, or since its last report, logs nothing for that
+    time: the first look-up after it only starts the counts again."""
+    caplog.set_level("INFO", logger="credit.result_memo")
+    clock, count = Clock(), Counting()
+    memo = ResultMemo(capacity=2, report_every=60, clock=clock)
+    clock.now += 3600
+    memo.recall("a", count("a"))  # an hour idle: no line for it
+    assert _reports(caplog) == []
+    clock.now += 60
+    memo.recall("a", count("a"))
+    assert _reports(caplog) == [
+        "result memo, the last 60 s: 1 look-up, 0 answered from memory (0%), "
+        "1 computed, 0 forgotten for room; 1 of 2 held"]
+
+
+def test_a_failed_computation_is_counted_as_computed(caplog):
+    caplog.set_level("INFO", logger="credit.result_memo")
+    clock = Clock()
+    memo = ResultMemo(capacity=2, report_every=60, clock=clock)
+
+    def fails():
+        raise ValueError("unknown sector")
+    for _ in range(3):
+        with pytest.raises(ValueError):
+            memo.recall("a", fails)
+    clock.now += 60
+    memo.recall("b", Counting()("b"))
+    assert _reports(caplog) == [
+        "result memo, the last 60 s: 3 look-ups, 0 answered from memory (0%), "
+        "3 computed, 0 forgotten for room; 0 of 2 held"]
 
 
 def _row(**changes) -> tuple:
@@ -126,8 +161,7 @@ def _row(**changes) -> tuple:
 
 
 def _key(inputs: tuple, *rows: tuple) -> RowsKey:
-    history = HistoryRows(rows, ())
-    return RowsKey(inputs, history.rows, history.positions)
+    return RowsKey(inputs, HistoryRows(rows, ()))
 
 
 def test_rows_keys_are_equal_exactly_when_every_field_of_every_row_is():
@@ -155,7 +189,14 @@ def test_a_rows_key_that_differs_in_one_field_is_computed_afresh():
     assert changed == {"value": "changed"} and count.calls == 2
 
 
-def test_history_rows_convert_to_the_records_the_rows_hold():
-    (record,), events = HistoryRows((_row(),), ()).domain()
-    assert events == [] and record == record_from_row(_row())
-    assert (record.id, record.audit_position, record.document_no) == (7, 42, "绍柯建罚〔2026〕7号")
+def test_history_rows_name_their_positions_and_convert_to_the_records_they_hold():
+    rows = (_row(), _row(id=8, audit_position=50, code="BID-NOSIGN"))
+    event = (7, "revocation", 61, "2026-04-01T10:00:00.000000+08:00", None, "绍柯建撤〔2026〕1号",
+             "录入错误")
+    history = HistoryRows(rows, (event,))
+    assert history.positions == ((42, 50), (61,)) and history.rows == (rows, (event,))
+    (first, second), (revocation,) = history.domain()
+    assert (first.id, first.audit_position, first.code) == (7, 42, "WAGE-ARREARS")
+    assert (second.id, second.audit_position, second.code) == (8, 50, "BID-NOSIGN")
+    assert (revocation.record_id, revocation.kind, revocation.audit_position) == (
+        7, "revocation", 61)
