@@ -57,13 +57,14 @@ def test_capacity_zero_remembers_nothing():
     assert count.calls == 2 and len(memo) == 0
 
 
+def _fails():
+    raise ValueError("unknown sector")
+
+
 def test_a_failed_computation_is_not_remembered():
     memo, count = ResultMemo(capacity=2), Counting()
-
-    def fails():
-        raise ValueError("unknown sector")
     try:
-        memo.recall("a", fails)
+        memo.recall("a", _fails)
     except ValueError:
         pass
     assert len(memo) == 0
@@ -82,10 +83,16 @@ def _reports(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "credit.result_memo"]
 
 
-def test_a_report_is_logged_once_its_interval_has_passed_and_counts_start_again(caplog):
+def _reporting(caplog, capacity: int, every: float) -> tuple[ResultMemo, Clock, Counting]:
+    """A memo reporting every ``every`` seconds of a clock the test moves, its reports
+    captured (:func:`_reports`), and a counter of its computations."""
     caplog.set_level("INFO", logger="credit.result_memo")
-    clock, count = Clock(), Counting()
-    memo = ResultMemo(capacity=2, report_every=60, clock=clock)
+    clock = Clock()
+    return ResultMemo(capacity=capacity, report_every=every, clock=clock), clock, Counting()
+
+
+def test_a_report_is_logged_once_its_interval_has_passed_and_counts_start_again(caplog):
+    memo, clock, count = _reporting(caplog, capacity=2, every=60)
     for key in ("a", "a", "a", "b", "c"):  # 2 hits; a, b, c computed; a forgotten
         memo.recall(key, count(key))
     clock.now += 59.9
@@ -104,46 +111,31 @@ def test_a_report_is_logged_once_its_interval_has_passed_and_counts_start_again(
     assert count.calls == 4
 
 
-def test_a_memo_with_no_room_reports_what_it_computed(caplog):
-    caplog.set_level("INFO", logger="credit.result_memo")
-    clock, count = Clock(), Counting()
-    memo = ResultMemo(capacity=0, report_every=1, clock=clock)
-    memo.recall("a", count("a"))
-    clock.now += 1
-    memo.recall("a", count("a"))
-    assert _reports(caplog) == [
-        "result memo, the last 1 s: 1 look-up, 0 answered from memory (0%), "
-        "1 computed, 0 forgotten for room; 0 of 0 held"]
-
-
-def test_an_interval_without_look_ups_is_not_reported(caplog):
+@pytest.mark.parametrize("capacity, idle, held", [
+    (0, 0, "0 of 0"),  # a memo with no room reports what it computed
+    (2, 3600, "1 of 2"),  # an hour idle since the start: no line for that hour
+])
+def test_an_interval_is_reported_only_with_its_look_ups(caplog, capacity, idle, held):
     """A worker idle since its start, or since its last report, logs nothing for that
     time: the first look-up after it only starts the counts again."""
-    caplog.set_level("INFO", logger="credit.result_memo")
-    clock, count = Clock(), Counting()
-    memo = ResultMemo(capacity=2, report_every=60, clock=clock)
-    clock.now += 3600
-    memo.recall("a", count("a"))  # an hour idle: no line for it
+    memo, clock, count = _reporting(caplog, capacity=capacity, every=60)
+    clock.now += idle
+    memo.recall("a", count("a"))
     assert _reports(caplog) == []
     clock.now += 60
     memo.recall("a", count("a"))
     assert _reports(caplog) == [
         "result memo, the last 60 s: 1 look-up, 0 answered from memory (0%), "
-        "1 computed, 0 forgotten for room; 1 of 2 held"]
+        f"1 computed, 0 forgotten for room; {held} held"]
 
 
 def test_a_failed_computation_is_counted_as_computed(caplog):
-    caplog.set_level("INFO", logger="credit.result_memo")
-    clock = Clock()
-    memo = ResultMemo(capacity=2, report_every=60, clock=clock)
-
-    def fails():
-        raise ValueError("unknown sector")
+    memo, clock, count = _reporting(caplog, capacity=2, every=60)
     for _ in range(3):
         with pytest.raises(ValueError):
-            memo.recall("a", fails)
+            memo.recall("a", _fails)
     clock.now += 60
-    memo.recall("b", Counting()("b"))
+    memo.recall("b", count("b"))
     assert _reports(caplog) == [
         "result memo, the last 60 s: 3 look-ups, 0 answered from memory (0%), "
         "3 computed, 0 forgotten for room; 0 of 2 held"]
