@@ -5,6 +5,7 @@ converts a thousand rows and a served score twenty on every call."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from credit.domain.dates import parse_stored_instant
@@ -41,18 +42,17 @@ _RECORD_POSITION = RECORD_COLUMNS.index("audit_position")
 _EVENT_POSITION = EVENT_COLUMNS.index("audit_position")
 
 
+@dataclass(frozen=True, slots=True)
 class HistoryRows:
     """A subject's history as the database returned it: its record rows (RECORD_COLUMNS
     order) and event rows (EVENT_COLUMNS order), immutable tuples, converted to the
-    engine's values only when asked (:meth:`domain`). An evaluation's bidder whose
-    score is remembered (services/result_memo.py) is keyed by ``rows`` alone: equal rows
-    convert to equal records and events, so a hit never converts a thousand rows."""
+    engine's values only when asked (:meth:`domain`), as a served score's ``AtHead``
+    parses its texts only when asked. An evaluation's bidder whose score is remembered
+    (services/result_memo.py) is keyed by ``rows`` alone: equal rows convert to equal
+    records and events, so a hit never converts a thousand rows."""
 
-    __slots__ = ("records", "events")
-
-    def __init__(self, records: tuple, events: tuple):
-        self.records = records
-        self.events = events
+    records: tuple
+    events: tuple
 
     @property
     def rows(self) -> tuple[tuple, tuple]:
