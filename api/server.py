@@ -15,11 +15,14 @@ away (each request waits longer for it) or the machine is oversubscribed: then
 
 from __future__ import annotations
 
+import atexit
 import gc
 import json
 import logging
+import queue
 import sys
 from http import HTTPStatus
+from logging.handlers import QueueHandler, QueueListener
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
@@ -105,19 +108,30 @@ LOG_FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 LOG_DATE_FORMAT = "[%Y-%m-%d %H:%M:%S %z]"
 
 
-def route_service_logs(level: str) -> None:
+def route_service_logs(level: str) -> QueueListener:
     """The service's log lines on the error log gunicorn writes (stderr), at
     CREDIT_LOG_LEVEL, in gunicorn's format. gunicorn configures only its own loggers:
     without this a worker's INFO lines (an authentication without a token, the result
     memo's report) were dropped, and its warnings reached stderr through Python's
-    last-resort handler as bare messages, without time, process or level."""
+    last-resort handler as bare messages, without time, process or level.
+
+    Written by a thread of the worker's own (the standard library's QueueHandler and
+    QueueListener): a request only puts its line on a queue, so that none waits for the
+    error log's pipe — least of all one that holds the append lock (the result memo
+    reports during a look-up, and an evaluation looks its bidders up under the lock).
+    The lines queued when the worker exits are written before it does (``atexit``)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATE_FORMAT))
+    lines: queue.SimpleQueue = queue.SimpleQueue()
+    listener = QueueListener(lines, handler)
     for name in SERVICE_LOGGERS:
         logger = logging.getLogger(name)
-        logger.handlers[:] = [handler]
+        logger.handlers[:] = [QueueHandler(lines)]
         logger.setLevel(level.upper())
         logger.propagate = False  # the root logger is not ours to configure
+    listener.start()
+    atexit.register(listener.stop)
+    return listener
 
 
 def freeze_survivors() -> None:

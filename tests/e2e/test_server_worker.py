@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .test_real_server import SERVICE_LINE
+
 ROOT = Path(__file__).resolve().parents[2]
 
 _PROBE = """
@@ -33,3 +35,41 @@ def test_a_worker_freezes_what_it_built_before_serving(tmp_path):
     assert probe["app"] == "Flask"
     assert probe["frozen"] > 50_000
     assert probe["collected"] >= 10
+
+
+_LOG_PROBE = """
+import atexit, logging, sys, threading
+class Recording:
+    # stderr, noting which threads write to it
+    def __init__(self, stream):
+        self.stream, self.writers = stream, set()
+    def write(self, text):
+        self.writers.add(threading.current_thread().name)
+        return self.stream.write(text)
+    def flush(self):
+        self.stream.flush()
+stderr = sys.stderr = Recording(sys.stderr)
+# Registered first, so run last: after the listener has stopped.
+atexit.register(lambda: print(",".join(sorted(stderr.writers))))
+from api.server import route_service_logs
+route_service_logs("info")
+logging.getLogger("credit.result_memo").info("result memo line %d", 1)
+logging.getLogger("api.auth").warning("api line")
+logging.getLogger("credit.auth").debug("below the level")
+"""
+
+
+def test_a_workers_log_lines_are_written_by_a_thread_of_their_own():
+    """The service's loggers only queue a line (a request never waits for the error
+    log's pipe, even under the append lock); a thread of the worker writes it in
+    gunicorn's format, at the configured level, and what is queued when the worker
+    exits is written before it does."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", _LOG_PROBE], env=env, cwd=ROOT,
+                          check=True, capture_output=True, text=True)
+    assert [(m["level"], m["logger"], m["message"])
+            for m in map(SERVICE_LINE.match, done.stderr.splitlines())] == [
+        ("INFO", "credit.result_memo", "result memo line 1"),
+        ("WARNING", "api.auth", "api line")]
+    writers = done.stdout.strip().splitlines()[-1].split(",")
+    assert writers != [""] and "MainThread" not in writers
