@@ -182,8 +182,9 @@ def _parts(ctx, actor, url: str) -> dict:
     knowledge = Knowledge(head.position, from_micros(head.at_us))
 
     def engine():  # the history parsed, then scored
-        return evaluate(model, USCC, read.records(), read.events(), "housing", as_of,
-                        knowledge)
+        history = read.history
+        return evaluate(model, USCC, history.records(), history.events(), "housing",
+                        as_of, knowledge)
 
     def payload():  # the service's own step: the trace and the token that caused it
         return scoring._stamped(trace_payload(result, read.opening.name), actor)
@@ -201,7 +202,7 @@ def _parts(ctx, actor, url: str) -> dict:
     hit = scoring._stamped(hit, actor)
     return {
         "part: read at the head (one statement)": lambda: store.read_at_head(None, USCC),
-        f"part: engine (history parsed, evaluate, {len(read.records())} records)": engine,
+        f"part: engine (history parsed, evaluate, {len(read.history.records())} records)": engine,
         "part: trace payload (dict)": payload,
         f"part: canonical text ({len(text):,} chars)": lambda: canonical_text.dumps(p),
         "part: memo hit (the read, the payload rebased)": at_head,

@@ -1,12 +1,15 @@
 """A subject's history as the engine's domain objects, from the rows of the history
-queries: one column order for every query that reads it (the served score's plain SQL,
-the unit of work's Core statements), converted by position, not by name — an evaluation
-converts a thousand rows and a served score twenty on every call."""
+queries: one column order for every query that reads it (the served score's and an
+evaluation's JSON texts, the unit of work's Core statements), converted by position,
+not by name — an evaluation converts a thousand rows and a served score twenty on every
+call."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+
+import orjson
 
 from credit.domain.dates import parse_stored_instant
 from credit.domain.records import Record, RecordEvent
@@ -37,35 +40,65 @@ def event_from_row(e) -> RecordEvent:
                        document_no=e[5], reason=e[6])
 
 
-#: Where a row of each query holds its audit position.
-_RECORD_POSITION = RECORD_COLUMNS.index("audit_position")
-_EVENT_POSITION = EVENT_COLUMNS.index("audit_position")
-
-
 @dataclass(frozen=True, slots=True)
-class HistoryRows:
-    """A subject's history as the database returned it: its record rows (RECORD_COLUMNS
-    order) and event rows (EVENT_COLUMNS order), immutable tuples, converted to the
-    engine's values only when asked (:meth:`domain`), as a served score's ``AtHead``
-    parses its texts only when asked. An evaluation's bidder whose score is remembered
-    (services/result_memo.py) is keyed by ``rows`` alone: equal rows convert to equal
-    records and events, so a hit never converts a thousand rows."""
+class HistoryTexts:
+    """A subject's history as the database wrote it: its record rows (RECORD_COLUMNS
+    order) and event rows (EVENT_COLUMNS order) as two JSON arrays in the order of their
+    ids (:func:`history_sql`), None when there are none; parsed only when asked. Equal
+    texts are equal histories, so the served scores' memo (services/result_memo.py)
+    keys on the texts alone — a default score's (served_scores.py ``AtHead``) and an
+    evaluation's bidder's (``RecordRepository.histories``) alike, read by the same SQL."""
 
-    records: tuple
-    events: tuple
+    records_text: str | None
+    events_text: str | None
 
-    @property
-    def rows(self) -> tuple[tuple, tuple]:
-        """Every row, as one value to compare."""
-        return self.records, self.events
+    @classmethod
+    def read(cls, records_text: str | None, events_text: str | None) -> "HistoryTexts":
+        """From the two columns of :func:`history_sql`: an empty array (SQLite's
+        aggregate of no rows; PostgreSQL's is NULL) is no rows, so that both read alike."""
+        return cls(_rows_text(records_text), _rows_text(events_text))
 
-    @property
-    def positions(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """The rows' audit positions: equal rows have equal positions."""
-        return (tuple([r[_RECORD_POSITION] for r in self.records]),
-                tuple([e[_EVENT_POSITION] for e in self.events]))
+    def records(self) -> list[Record]:
+        return [record_from_row(r) for r in _parsed(self.records_text)]
 
-    def domain(self) -> tuple[list[Record], list[RecordEvent]]:
-        """The records and events, as the engine takes them."""
-        return ([record_from_row(r) for r in self.records],
-                [event_from_row(e) for e in self.events])
+    def events(self) -> list[RecordEvent]:
+        return [event_from_row(e) for e in _parsed(self.events_text)]
+
+
+#: No history at all: a subject with neither records nor events.
+NO_HISTORY = HistoryTexts(None, None)
+
+
+def _rows_text(value: str | None) -> str | None:
+    return None if value is None or value == "[]" else value
+
+
+def _parsed(text: str | None) -> list:
+    return orjson.loads(text) if text is not None else []
+
+
+# The dialect's JSON aggregate and array; sent as text and parsed by orjson (psycopg
+# would parse a json column with the stdlib's json, three times slower).
+_JSON = {"postgresql": {"agg": "json_agg", "arr": "json_build_array"},
+         "sqlite": {"agg": "json_group_array", "arr": "json_array"}}
+# One subject's rows of a table up to a position, aggregated in the order of their ids,
+# so that two reads of the same rows are the same text: an aggregate's order is
+# otherwise the plan's. PostgreSQL orders inside the aggregate; SQLite 3.40 cannot (3.44
+# can), and aggregates an ordered subquery (a co-routine: never flattened into an
+# aggregate) in its order.
+_IN_ID_ORDER = {
+    "postgresql": ("CAST((SELECT {agg}({arr}({columns}) ORDER BY t.id) FROM {table} t "
+                   "WHERE t.uscc = {uscc} AND t.audit_position <= {position}) AS text)"),
+    "sqlite": ("(SELECT {agg}({arr}({columns})) FROM (SELECT * FROM {table} "
+               "WHERE uscc = {uscc} AND audit_position <= {position} ORDER BY id) t)")}
+
+
+def history_sql(dialect: str, uscc: str, position: str) -> str:
+    """The two SQL expressions (records, then events, comma-separated) that give
+    :class:`HistoryTexts`'s texts of the subject ``uscc`` (an SQL expression) known at
+    ``position`` (one too): every read of a history that the memo keys on uses them."""
+    def rows(table: str, columns: tuple[str, ...]) -> str:
+        return _IN_ID_ORDER[dialect].format(
+            **_JSON[dialect], table=table, uscc=uscc, position=position,
+            columns=", ".join(f"t.{c}" for c in columns))
+    return f"{rows('records', RECORD_COLUMNS)}, {rows('record_events', EVENT_COLUMNS)}"

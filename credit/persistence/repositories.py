@@ -3,10 +3,12 @@ never commit (the unit of work does) and never update or delete."""
 
 from __future__ import annotations
 
+import functools
+import json
 from datetime import date
 from typing import Iterator
 
-from sqlalchemy import and_, bindparam, exists, func, select
+from sqlalchemy import and_, bindparam, exists, func, select, text
 from sqlalchemy.orm import Session
 
 from credit.domain import canonical
@@ -16,9 +18,11 @@ from credit.domain.records import Record, RecordEvent
 from .audit_log import parse_entry
 from .history_rows import (
     EVENT_COLUMNS,
+    NO_HISTORY,
     RECORD_COLUMNS,
-    HistoryRows,
+    HistoryTexts,
     event_from_row,
+    history_sql,
     record_from_row,
 )
 from .tables import (
@@ -109,16 +113,25 @@ _HISTORY_RECORDS = select(*(_R.c[name] for name in RECORD_COLUMNS)).where(
     _R.c.uscc == bindparam("uscc"), _R.c.audit_position <= bindparam("pos"))
 _HISTORY_EVENTS = select(*(_E.c[name] for name in EVENT_COLUMNS)).where(
     _E.c.uscc == bindparam("uscc"), _E.c.audit_position <= bindparam("pos"))
-_MANY_RECORDS = select(*_HISTORY_RECORDS.selected_columns).where(
-    _R.c.uscc.in_(bindparam("usccs", expanding=True)), _R.c.audit_position <= bindparam("pos"))
-_MANY_EVENTS = select(_E.c.uscc, *_HISTORY_EVENTS.selected_columns).where(
-    _E.c.uscc.in_(bindparam("usccs", expanding=True)), _E.c.audit_position <= bindparam("pos"))
 _SUBJECT = select(SubjectRow.__table__).where(SubjectRow.__table__.c.uscc == bindparam("u"))
 _SUBJECTS = select(SubjectRow.__table__).where(
     SubjectRow.__table__.c.uscc.in_(bindparam("usccs", expanding=True)))
 _TOKEN_BY_HASH = select(_T).where(_T.c.secret_sha256 == bindparam("h"))
 _TOKEN_REVOKED = select(TokenRevocationRow.__table__.c.token_id).where(
     TokenRevocationRow.__table__.c.token_id == bindparam("id"))
+
+
+# Many subjects' histories (:func:`history_sql`), a USCC per row of a list sent as one
+# parameter: an array on PostgreSQL, a JSON array on SQLite.
+_HISTORIES = {
+    "postgresql": "SELECT u.uscc, {history} FROM unnest(CAST(:usccs AS text[])) AS u(uscc)",
+    "sqlite": "SELECT u.value, {history} FROM json_each(:usccs) AS u"}
+
+
+@functools.cache
+def _histories_statement(dialect: str):
+    uscc = "u.uscc" if dialect == "postgresql" else "u.value"
+    return text(_HISTORIES[dialect].format(history=history_sql(dialect, uscc, ":pos")))
 
 
 #: USCCs per ``IN (…)`` query of a batch look-up.
@@ -235,22 +248,20 @@ class RecordRepository(_Repo):
                   ] if records else []
         return records, events
 
-    def histories(self, usccs: list[str], max_position: int) -> dict[str, HistoryRows]:
-        """:meth:`history` of many subjects at once (an evaluation's bidders), 500 USCCs
-        per query, as the rows themselves (converted when asked: ``HistoryRows``); every
-        USCC asked for is in the answer, without rows if need be."""
-        records: dict[str, list] = {u: [] for u in usccs}
-        events: dict[str, list] = {u: [] for u in usccs}
-        conn = self.session.connection()
-        wanted = sorted(records)
-        for part in range(0, len(wanted), _IN_CHUNK):
-            params = {"usccs": wanted[part:part + _IN_CHUNK], "pos": max_position}
-            # .all(): the driver hands over every row at once, not one per fetch.
-            for row in conn.execute(_MANY_RECORDS, params).all():
-                records[row[1]].append(tuple(row))  # RECORD_COLUMNS: uscc 2nd
-            for row in conn.execute(_MANY_EVENTS, params).all():  # uscc, then EVENT_COLUMNS
-                events[row[0]].append(tuple(row[1:]))
-        return {u: HistoryRows(tuple(records[u]), tuple(events[u])) for u in records}
+    def histories(self, usccs: list[str], max_position: int) -> dict[str, HistoryTexts]:
+        """:meth:`history` of many subjects at once (an evaluation's bidders), in one
+        statement, as the texts a default score reads (``HistoryTexts``, by the same
+        SQL: equal histories are equal texts whichever read them, so the memo's keys
+        are too); every USCC asked for is in the answer, NO_HISTORY if need be."""
+        dialect = self.session.get_bind().dialect.name
+        wanted = sorted(set(usccs))
+        params = {"usccs": wanted if dialect == "postgresql" else json.dumps(wanted),
+                  "pos": max_position}
+        found = dict.fromkeys(wanted, NO_HISTORY)
+        for uscc, records, events in self.session.connection().execute(
+                _histories_statement(dialect), params):
+            found[uscc] = HistoryTexts.read(records, events)
+        return found
 
     def page(self, *, uscc=None, sector=None, code=None, limit=100, after=None
              ) -> list[RecordRow]:

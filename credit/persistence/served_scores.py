@@ -100,11 +100,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-import orjson
 from sqlalchemy import Engine, event
 
 from credit.domain.dates import to_micros
-from credit.domain.records import Record, RecordEvent
 from credit.domain.token_expiry import expired_at
 from credit.errors import Unavailable
 
@@ -112,7 +110,7 @@ from .append_queue import AppendQueue
 from .audit_log import APPEND_LOCK, GENESIS, Head, entry_pieces, entry_row, next_instant
 from .database import sqlite_file
 from .failures import failure, unreadable
-from .history_rows import EVENT_COLUMNS, RECORD_COLUMNS, event_from_row, record_from_row
+from .history_rows import HistoryTexts, history_sql
 from .wal_sync import LATE_SYNCHRONOUS, WalSync
 
 _HEAD = "SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1"
@@ -133,22 +131,14 @@ _HEAD_AND_REVOKED = ("SELECT position, at_us, sha256, (SELECT {agg} FROM token_r
 _ID_LIST = {"postgresql": "string_agg(CAST(token_id AS text), ',')",
             "sqlite": "group_concat(token_id)"}
 # Everything a default score reads, at the committed head, in one statement (one
-# snapshot; on PostgreSQL one round trip), the history as JSON arrays in the column
-# order of history_rows.RECORD_COLUMNS and EVENT_COLUMNS. {agg}/{arr}: the dialect's
-# JSON aggregate and array. Sent as text and parsed by orjson (psycopg would parse a json
-# column with the stdlib's json, three times slower).
+# snapshot; on PostgreSQL one round trip), the history as the two JSON texts of
+# history_rows.history_sql.
 _AT_HEAD = """
 WITH h AS (SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1)
 SELECT h.position, h.at_us, h.sha256,
        (SELECT 1 FROM token_revocations WHERE token_id = :token) AS revoked,
-       s.name, s.registered_position,
-       (SELECT CAST({agg}({arr}({record_columns})) AS text)
-        FROM records r WHERE r.uscc = :uscc AND r.audit_position <= h.position),
-       (SELECT CAST({agg}({arr}({event_columns})) AS text)
-        FROM record_events e WHERE e.uscc = :uscc AND e.audit_position <= h.position)
+       s.name, s.registered_position, {history}
 FROM h LEFT JOIN subjects s ON s.uscc = :uscc"""
-_JSON = {"postgresql": {"agg": "json_agg", "arr": "json_build_array"},
-         "sqlite": {"agg": "json_group_array", "arr": "json_array"}}
 
 
 @dataclass(frozen=True)
@@ -178,34 +168,14 @@ class PendingEntry:
     expires_at_us: int | None = None
 
 
-def _json(value):
-    """The JSON array's text (None when there are no rows)."""
-    return orjson.loads(value) if value is not None else None
-
-
-def _records(rows) -> list[Record]:
-    return [record_from_row(r) for r in rows or ()]
-
-
-def _events(rows) -> list[RecordEvent]:
-    return [event_from_row(e) for e in rows or ()]
-
-
 @dataclass(frozen=True)
 class AtHead:
     """A default score's reads: the opening and the history known at the head, as the
-    database's JSON texts (None: no rows), parsed only when asked — a score whose
-    inputs are remembered (services/result_memo.py) keys on the texts alone."""
+    database's JSON texts, parsed only when asked — a score whose inputs are remembered
+    (services/result_memo.py) keys on the texts alone."""
 
     opening: Opening
-    records_text: str | None
-    events_text: str | None
-
-    def records(self) -> list[Record]:
-        return _records(_json(self.records_text))
-
-    def events(self) -> list[RecordEvent]:
-        return _events(_json(self.events_text))
+    history: HistoryTexts
 
 
 class ServedScoreStore:
@@ -221,9 +191,7 @@ class ServedScoreStore:
         self.clock = clock
         self.postgres = engine.dialect.name == "postgresql"
         sql = {"at_head": _AT_HEAD.format(
-                   **_JSON[engine.dialect.name],
-                   record_columns=", ".join(f"r.{c}" for c in RECORD_COLUMNS),
-                   event_columns=", ".join(f"e.{c}" for c in EVENT_COLUMNS))}
+            history=history_sql(engine.dialect.name, ":uscc", "h.position"))}
         self._sql = {k: self._placeholders(v) for k, v in sql.items()}
         self._head_and_revoked = _HEAD_AND_REVOKED.format(agg=_ID_LIST[engine.dialect.name])
         self._inserts: dict[int, str] = {}
@@ -252,7 +220,7 @@ class ServedScoreStore:
         if row is None:
             return None
         opening = Opening(Head(row[0], row[1], row[2]), row[3] is not None, row[4], row[5])
-        return AtHead(opening, row[6], row[7])
+        return AtHead(opening, HistoryTexts.read(row[6], row[7]))
 
     def append(self, entries: list[PendingEntry]) -> list[tuple[int, str, str] | None]:
         """Append ``entries`` in order under the append lock and COMMIT once; returns each

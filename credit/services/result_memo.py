@@ -11,9 +11,10 @@ payload of the last such inputs per process, with the canonical texts of its lar
 members that do not depend on the knowledge (``canonical_text.dumps_with`` writes the
 rest), so a subject scored again before its history changes skips the parsing, the
 engine, the trace's building and most of its canonical text. An evaluation's bidders
-(API.md §5) are remembered the same way, keyed by their record and event rows as read
-under the append lock (immutable values, compared field by field: :class:`RowsKey`), all
-known at the evaluation's own knowledge.
+(API.md §5) are remembered the same way: their histories are read under the append lock
+as the same texts, by the same SQL (persistence/history_rows.py ``history_sql``), all
+known at the evaluation's own knowledge, so a bidder scored by a default score before
+the opening is not computed again by the evaluation, nor the other way round.
 
 What it does not change: every served score still reads at the head (its revocation
 check, its knowledge), still appends its full trace under the append lock before it is
@@ -109,36 +110,6 @@ class ResultMemo:
 
     def __len__(self) -> int:
         return len(self._held)
-
-
-class RowsKey:
-    """The key of an evaluation bidder's inputs: the inputs other than the history
-    (``inputs``, a tuple) and the history's record and event rows as read under the
-    lock. Two keys are equal when all of these are, field by field, exactly as a tuple
-    of them would be; the hash is computed once, from the inputs and the rows' audit
-    positions only. ``history`` gives both (persistence/history_rows.py
-    ``HistoryRows``: ``rows`` and their ``positions``), so that this module needs no
-    column layout.
-
-    Why not the tuple itself: a tuple's hash is not kept, so the memo hashed every field
-    of every row at each of its dictionary's operations (two on a hit, three on a
-    miss), and the rows' strings, fresh from the database, were hashed for the first
-    time — about 5 % of a first 50-bidder evaluation (bench/README.md, twenty-fifth
-    pass). A hash only chooses where to look; equality still decides, so equal keys
-    remain equal inputs, never a collision. Equal rows have equal positions, so equal
-    keys have equal hashes."""
-
-    __slots__ = ("_content", "_hash")
-
-    def __init__(self, inputs: tuple, history):
-        self._content = (inputs, history.rows)
-        self._hash = hash((inputs, history.positions))
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is RowsKey and self._content == other._content
-
-    def __hash__(self) -> int:
-        return self._hash
 
 
 class _Counts:

@@ -17,7 +17,7 @@ from credit.domain.performance import consortium_index
 from credit.domain.records import Knowledge
 from credit.domain.trace import REBASED, model_ref, rebased, trace_payload
 from credit.errors import Forbidden, InvalidInput, NotFound, RuleViolation
-from credit.persistence.history_rows import HistoryRows
+from credit.persistence.history_rows import HistoryTexts
 from credit.persistence.tables import EvaluationRow
 
 from .context import Actor, ServiceContext, require_own_subject
@@ -26,7 +26,6 @@ from .inputs import EvaluationInput, FieldErrors, load
 from .performance import bidder_indexes
 from .records import check_uscc
 from .resources import EVALUATION, present
-from .result_memo import RowsKey
 from .tenders import evaluation_warnings
 from .tokens import confirm_alive_at, confirm_token, refuse_ended, refuse_revoked, write_as
 
@@ -145,9 +144,13 @@ def _remembered(ctx: ServiceContext, key: Hashable, knowledge: Knowledge,
     return result, rebased(payload, knowledge), texts
 
 
-def _inputs(model, uscc: str, sector: str, as_of: date, name: str | None) -> tuple:
-    """The part of a memo key that is not the history."""
-    return (model.id, model.version, model.sha256, uscc, sector, as_of, name)
+def _memo_key(model, uscc: str, sector: str, as_of: date, name: str | None,
+              history: HistoryTexts) -> tuple:
+    """A score's key in the memo: every input of the engine but the knowledge, the
+    history as the database wrote it (equal texts are equal histories). A default score
+    and an evaluation's bidder read it by the same SQL, so either finds the other's."""
+    return (model.id, model.version, model.sha256, uscc, sector, as_of, name,
+            history.records_text, history.events_text)
 
 
 def _append_trace(ctx: ServiceContext, actor: Actor, payload: dict, uscc: str,
@@ -247,11 +250,10 @@ def _payload_at_head(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
     knowledge = head_knowledge(read.opening.head)
     subject = read.opening if read.opening.registered_position is not None else None
     name = _known_name(subject, knowledge)
-    # The history as the database wrote it: equal texts are equal histories.
-    key = ("text", *_inputs(model, q.uscc, q.sector, as_of, name), read.records_text,
-           read.events_text)
+    key = _memo_key(model, q.uscc, q.sector, as_of, name, read.history)
     return _remembered(ctx, key, knowledge, lambda: (evaluate(
-        model, q.uscc, read.records(), read.events(), q.sector, as_of, knowledge), name))
+        model, q.uscc, read.history.records(), read.history.events(), q.sector, as_of,
+        knowledge), name))
 
 
 def head_knowledge(head) -> Knowledge:
@@ -376,8 +378,8 @@ def _score_members(ctx: ServiceContext, uow, actor: Actor, model, data: dict,
     """Serve (and trace) every member's score as known at ``created``: the §4 bodies and
     the engine's results, by USCC."""
     knowledge = Knowledge(uow.audit.next_position(), created)
-    # Every member's history and subject row in one query each (per 500), not 3 each:
-    # the same rows score_as_known reads, bounded by the same position.
+    # Every member's history in one statement and their subject rows in one more (per
+    # 500), not 3 each: the rows score_as_known reads, bounded by the same position.
     usccs = [uscc for bidder in data["bidders"] for uscc in _members(bidder)]
     histories = uow.records.histories(usccs, knowledge.position)
     subjects = uow.subjects.of_many(sorted(set(usccs)))
@@ -394,19 +396,18 @@ def _score_members(ctx: ServiceContext, uow, actor: Actor, model, data: dict,
     return members, results
 
 
-def _member_score(ctx: ServiceContext, model, uscc: str, history: HistoryRows,
+def _member_score(ctx: ServiceContext, model, uscc: str, history: HistoryTexts,
                   subject, data: dict, knowledge: Knowledge) -> Remembered:
     """One member's score (:func:`_remembered`): its history was read up to the
-    evaluation's own position, so the knowledge knows all of it. The rows themselves
-    are the key (immutable values, compared field by field: ``RowsKey``), converted to
-    records and events only when the score is computed."""
+    evaluation's own position, so the knowledge knows all of it; its texts are the key
+    (:func:`_memo_key`), parsed only when the score is computed."""
     name = _known_name(subject, knowledge)
     sector, as_of = data["sector"], data["as_of"]
-    key = RowsKey(_inputs(model, uscc, sector, as_of, name), history)
+    key = _memo_key(model, uscc, sector, as_of, name, history)
 
     def compute() -> tuple[ScoreResult, str | None]:
-        records, events = history.domain()
-        return evaluate(model, uscc, records, events, sector, as_of, knowledge), name
+        return evaluate(model, uscc, history.records(), history.events(), sector, as_of,
+                        knowledge), name
     result, payload, texts = _remembered(ctx, key, knowledge, compute)
     if result.knowledge != knowledge:  # remembered from another evaluation
         result = replace(result, knowledge=knowledge)

@@ -20,7 +20,8 @@ from credit.domain.records import Knowledge
 from credit.domain.trace import trace_payload
 from credit.errors import CreditError
 from credit.persistence.audit_log import entry_text
-from credit.persistence.tables import AuditEntryRow
+from credit.persistence.history_rows import NO_HISTORY
+from credit.persistence.tables import AuditEntryRow, RecordEventRow, RecordRow
 from credit.services.audit import verify_chain, verify_trace
 from credit.services.records import create_record, repair_record, revoke_record
 from credit.services.scoring import ScoreQuery, create_evaluation, score, score_as_known
@@ -103,20 +104,26 @@ def evaluate_tender(ctx, code: str, bidders: list[dict]) -> dict:
         "as_of": "2026-06-30", "bidders": bidders}).body)
 
 
-def test_a_bidder_of_another_evaluation_is_not_computed_again(ctx, clock, monkeypatch):
+def test_a_bidder_scored_before_either_way_is_not_computed_again(ctx, clock, monkeypatch):
+    """A bidder's score is remembered by its inputs whoever asked: a default score
+    before the opening spares the evaluation its computation, an evaluation spares the
+    next evaluation and a later default score theirs."""
     s2, s3 = make_uscc(2), make_uscc(3)
     create(ctx)
     create(ctx, uscc=s2, code="SAFE-ACC-LARGER", document_no="绍柯建罚〔2026〕21号")
     computed = Computations(monkeypatch)
-    first = evaluate_tender(ctx, "KQ-1", [{"uscc": S1}, {"consortium": [s2, s3]}])
-    assert computed.done == 3
+    score(ctx, EVALUATOR, ScoreQuery(s2, "housing", AS_OF))  # a bidder checks its score
+    assert computed.done == 1
     clock.advance(minutes=1)
-    score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))  # another kind of key
-    assert computed.done == 4
+    first = evaluate_tender(ctx, "KQ-1", [{"uscc": S1}, {"consortium": [s2, s3]}])
+    assert computed.done == 3, "S1 and s3 computed, s2 remembered"
+    clock.advance(minutes=1)
+    score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    assert computed.done == 3, "S1 remembered from the evaluation"
     create(ctx, uscc=s3, document_no="绍柯建罚〔2026〕31号")  # s3's history changes
     clock.advance(minutes=1)
     second = evaluate_tender(ctx, "KQ-2", [{"consortium": [s3, s2]}, {"uscc": S1}])
-    assert computed.done == 5, "only s3 computed again"
+    assert computed.done == 4, "only s3 computed again"
 
     def by_bidder(doc):
         return {json.dumps(r["bidder"], sort_keys=True): r for r in doc["results"]}
@@ -250,23 +257,63 @@ def test_concurrent_scores_and_writes_are_each_the_fresh_entry(ctx):
         assert row.text == fresh_entry_text(ctx, row), f"entry {row.position}"
 
 
-def test_an_evaluations_history_rows_are_the_records_and_events_of_a_single_read(ctx):
-    """The rows an evaluation keys its bidders by (``histories``) convert to exactly the
-    records and events the per-subject read returns, and name their positions."""
+def stored_against_their_ids(ctx) -> list[int]:
+    """Two more records of S1 stored after the first in the reverse order of their ids
+    (rows placed directly, at positions of entries appended for them), and one event of
+    each, likewise: the order a plan meets them in is then not their ids' order."""
+    first = create(ctx)
+    with ctx.uow(write=True) as uow:
+        for n in range(4):
+            uow.audit.append("test.slot", "test", {"n": n})
+        slots = [uow.audit.next_position() - 4 + n for n in range(4)]
+        row = uow.records.get(first["id"])
+        columns = {c.name: getattr(row, c.name) for c in RecordRow.__table__.columns}
+        ids = [first["id"] + 11, first["id"] + 10]  # stored in this order
+        for n, record_id in enumerate(ids):
+            uow.records.add(RecordRow(**{**columns, "id": record_id,
+                                         "document_no": f"绍柯建罚〔2026〕{record_id}号",
+                                         "audit_position": slots[n]}))
+        for n, event_id in enumerate((21, 20)):
+            uow.records.add_event(RecordEventRow(
+                id=event_id, record_id=ids[n], uscc=S1, kind="revoked",
+                document_no=f"撤〔2026〕{event_id}号", reason="test", repaired_on=None,
+                entered_by="test", recorded_at=row.recorded_at,
+                audit_position=slots[2 + n], sha256=row.sha256))
+        uow.commit()
+    return [first["id"], first["id"] + 10, first["id"] + 11]
+
+
+def test_a_history_is_read_in_the_order_of_its_ids_whatever_order_it_is_stored_in(ctx):
+    """Both reads the memo keys on (a default score's, an evaluation's) give a subject's
+    rows in the order of their ids, so that two reads of the same rows are equal keys
+    (on PostgreSQL a plan meets them in the order stored)."""
+    record_ids = stored_against_their_ids(ctx)
+    at_head = ctx.uow.served_scores.read_at_head(None, S1).history
+    with ctx.uow(write=False) as uow:
+        many = uow.records.histories([S1, S2], head(ctx)[0])[S1]
+    for history in (at_head, many):
+        assert [r.id for r in history.records()] == record_ids
+        assert [e.record_id for e in history.events()] == record_ids[1:]
+
+
+def test_an_evaluations_histories_are_the_texts_a_default_score_reads(ctx):
+    """The texts an evaluation keys its bidders by (``histories``) are, byte for byte,
+    those a default score reads at the same head (so that either finds the other's
+    score in the memo), and hold exactly the records and events of the per-subject
+    read; a subject without rows (S3) or without events (S2) reads alike both ways."""
     first = create(ctx)
     create(ctx, document_no="绍柯建罚〔2026〕99号", code="SITE-PM-ABSENT")
     create(ctx, uscc=S2)
     revoke_record(ctx, HOUSING, first["id"], revocation_body())
     with ctx.uow(write=False) as uow:
         limit = head(ctx)[0]
-        rows = uow.records.histories([S1, S2, S3], limit)
+        many = uow.records.histories([S1, S2, S3, S1], limit)
+        assert sorted(many) == sorted([S1, S2, S3])
         for uscc in (S1, S2, S3):
+            assert many[uscc] == ctx.uow.served_scores.read_at_head(None, uscc).history
             records, events = uow.records.history(uscc, limit)
-            by_position = (sorted(records, key=lambda r: r.audit_position),
-                           sorted(events, key=lambda e: e.audit_position))
-            converted = rows[uscc].domain()
-            assert (sorted(converted[0], key=lambda r: r.audit_position),
-                    sorted(converted[1], key=lambda e: e.audit_position)) == by_position
-            assert rows[uscc].positions == (tuple(r.audit_position for r in converted[0]),
-                                            tuple(e.audit_position for e in converted[1]))
-    assert [len(part) for part in rows[S1].rows] == [2, 1] and rows[S3].rows == ((), ())
+            assert (many[uscc].records(), many[uscc].events()) == (
+                sorted(records, key=lambda r: r.id),
+                sorted(events, key=lambda e: e.audit_position))  # ids follow positions
+    assert [len(many[S1].records()), len(many[S1].events())] == [2, 1]
+    assert many[S2].events_text is None and many[S3] == NO_HISTORY
