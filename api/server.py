@@ -108,6 +108,10 @@ LOG_FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 LOG_DATE_FORMAT = "[%Y-%m-%d %H:%M:%S %z]"
 
 
+#: Lines a worker holds for its writer thread; more are dropped, never waited for.
+LOG_QUEUE_LINES = 10_000
+
+
 def route_service_logs(level: str) -> QueueListener:
     """The service's log lines on the error log gunicorn writes (stderr), at
     CREDIT_LOG_LEVEL, in gunicorn's format. gunicorn configures only its own loggers:
@@ -115,23 +119,50 @@ def route_service_logs(level: str) -> QueueListener:
     memo's report) were dropped, and its warnings reached stderr through Python's
     last-resort handler as bare messages, without time, process or level.
 
-    Written by a thread of the worker's own (the standard library's QueueHandler and
-    QueueListener): a request only puts its line on a queue, so that none waits for the
-    error log's pipe — least of all one that holds the append lock (the result memo
-    reports during a look-up, and an evaluation looks its bidders up under the lock).
-    The lines queued when the worker exits are written before it does (``atexit``)."""
+    Written by a thread of the worker's own (the standard library's QueueListener): a
+    request only queues its line (:class:`DroppingQueueHandler`), so that none waits
+    for the error log's pipe — least of all one that holds the append lock (the result
+    memo reports during a look-up, and an evaluation looks its bidders up under the
+    lock). The lines queued when the worker exits are written before it does
+    (``atexit``); those of a worker killed outright are lost with it."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATE_FORMAT))
-    lines: queue.SimpleQueue = queue.SimpleQueue()
+    lines: queue.Queue = queue.Queue(LOG_QUEUE_LINES)
     listener = QueueListener(lines, handler)
     for name in SERVICE_LOGGERS:
         logger = logging.getLogger(name)
-        logger.handlers[:] = [QueueHandler(lines)]
+        logger.handlers[:] = [DroppingQueueHandler(lines)]
         logger.setLevel(level.upper())
         logger.propagate = False  # the root logger is not ours to configure
     listener.start()
     atexit.register(listener.stop)
     return listener
+
+
+class DroppingQueueHandler(QueueHandler):
+    """Queues a line for the writer thread, or drops it when the queue is full (the
+    error log stopped reading): serving goes on and the worker's memory stays bounded.
+    The next line that fits is preceded by one WARNING saying how many were dropped.
+    (``Handler.handle`` holds the handler's lock around this: the count is safe.)"""
+
+    def __init__(self, lines: queue.Queue):
+        super().__init__(lines)
+        self.dropped = 0
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        try:
+            if self.dropped:
+                self.queue.put_nowait(self._dropped_line(record))
+                self.dropped = 0
+            self.queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+
+    def _dropped_line(self, record: logging.LogRecord) -> logging.LogRecord:
+        return logging.LogRecord(
+            __name__, logging.WARNING, __file__, 0,
+            f"{self.dropped:,} log line{'' if self.dropped == 1 else 's'} dropped: the "
+            "error log did not take them fast enough", None, None)
 
 
 def freeze_survivors() -> None:

@@ -1,8 +1,7 @@
 """A subject's history as the engine's domain objects, from the rows of the history
 queries: one column order for every query that reads it (the served score's and an
 evaluation's JSON texts, the unit of work's Core statements), converted by position,
-not by name — an evaluation converts a thousand rows and a served score twenty on every
-call."""
+not by name — a first evaluation converts a thousand rows, a served score twenty."""
 
 from __future__ import annotations
 

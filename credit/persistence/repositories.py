@@ -249,10 +249,11 @@ class RecordRepository(_Repo):
         return records, events
 
     def histories(self, usccs: list[str], max_position: int) -> dict[str, HistoryTexts]:
-        """:meth:`history` of many subjects at once (an evaluation's bidders), in one
-        statement, as the texts a default score reads (``HistoryTexts``, by the same
-        SQL: equal histories are equal texts whichever read them, so the memo's keys
-        are too); every USCC asked for is in the answer, NO_HISTORY if need be."""
+        """Many subjects' records and events up to ``max_position`` (an evaluation's
+        bidders), in one statement, as the texts a default score reads
+        (``HistoryTexts``, by the same SQL: equal histories are equal texts whichever
+        read them, so the memo's keys are too); every USCC asked for is in the answer,
+        NO_HISTORY if need be."""
         dialect = self.session.get_bind().dialect.name
         wanted = sorted(set(usccs))
         params = {"usccs": wanted if dialect == "postgresql" else json.dumps(wanted),

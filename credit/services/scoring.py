@@ -409,7 +409,7 @@ def _member_score(ctx: ServiceContext, model, uscc: str, history: HistoryTexts,
         return evaluate(model, uscc, history.records(), history.events(), sector, as_of,
                         knowledge), name
     result, payload, texts = _remembered(ctx, key, knowledge, compute)
-    if result.knowledge != knowledge:  # remembered from another evaluation
+    if result.knowledge != knowledge:  # remembered from another evaluation or score
         result = replace(result, knowledge=knowledge)
     return result, payload, texts
 

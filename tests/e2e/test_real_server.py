@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import pytest
 requests = pytest.importorskip("requests")
 
 from tests.e2e.conftest import ERROR_KEYS, S1, S2, S3  # noqa: E402
+from tests.e2e.log_lines import SERVICE_LINE  # noqa: E402
 
 pytestmark = pytest.mark.db
 
@@ -341,13 +341,6 @@ def test_real_server_bad_chunked_framing_is_not_a_500(sqlite_server):
         sqlite_server, "/api/v1/records", b"zz\r\n{}\r\n0\r\n\r\n"))
     assert 400 <= status < 500, payload
     _assert_error_body(payload, status)
-
-
-#: A line of the service's own loggers in the server's log (api/server.py LOG_FORMAT):
-#: gunicorn's time, process and level, then the logger's name.
-SERVICE_LINE = re.compile(
-    r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[(?P<level>[A-Z]+)\] "
-    r"(?P<logger>(credit|api)(\.\w+)*): (?P<message>.*)$")
 
 
 def _service_lines(log_text: str) -> list[tuple[str, str, str]]:

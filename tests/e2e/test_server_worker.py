@@ -1,12 +1,15 @@
 """What ``credit serve`` does in each worker once the app is built (api/server.py)."""
 
 import json
+import logging
 import os
+import queue
 import subprocess
 import sys
 from pathlib import Path
 
-from .test_real_server import SERVICE_LINE
+from api.server import DroppingQueueHandler
+from tests.e2e.log_lines import SERVICE_LINE
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,3 +76,24 @@ def test_a_workers_log_lines_are_written_by_a_thread_of_their_own():
         ("WARNING", "api.auth", "api line")]
     writers = done.stdout.strip().splitlines()[-1].split(",")
     assert writers != [""] and "MainThread" not in writers
+
+
+def test_a_full_log_queue_drops_lines_and_says_how_many_with_the_next():
+    """When the writer thread falls behind (the error log stopped reading), a line that
+    does not fit is dropped, not waited for; the next that fits is preceded by one
+    warning with the count."""
+    lines = queue.Queue(2)
+    handler = DroppingQueueHandler(lines)
+    log = logging.getLogger("credit.test_dropping")
+    log.handlers[:], log.propagate = [handler], False
+    try:
+        for n in range(5):
+            log.warning("line %d", n)
+        assert [lines.get_nowait().getMessage() for _ in range(2)] == ["line 0", "line 1"]
+        log.warning("line 5")
+        first, then = lines.get_nowait(), lines.get_nowait()
+    finally:
+        log.handlers[:], log.propagate = [], True
+    assert (first.levelname, first.getMessage()) == (
+        "WARNING", "3 log lines dropped: the error log did not take them fast enough")
+    assert then.getMessage() == "line 5" and lines.empty() and handler.dropped == 0

@@ -21,7 +21,7 @@ from credit.domain.trace import trace_payload
 from credit.errors import CreditError
 from credit.persistence.audit_log import entry_text
 from credit.persistence.history_rows import NO_HISTORY
-from credit.persistence.tables import AuditEntryRow, RecordEventRow, RecordRow
+from credit.persistence.tables import AuditEntryRow, EvaluationRow, RecordEventRow, RecordRow
 from credit.services.audit import verify_chain, verify_trace
 from credit.services.records import create_record, repair_record, revoke_record
 from credit.services.scoring import ScoreQuery, create_evaluation, score, score_as_known
@@ -118,12 +118,15 @@ def test_a_bidder_scored_before_either_way_is_not_computed_again(ctx, clock, mon
     first = evaluate_tender(ctx, "KQ-1", [{"uscc": S1}, {"consortium": [s2, s3]}])
     assert computed.done == 3, "S1 and s3 computed, s2 remembered"
     clock.advance(minutes=1)
-    score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    later = score(ctx, EVALUATOR_2, ScoreQuery(S1, "housing", AS_OF))
     assert computed.done == 3, "S1 remembered from the evaluation"
     create(ctx, uscc=s3, document_no="绍柯建罚〔2026〕31号")  # s3's history changes
     clock.advance(minutes=1)
     second = evaluate_tender(ctx, "KQ-2", [{"consortium": [s3, s2]}, {"uscc": S1}])
     assert computed.done == 4, "only s3 computed again"
+    trace = entry(ctx, later["trace_id"])["payload"]  # (a replay computes: checked last)
+    assert "evaluation" not in trace and trace["token_id"] == EVALUATOR_2.token_id
+    assert verify_trace(ctx, later["trace_id"])["ok"] is True
 
     def by_bidder(doc):
         return {json.dumps(r["bidder"], sort_keys=True): r for r in doc["results"]}
@@ -137,6 +140,7 @@ def test_a_bidder_scored_before_either_way_is_not_computed_again(ctx, clock, mon
                 assert trace["known_at"] == doc["known_at"] == member["known_at"]
                 assert trace["evaluation"]["id"] == doc["id"]
                 assert verify_trace(ctx, member["trace_id"])["ok"] is True
+    assert_fresh(ctx, served_rows(ctx))
     assert verify_chain(ctx)["ok"] is True
 
 
@@ -156,9 +160,33 @@ def served_rows(ctx) -> list[AuditEntryRow]:
     return rows
 
 
-def fresh_entry_text(ctx, row: AuditEntryRow) -> str:
+#: The token each actor's served entries must name (the stored ``token_id`` is checked,
+#: not copied).
+TOKEN_IDS = {actor.name: actor.token_id for actor in (EVALUATOR, EVALUATOR_2)}
+
+
+def evaluation_members(ctx) -> dict[int, dict]:
+    """The ``evaluation`` member each evaluation's traces must carry, by trace position,
+    from the stored evaluation documents (not from the traces themselves: a default
+    score that carried one would otherwise compare equal)."""
+    with ctx.uow(write=False) as uow:
+        documents = [json.loads(d) for d in uow.session.scalars(select(EvaluationRow.document))]
+    return {member["trace_id"]: {"id": doc["id"], "tender_code": doc["tender"]["code"]}
+            for doc in documents for result in doc["results"] for member in result["members"]}
+
+
+def assert_fresh(ctx, rows: list[AuditEntryRow]) -> None:
+    """Every served entry is, byte for byte, what a fresh computation writes."""
+    members = evaluation_members(ctx)
+    for row in rows:
+        assert row.text == fresh_entry_text(ctx, row, members.get(row.position)), \
+            f"entry {row.position}"
+
+
+def fresh_entry_text(ctx, row: AuditEntryRow, evaluation: dict | None) -> str:
     """The entry a fresh computation (no memo) writes at ``row``'s own knowledge, for
-    its token and evaluation."""
+    its token (the actor's, by name: ``token_id`` as stored) and its evaluation (None:
+    a default score)."""
     stored = json.loads(row.text)
     p = stored["payload"]
     with ctx.uow(write=False) as uow:
@@ -166,9 +194,9 @@ def fresh_entry_text(ctx, row: AuditEntryRow) -> str:
         knowledge = Knowledge(p["knowledge_position"], parse_instant(p["known_at"]))
         payload = trace_payload(*score_as_known(uow, model, p["uscc"], p["sector"],
                                                 date.fromisoformat(p["as_of"]), knowledge))
-    payload["token_id"] = p["token_id"]
-    if "evaluation" in p:
-        payload["evaluation"] = p["evaluation"]
+    payload["token_id"] = TOKEN_IDS[row.actor]
+    if evaluation is not None:
+        payload["evaluation"] = evaluation
     return entry_text(row.position, row.kind, stored["at"], row.actor,
                       canonical_text.dumps(payload), stored["prev_sha256"])
 
@@ -219,8 +247,7 @@ def test_every_served_entry_is_the_fresh_one_byte_for_byte(ctx, clock, monkeypat
     assert computed.done < served, "some scores came from the memo"
     rows = served_rows(ctx)
     assert len(rows) == served
-    for row in rows:
-        assert row.text == fresh_entry_text(ctx, row), f"entry {row.position}"
+    assert_fresh(ctx, rows)
 
 
 def test_concurrent_scores_and_writes_are_each_the_fresh_entry(ctx):
@@ -253,8 +280,7 @@ def test_concurrent_scores_and_writes_are_each_the_fresh_entry(ctx):
     assert not errors, errors
     rows = served_rows(ctx)
     assert len(rows) == 72
-    for row in rows:
-        assert row.text == fresh_entry_text(ctx, row), f"entry {row.position}"
+    assert_fresh(ctx, rows)
 
 
 def stored_against_their_ids(ctx) -> list[int]:
