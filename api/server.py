@@ -112,7 +112,7 @@ LOG_DATE_FORMAT = "[%Y-%m-%d %H:%M:%S %z]"
 LOG_QUEUE_LINES = 10_000
 
 
-def route_service_logs(level: str) -> QueueListener:
+def route_service_logs(level: str) -> None:
     """The service's log lines on the error log gunicorn writes (stderr), at
     CREDIT_LOG_LEVEL, in gunicorn's format. gunicorn configures only its own loggers:
     without this a worker's INFO lines (an authentication without a token, the result
@@ -135,8 +135,7 @@ def route_service_logs(level: str) -> QueueListener:
         logger.setLevel(level.upper())
         logger.propagate = False  # the root logger is not ours to configure
     listener.start()
-    atexit.register(listener.stop)
-    return listener
+    atexit.register(listener.stop)  # (which also keeps the listener alive)
 
 
 class DroppingQueueHandler(QueueHandler):

@@ -122,16 +122,19 @@ _TOKEN_REVOKED = select(TokenRevocationRow.__table__.c.token_id).where(
 
 
 # Many subjects' histories (:func:`history_sql`), a USCC per row of a list sent as one
-# parameter: an array on PostgreSQL, a JSON array on SQLite.
+# parameter: per dialect the statement, the USCC's column and the list as sent (an
+# array on PostgreSQL, a JSON array on SQLite).
 _HISTORIES = {
-    "postgresql": "SELECT u.uscc, {history} FROM unnest(CAST(:usccs AS text[])) AS u(uscc)",
-    "sqlite": "SELECT u.value, {history} FROM json_each(:usccs) AS u"}
+    "postgresql": ("SELECT u.uscc, {history} FROM unnest(CAST(:usccs AS text[])) AS u(uscc)",
+                   "u.uscc", list),
+    "sqlite": ("SELECT u.value, {history} FROM json_each(:usccs) AS u", "u.value",
+               json.dumps)}
 
 
 @functools.cache
 def _histories_statement(dialect: str):
-    uscc = "u.uscc" if dialect == "postgresql" else "u.value"
-    return text(_HISTORIES[dialect].format(history=history_sql(dialect, uscc, ":pos")))
+    sql, uscc, _ = _HISTORIES[dialect]
+    return text(sql.format(history=history_sql(dialect, uscc, ":pos")))
 
 
 #: USCCs per ``IN (…)`` query of a batch look-up.
@@ -256,8 +259,7 @@ class RecordRepository(_Repo):
         NO_HISTORY if need be."""
         dialect = self.session.get_bind().dialect.name
         wanted = sorted(set(usccs))
-        params = {"usccs": wanted if dialect == "postgresql" else json.dumps(wanted),
-                  "pos": max_position}
+        params = {"usccs": _HISTORIES[dialect][2](wanted), "pos": max_position}
         found = dict.fromkeys(wanted, NO_HISTORY)
         for uscc, records, events in self.session.connection().execute(
                 _histories_statement(dialect), params):

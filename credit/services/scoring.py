@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Callable, Hashable
+from typing import Any, Callable
 
 from credit import canonical_text
 from credit.domain import canonical
@@ -126,15 +126,22 @@ def _serve(uow, actor: Actor, remembered: "Remembered", at: datetime, context: d
 Remembered = tuple[ScoreResult, dict, dict[str, str]]
 
 
-def _remembered(ctx: ServiceContext, key: Hashable, knowledge: Knowledge,
-                compute: Callable[[], tuple[ScoreResult, str | None]]) -> Remembered:
-    """The score of ``key``'s inputs from the process's memo, or ``compute()``'d and
-    remembered: its payload rebased to ``knowledge``; its result as remembered, whose
-    knowledge may be another's (:func:`_member_score` rebases it: a served score needs
-    only the payload). ``key`` must name every input ``compute`` reads, and every
-    record and event in it must be known at ``knowledge``."""
+def _remembered(ctx: ServiceContext, model, uscc: str, sector: str, as_of: date,
+                name: str | None, history: HistoryTexts, knowledge: Knowledge
+                ) -> Remembered:
+    """The score of these inputs from the process's memo, or computed and remembered:
+    its payload rebased to ``knowledge``; its result as remembered, whose knowledge may
+    be another's (:func:`_member_score` rebases it: a served score needs only the
+    payload). Keyed by every input of the engine but the knowledge, the history as the
+    database wrote it (equal texts are equal histories); a default score and an
+    evaluation's bidder read it by the same SQL, so either finds the other's. Every
+    record and event of ``history`` must be known at ``knowledge``."""
+    key = (model.id, model.version, model.sha256, uscc, sector, as_of, name,
+           history.records_text, history.events_text)
+
     def fresh() -> Remembered:
-        result, name = compute()
+        result = evaluate(model, uscc, history.records(), history.events(), sector, as_of,
+                          knowledge)
         payload = trace_payload(result, name)
         # The large members (model, records, steps); the few short ones are written
         # with each request's.
@@ -142,15 +149,6 @@ def _remembered(ctx: ServiceContext, key: Hashable, knowledge: Knowledge,
                                  if k not in REBASED and type(v) in (dict, list)}
     result, payload, texts = ctx.results.recall(key, fresh)
     return result, rebased(payload, knowledge), texts
-
-
-def _memo_key(model, uscc: str, sector: str, as_of: date, name: str | None,
-              history: HistoryTexts) -> tuple:
-    """A score's key in the memo: every input of the engine but the knowledge, the
-    history as the database wrote it (equal texts are equal histories). A default score
-    and an evaluation's bidder read it by the same SQL, so either finds the other's."""
-    return (model.id, model.version, model.sha256, uscc, sector, as_of, name,
-            history.records_text, history.events_text)
 
 
 def _append_trace(ctx: ServiceContext, actor: Actor, payload: dict, uscc: str,
@@ -250,10 +248,7 @@ def _payload_at_head(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
     knowledge = head_knowledge(read.opening.head)
     subject = read.opening if read.opening.registered_position is not None else None
     name = _known_name(subject, knowledge)
-    key = _memo_key(model, q.uscc, q.sector, as_of, name, read.history)
-    return _remembered(ctx, key, knowledge, lambda: (evaluate(
-        model, q.uscc, read.history.records(), read.history.events(), q.sector, as_of,
-        knowledge), name))
+    return _remembered(ctx, model, q.uscc, q.sector, as_of, name, read.history, knowledge)
 
 
 def head_knowledge(head) -> Knowledge:
@@ -399,16 +394,10 @@ def _score_members(ctx: ServiceContext, uow, actor: Actor, model, data: dict,
 def _member_score(ctx: ServiceContext, model, uscc: str, history: HistoryTexts,
                   subject, data: dict, knowledge: Knowledge) -> Remembered:
     """One member's score (:func:`_remembered`): its history was read up to the
-    evaluation's own position, so the knowledge knows all of it; its texts are the key
-    (:func:`_memo_key`), parsed only when the score is computed."""
-    name = _known_name(subject, knowledge)
-    sector, as_of = data["sector"], data["as_of"]
-    key = _memo_key(model, uscc, sector, as_of, name, history)
-
-    def compute() -> tuple[ScoreResult, str | None]:
-        return evaluate(model, uscc, history.records(), history.events(), sector, as_of,
-                        knowledge), name
-    result, payload, texts = _remembered(ctx, key, knowledge, compute)
+    evaluation's own position, so the knowledge knows all of it."""
+    result, payload, texts = _remembered(ctx, model, uscc, data["sector"], data["as_of"],
+                                         _known_name(subject, knowledge), history,
+                                         knowledge)
     if result.knowledge != knowledge:  # remembered from another evaluation or score
         result = replace(result, knowledge=knowledge)
     return result, payload, texts

@@ -185,8 +185,8 @@ def assert_fresh(ctx, rows: list[AuditEntryRow]) -> None:
 
 def fresh_entry_text(ctx, row: AuditEntryRow, evaluation: dict | None) -> str:
     """The entry a fresh computation (no memo) writes at ``row``'s own knowledge, for
-    its token (the actor's, by name: ``token_id`` as stored) and its evaluation (None:
-    a default score)."""
+    its token (the actor's, by name: never the stored ``token_id``) and its evaluation
+    (None: a default score)."""
     stored = json.loads(row.text)
     p = stored["payload"]
     with ctx.uow(write=False) as uow:
@@ -301,7 +301,7 @@ def stored_against_their_ids(ctx) -> list[int]:
                                          "audit_position": slots[n]}))
         for n, event_id in enumerate((21, 20)):
             uow.records.add_event(RecordEventRow(
-                id=event_id, record_id=ids[n], uscc=S1, kind="revoked",
+                id=event_id, record_id=ids[n], uscc=S1, kind="revocation",
                 document_no=f"撤〔2026〕{event_id}号", reason="test", repaired_on=None,
                 entered_by="test", recorded_at=row.recorded_at,
                 audit_position=slots[2 + n], sha256=row.sha256))
