@@ -181,10 +181,11 @@ def _parts(ctx, actor, url: str) -> dict:
     head = read.opening.head
     knowledge = Knowledge(head.position, from_micros(head.at_us))
 
+    rows = store.history_at(USCC, head.position)  # what a score the memo misses reads
+
     def engine():  # the history parsed, then scored
-        history = read.history
-        return evaluate(model, USCC, history.records(), history.events(), "housing",
-                        as_of, knowledge)
+        return evaluate(model, USCC, rows.records(), rows.events(), "housing", as_of,
+                        knowledge)
 
     def payload():  # the service's own step: the trace and the token that caused it
         return scoring._stamped(trace_payload(result, read.opening.name), actor)
@@ -202,7 +203,9 @@ def _parts(ctx, actor, url: str) -> dict:
     hit = scoring._stamped(hit, actor)
     return {
         "part: read at the head (one statement)": lambda: store.read_at_head(None, USCC),
-        f"part: engine (history parsed, evaluate, {len(read.history.records())} records)": engine,
+        "part: a miss's read of the rows (one statement)":
+            lambda: store.history_at(USCC, head.position),
+        f"part: engine (history parsed, evaluate, {len(rows.records())} records)": engine,
         "part: trace payload (dict)": payload,
         f"part: canonical text ({len(text):,} chars)": lambda: canonical_text.dumps(p),
         "part: memo hit (the read, the payload rebased)": at_head,

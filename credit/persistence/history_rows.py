@@ -1,7 +1,11 @@
 """A subject's history as the engine's domain objects, from the rows of the history
 queries: one column order for every query that reads it (the served score's and an
 evaluation's JSON texts, the unit of work's Core statements), converted by position,
-not by name — a first evaluation converts a thousand rows, a served score twenty."""
+not by name — a first evaluation converts a thousand rows, a served score twenty.
+
+And a history's identity for the served scores' memo (services/result_memo.py): the
+rows' own SHA-256 hashes in the order of their ids (:class:`HistoryDigest`), which the
+database returns for a fraction of what writing the rows out as JSON costs it."""
 
 from __future__ import annotations
 
@@ -40,13 +44,41 @@ def event_from_row(e) -> RecordEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryDigest:
+    """Which rows a subject's history holds: the stored ``sha256`` of each record row and
+    of each event row, comma-separated in the order of their ids (:func:`digest_sql`),
+    None when there are none.
+
+    Each row's ``sha256`` is the SHA-256 of its canonical facts (API.md §3,
+    persistence/repositories.py ``RECORD_HASH_FIELDS``, ``EVENT_HASH_FIELDS``), which
+    hold every column the engine reads (RECORD_COLUMNS, EVENT_COLUMNS) — the id and the
+    audit position included, so a row written again after a restore is another row. It
+    is written with the row, which is never updated, and ``credit audit verify``
+    re-hashes every row against it. So two equal digests are the same rows, and the
+    served scores' memo keys on the digest instead of the rows: a default score's
+    (served_scores.py ``AtHead``) and an evaluation's bidder's
+    (``RecordRepository.history_digests``) alike, read by the same SQL."""
+
+    records: str | None
+    events: str | None
+
+    @classmethod
+    def read(cls, records: str | None, events: str | None) -> "HistoryDigest":
+        """From the two columns of :func:`digest_sql` (an aggregate of no rows is NULL
+        on both backends; an empty text is read as none too)."""
+        return cls(records or None, events or None)
+
+
+#: The digest of no history at all.
+NO_ROWS = HistoryDigest(None, None)
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryTexts:
     """A subject's history as the database wrote it: its record rows (RECORD_COLUMNS
     order) and event rows (EVENT_COLUMNS order) as two JSON arrays in the order of their
-    ids (:func:`history_sql`), None when there are none; parsed only when asked. Equal
-    texts are equal histories, so the served scores' memo (services/result_memo.py)
-    keys on the texts alone — a default score's (served_scores.py ``AtHead``) and an
-    evaluation's bidder's (``RecordRepository.histories``) alike, read by the same SQL."""
+    ids (:func:`history_sql`), None when there are none; parsed only when asked — read
+    only for a score the memo does not hold (:class:`HistoryDigest`)."""
 
     records_text: str | None
     events_text: str | None
@@ -76,28 +108,41 @@ def _parsed(text: str | None) -> list:
     return orjson.loads(text) if text is not None else []
 
 
-# The dialect's JSON aggregate and array; sent as text and parsed by orjson (psycopg
-# would parse a json column with the stdlib's json, three times slower).
-_JSON = {"postgresql": {"agg": "json_agg", "arr": "json_build_array"},
-         "sqlite": {"agg": "json_group_array", "arr": "json_array"}}
 # One subject's rows of a table up to a position, aggregated in the order of their ids,
 # so that two reads of the same rows are the same text: an aggregate's order is
 # otherwise the plan's. PostgreSQL orders inside the aggregate; SQLite 3.40 cannot (3.44
 # can), and aggregates an ordered subquery (a co-routine: never flattened into an
 # aggregate) in its order.
 _IN_ID_ORDER = {
-    "postgresql": ("CAST((SELECT {agg}({arr}({columns}) ORDER BY t.id) FROM {table} t "
-                   "WHERE t.uscc = {uscc} AND t.audit_position <= {position}) AS text)"),
-    "sqlite": ("(SELECT {agg}({arr}({columns})) FROM (SELECT * FROM {table} "
+    "postgresql": ("(SELECT {aggregate} FROM {table} t "
+                   "WHERE t.uscc = {uscc} AND t.audit_position <= {position})"),
+    "sqlite": ("(SELECT {aggregate} FROM (SELECT * FROM {table} "
                "WHERE uscc = {uscc} AND audit_position <= {position} ORDER BY id) t)")}
+# The rows as a JSON array of arrays, sent as text and parsed by orjson (psycopg would
+# parse a json column with the stdlib's json, three times slower).
+_ROWS = {"postgresql": "CAST(json_agg(json_build_array({columns}) ORDER BY t.id) AS text)",
+         "sqlite": "json_group_array(json_array({columns}))"}
+# The rows' hashes, comma-separated.
+_HASHES = {"postgresql": "string_agg(t.sha256, ',' ORDER BY t.id)",
+           "sqlite": "group_concat(t.sha256, ',')"}
+
+
+def _records_and_events(dialect: str, uscc: str, position: str, aggregate) -> str:
+    return ", ".join(_IN_ID_ORDER[dialect].format(
+        aggregate=aggregate(columns), table=table, uscc=uscc, position=position)
+        for table, columns in (("records", RECORD_COLUMNS), ("record_events", EVENT_COLUMNS)))
 
 
 def history_sql(dialect: str, uscc: str, position: str) -> str:
     """The two SQL expressions (records, then events, comma-separated) that give
     :class:`HistoryTexts`'s texts of the subject ``uscc`` (an SQL expression) known at
+    ``position`` (one too)."""
+    return _records_and_events(dialect, uscc, position, lambda columns: _ROWS[dialect].format(
+        columns=", ".join(f"t.{c}" for c in columns)))
+
+
+def digest_sql(dialect: str, uscc: str, position: str) -> str:
+    """The two SQL expressions (records, then events, comma-separated) that give
+    :class:`HistoryDigest` of the subject ``uscc`` (an SQL expression) known at
     ``position`` (one too): every read of a history that the memo keys on uses them."""
-    def rows(table: str, columns: tuple[str, ...]) -> str:
-        return _IN_ID_ORDER[dialect].format(
-            **_JSON[dialect], table=table, uscc=uscc, position=position,
-            columns=", ".join(f"t.{c}" for c in columns))
-    return f"{rows('records', RECORD_COLUMNS)}, {rows('record_events', EVENT_COLUMNS)}"
+    return _records_and_events(dialect, uscc, position, lambda _columns: _HASHES[dialect])

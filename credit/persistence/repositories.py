@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 from datetime import date
-from typing import Iterator
+from typing import Callable, Iterator
 
 from sqlalchemy import and_, bindparam, exists, func, select, text
 from sqlalchemy.orm import Session
@@ -19,8 +19,11 @@ from .audit_log import parse_entry
 from .history_rows import (
     EVENT_COLUMNS,
     NO_HISTORY,
+    NO_ROWS,
     RECORD_COLUMNS,
+    HistoryDigest,
     HistoryTexts,
+    digest_sql,
     event_from_row,
     history_sql,
     record_from_row,
@@ -121,9 +124,9 @@ _TOKEN_REVOKED = select(TokenRevocationRow.__table__.c.token_id).where(
     TokenRevocationRow.__table__.c.token_id == bindparam("id"))
 
 
-# Many subjects' histories (:func:`history_sql`), a USCC per row of a list sent as one
-# parameter: per dialect the statement, the USCC's column and the list as sent (an
-# array on PostgreSQL, a JSON array on SQLite).
+# Many subjects' histories (:func:`history_sql`) or their digests (:func:`digest_sql`), a
+# USCC per row of a list sent as one parameter: per dialect the statement, the USCC's
+# column and the list as sent (an array on PostgreSQL, a JSON array on SQLite).
 _HISTORIES = {
     "postgresql": ("SELECT u.uscc, {history} FROM unnest(CAST(:usccs AS text[])) AS u(uscc)",
                    "u.uscc", list),
@@ -132,9 +135,9 @@ _HISTORIES = {
 
 
 @functools.cache
-def _histories_statement(dialect: str):
+def _histories_statement(dialect: str, columns: Callable[[str, str, str], str]):
     sql, uscc, _ = _HISTORIES[dialect]
-    return text(sql.format(history=history_sql(dialect, uscc, ":pos")))
+    return text(sql.format(history=columns(dialect, uscc, ":pos")))
 
 
 #: USCCs per ``IN (…)`` query of a batch look-up.
@@ -251,19 +254,28 @@ class RecordRepository(_Repo):
                   ] if records else []
         return records, events
 
+    def history_digests(self, usccs: list[str], max_position: int
+                        ) -> dict[str, HistoryDigest]:
+        """Which records and events many subjects hold up to ``max_position`` (an
+        evaluation's bidders), in one statement, as the digests a default score reads
+        (``HistoryDigest``, by the same SQL, so the memo's keys are equal whichever read
+        them); every USCC asked for is in the answer, NO_ROWS if need be."""
+        return self._many(usccs, max_position, digest_sql, HistoryDigest.read, NO_ROWS)
+
     def histories(self, usccs: list[str], max_position: int) -> dict[str, HistoryTexts]:
-        """Many subjects' records and events up to ``max_position`` (an evaluation's
-        bidders), in one statement, as the texts a default score reads
-        (``HistoryTexts``, by the same SQL: equal histories are equal texts whichever
-        read them, so the memo's keys are too); every USCC asked for is in the answer,
-        NO_HISTORY if need be."""
+        """Many subjects' records and events up to ``max_position``, in one statement, as
+        the texts a default score reads when its memo misses (``HistoryTexts``); every
+        USCC asked for is in the answer, NO_HISTORY if need be."""
+        return self._many(usccs, max_position, history_sql, HistoryTexts.read, NO_HISTORY)
+
+    def _many(self, usccs: list[str], max_position: int, columns, read, nothing) -> dict:
         dialect = self.session.get_bind().dialect.name
         wanted = sorted(set(usccs))
         params = {"usccs": _HISTORIES[dialect][2](wanted), "pos": max_position}
-        found = dict.fromkeys(wanted, NO_HISTORY)
+        found = dict.fromkeys(wanted, nothing)
         for uscc, records, events in self.session.connection().execute(
-                _histories_statement(dialect), params):
-            found[uscc] = HistoryTexts.read(records, events)
+                _histories_statement(dialect, columns), params):
+            found[uscc] = read(records, events)
         return found
 
     def page(self, *, uscc=None, sector=None, code=None, limit=100, after=None

@@ -5,10 +5,14 @@ Every ``GET …/score`` computed outside the append lock (issue 10; API.md §4, 
 
 1. **The read.** With the default knowledge it is one statement at the chain's committed
    head (:meth:`ServedScoreStore.read_at_head`): the head, the token's revocation, the
-   subject's registered name, and its records and events up to that head as JSON
-   arrays. It runs outside any explicit transaction, so it sees one snapshot and, on
-   PostgreSQL, costs one round trip. (A score with an earlier ``known_at`` is rarer and
-   reads through the unit of work's repositories, as a replay does.)
+   subject's registered name, and which records and events it holds up to that head
+   (their hashes, history_rows.HistoryDigest). It runs outside any explicit
+   transaction, so it sees one snapshot and, on PostgreSQL, costs one round trip. Only
+   a score the worker's memo does not hold reads the rows themselves, in one more
+   statement bounded by the same head (:meth:`ServedScoreStore.history_at`): rows at
+   or below a committed head are committed and never change, so both statements see
+   the same history. (A score with an earlier ``known_at`` is rarer and reads through
+   the unit of work's repositories, as a replay does.)
 2. **The append** (:meth:`ServedScoreStore.append`): the append lock, the head again,
    one INSERT for every trace of the group (services/group_commit.py), one COMMIT. It
    follows exactly the lock, ``position`` and ``at`` rules of
@@ -70,7 +74,11 @@ statements, and the ORM session's set-up, its ``begin`` event, Core's per-statem
 compilation-cache look-up and result processing were most of what it paid for them
 (bench/README.md, "Issue 10"). So these statements are plain SQL on the pooled DBAPI
 connection (SQLAlchemy still owns the pool, the connect-time PRAGMAs and the
-disconnect detection). Everything else keeps the unit of work.
+disconnect detection). On PostgreSQL the read, a miss's read of the rows and the one
+call go further down, to libpq itself: prepared once per connection and run by
+prepared_calls.py, psycopg's general ``execute`` having cost as much per statement as
+the round trip's system calls (the locked way's statements, rarer, stay psycopg's).
+Everything else keeps the unit of work.
 
 Each thread keeps one connection of its own for these statements (taken from the
 engine once, then detached from its pool: checking a connection out and back in, with
@@ -110,7 +118,8 @@ from .append_queue import AppendQueue
 from .audit_log import APPEND_LOCK, GENESIS, Head, entry_pieces, entry_row, next_instant
 from .database import sqlite_file
 from .failures import failure, unreadable
-from .history_rows import HistoryTexts, history_sql
+from .history_rows import HistoryDigest, HistoryTexts, digest_sql, history_sql
+from .prepared_calls import PreparedCall
 from .wal_sync import LATE_SYNCHRONOUS, WalSync
 
 _HEAD = "SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1"
@@ -131,14 +140,18 @@ _HEAD_AND_REVOKED = ("SELECT position, at_us, sha256, (SELECT {agg} FROM token_r
 _ID_LIST = {"postgresql": "string_agg(CAST(token_id AS text), ',')",
             "sqlite": "group_concat(token_id)"}
 # Everything a default score reads, at the committed head, in one statement (one
-# snapshot; on PostgreSQL one round trip), the history as the two JSON texts of
-# history_rows.history_sql.
+# snapshot; on PostgreSQL one round trip), the history as its rows' hashes
+# (history_rows.digest_sql).
 _AT_HEAD = """
 WITH h AS (SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1)
 SELECT h.position, h.at_us, h.sha256,
        (SELECT 1 FROM token_revocations WHERE token_id = :token) AS revoked,
        s.name, s.registered_position, {history}
 FROM h LEFT JOIN subjects s ON s.uscc = :uscc"""
+# A subject's rows up to a position, for a score the memo does not hold.
+_HISTORY_AT = "SELECT {history}"
+# The at-head read's columns by type, for the text PostgreSQL sends (prepared_calls.py).
+_AT_HEAD_TYPES = (int, int, str, int, str, int, str, str)
 
 
 @dataclass(frozen=True)
@@ -170,12 +183,12 @@ class PendingEntry:
 
 @dataclass(frozen=True)
 class AtHead:
-    """A default score's reads: the opening and the history known at the head, as the
-    database's JSON texts, parsed only when asked — a score whose inputs are remembered
-    (services/result_memo.py) keys on the texts alone."""
+    """A default score's read: the opening, and which rows the history known at the head
+    holds — the key of a score the worker remembers (services/result_memo.py); the rows
+    themselves only when it does not (:meth:`ServedScoreStore.history_at`)."""
 
     opening: Opening
-    history: HistoryTexts
+    history: HistoryDigest
 
 
 class ServedScoreStore:
@@ -191,11 +204,16 @@ class ServedScoreStore:
         self.clock = clock
         self.postgres = engine.dialect.name == "postgresql"
         sql = {"at_head": _AT_HEAD.format(
-            history=history_sql(engine.dialect.name, ":uscc", "h.position"))}
-        self._sql = {k: self._placeholders(v) for k, v in sql.items()}
+                   history=digest_sql(engine.dialect.name, ":uscc", "h.position")),
+               "history_at": _HISTORY_AT.format(
+                   history=history_sql(engine.dialect.name, ":uscc", ":pos")),
+               "append_one": _PG_APPEND_ONE}
+        #: The statements as SQLite's driver runs them; on PostgreSQL prepared once per
+        #: connection and run through libpq (prepared_calls.py).
+        self._sql = sql
+        self._calls = {k: PreparedCall(f"credit_served_{k}", v) for k, v in sql.items()}
         self._head_and_revoked = _HEAD_AND_REVOKED.format(agg=_ID_LIST[engine.dialect.name])
         self._inserts: dict[int, str] = {}
-        self._append_one_sql = self._placeholders(_PG_APPEND_ONE)
         #: PostgreSQL: a single entry is one call (module docstring); the tests turn it
         #: off to run the locked way there too.
         self.one_call = self.postgres
@@ -211,16 +229,37 @@ class ServedScoreStore:
         knowledge), in one statement outside any explicit transaction; None when the
         chain is empty."""
         with self._connection() as (conn, _tx):
-            cur = conn.cursor()
-            try:
-                cur.execute(self._sql["at_head"], {"token": token_id, "uscc": uscc})
-                row = cur.fetchone()
-            finally:
-                cur.close()
+            row = self._first_row(conn, "at_head", {"token": token_id, "uscc": uscc},
+                                  _AT_HEAD_TYPES)
         if row is None:
             return None
         opening = Opening(Head(row[0], row[1], row[2]), row[3] is not None, row[4], row[5])
-        return AtHead(opening, HistoryTexts.read(row[6], row[7]))
+        return AtHead(opening, HistoryDigest.read(row[6], row[7]))
+
+    def history_at(self, uscc: str, position: int) -> HistoryTexts:
+        """The subject's records and events up to ``position`` (a committed head), in
+        one statement outside any explicit transaction."""
+        with self._connection() as (conn, _tx):
+            row = self._first_row(conn, "history_at", {"uscc": uscc, "pos": position},
+                                  (str, str))
+        return HistoryTexts.read(row[0], row[1])
+
+    def _first_row(self, conn, statement: str, params: dict, types: tuple) -> tuple | None:
+        """One statement outside any explicit transaction (or, for the one call, its
+        own): its first row, or None. On PostgreSQL a prepared call through libpq whose
+        text columns are converted here by ``types`` (int or str, by position)."""
+        if self.postgres:
+            row = self._calls[statement].first_row(conn.dbapi_connection, params,
+                                                   self._own.prepared)
+            return None if row is None else tuple(
+                None if v is None else (int(v) if t is int else v.decode())
+                for t, v in zip(types, row, strict=True))
+        cur = conn.cursor()
+        try:
+            cur.execute(self._sql[statement], params)
+            return cur.fetchone()
+        finally:
+            cur.close()
 
     def append(self, entries: list[PendingEntry]) -> list[tuple[int, str, str] | None]:
         """Append ``entries`` in order under the append lock and COMMIT once; returns each
@@ -242,13 +281,8 @@ class ServedScoreStore:
                   "expires_us": entry.expires_at_us}
         with self._connection() as (conn, tx):
             _raise_if_closed_by_server(conn.dbapi_connection)
-            cur = conn.cursor()
-            try:
-                tx.commit_sent = True  # the call is its own COMMIT
-                cur.execute(self._append_one_sql, params)
-                row = cur.fetchone()
-            finally:
-                cur.close()
+            tx.commit_sent = True  # the call is its own COMMIT
+            row = self._first_row(conn, "append_one", params, (int, str, str))
         return (row[0], row[1], row[2]) if row else None
 
     def _append_locked(self, entries: list[PendingEntry]
@@ -395,7 +429,7 @@ class ServedScoreStore:
         except Exception as exc:
             _close(conn, exc)
             raise Unavailable("the database connection could not be set up") from exc
-        own.conn, own.pid, own.late = conn, os.getpid(), late
+        own.conn, own.pid, own.late, own.prepared = conn, os.getpid(), late, set()
         self._register(conn)
         return conn
 

@@ -1,30 +1,39 @@
 """A served score's trace payload remembered by its exact inputs (issue 10).
 
 The engine is a pure function of (model, the subject's records and events, sector,
-``as_of``, knowledge). A default score reads the subject's history at the committed head
-as two JSON texts (persistence/served_scores.py), and every row of them is at or below
-that head, so the knowledge only names the head: it drops nothing. Two reads whose texts
-are equal, for the same model, sector, ``as_of`` and registered name, therefore compute
-the same score, records and steps; their trace payloads differ only in the three
-knowledge fields, which :func:`credit.domain.trace.rebased` replaces. This memo keeps the
-payload of the last such inputs per process, with the canonical texts of its large
-members that do not depend on the knowledge (``canonical_text.dumps_with`` writes the
-rest), so a subject scored again before its history changes skips the parsing, the
-engine, the trace's building and most of its canonical text. An evaluation's bidders
-(API.md §5) are remembered the same way: their histories are read under the append lock
-as the same texts, by the same SQL (persistence/history_rows.py ``history_sql``), all
-known at the evaluation's own knowledge, so a bidder scored by a default score before
-the opening is not computed again by the evaluation, nor the other way round.
+``as_of``, knowledge). A default score reads which rows the subject's history holds at
+the committed head (persistence/served_scores.py), and every one of them is at or below
+that head, so the knowledge only names the head: it drops nothing. Two reads of the same
+rows, for the same model, sector, ``as_of`` and registered name, therefore compute the
+same score, records and steps; their trace payloads differ only in the three knowledge
+fields, which :func:`credit.domain.trace.rebased` replaces. This memo keeps the payload
+of the last such inputs per process, with the canonical texts of its large members that
+do not depend on the knowledge (``canonical_text.dumps_with`` writes the rest), so a
+subject scored again before its history changes skips reading its rows, the engine, the
+trace's building and most of its canonical text. An evaluation's bidders (API.md §5) are
+remembered the same way: their histories are read under the append lock by the same SQL
+(persistence/history_rows.py ``digest_sql``), all known at the evaluation's own
+knowledge, so a bidder scored by a default score before the opening is not computed
+again by the evaluation, nor the other way round; only the bidders the memo does not
+hold have their rows read.
+
+**The key** is every input but the knowledge, with the history as its rows' own SHA-256
+hashes in the order of their ids (history_rows.HistoryDigest): each row's hash covers
+every column the engine reads, its id and audit position among them, is written with the
+row, which is never updated, and is re-hashed by ``credit audit verify``. So equal keys
+are the same rows, short of a SHA-256 collision; a row altered behind the service's back
+(which verify reports) would not be seen by a score this memo already holds. Keying by
+the hashes instead of the rows themselves spares the database writing every row out as
+JSON on each served score (bench/README.md, twenty-seventh pass). A new record,
+revocation or repair changes the history and so the key; the model is keyed by its
+content hash as well as its name.
 
 What it does not change: every served score still reads at the head (its revocation
 check, its knowledge), still appends its full trace under the append lock before it is
 answered, and that trace is byte for byte the one a fresh computation writes
 (tests/unit/test_engine_properties.py and test_canonical_text.py hold the rebasing and
 the assembled text to fresh ones; tests/integration/test_result_memo.py compares every
-served entry with a fresh computation's). The key is the whole input, not a digest of
-it: equal keys are equal inputs, never a collision. A new record, revocation or repair
-changes the history and so the key; the model is keyed by its content hash as well as
-its name.
+served entry with a fresh computation's).
 
 Bounded: the least recently used payload goes when :data:`CAPACITY` are held (a
 twenty-record subject's result, payload and texts take about 86 KiB, measured with
@@ -69,6 +78,13 @@ class ResultMemo:
         self._lock = threading.Lock()
         self._report_every, self._clock = report_every, clock
         self._counts = _Counts(clock())
+
+    def holds(self, key: Hashable) -> bool:
+        """Whether ``key`` is remembered now (a look-ahead that counts nothing: a
+        caller reading the inputs of several look-ups at once reads only what a miss
+        needs; the entry may be forgotten before its :meth:`recall`)."""
+        with self._lock:
+            return key in self._held
 
     def recall(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """What was remembered for ``key``, or ``compute()``'s answer, remembered. Never

@@ -17,7 +17,7 @@ from credit.domain.performance import consortium_index
 from credit.domain.records import Knowledge
 from credit.domain.trace import REBASED, model_ref, rebased, trace_payload
 from credit.errors import Forbidden, InvalidInput, NotFound, RuleViolation
-from credit.persistence.history_rows import HistoryTexts
+from credit.persistence.history_rows import HistoryDigest, HistoryTexts
 from credit.persistence.tables import EvaluationRow
 
 from .context import Actor, ServiceContext, require_own_subject
@@ -126,28 +126,35 @@ def _serve(uow, actor: Actor, remembered: "Remembered", at: datetime, context: d
 Remembered = tuple[ScoreResult, dict, dict[str, str]]
 
 
-def _remembered(ctx: ServiceContext, model, uscc: str, sector: str, as_of: date,
-                name: str | None, history: HistoryTexts, knowledge: Knowledge
-                ) -> Remembered:
-    """The score of these inputs from the process's memo, or computed and remembered:
-    its payload rebased to ``knowledge``; its result as remembered, whose knowledge may
-    be another's (:func:`_member_score` rebases it: a served score needs only the
-    payload). Keyed by every input of the engine but the knowledge, the history as the
-    database wrote it (equal texts are equal histories); a default score and an
-    evaluation's bidder read it by the same SQL, so either finds the other's. Every
-    record and event of ``history`` must be known at ``knowledge``."""
-    key = (model.id, model.version, model.sha256, uscc, sector, as_of, name,
-           history.records_text, history.events_text)
+def _memo_key(model, uscc: str, sector: str, as_of: date, name: str | None,
+              history: HistoryDigest) -> tuple:
+    """A score's key in the process's memo: every input of the engine but the knowledge,
+    the history by its rows' hashes (history_rows.HistoryDigest: equal digests are the
+    same rows); a default score and an evaluation's bidder read it by the same SQL, so
+    either finds the other's."""
+    return (model.id, model.version, model.sha256, uscc, sector, as_of, name,
+            history.records, history.events)
 
+
+def _remembered(ctx: ServiceContext, model, uscc: str, sector: str, as_of: date,
+                name: str | None, history: HistoryDigest, knowledge: Knowledge,
+                rows: Callable[[], HistoryTexts]) -> Remembered:
+    """The score of these inputs from the process's memo (:func:`_memo_key`), or computed
+    from the history's rows (``rows()``, read only then) and remembered: its payload
+    rebased to ``knowledge``; its result as remembered, whose knowledge may be another's
+    (:func:`_member_score` rebases it: a served score needs only the payload). ``rows``
+    must give the rows ``history`` names, every one known at ``knowledge``."""
     def fresh() -> Remembered:
-        result = evaluate(model, uscc, history.records(), history.events(), sector, as_of,
+        texts = rows()
+        result = evaluate(model, uscc, texts.records(), texts.events(), sector, as_of,
                           knowledge)
         payload = trace_payload(result, name)
         # The large members (model, records, steps); the few short ones are written
         # with each request's.
         return result, payload, {k: canonical_text.dumps(v) for k, v in payload.items()
                                  if k not in REBASED and type(v) in (dict, list)}
-    result, payload, texts = ctx.results.recall(key, fresh)
+    result, payload, texts = ctx.results.recall(
+        _memo_key(model, uscc, sector, as_of, name, history), fresh)
     return result, rebased(payload, knowledge), texts
 
 
@@ -248,7 +255,8 @@ def _payload_at_head(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
     knowledge = head_knowledge(read.opening.head)
     subject = read.opening if read.opening.registered_position is not None else None
     name = _known_name(subject, knowledge)
-    return _remembered(ctx, model, q.uscc, q.sector, as_of, name, read.history, knowledge)
+    return _remembered(ctx, model, q.uscc, q.sector, as_of, name, read.history, knowledge,
+                       lambda: ctx.uow.served_scores.history_at(q.uscc, knowledge.position))
 
 
 def head_knowledge(head) -> Knowledge:
@@ -373,31 +381,53 @@ def _score_members(ctx: ServiceContext, uow, actor: Actor, model, data: dict,
     """Serve (and trace) every member's score as known at ``created``: the §4 bodies and
     the engine's results, by USCC."""
     knowledge = Knowledge(uow.audit.next_position(), created)
-    # Every member's history in one statement and their subject rows in one more (per
-    # 500), not 3 each: the rows score_as_known reads, bounded by the same position.
+    # Every member's history digest in one statement, their subject rows in one more
+    # (per 500), and the rows of those the memo does not hold in a third: bounded by
+    # the same position, the rows score_as_known reads.
     usccs = [uscc for bidder in data["bidders"] for uscc in _members(bidder)]
-    histories = uow.records.histories(usccs, knowledge.position)
     subjects = uow.subjects.of_many(sorted(set(usccs)))
+    keys = {uscc: (_known_name(subjects.get(uscc), knowledge), digest) for uscc, digest
+            in uow.records.history_digests(usccs, knowledge.position).items()}
+    rows = _MemberRows(uow, knowledge.position, [
+        uscc for uscc, (name, digest) in keys.items() if not ctx.results.holds(
+            _memo_key(model, uscc, data["sector"], data["as_of"], name, digest))])
     members: dict[str, dict] = {}
     results: dict[str, ScoreResult] = {}
     at = created
     with uow.audit.batch():  # the traces go in with one INSERT
         for uscc in usccs:
-            remembered = _member_score(ctx, model, uscc, histories[uscc],
-                                       subjects.get(uscc), data, knowledge)
+            remembered = _member_score(ctx, model, uscc, *keys[uscc], rows, data, knowledge)
             results[uscc] = remembered[0]
             members[uscc] = _serve(uow, actor, remembered, at, context)
             at = uow.audit.next_at()
     return members, results
 
 
-def _member_score(ctx: ServiceContext, model, uscc: str, history: HistoryTexts,
-                  subject, data: dict, knowledge: Knowledge) -> Remembered:
+class _MemberRows:
+    """The rows of an evaluation's members that the memo did not hold when it opened,
+    read in one statement on first use; a member forgotten since (another thread's
+    scores took its room) is read on its own."""
+
+    def __init__(self, uow, position: int, usccs: list[str]):
+        self._uow, self._position, self._usccs = uow, position, usccs
+        self._read: dict[str, HistoryTexts] | None = None
+
+    def of(self, uscc: str) -> HistoryTexts:
+        if self._read is None:
+            self._read = (self._uow.records.histories(self._usccs, self._position)
+                          if self._usccs else {})
+        if uscc not in self._read:
+            self._read.update(self._uow.records.histories([uscc], self._position))
+        return self._read[uscc]
+
+
+def _member_score(ctx: ServiceContext, model, uscc: str, name: str | None,
+                  history: HistoryDigest, rows: _MemberRows, data: dict,
+                  knowledge: Knowledge) -> Remembered:
     """One member's score (:func:`_remembered`): its history was read up to the
     evaluation's own position, so the knowledge knows all of it."""
     result, payload, texts = _remembered(ctx, model, uscc, data["sector"], data["as_of"],
-                                         _known_name(subject, knowledge), history,
-                                         knowledge)
+                                         name, history, knowledge, lambda: rows.of(uscc))
     if result.knowledge != knowledge:  # remembered from another evaluation or score
         result = replace(result, knowledge=knowledge)
     return result, payload, texts

@@ -20,7 +20,9 @@ from credit.domain.records import Knowledge
 from credit.domain.trace import trace_payload
 from credit.errors import CreditError
 from credit.persistence.audit_log import entry_text
-from credit.persistence.history_rows import NO_HISTORY
+from credit.persistence.history_rows import NO_HISTORY, NO_ROWS
+from credit.persistence.repositories import RecordRepository
+from credit.persistence.served_scores import ServedScoreStore
 from credit.persistence.tables import AuditEntryRow, EvaluationRow, RecordEventRow, RecordRow
 from credit.services.audit import verify_chain, verify_trace
 from credit.services.records import create_record, repair_record, revoke_record
@@ -142,6 +144,32 @@ def test_a_bidder_scored_before_either_way_is_not_computed_again(ctx, clock, mon
                 assert verify_trace(ctx, member["trace_id"])["ok"] is True
     assert_fresh(ctx, served_rows(ctx))
     assert verify_chain(ctx)["ok"] is True
+
+
+def test_only_what_the_memo_does_not_hold_has_its_rows_read(ctx, clock, monkeypatch):
+    """The memo keys on the rows' hashes; the rows themselves are read only for a score
+    it does not hold: once per default score that misses, and once per evaluation for
+    every bidder it misses, none for one it answers whole."""
+    s2, s3 = make_uscc(2), make_uscc(3)
+    create(ctx)
+    create(ctx, uscc=s2, code="SAFE-ACC-LARGER", document_no="绍柯建罚〔2026〕21号")
+    reads: list[tuple[str, ...]] = []
+    at_head, many = ServedScoreStore.history_at, RecordRepository.histories
+    monkeypatch.setattr(ServedScoreStore, "history_at", lambda self, uscc, position: (
+        reads.append((uscc,)), at_head(self, uscc, position))[1])
+    monkeypatch.setattr(RecordRepository, "histories", lambda self, usccs, position: (
+        reads.append(tuple(usccs)), many(self, usccs, position))[1])
+    score(ctx, EVALUATOR, ScoreQuery(s2, "housing", AS_OF))
+    score(ctx, EVALUATOR, ScoreQuery(s2, "housing", AS_OF))
+    assert reads == [(s2,)], "read for the miss only"
+    clock.advance(minutes=1)
+    evaluate_tender(ctx, "KQ-1", [{"uscc": S1}, {"consortium": [s2, s3]}])
+    assert reads[1:] == [(S1, s3)], "one statement for the two it did not hold"
+    clock.advance(minutes=1)
+    evaluate_tender(ctx, "KQ-2", [{"consortium": [s3, s2]}, {"uscc": S1}])
+    score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    assert len(reads) == 2, "every one held: no rows read"
+    assert_fresh(ctx, served_rows(ctx))
 
 
 # ------------------------------------------------ byte for byte (a second review's tests)
@@ -298,48 +326,65 @@ def stored_against_their_ids(ctx) -> list[int]:
         for n, record_id in enumerate(ids):
             uow.records.add(RecordRow(**{**columns, "id": record_id,
                                          "document_no": f"绍柯建罚〔2026〕{record_id}号",
-                                         "audit_position": slots[n]}))
+                                         "audit_position": slots[n],
+                                         "sha256": f"{record_id:064x}"}))
         for n, event_id in enumerate((21, 20)):
             uow.records.add_event(RecordEventRow(
                 id=event_id, record_id=ids[n], uscc=S1, kind="revocation",
                 document_no=f"撤〔2026〕{event_id}号", reason="test", repaired_on=None,
                 entered_by="test", recorded_at=row.recorded_at,
-                audit_position=slots[2 + n], sha256=row.sha256))
+                audit_position=slots[2 + n], sha256=f"{event_id:064x}"))
         uow.commit()
     return [first["id"], first["id"] + 10, first["id"] + 11]
 
 
 def test_a_history_is_read_in_the_order_of_its_ids_whatever_order_it_is_stored_in(ctx):
-    """Both reads the memo keys on (a default score's, an evaluation's) give a subject's
-    rows in the order of their ids, so that two reads of the same rows are equal keys
-    (on PostgreSQL a plan meets them in the order stored)."""
+    """Both reads the memo keys on (a default score's, an evaluation's) name a subject's
+    rows by their hashes in the order of their ids, so that two reads of the same rows
+    are equal keys, and both reads of the rows themselves (a miss's) give them in that
+    order too (on PostgreSQL a plan meets them in the order stored)."""
     record_ids = stored_against_their_ids(ctx)
+    position = head(ctx)[0]
     at_head = ctx.uow.served_scores.read_at_head(None, S1).history
     with ctx.uow(write=False) as uow:
-        many = uow.records.histories([S1, S2], head(ctx)[0])[S1]
-    for history in (at_head, many):
+        many = uow.records.history_digests([S1, S2], position)[S1]
+        rows = uow.records.histories([S1, S2], position)[S1]
+        first = uow.records.get(record_ids[0]).sha256
+    assert at_head == many
+    assert many.records.split(",") == [first, f"{record_ids[1]:064x}",
+                                       f"{record_ids[2]:064x}"]
+    assert many.events.split(",") == [f"{20:064x}", f"{21:064x}"]
+    for history in (rows, ctx.uow.served_scores.history_at(S1, position)):
         assert [r.id for r in history.records()] == record_ids
         assert [e.record_id for e in history.events()] == record_ids[1:]
 
 
-def test_an_evaluations_histories_are_the_texts_a_default_score_reads(ctx):
-    """The texts an evaluation keys its bidders by (``histories``) are, byte for byte,
-    those a default score reads at the same head (so that either finds the other's
-    score in the memo), and hold exactly the records and events of the per-subject
-    read; a subject without rows (S3) or without events (S2) reads alike both ways."""
+def test_an_evaluations_histories_are_the_ones_a_default_score_reads(ctx):
+    """The digests an evaluation keys its bidders by (``history_digests``) are those a
+    default score reads at the same head (so that either finds the other's score in the
+    memo): each row's stored hash, in the order of their ids; the rows a miss reads
+    (``histories``, ``history_at``) are the same texts both ways, and hold exactly the
+    records and events of the per-subject read; a subject without rows (S3) or without
+    events (S2) reads alike every way."""
     first = create(ctx)
     create(ctx, document_no="绍柯建罚〔2026〕99号", code="SITE-PM-ABSENT")
     create(ctx, uscc=S2)
     revoke_record(ctx, HOUSING, first["id"], revocation_body())
     with ctx.uow(write=False) as uow:
         limit = head(ctx)[0]
+        digests = uow.records.history_digests([S1, S2, S3, S1], limit)
         many = uow.records.histories([S1, S2, S3, S1], limit)
-        assert sorted(many) == sorted([S1, S2, S3])
+        assert sorted(digests) == sorted(many) == sorted([S1, S2, S3])
         for uscc in (S1, S2, S3):
-            assert many[uscc] == ctx.uow.served_scores.read_at_head(None, uscc).history
+            assert digests[uscc] == ctx.uow.served_scores.read_at_head(None, uscc).history
+            assert many[uscc] == ctx.uow.served_scores.history_at(uscc, limit)
             records, events = uow.records.history(uscc, limit)
             assert (many[uscc].records(), many[uscc].events()) == (
                 sorted(records, key=lambda r: r.id),
                 sorted(events, key=lambda e: e.audit_position))  # ids follow positions
+            assert digests[uscc].records == (",".join(
+                r.sha256 for r in many[uscc].records()) or None)
+        assert digests[S1].events == uow.records.events_of(first["id"])[0].sha256
     assert [len(many[S1].records()), len(many[S1].events())] == [2, 1]
     assert many[S2].events_text is None and many[S3] == NO_HISTORY
+    assert digests[S2].events is None and digests[S3] == NO_ROWS

@@ -234,13 +234,13 @@ def test_postgresql_runs_a_served_score_without_a_nested_begin(ctx):
     event.remove(engine, "connect", _notices)
 
 
-def sent_by_a_score(ctx, tmp_path) -> list[str]:
+def sent_by_a_score(ctx, tmp_path, name: str = "libpq.trace") -> list[str]:
     """The statements psycopg sends for one served score on a new connection, after its
     set-up, from libpq's own protocol trace (simple queries and the Parse of prepared
     ones)."""
     from sqlalchemy import event
     engine = ctx.uow.engine
-    trace = (tmp_path / "libpq.trace").open("w")
+    trace = (tmp_path / name).open("w")
     engine.dispose()
 
     @event.listens_for(engine, "connect", insert=True)  # before the engine's own set-up
@@ -255,7 +255,7 @@ def sent_by_a_score(ctx, tmp_path) -> list[str]:
         trace.close()
     # libpq's trace: time, F (frontend) or B, length, message type, content (which may
     # run over several lines: the SQL's own line breaks)
-    text = (tmp_path / "libpq.trace").read_text()
+    text = (tmp_path / name).read_text()
     fields = [m.split("\t", 4) for m in re.split(r"\n(?=\d{4}-\d\d-\d\d )", text)]
     queries = [f"{f[3]} {f[4]}" for f in fields if len(f) > 4 and f[1] == "F"
                and f[3] in ("Query", "Parse")]
@@ -274,13 +274,53 @@ def test_postgresql_reads_a_default_score_in_one_message_and_appends_in_one(
         ctx, tmp_path):
     """The read is one statement with no BEGIN before it (autocommit on the driver's
     connection); the append is one autocommit call of ``audit_append_served``, which
-    locks, reads the head and inserts: no BEGIN, no COMMIT, no head read of its own."""
+    locks, reads the head and inserts: no BEGIN, no COMMIT, no head read of its own.
+    A score the worker's memo does not hold reads its rows in one statement between."""
     postgresql_only(ctx)
     create(ctx)
-    queries = sent_by_a_score(ctx, tmp_path)
-    assert len(queries) == 2, queries
-    assert "audit_entries ORDER BY position DESC LIMIT 1)" in queries[0]  # the read
-    assert "FROM audit_append_served(" in queries[1] and "BEGIN" not in queries[1]
+    miss, hit = (sent_by_a_score(ctx, tmp_path, name) for name in ("miss", "hit"))
+    assert len(miss) == 3, miss
+    assert "json_agg" in miss[1] and "audit_entries" not in miss[1]  # the rows
+    for queries in (hit, [miss[0], miss[2]]):
+        assert len(queries) == 2, queries
+        assert "audit_entries ORDER BY position DESC LIMIT 1)" in queries[0]  # the read
+        assert "json_agg" not in queries[0]  # the rows' hashes, not the rows
+        assert "FROM audit_append_served(" in queries[1] and "BEGIN" not in queries[1]
+
+
+def test_postgresql_a_call_deallocated_behind_its_back_is_prepared_again(ctx, tmp_path):
+    """The served score's statements are prepared once per connection
+    (persistence/prepared_calls.py); psycopg deallocates every prepared statement of a
+    connection after a ROLLBACK, and the next score prepares them again and is served."""
+    postgresql_only(ctx)
+    create(ctx)
+    score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    ctx.uow.served_scores._own.conn.dbapi_connection.execute("DEALLOCATE ALL")
+    body = score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    assert entry(ctx, body["trace_id"])["sha256"] == body["trace_sha256"]
+    assert verify_chain(ctx)["ok"] is True
+
+
+def test_postgresql_an_error_of_a_prepared_call_is_psycopgs_own(ctx):
+    """An error result is raised as the exception psycopg raises for it, so that the
+    store maps it as before; the connection stays usable."""
+    postgresql_only(ctx)
+    import psycopg
+
+    from credit.persistence.prepared_calls import PreparedCall
+    conn = ctx.uow.engine.raw_connection()
+    try:
+        driver, prepared = conn.dbapi_connection, set()
+        driver.autocommit = True
+        call = PreparedCall("credit_test_divide", "SELECT 10 / CAST(:x AS int), :y")
+        assert call.first_row(driver, {"x": 5, "y": "挂"}, prepared) == (b"2", "挂".encode())
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            call.first_row(driver, {"x": 0, "y": None}, prepared)
+        assert call.first_row(driver, {"x": 2, "y": None}, prepared) == (b"5", None)
+        assert PreparedCall("credit_test_none", "SELECT 1 WHERE false").first_row(
+            driver, {}, prepared) is None
+    finally:
+        conn.close()
 
 
 def test_postgresql_the_locked_way_is_begin_lock_and_head_one_insert_one_commit(
@@ -288,6 +328,7 @@ def test_postgresql_the_locked_way_is_begin_lock_and_head_one_insert_one_commit(
     postgresql_only(ctx)
     create(ctx)
     locked_way_only(ctx.uow.served_scores, monkeypatch)
+    score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))  # remembered: no rows read
     queries = sent_by_a_score(ctx, tmp_path)
     assert len(queries) == 4, queries
     assert "audit_entries ORDER BY position DESC LIMIT 1)" in queries[0]  # the read

@@ -1,13 +1,13 @@
 """A subject's history as the database wrote it (persistence/history_rows.py
-``HistoryTexts``): no rows read alike on both backends, and the texts convert to the
-records and events they hold."""
+``HistoryTexts``, ``HistoryDigest``): no rows read alike on both backends, and the texts
+convert to the records and events they hold."""
 
 from __future__ import annotations
 
 import json
 from datetime import date
 
-from credit.persistence.history_rows import NO_HISTORY, HistoryTexts
+from credit.persistence.history_rows import NO_HISTORY, NO_ROWS, HistoryDigest, HistoryTexts
 
 
 def test_history_texts_read_no_rows_alike_and_convert_to_the_records_they_hold():
@@ -28,3 +28,11 @@ def test_history_texts_read_no_rows_alike_and_convert_to_the_records_they_hold()
     assert (second.id, second.audit_position, second.valid_until) == (8, 50, date(2027, 3, 1))
     assert (revocation.record_id, revocation.kind, revocation.audit_position) == (
         7, "revocation", 61)
+
+
+def test_a_history_digest_of_no_rows_is_one_key_however_read():
+    """No rows is NULL on both backends; an empty text is read as none too, and a digest
+    of rows is kept as the database joined it."""
+    assert HistoryDigest.read(None, None) == HistoryDigest.read("", "") == NO_ROWS
+    hashes = ",".join(["ab" * 32, "cd" * 32])
+    assert HistoryDigest.read(hashes, None) == HistoryDigest(hashes, None) != NO_ROWS

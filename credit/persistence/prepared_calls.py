@@ -1,0 +1,109 @@
+"""The statements a served score sends on PostgreSQL, prepared once per connection and
+run through libpq itself (issue 10, twenty-seventh pass).
+
+psycopg's ``execute`` is general: per call it converts the query, picks a dumper for each
+parameter, drives a generator through its wait loop, keeps its own cache of prepared
+statements and builds the result with a loader per column. For the few statements a
+served score sends on every request (the read at the head, the append's one call, and
+on a memo miss the read of the rows) that machinery cost about 60 µs of a worker's CPU
+per statement on the bench machine, as much as the round trip's own system calls
+(bench/README.md, twenty-seventh pass). A :class:`PreparedCall` is prepared once per
+connection under a fixed name, sends its parameters as text, waits on the socket with
+``poll`` (the GIL released, as psycopg's wait releases it) and hands back its first row
+as the server wrote it, which the caller converts by position.
+
+What stays psycopg's is the connection: opened by SQLAlchemy's pool with its set-up, in
+psycopg's non-blocking mode, its errors. An error result is raised as the exception
+psycopg raises for it (``error_from_result``), and a broken connection makes psycopg's
+``pq`` layer raise its OperationalError, so the caller's disconnect handling
+(served_scores.py ``_connection``) is unchanged. A statement the server no longer knows
+(psycopg sends DEALLOCATE ALL after a ROLLBACK on a connection where it has prepared
+statements of its own) is prepared again and sent once more: the server refused it
+before executing anything.
+
+PostgreSQL only; SQLite's statements cost no round trip and go through its own driver.
+"""
+
+from __future__ import annotations
+
+import re
+import select
+
+from psycopg import errors, pq
+
+_FATAL = pq.ExecStatus.FATAL_ERROR
+
+
+class PreparedCall:
+    """One statement: its name on the server, its SQL with ``:name`` parameters numbered
+    ``$1``, ``$2``… in the order they first appear, and that order."""
+
+    def __init__(self, name: str, sql: str):
+        self.name = name.encode()
+        order: list[str] = []
+
+        def number(m: re.Match) -> str:
+            if m.group(1) not in order:
+                order.append(m.group(1))
+            return f"${order.index(m.group(1)) + 1}"
+        self.sql = re.sub(r"(?<![:\w]):(\w+)", number, sql).encode()
+        self.params = tuple(order)
+
+    def first_row(self, driver, values: dict, prepared: set[bytes]) -> tuple | None:
+        """Run the statement on the psycopg connection ``driver`` with ``values`` (by
+        name: str, int or None) and return its first row, each column as the bytes the
+        server sent (text format) or None; None when it returns no row. ``prepared``:
+        the names already prepared on this connection (updated here)."""
+        encoding = driver.info.encoding
+        args = [None if v is None else str(v).encode(encoding)
+                for v in (values[p] for p in self.params)]
+        pgconn = driver.pgconn
+        if self.name not in prepared:
+            _prepare(pgconn, self, encoding)
+            prepared.add(self.name)
+        try:
+            result = _run(pgconn, lambda: pgconn.send_query_prepared(self.name, args),
+                          encoding)
+        except errors.InvalidSqlStatementName:  # deallocated behind our back
+            _prepare(pgconn, self, encoding)
+            result = _run(pgconn, lambda: pgconn.send_query_prepared(self.name, args),
+                          encoding)
+        if result is None or result.ntuples == 0:
+            return None
+        return tuple(result.get_value(0, c) for c in range(result.nfields))
+
+
+def _prepare(pgconn, call: PreparedCall, encoding: str) -> None:
+    _run(pgconn, lambda: pgconn.send_prepare(call.name, call.sql), encoding)
+
+
+def _run(pgconn, send, encoding: str):
+    """Send, flush, and read every result of one command (libpq's asynchronous
+    protocol, as the docs of PQflush and PQconsumeInput describe it); the last result
+    that is not an error, or the first error raised."""
+    send()
+    while pgconn.flush():
+        if _wait(pgconn.socket, select.POLLIN | select.POLLOUT) & select.POLLIN:
+            pgconn.consume_input()
+    result = error = None
+    while True:
+        while pgconn.is_busy():
+            _wait(pgconn.socket, select.POLLIN)
+            pgconn.consume_input()
+        r = pgconn.get_result()
+        if r is None:
+            break
+        if r.status == _FATAL:
+            error = error or errors.error_from_result(r, encoding=encoding)
+        else:
+            result = r
+    if error is not None:
+        raise error
+    return result
+
+
+def _wait(fd: int, events: int) -> int:
+    """Block until the socket is ready (poll releases the GIL); the events that are."""
+    poller = select.poll()
+    poller.register(fd, events)
+    return poller.poll()[0][1]
