@@ -9,8 +9,8 @@ on a memo miss the read of the rows) that machinery cost about 60 µs of a worke
 per statement on the bench machine, as much as the round trip's own system calls
 (bench/README.md, twenty-seventh pass). A :class:`PreparedCall` is prepared once per
 connection under a fixed name, sends its parameters as text, waits on the socket with
-``poll`` (the GIL released, as psycopg's wait releases it) and hands back its first row
-as the server wrote it, which the caller converts by position.
+``poll`` (the GIL released, as psycopg's wait releases it) and hands back its first row,
+its text columns converted by position in the connection's own encoding.
 
 What stays psycopg's is the connection: opened by SQLAlchemy's pool with its set-up, in
 psycopg's non-blocking mode, its errors. An error result is raised as the exception
@@ -22,6 +22,8 @@ statements of its own) is prepared again and sent once more: the server refused 
 before executing anything.
 
 PostgreSQL only; SQLite's statements cost no round trip and go through its own driver.
+A statement's ``:name`` parameters are found by a plain pattern: none may appear inside
+a string literal or a comment of the SQL given here.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import select
 from psycopg import errors, pq
 
 _FATAL = pq.ExecStatus.FATAL_ERROR
+_OK = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
 
 
 class PreparedCall:
@@ -49,38 +52,44 @@ class PreparedCall:
         self.sql = re.sub(r"(?<![:\w]):(\w+)", number, sql).encode()
         self.params = tuple(order)
 
-    def first_row(self, driver, values: dict, prepared: set[bytes]) -> tuple | None:
+    def prepare(self, driver, prepared: set[bytes]) -> None:
+        """Prepare the statement on the psycopg connection ``driver`` unless ``prepared``
+        (the names already prepared there) has it."""
+        if self.name not in prepared:
+            _run(driver.pgconn, lambda: driver.pgconn.send_prepare(self.name, self.sql),
+                 driver.info.encoding)
+            prepared.add(self.name)
+
+    def first_row(self, driver, values: dict, prepared: set[bytes], types: tuple
+                  ) -> tuple | None:
         """Run the statement on the psycopg connection ``driver`` with ``values`` (by
-        name: str, int or None) and return its first row, each column as the bytes the
-        server sent (text format) or None; None when it returns no row. ``prepared``:
-        the names already prepared on this connection (updated here)."""
+        name: str, int or None) and return its first row, each column converted by
+        ``types`` (int or str, by position; NULL is None), or None when it returns no
+        row. ``prepared``: the names already prepared on this connection (updated)."""
         encoding = driver.info.encoding
         args = [None if v is None else str(v).encode(encoding)
                 for v in (values[p] for p in self.params)]
         pgconn = driver.pgconn
-        if self.name not in prepared:
-            _prepare(pgconn, self, encoding)
-            prepared.add(self.name)
+        self.prepare(driver, prepared)
         try:
             result = _run(pgconn, lambda: pgconn.send_query_prepared(self.name, args),
                           encoding)
         except errors.InvalidSqlStatementName:  # deallocated behind our back
-            _prepare(pgconn, self, encoding)
+            prepared.discard(self.name)
+            self.prepare(driver, prepared)
             result = _run(pgconn, lambda: pgconn.send_query_prepared(self.name, args),
                           encoding)
-        if result is None or result.ntuples == 0:
+        if result.ntuples == 0:
             return None
-        return tuple(result.get_value(0, c) for c in range(result.nfields))
-
-
-def _prepare(pgconn, call: PreparedCall, encoding: str) -> None:
-    _run(pgconn, lambda: pgconn.send_prepare(call.name, call.sql), encoding)
+        return tuple(None if v is None else int(v) if t is int else v.decode(encoding)
+                     for t, v in zip(types, (result.get_value(0, c)
+                                             for c in range(result.nfields)), strict=True))
 
 
 def _run(pgconn, send, encoding: str):
     """Send, flush, and read every result of one command (libpq's asynchronous
-    protocol, as the docs of PQflush and PQconsumeInput describe it); the last result
-    that is not an error, or the first error raised."""
+    protocol, as the docs of PQflush and PQconsumeInput describe it); its result, or
+    the first error raised (an unexpected status as psycopg's InterfaceError)."""
     send()
     while pgconn.flush():
         if _wait(pgconn.socket, select.POLLIN | select.POLLOUT) & select.POLLIN:
@@ -95,10 +104,15 @@ def _run(pgconn, send, encoding: str):
             break
         if r.status == _FATAL:
             error = error or errors.error_from_result(r, encoding=encoding)
-        else:
+        elif r.status in _OK:
             result = r
+        else:
+            error = error or errors.InterfaceError(
+                f"unexpected result {pq.ExecStatus(r.status).name}")
     if error is not None:
         raise error
+    if result is None:
+        raise errors.InterfaceError("no result")
     return result
 
 

@@ -249,11 +249,8 @@ class ServedScoreStore:
         own): its first row, or None. On PostgreSQL a prepared call through libpq whose
         text columns are converted here by ``types`` (int or str, by position)."""
         if self.postgres:
-            row = self._calls[statement].first_row(conn.dbapi_connection, params,
-                                                   self._own.prepared)
-            return None if row is None else tuple(
-                None if v is None else (int(v) if t is int else v.decode())
-                for t, v in zip(types, row, strict=True))
+            return self._calls[statement].first_row(conn.dbapi_connection, params,
+                                                    _prepared(conn), types)
         cur = conn.cursor()
         try:
             cur.execute(self._sql[statement], params)
@@ -281,6 +278,8 @@ class ServedScoreStore:
                   "expires_us": entry.expires_at_us}
         with self._connection() as (conn, tx):
             _raise_if_closed_by_server(conn.dbapi_connection)
+            # Prepared first, in a round trip of its own that commits nothing.
+            self._calls["append_one"].prepare(conn.dbapi_connection, _prepared(conn))
             tx.commit_sent = True  # the call is its own COMMIT
             row = self._first_row(conn, "append_one", params, (int, str, str))
         return (row[0], row[1], row[2]) if row else None
@@ -429,7 +428,7 @@ class ServedScoreStore:
         except Exception as exc:
             _close(conn, exc)
             raise Unavailable("the database connection could not be set up") from exc
-        own.conn, own.pid, own.late, own.prepared = conn, os.getpid(), late, set()
+        own.conn, own.pid, own.late = conn, os.getpid(), late
         self._register(conn)
         return conn
 
@@ -475,6 +474,12 @@ def _raise_if_closed_by_server(driver) -> None:
     yet, is still found by the call: 503.)"""
     for _ in range(2):
         driver.pgconn.consume_input()
+
+
+def _prepared(conn) -> set[bytes]:
+    """The names prepared on this connection (prepared_calls.py), kept with it: a new
+    connection starts with none."""
+    return conn.info.setdefault("credit.prepared_calls", set())
 
 
 def _rows(n: int) -> str:

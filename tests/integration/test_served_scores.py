@@ -303,22 +303,28 @@ def test_postgresql_a_call_deallocated_behind_its_back_is_prepared_again(ctx, tm
 
 def test_postgresql_an_error_of_a_prepared_call_is_psycopgs_own(ctx):
     """An error result is raised as the exception psycopg raises for it, so that the
-    store maps it as before; the connection stays usable."""
+    store maps it as before; the connection stays usable; text goes both ways in the
+    connection's own encoding, whatever it is."""
     postgresql_only(ctx)
     import psycopg
 
     from credit.persistence.prepared_calls import PreparedCall
     conn = ctx.uow.engine.raw_connection()
+    conn.detach()  # closed for good below: its encoding is changed
     try:
-        driver, prepared = conn.dbapi_connection, set()
+        driver, prepared, types = conn.dbapi_connection, set(), (int, str)
         driver.autocommit = True
         call = PreparedCall("credit_test_divide", "SELECT 10 / CAST(:x AS int), :y")
-        assert call.first_row(driver, {"x": 5, "y": "挂"}, prepared) == (b"2", "挂".encode())
+        assert call.first_row(driver, {"x": 5, "y": "挂"}, prepared, types) == (2, "挂")
         with pytest.raises(psycopg.errors.DivisionByZero):
-            call.first_row(driver, {"x": 0, "y": None}, prepared)
-        assert call.first_row(driver, {"x": 2, "y": None}, prepared) == (b"5", None)
+            call.first_row(driver, {"x": 0, "y": None}, prepared, types)
+        assert call.first_row(driver, {"x": 2, "y": None}, prepared, types) == (5, None)
         assert PreparedCall("credit_test_none", "SELECT 1 WHERE false").first_row(
-            driver, {}, prepared) is None
+            driver, {}, prepared, (int,)) is None
+        driver.execute("SET client_encoding TO 'GBK'")
+        assert driver.info.encoding == "gbk"
+        assert call.first_row(driver, {"x": 1, "y": "绍兴柯桥"}, prepared, types) == (
+            10, "绍兴柯桥")
     finally:
         conn.close()
 
