@@ -70,15 +70,16 @@ class PreparedCall:
         args = [None if v is None else str(v).encode(encoding)
                 for v in (values[p] for p in self.params)]
         pgconn = driver.pgconn
+
+        def send():
+            pgconn.send_query_prepared(self.name, args)
         self.prepare(driver, prepared)
         try:
-            result = _run(pgconn, lambda: pgconn.send_query_prepared(self.name, args),
-                          encoding)
+            result = _run(pgconn, send, encoding)
         except errors.InvalidSqlStatementName:  # deallocated behind our back
             prepared.discard(self.name)
             self.prepare(driver, prepared)
-            result = _run(pgconn, lambda: pgconn.send_query_prepared(self.name, args),
-                          encoding)
+            result = _run(pgconn, send, encoding)
         if result.ntuples == 0:
             return None
         return tuple(None if v is None else int(v) if t is int else v.decode(encoding)
