@@ -246,8 +246,9 @@ class ServedScoreStore:
 
     def _first_row(self, conn, statement: str, params: dict, types: tuple) -> tuple | None:
         """One statement outside any explicit transaction (or, for the one call, its
-        own): its first row, or None. On PostgreSQL a prepared call through libpq whose
-        text columns are converted here by ``types`` (int or str, by position)."""
+        own): its first row, or None. On PostgreSQL a prepared call through libpq, which
+        converts the columns by ``types`` (int or str, by position) in the connection's
+        encoding."""
         if self.postgres:
             return self._calls[statement].first_row(conn.dbapi_connection, params,
                                                     _prepared(conn), types)
