@@ -22,8 +22,9 @@ statements of its own) is prepared again and sent once more: the server refused 
 before executing anything.
 
 PostgreSQL only; SQLite's statements cost no round trip and go through its own driver.
-A statement's ``:name`` parameters are found by a plain pattern: none may appear inside
-a string literal or a comment of the SQL given here.
+A statement's ``:name`` parameters are found outside its quoted strings and identifiers
+and its comments (``_PIECES``), and a ``::`` cast is never one; a dollar-quoted string
+is not recognised, so none of the SQL given here may hold one.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ from psycopg import errors, pq
 
 _FATAL = pq.ExecStatus.FATAL_ERROR
 _OK = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
+# The pieces of SQL a parameter cannot be inside, kept as they are: a quoted string or
+# identifier (a doubled quote inside is the quote itself), a line comment, a block
+# comment; or, outside them, a parameter: a colon not after a colon or a word character
+# (``x::text`` is a cast, ``'HH24:MI'`` a string), then its name.
+_PIECES = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/"""
+                     r"|(?<![:\w]):(\w+)", re.DOTALL)
 
 
 class PreparedCall:
@@ -46,10 +53,12 @@ class PreparedCall:
         order: list[str] = []
 
         def number(m: re.Match) -> str:
+            if m.group(1) is None:  # a string, identifier or comment: as it is
+                return m.group(0)
             if m.group(1) not in order:
                 order.append(m.group(1))
             return f"${order.index(m.group(1)) + 1}"
-        self.sql = re.sub(r"(?<![:\w]):(\w+)", number, sql).encode()
+        self.sql = _PIECES.sub(number, sql).encode()
         self.params = tuple(order)
 
     def prepare(self, driver, prepared: set[bytes]) -> None:

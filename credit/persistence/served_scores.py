@@ -150,8 +150,11 @@ SELECT h.position, h.at_us, h.sha256,
 FROM h LEFT JOIN subjects s ON s.uscc = :uscc"""
 # A subject's rows up to a position, for a score the memo does not hold.
 _HISTORY_AT = "SELECT {history}"
-# The at-head read's columns by type, for the text PostgreSQL sends (prepared_calls.py).
-_AT_HEAD_TYPES = (int, int, str, int, str, int, str, str)
+# The columns of the statements sent by name, by type (int or str, by position): how
+# the text PostgreSQL sends is converted (prepared_calls.py).
+_COLUMN_TYPES = {"at_head": (int, int, str, int, str, int, str, str),
+                 "history_at": (str, str),
+                 "append_one": (int, str, str)}
 
 
 @dataclass(frozen=True)
@@ -206,12 +209,14 @@ class ServedScoreStore:
         sql = {"at_head": _AT_HEAD.format(
                    history=digest_sql(engine.dialect.name, ":uscc", "h.position")),
                "history_at": _HISTORY_AT.format(
-                   history=history_sql(engine.dialect.name, ":uscc", ":pos")),
-               "append_one": _PG_APPEND_ONE}
-        #: The statements as SQLite's driver runs them; on PostgreSQL prepared once per
-        #: connection and run through libpq (prepared_calls.py).
+                   history=history_sql(engine.dialect.name, ":uscc", ":pos"))}
+        #: The statements as SQLite's driver runs them.
         self._sql = sql
-        self._calls = {k: PreparedCall(f"credit_served_{k}", v) for k, v in sql.items()}
+        #: PostgreSQL: the same and the one-call append, each prepared once per
+        #: connection and run through libpq (prepared_calls.py).
+        self._calls = {k: PreparedCall(f"credit_served_{k}", v)
+                       for k, v in (sql | {"append_one": _PG_APPEND_ONE}).items()
+                       } if self.postgres else {}
         self._head_and_revoked = _HEAD_AND_REVOKED.format(agg=_ID_LIST[engine.dialect.name])
         self._inserts: dict[int, str] = {}
         #: PostgreSQL: a single entry is one call (module docstring); the tests turn it
@@ -229,8 +234,7 @@ class ServedScoreStore:
         knowledge), in one statement outside any explicit transaction; None when the
         chain is empty."""
         with self._connection() as (conn, _tx):
-            row = self._first_row(conn, "at_head", {"token": token_id, "uscc": uscc},
-                                  _AT_HEAD_TYPES)
+            row = self._first_row(conn, "at_head", {"token": token_id, "uscc": uscc})
         if row is None:
             return None
         opening = Opening(Head(row[0], row[1], row[2]), row[3] is not None, row[4], row[5])
@@ -240,18 +244,17 @@ class ServedScoreStore:
         """The subject's records and events up to ``position`` (a committed head), in
         one statement outside any explicit transaction."""
         with self._connection() as (conn, _tx):
-            row = self._first_row(conn, "history_at", {"uscc": uscc, "pos": position},
-                                  (str, str))
+            row = self._first_row(conn, "history_at", {"uscc": uscc, "pos": position})
         return HistoryTexts.read(row[0], row[1])
 
-    def _first_row(self, conn, statement: str, params: dict, types: tuple) -> tuple | None:
+    def _first_row(self, conn, statement: str, params: dict) -> tuple | None:
         """One statement outside any explicit transaction (or, for the one call, its
         own): its first row, or None. On PostgreSQL a prepared call through libpq, which
-        converts the columns by ``types`` (int or str, by position) in the connection's
-        encoding."""
+        converts the columns by their ``_COLUMN_TYPES`` in the connection's encoding."""
         if self.postgres:
             return self._calls[statement].first_row(conn.dbapi_connection, params,
-                                                    _prepared(conn), types)
+                                                    _prepared(conn),
+                                                    _COLUMN_TYPES[statement])
         cur = conn.cursor()
         try:
             cur.execute(self._sql[statement], params)
@@ -282,7 +285,7 @@ class ServedScoreStore:
             # Prepared first, in a round trip of its own that commits nothing.
             self._calls["append_one"].prepare(conn.dbapi_connection, _prepared(conn))
             tx.commit_sent = True  # the call is its own COMMIT
-            row = self._first_row(conn, "append_one", params, (int, str, str))
+            row = self._first_row(conn, "append_one", params)
         return (row[0], row[1], row[2]) if row else None
 
     def _append_locked(self, entries: list[PendingEntry]
