@@ -23,8 +23,10 @@ before executing anything.
 
 PostgreSQL only; SQLite's statements cost no round trip and go through its own driver.
 A statement's ``:name`` parameters are found outside its quoted strings and identifiers
-and its comments (``_PIECES``), and a ``::`` cast is never one; a dollar-quoted string
-is not recognised, so none of the SQL given here may hold one.
+and its comments (``_PIECES``), and a ``::`` cast is never one. A string is read as
+standard SQL writes it (a doubled quote inside, no backslash escapes); neither an
+``E'…'`` string with a backslash-escaped quote nor a dollar-quoted string is recognised,
+so none of the SQL given here may hold one.
 """
 
 from __future__ import annotations
