@@ -25,8 +25,8 @@ PostgreSQL only; SQLite's statements cost no round trip and go through its own d
 A statement's ``:name`` parameters are found outside its quoted strings and identifiers
 and its comments (``_PIECES``), and a ``::`` cast is never one. A string is read as
 standard SQL writes it (a doubled quote inside, no backslash escapes); neither an
-``E'…'`` string with a backslash-escaped quote nor a dollar-quoted string is recognised,
-so none of the SQL given here may hold one.
+``E'…'`` string with a backslash-escaped quote, nor a dollar-quoted string, nor a block
+comment nested in another is recognised, so none of the SQL given here may hold one.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ _OK = (pq.ExecStatus.TUPLES_OK, pq.ExecStatus.COMMAND_OK)
 # The pieces of SQL a parameter cannot be inside, kept as they are: a quoted string or
 # identifier (a doubled quote inside is the quote itself), a line comment, a block
 # comment; or, outside them, a parameter: a colon not after a colon or a word character
-# (``x::text`` is a cast, ``'HH24:MI'`` a string), then its name.
+# (``x::text`` is a cast, ``'HH24: MI'`` a string), then its name.
 _PIECES = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/"""
                      r"|(?<![:\w]):(\w+)", re.DOTALL)
 

@@ -210,7 +210,7 @@ class ServedScoreStore:
                    history=digest_sql(engine.dialect.name, ":uscc", "h.position")),
                "history_at": _HISTORY_AT.format(
                    history=history_sql(engine.dialect.name, ":uscc", ":pos"))}
-        #: The statements as SQLite's driver runs them.
+        #: SQLite: the statements its driver runs; PostgreSQL: what ``_calls`` prepares.
         self._sql = sql
         #: PostgreSQL: the same and the one-call append, each prepared once per
         #: connection and run through libpq (prepared_calls.py).

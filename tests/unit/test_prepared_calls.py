@@ -12,7 +12,7 @@ def test_named_parameters_are_numbered_in_order_of_first_appearance():
 
 
 def test_a_colon_inside_a_string_an_identifier_or_a_comment_is_no_parameter():
-    sql = ("SELECT ':a', 'it''s :b', \"col:c\", :d -- a :e comment\n"
+    sql = ("SELECT ':a', 'it''s :b', \"col :c\", :d -- a :e comment\n"
            "/* :f\n and :g */ FROM t WHERE x = :h AND y = ''")
     call = PreparedCall("credit_x", sql)
     assert call.params == ("d", "h")
