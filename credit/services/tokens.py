@@ -14,7 +14,7 @@ from credit.domain.dates import format_instant, from_micros, to_micros
 from credit.domain.model import SECTORS
 from credit.domain.storable_text import unstorable
 from credit.domain.token_expiry import expired_at
-from credit.errors import InvalidInput, Unauthenticated
+from credit.errors import Forbidden, InvalidInput, Unauthenticated
 from credit.persistence.tables import TokenRow
 from credit.uscc import InvalidUSCC, normalise_uscc
 
@@ -74,6 +74,22 @@ def _checked(role: str, name: str, sectors, uscc: str | None):
 #: its confirmed warnings (WARNINGS.md §6) and approved evaluations (PERFORMANCE.md §4)
 #: create, so it may be no longer.
 REGULATOR_NAME_MAX = 100
+
+
+def issuer(actor: Actor) -> str:
+    """The ``issued_by`` of a record a regulator's action creates (a confirmed warning's,
+    WARNINGS.md §6; an approved performance evaluation's, PERFORMANCE.md §4): the name
+    of its token. A regulator token named longer than API.md §3 lets an ``issued_by`` be
+    (:data:`REGULATOR_NAME_MAX`), created before ``token create`` refused such names,
+    keeps every other right but cannot create records: 403, so that no record is ever
+    written with an ``issued_by`` the API would refuse."""
+    if len(actor.name) > REGULATOR_NAME_MAX:
+        raise Forbidden(
+            f"This token's name has {len(actor.name)} characters, and it would be the "
+            f"issued_by (1–{REGULATOR_NAME_MAX} characters, API.md §3) of the records "
+            "this action creates: ask an administrator for a regulator token with a "
+            "shorter name.")
+    return actor.name
 
 
 def _check_regulator_name(name: str) -> None:

@@ -26,6 +26,7 @@ from .tender_inputs import opened_on, validate_disposal
 from .tender_resources import WARNING_STATUSES, bid_parties, warning_resource, warning_status
 from .tender_rows import disposal_row, rows_digest
 from .tenders import check_sector, one, require_role, visible_sectors
+from .tokens import issuer
 
 WARNING_READERS = ("auditor", "admin", "regulator", "evaluator")
 
@@ -181,12 +182,13 @@ def _planned_records(actor: Actor, tender, warning, data: dict, parties) -> list
     tender does not have plans nothing here, and 11a refuses it afterwards."""
     if data["action"] != "confirm" or data.get("covered_by") is not None:
         return []
+    issued_by = issuer(actor)
     out = []
     for n in sorted(n for n in data["bids"] if n in parties):
         for uscc, name in party_names(parties[n]):
             out.append({"uscc": uscc, "subject_name": name, "sector": tender.sector,
                         "code": data["code"], "decided_on": data["decided_on"],
-                        "document_no": data["document_no"], "issued_by": actor.name,
+                        "document_no": data["document_no"], "issued_by": issued_by,
                         "project_code": tender.code, "valid_until": None,
                         "source_warning": warning.id,
                         "bid": n})

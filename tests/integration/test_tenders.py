@@ -524,3 +524,40 @@ def test_snapshot_reads_only_relevant_tenders(tctx):
     assert by_code["S-4"].award.project_managers == {tender.bids[0].personnel[0].id_hash}
     assert [p.code for p in earlier.tenders] == ["S-1"]
     assert snap.knowledge_position == position
+
+
+# A regulator token named longer than an issued_by may be (API.md §3: 1–100 characters),
+# created before `token create` refused such names (tokens.REGULATOR_NAME_MAX).
+LONG_NAMED = Actor("柯桥区交通运输局" + "局" * 93, "regulator", token_id=27,
+                   sectors=frozenset({"transport"}))
+
+
+def test_a_regulator_named_past_the_issued_by_limit_confirms_no_warning(tctx):
+    """Its confirmation is 403 and writes nothing; a referral, which creates no record,
+    still goes through."""
+    assert len(LONG_NAMED.name) == 101
+    t = register(tctx, tender_body())
+    before = all_entries(tctx)
+    with expect(Forbidden, "forbidden") as info:
+        warnings.dispose(tctx, LONG_NAMED, t["warnings"][0], confirm_body([1, 2]))
+    assert "101" in str(info.value) and "issued_by" in str(info.value)
+    assert all_entries(tctx) == before
+    w = dispose(tctx, t["warnings"][0], {"action": "refer", "reason": "移送公安机关侦查"},
+                actor=LONG_NAMED)
+    assert w["status"] == "referred"
+
+
+def test_a_regulator_named_past_the_issued_by_limit_approves_no_record(tctx):
+    """The approval of a final evaluation that creates a record (PERFORMANCE.md §4.1) is
+    403 and writes nothing; the same approval by a regulator named within the limit
+    creates it."""
+    _awarded_contract(tctx)
+    evaluation_id = _final(tctx, "A-1", "2026-04-15")
+    body = {"action": "approve", "reason": "经现场核查", "reviewed_on": "2026-04-20"}
+    before = all_entries(tctx)
+    with expect(Forbidden, "forbidden"):
+        performance.review_evaluation(tctx, LONG_NAMED, evaluation_id, body)
+    assert all_entries(tctx) == before
+    r = json.loads(performance.review_evaluation(tctx, TRANSPORT, evaluation_id, body).body)
+    [record_id] = r["review"]["records"]
+    assert get_record(tctx, AUDITOR, record_id)["issued_by"] == TRANSPORT.name
