@@ -69,6 +69,9 @@ def _uscc_rule(text: str) -> str:
 
 _TRANSLATIONS: list[tuple[re.Pattern, object]] = [(re.compile(p), t) for p, t in [
     (r"^Missing data for required field\.$", "此项必填。"),
+    # tokens.check_issuer: a regulator token named before token create refused long names
+    (r"^This token's name has (\d+) characters", r"本账号名称有 \1 个字符，超过记录“发布机关”"
+     r"的上限（100 个字符），不能生成记录；请管理员另建名称较短的监管账号令牌。"),
     (r"^Unknown field\.$", "表单含有未知字段。"),
     (r"^Field may not be null\.$", "此项必填。"),
     (r"^Not a valid string\.$", "应为文字。"),
@@ -228,6 +231,8 @@ def form_errors(exc: CreditError, rename: dict[str, str] | None = None,
             text = template.format(**exc.extra)
         except (KeyError, IndexError):
             text = template
+        # A refusal of one action to a token that keeps its other rights says why.
+        text = (zh_or_none(exc.message) if exc.error == "forbidden" else None) or text
         if field and field not in fields:
             fields[field] = [text]
         elif not field:

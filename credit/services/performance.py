@@ -41,7 +41,7 @@ from .resources import present
 from .tender_resources import bid_parties
 from .tender_rows import rows_digest, warning_rows
 from .tenders import check_sector, one, require_role, tender_row, visible_sectors
-from .tokens import issuer
+from .tokens import check_issuer
 from .warnings import party_names
 
 PERFORMANCE_READERS = ("tenderee", "regulator", "evaluator", "auditor", "admin")
@@ -313,13 +313,14 @@ def plan_review(ctx: ServiceContext, uow, actor: Actor, evaluation_id: int, raw
             raise RuleViolation(f"The active scoring model does not know "
                                 f"{effects.record_code}: the approval cannot create its "
                                 "records.", error="not_in_model")
-        issued_by = issuer(actor)
         records = [{"uscc": uscc, "subject_name": name, "sector": tender.sector,
                     "code": effects.record_code, "decided_on": data["reviewed_on"],
                     "document_no": d.document_no(tender.code, e.id),
-                    "issued_by": issued_by, "project_code": tender.code,
+                    "issued_by": actor.name, "project_code": tender.code,
                     "valid_until": None, "source_performance": e.id}
                    for uscc, name in parties]
+    if records:  # last: it refuses only what every check above lets through
+        check_issuer(actor)
     return ReviewPlan(e, tender, data, effects, records, n)
 
 

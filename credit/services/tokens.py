@@ -76,20 +76,20 @@ def _checked(role: str, name: str, sectors, uscc: str | None):
 REGULATOR_NAME_MAX = 100
 
 
-def issuer(actor: Actor) -> str:
-    """The ``issued_by`` of a record a regulator's action creates (a confirmed warning's,
-    WARNINGS.md §6; an approved performance evaluation's, PERFORMANCE.md §4): the name
-    of its token. A regulator token named longer than API.md §3 lets an ``issued_by`` be
-    (:data:`REGULATOR_NAME_MAX`), created before ``token create`` refused such names,
-    keeps every other right but cannot create records: 403, so that no record is ever
-    written with an ``issued_by`` the API would refuse."""
+def check_issuer(actor: Actor) -> None:
+    """Whether the token's name may be the ``issued_by`` of the records its action
+    creates (a confirmed warning's, WARNINGS.md §6; an approved performance
+    evaluation's, PERFORMANCE.md §4). A regulator token named longer than API.md §3 lets
+    an ``issued_by`` be (:data:`REGULATOR_NAME_MAX`), created before ``token create``
+    refused such names, keeps every other right but cannot create records: 403, so that
+    no record is ever written with an ``issued_by`` the API would refuse. Checked last,
+    after every check of the action, so that it refuses only what would succeed."""
     if len(actor.name) > REGULATOR_NAME_MAX:
         raise Forbidden(
             f"This token's name has {len(actor.name)} characters, and it would be the "
             f"issued_by (1–{REGULATOR_NAME_MAX} characters, API.md §3) of the records "
             "this action creates: ask an administrator for a regulator token with a "
             "shorter name.")
-    return actor.name
 
 
 def _check_regulator_name(name: str) -> None:

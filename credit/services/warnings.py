@@ -26,7 +26,7 @@ from .tender_inputs import opened_on, validate_disposal
 from .tender_resources import WARNING_STATUSES, bid_parties, warning_resource, warning_status
 from .tender_rows import disposal_row, rows_digest
 from .tenders import check_sector, one, require_role, visible_sectors
-from .tokens import issuer
+from .tokens import check_issuer
 
 WARNING_READERS = ("auditor", "admin", "regulator", "evaluator")
 
@@ -182,13 +182,12 @@ def _planned_records(actor: Actor, tender, warning, data: dict, parties) -> list
     tender does not have plans nothing here, and 11a refuses it afterwards."""
     if data["action"] != "confirm" or data.get("covered_by") is not None:
         return []
-    issued_by = issuer(actor)
     out = []
     for n in sorted(n for n in data["bids"] if n in parties):
         for uscc, name in party_names(parties[n]):
             out.append({"uscc": uscc, "subject_name": name, "sector": tender.sector,
                         "code": data["code"], "decided_on": data["decided_on"],
-                        "document_no": data["document_no"], "issued_by": issued_by,
+                        "document_no": data["document_no"], "issued_by": actor.name,
                         "project_code": tender.code, "valid_until": None,
                         "source_warning": warning.id,
                         "bid": n})
@@ -209,8 +208,9 @@ def _no_duplicate(uow, records: list[dict]) -> None:
 def plan_disposal(ctx: ServiceContext, uow, actor: Actor, warning_id: int, raw) -> Plan:
     """Every check of a disposal in the order of API.md §1 — role, 8, 9, 10, 11 (409:
     the warning's state, then ``duplicate_record`` over the records it would create, as
-    WARNINGS.md §6 orders them), 11a (400: against the warning and its tender) — and
-    the records it creates; writes nothing."""
+    WARNINGS.md §6 orders them), 11a (400: against the warning and its tender), then
+    whether the token's name may be their ``issued_by`` (tokens.check_issuer) — and the
+    records it creates; writes nothing."""
     if actor.role != "regulator":
         raise Forbidden("Only the regulator of the tender's sector disposes of a warning.")
     data = validate_disposal(raw, ctx.today())
@@ -222,6 +222,8 @@ def plan_disposal(ctx: ServiceContext, uow, actor: Actor, warning_id: int, raw) 
     records = _planned_records(actor, tender, warning, data, parties)
     _no_duplicate(uow, records)
     _against_warning(ctx, uow, (warning, tender, parties), data)
+    if records:  # last: it refuses only what every check above lets through
+        check_issuer(actor)
     return Plan(warning, tender, data, records)
 
 

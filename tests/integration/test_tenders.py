@@ -533,10 +533,13 @@ LONG_NAMED = Actor("柯桥区交通运输局" + "局" * 93, "regulator", token_i
 
 
 def test_a_regulator_named_past_the_issued_by_limit_confirms_no_warning(tctx):
-    """Its confirmation is 403 and writes nothing; a referral, which creates no record,
-    still goes through."""
+    """Its confirmation is 403 and writes nothing, after every other check of the
+    disposal (a bid outside the warning is still 400); a referral, which creates no
+    record, still goes through."""
     assert len(LONG_NAMED.name) == 101
     t = register(tctx, tender_body())
+    with expect(InvalidInput, "bid_not_in_warning"):
+        warnings.dispose(tctx, LONG_NAMED, t["warnings"][0], confirm_body([1, 3]))
     before = all_entries(tctx)
     with expect(Forbidden, "forbidden") as info:
         warnings.dispose(tctx, LONG_NAMED, t["warnings"][0], confirm_body([1, 2]))

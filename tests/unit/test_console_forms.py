@@ -12,7 +12,9 @@ import pytest
 
 from api.console.forms import RECORD_FIELDS, body_from, form_errors, zh
 from credit.errors import Conflict, Forbidden, InvalidInput, RuleViolation
+from credit.services.context import Actor
 from credit.services.inputs import FieldErrors, RecordInput, RepairInput, load
+from credit.services.tokens import check_issuer
 from credit.uscc import InvalidUSCC, normalise_uscc
 
 LATIN = re.compile(r"[A-Za-z]{4,}")  # an English word left in a translated message
@@ -88,6 +90,13 @@ def test_the_repair_date_rule_is_translated():
     assert fields["repaired_on"] == ["修复日期 2026-06-02 晚于今天（北京时间 2026-06-01）。"]
 
 
+def _issuer_refusal() -> Forbidden:
+    """What a regulator token named past the issued_by limit meets (tokens.check_issuer)."""
+    with pytest.raises(Forbidden) as info:
+        check_issuer(Actor("局" * 101, "regulator"))
+    return info.value
+
+
 @pytest.mark.parametrize("exc,field,needle", [
     (Conflict("dup", error="duplicate_record", record_id=7), "document_no", "#7"),
     (Forbidden("no", error="sector_forbidden"), "sector", "无权"),
@@ -96,6 +105,9 @@ def test_the_repair_date_rule_is_translated():
     (RuleViolation("late", error="repair_after_expiry", latest_repair_on="2027-01-09"),
      "repaired_on", "2027-01-09"),
     (Conflict("r", error="already_revoked"), None, "已被撤销"),
+    (Forbidden("Only the regulator of the tender's sector disposes of a warning."), None,
+     "当前账号无权执行此操作"),
+    (_issuer_refusal(), None, "本账号名称有 101 个字符"),
 ])
 def test_refusals_land_on_their_field(exc, field, needle):
     fields, general = form_errors(exc)
