@@ -61,7 +61,9 @@ def show(evaluation_id):
 @blp.alt_response(400, schema=ErrorBody)
 @requires("regulator")
 def review(evaluation_id):
-    """Approve (records, the PM-ABSENT warning) or return a submitted evaluation."""
+    """Approve (records, the PM-ABSENT warning) or return a submitted evaluation (403,
+    after every other check, for a token whose name, over 100 characters, cannot be the
+    records' issued_by)."""
     body = read_json()
     return verbatim(performance.review_evaluation(
         ctx(), g.actor, parse_id(evaluation_id, "evaluation"), body,

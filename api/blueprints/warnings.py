@@ -41,7 +41,8 @@ def show(warning_id):
 @requires("regulator")
 def dispose(warning_id):
     """Confirm (查实), dismiss (排除) or refer (移送) a warning; a confirmation creates
-    the parties' records in the same transaction."""
+    the parties' records in the same transaction (403, after every other check, for a
+    token whose name, over 100 characters, cannot be their issued_by)."""
     body = read_json()
     return verbatim(warnings.dispose(ctx(), g.actor, parse_id(warning_id, "warning"), body,
                                      idempotency(g.actor.token_id, body)))

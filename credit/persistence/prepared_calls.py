@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 import select
+from typing import Callable
 
 from psycopg import errors, pq
 
@@ -46,6 +47,14 @@ _PIECES = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/"""
                      r"|(?<![:\w]):(\w+)", re.DOTALL)
 
 
+def replace_parameters(sql: str, write: Callable[[str], str]) -> str:
+    """``sql`` with each ``:name`` parameter outside its strings, quoted identifiers and
+    comments (``_PIECES``) replaced by ``write(name)``: ``$1`` for a prepared call,
+    ``%(name)s`` for psycopg's ``execute`` (served_scores.py)."""
+    return _PIECES.sub(lambda m: m.group(0) if m.group(1) is None else write(m.group(1)),
+                       sql)
+
+
 class PreparedCall:
     """One statement: its name on the server, its SQL with ``:name`` parameters numbered
     ``$1``, ``$2``… in the order they first appear, and that order."""
@@ -54,13 +63,11 @@ class PreparedCall:
         self.name = name.encode()
         order: list[str] = []
 
-        def number(m: re.Match) -> str:
-            if m.group(1) is None:  # a string, identifier or comment: as it is
-                return m.group(0)
-            if m.group(1) not in order:
-                order.append(m.group(1))
-            return f"${order.index(m.group(1)) + 1}"
-        self.sql = _PIECES.sub(number, sql).encode()
+        def number(name: str) -> str:
+            if name not in order:
+                order.append(name)
+            return f"${order.index(name) + 1}"
+        self.sql = replace_parameters(sql, number).encode()
         self.params = tuple(order)
 
     def prepare(self, driver, prepared: set[bytes]) -> None:

@@ -101,7 +101,6 @@ ever shown).
 from __future__ import annotations
 
 import os
-import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -119,7 +118,7 @@ from .audit_log import APPEND_LOCK, GENESIS, Head, entry_pieces, entry_row, next
 from .database import sqlite_file
 from .failures import failure, unreadable
 from .history_rows import HistoryDigest, HistoryTexts, digest_sql, history_sql
-from .prepared_calls import PreparedCall
+from .prepared_calls import PreparedCall, replace_parameters
 from .wal_sync import LATE_SYNCHRONOUS, WalSync
 
 _HEAD = "SELECT position, at_us, sha256 FROM audit_entries ORDER BY position DESC LIMIT 1"
@@ -343,7 +342,7 @@ class ServedScoreStore:
 
     def _placeholders(self, sql: str) -> str:
         """``:name`` (sqlite3) or ``%(name)s`` (psycopg)."""
-        return re.sub(r":(\w+)", r"%(\1)s", sql) if self.postgres else sql
+        return replace_parameters(sql, "%({})s".format) if self.postgres else sql
 
     @staticmethod
     def _commit(conn, tx: "_Transaction") -> None:

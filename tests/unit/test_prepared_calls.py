@@ -1,7 +1,7 @@
 """A prepared call's SQL (persistence/prepared_calls.py): named parameters numbered in the
 order they first appear, each once, whatever repeats them; casts and times left alone."""
 
-from credit.persistence.prepared_calls import PreparedCall
+from credit.persistence.prepared_calls import PreparedCall, replace_parameters
 
 
 def test_named_parameters_are_numbered_in_order_of_first_appearance():
@@ -25,3 +25,10 @@ def test_the_served_scores_statements_keep_their_separator_and_casts():
     assert call.sql == (b"SELECT string_agg(t.sha256, ',' ORDER BY t.id), "
                         b"CAST($1 AS text)::text FROM t WHERE u = $2")
     assert call.params == ("n", "u")
+
+
+def test_the_same_parameters_written_for_psycopgs_execute():
+    """The served scores' group INSERT on PostgreSQL (served_scores.py ``_placeholders``)
+    names its parameters by the same rule: a cast or a string is left alone."""
+    assert replace_parameters("SELECT :a::text, ':b', :c -- :d", "%({})s".format) == \
+        "SELECT %(a)s::text, ':b', %(c)s -- :d"
