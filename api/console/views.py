@@ -39,7 +39,7 @@ from api.console.labels import KINDS
 from api.http import logs_a_trace, parse_id, path_uscc
 from credit.domain.dates import format_instant
 from credit.errors import CreditError, InvalidInput, NotFound, Unauthenticated
-from credit.services import applications, audit, console, records, scoring, subjects
+from credit.services import applications, audit, console, records, scoring, subjects, tokens
 from credit.services.idempotency import IdempotentRequest
 from credit.uscc import InvalidUSCC, normalise_uscc
 
@@ -171,7 +171,7 @@ def record_new():
     a last look; only ``step=confirm`` creates it (once, by the form's key)."""
     if request.method == "GET":
         values = {k: v for k, v in request.args.items() if k in ("uscc", "subject_name")}
-        return _record_form({"issued_by": g.actor.name, **values})
+        return _record_form({"issued_by": tokens.default_issuer(g.actor), **values})
     body = body_from(request.form, RECORD_FIELDS)
     key = posted_form_key(request.form)
     step = request.form.get("step") or "review"

@@ -92,6 +92,15 @@ def check_issuer(actor: Actor) -> None:
             "shorter name.")
 
 
+def default_issuer(actor: Actor) -> str:
+    """What a new record's ``issued_by`` is filled in with on the console's form: the
+    regulator's own name, or nothing when that name is longer than an ``issued_by`` may
+    be (a token created before ``token create`` refused such names), so that the form
+    never offers a value its own save would refuse (400 on the field); the clerk types
+    the deciding authority's name instead."""
+    return actor.name if len(actor.name) <= REGULATOR_NAME_MAX else ""
+
+
 def _check_regulator_name(name: str) -> None:
     if len(name) > REGULATOR_NAME_MAX:
         raise InvalidInput(

@@ -420,6 +420,28 @@ def test_a_regulator_is_offered_only_its_own_sectors(ctx, app, tokens):
     assert "revoke-link" in page and "repair-link" in page
 
 
+ISSUED_BY = re.compile(r'<input id="issued_by" name="issued_by" type="text" value="([^"]*)"')
+
+
+def test_the_new_record_form_offers_only_an_issued_by_it_can_save(ctx, app, tokens,
+                                                                    monkeypatch):
+    """The form fills in the regulator's own name as the deciding authority, except for a
+    token named longer than an ``issued_by`` may be (created before ``token create``
+    refused such names): its form starts empty instead of with a value its save would
+    refuse on that field."""
+    page = text(signed_in(app, tokens["housing"]).get("/records/new"))
+    assert ISSUED_BY.findall(page) == ["柯桥区住房和城乡建设局"]
+    monkeypatch.setattr("credit.services.tokens._check_regulator_name", lambda name: None)
+    long_name = "柯桥区住房和城乡建设局" + "局" * 90
+    _, secret = create_token(ctx, "test", role="regulator", name=long_name,
+                             sectors=["housing"])
+    b = signed_in(app, secret)
+    assert ISSUED_BY.findall(text(b.get("/records/new"))) == [""]
+    # What it types is what it saves: the record names the authority, not the token.
+    resp = b.post("/records/new", {**record_form(), "step": "review"})
+    assert resp.status_code == 200 and "柯桥区住房和城乡建设局" in text(resp)
+
+
 # ------------------------------------------------------------------ forms
 
 def test_a_bad_form_shows_each_error_inline_and_writes_nothing(ctx, app, tokens):
