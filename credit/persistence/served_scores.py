@@ -291,6 +291,7 @@ class ServedScoreStore:
                        ) -> list[tuple[int, str, str] | None]:
         """The append lock, the head and the batch's revoked tokens, one INSERT of the
         others, one COMMIT (and on a SQLite file the late WAL sync)."""
+        self.wal.refuse_if_failed()  # before anything is written (wal_sync.py)
         tokens = sorted({int(e.token_id) for e in entries if e.token_id})
         # The queue outside the connection's block: a failed transaction is rolled back
         # before the next writer may go.

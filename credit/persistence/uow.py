@@ -103,6 +103,7 @@ class SqlUnitOfWork:
         """The append queue (SQLite), then the database's append lock and the head. On
         failure nothing stays held: the session is closed and the queue released."""
         try:
+            self._wal.refuse_if_failed()  # before anything is written (wal_sync.py)
             self._held.enter_context(self._queue.held())
             self.audit.lock()
         except BaseException as exc:

@@ -115,9 +115,7 @@ class WalSync:
         a sync that fails fails closed (module docstring)."""
         if self.path is None:
             return
-        if self._broken or os.path.exists(self._failed_marker):
-            raise Unavailable("an earlier write to disk failed: nothing is acknowledged "
-                              "until an operator has checked the database")
+        self.refuse_if_failed()
         try:
             fd, new = self._descriptor()
         except FileNotFoundError as exc:
@@ -136,6 +134,15 @@ class WalSync:
             self._fail(exc)
         finally:
             os.close(fd)
+
+    def refuse_if_failed(self) -> None:
+        """503 once a sync has failed, in this process or in any that left the marker
+        (module docstring). Every writer asks before it takes the append lock, not
+        only as it syncs: otherwise each write would commit, then be refused, and a
+        client that retries would add another entry each time that nobody was told of."""
+        if self.path is not None and (self._broken or os.path.exists(self._failed_marker)):
+            raise Unavailable("an earlier write to disk failed: nothing is acknowledged "
+                              "until an operator has checked the database")
 
     def _descriptor(self) -> tuple[int, bool]:
         """A duplicate (``close()`` may run meanwhile: dispose) of the WAL file this

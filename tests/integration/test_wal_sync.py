@@ -197,6 +197,34 @@ def test_a_failed_sync_fails_closed_until_the_marker_is_removed(ctx, wal, monkey
     other.sync()  # a restarted process goes on
 
 
+def test_after_a_failed_sync_no_write_commits_before_it_is_refused(ctx, wal):
+    """Every 503 of the failed state writes nothing: a served score's append and a unit
+    of work refuse before they take the lock, not after their COMMIT (a client retrying
+    its 503 would otherwise add an entry, and a record, each time)."""
+    create(ctx)
+    score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+
+    def stored() -> tuple:  # read past the service, which answers nothing now
+        con = sqlite3.connect(wal.database)
+        try:
+            return con.execute("SELECT (SELECT max(position) FROM audit_entries), "
+                               "(SELECT count(*) FROM records)").fetchone()
+        finally:
+            con.close()
+
+    marker = wal.database + wal_sync.FAILED_SUFFIX
+    open(marker, "w").close()
+    before = stored()
+    for _ in range(3):
+        with pytest.raises(Unavailable):
+            score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+        with pytest.raises(Unavailable):
+            create(ctx, 2)
+    assert stored() == before
+    os.unlink(marker)  # checked by the operator: this process never saw a failure
+    assert create(ctx, 2)["id"] and stored()[1] == before[1] + 1
+
+
 def test_a_failing_sync_does_not_hide_the_error_already_raised(ctx, wal, monkeypatch):
     create(ctx)
 
