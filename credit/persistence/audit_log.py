@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from credit import canonical_text
 from credit.domain import canonical
 from credit.domain.dates import ONE_MICROSECOND, format_instant, from_micros, to_micros
+from credit.domain.token_expiry import expired_at
 from credit.errors import IntegrityFailure
 
 from .tables import AuditEntryRow
@@ -132,6 +133,8 @@ class AuditLog:
         self._head: Head | None = None
         self._prev_sha = GENESIS
         self._batch: list[dict] | None = None
+        #: (µs, refuse): every append's ``at`` must be earlier (:meth:`stamp_before`).
+        self._deadline: tuple[int, Callable[[], None]] | None = None
 
     def lock(self) -> None:
         """Take the append lock (see module docstring) and read the chain's head."""
@@ -166,6 +169,14 @@ class AuditLog:
             raise RuntimeError("append without the append lock")
         return self._head
 
+    def stamp_before(self, deadline_us: int, refuse: Callable[[], None]) -> None:
+        """From now on in this transaction, an append whose ``at`` would not be earlier
+        than ``deadline_us`` calls ``refuse()``, which raises, so the unit of work rolls
+        back whole: the expiry of the token the use case acts for, so that none of the
+        entries it causes is stamped at or after it, however long the use case runs (an
+        evaluation stamps one entry per bidder)."""
+        self._deadline = (deadline_us, refuse)
+
     def append(self, kind: str, actor: str, payload: dict, *, uscc: str | None = None,
                at: datetime | None = None) -> dict:
         """Append one entry; returns it exactly as it will be served."""
@@ -181,8 +192,10 @@ class AuditLog:
         trace is serialised before the lock is taken); returns its position, ``at``
         and ``sha256``."""
         head = self._require_lock()
-        row, at_text = entry_row(head, kind, actor, payload_text, uscc,
-                                 at or self.next_at())
+        at = at or self.next_at()
+        if self._deadline is not None and expired_at(self._deadline[0], to_micros(at)):
+            self._deadline[1]()
+        row, at_text = entry_row(head, kind, actor, payload_text, uscc, at)
         if self._batch is not None:
             self._batch.append(row)
         else:

@@ -269,9 +269,13 @@ def confirm_alive_at(actor: Actor, at: datetime) -> None:
 @contextmanager
 def write_as(ctx: ServiceContext, actor: Actor) -> Iterator:
     """The write unit of work of a use case acting for ``actor``: the append lock, then
-    the actor's token confirmed under it (:func:`confirm_under_lock`)."""
+    the actor's token confirmed under it (:func:`confirm_under_lock`), and every entry
+    the use case appends refused (401, nothing written) if the token will have expired
+    by its ``at``."""
     with ctx.uow(write=True) as uow:
         confirm_under_lock(uow, actor)
+        if actor.token_id and actor.expires_at_us is not None:
+            uow.audit.stamp_before(actor.expires_at_us, lambda: refuse_ended(actor))
         yield uow
 
 

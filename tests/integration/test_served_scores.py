@@ -699,6 +699,34 @@ def test_a_write_whose_token_expires_in_flight_is_refused(ctx, clock):
     assert head(ctx) == before
 
 
+def test_an_evaluation_whose_token_expires_half_way_writes_nothing(ctx, clock, monkeypatch):
+    """The lock was taken (and the token confirmed) before the expiry, but the
+    evaluation's entries are stamped as it goes, one per bidder: the first entry that
+    would be stamped at or after the expiry refuses the whole evaluation, 401, nothing
+    written (tokens.write_as, AuditLog.stamp_before). Done within the token's life, the
+    same evaluation is created."""
+    create(ctx)
+    engine = scoring.evaluate
+    body = {"tender": {"code": "KQ-EXP-1", "name": "到期测试"}, "sector": "housing",
+            "as_of": AS_OF.isoformat(), "bidders": [{"uscc": S1}, {"uscc": make_uscc(7)}]}
+
+    def evaluate_taking(seconds: int):  # each bidder's score takes this long
+        def slow(*args, **kw):
+            clock.advance(seconds=seconds)
+            return engine(*args, **kw)
+        monkeypatch.setattr(scoring, "evaluate", slow)
+
+    actor, before = expiring(ctx, clock), head(ctx)  # a minute left
+    evaluate_taking(40)  # the second bidder's entry would be stamped at +80 s
+    with pytest.raises(Unauthenticated):
+        scoring.create_evaluation(ctx, actor, body)
+    assert head(ctx) == before
+    actor = expiring(ctx, clock)
+    evaluate_taking(25)  # +50 s, and the evaluation's own entry just after
+    created = scoring.create_evaluation(ctx, actor, body)
+    assert created.status == 201 and head(ctx)[0] == before[0] + 4  # the token, 2, 1
+
+
 def test_a_score_stamped_at_a_known_at_after_the_expiry_is_refused(ctx, clock):
     """A ``known_at`` a moment ahead (within the clock skew) is computed under the lock
     and its trace stamped at that ``known_at`` (scoring.serving_knowledge): when the
