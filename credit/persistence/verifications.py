@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 from typing import Iterator
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from .tables import AuditEntryRow, Base, SubjectRow, VerificationRow
+from .tables import AuditEntryRow, Base, RecordRow, SubjectRow, VerificationRow
 from .tender_repository import CHILD_TABLES
-from .tender_tables import TenderRow, WarningRow
+from .tender_tables import BidPartyRow, TenderRow, WarningRow
+
+#: USCCs per ``IN (…)`` query.
+_IN_CHUNK = 500
 
 # The tender loop's tables grouped under a parent whose row carries the position; every
 # other table's rows carry the position of the entry that created them (any mapped
@@ -34,16 +37,38 @@ class VerificationRepository:
         self.session = session
 
     # ------------------------------------------------------------ stored results
-    def latest(self, *, ok: bool | None = None) -> VerificationRow | None:
-        q = select(VerificationRow)
-        if ok is not None:
-            q = q.where(VerificationRow.ok == ok)
-        return self.session.scalars(q.order_by(VerificationRow.position.desc(),
-                                               VerificationRow.id.desc()).limit(1)).first()
+    def incremental_start(self) -> VerificationRow | None:
+        """The stored run an incremental verification may start from (API.md §6), None
+        when it must walk from the start of the chain.
+
+        Runs are ordered by when they started (``verified_at``, the instant each run's
+        snapshot was taken; one fixed-width form, so text order is time order): a run
+        that started earlier may be stored later, and what it saw is older. Without any
+        failed run, the intact run that reached furthest. Once a run has failed, an
+        intact run is a starting point only if it started no earlier than a run that
+        walked the whole chain intact after the newest failure started: that failure is
+        found again by every later run, until a whole walk shows it gone, instead of
+        being stepped over by a run that started past it (or that started from a run
+        that did)."""
+        failed = self.session.execute(select(func.max(VerificationRow.verified_at))
+                                      .where(VerificationRow.ok.is_(False))).scalar()
+        intact = select(VerificationRow).where(VerificationRow.ok.is_(True))
+        if failed is not None:
+            whole = self.session.execute(
+                select(func.min(VerificationRow.verified_at))
+                .where(VerificationRow.ok.is_(True), VerificationRow.from_position == 0,
+                       VerificationRow.verified_at > failed)).scalar()
+            if whole is None:
+                return None
+            intact = intact.where(VerificationRow.verified_at >= whole)
+        return self.session.scalars(intact.order_by(VerificationRow.position.desc(),
+                                                    VerificationRow.id.desc()).limit(1)).first()
 
     def newest(self) -> VerificationRow | None:
-        return self.session.scalars(select(VerificationRow)
-                                    .order_by(VerificationRow.id.desc()).limit(1)).first()
+        """The run that started last (what the console shows): a run stored after
+        another may have started before it, and then saw less."""
+        return self.session.scalars(select(VerificationRow).order_by(
+            VerificationRow.verified_at.desc(), VerificationRow.id.desc()).limit(1)).first()
 
     def add(self, *, mode: str, from_position: int, position: int, sha256: str, ok: bool,
             entries_checked: int, first_bad: dict | None, verified_at: str,
@@ -88,6 +113,27 @@ class VerificationRepository:
             order = list(cls.__table__.primary_key.columns)  # a group's rows together
         return iter(self.session.scalars(select(cls).where(cond).order_by(*order))
                     .yield_per(2000))
+
+    def origins_until(self, usccs: list[str], position: int) -> dict[str, tuple[int, str]]:
+        """``(audit_position, name)`` of what registered each of ``usccs`` at or before
+        ``position``: its first record or its first bid party, whichever came first
+        (none: nothing at or before ``position`` names it)."""
+        out: dict[str, tuple[int, str]] = {}
+        for part in range(0, len(usccs), _IN_CHUNK):
+            chunk = usccs[part:part + _IN_CHUNK]
+            for cls, name in ((RecordRow, RecordRow.subject_name),
+                              (BidPartyRow, BidPartyRow.name)):
+                first = (select(cls.uscc, func.min(cls.audit_position).label("pos"))
+                         .where(cls.uscc.in_(chunk), cls.audit_position <= position)
+                         .group_by(cls.uscc).subquery())
+                rows = self.session.execute(
+                    select(cls.uscc, cls.audit_position, name).join(
+                        first, and_(cls.uscc == first.c.uscc,
+                                    cls.audit_position == first.c.pos)))
+                for uscc, pos, named in rows:
+                    if uscc not in out or pos < out[uscc][0]:
+                        out[uscc] = (pos, named)
+        return out
 
     def subjects_since(self, position: int) -> list[SubjectRow]:
         return list(self.session.scalars(

@@ -430,10 +430,23 @@ class SubjectVerifier:
                 out.append(problem(origin[0], "row_mismatch", "subjects", subject.uscc))
         if since is not None and first:
             registered = uow.subjects.of_many(sorted(first))
+            out += _registered_before(uow, since, registered, first)
             first = {u: o for u, o in first.items() if u not in registered}
         out += [problem(position, "row_missing", "subjects", uscc)
                 for uscc, (position, _) in first.items()]
         return out
+
+
+def _registered_before(uow, since: int, registered: dict, named: dict) -> list[dict]:
+    """Subjects first named after ``since`` whose rows say they were registered before
+    it: each must be what registered it then (its first record or bid party at or
+    before ``since``, same position, same name) — else its row was edited, e.g. its
+    name changed and its position moved back so that ``subjects_since`` would not read
+    it."""
+    origins = uow.verifications.origins_until(sorted(registered), since)
+    return [problem(origins.get(uscc, named[uscc])[0], "row_mismatch", "subjects", uscc)
+            for uscc, subject in registered.items()
+            if (subject.registered_position, subject.name) != origins.get(uscc)]
 
 
 class EvaluationOwnerVerifier:
@@ -563,14 +576,16 @@ def verify_chain(ctx: ServiceContext, checkpoint=None, *, incremental: bool = Fa
     ``checkpoint_ok`` and ``checkpoint_problem`` (:class:`CheckpointVerifier`).
 
     ``incremental`` (API.md §6 ``?from=checkpoint``): start from the newest stored
-    intact verification instead — check that its entry still has the hash it had, then
+    intact verification instead (``VerificationRepository.incremental_start``: none
+    that a failure found since could have stepped over) — check that its entry still
+    has the hash it had, then
     walk only the entries after it and the rows they created (``from_position`` says
     where it started; 0, a full walk, when nothing intact was stored yet). Edits before
     that position are caught only by a full run. Each run is stored (outside the chain)
     for the next incremental run and for the console."""
     started, when = time.monotonic(), ctx.clock()
     with ctx.uow(write=False, snapshot=True) as uow:
-        start = uow.verifications.latest(ok=True) if incremental else None
+        start = uow.verifications.incremental_start() if incremental else None
         result, head = _walk(uow, checkpoint, start)
     if incremental:
         result["from_position"] = start.position if start else 0

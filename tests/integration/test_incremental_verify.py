@@ -95,6 +95,65 @@ def test_an_edit_before_the_stored_position_takes_a_full_run(ctx, clock):
                                  "table": "records", "id": r1["id"]}
 
 
+def test_a_failure_is_found_again_until_a_whole_walk_shows_it_gone(ctx, clock):
+    """A full run that finds an edit below the newest intact run's position is not
+    stepped over: the next incremental runs walk from the start of the chain and find
+    it again, and the console shows the failure; once the row is as it was and a whole
+    walk is intact, incremental runs start from that walk again."""
+    r1 = rec(ctx, clock, document_no="I1")
+    serve(ctx)
+    assert verify_chain(ctx)["ok"] and incremental(ctx)["from_position"] == 2
+    tamper(ctx, "records", "UPDATE records SET document_no = 'X' WHERE id = :id",
+           {"id": r1["id"]})
+    clock.advance(seconds=1)
+    found = verify_chain(ctx)["first_bad"]
+    assert found == {"position": r1["audit_position"], "problem": "row_mismatch",
+                     "table": "records", "id": r1["id"]}
+    for _ in range(2):
+        clock.advance(seconds=1)
+        again = incremental(ctx)
+        assert (again["from_position"], again["first_bad"]) == (0, found)
+        assert last_verification(ctx)["ok"] is False
+    tamper(ctx, "records", "UPDATE records SET document_no = 'I1' WHERE id = :id",
+           {"id": r1["id"]})
+    clock.advance(seconds=1)
+    assert incremental(ctx) == {"ok": True, "entries_checked": 2, "first_bad": None,
+                                "from_position": 0}  # itself a whole walk, intact
+    clock.advance(seconds=1)
+    assert incremental(ctx)["from_position"] == 2
+
+
+def test_a_run_that_started_before_a_failure_but_ended_after_it(ctx, clock, monkeypatch):
+    """Runs overlap: the first walks a snapshot taken before an edit and is stored after
+    a second run that started later and found the edit. What the first saw is older:
+    the console shows the failure, and an incremental run does not start from the first
+    run's verdict."""
+    from credit.services import verification
+    r1 = rec(ctx, clock, document_no="I1")
+    serve(ctx)
+    walk, edited = verification._walk, []
+
+    def walk_then_edit(uow, checkpoint, start):  # the first run, while it walks
+        result = walk(uow, checkpoint, start)
+        if not edited:
+            edited.append(True)
+            tamper(ctx, "records", "UPDATE records SET document_no = 'X' WHERE id = :id",
+                   {"id": r1["id"]})
+            clock.advance(seconds=1)
+            with monkeypatch.context() as m:
+                m.setattr(verification, "_walk", walk)
+                assert verify_chain(ctx)["ok"] is False  # the second run, stored first
+        return result
+
+    monkeypatch.setattr(verification, "_walk", walk_then_edit)
+    assert verify_chain(ctx)["ok"] is True  # the first run: stored last
+    monkeypatch.undo()
+    assert last_verification(ctx)["ok"] is False
+    clock.advance(seconds=1)
+    assert incremental(ctx)["from_position"] == 0 and \
+        incremental(ctx)["first_bad"]["id"] == r1["id"]
+
+
 def test_the_stored_position_s_entry_is_checked_again(ctx, clock):
     rec(ctx, clock, document_no="I1")
     serve(ctx)
@@ -147,6 +206,25 @@ def test_tokens_and_subjects_after_it(ctx, clock):
     assert incremental(ctx)["first_bad"] == {
         "position": r2["audit_position"], "problem": "row_mismatch", "table": "subjects",
         "id": S2}
+
+
+def test_a_subject_row_moved_before_it_is_found(ctx, clock):
+    """A subject first named after the stored run whose row was renamed and moved to a
+    position at or before it (so that it looks registered before the run, and the run's
+    subjects after it leave it out) no longer matches what registered it: found."""
+    rec(ctx, clock, document_no="I1")
+    assert verify_chain(ctx)["ok"]  # stored at position 1
+    r2 = rec(ctx, clock, uscc=S2, subject_name="乙公司", document_no="I2")
+    tamper(ctx, "subjects", "UPDATE subjects SET name = '冒名', registered_position = 1 "
+           "WHERE uscc = :u", {"u": S2})
+    assert verify_chain(ctx, incremental=True, store=False)["first_bad"] == {
+        "position": r2["audit_position"], "problem": "row_mismatch", "table": "subjects",
+        "id": S2}
+    # A subject registered before the run, named again after it, is left alone.
+    tamper(ctx, "subjects", "UPDATE subjects SET name = '乙公司', registered_position = "
+           ":p WHERE uscc = :u", {"u": S2, "p": r2["audit_position"]})
+    rec(ctx, clock, uscc=S1, code="SITE-QUALITY", document_no="I3")
+    assert verify_chain(ctx, incremental=True, store=False)["ok"] is True
 
 
 def test_the_tender_loop_s_tables_after_it(tctx, clock):
