@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Callable
 
+from marshmallow import ValidationError
+
 from credit import canonical_text
 from credit.domain import canonical
 from credit.domain.consortium import combine
@@ -22,7 +24,7 @@ from credit.persistence.tables import EvaluationRow
 
 from .context import Actor, ServiceContext, require_own_subject
 from .idempotency import IdempotentRequest, Outcome, idempotent_write, remember
-from .inputs import EvaluationInput, FieldErrors, load
+from .inputs import EvaluationInput, FieldErrors, UsccString, load
 from .performance import bidder_indexes
 from .records import check_uscc
 from .resources import EVALUATION, present
@@ -304,6 +306,10 @@ def _score_under_lock(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
 
 
 def validate_evaluation(ctx: ServiceContext, raw) -> dict:
+    """Every check of API.md §5 that needs no database: the body's shape, then each
+    USCC the schema loaded (``invalid_uscc``) and no bidder twice
+    (``duplicate_bidder``), keyed by its index in the body as sent; the bidders with
+    their USCCs normalised."""
     errors = FieldErrors()
     data = load(EvaluationInput(), raw, errors)
     seen: dict[str, str] = {}
@@ -319,16 +325,41 @@ def validate_evaluation(ctx: ServiceContext, raw) -> dict:
             seen[uscc] = path
         return uscc
 
-    for i, bidder in enumerate(data.get("bidders") or []):
+    bidders = data.get("bidders") or []
+    sent = raw["bidders"] if bidders else []
+    for k, i in enumerate(_sent_indexes(sent, bidders, lambda b: isinstance(b, dict))):
+        bidder = bidders[k]
         if "uscc" in bidder:
             bidder["uscc"] = note(bidder["uscc"], f"bidders.{i}.uscc")
         elif "consortium" in bidder:
-            bidder["consortium"] = [note(u, f"bidders.{i}.consortium.{j}")
-                                    for j, u in enumerate(bidder["consortium"])]
+            members = bidder["consortium"]
+            bidder["consortium"] = [
+                note(members[n], f"bidders.{i}.consortium.{j}") for n, j in enumerate(
+                    _sent_indexes(sent[i]["consortium"], members, _loads_as_uscc))]
     # API.md §5: several invalid USCCs (or duplicates) still answer ``invalid_uscc``
     # (``duplicate_bidder``), keyed by path, when nothing else is wrong.
     errors.raise_if_any(uniform=True)
     return data
+
+
+def _sent_indexes(sent: list, loaded: list, loads: Callable[[Any], bool]) -> list[int]:
+    """The index in the list as sent of each item the schema loaded: it leaves out the
+    items that loaded nothing (a ``null`` bidder, a member that is no string), which
+    would shift every later item's index in an error's path. ``loads`` tells the items
+    it kept; should the count not agree, the loaded positions are given instead."""
+    kept = [i for i, item in enumerate(sent) if loads(item)]
+    return kept if len(kept) == len(loaded) else list(range(len(loaded)))
+
+
+_USCC = UsccString()
+
+
+def _loads_as_uscc(value) -> bool:
+    try:
+        _USCC.deserialize(value)
+    except ValidationError:
+        return False
+    return True
 
 
 def _member_entries(items: list[dict], uscc: str) -> list[dict]:

@@ -236,6 +236,19 @@ def test_mixed_problems_are_validation_error(ctx):
     assert {"bidders.0.uscc", "sector"} <= set(exc.errors)
 
 
+def test_errors_name_the_index_sent_when_an_item_before_loads_nothing(ctx):
+    """A ``null`` bidder or a member that is no string loads nothing, and the schema
+    leaves it out of the list it loaded: the USCC checks read the body as sent, so the
+    bad code after it keeps its own index (and a type error beside it keeps the answer
+    ``validation_error``)."""
+    exc = refused(ctx, "validation_error", [None, {"uscc": wrong_check(S1)}])
+    assert set(exc.errors) == {"bidders.0", "bidders.1.uscc"}
+    exc = refused(ctx, "validation_error", [{"consortium": [5, wrong_check(S1)]}])
+    assert set(exc.errors) == {"bidders.0.consortium.0", "bidders.0.consortium.1"}
+    exc = refused(ctx, "validation_error", [{"uscc": S1}, {"consortium": [None, S2, S1]}])
+    assert "appears twice" in " ".join(exc.errors["bidders.1.consortium.2"])
+
+
 def test_bidder_shapes(ctx):
     for bidders in ([], [{}], [{"uscc": S1, "consortium": [S2, S3]}], [{"consortium": [S2]}],
                     [{"consortium": [make_uscc(i) for i in range(11)]}],
