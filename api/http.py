@@ -97,12 +97,16 @@ class MediaTypeError(CreditError):
 
 
 def read_json():
-    """The parsed JSON body: 415 when it is not JSON, 400 ``malformed_json`` when it is
-    not strict JSON — NaN, a key twice in one object (credit/domain/json_text.py) — or
-    does not parse (size limits were enforced before)."""
+    """The parsed JSON body, in API.md §1's order: 413 when it is over 1 MiB (a chunked
+    body is known to be only once read, so it is read first), 415 when it is not JSON,
+    400 ``malformed_json`` when its framing is broken, when it is not strict JSON —
+    NaN, a key twice in one object (credit/domain/json_text.py) — or does not parse."""
+    raw = read_body()
     if request.mimetype != "application/json":
         raise MediaTypeError("The body must be application/json.")
-    raw = read_body()
+    if raw is None:
+        raise InvalidInput("The request body could not be read (malformed framing).",
+                           error="malformed_json")
     try:
         text = raw.decode("utf-8")
         body = parse_json(text)
@@ -115,16 +119,17 @@ def read_json():
     return body
 
 
-def read_body() -> bytes:
-    """The raw body, at most 1 MiB. A body without Content-Length (chunked) is read up to
-    one byte more than the limit so that an oversized one is a 413, not a truncation."""
+def read_body() -> bytes | None:
+    """The raw body, at most 1 MiB (else 413); None when the server's reader refused its
+    framing (bad chunk sizes), which the caller answers after the media type. A body
+    without Content-Length (chunked) is read up to one byte more than the limit so that
+    an oversized one is a 413, not a truncation."""
     try:
         raw = request.stream.read(MAX_BODY + 1)
     except CreditError:
         raise
     except Exception:  # the server's reader refused the framing (bad chunk sizes)
-        raise InvalidInput("The request body could not be read (malformed framing).",
-                           error="malformed_json") from None
+        return None
     if len(raw) > MAX_BODY:
         raise TooLarge("The request body is larger than 1 MiB.")
     return raw

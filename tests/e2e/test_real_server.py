@@ -302,10 +302,11 @@ def test_real_server_accepts_a_header_line_of_exactly_8_kib(sqlite_server):
     assert status == 200, payload
 
 
-def _chunked_post(srv: Server, path: str, chunks: bytes) -> bytes:
+def _chunked_post(srv: Server, path: str, chunks: bytes,
+                  content_type: str = "application/json") -> bytes:
     return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             f"Authorization: Bearer {srv.secrets[0]}\r\n"
-            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+            f"Content-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n"
             "Connection: close\r\n\r\n").encode("ascii") + chunks
 
 
@@ -341,6 +342,20 @@ def test_real_server_bad_chunked_framing_is_not_a_500(sqlite_server):
         sqlite_server, "/api/v1/records", b"zz\r\n{}\r\n0\r\n\r\n"))
     assert 400 <= status < 500, payload
     _assert_error_body(payload, status)
+
+
+def test_real_server_chunked_checks_come_in_the_order_of_api_md(sqlite_server):
+    """API.md §1: 413 (step 4) before 415 (step 5) before 400 ``malformed_json`` (step
+    6), for a chunked body too, whose size is known only once it is read."""
+    big = _chunk(_record_json("chunked-3", 2 * 1024 * 1024))
+    for chunks, content_type, status, error in (
+            (big, "text/plain", 413, "payload_too_large"),
+            (b"zz\r\n{}\r\n0\r\n\r\n", "text/plain", 415, "unsupported_media_type"),
+            (b"zz\r\n{}\r\n0\r\n\r\n", "application/json", 400, "malformed_json")):
+        got, _, payload = sqlite_server.raw(_chunked_post(
+            sqlite_server, "/api/v1/records", chunks, content_type))
+        assert got == status, (content_type, payload)
+        _assert_error_body(payload, status, error)
 
 
 def _service_lines(log_text: str) -> list[tuple[str, str, str]]:
