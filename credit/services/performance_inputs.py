@@ -84,10 +84,13 @@ def _dates(errors: FieldErrors, data: dict, raw: dict) -> None:
         if raw.get("completed_on") is not None:
             errors.add("completed_on", "is only for a final evaluation.")
     elif kind == "final":
-        if data.get("completed_on") is None and "completed_on" not in errors.errors:
-            errors.add("completed_on", "is required for a final evaluation.")
+        # A completed_on that did not load is its own error: period_end has nothing to
+        # be compared with.
+        if data.get("completed_on") is None:
+            if "completed_on" not in errors.errors:
+                errors.add("completed_on", "is required for a final evaluation.")
         elif data.get("period_end") is not None and \
-                data["period_end"] != data.get("completed_on"):
+                data["period_end"] != data["completed_on"]:
             errors.add("period_end", "must equal completed_on in a final evaluation (or be "
                        "left out).")
 

@@ -332,6 +332,11 @@ def test_submission_errors_with_their_status_in_the_order_of_checks(papi, tctx):
                                            period_end="2026-05-30"), "tenderee"), 400,
                        "validation_error")
     assert list(err["errors"]) == ["period_end"]
+    # a completed_on that is no date is its own error; period_end is not blamed for it
+    err = assert_error(api.post(url, final(completed_on="2026-13-01",
+                                           period_end="2026-05-31"), "tenderee"), 400,
+                       "validation_error")
+    assert list(err["errors"]) == ["completed_on"]
     twice = [{"item": "SAFETY", "points": "1.00", "note": "甲"},
              {"item": "SAFETY", "points": "2.00", "note": "乙"}]
     assert_error(api.post(url, periodic(deductions=twice), "tenderee"), 400, "duplicate_item")
