@@ -178,12 +178,15 @@ def party_names(bid: dict) -> list[tuple[str, str]]:
 
 def _planned_records(actor: Actor, tender, warning, data: dict, parties) -> list[dict]:
     """One record per party of every named bid (§6), as insert_record takes it. They
-    are planned before check 11a, for the duplicate check of 11: a named position the
-    tender does not have plans nothing here, and 11a refuses it afterwards."""
+    are planned before check 11a, for the duplicate check of 11: a position the
+    warning does not name (or the tender does not have) would never get a record, so it
+    plans nothing here, and 11a refuses it afterwards (400 ``bid_not_in_warning``, not a
+    409 about a record that could not be created)."""
     if data["action"] != "confirm" or data.get("covered_by") is not None:
         return []
+    named = set(json.loads(warning.bids))
     out = []
-    for n in sorted(n for n in data["bids"] if n in parties):
+    for n in sorted(n for n in data["bids"] if n in parties and n in named):
         for uscc, name in party_names(parties[n]):
             out.append({"uscc": uscc, "subject_name": name, "sector": tender.sector,
                         "code": data["code"], "decided_on": data["decided_on"],

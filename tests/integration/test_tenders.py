@@ -348,6 +348,22 @@ def test_duplicate_record_answers_before_the_checks_against_the_warning(tctx):
         warnings.dispose(tctx, TRANSPORT, first, confirm_body([1, 2]))
 
 
+def test_a_duplicate_on_a_bid_the_warning_does_not_name_is_no_409(tctx):
+    """WARNINGS.md §6: 409 ``duplicate_record`` is for a record the confirmation would
+    create; a bid the warning does not name gets no record, so a decision its bidder
+    already holds is no duplicate: the answer is the 400 ``bid_not_in_warning``."""
+    t = register(tctx, tender_body())
+    first = t["warnings"][0]  # SAME-PREPARER: bids 1 and 2
+    create_record(tctx, TRANSPORT, record_body(
+        uscc=BIDDER_3, subject_name="北京某建设有限公司", sector="transport",
+        code="BID-COLLUDE", decided_on="2026-05-01", document_no="柯交执〔2026〕31号",
+        issued_by=TRANSPORT.name))
+    before = snapshot(tctx)
+    with expect(InvalidInput, "bid_not_in_warning"):
+        warnings.dispose(tctx, TRANSPORT, first, confirm_body([1, 3]))
+    assert snapshot(tctx) == before
+
+
 def test_checks_against_the_warning_and_covered_by(tctx):
     t = register(tctx, tender_body())
     first, personnel = t["warnings"][0], t["warnings"][3]
