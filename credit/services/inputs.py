@@ -9,6 +9,8 @@ in :class:`FieldErrors` so that all problems are reported together.
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from credit.domain.dates import MAX_DATE, MIN_DATE, parse_date
@@ -273,6 +275,26 @@ def load(schema: Schema, raw, errors: FieldErrors) -> dict:
         errors.merge(exc.messages)
         valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
         return valid
+
+
+def as_sent(sent, loaded: list, loads: Callable[[Any], bool] | None = None
+            ) -> list[tuple[int, Any]]:
+    """Each item of a ``loaded`` list with its index in the list as ``sent``, for the
+    paths of phase two's errors: the schema leaves out the items that loaded nothing,
+    which would shift every later item's index. ``loads`` tells the items it keeps: by
+    default every item but a ``null`` (a list of objects keeps what is no object as an
+    empty one, marshmallow 4). Should the count not agree, the loaded positions stand;
+    either way a caller reads the sent list only through :func:`sent_at`."""
+    loads = loads or (lambda item: item is not None)
+    kept = [i for i, item in enumerate(sent if isinstance(sent, list) else []) if loads(item)]
+    indexes = kept if len(kept) == len(loaded) else range(len(loaded))
+    return list(zip(indexes, loaded, strict=True))
+
+
+def sent_at(sent, index: int) -> dict:
+    """The object at ``index`` of a list as sent; an empty one when there is none."""
+    item = sent[index] if isinstance(sent, list) and 0 <= index < len(sent) else None
+    return item if isinstance(item, dict) else {}
 
 
 APPLICATION_KINDS = ("repair", "objection")

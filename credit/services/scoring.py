@@ -24,7 +24,7 @@ from credit.persistence.tables import EvaluationRow
 
 from .context import Actor, ServiceContext, require_own_subject
 from .idempotency import IdempotentRequest, Outcome, idempotent_write, remember
-from .inputs import EvaluationInput, FieldErrors, UsccString, load
+from .inputs import EvaluationInput, FieldErrors, UsccString, as_sent, load, sent_at
 from .performance import bidder_indexes
 from .records import check_uscc
 from .resources import EVALUATION, present
@@ -326,29 +326,19 @@ def validate_evaluation(ctx: ServiceContext, raw) -> dict:
         return uscc
 
     bidders = data.get("bidders") or []
-    sent = raw["bidders"] if bidders else []
-    for k, i in enumerate(_sent_indexes(sent, bidders, lambda b: isinstance(b, dict))):
-        bidder = bidders[k]
+    sent = raw.get("bidders") if isinstance(raw, dict) else None
+    for i, bidder in as_sent(sent, bidders):
         if "uscc" in bidder:
             bidder["uscc"] = note(bidder["uscc"], f"bidders.{i}.uscc")
         elif "consortium" in bidder:
-            members = bidder["consortium"]
             bidder["consortium"] = [
-                note(members[n], f"bidders.{i}.consortium.{j}") for n, j in enumerate(
-                    _sent_indexes(sent[i]["consortium"], members, _loads_as_uscc))]
+                note(member, f"bidders.{i}.consortium.{j}") for j, member in as_sent(
+                    sent_at(sent, i).get("consortium"), bidder["consortium"],
+                    _loads_as_uscc)]
     # API.md §5: several invalid USCCs (or duplicates) still answer ``invalid_uscc``
     # (``duplicate_bidder``), keyed by path, when nothing else is wrong.
     errors.raise_if_any(uniform=True)
     return data
-
-
-def _sent_indexes(sent: list, loaded: list, loads: Callable[[Any], bool]) -> list[int]:
-    """The index in the list as sent of each item the schema loaded: it leaves out the
-    items that loaded nothing (a ``null`` bidder, a member that is no string), which
-    would shift every later item's index in an error's path. ``loads`` tells the items
-    it kept; should the count not agree, the loaded positions are given instead."""
-    kept = [i for i, item in enumerate(sent) if loads(item)]
-    return kept if len(kept) == len(loaded) else list(range(len(loaded)))
 
 
 _USCC = UsccString()

@@ -39,7 +39,17 @@ from credit.domain.tenders import (
 )
 from credit.uscc import InvalidUSCC, normalise_uscc
 
-from .inputs import Day, FieldErrors, OptionalText, Strict, Text, UsccString, load
+from .inputs import (
+    Day,
+    FieldErrors,
+    OptionalText,
+    Strict,
+    Text,
+    UsccString,
+    as_sent,
+    load,
+    sent_at,
+)
 from .tender_resources import DISPOSAL_ACTIONS
 
 CLOCK_SKEW = timedelta(seconds=1)
@@ -258,10 +268,12 @@ class _Normaliser:
         return ids.keyed_hash(self.key, value)
 
 
-def _documents(norm: _Normaliser, items: list[dict], path: str) -> list[dict]:
+def _documents(norm: _Normaliser, items: list[dict], path: str, sent) -> list[dict]:
     out = []
-    for k, doc in enumerate(items):
-        if not any(doc.get(kind) is not None for kind in DOCUMENT_KINDS):
+    for k, doc in as_sent(sent, items):
+        # "Without any identifier" judged on the item as sent: one of the wrong type is
+        # there (phase one said what is wrong with it), not missing.
+        if not any((sent_at(sent, k) or doc).get(kind) is not None for kind in DOCUMENT_KINDS):
             norm.errors.add(f"{path}.{k}", "a document needs at least one of machine_code, "
                             "file_id, pricing_lock.")
         out.append({kind: norm.identifier(kind, doc.get(kind), f"{path}.{k}.{kind}")
@@ -269,11 +281,11 @@ def _documents(norm: _Normaliser, items: list[dict], path: str) -> list[dict]:
     return out
 
 
-def _uploads(norm: _Normaliser, items: list[dict], path: str) -> list[dict]:
+def _uploads(norm: _Normaliser, items: list[dict], path: str, sent) -> list[dict]:
     out = []
-    for k, up in enumerate(items):
-        kinds = UPLOAD_IDENTIFIERS + ("ip",)
-        if not any(up.get(kind) is not None for kind in kinds):
+    kinds = UPLOAD_IDENTIFIERS + ("ip",)
+    for k, up in as_sent(sent, items):
+        if not any((sent_at(sent, k) or up).get(kind) is not None for kind in kinds):
             norm.errors.add(f"{path}.{k}", "an upload needs at least one of mac, cpu, "
                             "disk, ip.")
         item = {kind: norm.identifier(kind, up.get(kind), f"{path}.{k}.{kind}")
@@ -283,9 +295,10 @@ def _uploads(norm: _Normaliser, items: list[dict], path: str) -> list[dict]:
     return out
 
 
-def _personnel(norm: _Normaliser, items: list[dict], path: str, today: date) -> list[dict]:
+def _personnel(norm: _Normaliser, items: list[dict], path: str, sent, today: date
+               ) -> list[dict]:
     out, hashes = [], {}
-    for k, person in enumerate(items):
+    for k, person in as_sent(sent, items):
         where = f"{path}.{k}.id_number"
         raw = person.get("id_number")
         if not isinstance(raw, str):
@@ -316,8 +329,10 @@ def _deposit(norm: _Normaliser, raw, path: str) -> tuple[str | None, str | None]
     return norm.personal(value), ids.mask_account(value)
 
 
-def _bid(norm: _Normaliser, n: int, bid: dict, opened_at: datetime | None,
+def _bid(norm: _Normaliser, n: int, bid: dict, sent: dict, opened_at: datetime | None,
          today: date) -> dict:
+    """Phase two of one bid (``bid`` as loaded, ``sent`` as sent: the paths of its
+    lists' errors are the indexes sent, :func:`~credit.services.inputs.as_sent`)."""
     p = f"bids.{n - 1}"
     submitted = bid.get("submitted_at")
     if submitted is not None and opened_at is not None and submitted > opened_at:
@@ -331,16 +346,19 @@ def _bid(norm: _Normaliser, n: int, bid: dict, opened_at: datetime | None,
         "bidder": norm.uscc(bid.get("bidder"), f"{p}.bidder", party=True),
         "bidder_name": bid.get("bidder_name"),
         "consortium": [norm.party(m, f"{p}.consortium.{j}", bidder=True)
-                       for j, m in enumerate(bid.get("consortium") or [])],
+                       for j, m in as_sent(sent.get("consortium"), bid.get("consortium") or [])],
         "price": bid.get("price"),
         "status": bid.get("status"),
         "reject_reason": bid.get("reject_reason"),
         "submitted_at": format_instant(submitted) if submitted else None,
-        "documents": _documents(norm, bid.get("documents") or [], f"{p}.documents"),
-        "uploads": _uploads(norm, bid.get("uploads") or [], f"{p}.uploads"),
+        "documents": _documents(norm, bid.get("documents") or [], f"{p}.documents",
+                                sent.get("documents")),
+        "uploads": _uploads(norm, bid.get("uploads") or [], f"{p}.uploads",
+                            sent.get("uploads")),
         "deposit_account_hash": deposit_hash,
         "deposit_account_masked": deposit_masked,
-        "personnel": _personnel(norm, bid.get("personnel") or [], f"{p}.personnel", today),
+        "personnel": _personnel(norm, bid.get("personnel") or [], f"{p}.personnel",
+                                sent.get("personnel"), today),
     }
 
 
@@ -382,9 +400,9 @@ def validate_tender(raw, key: bytes, now: datetime) -> dict:
         "exclusions": [{"kind": x.get("kind"),
                         "value": norm.identifier(x.get("kind"), x.get("value"),
                                                  f"exclusions.{k}.value")}
-                       for k, x in enumerate(data.get("exclusions") or [])
+                       for k, x in as_sent(raw.get("exclusions"), data.get("exclusions") or [])
                        if x.get("kind") in EXCLUSION_KINDS],
-        "bids": [_bid(norm, n, bid, opened_at, today)
+        "bids": [_bid(norm, n, bid, sent_at(raw.get("bids"), n - 1), opened_at, today)
                  for n, bid in enumerate(_loaded_bids(raw, data, errors), start=1)],
     }
     errors.raise_if_any(uniform=True)

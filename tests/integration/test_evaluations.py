@@ -249,6 +249,17 @@ def test_errors_name_the_index_sent_when_an_item_before_loads_nothing(ctx):
     assert "appears twice" in " ".join(exc.errors["bidders.1.consortium.2"])
 
 
+def test_too_many_bidders_of_every_shape_is_a_400(ctx):
+    """Found by the schema-driven test: a list over 200 bidders still loads (partly),
+    and its items of every shape — a null, a number, a list, a consortium after them —
+    must give the 400 of the list's length and of each item, never a 500."""
+    bidders = [None, 0, [None], "AAA", {"consortium": [S1, S2]}, {"uscc": 0,
+               "consortium": [S3, S4]}] + [{"uscc": S5}] * 195
+    exc = refused(ctx, "validation_error", bidders)
+    assert {"bidders.0", "bidders.1", "bidders.2", "bidders.3", "bidders.5.uscc",
+            "bidders.7.uscc"} <= set(exc.errors)  # the 2nd S5 is the first duplicate
+
+
 def test_bidder_shapes(ctx):
     for bidders in ([], [{}], [{"uscc": S1, "consortium": [S2, S3]}], [{"consortium": [S2]}],
                     [{"consortium": [make_uscc(i) for i in range(11)]}],

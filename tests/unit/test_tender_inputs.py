@@ -293,3 +293,28 @@ def test_disposal_bodies_that_pass():
                               "covered_by": [7]}, today)
     assert data["covered_by"] == [7] and data["code"] is None
     assert validate_disposal(confirm_body([2, 3]), today)["decided_on"] == date(2026, 5, 28)
+
+
+@pytest.mark.parametrize("field, items, expected", [
+    ("documents", [None, {"machine_code": 5}],
+     {"bids.0.documents.0", "bids.0.documents.1.machine_code"}),
+    ("documents", [None, {}], {"bids.0.documents.0", "bids.0.documents.1"}),
+    ("personnel", [None, {"role": "project_manager", "id_number": "123"}],
+     {"bids.0.personnel.0", "bids.0.personnel.1.id_number"}),
+    ("consortium", [None, {"uscc": "X", "name": "某公司"}],
+     {"bids.0.consortium.0", "bids.0.consortium.1.uscc"}),
+])
+def test_an_item_that_loads_nothing_shifts_no_later_item_s_path(field, items, expected):
+    """A ``null`` in a bid's list loads nothing, and the schema leaves it out of what it
+    loaded: the later items' errors keep the indexes they were sent at."""
+    body = tender_body()
+    body["bids"][0][field] = items
+    assert set(refused(body).errors) == expected
+
+
+def test_an_identifier_of_the_wrong_type_is_not_also_missing():
+    """WARNINGS.md §2: a document without any identifier is refused; one whose
+    identifier is of the wrong type has one, and only its type is wrong."""
+    body = tender_body()
+    body["bids"][0]["documents"] = [{"machine_code": 5}]
+    assert refused(body).errors == {"bids.0.documents.0.machine_code": ["Not a valid string."]}
