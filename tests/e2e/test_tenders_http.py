@@ -285,7 +285,9 @@ def test_an_identity_key_is_its_file_stripped_unless_that_leaves_random_bytes_to
 
     from credit.services.identity import IdentityKeyMissing, load_identity_key
     binary = tmp_path / "binary-key"
-    long_key = b"\x00" + os.urandom(46) + b"\n"  # \x00: never text
+    # \x00: never text; \x80 last, so that no random whitespace byte sits before the
+    # newline (stripping would take it too: this test failed so, once in about 40 runs)
+    long_key = b"\x00" + os.urandom(45) + b"\x80\n"
     binary.write_bytes(long_key)
     assert load_identity_key(str(binary)) == long_key[:-1]
     raw = b"\n\x00" + os.urandom(29) + b"\x80\n"
