@@ -326,18 +326,23 @@ def test_a_duplicate_record_makes_the_whole_disposal_409_and_writes_nothing(tctx
     assert warnings.get_warning(tctx, AUDITOR, t["warnings"][0])["status"] == "open"
 
 
+def _warning_with_decision_held(tctx, uscc: str, name: str) -> int:
+    """The example tender's SAME-PREPARER warning (bids 1 and 2), after ``uscc`` was
+    given the very decision confirm_body would record (BID-COLLUDE, 柯交执〔2026〕31号)."""
+    t = register(tctx, tender_body())
+    create_record(tctx, TRANSPORT, record_body(
+        uscc=uscc, subject_name=name, sector="transport", code="BID-COLLUDE",
+        decided_on="2026-05-01", document_no="柯交执〔2026〕31号", issued_by=TRANSPORT.name))
+    return t["warnings"][0]
+
+
 def test_duplicate_record_answers_before_the_checks_against_the_warning(tctx):
     """API.md §1: "11 409 state; 11a 400 checks that need a stored row (a disposal's
     bids or code against its warning, dates against a tender's opening ...)": a record
     the confirmation would duplicate answers 409 before a decided_on earlier than the
     opening or a bid the warning does not name; and WARNINGS.md §6: "409
     already_disposed is checked before 409 duplicate_record"."""
-    t = register(tctx, tender_body())
-    first = t["warnings"][0]  # SAME-PREPARER: bids 1 and 2
-    create_record(tctx, TRANSPORT, record_body(
-        uscc=BIDDER_1, subject_name="浙江柯桥建工有限公司", sector="transport",
-        code="BID-COLLUDE", decided_on="2026-05-01", document_no="柯交执〔2026〕31号",
-        issued_by=TRANSPORT.name))
+    first = _warning_with_decision_held(tctx, BIDDER_1, "浙江柯桥建工有限公司")
     before = snapshot(tctx)
     for body in (confirm_body([1, 2], decided_on="2026-05-11"), confirm_body([1, 3])):
         with expect(Conflict, "duplicate_record"):
@@ -352,12 +357,7 @@ def test_a_duplicate_on_a_bid_the_warning_does_not_name_is_no_409(tctx):
     """WARNINGS.md §6: 409 ``duplicate_record`` is for a record the confirmation would
     create; a bid the warning does not name gets no record, so a decision its bidder
     already holds is no duplicate: the answer is the 400 ``bid_not_in_warning``."""
-    t = register(tctx, tender_body())
-    first = t["warnings"][0]  # SAME-PREPARER: bids 1 and 2
-    create_record(tctx, TRANSPORT, record_body(
-        uscc=BIDDER_3, subject_name="北京某建设有限公司", sector="transport",
-        code="BID-COLLUDE", decided_on="2026-05-01", document_no="柯交执〔2026〕31号",
-        issued_by=TRANSPORT.name))
+    first = _warning_with_decision_held(tctx, BIDDER_3, "北京某建设有限公司")
     before = snapshot(tctx)
     with expect(InvalidInput, "bid_not_in_warning"):
         warnings.dispose(tctx, TRANSPORT, first, confirm_body([1, 3]))
