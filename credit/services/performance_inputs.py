@@ -19,7 +19,7 @@ from credit.domain.performance import (
     deduction_problems,
 )
 
-from .inputs import Day, FieldErrors, Strict, Text, load
+from .inputs import Day, FieldErrors, Strict, Text, as_sent, load
 from .tender_inputs import StrictBool
 
 REVIEW_ACTIONS = ("approve", "return")
@@ -115,7 +115,7 @@ def validate_performance(raw, definition: PerformanceDefinition, today: date) ->
         for p in deduction_problems(definition, items):
             if p.field not in errors.errors and p.field.rpartition(".")[0] not in shapeless:
                 errors.add(p.field, p.message, p.error, **p.extra)
-        for i, d in enumerate(data.get("deductions") or []):
+        for i, d in as_sent(sent, data.get("deductions") or []):
             _length(errors, f"deductions.{i}.note", d.get("note"), definition.note_length)
     errors.raise_if_any(uniform=True)
     if data["kind"] == "final":

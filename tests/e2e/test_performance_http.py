@@ -337,6 +337,11 @@ def test_submission_errors_with_their_status_in_the_order_of_checks(papi, tctx):
                                            period_end="2026-05-31"), "tenderee"), 400,
                        "validation_error")
     assert list(err["errors"]) == ["completed_on"]
+    # a null deduction loads nothing: the note after it keeps the index it was sent at
+    long_note = [None, {"item": "SAFETY", "points": "1.00", "note": "甲" * 600}]
+    err = assert_error(api.post(url, periodic(deductions=long_note), "tenderee"), 400,
+                       "validation_error")
+    assert set(err["errors"]) == {"deductions.0", "deductions.1.note"}
     twice = [{"item": "SAFETY", "points": "1.00", "note": "甲"},
              {"item": "SAFETY", "points": "2.00", "note": "乙"}]
     assert_error(api.post(url, periodic(deductions=twice), "tenderee"), 400, "duplicate_item")
