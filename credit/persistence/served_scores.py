@@ -299,6 +299,7 @@ class ServedScoreStore:
             cur = conn.cursor()
             try:
                 head, revoked = self._lock_and_head(cur, tokens)
+                self.wal.refuse_if_failed()  # a failure that came while it waited
                 kept = [e for e in entries if e.token_id not in revoked]
                 params, results = self._entries(head, kept)
                 rows = sum(1 for r in results if r)

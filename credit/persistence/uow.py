@@ -103,9 +103,12 @@ class SqlUnitOfWork:
         """The append queue (SQLite), then the database's append lock and the head. On
         failure nothing stays held: the session is closed and the queue released."""
         try:
-            self._wal.refuse_if_failed()  # before anything is written (wal_sync.py)
+            # Before anything is written (wal_sync.py): before the wait, and again once
+            # the lock is held, for a failure that came while this writer waited.
+            self._wal.refuse_if_failed()
             self._held.enter_context(self._queue.held())
             self.audit.lock()
+            self._wal.refuse_if_failed()
         except BaseException as exc:
             self._abandon(exc)
 

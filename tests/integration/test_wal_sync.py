@@ -225,6 +225,44 @@ def test_after_a_failed_sync_no_write_commits_before_it_is_refused(ctx, wal):
     assert create(ctx, 2)["id"] and stored()[1] == before[1] + 1
 
 
+def test_a_failure_that_comes_while_a_writer_waits_stops_it_too(ctx, wal, monkeypatch):
+    """The marker appears while a write waits for the append lock (another process's
+    sync failed meanwhile): the write refuses once it holds the lock, before it writes."""
+    from credit.persistence.audit_log import AuditLog
+    create(ctx)
+    marker = wal.database + wal_sync.FAILED_SUFFIX
+    lock = AuditLog.lock
+
+    def lock_then_fail(self):
+        lock(self)
+        open(marker, "w").close()
+
+    monkeypatch.setattr(AuditLog, "lock", lock_then_fail)
+    con = sqlite3.connect(wal.database)
+    before = con.execute("SELECT count(*) FROM records").fetchone()
+    with pytest.raises(Unavailable):
+        create(ctx, 2)
+    assert con.execute("SELECT count(*) FROM records").fetchone() == before
+    # and a served score's append, once its group holds the lock
+    monkeypatch.undo()
+    os.unlink(marker)
+    store = ctx.uow.served_scores
+    lock_and_head = store._lock_and_head
+
+    def locked_then_fail(cur, tokens):
+        got = lock_and_head(cur, tokens)
+        open(marker, "w").close()
+        return got
+
+    monkeypatch.setattr(store, "_lock_and_head", locked_then_fail)
+    head = con.execute("SELECT max(position) FROM audit_entries").fetchone()
+    with pytest.raises(Unavailable):
+        score(ctx, EVALUATOR, ScoreQuery(S1, "housing", AS_OF))
+    assert con.execute("SELECT max(position) FROM audit_entries").fetchone() == head
+    con.close()
+    os.unlink(marker)
+
+
 def test_a_failing_sync_does_not_hide_the_error_already_raised(ctx, wal, monkeypatch):
     create(ctx)
 
