@@ -268,14 +268,19 @@ class _Normaliser:
         return ids.keyed_hash(self.key, value)
 
 
+def _needs_one(norm: _Normaliser, item: dict, kinds: tuple[str, ...], path: str,
+               what: str) -> None:
+    """WARNINGS.md §2: a document or upload without any identifier is refused. Judged
+    on the item as sent: an identifier of the wrong type is there (phase one said what
+    is wrong with it), not missing."""
+    if not any(item.get(kind) is not None for kind in kinds):
+        norm.errors.add(path, f"{what} needs at least one of {', '.join(kinds)}.")
+
+
 def _documents(norm: _Normaliser, items: list[dict], path: str, sent) -> list[dict]:
     out = []
     for k, doc in as_sent(sent, items):
-        # "Without any identifier" judged on the item as sent: one of the wrong type is
-        # there (phase one said what is wrong with it), not missing.
-        if not any((sent_at(sent, k) or doc).get(kind) is not None for kind in DOCUMENT_KINDS):
-            norm.errors.add(f"{path}.{k}", "a document needs at least one of machine_code, "
-                            "file_id, pricing_lock.")
+        _needs_one(norm, sent_at(sent, k) or doc, DOCUMENT_KINDS, f"{path}.{k}", "a document")
         out.append({kind: norm.identifier(kind, doc.get(kind), f"{path}.{k}.{kind}")
                     for kind in DOCUMENT_KINDS})
     return out
@@ -285,9 +290,7 @@ def _uploads(norm: _Normaliser, items: list[dict], path: str, sent) -> list[dict
     out = []
     kinds = UPLOAD_IDENTIFIERS + ("ip",)
     for k, up in as_sent(sent, items):
-        if not any((sent_at(sent, k) or up).get(kind) is not None for kind in kinds):
-            norm.errors.add(f"{path}.{k}", "an upload needs at least one of mac, cpu, "
-                            "disk, ip.")
+        _needs_one(norm, sent_at(sent, k) or up, kinds, f"{path}.{k}", "an upload")
         item = {kind: norm.identifier(kind, up.get(kind), f"{path}.{k}.{kind}")
                 for kind in kinds}
         item["onsite"] = bool(up.get("onsite", False))

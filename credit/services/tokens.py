@@ -76,6 +76,12 @@ def _checked(role: str, name: str, sectors, uscc: str | None):
 REGULATOR_NAME_MAX = 100
 
 
+def may_issue(name: str) -> bool:
+    """Whether a regulator's ``name`` may be the ``issued_by`` of a record (API.md §3:
+    at most :data:`REGULATOR_NAME_MAX` characters)."""
+    return len(name) <= REGULATOR_NAME_MAX
+
+
 def check_issuer(actor: Actor) -> None:
     """Whether the token's name may be the ``issued_by`` of the records its action
     creates (a confirmed warning's, WARNINGS.md §6; an approved performance
@@ -84,7 +90,7 @@ def check_issuer(actor: Actor) -> None:
     refused such names, keeps every other right but cannot create records: 403, so that
     no record is ever written with an ``issued_by`` the API would refuse. Checked last,
     after every check of the action, so that it refuses only what would succeed."""
-    if len(actor.name) > REGULATOR_NAME_MAX:
+    if not may_issue(actor.name):
         raise Forbidden(
             f"This token's name has {len(actor.name)} characters, and it would be the "
             f"issued_by (1–{REGULATOR_NAME_MAX} characters, API.md §3) of the records "
@@ -98,11 +104,11 @@ def default_issuer(actor: Actor) -> str:
     be (a token created before ``token create`` refused such names), so that the form
     never offers a value its own save would refuse (400 on the field); the clerk types
     the deciding authority's name instead."""
-    return actor.name if len(actor.name) <= REGULATOR_NAME_MAX else ""
+    return actor.name if may_issue(actor.name) else ""
 
 
 def _check_regulator_name(name: str) -> None:
-    if len(name) > REGULATOR_NAME_MAX:
+    if not may_issue(name):
         raise InvalidInput(
             f"a regulator's name must have 1–{REGULATOR_NAME_MAX} characters: it is the "
             "issued_by of the records its disposals and reviews create (API.md §3).",

@@ -145,6 +145,11 @@ def _covered_by(uow, tender, parties: set[str], ids: list[int], errors: FieldErr
             errors.add(where, f"record {record_id} is revoked: it punishes nothing.")
 
 
+def _named_bids(warning) -> set[int]:
+    """The positions of the bids a stored warning names."""
+    return set(json.loads(warning.bids))
+
+
 def _against_warning(ctx, uow, plan_parts, data: dict) -> None:
     """Check 11a: the disposal against its stored warning and tender (``parties``: the
     tender's bids by position)."""
@@ -152,7 +157,7 @@ def _against_warning(ctx, uow, plan_parts, data: dict) -> None:
     errors = FieldErrors()
     if data["action"] != "confirm":
         return
-    named = set(json.loads(warning.bids))
+    named = _named_bids(warning)
     outside = [n for n in data["bids"] if n not in named]
     if outside:
         errors.add("bids", f"bid(s) {outside} are not named by warning {warning.id} (it names "
@@ -184,7 +189,7 @@ def _planned_records(actor: Actor, tender, warning, data: dict, parties) -> list
     409 about a record that could not be created)."""
     if data["action"] != "confirm" or data.get("covered_by") is not None:
         return []
-    named = set(json.loads(warning.bids))
+    named = _named_bids(warning)
     out = []
     for n in sorted(n for n in data["bids"] if n in parties and n in named):
         for uscc, name in party_names(parties[n]):
