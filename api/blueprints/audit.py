@@ -67,7 +67,10 @@ class VerifyQuery(Query):
     from_ = fields.String(data_key="from", load_default=None, validate=validate.OneOf(
         ["checkpoint"], error="must be checkpoint (the newest stored verification)."),
         metadata={"description": "checkpoint: verify incrementally, from the newest "
-                                 "stored intact verification to the head"})
+                                 "stored intact verification to the head; once a stored "
+                                 "run has failed, from the start of the chain until a "
+                                 "whole intact walk has started after the newest "
+                                 "failure (from_position 0)"})
 
     @validates_schema
     def _both_or_neither(self, data, **kw):
@@ -88,6 +91,7 @@ def verify(position, sha256, from_):
     """Re-hash the whole chain and every stored row; appends nothing to the chain (the
     run is stored beside it). With a saved checkpoint (``position`` and ``sha256``) also
     whether the log still extends it; with ``from=checkpoint`` only what was appended
-    since the newest stored intact verification."""
+    since the newest stored intact verification (the whole chain again while a stored
+    failure has not been followed by an intact whole walk)."""
     cp = checkpoints.parse(position, sha256) if position is not None else None
     return audit.verify_chain(ctx(), cp, incremental=from_ == "checkpoint")
