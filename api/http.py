@@ -30,6 +30,12 @@ IDEMPOTENCY_KEY = {"in": "header", "name": "Idempotency-Key", "required": False,
                               "pattern": _KEY_RE.pattern}}
 
 
+def signing_key_path() -> str | None:
+    """The signing key file the app's settings name (``CREDIT_SIGNING_KEY``; the app's
+    config may name another): checkpoints and stored verifications are signed with it."""
+    return current_app.extensions["credit_settings"].signing_key_path
+
+
 def logs_a_trace(view):
     """Mark a GET view whose every call serves a score and so logs its trace
     (``score.served``): a HEAD would log one too, so :func:`refuse_head` answers it 405

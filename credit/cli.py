@@ -273,7 +273,8 @@ def audit_verify(checkpoint_file, public_key_file, incremental) -> None:
     still extends the saved checkpoint (catches truncation and rewrites) and that its
     signature holds under a key the auditor holds; with --incremental only the entries
     after the newest stored intact verification and the rows they created. Every run is
-    stored (outside the chain). Exit 0 intact, 1 not, 2 unreachable, an unreadable
+    stored (outside the chain; signed with CREDIT_SIGNING_KEY when it is set, and then
+    only signed runs are starting points). Exit 0 intact, 1 not, 2 unreachable, an unreadable
     checkpoint file, or no key to check its signature with."""
     from credit.services import checkpoints
     if public_key_file is not None and checkpoint_file is None:

@@ -5,7 +5,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 
 from api.auth import AUDIT, TRACE_READERS, requires
 from api.blueprints import Blueprint, ctx
-from api.http import parse_id
+from api.http import parse_id, signing_key_path
 from api.schemas import EntryQuery, Query, TraceQuery
 from credit.services import audit, checkpoints
 from credit.services.resources import (
@@ -67,10 +67,11 @@ class VerifyQuery(Query):
     from_ = fields.String(data_key="from", load_default=None, validate=validate.OneOf(
         ["checkpoint"], error="must be checkpoint (the newest stored verification)."),
         metadata={"description": "checkpoint: verify incrementally, from the newest "
-                                 "stored intact verification to the head; once a stored "
-                                 "run has failed, from the start of the chain until a "
-                                 "whole intact walk has started after the newest "
-                                 "failure (from_position 0)"})
+                                 "stored intact verification to the head (with a "
+                                 "signing key configured, one that key signed); once a "
+                                 "stored run has failed, from the start of the chain "
+                                 "until a whole intact walk has started after the "
+                                 "newest failure (from_position 0)"})
 
     @validates_schema
     def _both_or_neither(self, data, **kw):
@@ -94,4 +95,5 @@ def verify(position, sha256, from_):
     since the newest stored intact verification (the whole chain again while a stored
     failure has not been followed by an intact whole walk)."""
     cp = checkpoints.parse(position, sha256) if position is not None else None
-    return audit.verify_chain(ctx(), cp, incremental=from_ == "checkpoint")
+    return audit.verify_chain(ctx(), cp, incremental=from_ == "checkpoint",
+                              key_path=signing_key_path())

@@ -5,10 +5,9 @@ may name another) is read on each request, so a key created with ``credit keys c
 is used without a restart.
 """
 
-from flask import current_app
-
 from api.auth import AUDIT, public, requires
 from api.blueprints import Blueprint, ctx
+from api.http import signing_key_path
 from api.schemas import ErrorBody
 from credit.services import checkpoints
 from credit.services.resources import CheckpointOut, PublicKeyOut
@@ -18,7 +17,7 @@ blp = Blueprint("checkpoints", __name__, url_prefix="/api/v1/audit",
 
 
 def _key():
-    return checkpoints.signer(current_app.extensions["credit_settings"].signing_key_path)
+    return checkpoints.signer(signing_key_path())
 
 
 @blp.route("/checkpoint", methods=["GET"])

@@ -36,7 +36,7 @@ from api.console.forms import (
     zh,
 )
 from api.console.labels import KINDS
-from api.http import logs_a_trace, parse_id, path_uscc
+from api.http import logs_a_trace, parse_id, path_uscc, signing_key_path
 from credit.domain.dates import format_instant
 from credit.errors import CreditError, InvalidInput, NotFound, Unauthenticated
 from credit.services import applications, audit, console, records, scoring, subjects, tokens
@@ -313,9 +313,11 @@ def _audit_page(verify: str | None):
     feed = console.audit_feed(ctx(), kind=kind, actor=actor, uscc=uscc, limit=50,
                               before=before)
     if verify is not None:
-        audit.verify_chain(ctx(), incremental=verify == "incremental")
+        audit.verify_chain(ctx(), incremental=verify == "incremental",
+                           key_path=signing_key_path())
     return render_template("console/audit.html", feed=feed, kinds=KINDS,
-                           chain=audit.last_verification(ctx()), just_verified=verify,
+                           chain=audit.last_verification(ctx(), signing_key_path()),
+                           just_verified=verify,
                            filters={"kind": kind, "actor": actor}, raw_uscc=raw_uscc,
                            filter_error=problem, before=before)
 

@@ -199,8 +199,9 @@ APPEND_ONLY_TABLES = (
 class VerificationRow(Base):
     """One run of ``audit verify`` (API.md §6), kept outside the chain: the head it
     reached (``position``, ``sha256``), its verdict and when it ran. An incremental run
-    starts from the newest intact one; the console shows the newest. Inserted, never
-    updated (like the chain's tables, though not part of it: migration 0006)."""
+    starts from the newest intact one (signed, when a key is configured); the console
+    shows the newest. Inserted, never updated (like the chain's tables, though not part
+    of it: migration 0006)."""
 
     __tablename__ = "audit_verifications"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -213,3 +214,7 @@ class VerificationRow(Base):
     first_bad: Mapped[str | None] = mapped_column(Text, nullable=True)  # canonical JSON
     verified_at: Mapped[str] = mapped_column(String(32))
     seconds: Mapped[str] = mapped_column(String(16))
+    # With a signing key configured: the key's id and the run's signature (migration
+    # 0012, services/run_seals.py); none without one.
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    signature: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -4,8 +4,7 @@ verified position, table by table."""
 
 from __future__ import annotations
 
-import json
-from typing import Iterator
+from typing import Callable, Iterator
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -37,7 +36,8 @@ class VerificationRepository:
         self.session = session
 
     # ------------------------------------------------------------ stored results
-    def incremental_start(self) -> VerificationRow | None:
+    def incremental_start(self, trusted: Callable[[VerificationRow], bool] | None = None
+                          ) -> VerificationRow | None:
         """The stored run an incremental verification may start from (API.md §6), None
         when it must walk from the start of the chain.
 
@@ -49,20 +49,35 @@ class VerificationRepository:
         walked the whole chain intact after the newest failure started: that failure is
         found again by every later run, until a whole walk shows it gone, instead of
         being stepped over by a run that started past it (or that started from a run
-        that did)."""
+        that did).
+
+        With ``trusted`` (a signing key is configured, services/run_seals.py), only the
+        intact runs it accepts count, as starting points and as whole walks; every
+        failed run counts, trusted or not (one forged can only make runs walk more)."""
         failed = self.session.execute(select(func.max(VerificationRow.verified_at))
                                       .where(VerificationRow.ok.is_(False))).scalar()
         intact = select(VerificationRow).where(VerificationRow.ok.is_(True))
         if failed is not None:
-            whole = self.session.execute(
-                select(func.min(VerificationRow.verified_at))
-                .where(VerificationRow.ok.is_(True), VerificationRow.from_position == 0,
-                       VerificationRow.verified_at > failed)).scalar()
+            whole = self._first(select(VerificationRow).where(
+                VerificationRow.ok.is_(True), VerificationRow.from_position == 0,
+                VerificationRow.verified_at > failed).order_by(
+                VerificationRow.verified_at, VerificationRow.id), trusted)
             if whole is None:
                 return None
-            intact = intact.where(VerificationRow.verified_at >= whole)
-        return self.session.scalars(intact.order_by(VerificationRow.position.desc(),
-                                                    VerificationRow.id.desc()).limit(1)).first()
+            intact = intact.where(VerificationRow.verified_at >= whole.verified_at)
+        return self._first(intact.order_by(VerificationRow.position.desc(),
+                                           VerificationRow.id.desc()), trusted)
+
+    def _first(self, query, trusted: Callable[[VerificationRow], bool] | None
+               ) -> VerificationRow | None:
+        """The first row of ``query`` that ``trusted`` accepts (any, without it)."""
+        if trusted is None:
+            return self.session.scalars(query.limit(1)).first()
+        rows = self.session.scalars(query).yield_per(100)
+        try:
+            return next((row for row in rows if trusted(row)), None)
+        finally:
+            rows.close()
 
     def newest(self) -> VerificationRow | None:
         """The run that started last (what the console shows): a run stored after
@@ -70,16 +85,12 @@ class VerificationRepository:
         return self.session.scalars(select(VerificationRow).order_by(
             VerificationRow.verified_at.desc(), VerificationRow.id.desc()).limit(1)).first()
 
-    def add(self, *, mode: str, from_position: int, position: int, sha256: str, ok: bool,
-            entries_checked: int, first_bad: dict | None, verified_at: str,
-            seconds: str) -> VerificationRow:
+    def add(self, run: dict, seal: dict) -> VerificationRow:
+        """Store a run: ``run`` holds its columns (``first_bad`` as text), ``seal`` its
+        ``key_id`` and ``signature`` (both None when unsigned)."""
         next_id = int(self.session.execute(select(func.max(VerificationRow.id))).scalar()
                       or 0) + 1
-        row = VerificationRow(
-            id=next_id, mode=mode, from_position=from_position, position=position,
-            sha256=sha256, ok=ok, entries_checked=entries_checked,
-            first_bad=json.dumps(first_bad, sort_keys=True) if first_bad else None,
-            verified_at=verified_at, seconds=seconds)
+        row = VerificationRow(id=next_id, **run, **seal)
         self.session.add(row)
         self.session.flush()
         return row

@@ -57,6 +57,7 @@ from credit.persistence.repositories import (
 )
 
 from .context import ServiceContext
+from .run_seals import RunSeal
 from .tender_rows import REGISTRATION_TABLES, row_facts
 
 ENTRY_PROBLEMS = ("hash_mismatch", "prev_mismatch", "position_gap")
@@ -569,7 +570,7 @@ class CheckpointVerifier:
 # ------------------------------------------------------------------- all together
 
 def verify_chain(ctx: ServiceContext, checkpoint=None, *, incremental: bool = False,
-                 store: bool = True) -> dict:
+                 store: bool = True, key_path: str | None = None) -> dict:
     """Walk the whole chain; re-hash every entry and every stored row against the hash
     its creating entry carries. ``first_bad`` is the lowest bad position (rows no entry
     created come last, with position null). With a ``checkpoint`` the result adds
@@ -577,21 +578,23 @@ def verify_chain(ctx: ServiceContext, checkpoint=None, *, incremental: bool = Fa
 
     ``incremental`` (API.md §6 ``?from=checkpoint``): start from the newest stored
     intact verification instead (``VerificationRepository.incremental_start``: none
-    that a failure found since could have stepped over) — check that its entry still
-    has the hash it had, then
-    walk only the entries after it and the rows they created (``from_position`` says
-    where it started; 0, a full walk, when nothing intact was stored yet). Edits before
-    that position are caught only by a full run. Each run is stored (outside the chain)
-    for the next incremental run and for the console."""
+    that a failure found since could have stepped over; with a signing key, one it
+    signed, services/run_seals.py) — check that its entry still has the hash it had,
+    then walk only the entries after it and the rows they created (``from_position``
+    says where it started; 0, a full walk, when nothing it may start from is stored).
+    Edits before that position are caught only by a full run. Each run is stored
+    (outside the chain; signed with the key of ``key_path``, by default the settings'
+    ``CREDIT_SIGNING_KEY``) for the next incremental run and for the console."""
     started, when = time.monotonic(), ctx.clock()
+    seal = RunSeal.configured(key_path or ctx.settings.signing_key_path)
     with ctx.uow(write=False, snapshot=True) as uow:
-        start = uow.verifications.incremental_start() if incremental else None
+        start = uow.verifications.incremental_start(seal.trust) if incremental else None
         result, head = _walk(uow, checkpoint, start)
     if incremental:
         result["from_position"] = start.position if start else 0
     if store:
-        _store(ctx, result, head, "incremental" if incremental else "full",
-               format_instant(when), time.monotonic() - started)
+        _store(ctx, seal, _run(result, head, "incremental" if incremental else "full",
+                               format_instant(when), time.monotonic() - started))
     return result
 
 
@@ -629,19 +632,30 @@ def _walk(uow, checkpoint, start) -> tuple[dict, tuple[int, str]]:
     return result, chain.head
 
 
-def _store(ctx: ServiceContext, result: dict, head: tuple[int, str], mode: str,
-           verified_at: str, seconds: float) -> None:
-    """Keep the run (outside the chain) for the next incremental run and the console."""
+def _run(result: dict, head: tuple[int, str], mode: str, verified_at: str,
+         seconds: float) -> dict:
+    """A run's stored columns (``first_bad`` as canonical text)."""
+    first_bad = result["first_bad"]
+    return {"mode": mode, "from_position": result.get("from_position", 0),
+            "position": head[0], "sha256": head[1], "ok": result["ok"],
+            "entries_checked": result["entries_checked"],
+            "first_bad": canonical.dumps(first_bad) if first_bad else None,
+            "verified_at": verified_at, "seconds": f"{seconds:.3f}"}
+
+
+def _store(ctx: ServiceContext, seal: RunSeal, run: dict) -> None:
+    """Keep the run (outside the chain, sealed) for the next incremental run and the
+    console."""
     with ctx.uow(write=True) as uow:
-        uow.verifications.add(
-            mode=mode, from_position=result.get("from_position", 0), position=head[0],
-            sha256=head[1], ok=result["ok"], entries_checked=result["entries_checked"],
-            first_bad=result["first_bad"], verified_at=verified_at, seconds=f"{seconds:.3f}")
+        uow.verifications.add(run, seal.seal(run))
         uow.commit()
 
 
-def last_verification(ctx: ServiceContext) -> dict | None:
-    """The newest stored run of ``audit verify`` (the console shows it)."""
+def last_verification(ctx: ServiceContext, key_path: str | None = None) -> dict | None:
+    """The newest stored run of ``audit verify`` (the console shows it); ``signature``
+    is ``signed`` or ``unsigned`` with a signing key configured (``key_path``, by
+    default the settings'), None without one (services/run_seals.py)."""
+    seal = RunSeal.configured(key_path or ctx.settings.signing_key_path)
     with ctx.uow(write=False) as uow:
         row = uow.verifications.newest()
     if row is None:
@@ -649,4 +663,5 @@ def last_verification(ctx: ServiceContext) -> dict | None:
     return {"mode": row.mode, "from_position": row.from_position, "position": row.position,
             "ok": row.ok, "entries_checked": row.entries_checked,
             "first_bad": json.loads(row.first_bad) if row.first_bad else None,
-            "verified_at": row.verified_at, "seconds": row.seconds}
+            "verified_at": row.verified_at, "seconds": row.seconds,
+            "signature": seal.status(row)}

@@ -921,3 +921,20 @@ def test_an_export_entry_says_whether_it_rated_or_compared_models(app):
     assert "评级导出" in rated and "1200 家企业" in rated and "模型对比" not in rated
     assert "模型对比" in comparison and "等级变化 37 家" in comparison
     assert "keqiao-2025 v1</span> → <span class=\"mono\">keqiao-2025 v2" in comparison
+
+
+def test_the_page_says_whether_the_run_it_shows_is_signed(ctx, tokens, tmp_path):
+    """With a signing key configured (services/run_seals.py), the page says whether the
+    run it shows carries the key's valid signature; without one it says nothing of it."""
+    from api import create_app
+    from credit import signing
+    signing.create_key(tmp_path / "k.pem")
+    keyed = create_app({"CREDIT_CONTEXT": ctx, "SECRET_KEY": SECRET_KEY, "TESTING": True,
+                        "CREDIT_SIGNING_KEY": str(tmp_path / "k.pem")})
+    unkeyed = create_app({"CREDIT_CONTEXT": ctx, "SECRET_KEY": SECRET_KEY, "TESTING": True})
+    page = text(signed_in(unkeyed, tokens["auditor"]).post("/audit/verify", {"mode": "full"}))
+    assert "哈希链完整 ✓" in page and 'id="verification-signature"' not in page
+    page = text(signed_in(keyed, tokens["auditor"]).get("/audit"))  # stored unsigned
+    assert "没有当前签名密钥的有效签名" in page
+    page = text(signed_in(keyed, tokens["auditor"]).post("/audit/verify", {"mode": "full"}))
+    assert "此结果已用签名密钥签名" in page

@@ -1,0 +1,199 @@
+"""Signed runs of ``audit verify`` (services/run_seals.py), on SQLite and PostgreSQL.
+
+With a signing key configured, every stored run carries the key's id and a signature
+over its columns, and an incremental run (API.md §6 ``?from=checkpoint``) starts only
+from a run that key signed: a run row inserted or altered around the service — which,
+unsigned, chooses where the next incremental run starts and hides an edit made after
+it — is no starting point. Without a key, stored runs are trusted as stored (the first
+test shows what that costs, so that the others can fail)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from api import create_app
+from credit import signing
+from credit.domain.dates import format_instant
+from credit.services.audit import last_verification, verify_chain
+from credit.services.records import create_record
+from credit.services.run_seals import RunSeal, signed_message
+from credit.services.scoring import ScoreQuery, score
+
+from .helpers import EVALUATOR, HOUSING, S1, S2, head, record_body, tamper
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def key_path(tmp_path):
+    path = tmp_path / "signing.pem"
+    signing.create_key(path)
+    return str(path)
+
+
+@pytest.fixture
+def keyed(ctx, key_path):
+    """``ctx`` with a signing key configured (CREDIT_SIGNING_KEY)."""
+    ctx.settings = ctx.settings.with_(signing_key_path=key_path)
+    return ctx
+
+
+def rec(ctx, clock, **kw) -> dict:
+    clock.advance(seconds=5)
+    return json.loads(create_record(ctx, HOUSING, record_body(**kw)).body)
+
+
+def serve(ctx, uscc=S1) -> dict:
+    return score(ctx, EVALUATOR, ScoreQuery(uscc, "housing", date(2026, 6, 1)))
+
+
+def incremental(ctx) -> dict:
+    return verify_chain(ctx, incremental=True)
+
+
+def runs(ctx) -> list[dict]:
+    """The stored runs' columns (``ok`` as the ORM reads it: SQLite stores 0 or 1)."""
+    with ctx.uow.engine.connect() as conn:
+        return [dict(r._mapping, ok=bool(r.ok)) for r in conn.exec_driver_sql(
+            "SELECT * FROM audit_verifications ORDER BY id")]
+
+
+def forge_run(ctx, clock, *, ok=True, from_position=0, at_head=True) -> None:
+    """A run row inserted around the service (INSERT is allowed: the table's triggers
+    refuse only UPDATE and DELETE), started after every stored one, unsigned."""
+    position, sha = head(ctx)
+    clock.advance(seconds=1)
+    with ctx.uow.engine.begin() as conn:
+        next_id = conn.exec_driver_sql(
+            "SELECT COALESCE(MAX(id), 0) + 1 FROM audit_verifications").scalar()
+        conn.exec_driver_sql(
+            "INSERT INTO audit_verifications (id, mode, from_position, position, sha256, ok, "
+            "entries_checked, first_bad, verified_at, seconds) VALUES "
+            f"({next_id}, 'full', {from_position}, {position if at_head else 0}, "
+            f"'{sha}', {'TRUE' if ok else 'FALSE'}, 1, NULL, "
+            f"'{format_instant(clock())}', '0.001')")
+
+
+def edited_after_a_run(ctx, clock) -> dict:
+    """A full run stored at the head, then a record whose row is edited: the run's
+    position is before the edit."""
+    rec(ctx, clock, document_no="S1")
+    serve(ctx)
+    assert verify_chain(ctx)["ok"]
+    edited = rec(ctx, clock, uscc=S2, document_no="S2")
+    tamper(ctx, "records", "UPDATE records SET document_no = 'X' WHERE id = :id",
+           {"id": edited["id"]})
+    return edited
+
+
+def test_without_a_key_a_forged_run_hides_an_edit_after_it(ctx, clock):
+    edited_after_a_run(ctx, clock)
+    forge_run(ctx, clock)
+    assert incremental(ctx)["ok"] is True  # documented (README): unsigned runs trusted
+    assert last_verification(ctx)["signature"] is None
+
+
+def test_with_a_key_a_forged_run_is_no_starting_point(keyed, clock):
+    edited = edited_after_a_run(keyed, clock)
+    forge_run(keyed, clock)
+    result = incremental(keyed)
+    assert (result["from_position"], result["first_bad"]["id"]) == (2, edited["id"])
+
+
+def test_runs_are_stored_with_a_signature_over_their_columns(keyed, clock, key_path):
+    rec(keyed, clock, document_no="S1")
+    verify_chain(keyed)
+    incremental(keyed)
+    key = signing.load_key(key_path)
+    for run in runs(keyed):
+        assert run["key_id"] == key.key_id
+        assert signing.verify_signature(key.public_key_b64(), signed_message(run),
+                                        run["signature"])
+    assert json.loads(signed_message(runs(keyed)[0]))["purpose"] == "audit.verification"
+    assert last_verification(keyed)["signature"] == "signed"
+
+
+def test_a_signed_run_altered_is_no_starting_point(keyed, clock):
+    rec(keyed, clock, document_no="S1")
+    serve(keyed)
+    assert verify_chain(keyed)["ok"]
+    first = runs(keyed)[0]
+    edited = rec(keyed, clock, uscc=S2, document_no="S2")
+    tamper(keyed, "records", "UPDATE records SET document_no = 'X' WHERE id = :id",
+           {"id": edited["id"]})
+    # moved to the head, its hash with it: it would start past the edit
+    position, sha = head(keyed)
+    tamper(keyed, "audit_verifications",
+           "UPDATE audit_verifications SET position = :p, sha256 = :s WHERE id = :id",
+           {"p": position, "s": sha, "id": first["id"]})
+    assert last_verification(keyed)["signature"] == "unsigned"
+    result = incremental(keyed)
+    assert (result["from_position"], result["first_bad"]["id"]) == (0, edited["id"])
+
+
+def test_runs_stored_before_the_key_are_not_trusted_once_it_is(ctx, clock, key_path):
+    rec(ctx, clock, document_no="S1")
+    serve(ctx)
+    assert verify_chain(ctx)["ok"]  # unsigned
+    ctx.settings = ctx.settings.with_(signing_key_path=key_path)
+    assert last_verification(ctx)["signature"] == "unsigned"
+    assert incremental(ctx)["from_position"] == 0  # walks the whole chain, signs it
+    assert incremental(ctx)["from_position"] == 2
+
+
+def test_a_rotated_key_trusts_none_of_the_old_key_s_runs(keyed, clock, tmp_path):
+    rec(keyed, clock, document_no="S1")
+    assert verify_chain(keyed)["ok"]
+    other = tmp_path / "rotated.pem"
+    signing.create_key(other)
+    keyed.settings = keyed.settings.with_(signing_key_path=str(other))
+    assert incremental(keyed)["from_position"] == 0
+
+
+def test_an_unreadable_key_signs_and_trusts_nothing(keyed, clock, tmp_path, caplog):
+    rec(keyed, clock, document_no="S1")
+    assert verify_chain(keyed)["ok"]  # signed with the readable key
+    keyed.settings = keyed.settings.with_(signing_key_path=str(tmp_path / "absent.pem"))
+    assert incremental(keyed)["from_position"] == 0
+    assert runs(keyed)[-1]["signature"] is None
+    assert "an incremental run walks the whole chain" in caplog.text
+
+
+def test_an_unsigned_failure_still_counts(keyed, clock):
+    """A failed run, signed or not, makes incremental runs walk the whole chain until a
+    signed whole walk starts after it; an unsigned whole walk does not clear it."""
+    rec(keyed, clock, document_no="S1")
+    serve(keyed)
+    assert verify_chain(keyed)["ok"]
+    forge_run(keyed, clock, ok=False)
+    forge_run(keyed, clock)  # an unsigned "whole walk, intact" after the failure
+    clock.advance(seconds=1)
+    assert incremental(keyed)["from_position"] == 0  # the signed whole walk
+    clock.advance(seconds=1)
+    assert incremental(keyed)["from_position"] == 2
+
+
+def test_the_http_route_signs_with_the_app_s_key(ctx, clock, key_path):
+    """The app's configuration may name the key (as checkpoints read it)."""
+    from credit.services.tokens import create_token
+    rec(ctx, clock, document_no="S1")
+    _, secret = create_token(ctx, "test", role="auditor", name="审计")
+    app = create_app({"CREDIT_CONTEXT": ctx, "CREDIT_SIGNING_KEY": key_path,
+                      "TESTING": True})
+    client = app.test_client()
+    r = client.get("/api/v1/audit/verify", headers={"Authorization": f"Bearer {secret}"})
+    assert r.status_code == 200 and r.get_json()["ok"] is True
+    assert runs(ctx)[-1]["key_id"] == signing.load_key(key_path).key_id
+    assert RunSeal.configured(key_path).trusted(_row(runs(ctx)[-1]))
+
+
+class _Row:
+    def __init__(self, columns: dict):
+        self.__dict__.update(columns)
+
+
+def _row(columns: dict) -> _Row:
+    return _Row(columns)
