@@ -10,7 +10,6 @@ test shows what that costs, so that the others can fail)."""
 from __future__ import annotations
 
 import json
-from datetime import date
 
 import pytest
 
@@ -18,11 +17,10 @@ from api import create_app
 from credit import signing
 from credit.domain.dates import format_instant
 from credit.services.audit import last_verification, verify_chain
-from credit.services.records import create_record
 from credit.services.run_seals import RunSeal, signed_message
-from credit.services.scoring import ScoreQuery, score
 
-from .helpers import EVALUATOR, HOUSING, S1, S2, head, record_body, tamper
+from .helpers import S2, head, tamper
+from .test_incremental_verify import incremental, rec, serve
 
 pytestmark = pytest.mark.db
 
@@ -39,19 +37,6 @@ def keyed(ctx, key_path):
     """``ctx`` with a signing key configured (CREDIT_SIGNING_KEY)."""
     ctx.settings = ctx.settings.with_(signing_key_path=key_path)
     return ctx
-
-
-def rec(ctx, clock, **kw) -> dict:
-    clock.advance(seconds=5)
-    return json.loads(create_record(ctx, HOUSING, record_body(**kw)).body)
-
-
-def serve(ctx, uscc=S1) -> dict:
-    return score(ctx, EVALUATOR, ScoreQuery(uscc, "housing", date(2026, 6, 1)))
-
-
-def incremental(ctx) -> dict:
-    return verify_chain(ctx, incremental=True)
 
 
 def runs(ctx) -> list[dict]:
