@@ -58,7 +58,7 @@ def _label_filters(state) -> None:
     add_filters(state.app.jinja_env, LABELS)
 
 
-def _screen_names() -> dict[str, str]:
+def screen_names() -> dict[str, str]:
     """The Chinese name of each warning code: the screens' and the post-award warning's
     (PERFORMANCE.md §4.2, raised by the performance definition, not by a screen). Only
     warning codes: the inbox offers them as its code filter."""
@@ -118,7 +118,7 @@ def warning_inbox():
     f, shown = _inbox_filter()
     page = warnings.list_warnings(ctx(), g.actor, f)
     return render_template("console/warnings.html", items=page["items"], next=page["next"],
-                           filters=shown, screen_names=_screen_names(),
+                           filters=shown, screen_names=screen_names(),
                            statuses=STATUS_CHOICES)
 
 
@@ -136,7 +136,7 @@ def warning(warning_id):
     entries = (tender_console.disposal_entries(ctx(), g.actor, w)
                if g.actor.role in ("auditor", "admin") else None)
     return render_template("console/warning.html", w=w, entries=entries,
-                           can_dispose=_can_dispose(w), screen_names=_screen_names(),
+                           can_dispose=_can_dispose(w), screen_names=screen_names(),
                            item_names=_item_names())
 
 
@@ -172,7 +172,7 @@ def _disposal_form(w, values, errors=None, general=None, key=None, status=200):
     return render_template("console/disposal.html", w=w, values=values, errors=errors or {},
                            general=general or [], form_key=key or new_form_key(),
                            allowed=allowed, catalogue=ctx().models.active.catalogue,
-                           chosen=set(_chosen(values)), screen_names=_screen_names()), status
+                           chosen=set(_chosen(values)), screen_names=screen_names()), status
 
 
 def _chosen(values) -> list[str]:
@@ -196,7 +196,7 @@ def disposal(warning_id):
             preview = warnings.preview_disposal(ctx(), g.actor, wid, body)
             return render_template("console/disposal_confirm.html", w=w, body=body,
                                    preview=preview, form=request.form, form_key=key,
-                                   screen_names=_screen_names())
+                                   screen_names=screen_names())
         if step == "confirm":
             idem = IdempotentRequest(g.actor.token_id, "POST", request.path, key, body)
             done = json.loads(warnings.dispose(ctx(), g.actor, wid, body, idem).body)
@@ -237,7 +237,7 @@ def tender(code):
     page = tender_console.tender_page(ctx(), g.actor, code)
     return render_template("console/tender.html", t=page["tender"], marks=page["marks"],
                            warnings=page["warnings"], links=page["links"],
-                           screen_names=_screen_names(), readers=_warning_readers())
+                           screen_names=screen_names(), readers=_warning_readers())
 
 
 def _warning_readers() -> str:

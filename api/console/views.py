@@ -36,6 +36,7 @@ from api.console.forms import (
     zh,
 )
 from api.console.labels import KINDS
+from api.console.tender_views import screen_names
 from api.http import logs_a_trace, parse_id, path_uscc, signing_key_path
 from credit.domain.dates import format_instant
 from credit.errors import CreditError, InvalidInput, NotFound, Unauthenticated
@@ -356,7 +357,8 @@ def evaluation(evaluation_id):
                                             parse_id(evaluation_id, "evaluation")))
     names = {m["uscc"]: m["name"] or m["uscc"] for r in doc["results"] for m in r["members"]}
     return render_template("console/evaluation.html", doc=doc, ranked=_ranked(doc["results"]),
-                           names=names, printed_at=format_instant(ctx().clock()))
+                           names=names, printed_at=format_instant(ctx().clock()),
+                           screen_names=screen_names() if doc.get("warnings") else {})
 
 
 def _ranked(results: list[dict]) -> list[dict]:

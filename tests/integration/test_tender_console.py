@@ -259,3 +259,30 @@ def test_every_evidence_shape_reads_as_chinese(app, code):
         assert "两家共同投标的招标项目（含本项目）" in headings
     if code == "PM-ELSEWHERE":
         assert "该项目负责人在任的其他中标项目" in headings
+
+
+def test_the_evaluation_page_shows_the_tender_s_open_warnings(app, tctx, secrets_, tender):
+    """WARNINGS.md §7: an evaluation of a registered tender carries its open or referred
+    warnings "so the evaluation committee sees them" — on the page it prints and signs
+    too, each linked to the warning; an unregistered tender's page says there are none."""
+    import json
+
+    from credit.services.scoring import create_evaluation
+    from credit.services.tokens import authenticate
+    from tests.tender_data import BIDDER_3
+    evaluator = authenticate(tctx, secrets_["evaluator"])
+    body = {"tender": {"code": tender["code"], "name": tender["name"]},
+            "sector": "transport", "as_of": "2026-05-12",
+            "bidders": [{"uscc": BIDDER_3}, {"consortium": [MEMBER_1, BIDDER_1]},
+                        {"uscc": BIDDER_2}]}
+    doc = json.loads(create_evaluation(tctx, evaluator, body).body)
+    assert doc["warnings"]
+    b = signed_in(app, secrets_["evaluator"])
+    page = text(b.get(f"/evaluations/{doc['id']}"))
+    section = page[page.index('id="tender-warnings"'):page.index("扣分原因")]
+    for w in doc["warnings"]:
+        assert f'href="/warnings/{w["id"]}"' in section and w["code"] in section
+    _no_personal(page)
+    other = json.loads(create_evaluation(tctx, evaluator, dict(
+        body, tender={"code": "UNREGISTERED-1", "name": "未登记"})).body)
+    assert 'id="no-warnings"' in text(b.get(f"/evaluations/{other['id']}"))
