@@ -36,7 +36,7 @@ from .inputs import FieldErrors, load
 from .records import record_resource
 from .resources import present
 from .scoring import Computation, check_known_at_past, check_known_at_range, serve_traced
-from .tenders import require_role, tender_row
+from .tenders import TENDER_READERS, require_role, tender_row, visible_sectors
 
 RATERS = ("tenderee",)
 # PERFORMANCE.md §1: enterprise only for its own USCC (checked in agency_score).
@@ -240,21 +240,28 @@ def replay_trace(uow, definition, payload: dict, knowledge: Knowledge) -> dict:
 # ------------------------------------------------------------------ the agency page
 
 def agency_page(ctx: ServiceContext, actor: Actor, uscc: str) -> dict:
-    """For the console: the agency's ratings (newest first) and records, read only."""
+    """For the console: the agency's ratings (newest first) and records, read only, and
+    the tenders it ran that the actor may read as ``GET /tenders?agency=`` lists them
+    (WARNINGS.md §1: a regulator its own sectors', no tenders for the other roles;
+    ``tenders`` None for those)."""
     may_read_score(actor, uscc)
+    readable = actor.role in TENDER_READERS
     with ctx.uow(write=False) as uow:
         ratings = [rating_resource(r) for r in reversed(uow.agencies.of_agency(uscc))]
         rows = [r for r in uow.records.of_subject(uscc)
                 if ctx.models.active_of("agency").entry(r.code) is not None]
         events = uow.records.events_of_many([r.id for r in rows])
-        tenders = uow.tenders.page(agency=uscc, limit=100)
+        tenders = uow.tenders.page(agency=uscc, sectors=visible_sectors(actor, None),
+                                   limit=100) if readable else []
+        # The agency's name as a tender spelt it, whichever may be listed.
+        named = tenders or uow.tenders.page(agency=uscc, limit=1)
         subject = uow.subjects.get(uscc)
     return {"uscc": uscc, "ratings": ratings,
             "name": next((r["agency"]["name"] for r in ratings), None)
-            or next((t.agency_name for t in tenders), None) or (subject and subject.name),
+            or next((t.agency_name for t in named), None) or (subject and subject.name),
             "records": [record_resource(ctx, r, events[r.id]) for r in rows],
             "tenders": [{"code": t.code, "name": t.name, "sector": t.sector}
-                        for t in tenders]}
+                        for t in tenders] if readable else None}
 
 
 def agency_timeline(ctx: ServiceContext, actor: Actor, uscc: str, months: int = 24,

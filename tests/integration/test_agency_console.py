@@ -152,3 +152,17 @@ def test_the_rules_page_opens_for_every_signed_in_role(app, secrets_):
                                               else "/tenders"))
         resp = b.get("/model")
         assert resp.status_code == 200, (who, resp.status_code)
+
+
+@pytest.mark.parametrize("who", ["regulator", "tenderee", "tenderee2", "agency", "auditor"])
+def test_the_agency_page_lists_the_tenders_get_tenders_would(app, secrets_, tctx, who):
+    """The agency's tenders on its page are those ``GET /tenders?agency=`` gives the same
+    token (WARNINGS.md §1): a housing regulator does not see a transport tender, the
+    roles that may not read tenders see none, an auditor sees it."""
+    t = register(tctx, tender_body())  # a transport tender
+    api = app.test_client().get(f"/api/v1/tenders?agency={AGENCY}",
+                                headers={"Authorization": f"Bearer {secrets_[who]}"})
+    listed = api.status_code == 200 and [x["code"] for x in api.get_json()["items"]]
+    page = text(signed_in(app, secrets_[who]).get(f"/agencies/{AGENCY}"))
+    assert (t["code"] in page) is bool(listed)
+    assert bool(listed) is (who == "auditor")
