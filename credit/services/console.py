@@ -296,8 +296,9 @@ def repair_form(ctx: ServiceContext, actor: Actor, record_id: int) -> dict:
     model allows (``earliest_repair_on`` … ``latest_repair_on``) or ``repairable``
     false."""
     record = _writable_record(ctx, actor, record_id)
-    model = ctx.models.active
-    entry = model.catalogue.get(record["code"])
+    # The entry the repair itself checks (records.refuse_repair): the active scoring
+    # model's, else the agency definition's (an agency's misconduct, PERFORMANCE.md §7).
+    entry = ctx.models.record_entry(record["code"])
     window = {"repairable": bool(entry and entry.repairable)}
     if window["repairable"]:
         decided = date.fromisoformat(record["decided_on"])

@@ -166,3 +166,23 @@ def test_the_agency_page_lists_the_tenders_get_tenders_would(app, secrets_, tctx
     page = text(signed_in(app, secrets_[who]).get(f"/agencies/{AGENCY}"))
     assert (t["code"] in page) is bool(listed)
     assert bool(listed) is (who == "auditor")
+
+
+def test_an_agency_record_is_repaired_through_the_console_as_through_the_api(
+        app, secrets_, tctx):
+    """An agency's misconduct is an ordinary record (PERFORMANCE.md §7), repairable as
+    MODEL.md §2 says with the agency definition's minimum months: the console's repair
+    form offers the window the repair itself checks, and the repair goes through."""
+    import json
+
+    from credit.services.records import create_record
+    from credit.services.tokens import authenticate
+    regulator = authenticate(tctx, secrets_["regulator"])
+    rec = json.loads(create_record(tctx, regulator, {
+        "uscc": AGENCY, "subject_name": "某招标代理有限公司", "sector": "housing",
+        "code": "AGENCY-RESTRICT", "decided_on": "2026-01-10",
+        "document_no": "绍柯建罚〔2026〕77号", "issued_by": "柯桥区住建局"}).body)
+    b = signed_in(app, secrets_["regulator"])
+    form = text(b.get(f"/records/{rec['id']}/repair"))
+    assert "不适用信用修复" not in form and 'id="change-form"' in form
+    assert 'min="2026-04-10"' in form  # 3 months (the agency definition's minimum)
