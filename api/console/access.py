@@ -72,7 +72,9 @@ def sign_in(secret: str):
     """Authenticate the token (API.md §2 rules) and start a fresh session holding only
     its id; raises Unauthenticated."""
     actor = authenticate(ctx(), (secret or "").strip() or None)
-    session.clear()
+    # Signed in over a live session (another clerk, the same browser): that session
+    # ends on the server too, or a copy of its cookie would outlive the one that held it.
+    _end_this_session()
     session["tid"] = actor.token_id
     session["exp"] = int(time.time()) + SIGN_IN_HOURS * 3600
     # A new one: no fixation across sign-in; also the session's id (see above).
@@ -83,6 +85,10 @@ def sign_in(secret: str):
 def sign_out() -> None:
     """End this session on the server (its cookie is refused from now on), then clear
     the cookie."""
+    _end_this_session()
+
+
+def _end_this_session() -> None:
     if g.get("actor") is not None and session.get("csrf"):
         try:
             end_session(ctx(), g.actor, session["csrf"])

@@ -54,3 +54,20 @@ def test_a_console_form_whose_token_is_revoked_in_flight_says_so_in_chinese(
         last = uow.audit_queries.page(after=uow.audit.head().position - 1, limit=1)[0]
     assert last["kind"] == "token.revoked"
     assert "bearer token" not in page, [line for line in page.splitlines() if "token" in line]
+
+
+def test_signing_in_over_a_live_session_ends_it_on_the_server(app, tokens):  # noqa: F811
+    """Another clerk signs in on the same browser, then out: a copy of the first clerk's
+    cookie is refused, as a signed-out one is (nobody could sign it out any more)."""
+    from .test_console_pages import Browser
+    name = app.config["SESSION_COOKIE_NAME"]
+    b = signed_in(app, tokens["housing"])
+    old = b.client.get_cookie(name).value
+    assert b.get("/records/new").status_code == 200
+    assert b.post("/signin", {"token": tokens["auditor"]}).status_code == 302
+    assert b.get("/audit").status_code == 200  # the new session works
+    copy = Browser(app)
+    copy.client.set_cookie(name, old)
+    assert copy.get("/records/new").status_code == 302  # to the sign-in page
+    bad = b.post("/signin", {"token": "not-a-token"})
+    assert bad.status_code != 302 and b.get("/audit").status_code == 200  # kept
