@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import orjson
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.routing import BaseConverter
@@ -129,7 +129,17 @@ def read_body() -> bytes | None:
     """The raw body, at most 1 MiB (else 413); None when the server's reader refused its
     framing (bad chunk sizes), which the caller answers after the media type. A body
     without Content-Length (chunked) is read up to one byte more than the limit so that
-    an oversized one is a 413, not a truncation."""
+    an oversized one is a 413, not a truncation.
+
+    Read from the stream once per request and kept: a request whose connection was
+    found dead runs its view once more (api/auth.py ``requires``), and the stream is
+    empty by then."""
+    if "credit_body" not in g:
+        g.credit_body = _read_stream()
+    return g.credit_body
+
+
+def _read_stream() -> bytes | None:
     try:
         raw = request.stream.read(MAX_BODY + 1)
     except CreditError:
