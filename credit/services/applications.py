@@ -74,18 +74,18 @@ def load_application(ctx: ServiceContext, raw) -> dict:
 
 def _refuse(ctx: ServiceContext, uow, row, events, data: dict) -> None:
     """Step 11 (409) then step 12 (422) of API.md §1: a revoked record takes no
-    application; a repair application meets the refusals of the repair itself; one
-    pending application per record."""
+    application, nor a repaired one a repair application; one pending application per
+    record; then a repair application meets the rules of the repair itself."""
     if data["kind"] == "objection":
         records.refuse_revocation(row, events)
     else:
-        records.refuse_repair(ctx, row, events, None)  # the 409s and not_repairable
+        records.refuse_repair_state(row, events)
     pending = uow.applications.pending_for_record(row.id)
     if pending is not None:
         raise Conflict(f"Application {pending.id} for record {row.id} is still pending.",
                        error="application_pending", application_id=pending.id)
     if data["kind"] == "repair":
-        records.refuse_repair(ctx, row, events, data["requested_repair_on"])
+        records.refuse_repair_rules(ctx, row, data["requested_repair_on"])
 
 
 def submit(ctx: ServiceContext, actor: Actor, record_id: int, raw) -> dict:

@@ -380,13 +380,24 @@ def refuse_revocation(row: RecordRow, events: list[RecordEventRow]) -> None:
 def refuse_repair(ctx: ServiceContext, row: RecordRow, events: list[RecordEventRow],
                   repaired_on) -> None:
     """The refusals of API.md §3 in their order: 409 ``already_revoked``, 409
-    ``already_repaired``, 422 ``not_repairable``, ``repair_too_early`` (with the earliest
-    date), ``repair_after_expiry`` (with the latest). ``repaired_on`` None checks only the
-    state and whether the code is repairable at all."""
+    ``already_repaired`` (:func:`refuse_repair_state`), then the 422s
+    (:func:`refuse_repair_rules`)."""
+    refuse_repair_state(row, events)
+    refuse_repair_rules(ctx, row, repaired_on)
+
+
+def refuse_repair_state(row: RecordRow, events: list[RecordEventRow]) -> None:
+    """Step 11 (409) of a repair: ``already_revoked``, ``already_repaired``."""
     if any(e.kind == "revocation" for e in events):
         raise Conflict(f"Record {row.id} is revoked.", error="already_revoked")
     if any(e.kind == "repair" for e in events):
         raise Conflict(f"Record {row.id} is already repaired.", error="already_repaired")
+
+
+def refuse_repair_rules(ctx: ServiceContext, row: RecordRow, repaired_on) -> None:
+    """Step 12 (422) of a repair: ``not_repairable``, ``repair_too_early`` (with the
+    earliest date), ``repair_after_expiry`` (with the latest). ``repaired_on`` None
+    checks only whether the code is repairable at all."""
     entry = ctx.models.record_entry(row.code)
     if entry is None:  # a repair would change nothing the active model scores
         raise RuleViolation(f"{row.code} is not in the active model "

@@ -188,6 +188,21 @@ def test_state_conflicts(api, ctx):
         assert_error(apply(api, other["id"], kind=kind, **extra), 409, "already_revoked")
 
 
+def test_a_pending_application_is_409_before_the_repair_rules_422(api):
+    """API.md §1: step 11 (409 ``application_pending``) before step 12 (422
+    ``not_repairable``): a repair application for a record with an objection pending."""
+    ban = api.create_record(code="BID-BAN", valid_until="2026-12-31",
+                            document_no="绍柯建罚〔2026〕7号")
+    objection = apply(api, ban["id"], kind="objection")
+    assert objection.status_code == 201
+    r = apply(api, ban["id"], kind="repair", requested_repair_on="2026-05-01")
+    assert_error(r, 409, "application_pending", application_id=objection.get_json()["id"])
+    other = api.create_record(code="BID-BAN", valid_until="2026-12-31",
+                              document_no="绍柯建罚〔2026〕9号")
+    assert_error(apply(api, other["id"], kind="repair", requested_repair_on="2026-05-01"),
+                 422, "not_repairable")  # with nothing pending
+
+
 def test_accepting_after_the_record_changed_answers_409_and_leaves_it_pending(api, ctx):
     record = api.create_record()
     app = apply(api, record["id"], kind="repair", requested_repair_on="2026-05-01").get_json()
