@@ -2,7 +2,7 @@
 
 from flask import g
 
-from api.auth import READERS, own_subject, requires
+from api.auth import READERS, requires
 from api.blueprints import Blueprint, ctx
 from api.http import logs_a_trace, path_uscc
 from api.schemas import Page, ScoreQuerySchema
@@ -23,9 +23,7 @@ blp = Blueprint("subjects", __name__, url_prefix="/api/v1/subjects",
 @requires(*READERS)
 def show(uscc):
     """Registered name and record counts per sector."""
-    uscc = path_uscc(uscc)
-    own_subject(uscc)
-    return subjects.get_subject(ctx(), uscc)
+    return subjects.get_subject(ctx(), path_uscc(uscc), g.actor)
 
 
 @blp.route("/<uscc:uscc>/score", methods=["GET"])

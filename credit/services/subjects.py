@@ -8,16 +8,20 @@ from credit.domain.money import fmt, fmt_factor
 from credit.domain.performance import PerformanceDefinition
 from credit.errors import NotFound, Unavailable
 
-from .context import ServiceContext
+from .context import Actor, ServiceContext, require_own_subject
 from .records import lifecycle_status
 
 
-def get_subject(ctx: ServiceContext, uscc: str) -> dict:
-    """Registered name and record counts per sector by lifecycle status."""
+def get_subject(ctx: ServiceContext, uscc: str, actor: Actor | None = None) -> dict:
+    """Registered name and record counts per sector by lifecycle status; for ``actor``,
+    404 for an unknown subject (check 9 of API.md §1) before an enterprise's 403 for
+    another's (check 10)."""
     with ctx.uow(write=False) as uow:
         subject = uow.subjects.get(uscc)
         if subject is None:
             raise NotFound(f"No record was ever entered for {uscc}.")
+        if actor is not None:
+            require_own_subject(actor, uscc)
         rows = uow.records.of_subject(uscc)
         events = uow.records.events_of_many([r.id for r in rows])
     counts = {s: {"active": 0, "repaired": 0, "revoked": 0} for s in SECTORS}

@@ -213,6 +213,17 @@ def test_regulator_writes_only_its_own_sectors(api, ctx):
     assert {r["sector"] for r in listed} == {"housing", "transport", "water"}
 
 
+def test_an_unknown_subject_is_404_before_an_enterprise_s_403(api):
+    """API.md §1: check 9 (404 unknown id) comes before check 10 (403, an enterprise's
+    row that is not its own): an enterprise asking for a subject never registered is
+    told it is unknown, as an auditor is; a registered one of another is 403."""
+    api.create_record(uscc=S2, subject_name="北京某建设有限公司", document_no="S2-1")
+    from tests.integration.helpers import S4 as never
+    for who in ("auditor", "enterprise"):
+        assert_error(api.get(f"/api/v1/subjects/{never}", who), 404, "not_found")
+    assert_error(api.get(f"/api/v1/subjects/{S2}", "enterprise"), 403, "forbidden")
+
+
 def test_enterprise_sees_only_its_own_file(api, ctx):
     own = api.create_record()
     other = api.create_record(uscc=S2, subject_name="北京某建设有限公司", document_no="S2-1")
