@@ -148,9 +148,7 @@ def import_command(file, sector, entered_by, batch_size, max_mib, max_rows) -> N
     from credit.batch.sheets import SheetProblem
     from credit.batch.xlsx import MIB, Limits
 
-    entered_by = entered_by.strip()
-    if not entered_by:
-        raise click.BadParameter("must name the operator.", param_hint="--entered-by")
+    entered_by = _operator_name(entered_by)
     tty = sys.stderr.isatty()
     bar = None
 
@@ -180,3 +178,19 @@ def import_command(file, sector, entered_by, batch_size, max_mib, max_rows) -> N
             bar.__exit__(None, None, None)
     click.echo(summary.text())
     sys.exit(1 if summary.rejected_rows else 0)
+
+
+def _operator_name(entered_by: str) -> str:
+    """The operator the rows are entered as (the actor of their audit entries): 1–200
+    characters of storable text, as a token's name (a name that is not UTF-8 would
+    otherwise fail the import halfway, with a traceback)."""
+    from credit.domain.storable_text import unstorable
+    from credit.services.tokens import NAME_MAX
+    name = entered_by.strip()
+    if not name or len(name) > NAME_MAX:
+        raise click.BadParameter(f"must name the operator in 1–{NAME_MAX} characters.",
+                                 param_hint="--entered-by")
+    if unstorable(name):
+        raise click.BadParameter(f"holds {unstorable(name)}: text that is not valid UTF-8 "
+                                 "cannot be stored.", param_hint="--entered-by")
+    return name

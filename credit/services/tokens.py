@@ -30,6 +30,10 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+#: The longest name of an actor: a token's, or the operator an import is entered as.
+NAME_MAX = 200
+
+
 def _checked(role: str, name: str, sectors, uscc: str | None):
     """A new token's name, sectors and USCC, normalised; InvalidInput saying what is
     wrong (API.md §8's rules for ``credit token create``)."""
@@ -37,8 +41,9 @@ def _checked(role: str, name: str, sectors, uscc: str | None):
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}.",
                            errors={"role": ["unknown role"]})
-    if not name or len(name) > 200:
-        raise InvalidInput("name must have 1–200 characters.", errors={"name": ["required"]})
+    if not name or len(name) > NAME_MAX:
+        raise InvalidInput(f"name must have 1–{NAME_MAX} characters.",
+                           errors={"name": ["required"]})
     if unstorable(name):
         raise InvalidInput(f"name holds {unstorable(name)} (text that is not valid UTF-8 "
                            "cannot be stored).", errors={"name": ["not storable text"]})

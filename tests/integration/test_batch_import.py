@@ -312,6 +312,22 @@ def test_cli_import(ctx, messy, monkeypatch):
     assert res.exit_code == 2
 
 
+@pytest.mark.parametrize("name", ["\udcff\udcfe操作员", "操" * 201])
+def test_cli_import_refuses_an_operator_name_no_token_could_have(ctx, messy, monkeypatch,
+                                                                  name):
+    """Bytes that are not UTF-8 (argv decoded with surrogateescape) or over 200
+    characters: one line, exit 2, nothing imported — not a traceback and exit 1 (some
+    rows rejected) after the first batch had failed."""
+    import credit.cli as cli
+    monkeypatch.setattr(cli, "_context", lambda: ctx)
+    res = CliRunner().invoke(cli.main, ["import", str(messy), "--sector", "housing",
+                                        "--entered-by", name])
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit), res.output
+    assert "--entered-by" in res.output and "Traceback" not in res.output
+    with ctx.uow(write=False) as uow:
+        assert uow.audit.head().position == 0
+
+
 
 def test_reading_in_a_second_process_gives_the_same_outcome(ctx, messy, tmp_path):
     """Large files are read and validated in a forked process while this one inserts."""
