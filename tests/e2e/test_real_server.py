@@ -201,7 +201,10 @@ def test_real_server_end_to_end(database_url, tmp_path):
         # the enterprise sees its own file and who pulled it
         inq = http.get(srv.base + f"/api/v1/subjects/{S1}/inquiries", headers=h(ent)).json()
         assert inq["items"][0]["evaluation_id"] == doc["id"]
-        assert http.get(srv.base + f"/api/v1/subjects/{S2}", headers=h(ent)).status_code == 403
+        assert http.get(srv.base + f"/api/v1/subjects/{S2}/score?sector=housing",
+                        headers=h(ent)).status_code == 403
+        # S2 has no record: unknown (check 9) before another's (check 10), API.md §1
+        assert http.get(srv.base + f"/api/v1/subjects/{S2}", headers=h(ent)).status_code == 404
 
         # audit: the whole chain verifies, and so does a trace
         v = http.get(srv.base + "/api/v1/audit/verify", headers=h(aud))
