@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -115,7 +115,7 @@ def load_key(path: str | os.PathLike | None) -> Signer:
             from None
     try:
         private = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:  # e.g. an SM2 key
         raise SigningKeyMissing(f"The signing key file is not a usable PEM key ({exc}).") \
             from None
     if not isinstance(private, Ed25519PrivateKey):

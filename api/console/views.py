@@ -313,11 +313,12 @@ def _audit_page(verify: str | None):
     before = parse_id(before, "page") if before else None
     feed = console.audit_feed(ctx(), kind=kind, actor=actor, uscc=uscc, limit=50,
                               before=before)
-    if verify is not None:
-        audit.verify_chain(ctx(), incremental=verify == "incremental",
-                           key_path=signing_key_path())
-    return render_template("console/audit.html", feed=feed, kinds=KINDS,
-                           chain=audit.last_verification(ctx(), signing_key_path()),
+    if verify is not None:  # the run just made, whatever else the table holds
+        chain = audit.verify_and_show(ctx(), incremental=verify == "incremental",
+                                      key_path=signing_key_path())
+    else:
+        chain = audit.last_verification(ctx(), signing_key_path())
+    return render_template("console/audit.html", feed=feed, kinds=KINDS, chain=chain,
                            just_verified=verify,
                            filters={"kind": kind, "actor": actor}, raw_uscc=raw_uscc,
                            filter_error=problem, before=before)

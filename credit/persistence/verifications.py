@@ -4,7 +4,7 @@ verified position, table by table."""
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Iterator, Protocol
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -15,6 +15,8 @@ from .tender_tables import BidPartyRow, TenderRow, WarningRow
 
 #: USCCs per ``IN (…)`` query.
 _IN_CHUNK = 500
+#: The highest id a BIGINT holds.
+MAX_ID = 2**63 - 1
 
 # The tender loop's tables grouped under a parent whose row carries the position; every
 # other table's rows carry the position of the entry that created them (any mapped
@@ -31,13 +33,21 @@ def _mapped(table: str):
     raise KeyError(f"no mapped table {table!r}")
 
 
+class RunTrust(Protocol):
+    """Which stored runs a configuration trusts (services/run_seals.py): those signed
+    with ``key_id`` (None: no key can be read, so none) that ``accepts``."""
+
+    key_id: str | None
+
+    def accepts(self, row: VerificationRow) -> bool: ...
+
+
 class VerificationRepository:
     def __init__(self, session: Session):
         self.session = session
 
     # ------------------------------------------------------------ stored results
-    def incremental_start(self, trusted: Callable[[VerificationRow], bool] | None = None
-                          ) -> VerificationRow | None:
+    def incremental_start(self, trust: "RunTrust | None" = None) -> VerificationRow | None:
         """The stored run an incremental verification may start from (API.md §6), None
         when it must walk from the start of the chain.
 
@@ -51,7 +61,7 @@ class VerificationRepository:
         being stepped over by a run that started past it (or that started from a run
         that did).
 
-        With ``trusted`` (a signing key is configured, services/run_seals.py), only the
+        With ``trust`` (a signing key is configured, services/run_seals.py), only the
         intact runs it accepts count, as starting points and as whole walks; every
         failed run counts, trusted or not (one forged can only make runs walk more)."""
         failed = self.session.execute(select(func.max(VerificationRow.verified_at))
@@ -61,39 +71,71 @@ class VerificationRepository:
             whole = self._first(select(VerificationRow).where(
                 VerificationRow.ok.is_(True), VerificationRow.from_position == 0,
                 VerificationRow.verified_at > failed).order_by(
-                VerificationRow.verified_at, VerificationRow.id), trusted)
+                VerificationRow.verified_at, VerificationRow.id), trust)
             if whole is None:
                 return None
             intact = intact.where(VerificationRow.verified_at >= whole.verified_at)
         return self._first(intact.order_by(VerificationRow.position.desc(),
-                                           VerificationRow.id.desc()), trusted)
+                                           VerificationRow.id.desc()), trust)
 
-    def _first(self, query, trusted: Callable[[VerificationRow], bool] | None
-               ) -> VerificationRow | None:
-        """The first row of ``query`` that ``trusted`` accepts (any, without it)."""
-        if trusted is None:
+    def _first(self, query, trust: "RunTrust | None") -> VerificationRow | None:
+        """The first row of ``query`` that ``trust`` accepts (any, without it): among
+        the rows signed with its key only (none, without a key it can read), so that
+        rows inserted unsigned cost no check."""
+        if trust is None:
             return self.session.scalars(query.limit(1)).first()
-        rows = self.session.scalars(query).yield_per(100)
+        if trust.key_id is None:
+            return None
+        rows = self.session.scalars(query.where(
+            VerificationRow.key_id == trust.key_id,
+            VerificationRow.signature.is_not(None))).yield_per(100)
         try:
-            return next((row for row in rows if trusted(row)), None)
+            return next((row for row in rows if trust.accepts(row)), None)
         finally:
             rows.close()
 
-    def newest(self) -> VerificationRow | None:
+    def newest(self, trust: "RunTrust | None" = None) -> VerificationRow | None:
         """The run that started last (what the console shows): a run stored after
-        another may have started before it, and then saw less."""
-        return self.session.scalars(select(VerificationRow).order_by(
-            VerificationRow.verified_at.desc(), VerificationRow.id.desc()).limit(1)).first()
+        another may have started before it, and then saw less. With ``trust``, the
+        newest of the runs it accepts and the failed runs (a failure is shown however
+        it was stored)."""
+        query = select(VerificationRow).order_by(VerificationRow.verified_at.desc(),
+                                                 VerificationRow.id.desc())
+        if trust is None:
+            return self.session.scalars(query.limit(1)).first()
+        shown = VerificationRow.ok.is_(False)
+        if trust.key_id is not None:
+            shown = or_(shown, and_(VerificationRow.key_id == trust.key_id,
+                                    VerificationRow.signature.is_not(None)))
+        rows = self.session.scalars(query.where(shown)).yield_per(100)
+        try:
+            return next((row for row in rows if not row.ok or trust.accepts(row)), None)
+        finally:
+            rows.close()
 
     def add(self, run: dict, seal: dict) -> VerificationRow:
         """Store a run: ``run`` holds its columns (``first_bad`` as text), ``seal`` its
         ``key_id`` and ``signature`` (both None when unsigned)."""
-        next_id = int(self.session.execute(select(func.max(VerificationRow.id))).scalar()
-                      or 0) + 1
-        row = VerificationRow(id=next_id, **run, **seal)
+        row = VerificationRow(id=self._next_id(), **run, **seal)
         self.session.add(row)
         self.session.flush()
         return row
+
+    def _next_id(self) -> int:
+        """One more than the highest id; should a row inserted around the service hold
+        the highest id there is, the lowest unused one instead, so that no run can be
+        kept from being stored (the id only breaks ties of ``verified_at``)."""
+        top = int(self.session.execute(select(func.max(VerificationRow.id))).scalar() or 0)
+        if top < MAX_ID:
+            return top + 1
+        free = 1
+        for taken in self.session.scalars(select(VerificationRow.id).where(
+                VerificationRow.id >= 1).order_by(VerificationRow.id)):
+            if taken > free:
+                break
+            free = taken + 1
+        return free
+
 
     # ------------------------------------------------- what came after a position
     def entry(self, position: int) -> AuditEntryRow | None:

@@ -23,11 +23,11 @@ from . import agencies
 from .context import Actor, ServiceContext, require_own_subject
 from .paging import page
 from .scoring import score_as_known
-from .verification import last_verification, verify_chain
+from .verification import last_verification, verify_and_show, verify_chain
 
 __all__ = ["TraceFilter", "get_entry", "get_trace", "inquiries", "last_verification",
-           "entry_page", "list_entries", "list_traces", "trace_page", "verify_chain",
-           "verify_trace"]
+           "entry_page", "list_entries", "list_traces", "trace_page", "verify_and_show",
+           "verify_chain", "verify_trace"]
 
 
 @dataclass(frozen=True)

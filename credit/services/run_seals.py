@@ -81,26 +81,37 @@ class RunSeal:
         return {"key_id": self.signer.key_id,
                 "signature": self.signer.sign(signed_message(run))}
 
-    def trusted(self, row) -> bool:
+    @property
+    def key_id(self) -> str | None:
+        """The id of the key the trusted runs are signed with (None: no key is read)."""
+        return self.signer.key_id if self.signer is not None else None
+
+    def accepts(self, row) -> bool:
         """Whether a stored run is one this configuration may start from: any, without
-        a key; with one, a run that key signed, its columns unchanged since."""
+        a key; with one, a run that key signed, its columns unchanged since. A row
+        written around the service with values no run has (SQLite keeps whatever type
+        it is given: a float position, bytes for a hash) is refused, not an error."""
         if not self.keyed:
             return True
         if self.signer is None or row.key_id != self.signer.key_id \
                 or not isinstance(row.signature, str):
             return False
-        return signing.verify_signature(self.signer.public_key_b64(),
-                                        signed_message(_columns(row)), row.signature)
+        try:
+            message = signed_message(_columns(row))
+        except (TypeError, ValueError, UnicodeError):
+            return False
+        return signing.verify_signature(self.signer.public_key_b64(), message,
+                                        row.signature)
 
     @property
-    def trust(self):
-        """``incremental_start``'s ``trusted`` argument: None (every stored run) without
-        a key."""
-        return self.trusted if self.keyed else None
+    def trust(self) -> "RunSeal | None":
+        """What ``VerificationRepository.incremental_start`` and ``newest`` are given:
+        None (every stored run) without a key; this seal with one."""
+        return self if self.keyed else None
 
     def status(self, row) -> str | None:
         """For the console: ``signed`` or ``unsigned`` (no valid signature of the
         configured key) with a key configured; None without one."""
         if not self.keyed:
             return None
-        return "signed" if self.trusted(row) else "unsigned"
+        return "signed" if self.accepts(row) else "unsigned"

@@ -585,17 +585,34 @@ def verify_chain(ctx: ServiceContext, checkpoint=None, *, incremental: bool = Fa
     Edits before that position are caught only by a full run. Each run is stored
     (outside the chain; signed with the key of ``key_path``, by default the settings'
     ``CREDIT_SIGNING_KEY``) for the next incremental run and for the console."""
-    started, when = time.monotonic(), ctx.clock()
+    return _verified(ctx, checkpoint, incremental, store, key_path)[0]
+
+
+def verify_and_show(ctx: ServiceContext, *, incremental: bool,
+                    key_path: str | None = None) -> dict:
+    """The console's buttons: verify (:func:`verify_chain`, stored) and answer the run
+    just made as :func:`last_verification` describes a run — that run, whatever else the
+    table holds (a row inserted around the service, dated later, is not shown instead)."""
+    return _verified(ctx, None, incremental, True, key_path)[1]
+
+
+def _verified(ctx: ServiceContext, checkpoint, incremental: bool, store: bool,
+              key_path: str | None) -> tuple[dict, dict | None]:
+    # The key is read before the clock: a run's verified_at is the instant just before
+    # its snapshot, which orders overlapping runs (incremental_start).
     seal = RunSeal.configured(key_path or ctx.settings.signing_key_path)
+    started, when = time.monotonic(), ctx.clock()
     with ctx.uow(write=False, snapshot=True) as uow:
         start = uow.verifications.incremental_start(seal.trust) if incremental else None
         result, head = _walk(uow, checkpoint, start)
     if incremental:
         result["from_position"] = start.position if start else 0
+    shown = None
     if store:
-        _store(ctx, seal, _run(result, head, "incremental" if incremental else "full",
-                               format_instant(when), time.monotonic() - started))
-    return result
+        shown = _store(ctx, seal, _run(result, head, "incremental" if incremental else
+                                       "full", format_instant(when),
+                                       time.monotonic() - started))
+    return result, shown
 
 
 def _walk(uow, checkpoint, start) -> tuple[dict, tuple[int, str]]:
@@ -634,34 +651,52 @@ def _walk(uow, checkpoint, start) -> tuple[dict, tuple[int, str]]:
 
 def _run(result: dict, head: tuple[int, str], mode: str, verified_at: str,
          seconds: float) -> dict:
-    """A run's stored columns (``first_bad`` as canonical text)."""
+    """A run's stored columns. ``first_bad`` as ASCII JSON text, whatever it holds: an
+    entry forged with a float or a lone surrogate for an id is reported, not a failure
+    to store the report (canonical text refuses both)."""
     first_bad = result["first_bad"]
     return {"mode": mode, "from_position": result.get("from_position", 0),
             "position": head[0], "sha256": head[1], "ok": result["ok"],
             "entries_checked": result["entries_checked"],
-            "first_bad": canonical.dumps(first_bad) if first_bad else None,
+            "first_bad": json.dumps(first_bad, sort_keys=True) if first_bad else None,
             "verified_at": verified_at, "seconds": f"{seconds:.3f}"}
 
 
-def _store(ctx: ServiceContext, seal: RunSeal, run: dict) -> None:
+def _store(ctx: ServiceContext, seal: RunSeal, run: dict) -> dict:
     """Keep the run (outside the chain, sealed) for the next incremental run and the
-    console."""
+    console; the run as the console shows it."""
     with ctx.uow(write=True) as uow:
-        uow.verifications.add(run, seal.seal(run))
+        row = uow.verifications.add(run, seal.seal(run))
         uow.commit()
+        return _described(row, seal)
 
 
 def last_verification(ctx: ServiceContext, key_path: str | None = None) -> dict | None:
-    """The newest stored run of ``audit verify`` (the console shows it); ``signature``
-    is ``signed`` or ``unsigned`` with a signing key configured (``key_path``, by
-    default the settings'), None without one (services/run_seals.py)."""
+    """The newest stored run of ``audit verify`` (the console shows it): with a signing
+    key configured (``key_path``, by default the settings'), the newest of the runs it
+    signed and of the failed ones; ``signature`` is then ``signed`` or ``unsigned``, None
+    without a key (services/run_seals.py)."""
     seal = RunSeal.configured(key_path or ctx.settings.signing_key_path)
     with ctx.uow(write=False) as uow:
-        row = uow.verifications.newest()
-    if row is None:
-        return None
+        row = uow.verifications.newest(seal.trust)
+        return _described(row, seal) if row is not None else None
+
+
+def _described(row, seal: RunSeal) -> dict:
     return {"mode": row.mode, "from_position": row.from_position, "position": row.position,
             "ok": row.ok, "entries_checked": row.entries_checked,
-            "first_bad": json.loads(row.first_bad) if row.first_bad else None,
+            "first_bad": _stored_problem(row.first_bad),
             "verified_at": row.verified_at, "seconds": row.seconds,
             "signature": seal.status(row)}
+
+
+def _stored_problem(text) -> dict | None:
+    """A stored run's ``first_bad``; one written around the service that is no JSON
+    object is shown as what it is, not parsed into an error page."""
+    if not text:
+        return None
+    try:
+        problem = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        problem = None
+    return problem if isinstance(problem, dict) else {"problem": str(text)[:200]}

@@ -675,7 +675,7 @@ def test_the_page_shows_the_last_verification_and_verifies_on_request_only(
     (its result and time); the buttons run a full or an incremental one."""
     b = signed_in(app, tokens["auditor"])
     page = text(b.get("/audit"))
-    assert "哈希链完整" not in page and "尚未验证过" in page
+    assert "哈希链完整" not in page and "尚无可显示的验证结果" in page
     before = snapshot(ctx)
     page = text(b.post("/audit/verify", {"mode": "full"}))
     assert "哈希链完整 ✓" in page and "刚刚验证" in page and "完整验证" in page
@@ -924,8 +924,8 @@ def test_an_export_entry_says_whether_it_rated_or_compared_models(app):
 
 
 def test_the_page_says_whether_the_run_it_shows_is_signed(ctx, tokens, tmp_path):
-    """With a signing key configured (services/run_seals.py), the page says whether the
-    run it shows carries the key's valid signature; without one it says nothing of it."""
+    """With a signing key configured (services/run_seals.py), the page shows only runs
+    that key signed (or failures) and says so; without one it says nothing of it."""
     from api import create_app
     from credit import signing
     signing.create_key(tmp_path / "k.pem")
@@ -935,6 +935,6 @@ def test_the_page_says_whether_the_run_it_shows_is_signed(ctx, tokens, tmp_path)
     page = text(signed_in(unkeyed, tokens["auditor"]).post("/audit/verify", {"mode": "full"}))
     assert "哈希链完整 ✓" in page and 'id="verification-signature"' not in page
     page = text(signed_in(keyed, tokens["auditor"]).get("/audit"))  # stored unsigned
-    assert "没有当前签名密钥的有效签名" in page
+    assert "尚无可显示的验证结果" in page and "哈希链完整" not in page
     page = text(signed_in(keyed, tokens["auditor"]).post("/audit/verify", {"mode": "full"}))
-    assert "此结果已用签名密钥签名" in page
+    assert "此结果已用签名密钥签名" in page and "哈希链完整 ✓" in page

@@ -32,3 +32,8 @@ def downgrade() -> None:
     with op.batch_alter_table(TABLE) as batch:
         batch.drop_column("signature")
         batch.drop_column("key_id")
+    if op.get_bind().dialect.name == "sqlite":  # the batch copy lost the table's triggers
+        for action in ("UPDATE", "DELETE"):
+            op.execute(f"CREATE TRIGGER {TABLE}_no_{action.lower()} BEFORE {action} ON "
+                       f"{TABLE} BEGIN SELECT RAISE(ABORT, 'credit: {action} on {TABLE} "
+                       f"refused: the table is append-only'); END")
