@@ -5,10 +5,13 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from api import console, errors, ratelimit
+from api import auth, console, errors, ratelimit
 from api.console.access import SessionCookies
 from api.http import ResponseJSON, UsccConverter, refuse_head, uscc_parameter
 from api.schemas import ErrorBody
+
+#: flask-smorest's endpoint of the OpenAPI document.
+OPENAPI_ENDPOINT = "api-docs.openapi_json"
 
 
 class CreditApi(Api):
@@ -95,6 +98,9 @@ def _register_api(app: Flask) -> None:
                 models.blp, checkpoints.blp, applications.blp, public.blp, tenders.blp,
                 warnings.blp, agencies.blp, performance.blp):
         api.register_blueprint(blp)
+    # The OpenAPI document is a public route like /health: the same limits on headers
+    # and query parameters (flask-smorest registers its view itself).
+    app.view_functions[OPENAPI_ENDPOINT] = auth.public(app.view_functions[OPENAPI_ENDPOINT])
 
 
 def _register_hooks(app: Flask) -> None:

@@ -35,11 +35,30 @@ class TooLarge(CreditError):
 _UNPREFIXED = ("CONTENT_TYPE", "CONTENT_LENGTH")
 
 
+#: The environ key under which ``credit serve``'s workers give a request's longest
+#: header line as sent, ``(length, name)`` (api/server.py): gunicorn joins repeated
+#: headers into one value.
+LONGEST_HEADER_LINE = "credit.longest_header_line"
+
+
 def check_limits() -> None:
     """413 for a body over 1 MiB or a header line over 8 KiB."""
     length = request.content_length
     if length is not None and length > MAX_BODY:
         raise TooLarge("The request body is larger than 1 MiB.")
+    longest = request.environ.get(LONGEST_HEADER_LINE)
+    if longest is not None:  # (length, name), measured line by line as sent (credit serve)
+        if longest[0] > MAX_HEADER_LINE:
+            raise TooLarge(f"The header {longest[1].title()} is longer than 8 KiB.")
+    else:
+        _check_joined_headers()
+    if len(request.environ.get("RAW_URI") or request.full_path) > MAX_HEADER_LINE:
+        raise TooLarge("The request line is longer than 8 KiB.")
+
+
+def _check_joined_headers() -> None:
+    """A server that does not measure the lines (the development server, the test
+    client): each header's value as the environ holds it."""
     # The WSGI environ itself, not werkzeug's header view (which builds every name):
     # HTTP_X_Y is the header X-Y, as werkzeug names it.
     for key, value in request.environ.items():
@@ -53,8 +72,6 @@ def check_limits() -> None:
             name = key[5:] if key.startswith("HTTP_") else key
             raise TooLarge(f"The header {name.replace('_', '-').title()} is longer than "
                            "8 KiB.")
-    if len(request.environ.get("RAW_URI") or request.full_path) > MAX_HEADER_LINE:
-        raise TooLarge("The request line is longer than 8 KiB.")
 
 
 def reads_query(view) -> bool:

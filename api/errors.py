@@ -59,7 +59,10 @@ def register(app: Flask) -> None:
                         exc.__cause__)
         if console.is_console_path(request.path):
             return console.error_page(exc.status, exc.message, exc.error)
-        return error_response(exc.status, exc.error, exc.message, exc.errors, **exc.extra)
+        # RFC 9110 §11.6.1, RFC 6750 §3: a 401 names the scheme that would be accepted.
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return error_response(exc.status, exc.error, exc.message, exc.errors,
+                              headers=headers, **exc.extra)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

@@ -45,11 +45,16 @@ def logs_a_trace(view):
 
 
 def refuse_head() -> None:
-    """405 for a HEAD on a view marked :func:`logs_a_trace` (API and console alike), before
-    authentication: the wrong method comes first in the order of checks (API.md §1)."""
+    """405 for a HEAD on a view marked :func:`logs_a_trace` (API and console alike), and
+    for an OPTIONS anywhere (Flask would answer it itself, 200 and no body, without a
+    token; the service serves no cross-origin client), before authentication: the wrong
+    method comes first in the order of checks (API.md §1)."""
     if request.method == "HEAD" and \
             getattr(current_app.view_functions.get(request.endpoint), "logs_a_trace", False):
         raise MethodNotAllowed(valid_methods=["GET"])
+    if request.method == "OPTIONS" and request.url_rule is not None:
+        allowed = current_app.url_map.bind_to_environ(request.environ).allowed_methods()
+        raise MethodNotAllowed(valid_methods=sorted(set(allowed) - {"OPTIONS"}))
 
 
 def json_body(schema, *, idempotent: bool) -> dict:

@@ -20,6 +20,7 @@ import gc
 import json
 import logging
 import queue
+import re
 import sys
 from http import HTTPStatus
 from logging.handlers import QueueHandler, QueueListener
@@ -28,20 +29,43 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
+from api.auth import LONGEST_HEADER_LINE
+from credit.services.tokens import TOKEN_PREFIX
 from credit.settings import ConfigurationError, Settings
+
+#: A token's secret wherever it appears in a line gunicorn writes about a request it
+#: refused (its message quotes the offending header line, ``Authorization`` included).
+_SECRET = re.compile(re.escape(TOKEN_PREFIX) + r"[A-Za-z0-9_\-]*")
+
+
+def masked(text: str) -> str:
+    """``text`` with every token secret in it replaced: no secret reaches a log line
+    or an error body (services/tokens.py logs at most a prefix of its hash)."""
+    return _SECRET.sub(TOKEN_PREFIX + "…", text)
+
+
+class MaskSecrets(logging.Filter):
+    """On gunicorn's error log: a refused request's line names its header as sent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if TOKEN_PREFIX in message:
+            record.msg, record.args = masked(message), None
+        return True
 
 
 def _json_write_error(sock, status_int, reason, mesg):
     """gunicorn's own refusals (bad request line, oversized headers) in the error body
-    of API.md §1 instead of gunicorn's HTML."""
+    of API.md §1 instead of gunicorn's HTML. An unsupported transfer coding (gunicorn's
+    501) is the client's error: 400."""
     if status_int in (414, 431):
         status_int, error = 413, "payload_too_large"
-    elif status_int >= 500:
+    elif status_int >= 500 and status_int != 501:
         error = "internal_error"
     else:
         status_int, error = 400, "validation_error"
     body = json.dumps({"code": status_int, "status": HTTPStatus(status_int).phrase,
-                       "error": error, "message": mesg or reason, "errors": {}},
+                       "error": error, "message": masked(str(mesg or reason)), "errors": {}},
                       ensure_ascii=False).encode("utf-8")
     head = (f"HTTP/1.1 {status_int} {HTTPStatus(status_int).phrase}\r\n"
             "Connection: close\r\nContent-Type: application/json; charset=utf-8\r\n"
@@ -49,12 +73,38 @@ def _json_write_error(sock, status_int, reason, mesg):
     sock.sendall(head + body)
 
 
+def _json_errors_and_masked_log() -> None:
+    """In a worker: gunicorn's refusals as JSON, no secret in its log, and each request's
+    longest header line as it came (:func:`_longest_header_line`)."""
+    import gunicorn.http.wsgi
+    import gunicorn.util
+    gunicorn.util.write_error = _json_write_error
+    logging.getLogger("gunicorn.error").addFilter(MaskSecrets())
+    if not getattr(gunicorn.http.wsgi.create, "credit_measures", False):
+        gunicorn.http.wsgi.create = _longest_header_line(gunicorn.http.wsgi.create)
+
+
+def _longest_header_line(create):
+    """gunicorn joins a header sent on several lines into one WSGI value (``a, b``), so
+    two lines under 8 KiB would look like one over it: the environ carries the longest
+    line as sent (``name: value``), which api.auth.check_limits reads (API.md §1: 413
+    for a header *line* over 8 KiB)."""
+    def created(req, *args, **kwargs):
+        resp, environ = create(req, *args, **kwargs)
+        environ[LONGEST_HEADER_LINE] = max(
+            ((len(name) + 2 + len(value), name) for name, value in req.headers),
+            default=(0, ""))
+        return resp, environ
+
+    created.credit_measures = True
+    return created
+
+
 class JsonErrorSyncWorker(SyncWorker):
     """A sync worker whose protocol-level errors are JSON too."""
 
     def init_process(self):
-        import gunicorn.util
-        gunicorn.util.write_error = _json_write_error
+        _json_errors_and_masked_log()
         super().init_process()
 
 
@@ -62,8 +112,7 @@ class JsonErrorThreadWorker(ThreadWorker):
     """A gthread worker whose protocol-level errors are JSON too."""
 
     def init_process(self):
-        import gunicorn.util
-        gunicorn.util.write_error = _json_write_error
+        _json_errors_and_masked_log()
         super().init_process()
 
 
@@ -192,6 +241,7 @@ def check_settings(settings: Settings) -> None:
                                  f"not {settings.log_level!r}.")
     check_service(settings)
     check(settings)
+    _check_access_log(settings.access_log)
     try:
         load_identity_key(settings.identity_key_path)
     except IdentityKeyMissing as exc:
@@ -199,6 +249,19 @@ def check_settings(settings: Settings) -> None:
             f"{exc.message} credit serve needs CREDIT_IDENTITY_KEY, the path of a file of "
             "at least 32 random bytes (personal data, WARNINGS.md §2); `make run` "
             "generates var/identity-key.") from None
+
+
+def _check_access_log(path: str | None) -> None:
+    """CREDIT_ACCESS_LOG names a file gunicorn can append to (``-``: stdout); gunicorn
+    itself would exit 1 with its own two-line error."""
+    if not path or path == "-":
+        return
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise ConfigurationError(f"CREDIT_ACCESS_LOG {path!r} cannot be written "
+                                 f"({exc.strerror or exc}).") from None
 
 
 def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 2,

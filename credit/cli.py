@@ -21,7 +21,19 @@ def _context():
 
 
 def _operator() -> str:
-    return Settings.from_env().operator
+    """Who the CLI acts as (CREDIT_OPERATOR, else ``operator:$USER``): the actor of its
+    audit entries, so a name a token could have (1–200 characters of UTF-8 text); a
+    shell that hands over other bytes (GBK, say) is told which variable to fix."""
+    from credit.domain.storable_text import unstorable
+    from credit.services.tokens import NAME_MAX
+    name = Settings.from_env().operator
+    problem = unstorable(name) or (f"over {NAME_MAX} characters" if len(name) > NAME_MAX
+                                   else None)
+    if problem:
+        raise ConfigurationError(f"the operator's name (CREDIT_OPERATOR, else USER) holds "
+                                 f"{problem}; set CREDIT_OPERATOR to the operator's name "
+                                 "in UTF-8.")
+    return name
 
 
 def _reason(exc: BaseException) -> str:
@@ -88,8 +100,17 @@ def db_upgrade() -> None:
     """Create or migrate the schema (safe to run again)."""
     from credit.persistence.database import normalise_url, upgrade
     upgrade()
-    url = normalise_url(None)
-    click.echo(f"database at head: {url.split('@')[-1]}")
+    click.echo(f"database at head: {_where(normalise_url(None))}")
+
+
+def _where(url: str) -> str:
+    """Which database a URL names, without what may hold a password (the user part,
+    and the query, where libpq takes ``password=`` too): backend, host, port, name."""
+    from sqlalchemy.engine import make_url
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        return f"sqlite {u.database or ':memory:'}"
+    return f"{u.get_backend_name()} {u.host or 'localhost'}:{u.port or 'default'}/{u.database}"
 
 
 @main.group()
@@ -188,7 +209,7 @@ def demo_data() -> None:
     from credit.services.demo import load_demo
     path = "var/demo-tokens.txt"
     try:
-        summary = load_demo(_context(), token_file=path)
+        summary = load_demo(_context(), token_file=path, operator=_operator())
     except OSError as exc:
         click.echo(f"error: cannot write {path}: {exc.strerror or exc}; nothing was "
                    "loaded.", err=True)

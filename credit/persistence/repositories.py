@@ -144,6 +144,9 @@ def _histories_statement(dialect: str, columns: Callable[[str, str, str], str]):
 _IN_CHUNK = 500
 
 
+#: The highest id ``tokens.id`` (INTEGER) holds.
+TOKEN_ID_MAX = 2**31 - 1
+
 class _Repo:
     def __init__(self, session: Session):
         self.session = session
@@ -421,6 +424,11 @@ class TokenRepository(_Repo):
         return self.session.connection().execute(_TOKEN_BY_HASH, {"h": secret_sha256}).first()
 
     def get(self, token_id: int) -> TokenRow | None:
+        """The token of this id; None for an id the column cannot hold (``tokens.id``
+        is a 32-bit INTEGER: PostgreSQL refuses a larger value outright, SQLite finds
+        nothing), so that every backend answers an unknown id alike."""
+        if not 1 <= token_id <= TOKEN_ID_MAX:
+            return None
         return self.session.get(TokenRow, token_id)
 
     def is_revoked(self, token_id: int) -> bool:

@@ -104,15 +104,17 @@ DEMO_TOKENS = [
 ]
 
 
-def load_demo(ctx: ServiceContext, token_file: str | os.PathLike) -> str:
-    """Load the demo set unless it is already there; write the demo tokens (mode 0600)."""
+def load_demo(ctx: ServiceContext, token_file: str | os.PathLike,
+              operator: str = "demo-data") -> str:
+    """Load the demo set unless it is already there; write the demo tokens (mode 0600),
+    created by ``operator`` (the CLI's: ``operator:$USER`` or CREDIT_OPERATOR)."""
     token_file = Path(token_file)
     with ctx.uow(write=False) as uow:
         present = uow.subjects.get("91330603MA2D4F6E84") is not None
     if present and token_file.exists():
         return (f"demo data already loaded; tokens in {token_file}"
                 + _tightened(token_file) + load_demo_tenders(ctx))
-    token_ids = _demo_tokens(ctx, token_file)
+    token_ids = _demo_tokens(ctx, token_file, operator)
     if present:
         return (f"demo data already loaded; new demo tokens in {token_file}"
                 + load_demo_tenders(ctx))
@@ -136,7 +138,7 @@ def _tightened(token_file: Path) -> str:
     return f" (its mode was {mode:o}, now 600)"
 
 
-def _demo_tokens(ctx: ServiceContext, token_file: Path) -> dict[str, int]:
+def _demo_tokens(ctx: ServiceContext, token_file: Path, operator: str) -> dict[str, int]:
     """Create the demo tokens and write them to ``token_file`` (mode 0600); their ids
     by name. The file is opened before any token is created, so one that cannot be
     written (a directory in the way, no permission: OSError) leaves no token behind
@@ -150,7 +152,7 @@ def _demo_tokens(ctx: ServiceContext, token_file: Path) -> dict[str, int]:
             lines = []
             token_ids = {}
             for role, name, sectors, uscc in DEMO_TOKENS:
-                token_id, secret = create_token(ctx, "demo-data", role=role, name=name,
+                token_id, secret = create_token(ctx, operator, role=role, name=name,
                                                 sectors=sectors, uscc=uscc)
                 token_ids[name] = token_id
                 lines.append(f"{role}\t{name}\t{secret}")
