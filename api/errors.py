@@ -9,7 +9,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from api import console
-from api.http import body_text
+from api.http import body_text, served_methods
 from api.ratelimit import retry_after
 from api.schemas import ERROR_BODY
 from credit.errors import CreditError
@@ -70,8 +70,8 @@ def register(app: Flask) -> None:
         if status in (414, 431):
             status = 413
         headers = {}
-        if status == 405 and exc.get_response().headers.get("Allow"):
-            headers["Allow"] = exc.get_response().headers["Allow"]
+        if status == 405 and getattr(exc, "valid_methods", None):
+            headers["Allow"] = ", ".join(served_methods(exc.valid_methods))
         if status == 429:
             headers["Retry-After"] = str(retry_after())
         message = MESSAGES.get(status) or (exc.description or HTTPStatus(status).phrase)

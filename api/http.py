@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 
 import orjson
-from flask import Response, current_app, g, request
+from flask import Response, current_app, request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import BaseConverter
 
 from api.auth import MAX_BODY, TooLarge
@@ -54,7 +54,25 @@ def refuse_head() -> None:
         raise MethodNotAllowed(valid_methods=["GET"])
     if request.method == "OPTIONS" and request.url_rule is not None:
         allowed = current_app.url_map.bind_to_environ(request.environ).allowed_methods()
-        raise MethodNotAllowed(valid_methods=sorted(set(allowed) - {"OPTIONS"}))
+        raise MethodNotAllowed(valid_methods=served_methods(allowed))
+
+
+def served_methods(methods) -> list[str]:
+    """The methods a path serves, as a 405's ``Allow`` names them: not OPTIONS, nor HEAD
+    where its GET logs a trace (:func:`refuse_head` answers both 405)."""
+    out = set(methods) - {"OPTIONS"}
+    if "HEAD" in out and _get_logs_a_trace():
+        out.discard("HEAD")
+    return sorted(out)
+
+
+def _get_logs_a_trace() -> bool:
+    """Whether this path's GET view is marked :func:`logs_a_trace`."""
+    try:
+        endpoint, _ = current_app.url_map.bind_to_environ(request.environ).match(method="GET")
+    except HTTPException:
+        return False
+    return getattr(current_app.view_functions.get(endpoint), "logs_a_trace", False)
 
 
 def json_body(schema, *, idempotent: bool) -> dict:
@@ -139,9 +157,14 @@ def read_body() -> bytes | None:
     Read from the stream once per request and kept: a request whose connection was
     found dead runs its view once more (api/auth.py ``requires``), and the stream is
     empty by then."""
-    if "credit_body" not in g:
-        g.credit_body = _read_stream()
-    return g.credit_body
+    environ = request.environ  # the request's own, not the app context's ``g``
+    if _BODY not in environ:
+        environ[_BODY] = _read_stream()
+    return environ[_BODY]
+
+
+#: Where a request keeps the body it read (:func:`read_body`).
+_BODY = "credit.body"
 
 
 def _read_stream() -> bytes | None:

@@ -45,7 +45,8 @@ def masked(text: str) -> str:
 
 
 class MaskSecrets(logging.Filter):
-    """On gunicorn's error log: a refused request's line names its header as sent."""
+    """On gunicorn's logs: a refused request's line names its header as sent, and the
+    access line's user is a ``Basic`` Authorization header's, decoded."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -79,7 +80,8 @@ def _json_errors_and_masked_log() -> None:
     import gunicorn.http.wsgi
     import gunicorn.util
     gunicorn.util.write_error = _json_write_error
-    logging.getLogger("gunicorn.error").addFilter(MaskSecrets())
+    for name in ("gunicorn.error", "gunicorn.access"):  # the access line decodes Basic
+        logging.getLogger(name).addFilter(MaskSecrets())
     if not getattr(gunicorn.http.wsgi.create, "credit_measures", False):
         gunicorn.http.wsgi.create = _longest_header_line(gunicorn.http.wsgi.create)
 
@@ -287,6 +289,10 @@ def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 2,
         "timeout": 60,
         "graceful_timeout": 10,
         "accesslog": settings.access_log,
+        # The service is served at the root: no proxy header moves it (gunicorn takes
+        # SCRIPT_NAME and PATH_INFO from a proxy at 127.0.0.1 by default, and answers a
+        # SCRIPT_NAME that does not prefix the path with a 500).
+        "forwarder_headers": "",
         "errorlog": "-",
         "loglevel": settings.log_level,
     }).run()

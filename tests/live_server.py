@@ -110,10 +110,11 @@ class LiveServer:
     """``credit serve`` on 127.0.0.1, in a process group of its own."""
 
     def __init__(self, database_url: str, workdir: Path, *, workers: int = 2,
-                 env: dict | None = None):
+                 env: dict | None = None, threads: int | None = None):
         self.database_url = database_url
         self.workdir = Path(workdir)
         self.workers = workers
+        self.threads = threads  # None: credit serve's default worker model
         self.extra_env = env or {}
         self.proc: subprocess.Popen | None = None
         self.port = 0
@@ -141,7 +142,8 @@ class LiveServer:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from credit.cli import main; main()", "serve",
-             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)],
+             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)]
+            + (["--threads", str(self.threads)] if self.threads else []),
             cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
         log.close()

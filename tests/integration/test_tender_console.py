@@ -282,6 +282,7 @@ def test_the_evaluation_page_shows_the_tender_s_open_warnings(app, tctx, secrets
     section = page[page.index('id="tender-warnings"'):page.index("扣分原因")]
     for w in doc["warnings"]:
         assert f'href="/warnings/{w["id"]}"' in section and w["code"] in section
+        assert all(f"第 {n} 标" in section for n in w["bids"])  # which bids it names
     _no_personal(page)
     other = json.loads(create_evaluation(tctx, evaluator, dict(
         body, tender={"code": "UNREGISTERED-1", "name": "未登记"})).body)
