@@ -413,11 +413,40 @@ def default_registry(active: str | None = None, extra_dirs=(),
                      active_of: dict[str, str] | None = None) -> ModelRegistry:
     """All definitions shipped under ``definitions/`` (plus ``extra_dirs``); ``active``
     names the active scoring model (default: ``DEFAULT_ACTIVE["scoring"]``)."""
-    models = []
+    models, shipped = [], []
     for folder in (DEFINITIONS, *map(Path, extra_dirs)):
         for path in sorted(folder.glob("*.toml")):
             model = load_file(path)
             if path.stem != model.ref:
                 raise ModelError(f"{path}: file name must be {model.ref}.toml")
             models.append(model)
+            if folder == DEFINITIONS:
+                shipped.append(model)
+    check_published(shipped)
     return ModelRegistry(models, active or DEFAULT_ACTIVE["scoring"], active_of)
+
+
+#: The SHA-256 of each shipped definition as it was published (``sha256sum`` format).
+PUBLISHED = DEFINITIONS / "PUBLISHED.sha256"
+
+
+def check_published(shipped, manifest: Path = PUBLISHED) -> None:
+    """Every definition shipped under ``definitions/`` has the bytes it was published
+    with (:data:`PUBLISHED`): a published version is never edited, only superseded, and
+    an edited one would answer differently for the same inputs and fail every replay of
+    the traces served under it. ModelError names the file otherwise, and a shipped
+    definition the manifest does not list."""
+    published = {}
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            sha, _, name = line.partition("  ")
+            published[name.strip()] = sha.strip()
+    for model in shipped:
+        name = f"{model.ref}.toml"
+        if name not in published:
+            raise ModelError(f"{name} is not in {manifest.name}: add its sha256 when it is "
+                             "published.")
+        if published[name] != model.sha256:
+            raise ModelError(f"{name} was edited after it was published (sha256 "
+                             f"{model.sha256[:12]}…, published {published[name][:12]}…): a "
+                             "published version is never edited; publish a new version.")

@@ -27,9 +27,9 @@ from credit.domain.model import ScoringModel
 from credit.domain.money import fmt
 from credit.domain.records import Knowledge
 from credit.domain.trace import model_ref
-from credit.errors import InvalidInput
+from credit.errors import InvalidInput, RuleViolation
 from credit.services.context import ServiceContext
-from credit.services.scoring import check_known_at
+from credit.services.scoring import check_known_at, check_sector_rated
 
 from . import export, plots
 from .cells import money_numbers, xlsx_row
@@ -41,7 +41,8 @@ def knowledge(ctx: ServiceContext, known_at: datetime | None = None) -> Knowledg
     """What a run knows. By default everything on file: the newest audit entry, at its
     own instant (数据截至) — no later entry can share that instant, so the run replays
     exactly. An explicit ``known_at`` is resolved under the append lock, as for a served
-    score, so that everything up to it is committed and seen."""
+    score, so that everything up to it is committed and seen; one not yet past (the next
+    entry's ``at`` would not be later) is refused."""
     if known_at is None:
         with ctx.uow(write=False) as uow:
             head = uow.audit.head()
@@ -50,7 +51,13 @@ def knowledge(ctx: ServiceContext, known_at: datetime | None = None) -> Knowledg
     check_known_at(ctx, known_at)
     with ctx.uow(write=True) as uow:  # only to hold the lock; writes nothing
         if known_at >= uow.audit.next_at():
-            return Knowledge(uow.audit.next_position() - 1, known_at)
+            # A served score stamps its own entry at such a known_at, so that nothing
+            # later can be known at it; a run appends its entry only after rating, by
+            # which time a record could have been stamped at or before known_at.
+            raise RuleViolation(
+                f"--known-at {format_instant(known_at)} is not past yet: a run rates what "
+                "was known at an instant already gone (give an earlier one, or none for "
+                "everything on file).", error="known_at_in_future")
         return Knowledge(uow.audit.position_known_at(known_at), known_at)
 
 
@@ -74,12 +81,6 @@ def _check_folders(**paths: Path | None) -> None:
         if path is not None and not path.parent.is_dir():
             raise InvalidInput(f"{path}: the folder {path.parent} does not exist.",
                                errors={option: ["no such folder"]})
-
-
-def _check_sector(model: ScoringModel, sector: str) -> None:
-    if sector not in model.sectors:
-        raise InvalidInput(f"Model {model.ref} does not rate sector {sector!r}.",
-                           errors={"sector": [f"must be one of {', '.join(model.sectors)}."]})
 
 
 def _sha256(path: Path) -> str:
@@ -170,7 +171,7 @@ def rate_all(ctx: ServiceContext, actor: str, *, sector: str, as_of: date, out: 
     out, plot = Path(out), Path(plot) if plot else None
     suffix = _check_out(out, export.FORMATS)
     _check_folders(out=out, plot=plot)
-    _check_sector(scoring, sector)
+    check_sector_rated(scoring, sector)
     k = knowledge(ctx, known_at)
     ratings = rate(scoring, load_population(ctx, k.position), sector, as_of, k.position)
     table = export.ratings_table(ratings, k.known_at)
@@ -394,8 +395,8 @@ def compare_models(ctx: ServiceContext, actor: str, *, before: str, after: str, 
     if out:
         _check_out(out, (".xlsx",))
     _check_folders(out=out, plot=plot)
-    _check_sector(m1, sector)
-    _check_sector(m2, sector)
+    check_sector_rated(m1, sector)
+    check_sector_rated(m2, sector)
     k = knowledge(ctx, known_at)
     population = load_population(ctx, k.position)
     c = compare(rate(m1, population, sector, as_of, k.position),

@@ -72,6 +72,14 @@ def check_known_at_past(ctx: ServiceContext, known_at: datetime | None) -> None:
                             error="known_at_in_future")
 
 
+def check_sector_rated(model, sector: str) -> None:
+    """The model rates ``sector`` (a published model may cover fewer than every sector):
+    400 on ``sector`` otherwise, as the batch answers, not the engine's error (a 500)."""
+    if sector not in model.sectors:
+        raise InvalidInput(f"Model {model.ref} does not rate sector {sector!r}.",
+                           errors={"sector": [f"must be one of {', '.join(model.sectors)}."]})
+
+
 def score_as_known(uow, model, uscc: str, sector: str, as_of: date, knowledge: Knowledge
                    ) -> tuple[ScoreResult, str | None]:
     """The engine's result and the subject's registered name, both as known at
@@ -223,6 +231,7 @@ def score(ctx: ServiceContext, actor: Actor, q: ScoreQuery) -> dict:
     (403, 10), a ``known_at`` in the future (422, 12)."""
     check_known_at_range(q.known_at)
     model = ctx.model(q.model)
+    check_sector_rated(model, q.sector)
     require_own_subject(actor, q.uscc)
     check_known_at_past(ctx, q.known_at)
     as_of = q.as_of or ctx.today()
@@ -363,6 +372,7 @@ def create_evaluation(ctx: ServiceContext, actor: Actor, raw,
     def write(uow) -> str:
         data = validate_evaluation(ctx, raw)
         model = ctx.model(data.get("model"))
+        check_sector_rated(model, data["sector"])
         # A registered tender's evaluation: its bids, its sector, and the committee sees
         # its open warnings (WARNINGS.md §7, check 11a); they change no score.
         warnings = evaluation_warnings(uow, data)

@@ -99,3 +99,36 @@ def test_score_routes_refuse_definitions_of_another_kind(api):
                              "evaluator"), 404, "not_found")
     assert_error(api.get("/api/v1/models/keqiao-agency-2025@9", "evaluator"), 404,
                  "not_found")
+
+
+def test_a_sector_the_model_does_not_rate_is_400(database_url, clock, tokens, tmp_path):
+    """The loader accepts a model covering some sectors only; a score or an evaluation
+    in another sector with it is 400 on ``sector`` (as rate-all answers), not the
+    engine's error (a 500)."""
+    from api import create_app
+    from credit.services.bootstrap import build_context
+    from tests.conftest import TEST_MODELS
+
+    from .conftest import Api
+    text = (TEST_MODELS / "keqiao-test@1.toml").read_text(encoding="utf-8")
+    partial = text.replace('sectors = ["housing", "transport", "water"]',
+                           'sectors = ["housing", "transport"]').replace(
+        'id = "keqiao-test"', 'id = "keqiao-partial"')
+    assert partial.count("keqiao-partial") == 1 and 'sectors = ["housing", "transport"]\n' \
+        in partial
+    (tmp_path / "keqiao-partial@1.toml").write_text(partial, encoding="utf-8")
+    ctx = build_context(database_url, clock=clock, extra_model_dirs=[tmp_path])
+    api = Api(create_app({"CREDIT_CONTEXT": ctx, "TESTING": True}).test_client(), tokens)
+    try:
+        r = api.get(f"/api/v1/subjects/{S1}/score?sector=water&model=keqiao-partial@1",
+                    "evaluator")
+        assert_error(r, 400, "validation_error")
+        assert "sector" in r.get_json()["errors"]
+        body = {"tender": {"code": "KQ-1", "name": "x"}, "sector": "water",
+                "as_of": "2026-05-01", "bidders": [{"uscc": S1}], "model": "keqiao-partial@1"}
+        assert_error(api.post("/api/v1/evaluations", body, "evaluator"), 400,
+                     "validation_error")
+        assert api.get(f"/api/v1/subjects/{S1}/score?sector=housing&model=keqiao-partial@1",
+                       "evaluator").status_code == 200
+    finally:
+        ctx.uow.engine.dispose()

@@ -112,6 +112,25 @@ def test_a_past_known_at_replays_byte_for_byte(ctx, clock, population, tmp_path)
         assert {k_: rows[uscc][k_] for k_ in expected} == expected
 
 
+def test_a_known_at_not_yet_past_is_refused(ctx, clock, population, tmp_path):
+    """A known_at within the clock skew a served score allows, but not yet past when the
+    run takes the lock: a served score stamps its own entry there; a run would append
+    only after rating, so a record stamped meanwhile at or before it would be known at
+    it and missing from the file (a review found the file then did not replay)."""
+    from credit.errors import RuleViolation
+    ahead = clock() + timedelta(milliseconds=800)
+    with pytest.raises(RuleViolation) as info:
+        rate_all(ctx, OPERATOR, sector="water", as_of=AS_OF, out=tmp_path / "a.csv",
+                 known_at=ahead)
+    assert info.value.error == "known_at_in_future" and not (tmp_path / "a.csv").exists()
+    clock.advance(seconds=1)  # past now: rated, and again byte for byte
+    first = rate_all(ctx, OPERATOR, sector="water", as_of=AS_OF, out=tmp_path / "b.csv",
+                     known_at=ahead)
+    again = rate_all(ctx, OPERATOR, sector="water", as_of=AS_OF, out=tmp_path / "c.csv",
+                     known_at=ahead)
+    assert first.sha256 == again.sha256
+
+
 def test_xlsx_has_chinese_headers_and_two_decimal_numbers(ctx, population, tmp_path):
     # Money in .xlsx is a number shown with two decimals (issue 9 item 1: decimals are
     # numbers, not text); it equals the csv's two-decimal text.

@@ -514,3 +514,35 @@ def test_every_problem_is_named_at_once():
     raw = raw.replace('code = "BID-BRIBE"', 'code = "BID-COLLUDE"', 1).encode("utf-8")
     message = refusal(raw)
     assert "inspection_multipliers" in message and "duplicate code BID-COLLUDE" in message
+
+
+def test_every_shipped_definition_is_as_published():
+    """definitions/PUBLISHED.sha256 lists every shipped file's SHA-256 (``sha256sum -c``
+    format); the registry loads (checked on every load)."""
+    from scoring_models.loader import PUBLISHED
+    listed = {line.split("  ")[1]: line.split("  ")[0]
+              for line in PUBLISHED.read_text(encoding="utf-8").splitlines()
+              if line.strip() and not line.startswith("#")}
+    shipped = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+               for p in DEFINITIONS.glob("*.toml")}
+    assert listed == shipped
+    default_registry()
+
+
+def test_a_published_definition_edited_in_place_is_refused(tmp_path):
+    """A published version is never edited, only superseded: an edit (BID-NOSIGN −8 →
+    −9, say) would answer differently for the same inputs and fail the replay of every
+    trace served under it, so the registry refuses to load it."""
+    from scoring_models.loader import check_published
+    manifest = tmp_path / "PUBLISHED.sha256"
+    manifest.write_text((DEFINITIONS / "PUBLISHED.sha256").read_text(encoding="utf-8"),
+                        encoding="utf-8")
+    original = (DEFINITIONS / "keqiao-2025@2.toml").read_bytes()
+    check_published([load_bytes(original, "keqiao-2025@2.toml")], manifest)
+    edited = original.replace(b"points = -8.00", b"points = -9.00", 1)
+    assert edited != original
+    with pytest.raises(ModelError, match="edited after it was published"):
+        check_published([load_bytes(edited, "keqiao-2025@2.toml")], manifest)
+    other = load_bytes(original.replace(b"version = 2", b"version = 3", 1), "x")
+    with pytest.raises(ModelError, match="is not in PUBLISHED.sha256"):
+        check_published([other], manifest)
