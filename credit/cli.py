@@ -98,19 +98,9 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema (safe to run again)."""
-    from credit.persistence.database import normalise_url, upgrade
+    from credit.persistence.database import described, normalise_url, upgrade
     upgrade()
-    click.echo(f"database at head: {_where(normalise_url(None))}")
-
-
-def _where(url: str) -> str:
-    """Which database a URL names, without what may hold a password (the user part,
-    and the query, where libpq takes ``password=`` too): backend, host, port, name."""
-    from sqlalchemy.engine import make_url
-    u = make_url(url)
-    if u.get_backend_name() == "sqlite":
-        return f"sqlite {u.database or ':memory:'}"
-    return f"{u.get_backend_name()} {u.host or 'localhost'}:{u.port or 'default'}/{u.database}"
+    click.echo(f"database at head: {described(normalise_url(None))}")
 
 
 @main.group()

@@ -96,6 +96,15 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
+def described(url: str) -> str:
+    """Which database a URL names, without what may hold a password (the user part, and
+    the query, where libpq takes ``password=`` too): backend, host, port and name."""
+    u = parse_url(url)
+    if u.get_backend_name() == "sqlite":
+        return f"sqlite {u.database or ':memory:'}"
+    return f"{u.get_backend_name()} {u.host or 'localhost'}:{u.port or 'default'}/{u.database}"
+
+
 def make_engine(url: str | None = None, **kw) -> Engine:
     """An engine configured for the append lock on either backend."""
     url = normalise_url(url)
