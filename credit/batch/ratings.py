@@ -29,7 +29,7 @@ from credit.domain.records import Knowledge
 from credit.domain.trace import model_ref
 from credit.errors import InvalidInput, RuleViolation
 from credit.services.context import ServiceContext
-from credit.services.scoring import check_known_at, check_sector_rated
+from credit.services.scoring import CLOCK_SKEW, check_known_at, check_sector_rated
 
 from . import export, plots
 from .cells import money_numbers, xlsx_row
@@ -41,8 +41,9 @@ def knowledge(ctx: ServiceContext, known_at: datetime | None = None) -> Knowledg
     """What a run knows. By default everything on file: the newest audit entry, at its
     own instant (数据截至) — no later entry can share that instant, so the run replays
     exactly. An explicit ``known_at`` is resolved under the append lock, as for a served
-    score, so that everything up to it is committed and seen; one not yet past (the next
-    entry's ``at`` would not be later) is refused."""
+    score, so that everything up to it is committed and seen; one not yet past by the
+    clock skew the service allows is refused (a later writer's ``at`` could fall at or
+    before it)."""
     if known_at is None:
         with ctx.uow(write=False) as uow:
             head = uow.audit.head()
@@ -50,12 +51,14 @@ def knowledge(ctx: ServiceContext, known_at: datetime | None = None) -> Knowledg
         return Knowledge(head.position, at)
     check_known_at(ctx, known_at)
     with ctx.uow(write=True) as uow:  # only to hold the lock; writes nothing
-        if known_at >= uow.audit.next_at():
+        if known_at > uow.audit.next_at() - CLOCK_SKEW:
             # A served score stamps its own entry at such a known_at, so that nothing
             # later can be known at it; a run appends its entry only after rating, by
-            # which time a record could have been stamped at or before known_at.
+            # which time a writer whose clock is behind ours (by up to the skew API.md
+            # §4 tolerates) could have stamped a record at or before known_at.
             raise RuleViolation(
-                f"--known-at {format_instant(known_at)} is not past yet: a run rates what "
+                f"--known-at {format_instant(known_at)} is not past by the clock skew the "
+                f"service allows ({CLOCK_SKEW.total_seconds():.0f} s) yet: a run rates what "
                 "was known at an instant already gone (give an earlier one, or none for "
                 "everything on file).", error="known_at_in_future")
         return Knowledge(uow.audit.position_known_at(known_at), known_at)

@@ -39,7 +39,11 @@ from .failures import unreadable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE_OPTION = "credit_write"
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: The longest a request waits for a lock, the append lock above all, on either
+#: backend: a holder that is stopped, not dead (an import suspended with Ctrl-Z), costs
+#: each waiter this and a 503, never a request held until the worker is killed.
+LOCK_WAIT_MS = 30_000
+SQLITE_BUSY_TIMEOUT_MS = LOCK_WAIT_MS
 # PRAGMA synchronous: FULL = 2. Durability of what was acknowledged is not negotiable.
 SQLITE_SYNCHRONOUS = "FULL"
 
@@ -133,13 +137,17 @@ def _configure_postgresql(engine: Engine) -> None:
     its own BEGIN, and its one-call append needs READ COMMITTED (the function reads the
     head after taking the append lock; under a REPEATABLE READ or SERIALIZABLE default
     it would read it in a snapshot from before the lock). So every connection sets it
-    as its session's default when it opens."""
+    as its session's default when it opens; and a bound on every lock wait
+    (:data:`LOCK_WAIT_MS`: ``pg_advisory_xact_lock`` waits like any lock, in the unit of
+    work and in the one-call append alike; the server's 55P03 is an OperationalError,
+    a 503 with nothing written)."""
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
-        # In autocommit for the one statement: no BEGIN and COMMIT around it.
+        # In autocommit for the two statements: no BEGIN and COMMIT around them.
         autocommit, dbapi_conn.autocommit = dbapi_conn.autocommit, True
         try:
             dbapi_conn.execute(READ_COMMITTED)
+            dbapi_conn.execute(f"SET lock_timeout = {LOCK_WAIT_MS}")
         finally:
             dbapi_conn.autocommit = autocommit
 

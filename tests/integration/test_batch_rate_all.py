@@ -113,17 +113,22 @@ def test_a_past_known_at_replays_byte_for_byte(ctx, clock, population, tmp_path)
 
 
 def test_a_known_at_not_yet_past_is_refused(ctx, clock, population, tmp_path):
-    """A known_at within the clock skew a served score allows, but not yet past when the
-    run takes the lock: a served score stamps its own entry there; a run would append
-    only after rating, so a record stamped meanwhile at or before it would be known at
-    it and missing from the file (a review found the file then did not replay)."""
+    """A known_at not yet past by the clock skew the service allows when the run takes
+    the lock: a served score stamps its own entry there; a run appends only after
+    rating, so a record stamped meanwhile at or before it — by this host, or by one
+    whose clock is behind — would be known at it and missing from the file (two
+    reviews found the file then did not replay)."""
     from credit.errors import RuleViolation
     ahead = clock() + timedelta(milliseconds=800)
-    with pytest.raises(RuleViolation) as info:
-        rate_all(ctx, OPERATOR, sector="water", as_of=AS_OF, out=tmp_path / "a.csv",
-                 known_at=ahead)
-    assert info.value.error == "known_at_in_future" and not (tmp_path / "a.csv").exists()
-    clock.advance(seconds=1)  # past now: rated, and again byte for byte
+    # ahead, and just past: a writer whose clock is behind ours by less than the skew
+    # API.md §4 tolerates could still stamp a record at or before it
+    for known_at in (ahead, clock() - timedelta(milliseconds=500)):
+        with pytest.raises(RuleViolation) as info:
+            rate_all(ctx, OPERATOR, sector="water", as_of=AS_OF, out=tmp_path / "a.csv",
+                     known_at=known_at)
+        assert info.value.error == "known_at_in_future"
+        assert not (tmp_path / "a.csv").exists()
+    clock.advance(seconds=2)  # past by more than the skew: rated, and again byte for byte
     first = rate_all(ctx, OPERATOR, sector="water", as_of=AS_OF, out=tmp_path / "b.csv",
                      known_at=ahead)
     again = rate_all(ctx, OPERATOR, sector="water", as_of=AS_OF, out=tmp_path / "c.csv",
