@@ -434,8 +434,8 @@ def check_published(shipped, manifest: Path = PUBLISHED) -> None:
     """Every definition shipped under ``definitions/`` has the bytes it was published
     with (:data:`PUBLISHED`): a published version is never edited, only superseded, and
     an edited one would answer differently for the same inputs and fail every replay of
-    the traces served under it. ModelError names the file otherwise, and a shipped
-    definition the manifest does not list."""
+    the traces served under it. ModelError names the file otherwise, a shipped
+    definition the manifest does not list, and a listed one no longer shipped."""
     published = {}
     for line in manifest.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
@@ -450,3 +450,7 @@ def check_published(shipped, manifest: Path = PUBLISHED) -> None:
             raise ModelError(f"{name} was edited after it was published (sha256 "
                              f"{model.sha256[:12]}…, published {published[name][:12]}…): a "
                              "published version is never edited; publish a new version.")
+    gone = sorted(set(published) - {f"{m.ref}.toml" for m in shipped})
+    if gone:  # its traces would no longer replay either
+        raise ModelError(f"{', '.join(gone)} published ({manifest.name}) but no longer "
+                         "shipped: a published version stays loadable.")

@@ -40,6 +40,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
+from credit.errors import ConnectionLost, Unavailable
 from credit.persistence.served_scores import PendingEntry
 
 #: At most this many traces in one transaction (a bound, not a target: a batch holds
@@ -108,7 +109,7 @@ class GroupAppender:
         try:
             results = self._write_batch([p.entry for p in batch])
         except BaseException as exc:  # every request of the batch learns of it
-            for p in batch:
+            for p in batch + self._queued_behind(exc):
                 p.error, p.done = exc, True
             if not isinstance(exc, Exception):
                 raise
@@ -118,3 +119,16 @@ class GroupAppender:
         self.entries += written
         for p, r in zip(batch, results, strict=True):
             p.result, p.done = (Appended(*r) if r else None), True
+
+    def _queued_behind(self, exc: BaseException) -> list[_Pending]:
+        """When the database was busy or unreachable (the append lock not granted within
+        its bound: a stopped holder), the entries queued while this batch waited fail
+        with it: they were waiting for the same lock, and a second leader would make
+        each wait one more bound (README: a stopped holder costs each waiter one bound
+        and a 503). A lost connection fails only its own batch: the next leader opens
+        another (api/auth.py runs the request once more)."""
+        if not isinstance(exc, Unavailable) or isinstance(exc, ConnectionLost):
+            return []
+        with self._queue_mutex:
+            queued, self._pending = self._pending, []
+        return queued

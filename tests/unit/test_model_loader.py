@@ -538,11 +538,23 @@ def test_a_published_definition_edited_in_place_is_refused(tmp_path):
     manifest.write_text((DEFINITIONS / "PUBLISHED.sha256").read_text(encoding="utf-8"),
                         encoding="utf-8")
     original = (DEFINITIONS / "keqiao-2025@2.toml").read_bytes()
-    check_published([load_bytes(original, "keqiao-2025@2.toml")], manifest)
+    v2 = load_bytes(original, "keqiao-2025@2.toml")
+    others = [load_file(p) for p in sorted(DEFINITIONS.glob("*.toml"))
+              if p.name != "keqiao-2025@2.toml"]
+    check_published([v2, *others], manifest)
     edited = original.replace(b"points = -8.00", b"points = -9.00", 1)
     assert edited != original
     with pytest.raises(ModelError, match="edited after it was published"):
-        check_published([load_bytes(edited, "keqiao-2025@2.toml")], manifest)
+        check_published([load_bytes(edited, "keqiao-2025@2.toml"), *others], manifest)
     other = load_bytes(original.replace(b"version = 2", b"version = 3", 1), "x")
     with pytest.raises(ModelError, match="is not in PUBLISHED.sha256"):
-        check_published([other], manifest)
+        check_published([v2, other, *others], manifest)
+
+
+def test_a_published_definition_no_longer_shipped_is_refused():
+    """Its traces would no longer replay: a published version stays loadable."""
+    from scoring_models.loader import check_published
+    shipped = [load_file(p) for p in sorted(DEFINITIONS.glob("*.toml"))]
+    check_published(shipped)
+    with pytest.raises(ModelError, match="keqiao-2025@1.toml published .* no longer shipped"):
+        check_published([m for m in shipped if m.ref != "keqiao-2025@1"])
