@@ -143,11 +143,11 @@ def _configure_postgresql(engine: Engine) -> None:
     a 503 with nothing written)."""
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
-        # In autocommit for the two statements: no BEGIN and COMMIT around them.
+        # In autocommit: no BEGIN and COMMIT around it; both settings in one message
+        # (one round trip, parameterless, so psycopg sends it as a simple query).
         autocommit, dbapi_conn.autocommit = dbapi_conn.autocommit, True
         try:
-            dbapi_conn.execute(READ_COMMITTED)
-            dbapi_conn.execute(f"SET lock_timeout = {LOCK_WAIT_MS}")
+            dbapi_conn.execute(f"{READ_COMMITTED}; SET lock_timeout = {LOCK_WAIT_MS}")
         finally:
             dbapi_conn.autocommit = autocommit
 

@@ -259,9 +259,9 @@ def sent_by_a_score(ctx, tmp_path, name: str = "libpq.trace") -> list[str]:
     fields = [m.split("\t", 4) for m in re.split(r"\n(?=\d{4}-\d\d-\d\d )", text)]
     queries = [f"{f[3]} {f[4]}" for f in fields if len(f) > 4 and f[1] == "F"
                and f[3] in ("Query", "Parse")]
-    # the thread's connection is new (dispose() above): its one set-up statement first
+    # the thread's connection is new (dispose() above): its one set-up message first
     assert "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED" \
-        in queries[0]
+        in queries[0] and "SET lock_timeout" in queries[0]
     return queries[1:]
 
 
