@@ -24,14 +24,12 @@ def _operator() -> str:
     """Who the CLI acts as (CREDIT_OPERATOR, else ``operator:$USER``): the actor of its
     audit entries, so a name a token could have (1–200 characters of UTF-8 text); a
     shell that hands over other bytes (GBK, say) is told which variable to fix."""
-    from credit.domain.storable_text import unstorable
-    from credit.services.tokens import NAME_MAX
+    from credit.services.tokens import actor_name_problem
     name = Settings.from_env().operator
-    problem = unstorable(name) or (f"over {NAME_MAX} characters" if len(name) > NAME_MAX
-                                   else None)
+    problem = actor_name_problem(name)
     if problem:
-        raise ConfigurationError(f"the operator's name (CREDIT_OPERATOR, else USER) holds "
-                                 f"{problem}; set CREDIT_OPERATOR to the operator's name "
+        raise ConfigurationError(f"the operator's name (CREDIT_OPERATOR, else USER) "
+                                 f"{problem[0]} Set CREDIT_OPERATOR to the operator's name "
                                  "in UTF-8.")
     return name
 

@@ -184,13 +184,10 @@ def _operator_name(entered_by: str) -> str:
     """The operator the rows are entered as (the actor of their audit entries): 1–200
     characters of storable text, as a token's name (a name that is not UTF-8 would
     otherwise fail the import halfway, with a traceback)."""
-    from credit.domain.storable_text import unstorable
-    from credit.services.tokens import NAME_MAX
+    from credit.services.tokens import actor_name_problem
     name = entered_by.strip()
-    if not name or len(name) > NAME_MAX:
-        raise click.BadParameter(f"must name the operator in 1–{NAME_MAX} characters.",
+    problem = actor_name_problem(name)
+    if problem:
+        raise click.BadParameter(f"the operator's name {problem[0]}",
                                  param_hint="--entered-by")
-    if unstorable(name):
-        raise click.BadParameter(f"holds {unstorable(name)}: text that is not valid UTF-8 "
-                                 "cannot be stored.", param_hint="--entered-by")
     return name

@@ -34,6 +34,19 @@ def _hash(secret: str) -> str:
 NAME_MAX = 200
 
 
+def actor_name_problem(name: str) -> tuple[str, str] | None:
+    """What keeps ``name`` (already trimmed) from naming an actor — a token, the CLI's
+    operator, an import's ``--entered-by``: it is every audit entry's ``actor`` they
+    write, so 1–:data:`NAME_MAX` characters of text that can be stored. The sentence
+    that follows the name's label, and the field error; None when it may."""
+    if not name or len(name) > NAME_MAX:
+        return f"must have 1–{NAME_MAX} characters.", "required"
+    if unstorable(name):
+        return (f"holds {unstorable(name)} (text that is not valid UTF-8 cannot be "
+                "stored).", "not storable text")
+    return None
+
+
 def _checked(role: str, name: str, sectors, uscc: str | None):
     """A new token's name, sectors and USCC, normalised; InvalidInput saying what is
     wrong (API.md §8's rules for ``credit token create``)."""
@@ -41,12 +54,9 @@ def _checked(role: str, name: str, sectors, uscc: str | None):
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}.",
                            errors={"role": ["unknown role"]})
-    if not name or len(name) > NAME_MAX:
-        raise InvalidInput(f"name must have 1–{NAME_MAX} characters.",
-                           errors={"name": ["required"]})
-    if unstorable(name):
-        raise InvalidInput(f"name holds {unstorable(name)} (text that is not valid UTF-8 "
-                           "cannot be stored).", errors={"name": ["not storable text"]})
+    problem = actor_name_problem(name)
+    if problem:
+        raise InvalidInput(f"name {problem[0]}", errors={"name": [problem[1]]})
     sectors = sorted(set(sectors))
     if role == "regulator":
         _check_regulator_name(name)
