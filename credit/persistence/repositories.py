@@ -147,6 +147,7 @@ _IN_CHUNK = 500
 #: The highest id ``tokens.id`` (INTEGER) holds.
 TOKEN_ID_MAX = 2**31 - 1
 
+
 class _Repo:
     def __init__(self, session: Session):
         self.session = session

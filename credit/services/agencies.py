@@ -253,12 +253,13 @@ def agency_page(ctx: ServiceContext, actor: Actor, uscc: str) -> dict:
         events = uow.records.events_of_many([r.id for r in rows])
         tenders = uow.tenders.page(agency=uscc, sectors=visible_sectors(actor, None),
                                    limit=100) if readable else []
-        # The agency's name as a tender spelt it, whichever may be listed.
-        named = tenders or uow.tenders.page(agency=uscc, limit=1)
-        subject = uow.subjects.get(uscc)
-    return {"uscc": uscc, "ratings": ratings,
-            "name": next((r["agency"]["name"] for r in ratings), None)
-            or next((t.agency_name for t in named), None) or (subject and subject.name),
+        # The agency's name as a rating or a tender spelt it (any tender: only its
+        # name is shown), else as registered.
+        name = (next((r["agency"]["name"] for r in ratings), None)
+                or next((t.agency_name for t in tenders
+                         or uow.tenders.page(agency=uscc, limit=1)), None)
+                or getattr(uow.subjects.get(uscc), "name", None))
+    return {"uscc": uscc, "ratings": ratings, "name": name,
             "records": [record_resource(ctx, r, events[r.id]) for r in rows],
             "tenders": [{"code": t.code, "name": t.name, "sector": t.sector}
                         for t in tenders] if readable else None}

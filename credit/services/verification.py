@@ -600,7 +600,7 @@ def _verified(ctx: ServiceContext, checkpoint, incremental: bool, store: bool,
               key_path: str | None) -> tuple[dict, dict | None]:
     # The key is read before the clock: a run's verified_at is the instant just before
     # its snapshot, which orders overlapping runs (incremental_start).
-    seal = RunSeal.configured(key_path or ctx.settings.signing_key_path)
+    seal = _seal(ctx, key_path)
     started, when = time.monotonic(), ctx.clock()
     with ctx.uow(write=False, snapshot=True) as uow:
         start = uow.verifications.incremental_start(seal.trust) if incremental else None
@@ -613,6 +613,11 @@ def _verified(ctx: ServiceContext, checkpoint, incremental: bool, store: bool,
                                        "full", format_instant(when),
                                        time.monotonic() - started))
     return result, shown
+
+
+def _seal(ctx: ServiceContext, key_path: str | None) -> RunSeal:
+    """The seal of ``key_path`` (the app's configured key), by default the settings'."""
+    return RunSeal.configured(key_path or ctx.settings.signing_key_path)
 
 
 def _walk(uow, checkpoint, start) -> tuple[dict, tuple[int, str]]:
@@ -676,7 +681,7 @@ def last_verification(ctx: ServiceContext, key_path: str | None = None) -> dict 
     key configured (``key_path``, by default the settings'), the newest of the runs it
     signed and of the failed ones; ``signature`` is then ``signed`` or ``unsigned``, None
     without a key (services/run_seals.py)."""
-    seal = RunSeal.configured(key_path or ctx.settings.signing_key_path)
+    seal = _seal(ctx, key_path)
     with ctx.uow(write=False) as uow:
         row = uow.verifications.newest(seal.trust)
         return _described(row, seal) if row is not None else None
