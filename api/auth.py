@@ -188,6 +188,8 @@ def _document_access(wrapper, roles: tuple[str, ...] | None) -> None:
         responses = manual.setdefault("responses", {})
         responses["401"] = _error_response(
             "Unauthorized: no bearer token, or one that is unknown, expired or revoked.")
+        responses["401"]["headers"] = {"WWW-Authenticate": {
+            "description": "Bearer (RFC 6750 §3)", "schema": {"type": "string"}}}
         responses["403"] = _error_response(
             f"Forbidden: only {', '.join(roles)} may call this route, each within its "
             "own scope (a regulator's sectors, an enterprise's own USCC, the token that "

@@ -127,7 +127,10 @@ class ScoreQuerySchema(Query):
     sector = fields.String(required=True, validate=validate.OneOf(SECTORS))
     as_of = Day(load_default=None)
     known_at = KnownAt(load_default=None)
-    model = fields.String(load_default=None, validate=validate.Length(min=1, max=100))
+    model = fields.String(load_default=None, validate=validate.Length(min=1, max=100),
+                          metadata={"description": "id@version; default the active "
+                                    "scoring model. Unknown: 404; one that does not rate "
+                                    "the sector: 400 on sector."})
 
 
 class TraceQuery(Page):

@@ -77,7 +77,8 @@ as_of_option = click.option("--as-of", "as_of", required=True, callback=_day,
                             help="the valid-time date rated (YYYY-MM-DD)")
 known_at_option = click.option(
     "--known-at", "known_at", callback=_instant,
-    help="RFC 3339 instant whose knowledge is used; default: everything on file")
+    help="RFC 3339 instant whose knowledge is used, at least 1 s (the clock skew the "
+         "service allows) in the past; default: everything on file")
 plot_option = click.option("--plot", type=click.Path(dir_okay=False),
                            help="also draw a PNG picture to this file")
 
