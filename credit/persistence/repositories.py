@@ -532,8 +532,12 @@ class AuditQueries(_Repo):
         that must answer even when the text was edited into something unreadable."""
         return self.session.get(AuditEntryRow, position)
 
-    def page(self, *, after: int = 0, limit: int = 100, kind: str | None = None) -> list[dict]:
+    def page(self, *, after: int = 0, limit: int = 100, kind: str | None = None,
+             upto: int | None = None) -> list[dict]:
+        """Entries after ``after`` (and at or below ``upto``), oldest first."""
         q = select(AuditEntryRow).where(AuditEntryRow.position > after)
+        if upto is not None:
+            q = q.where(AuditEntryRow.position <= upto)
         if kind:
             q = q.where(AuditEntryRow.kind == kind)
         return [parse_entry(r) for r in self.session.scalars(

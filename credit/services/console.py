@@ -234,7 +234,10 @@ def audit_feed(ctx: ServiceContext, *, kind: str | None = None, actor: str | Non
         while upper > 0 and len(items) < limit and scanned < scan_limit:
             lower = max(0, upper - window_size)
             window_size = min(window_size * 4, _WINDOW)
-            window = uow.audit_queries.page(after=lower, limit=upper - lower, kind=kind)
+            # Bounded above too: with a kind, the window's limit would otherwise be
+            # filled by matching entries above it, which an earlier window listed.
+            window = uow.audit_queries.page(after=lower, upto=upper, limit=upper - lower,
+                                            kind=kind)
             scanned += upper - lower
             for entry in reversed(window):
                 if actor and entry["actor"] != actor:

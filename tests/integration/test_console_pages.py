@@ -20,7 +20,7 @@ from credit.services.audit import verify_chain
 from credit.services.records import create_record
 from credit.services.scoring import create_evaluation
 from credit.services.tokens import authenticate, create_token, revoke_token
-from tests.integration.helpers import tamper
+from tests.integration.helpers import all_entries, tamper
 
 S1 = "91330603MA2D4F6E84"  # the worked example's subject (MODEL.md §10)
 S2 = "91110000600037341L"
@@ -938,3 +938,22 @@ def test_the_page_says_whether_the_run_it_shows_is_signed(ctx, tokens, tmp_path)
     assert "尚无可显示的验证结果" in page and "哈希链完整" not in page
     page = text(signed_in(keyed, tokens["auditor"]).post("/audit/verify", {"mode": "full"}))
     assert "此结果已用签名密钥签名" in page and "哈希链完整 ✓" in page
+
+
+def test_the_audit_page_lists_each_entry_of_a_kind_once(ctx, tokens):
+    """The console's audit feed reads the chain in windows going back; with a kind it
+    listed matching entries above a window again (its limit filled from above), so the
+    first page repeated them and the older page (``before``) showed newer ones."""
+    from credit.services import console, scoring
+    evaluator = authenticate(ctx, tokens["evaluator"])
+    for n in range(3):
+        add_record(ctx, tokens["housing"], document_no=f"绍柯建罚〔2026〕{n + 70}号")
+    for _ in range(60):  # push them below the first window of 50 entries
+        scoring.score(ctx, evaluator, scoring.ScoreQuery(S1, "housing"))
+    add_record(ctx, tokens["housing"], document_no="绍柯建罚〔2026〕90号")
+    created = [e["position"] for e in all_entries(ctx) if e["kind"] == "record.created"]
+
+    page = console.audit_feed(ctx, kind="record.created", limit=50)
+    assert [e["position"] for e in page["items"]] == created[::-1]
+    older = console.audit_feed(ctx, kind="record.created", limit=50, before=created[-1])
+    assert [e["position"] for e in older["items"]] == created[-2::-1]
