@@ -255,8 +255,13 @@ def _auditor_key(public_key_file: str | None):
 def _verified(cp, incremental: bool = False) -> dict:
     """verify_chain; exit 2 when the database cannot be reached."""
     from credit.services.audit import verify_chain
+
+    def unstored(exc: Unavailable) -> None:  # an auditor's read-only access
+        click.echo(f"warning: this run was not stored ({exc}); the verdict stands, but "
+                   "neither the console nor a later --incremental run will know of it.",
+                   err=True)
     try:
-        return verify_chain(_context(), cp, incremental=incremental)
+        return verify_chain(_context(), cp, incremental=incremental, unstored=unstored)
     except Unavailable as exc:
         _fail(exc, 2)
     except Exception as exc:  # an unreachable server surfaces as a driver error

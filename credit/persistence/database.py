@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from alembic import command
 from alembic.config import Config
@@ -65,7 +66,16 @@ def sqlite_file(url) -> str | None:
     url = make_url(url)
     if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         return None
-    return os.path.realpath(url.database)
+    name = url.database
+    if str(url.query.get("uri", "")).lower() in ("true", "1") and name.startswith("file:"):
+        # A URI filename (``sqlite:///file:/srv/credit.db?mode=ro&uri=true``, an
+        # auditor's read-only access): its path, not a directory named "file:".
+        if url.query.get("mode") == "memory":
+            return None
+        name = unquote(urlsplit(name).path)
+        if name in ("", ":memory:"):
+            return None
+    return os.path.realpath(name)
 
 
 def _make_directory(directory: Path) -> None:

@@ -24,12 +24,16 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from credit.errors import ConnectionLost, Unavailable
 
 
-def failure(*, lost: bool, operational: bool, commit_sent: bool) -> Unavailable | None:
+def failure(*, lost: bool, operational: bool, commit_sent: bool,
+            refused: bool = False) -> Unavailable | None:
     """The error the request answers with, or None to let the original propagate. The
     messages are generic (they reach the client); the driver's own error is chained to
-    them for the log."""
+    them for the log. ``refused``: :func:`refuses_access`."""
     if lost and not commit_sent:
         return ConnectionLost("the database connection was lost")
+    if refused and not lost:
+        return Unavailable("the database refuses this service's access (a role without "
+                           "the privilege, or a read-only server)")
     if lost or operational:
         return Unavailable("the database cannot be reached or is busy")
     return None
@@ -85,10 +89,31 @@ def _no_such_relation(driver_error: BaseException) -> bool:
     return primary.startswith("relation ") and primary.endswith(" does not exist")
 
 
+#: PostgreSQL's SQLSTATEs for a statement the server refuses to run for whom or where it
+#: runs: insufficient_privilege (a role granted SELECT only), read_only_sql_transaction
+#: (a hot standby, ``default_transaction_read_only``).
+_REFUSED = frozenset({"42501", "25006"})
+#: SQLite's primary result code SQLITE_READONLY (a file opened ``mode=ro``, or not
+#: writable), in the low byte of the extended code.
+_SQLITE_READONLY = 8
+
+
+def refuses_access(driver_error: BaseException) -> bool:
+    """The database answered but will not let this connection do it: a role without the
+    privilege or a read-only server (``_REFUSED``), a read-only SQLite file. The
+    database's configuration, not the request's fault: a 503, as for a database that
+    cannot be reached, and for ``credit audit verify`` no verdict of "not intact"."""
+    if getattr(driver_error, "sqlstate", None) in _REFUSED:
+        return True
+    code = getattr(driver_error, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == _SQLITE_READONLY
+
+
 def unit_of_work_failure(exc: BaseException, *, commit_sent: bool) -> Unavailable | None:
     """:func:`failure` for what a unit of work's session raised (SQLAlchemy's wrapper
     says whether it invalidated the connection); None for anything else."""
     if not isinstance(exc, DBAPIError):
         return None
     return failure(lost=exc.connection_invalidated, commit_sent=commit_sent,
-                   operational=isinstance(exc, OperationalError) or unreadable(exc.orig))
+                   operational=isinstance(exc, OperationalError) or unreadable(exc.orig),
+                   refused=refuses_access(exc.orig))

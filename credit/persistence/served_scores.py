@@ -116,7 +116,7 @@ from credit.errors import Unavailable
 from .append_queue import AppendQueue
 from .audit_log import APPEND_LOCK, GENESIS, Head, entry_pieces, entry_row, next_instant
 from .database import sqlite_file
-from .failures import failure, unreadable
+from .failures import failure, refuses_access, unreadable
 from .history_rows import HistoryDigest, HistoryTexts, digest_sql, history_sql
 from .prepared_calls import PreparedCall, replace_parameters
 from .wal_sync import LATE_SYNCHRONOUS, WalSync
@@ -389,7 +389,7 @@ class ServedScoreStore:
                 raise
             mapped = failure(lost=lost, commit_sent=tx.commit_sent,
                              operational=isinstance(exc, dbapi.OperationalError)
-                             or unreadable(exc))
+                             or unreadable(exc), refused=refuses_access(exc))
             if mapped is None:
                 raise
             raise mapped from exc

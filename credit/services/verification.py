@@ -45,6 +45,7 @@ from typing import Any, Callable, Hashable, Iterable
 
 from credit.domain import canonical
 from credit.domain.dates import format_instant, from_micros, parse_instant, to_micros
+from credit.errors import Unavailable
 from credit.persistence.agency_tables import rating_facts
 from credit.persistence.audit_log import GENESIS, read_entry
 from credit.persistence.repositories import (
@@ -570,7 +571,8 @@ class CheckpointVerifier:
 # ------------------------------------------------------------------- all together
 
 def verify_chain(ctx: ServiceContext, checkpoint=None, *, incremental: bool = False,
-                 store: bool = True, key_path: str | None = None) -> dict:
+                 store: bool = True, key_path: str | None = None,
+                 unstored: Callable[[Unavailable], None] | None = None) -> dict:
     """Walk the whole chain; re-hash every entry and every stored row against the hash
     its creating entry carries. ``first_bad`` is the lowest bad position (rows no entry
     created come last, with position null). With a ``checkpoint`` the result adds
@@ -584,8 +586,12 @@ def verify_chain(ctx: ServiceContext, checkpoint=None, *, incremental: bool = Fa
     says where it started; 0, a full walk, when nothing it may start from is stored).
     Edits before that position are caught only by a full run. Each run is stored
     (outside the chain; signed with the key of ``key_path``, by default the settings'
-    ``CREDIT_SIGNING_KEY``) for the next incremental run and for the console."""
-    return _verified(ctx, checkpoint, incremental, store, key_path)[0]
+    ``CREDIT_SIGNING_KEY``) for the next incremental run and for the console.
+
+    ``unstored``: called, instead of raising, when the walk is done but the database
+    will not keep the run (an auditor's read-only access, persistence/failures.py); the
+    verdict stands either way."""
+    return _verified(ctx, checkpoint, incremental, store, key_path, unstored)[0]
 
 
 def verify_and_show(ctx: ServiceContext, *, incremental: bool,
@@ -597,7 +603,7 @@ def verify_and_show(ctx: ServiceContext, *, incremental: bool,
 
 
 def _verified(ctx: ServiceContext, checkpoint, incremental: bool, store: bool,
-              key_path: str | None) -> tuple[dict, dict | None]:
+              key_path: str | None, unstored=None) -> tuple[dict, dict | None]:
     # The key is read before the clock: a run's verified_at is the instant just before
     # its snapshot, which orders overlapping runs (incremental_start).
     seal = _seal(ctx, key_path)
@@ -609,9 +615,14 @@ def _verified(ctx: ServiceContext, checkpoint, incremental: bool, store: bool,
         result["from_position"] = start.position if start else 0
     shown = None
     if store:
-        shown = _store(ctx, seal, _run(result, head, "incremental" if incremental else
-                                       "full", format_instant(when),
-                                       time.monotonic() - started))
+        run = _run(result, head, "incremental" if incremental else "full",
+                   format_instant(when), time.monotonic() - started)
+        try:
+            shown = _store(ctx, seal, run)
+        except Unavailable as exc:
+            if unstored is None:
+                raise
+            unstored(exc)
     return result, shown
 
 

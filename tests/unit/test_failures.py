@@ -68,3 +68,42 @@ def test_another_sqlstate_is_not_a_missing_relation():
     error = _UndefinedTable("parserOpenTable", 'relation "x" does not exist')
     error.sqlstate = "42703"  # undefined_column
     assert unreadable(error) is False
+
+
+class _Refused(Exception):
+    def __init__(self, sqlstate=None, sqlite_errorcode=None):
+        super().__init__("refused")
+        self.sqlstate, self.sqlite_errorcode = sqlstate, sqlite_errorcode
+
+
+@pytest.mark.parametrize("error, refused", [
+    (_Refused(sqlstate="42501"), True),            # a role granted SELECT only
+    (_Refused(sqlstate="25006"), True),            # a hot standby
+    (_Refused(sqlite_errorcode=8), True),          # SQLITE_READONLY
+    (_Refused(sqlite_errorcode=8 | (1 << 8)), True),  # SQLITE_READONLY_RECOVERY
+    (_Refused(sqlstate="23505"), False),           # a constraint: propagates
+    (_Refused(sqlite_errorcode=19), False),        # SQLITE_CONSTRAINT
+    (_Refused(), False),
+])
+def test_a_database_that_refuses_access_is_a_503(error, refused):
+    from credit.persistence.failures import refuses_access
+    assert refuses_access(error) is refused
+    got = failure(lost=False, operational=False, commit_sent=False, refused=refused)
+    assert (got is not None and got.status == 503) is refused
+
+
+@pytest.mark.parametrize("url, path", [
+    ("sqlite:////srv/credit.db", "/srv/credit.db"),
+    ("sqlite:///file:/srv/credit.db?mode=ro&uri=true", "/srv/credit.db"),
+    ("sqlite:///file:///srv/credit.db?uri=true", "/srv/credit.db"),
+    ("sqlite:///file:/srv/cr%C3%A9dit.db?uri=true&mode=ro", "/srv/crédit.db"),
+    ("sqlite:///file:/srv/credit.db?mode=memory&uri=true", None),
+    ("sqlite:///file::memory:?uri=true", None),
+    ("sqlite://", None),
+])
+def test_the_files_beside_a_sqlite_database_follow_a_uri_filename(url, path):
+    """append_queue.py and wal_sync.py keep their files beside the database: for a URI
+    filename (an auditor's ``mode=ro``) beside its path, not under a directory named
+    ``file:`` in the working directory."""
+    from credit.persistence.database import sqlite_file
+    assert sqlite_file(url) == path
