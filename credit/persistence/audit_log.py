@@ -100,24 +100,42 @@ def _string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def read_entry(text: str) -> dict | None:
+def read_entry(text: str, **hooks) -> dict | None:
     """A stored entry's text parsed, or None when it is no JSON object (it was altered
     after it was written): the one reader of stored entry text, for those that must
-    answer either way (the verifiers)."""
+    answer either way (the verifiers). ``hooks``: :func:`json.loads`'s."""
     try:
-        entry = json.loads(text)
-    except ValueError:
+        entry = json.loads(text, **hooks)
+    except (ValueError, RecursionError):
         return None
     return entry if isinstance(entry, dict) else None
 
 
+_INT64 = 2**63
+
+
+def _int64(digits: str) -> int:
+    """An integer of the entry text: the service writes none beyond 64 bits (positions,
+    ids), and JSON readers (orjson among them, the response's) refuse them."""
+    value = int(digits)
+    if not -_INT64 <= value < _INT64:
+        raise ValueError("an integer beyond 64 bits")
+    return value
+
+
+def _no_float(text: str):
+    raise ValueError(f"{text} is not in canonical JSON (API.md §6: no floats)")
+
+
 def parse_entry(row: AuditEntryRow) -> dict:
     """The entry exactly as stored: its canonical text parsed, plus its hash. A text
-    that is no JSON object was altered after it was written: IntegrityFailure (500
-    ``integrity_failure``, as for any stored data that no longer matches its hash),
-    never served as if it were an entry."""
-    entry = read_entry(row.text)
-    if entry is None:
+    that is not what the service writes — no JSON object, a payload that is no object,
+    a float or an integer beyond 64 bits — was altered after it was written:
+    IntegrityFailure (500 ``integrity_failure``, as for any stored data that no longer
+    matches its hash), never served as if it were an entry."""
+    entry = read_entry(row.text, parse_int=_int64, parse_float=_no_float,
+                       parse_constant=_no_float)
+    if entry is None or not isinstance(entry.get("payload"), dict):
         raise IntegrityFailure(f"Audit entry {row.position} is not the text it was written "
                                "as: it was altered. `credit audit verify` locates it.")
     entry["sha256"] = row.sha256

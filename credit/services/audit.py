@@ -16,7 +16,7 @@ from credit.domain.dates import (
 )
 from credit.domain.records import Knowledge
 from credit.domain.trace import trace_payload
-from credit.errors import Forbidden, NotFound
+from credit.errors import Forbidden, IntegrityFailure, NotFound
 from credit.persistence.audit_log import GENESIS, read_entry
 
 from . import agencies
@@ -151,16 +151,27 @@ def inquiries(ctx: ServiceContext, actor: Actor, uscc: str, limit: int = 100,
     with ctx.uow(write=False) as uow:
         traces = uow.audit_queries.traces(uscc=uscc, limit=limit + 1, before=after)
     traces, next_ = page(traces, limit, lambda e: e["position"])
-    items = []
-    for t in traces:
-        p = t["payload"]
-        item = {"trace_id": t["position"], "at": t["at"], "actor": t["actor"],
-                "sector": p.get("sector"), "as_of": p["as_of"]}  # None: an agency score
-        if "evaluation" in p:
-            item["evaluation_id"] = p["evaluation"]["id"]
-            item["tender_code"] = p["evaluation"]["tender_code"]
-        items.append(item)
-    return {"items": items, "next": next_}
+    return {"items": [_inquiry(t) for t in traces], "next": next_}
+
+
+def _inquiry(trace: dict) -> dict:
+    """One line of the inquiry log; a trace whose payload no longer reads as the service
+    writes it was altered after it was written (IntegrityFailure, as parse_entry)."""
+    p = trace["payload"]
+    sector, as_of, evaluation = p.get("sector"), p.get("as_of"), p.get("evaluation", {})
+    if not (isinstance(sector, (str, type(None))) and isinstance(as_of, str)
+            and isinstance(evaluation, dict)
+            and (not evaluation or (type(evaluation.get("id")) is int
+                                    and isinstance(evaluation.get("tender_code"), str)))):
+        raise IntegrityFailure(f"Audit entry {trace['position']} is not the trace it was "
+                               "written as: it was altered. `credit audit verify` locates "
+                               "it.")
+    item = {"trace_id": trace["position"], "at": trace["at"], "actor": trace["actor"],
+            "sector": sector, "as_of": as_of}  # sector None: an agency score
+    if evaluation:
+        item["evaluation_id"] = evaluation["id"]
+        item["tender_code"] = evaluation["tender_code"]
+    return item
 
 
 def _differences(a, b, path="") -> list[str]:
@@ -247,7 +258,7 @@ def _replay_inputs(p: dict, model) -> tuple | str:
     """``(uscc, as_of, sector, knowledge)`` as a replay reads them from a trace, or the
     path of the first that does not read as the service writes it (an edited trace)."""
     position = p.get("knowledge_position")
-    if type(position) is not int or position < 0:
+    if type(position) is not int or not 0 <= position < 2**63:  # a position, as stored
         return "knowledge_position"
     known_at = _parsed(parse_instant, p.get("known_at"))
     if known_at is None:

@@ -111,6 +111,36 @@ def test_verifying_a_tampered_member_trace_reports_it_instead_of_a_500(ctx, cloc
     assert body["differences"] == [field], body  # the field the replay could not read
 
 
+@pytest.mark.parametrize("edit", [
+    _set("knowledge_position", 2**63),      # past any position: beyond 64 bits
+    _set("knowledge_position", 2**70),
+    _set("knowledge_position", 1.5),        # no float is canonical JSON
+    lambda body: body.__setitem__("payload", [1]),
+    _set("evaluation", "x"),
+    _set("as_of", ["2026-06-01"]),
+    _drop("as_of"),
+], ids=["kp-2^63", "kp-2^70", "kp-float", "payload-list", "evaluation-str", "as_of-list",
+        "as_of-missing"])
+def test_reading_a_trace_edited_past_what_the_service_writes_is_never_a_500(ctx, clock,
+                                                                           http, edit):
+    """The read routes refuse such an entry as ``integrity_failure`` (or serve it, when it
+    still reads as an entry); its verification reports it (README: "Edits are reported,
+    never a failure"); no route answers ``internal_error``."""
+    doc = _evaluated(ctx, clock, http)
+    trace_id = doc["results"][0]["members"][0]["trace_id"]
+    uscc = entry(ctx, trace_id)["payload"]["uscc"]
+    _rewrite_entry(ctx, trace_id, edit)
+    for path in (f"/api/v1/traces/{trace_id}", f"/api/v1/traces?uscc={uscc}",
+                 f"/api/v1/audit/entries?after={trace_id - 1}&limit=1",
+                 f"/api/v1/subjects/{uscc}/inquiries"):
+        r = http("GET", path, "auditor")
+        assert r.status_code == 200 or r.get_json()["error"] == "integrity_failure", \
+            (path, r.status_code, r.get_data(as_text=True)[:300])
+    v = http("GET", f"/api/v1/traces/{trace_id}/verify", "auditor")
+    assert v.status_code == 200, v.get_data(as_text=True)[:300]
+    assert v.get_json()["ok"] is False
+
+
 @pytest.mark.parametrize("text", [
     "not json at all",
     None,  # the same entry with one space more: it parses to what was hashed
