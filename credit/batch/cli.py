@@ -144,8 +144,9 @@ def import_command(file, sector, entered_by, batch_size, max_mib, max_rows) -> N
     Every row is validated exactly as POST /records validates it; rejected rows go to
     FILE.rejects.csv. Exit status: 0 all rows on file, 1 some rows rejected, 2 the file
     could not be imported (also a file over --max-uncompressed-mib or --max-rows: a zip
-    bomb is refused before any row is imported)."""
-    from credit.batch.importer import import_file
+    bomb is refused before any row is imported), 3 a problem of the file found after
+    some rows were committed (they stay; import the mended file again)."""
+    from credit.batch.importer import ImportStopped, import_file
     from credit.batch.sheets import SheetProblem
     from credit.batch.xlsx import MIB, Limits
 
@@ -169,6 +170,11 @@ def import_command(file, sector, entered_by, batch_size, max_mib, max_rows) -> N
         summary = import_file(_context(), file, sector=sector, entered_by=entered_by,
                               batch_size=batch_size, progress=progress,
                               limits=Limits(max_uncompressed=max_mib * MIB, max_rows=max_rows))
+    except ImportStopped as exc:
+        click.echo(exc.summary.text())
+        click.echo(f"error: {exc} Rows up to row {exc.summary.committed_through} were "
+                   "imported before it; nothing after.", err=True)
+        sys.exit(3)
     except SheetProblem as exc:
         click.echo(f"error: {exc} Nothing was imported.", err=True)
         sys.exit(2)

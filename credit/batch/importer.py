@@ -62,6 +62,7 @@ class ImportSummary:
     rows: int = 0
     imported: int = 0
     already_present: int = 0
+    already_revoked: int = 0
     rejected_rows: int = 0
     blank: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)
@@ -72,6 +73,10 @@ class ImportSummary:
     batches: int = 0
     rejects_path: Path | None = None
     seconds: float = 0.0
+    #: The last row of the last committed batch (every row up to it is on file or
+    #: rejected); with ``stopped``, the problem of the file found after it.
+    committed_through: int = 0
+    stopped: str | None = None
 
     def text(self) -> str:
         ids = f"  (record ids {self.first_id}–{self.last_id})" if self.imported else ""
@@ -81,9 +86,12 @@ class ImportSummary:
             f"  rows read        {self.rows:>9,}",
             f"  new records      {self.imported:>9,}{ids}",
             f"  already present  {self.already_present:>9,}  (on file before: nothing added)",
-            f"  rejected         {self.rejected_rows:>9,}"
-            + (f"  → {self.rejects_path}" if self.rejects_path else ""),
         ]
+        if self.already_revoked:
+            lines.append(f"  revoked on file  {self.already_revoked:>9,}  (the same decision "
+                         "was revoked: not entered again; POST /records enters it anew)")
+        lines.append(f"  rejected         {self.rejected_rows:>9,}"
+                     + (f"  → {self.rejects_path}" if self.rejects_path else ""))
         if self.errors:
             lines.append("      reasons: "
                          + " · ".join(f"{k} {v:,}" for k, v in self.errors.most_common()))
@@ -93,9 +101,24 @@ class ImportSummary:
         if self.ignored_columns:
             lines.append("  ignored columns: " + ", ".join(self.ignored_columns))
         lines.append(f"  {self.batches} transaction(s), {self.seconds:.1f} s")
-        if self.imported == 0 and self.already_present:
+        if self.stopped:
+            lines.append(f"Stopped: {self.stopped} Rows up to row {self.committed_through} "
+                         "were committed (counted above); nothing after it was imported. "
+                         "Fix the file and import it again: what is on file counts as "
+                         "already present.")
+        elif self.imported == 0 and (self.already_present or self.already_revoked):
             lines.append("Nothing new: every valid row of this file was already on file.")
         return "\n".join(lines)
+
+
+class ImportStopped(Exception):
+    """A problem of the file as a whole (a cell past Excel's limits, broken XML) found
+    after some of its rows were committed: the import stops there, and ``summary`` says
+    what is on file (:attr:`ImportSummary.committed_through`)."""
+
+    def __init__(self, summary: ImportSummary):
+        super().__init__(summary.stopped)
+        self.summary = summary
 
 
 class _Prefetched:
@@ -133,6 +156,16 @@ class _Records:
         if key in self._on_file:
             return self._uow.records.live_duplicate(uscc, code, document_no)
         return None
+
+    def revoked_alike(self, data: dict, differences: Callable[[object], list]) -> bool:
+        """Whether this decision is on file only as revoked records, one of them with the
+        same content (``differences`` of it empty): importing the file again must not
+        bring an overturned decision back. A decision that differs from every revoked
+        one (the corrected decision, entered anew) is not."""
+        key = (data["uscc"], data["code"], data["document_no"])
+        if key not in self._on_file or self.live_duplicate(*key) is not None:
+            return False
+        return any(not differences(r) for r in self._uow.records.revoked_with_key(*key))
 
     def next_id(self) -> int:
         if self._next_id is None:
@@ -206,10 +239,11 @@ def _differences(row, data: dict, explicit: bool) -> list[str]:
 def _validate_row(ctx: ServiceContext, number: int, values: dict, sector: str,
                   names: set) -> tuple[int, dict | None, list[tuple]]:
     """One row through the API's validation: ``(row, data or None, problems)``."""
-    raw = dict(values)
+    refused = {f: v for f, v in values.items() if isinstance(v, sheets.CellRefused)}
+    raw = {f: v for f, v in values.items() if f not in refused}
     given = raw.pop("sector", None)
     raw["sector"] = sector
-    problems = []
+    problems = [(f, "validation_error", v.message) for f, v in refused.items()]
     if given is not None and given.strip() not in names:
         problems.append(("sector", "validation_error",
                          f"This file is imported for sector {sector!r} (--sector); the row "
@@ -217,7 +251,9 @@ def _validate_row(ctx: ServiceContext, number: int, values: dict, sector: str,
     try:
         data = validate_record(ctx, raw)
     except InvalidInput as exc:
-        return number, None, problems + reject_reasons(ctx, raw, exc)
+        # A refused cell's field is named once, by why it was refused (not "missing").
+        return number, None, problems + [r for r in reject_reasons(ctx, raw, exc)
+                                          if r[0] not in refused]
     return number, (None if problems else data), problems
 
 
@@ -383,7 +419,9 @@ def import_file(ctx: ServiceContext, path: str | Path, *, sector: str, entered_b
     entered by the operator ``entered_by``. ``progress`` is called with the rows done and
     the rows in all after each batch. Raises :class:`sheets.SheetProblem` when the file as a
     whole cannot be read (nothing is imported then), also when it is over ``limits``
-    (its uncompressed size, its number of rows: checked before any row is imported).
+    (its uncompressed size, its number of rows: checked before any row is imported);
+    :class:`ImportStopped` when such a problem is found only after a batch was committed
+    (a streamed .xlsx: a cell past Excel's limits, broken XML further down).
 
     Rows are read, validated and inserted as they come. ``parallel`` (default: for files
     of :data:`PARALLEL_BYTES` or more, when this process runs a single thread and can
@@ -418,22 +456,34 @@ def _import(ctx: ServiceContext, path: Path, sheet, chunks, summary: ImportSumma
     batches = _Batches(ctx, summary, rejects, actor, pause)
     done = 0
     batch: list[tuple[int, dict]] = []
-    for part in chunks:
-        for number, data, problems in part:
-            done += 1
-            for field_name, error, message in problems:
-                batches.reject(number, field_name, error, message)
-            if data is not None:
-                batch.append((number, data))
-            if len(batch) >= batch_size:
-                batches.insert(batch)
-                batch = []
-                if progress:
-                    progress(done, max(done, sheet.expected_rows))
+    try:
+        for part in chunks:
+            for number, data, problems in part:
+                done += 1
+                for field_name, error, message in problems:
+                    batches.reject(number, field_name, error, message)
+                if data is not None:
+                    batch.append((number, data))
+                if len(batch) >= batch_size:
+                    batches.insert(batch)
+                    batch = []
+                    if progress:
+                        progress(done, max(done, sheet.expected_rows))
+    except SheetProblem as exc:
+        if not summary.batches:  # nothing committed: the file is refused whole
+            raise
+        summary.stopped = str(exc)
+        raise ImportStopped(_finished(summary, sheet, rejects, path, done, started)) \
+            from None
     if batch:
         batches.insert(batch)
     if progress:
         progress(done, done)
+    return _finished(summary, sheet, rejects, path, done, started)
+
+
+def _finished(summary: ImportSummary, sheet, rejects: _Rejects, path: Path, done: int,
+              started: float) -> ImportSummary:
     summary.rows, summary.blank, summary.skipped = done, sheet.blank, sheet.skipped
     summary.rejected_rows = rejects.rows
     summary.rejects_path = rejects.save_beside(path)
@@ -466,18 +516,23 @@ class _Batches:
                 self._insert_row(uow, store, number, data)
             uow.commit()
         self.summary.batches += 1
+        self.summary.committed_through = batch[-1][0]
         if self.pause:
             time.sleep(min(self.pause, time.perf_counter() - held))
 
     def _insert_row(self, uow, store: _Prefetched, number: int, data: dict) -> None:
         summary = self.summary
+        explicit = self.entry_of(data["code"]).explicit
+        if store.records.revoked_alike(data, lambda r: _differences(r, data, explicit)):
+            summary.already_revoked += 1
+            return
         try:
             row, _ = insert_record(self.ctx, store, self.actor, data)
         except Conflict as exc:
             if exc.error != "duplicate_record":
                 raise
             existing = uow.records.get(exc.extra["record_id"])
-            diff = _differences(existing, data, self.entry_of(data["code"]).explicit)
+            diff = _differences(existing, data, explicit)
             if diff:
                 self.reject(number, "document_no", "duplicate_record",
                             f"{exc.message} It differs in {', '.join(diff)}: a record "

@@ -20,7 +20,7 @@ from typing import Iterator
 
 from credit.services.inputs import RecordInput
 
-from .xlsx import MIB, Limits
+from .xlsx import MIB, ErrorValue, Limits
 
 #: The limits of ``credit import`` unless its options say otherwise: 200 MiB unpacked,
 #: 1,000,000 rows.
@@ -59,6 +59,19 @@ class SheetProblem(ValueError):
     """A file that cannot be imported at all (no header, missing columns, unreadable)."""
 
 
+@dataclass(frozen=True)
+class CellRefused:
+    """A cell whose value cannot be taken as the text it shows (cell_text): its row is
+    rejected with ``message``, naming the column."""
+
+    message: str
+
+
+#: Excel keeps 15 significant digits of a number: a whole number from 10^15 on may not
+#: be what was typed (an 18-digit USCC typed into a cell formatted as a number).
+EXACT_DIGITS = 15
+
+
 @dataclass
 class Sheet:
     """One sheet's data rows, read as they are consumed: ``(row number as the operator
@@ -89,16 +102,23 @@ def header_field(text) -> str | None:
     return t.lower() if t.lower() in API_FIELDS else None
 
 
-def cell_text(value, field_name: str) -> str | None:
+def cell_text(value, field_name: str) -> str | CellRefused | None:
     """A cell as the text a client would send; None for an empty cell.
 
     Excel dates (midnight) become ``YYYY-MM-DD``; in date columns, text dates written
     year first (``2026/1/5``, ``2026.01.05``, ``2026年1月5日``) are zero-padded to the
     same form. Whole numbers lose Excel's ``.0``. Anything else is passed on unchanged
-    for the API's validation to judge.
+    for the API's validation to judge — but two cells show no value a client could
+    have sent (:class:`CellRefused`): an Excel error value (a failed ``VLOOKUP``'s
+    ``#N/A`` would register a company under that name), and outside the date columns a
+    number of more than :data:`EXACT_DIGITS` digits, which Excel has already rounded (an
+    18-digit USCC typed as a number can come out as another valid code).
     """
     if value is None:
         return None
+    refused = _refused(value, field_name)
+    if refused is not None:
+        return refused
     if isinstance(value, datetime):
         if value.time() == time(0, 0) and value.tzinfo is None:
             return value.date().isoformat()
@@ -118,6 +138,20 @@ def cell_text(value, field_name: str) -> str | None:
         if m:
             return f"{m[1]}-{int(m[2]):02d}-{int(m[3]):02d}"
     return value
+
+
+def _refused(value, field_name: str) -> CellRefused | None:
+    """:func:`cell_text`'s two cells that show no value a client could have sent."""
+    column = f"The {_chinese(field_name)} ({field_name}) cell"
+    if isinstance(value, ErrorValue):
+        return CellRefused(f"{column} holds Excel's error value {value.code}, a formula "
+                           "that failed, not a value.")
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and field_name not in DATE_FIELDS and abs(value) >= 10 ** EXACT_DIGITS):
+        return CellRefused(f"{column} holds the number {value:.15G}, which Excel keeps to "
+                           f"{EXACT_DIGITS} significant digits only, so it may not be what "
+                           "was typed: format the column as text and enter it again.")
+    return None
 
 
 def _find_header(rows: list[tuple[int, list]]) -> tuple[int, dict[int, str], list[str]]:

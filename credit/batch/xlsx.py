@@ -48,6 +48,14 @@ class WorkbookRefused(ValueError):
 
 
 @dataclass(frozen=True)
+class ErrorValue:
+    """A cell holding one of Excel's error values (``#N/A``, ``#REF!``, …): a formula
+    that failed, not a value (sheets.cell_text refuses it)."""
+
+    code: str
+
+
+@dataclass(frozen=True)
 class Limits:
     """``credit import --max-uncompressed-mib`` and ``--max-rows``."""
 
@@ -374,8 +382,10 @@ class _Cells:
             except ValueError:
                 raise WorkbookRefused(f"a shared string index {raw!r} is not a number.") \
                     from None
-        if kind in ("str", "e"):
+        if kind == "str":
             return raw
+        if kind == "e":
+            return ErrorValue(raw)
         if kind == "b":
             return raw.strip() in ("1", "true")
         if kind == "d":

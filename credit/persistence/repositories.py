@@ -234,6 +234,15 @@ class RecordRepository(_Repo):
                 out[ev.record_id].append(ev)
         return out
 
+    def revoked_with_key(self, uscc: str, code: str, document_no: str) -> list[RecordRow]:
+        """The revoked records with this (uscc, code, document_no)."""
+        revoked = exists().where(and_(RecordEventRow.record_id == RecordRow.id,
+                                      RecordEventRow.kind == "revocation"))
+        return list(self.session.scalars(
+            select(RecordRow).where(RecordRow.uscc == uscc, RecordRow.code == code,
+                                    RecordRow.document_no == document_no, revoked)
+            .order_by(RecordRow.id)))
+
     def live_duplicate(self, uscc: str, code: str, document_no: str) -> RecordRow | None:
         """A non-revoked record with the same (uscc, code, document_no)."""
         revoked = exists().where(and_(RecordEventRow.record_id == RecordRow.id,

@@ -344,3 +344,29 @@ def test_reading_in_a_second_process_gives_the_same_outcome(ctx, messy, tmp_path
     bad.write_bytes(b"PK not really")
     with pytest.raises(SheetProblem):
         import_file(ctx, bad, sector="housing", entered_by=OPERATOR, parallel=True)
+
+
+def test_importing_again_does_not_bring_back_a_revoked_decision(ctx, tmp_path):
+    """docs/batch.md, "Again": a file imported a second time (after a crash, or sent
+    twice) adds nothing — also when one of its decisions was revoked meanwhile (an
+    overturned penalty must not come back). A corrected decision under the same document
+    number, different in content from the revoked one, is entered."""
+    from credit.services.records import revoke_record
+    from tests.integration.helpers import HOUSING, revocation_body
+    head = "统一社会信用代码,企业名称,行为代码,决定日期,决定文号,决定机关\n"
+    line = ("91330603MA2D4F6E84,绍兴柯桥建工集团有限公司,SUB-TRANSFER,{},"
+            "绍柯建罚〔2026〕1号,柯桥区住房和城乡建设局\n")
+    path = tmp_path / "q1.csv"
+    path.write_text(head + line.format("2026-01-10"), encoding="utf-8")
+    first = import_file(ctx, path, sector="housing", entered_by=OPERATOR)
+    assert first.imported == 1
+    revoke_record(ctx, HOUSING, first.first_id, revocation_body())
+    entries = audit_head(ctx)
+    again = import_file(ctx, path, sector="housing", entered_by=OPERATOR)
+    assert (again.imported, again.already_revoked, again.rejected_rows) == (0, 1, 0)
+    assert audit_head(ctx) == entries and record_count(ctx) == 1
+    assert "revoked on file" in again.text() and "Nothing new" in again.text()
+    path.write_text(head + line.format("2026-01-12"), encoding="utf-8")  # corrected
+    corrected = import_file(ctx, path, sector="housing", entered_by=OPERATOR)
+    assert (corrected.imported, corrected.already_revoked) == (1, 0)
+    assert record_count(ctx) == 2

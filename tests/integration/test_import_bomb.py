@@ -7,6 +7,7 @@ disk) by bench/import_bomb.py, which also measures the peak memory (bench/README
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -131,3 +132,89 @@ def test_a_merged_range_over_the_whole_sheet_is_applied_row_by_row(tmp_path):
     # the first data row's values are merged down over every row after it
     assert [n for n, _ in rows] == [2, 3, 4, 5]
     assert all(values["document_no"] == bomb.DECISION[4] for _, values in rows)
+
+
+def _cells(values, numeric=(), errors=()) -> str:
+    """One row; the cells at ``numeric`` stored as numbers, at ``errors`` as Excel's
+    error values, the others as inline text."""
+    def cell(i, v):
+        if i in numeric:
+            return f"<c><v>{v}</v></c>"
+        if i in errors:
+            return f'<c t="e"><v>{v}</v></c>'
+        return f'<c t="inlineStr"><is><t>{v}</t></is></c>'
+    return "<row>" + "".join(cell(i, v) for i, v in enumerate(values)) + "</row>"
+
+
+def _decision(n: int, uscc: str = "91330603MA2D4F6E84", name: str = "某建设公司") -> tuple:
+    return (uscc, name, "BID-NOSIGN", "2026-01-10", f"绍柯建罚〔2026〕{n}号",
+            "柯桥区住房和城乡建设局")
+
+
+def _records(ctx) -> list[tuple]:
+    from credit.persistence.tables import RecordRow, SubjectRow
+    with ctx.uow(write=False) as uow:
+        return [tuple(r) for r in uow.session.execute(
+            select(RecordRow.uscc, SubjectRow.name).join(
+                SubjectRow, SubjectRow.uscc == RecordRow.uscc).order_by(RecordRow.id))]
+
+
+def test_a_uscc_excel_rounded_is_rejected_not_filed_under_another(ctx, database_url,
+                                                                   tmp_path):
+    """An 18-digit USCC typed into a number cell: Excel keeps 9.13306217297624E+17, whose
+    digits (913306217297624064) pass GB 32100's check as another enterprise's code."""
+    path = bomb._write(tmp_path / "numeric.xlsx", [
+        bomb._row(bomb.HEADER),
+        _cells(_decision(1, uscc="9.13306217297624E+17"), numeric={0}),
+        _cells(_decision(2))])
+    r = _import(database_url, path)
+    assert r.exit_code == 1, r.output
+    assert _records(ctx) == [("91330603MA2D4F6E84", "某建设公司")]
+    reject, = sheets_rejects(path)
+    assert (reject["row"], reject["field"]) == ("2", "uscc")
+    assert "9.13306217297624E+17" in reject["message"] and "format the column as text" in \
+        reject["message"]
+
+
+def test_an_excel_error_value_is_rejected_not_taken_as_a_name(ctx, database_url, tmp_path):
+    """A failed VLOOKUP's #N/A in the name column would register the company as "#N/A"
+    for good (the first name registers a subject)."""
+    path = bomb._write(tmp_path / "errors.xlsx", [
+        bomb._row(bomb.HEADER), _cells(_decision(1, name="#N/A"), errors={1})])
+    r = _import(database_url, path)
+    assert r.exit_code == 1, r.output
+    assert _records(ctx) == []
+    reject, = sheets_rejects(path)
+    assert reject["field"] == "subject_name" and "#N/A" in reject["message"]
+
+
+@pytest.mark.parametrize("bad", [
+    _cells((bomb.HEADER[0], "x" * 40_000)),            # past Excel's 32,767 characters
+    '<row><c t="inlineStr"><is><t>oops</is></c></row>',  # broken XML
+], ids=["long-cell", "broken-xml"])
+def test_a_problem_of_the_file_after_a_committed_batch_says_what_is_on_file(
+        ctx, database_url, tmp_path, bad):
+    """A streamed sheet's problem found only after rows were committed: exit 3, the rows
+    committed stay and are named (not "Nothing was imported", exit 2); importing the
+    mended file again completes it."""
+    # Well past the first 30 rows, which are read to find the header, and past the
+    # sheet's first chunks of XML, which are parsed ahead of the rows taken.
+    good = [_cells(_decision(n)) for n in range(1, 202)]
+    path = bomb._write(tmp_path / "broken.xlsx", [bomb._row(bomb.HEADER), *good[:200], bad])
+    r = _import(database_url, path, "--batch-size", "10")
+    assert r.exit_code == 3, r.output
+    assert "Nothing was imported" not in r.output
+    through = int(re.search(r"Rows up to row (\d+) were committed", r.output)[1])
+    on_file = len(_records(ctx))
+    assert on_file == through - 1 and on_file % 10 == 0 and 30 <= on_file <= 200
+    mended = bomb._write(tmp_path / "mended.xlsx", [bomb._row(bomb.HEADER), *good])
+    r = _import(database_url, mended)
+    assert r.exit_code == 0, r.output
+    assert len(_records(ctx)) == 201
+    assert re.search(rf"already present +{on_file}\b", r.output), r.output
+
+
+def sheets_rejects(path: Path) -> list[dict]:
+    import csv
+    with open(f"{path}.rejects.csv", newline="", encoding="utf-8-sig") as fh:
+        return list(csv.DictReader(fh))

@@ -110,8 +110,9 @@ def _hand_written_xlsx(path, sheet_data: str) -> None:
 def test_xlsx_rows_inline_text_phonetic_runs_and_skipped_rows(tmp_path):
     """Rows as the streaming reader yields them: a skipped row comes back empty, cells
     without a reference follow the previous one, an inline string's phonetic guide
-    (``<rPh>``, furigana) is not part of its text, and numbers, booleans and errors
-    convert as openpyxl's reader does."""
+    (``<rPh>``, furigana) is not part of its text, and numbers and booleans convert as
+    openpyxl's reader does; an error value is marked as one (not the text it shows:
+    sheets.cell_text refuses it)."""
     from credit.batch import xlsx
     path = tmp_path / "hand.xlsx"
     _hand_written_xlsx(path, (
@@ -124,7 +125,8 @@ def test_xlsx_rows_inline_text_phonetic_runs_and_skipped_rows(tmp_path):
     sheet = xlsx.read_sheet(path, xlsx.Limits())
     assert (sheet.title, sheet.last_row) == ("处罚", 4)
     assert list(sheet.rows) == [(1, ["统一社会信用代码", "柯桥建工"]), (2, []),
-                                (3, [None, None, 42, True, "#N/A", "x"]), (4, [None, 2.5])]
+                                (3, [None, None, 42, True, xlsx.ErrorValue("#N/A"), "x"]),
+                                (4, [None, 2.5])]
 
 
 @pytest.mark.parametrize(("sheet_data", "refusal"), [
