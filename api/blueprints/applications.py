@@ -5,7 +5,7 @@ from flask import g
 
 from api.auth import requires
 from api.blueprints import Blueprint, ctx
-from api.http import json_body, parse_id, read_json
+from api.http import id_after_body, json_body, read_json
 from api.schemas import ApplicationQuery, ErrorBody
 from credit.services import applications
 from credit.services.inputs import ApplicationInput, DecisionInput
@@ -22,10 +22,10 @@ blp = Blueprint("applications", __name__, url_prefix="/api/v1",
 @blp.alt_response(409, schema=ErrorBody)
 @blp.alt_response(422, schema=ErrorBody)
 @requires("enterprise")
+@id_after_body("record_id", "record")
 def submit(record_id):
     """Apply for credit repair of, or object to, one of the enterprise's own records."""
-    body = read_json()
-    return applications.submit(ctx(), g.actor, parse_id(record_id, "record"), body)
+    return applications.submit(ctx(), g.actor, record_id, read_json())
 
 
 @blp.route("/applications", methods=["GET"])
@@ -45,7 +45,7 @@ def index(status, sector, limit, after):
 @blp.alt_response(409, schema=ErrorBody)
 @blp.alt_response(422, schema=ErrorBody)
 @requires("regulator")
+@id_after_body("application_id", "application")
 def decide(application_id):
     """Accept (performing the repair or revocation) or reject an application."""
-    body = read_json()
-    return applications.decide(ctx(), g.actor, parse_id(application_id, "application"), body)
+    return applications.decide(ctx(), g.actor, application_id, read_json())

@@ -7,7 +7,7 @@ from flask import g
 
 from api.auth import READERS, own_subject, requires
 from api.blueprints import Blueprint, ctx
-from api.http import idempotency, json_body, parse_id, path_uscc, read_json, verbatim
+from api.http import id_after_body, idempotency, json_body, parse_id, path_uscc, read_json, verbatim
 from api.schemas import AsOfQuery, ContractQuery, ErrorBody, PerformanceQuery
 from credit.services import performance
 from credit.services.performance_inputs import PerformanceIn, ReviewIn
@@ -60,14 +60,14 @@ def show(evaluation_id):
 @blp.response(200, PerformanceOut)
 @blp.alt_response(400, schema=ErrorBody)
 @requires("regulator")
+@id_after_body("evaluation_id", "evaluation")
 def review(evaluation_id):
     """Approve (records, the PM-ABSENT warning) or return a submitted evaluation (403,
     after every other check, for a token whose name, over 100 characters, cannot be the
     records' issued_by)."""
     body = read_json()
     return verbatim(performance.review_evaluation(
-        ctx(), g.actor, parse_id(evaluation_id, "evaluation"), body,
-        idempotency(g.actor.token_id, body)))
+        ctx(), g.actor, evaluation_id, body, idempotency(g.actor.token_id, body)))
 
 
 @blp.route("/contracts", methods=["GET"])

@@ -4,7 +4,7 @@ from flask import g
 
 from api.auth import READERS, own_subject, requires
 from api.blueprints import Blueprint, ctx
-from api.http import idempotency, json_body, parse_id, read_json, verbatim
+from api.http import id_after_body, idempotency, json_body, parse_id, read_json, verbatim
 from api.schemas import ErrorBody, RecordQuery
 from credit.services import records
 from credit.services.inputs import RecordInput, RepairInput, RevocationInput
@@ -51,17 +51,17 @@ def show(record_id):
 @blp.doc(**json_body(RevocationInput, idempotent=False))
 @blp.response(200, RecordOut)
 @requires("regulator")
+@id_after_body("record_id", "record")
 def revoke(record_id):
     """Revoke (撤销) a record: it never counted, for any knowledge from now on."""
-    body = read_json()
-    return records.revoke_record(ctx(), g.actor, parse_id(record_id, "record"), body)
+    return records.revoke_record(ctx(), g.actor, record_id, read_json())
 
 
 @blp.route("/<record_id>/repair", methods=["POST"])
 @blp.doc(**json_body(RepairInput, idempotent=False))
 @blp.response(200, RecordOut)
 @requires("regulator")
+@id_after_body("record_id", "record")
 def repair(record_id):
     """Credit repair (信用修复): the record stops counting the day before repaired_on."""
-    body = read_json()
-    return records.repair_record(ctx(), g.actor, parse_id(record_id, "record"), body)
+    return records.repair_record(ctx(), g.actor, record_id, read_json())

@@ -5,7 +5,7 @@ from flask import g
 
 from api.auth import requires
 from api.blueprints import Blueprint, ctx
-from api.http import idempotency, json_body, parse_id, read_json, verbatim
+from api.http import id_after_body, idempotency, json_body, parse_id, read_json, verbatim
 from api.schemas import ErrorBody, WarningQuery
 from credit.services import warnings
 from credit.services.resources import WarningOut, WarningPage
@@ -39,10 +39,11 @@ def show(warning_id):
 @blp.response(200, WarningOut)
 @blp.alt_response(400, schema=ErrorBody)
 @requires("regulator")
+@id_after_body("warning_id", "warning")
 def dispose(warning_id):
     """Confirm (查实), dismiss (排除) or refer (移送) a warning; a confirmation creates
     the parties' records in the same transaction (403, after every other check, for a
     token whose name, over 100 characters, cannot be their issued_by)."""
     body = read_json()
-    return verbatim(warnings.dispose(ctx(), g.actor, parse_id(warning_id, "warning"), body,
+    return verbatim(warnings.dispose(ctx(), g.actor, warning_id, body,
                                      idempotency(g.actor.token_id, body)))

@@ -1250,3 +1250,28 @@ def test_head_answers_the_status_get_answers_for_an_unknown_parameter(api, route
     assert api.request("HEAD", "/api/v1/records?colour=red", "auditor").status_code == 400
     assert api.request("HEAD", route, who).status_code == 200
     assert api.request("HEAD", route + "?colour=red", who).status_code == 400
+
+
+@pytest.mark.parametrize("path, who", [
+    ("/api/v1/records/{}/revocation", "regulator"),
+    ("/api/v1/records/{}/repair", "regulator"),
+    ("/api/v1/records/{}/applications", "enterprise"),
+    ("/api/v1/applications/{}/decision", "regulator"),
+    ("/api/v1/warnings/{}/disposal", "regulator"),
+    ("/api/v1/performance/{}/review", "regulator"),
+])
+def test_a_malformed_id_is_an_unknown_id_after_the_body(api, ctx, path, who):
+    """API.md §1: 8 (400 field validation) before 9 (404 unknown id), for an id that is
+    no id at all (``abc``, ``0``, past 2^63 − 1) as for one no row has; the 404 names
+    the id as sent."""
+    with writes_nothing(ctx):
+        for raw in ("abc", "0", "9223372036854775808", str(NEVER)):
+            got = assert_error(api.post(path.format(raw), {"colour": "red"}, who), 400,
+                               "validation_error", allow_extra=True)
+            assert "colour" in got["errors"]
+        assert_error(api.post(path.format("abc"), {"colour": "red"}, None), 401,
+                     "unauthenticated")
+    if path.endswith("/revocation"):
+        got = assert_error(api.post(path.format("abc"), revocation_body(), who), 404,
+                           "not_found")
+        assert "'abc'" in got["message"]
