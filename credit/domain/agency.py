@@ -20,7 +20,7 @@ from typing import ClassVar, Iterable, Mapping
 from .dates import format_instant
 from .engine import RecordStanding, record_standings
 from .model import CatalogueEntry
-from .money import exact_text, fmt, parse_two_decimals, round_half_up
+from .money import BeyondRange, exact_text, fmt, parse_two_decimals, round_half_up
 from .problems import Problem
 from .records import Knowledge, Record, RecordEvent
 from .steps import Step
@@ -123,10 +123,12 @@ def rating_problems(definition: AgencyDefinition, items: Mapping) -> list[Proble
             continue
         try:
             points = parse_two_decimals(items[key])
+        except BeyondRange:  # well written, past every maximum: the range rule's answer
+            points = None
         except ValueError as exc:
             out.append(Problem(field, f"Points {exc}."))
             continue
-        if not Decimal(0) <= points <= item.max_points:
+        if points is None or not Decimal(0) <= points <= item.max_points:
             out.append(Problem(field, f"Points of {key} must lie between 0.00 and "
                                f"{fmt(item.max_points)}; {items[key]} does not.",
                                extra={"maximum": fmt(item.max_points)}))

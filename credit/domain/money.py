@@ -42,12 +42,21 @@ def round_half_up(value: Fraction, places: int = 2) -> Decimal:
 # No leading zero ("06.00"), as a tender's amounts (tender_inputs._AMOUNT) and JSON's own
 # numbers: one spelling per value, the one the service writes.
 _TWO_DECIMALS = re.compile(r"-?(0|[1-9][0-9]{0,14})\.[0-9]{2}")
+_TWO_DECIMALS_ANY_SIZE = re.compile(r"-?[1-9][0-9]{15,}\.[0-9]{2}")
+
+
+class BeyondRange(ValueError):
+    """A decimal written as the spec writes them, with more than the 15 digits before the
+    point the service keeps: beyond every maximum a rule sets (the caller says so in the
+    rule's words)."""
 
 
 def parse_two_decimals(value: object) -> Decimal:
     """A decimal sent as the spec writes them (API.md §1): a string with exactly two
     decimals, written as the service writes it (``"6.00"``; ``"6"``, ``6.0``, ``"+6.00"``,
     ``"06.00"`` or ``"-0.00"`` are not: §1 says "never -0.00"). ValueError otherwise."""
+    if isinstance(value, str) and _TWO_DECIMALS_ANY_SIZE.fullmatch(value):
+        raise BeyondRange("must have at most 15 digits before the decimal point")
     if not isinstance(value, str) or not _TWO_DECIMALS.fullmatch(value):
         raise ValueError("must be a string with exactly two decimals and no leading zero, "
                          "e.g. \"6.00\"")

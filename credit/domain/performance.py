@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import ClassVar, Iterable, Mapping, Sequence
 
 from .dates import add_months
-from .money import exact_text, fmt, parse_two_decimals, round_half_up
+from .money import BeyondRange, exact_text, fmt, parse_two_decimals, round_half_up
 from .problems import Problem
 from .steps import Step
 from .values import value
@@ -148,9 +148,12 @@ def deduction_problems(definition: PerformanceDefinition, deductions: Sequence[M
 def _points_problems(field: str, raw, indicator: Indicator | None) -> list[Problem]:
     try:
         points = parse_two_decimals(raw)
+    except BeyondRange:  # well written, past every maximum: the range rule's answer
+        points = None
     except ValueError as exc:
         return [Problem(field, f"Points {exc}.")]
-    if indicator is None or Decimal(0) < points <= indicator.max_points:
+    if indicator is None or (points is not None and Decimal(0) < points
+                             <= indicator.max_points):
         return []
     maximum = fmt(indicator.max_points)
     return [Problem(field, f"Points of {indicator.item} must be more than 0.00 and at most "

@@ -155,6 +155,11 @@ def test_rating_problems():
     assert dict(problems["items.procedure"].extra) == {"maximum": "30.00"}
     assert all(p.error is None for p in problems.values())  # validation_error
     assert [p.field for p in rating_problems(DEF, ["27.00"])] == ["items"]
+    # Written as the spec writes decimals, only past the 15 digits the service keeps:
+    # out of the item's range, not "must have two decimals".
+    (huge,) = rating_problems(DEF, {**ok, "procedure": "1000000000000000.00"})
+    assert dict(huge.extra) == {"maximum": "30.00"} and "between 0.00 and 30.00" in \
+        huge.message
 
 
 # ---- the trace ---------------------------------------------------------------------------

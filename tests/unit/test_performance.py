@@ -150,7 +150,9 @@ def test_duplicate_item():
 
 @pytest.mark.parametrize("item, points, maximum", [
     ("SCHEDULE", "20.01", "20.00"), ("SAFETY", "15.01", "15.00"), ("VARIATION", "0.00", "10.00"),
-    ("COOPERATION", "-1.00", "10.00"), ("WAGES", "100.00", "15.00")])
+    ("COOPERATION", "-1.00", "10.00"), ("WAGES", "100.00", "15.00"),
+    # written as the spec writes decimals, only past the 15 digits the service keeps
+    ("WAGES", "1000000000000000.00", "15.00"), ("SAFETY", "-1000000000000000.00", "15.00")])
 def test_points_out_of_range_names_the_maximum(item, points, maximum):
     (p,) = deduction_problems(DEF, [{"item": item, "points": points}])
     assert (p.field, p.error, dict(p.extra)) == ("deductions.0.points", "points_out_of_range",
