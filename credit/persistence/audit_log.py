@@ -100,12 +100,12 @@ def _string(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def read_entry(text: str, **hooks) -> dict | None:
-    """A stored entry's text parsed, or None when it is no JSON object (it was altered
-    after it was written): the one reader of stored entry text, for those that must
-    answer either way (the verifiers). ``hooks``: :func:`json.loads`'s."""
+def read_entry(text: str, decoder: json.JSONDecoder | None = None) -> dict | None:
+    """A stored entry's text parsed (by ``decoder``, by default json's own), or None when
+    it is no JSON object (it was altered after it was written): the one reader of stored
+    entry text, for those that must answer either way (the verifiers)."""
     try:
-        entry = json.loads(text, **hooks)
+        entry = (decoder or _PLAIN).decode(text)
     except (ValueError, RecursionError):
         return None
     return entry if isinstance(entry, dict) else None
@@ -127,14 +127,19 @@ def _no_float(text: str):
     raise ValueError(f"{text} is not in canonical JSON (API.md §6: no floats)")
 
 
+_PLAIN = json.JSONDecoder()
+#: Built once: json.loads with hooks builds a decoder per call.
+_AS_WRITTEN = json.JSONDecoder(parse_int=_int64, parse_float=_no_float,
+                               parse_constant=_no_float)
+
+
 def parse_entry(row: AuditEntryRow) -> dict:
     """The entry exactly as stored: its canonical text parsed, plus its hash. A text
     that is not what the service writes — no JSON object, a payload that is no object,
     a float or an integer beyond 64 bits — was altered after it was written:
     IntegrityFailure (500 ``integrity_failure``, as for any stored data that no longer
     matches its hash), never served as if it were an entry."""
-    entry = read_entry(row.text, parse_int=_int64, parse_float=_no_float,
-                       parse_constant=_no_float)
+    entry = read_entry(row.text, _AS_WRITTEN)
     if entry is None or not isinstance(entry.get("payload"), dict):
         raise IntegrityFailure(f"Audit entry {row.position} is not the text it was written "
                                "as: it was altered. `credit audit verify` locates it.")
