@@ -147,15 +147,20 @@ class _Records:
         self._uow = uow
         self._on_file = on_file
         self._added: dict[tuple[str, str, str], object] = {}
+        # What the store answered, per key: asked once per batch (revoked_alike, then
+        # insert_record), with the append lock keeping every other writer out.
+        self._live: dict[tuple[str, str, str], object] = {}
         self._next_id: int | None = None
 
     def live_duplicate(self, uscc: str, code: str, document_no: str):
         key = (uscc, code, document_no)
         if key in self._added:
             return self._added[key]
-        if key in self._on_file:
-            return self._uow.records.live_duplicate(uscc, code, document_no)
-        return None
+        if key not in self._on_file:
+            return None
+        if key not in self._live:
+            self._live[key] = self._uow.records.live_duplicate(uscc, code, document_no)
+        return self._live[key]
 
     def revoked_alike(self, data: dict, differences: Callable[[object], list]) -> bool:
         """Whether this decision is on file only as revoked records, one of them with the

@@ -67,6 +67,11 @@ class CellRefused:
     message: str
 
 
+#: Excel's error values, as a cell shows them and as a .csv saved by Excel holds them
+#: (as text): a formula that failed, never a name, code or document number.
+EXCEL_ERRORS = frozenset({"#N/A", "#REF!", "#VALUE!", "#DIV/0!", "#NAME?", "#NUM!",
+                          "#NULL!", "#SPILL!", "#CALC!", "#GETTING_DATA", "#FIELD!",
+                          "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!"})
 #: Excel keeps 15 significant digits of a number: a whole number from 10^15 on may not
 #: be what was typed (an 18-digit USCC typed into a cell formatted as a number).
 EXACT_DIGITS = 15
@@ -109,8 +114,9 @@ def cell_text(value, field_name: str) -> str | CellRefused | None:
     year first (``2026/1/5``, ``2026.01.05``, ``2026年1月5日``) are zero-padded to the
     same form. Whole numbers lose Excel's ``.0``. Anything else is passed on unchanged
     for the API's validation to judge — but two cells show no value a client could
-    have sent (:class:`CellRefused`): an Excel error value (a failed ``VLOOKUP``'s
-    ``#N/A`` would register a company under that name), and outside the date columns a
+    have sent (:class:`CellRefused`): an Excel error value, stored as one or (in a .csv
+    Excel saved) as its text (a failed ``VLOOKUP``'s ``#N/A`` would register a company
+    under that name), and outside the date columns a
     number of more than :data:`EXACT_DIGITS` digits, which Excel has already rounded (an
     18-digit USCC typed as a number can come out as another valid code).
     """
@@ -140,11 +146,18 @@ def cell_text(value, field_name: str) -> str | CellRefused | None:
     return value
 
 
+def _shown(cell) -> str:
+    """A header cell as the operator sees it in the sheet."""
+    return (cell.code if isinstance(cell, ErrorValue) else str(cell)).strip()
+
+
 def _refused(value, field_name: str) -> CellRefused | None:
     """:func:`cell_text`'s two cells that show no value a client could have sent."""
     column = f"The {_chinese(field_name)} ({field_name}) cell"
-    if isinstance(value, ErrorValue):
-        return CellRefused(f"{column} holds Excel's error value {value.code}, a formula "
+    code = value.code if isinstance(value, ErrorValue) else (
+        value.strip() if isinstance(value, str) else None)
+    if isinstance(value, ErrorValue) or code in EXCEL_ERRORS:
+        return CellRefused(f"{column} holds Excel's error value {code}, a formula "
                            "that failed, not a value.")
     if (isinstance(value, (int, float)) and not isinstance(value, bool)
             and field_name not in DATE_FIELDS and abs(value) >= 10 ** EXACT_DIGITS):
@@ -170,8 +183,8 @@ def _find_header(rows: list[tuple[int, list]]) -> tuple[int, dict[int, str], lis
                 raise SheetProblem(
                     f"row {number}: the header lacks the column(s) "
                     + ", ".join(f"{_chinese(f)} ({f})" for f in missing) + ".")
-            ignored = [str(c).strip() for i, c in enumerate(cells)
-                       if i not in named and c is not None and str(c).strip()]
+            ignored = [_shown(c) for i, c in enumerate(cells)
+                       if i not in named and c is not None and _shown(c)]
             return number, named, ignored
     raise SheetProblem(
         f"no header row in the first {HEADER_SEARCH_ROWS} rows: expected "

@@ -123,6 +123,17 @@ def _int64(digits: str) -> int:
     return value
 
 
+def _has_utf8(entry: dict) -> bool:
+    """Whether every string of ``entry`` can be written as UTF-8: an escaped lone
+    surrogate (``\\ud800``) parses, but no response can carry it, and the service never
+    writes one (its text is written as UTF-8, escapes only for control characters)."""
+    try:
+        json.dumps(entry, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _no_float(text: str):
     raise ValueError(f"{text} is not in canonical JSON (API.md §6: no floats)")
 
@@ -136,11 +147,12 @@ _AS_WRITTEN = json.JSONDecoder(parse_int=_int64, parse_float=_no_float,
 def parse_entry(row: AuditEntryRow) -> dict:
     """The entry exactly as stored: its canonical text parsed, plus its hash. A text
     that is not what the service writes — no JSON object, a payload that is no object,
-    a float or an integer beyond 64 bits — was altered after it was written:
+    a float, an integer beyond 64 bits, a lone surrogate — was altered after it was written:
     IntegrityFailure (500 ``integrity_failure``, as for any stored data that no longer
     matches its hash), never served as if it were an entry."""
     entry = read_entry(row.text, _AS_WRITTEN)
-    if entry is None or not isinstance(entry.get("payload"), dict):
+    if (entry is None or not isinstance(entry.get("payload"), dict)
+            or ("\\u" in row.text and not _has_utf8(entry))):
         raise IntegrityFailure(f"Audit entry {row.position} is not the text it was written "
                                "as: it was altered. `credit audit verify` locates it.")
     entry["sha256"] = row.sha256

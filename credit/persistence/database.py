@@ -124,8 +124,8 @@ def make_engine(url: str | None = None, **kw) -> Engine:
     url = normalise_url(url)
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if sqlite_file(parsed):
-            _make_directory(Path(parsed.database).parent)
+        if sqlite_file(parsed):  # its path, also for a URI filename (``file:…``)
+            _make_directory(Path(sqlite_file(parsed)).parent)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
                                **kw)
         _configure_sqlite(engine)

@@ -151,10 +151,10 @@ def inquiries(ctx: ServiceContext, actor: Actor, uscc: str, limit: int = 100,
     with ctx.uow(write=False) as uow:
         traces = uow.audit_queries.traces(uscc=uscc, limit=limit + 1, before=after)
     traces, next_ = page(traces, limit, lambda e: e["position"])
-    return {"items": [_inquiry(t) for t in traces], "next": next_}
+    return {"items": [inquiry_line(t) for t in traces], "next": next_}
 
 
-def _inquiry(trace: dict) -> dict:
+def inquiry_line(trace: dict) -> dict:
     """One line of the inquiry log; a trace whose payload no longer reads as the service
     writes it was altered after it was written (IntegrityFailure, as parse_entry)."""
     p = trace["payload"]

@@ -16,8 +16,9 @@ from credit.domain.dates import ONE_DAY, add_months, earliest_repair_on
 from credit.domain.engine import effective_valid_until, evaluate, original_valid_until
 from credit.domain.money import fmt
 from credit.domain.records import Knowledge
-from credit.errors import Forbidden
+from credit.errors import Forbidden, IntegrityFailure
 
+from .audit import inquiry_line
 from .context import Actor, ServiceContext
 
 # How many audit entries a filtered feed looks through at most (newest first).
@@ -163,18 +164,8 @@ def inquiry_page(ctx: ServiceContext, actor: Actor, uscc: str, *, limit: int = 1
             before = window[-1]["position"]
     more = len(others) > limit
     others = others[:limit]
-    return {"items": [_inquiry(t) for t in others], "own": own,
+    return {"items": [inquiry_line(t) for t in others], "own": own,
             "next": str(others[-1]["position"]) if more else None}
-
-
-def _inquiry(t: dict) -> dict:
-    p = t["payload"]
-    item = {"trace_id": t["position"], "at": t["at"], "actor": t["actor"],
-            "sector": p.get("sector"), "as_of": p["as_of"]}  # None: an agency score
-    if "evaluation" in p:
-        item["evaluation_id"] = p["evaluation"]["id"]
-        item["tender_code"] = p["evaluation"]["tender_code"]
-    return item
 
 
 def inquiry_summary(ctx: ServiceContext, actor: Actor, uscc: str) -> dict:
@@ -264,15 +255,31 @@ def evaluation_index(ctx: ServiceContext, actor: Actor, limit: int = 50) -> list
     out = []
     with ctx.uow(write=False) as uow:
         for entry in feed["items"]:
-            p = entry["payload"]
-            row = uow.evaluations.get(p["evaluation_id"])
+            line = _evaluation_line(entry)
+            row = uow.evaluations.get(line["id"])
             if row is None or (actor.role == "evaluator"
                                and row.created_by_token != actor.token_id):
                 continue
-            out.append({"id": p["evaluation_id"], "tender": p["tender"], "sector": p["sector"],
-                        "as_of": p["as_of"], "bidders": p["bidders"],
-                        "created_by": entry["actor"], "created_at": entry["at"]})
+            out.append(line)
     return out
+
+
+def _evaluation_line(entry: dict) -> dict:
+    """One ``evaluation.created`` entry as the console lists it; a payload that no longer
+    reads as the service writes it was altered (IntegrityFailure, as parse_entry)."""
+    p = entry["payload"]
+    line = {"id": p.get("evaluation_id"), "tender": p.get("tender"),
+            "sector": p.get("sector"), "as_of": p.get("as_of"), "bidders": p.get("bidders"),
+            "created_by": entry["actor"], "created_at": entry["at"]}
+    tender = line["tender"]
+    if not (type(line["id"]) is int and isinstance(tender, dict)
+            and all(isinstance(tender.get(k), str) for k in ("code", "name"))
+            and isinstance(line["sector"], str) and isinstance(line["as_of"], str)
+            and type(line["bidders"]) is int):
+        raise IntegrityFailure(f"Audit entry {entry['position']} is not the entry it was "
+                               "written as: it was altered. `credit audit verify` locates "
+                               "it.")
+    return line
 
 
 # ------------------------------------------- revoke and repair: the confirmation step

@@ -99,3 +99,15 @@ def test_a_write_through_read_only_access_is_503(logged, database_url):
         ro.uow.engine.dispose()
     assert r.status_code == 503, r.get_data(as_text=True)
     assert r.get_json()["error"] == "database_unavailable"
+
+
+def test_a_sqlite_uri_filename_makes_no_directory_named_file(logged, database_url,
+                                                             tmp_path, monkeypatch):
+    """The engine makes the database's directory if missing: for a URI filename that is
+    the directory of its path, not ``./file:/…`` under the working directory."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("a SQLite URL")
+    monkeypatch.chdir(tmp_path)
+    with _read_only_url(database_url) as url:
+        assert _verify(url).exit_code == 0
+    assert not (tmp_path / "file:").exists()

@@ -370,3 +370,34 @@ def test_importing_again_does_not_bring_back_a_revoked_decision(ctx, tmp_path):
     corrected = import_file(ctx, path, sector="housing", entered_by=OPERATOR)
     assert (corrected.imported, corrected.already_revoked) == (1, 0)
     assert record_count(ctx) == 2
+
+
+def test_importing_again_asks_the_store_once_per_row(ctx, tmp_path, monkeypatch):
+    """Re-running an import (after a crash, after exit 3) holds the append lock per
+    batch: each row already on file costs one duplicate look-up, not one per rule."""
+    from credit.persistence.repositories import RecordRepository
+    head = "统一社会信用代码,企业名称,行为代码,决定日期,决定文号,决定机关\n"
+    lines = "".join(f"{make_uscc(n)},某建设公司,BID-NOSIGN,2026-01-10,绍柯建罚〔2026〕{n}号,"
+                    "柯桥区住房和城乡建设局\n" for n in range(1, 21))
+    path = tmp_path / "again.csv"
+    path.write_text(head + lines, encoding="utf-8")
+    import_file(ctx, path, sector="housing", entered_by=OPERATOR)
+    asked = []
+    real = RecordRepository.live_duplicate
+    monkeypatch.setattr(RecordRepository, "live_duplicate",
+                        lambda self, *key: asked.append(key) or real(self, *key))
+    again = import_file(ctx, path, sector="housing", entered_by=OPERATOR)
+    assert again.already_present == 20 and len(asked) == 20
+
+
+def test_an_error_value_saved_into_a_csv_is_rejected(ctx, tmp_path):
+    """Excel saves a failed VLOOKUP into a .csv as the text #N/A."""
+    path = tmp_path / "lookup.csv"
+    path.write_text("统一社会信用代码,企业名称,行为代码,决定日期,决定文号,决定机关\n"
+                    "91330603MA2D4F6E84,#N/A,BID-NOSIGN,2026-01-10,文1,住建局\n",
+                    encoding="utf-8")
+    summary = import_file(ctx, path, sector="housing", entered_by=OPERATOR)
+    assert (summary.imported, summary.rejected_rows) == (0, 1)
+    (reject,) = rejects_of(path)
+    assert reject["field"] == "subject_name" and "#N/A" in reject["message"]
+    assert record_count(ctx) == 0

@@ -372,3 +372,56 @@ def _of_kind(ctx, kind: str) -> list[dict]:
     """The log's entries of one kind, oldest first (the first hundred)."""
     with ctx.uow(write=False) as uow:
         return uow.audit_queries.page(kind=kind, limit=100)
+
+
+@pytest.mark.parametrize("edit", [
+    _set("evaluation", "x"), _set("as_of", ["2026-06-01"]), _drop("as_of"),
+], ids=["evaluation-str", "as_of-list", "as_of-missing"])
+def test_the_consoles_inquiry_pages_refuse_an_edited_trace_as_the_api_does(ctx, clock, http,
+                                                                          edit):
+    from credit.errors import IntegrityFailure
+    from credit.services import console
+    doc = _evaluated(ctx, clock, http)
+    trace_id = doc["results"][0]["members"][0]["trace_id"]
+    uscc = entry(ctx, trace_id)["payload"]["uscc"]
+    _rewrite_entry(ctx, trace_id, edit)
+    auditor = authenticate(ctx, create_token(ctx, "op", role="auditor", name="审计")[1])
+    for read in (console.inquiry_page, console.inquiry_summary):
+        with pytest.raises(IntegrityFailure, match=f"Audit entry {trace_id}"):
+            read(ctx, auditor, uscc)
+
+
+@pytest.mark.parametrize("edit", [_drop("tender"), _set("evaluation_id", "1"),
+                                  _set("bidders", None)])
+def test_the_consoles_evaluation_list_refuses_an_edited_entry(ctx, clock, http, edit):
+    from credit.errors import IntegrityFailure
+    from credit.services import console
+    _evaluated(ctx, clock, http)
+    position = _of_kind(ctx, "evaluation.created")[0]["position"]
+    auditor = authenticate(ctx, create_token(ctx, "op", role="auditor", name="审计")[1])
+    assert len(console.evaluation_index(ctx, auditor)) == 1
+    _rewrite_entry(ctx, position, edit)
+    with pytest.raises(IntegrityFailure, match=f"Audit entry {position}"):
+        console.evaluation_index(ctx, auditor)
+
+
+def test_an_escaped_lone_surrogate_is_refused_not_an_internal_error(ctx, clock, http):
+    """It parses, but no response can carry it; the service never writes one."""
+    doc = _evaluated(ctx, clock, http)
+    trace_id = doc["results"][0]["members"][0]["trace_id"]
+    tamper(ctx, "audit_entries", "UPDATE audit_entries SET text = replace(text, "
+           "'\"actor\":\"评标系统\"', '\"actor\":\"\\ud800\"') WHERE position = :p",
+           {"p": trace_id})
+    assert "\\ud800" in _text(ctx, trace_id)
+    for path in (f"/api/v1/traces/{trace_id}",
+                 f"/api/v1/audit/entries?after={trace_id - 1}&limit=1"):
+        r = http("GET", path, "auditor")
+        assert r.get_json()["error"] == "integrity_failure", r.get_data(as_text=True)[:300]
+    v = http("GET", f"/api/v1/traces/{trace_id}/verify", "auditor")
+    assert v.status_code == 200 and v.get_json()["hash_ok"] is False
+
+
+def _text(ctx, position: int) -> str:
+    from credit.persistence.tables import AuditEntryRow
+    with ctx.uow(write=False) as uow:
+        return uow.session.get(AuditEntryRow, position).text

@@ -10,6 +10,7 @@ import pytest
 
 from credit.batch import sheets
 from credit.batch.sheets import SheetProblem, cell_text, header_field
+from credit.batch.xlsx import ErrorValue
 
 
 @pytest.mark.parametrize(("text", "field"), [
@@ -151,3 +152,30 @@ def test_a_csv_neither_utf8_nor_gb18030_is_a_sheet_problem_not_a_crash(tmp_path)
     path.write_bytes(b"\xff\xfe\x00uscc,code\n")
     with pytest.raises(SheetProblem, match="neither UTF-8 nor GB 18030"):
         list(sheets.read(path).rows)
+
+
+@pytest.mark.parametrize(("value", "field", "refused"), [
+    (ErrorValue("#N/A"), "subject_name", "#N/A"),
+    ("#N/A", "subject_name", "#N/A"),         # a .csv Excel saved: the error as text
+    (" #REF! ", "document_no", "#REF!"),
+    (9.13306217297624e17, "uscc", "9.13306217297624E+17"),  # Excel kept 15 digits
+    (10 ** 15, "project_code", "1E+15"),
+    ("#N/A 待补", "note", None),               # text that merely starts so
+    (999_999_999_999_999, "project_code", None),  # 15 digits: exact
+    (46027.0 * 10 ** 11, "decided_on", None),  # date columns: the API judges them
+])
+def test_cells_that_show_no_value_a_client_could_send(value, field, refused):
+    """An Excel error value and a number Excel has rounded reject their row, naming the
+    column and the value as the sheet shows it (sheets.CellRefused)."""
+    got = cell_text(value, field)
+    if refused is None:
+        assert not isinstance(got, sheets.CellRefused)
+    else:
+        assert isinstance(got, sheets.CellRefused) and refused in got.message
+        assert f"({field})" in got.message
+
+
+def test_a_header_cell_holding_an_error_value_is_named_as_the_sheet_shows_it():
+    rows = [(1, ["统一社会信用代码", "企业名称", "行为代码", "决定日期", "决定文号", "决定机关",
+                 ErrorValue("#REF!")])]
+    assert sheets._find_header(rows)[2] == ["#REF!"]
