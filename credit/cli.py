@@ -355,8 +355,13 @@ def tenders_group() -> None:
 def tenders_import(file, screens_ref) -> None:
     """Register tenders from a JSON Lines file (one tender object of WARNINGS.md §2 per
     line), each exactly as POST /tenders does; rejected lines go to FILE.rejects.csv.
-    Exit 0 all registered or already present, 1 some rejected, 2 not imported."""
-    from credit.services.tender_import import import_tenders
+    Exit 0 all registered or already present, 1 some rejected, 2 not imported, 3 the
+    database failed partway (the lines before are done; import the file again)."""
+    from credit.services.tender_import import (
+        RejectsNotWritable,
+        TenderImportStopped,
+        import_tenders,
+    )
     bar = None
 
     def progress(done: int, total: int) -> None:
@@ -371,10 +376,17 @@ def tenders_import(file, screens_ref) -> None:
 
     try:
         summary = import_tenders(_context(), _operator(), file, screens_ref, progress)
+    except TenderImportStopped as exc:
+        click.echo(exc.summary.text())
+        click.echo(f"error: {exc} Stopped at line {exc.summary.stopped_at}.", err=True)
+        sys.exit(3)
     except CreditError as exc:
         _fail(exc, 2)
+    except RejectsNotWritable as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     except OSError as exc:
-        click.echo(f"error: cannot read {file}: {exc}", err=True)
+        click.echo(f"error: {file}: {exc}", err=True)
         sys.exit(2)
     finally:
         if bar is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -51,6 +52,10 @@ class TenderImportSummary:
     errors: Counter = field(default_factory=Counter)
     rejects_path: Path | None = None
     seconds: float = 0.0
+    #: With ``stopped`` (the database's failure): the line it stopped at; every line
+    #: before it is registered, already present or rejected.
+    stopped_at: int = 0
+    stopped: str | None = None
 
     def text(self) -> str:
         lines = [
@@ -67,7 +72,21 @@ class TenderImportSummary:
             lines.append("      reasons: " + " · ".join(f"{k} {v:,}"
                                                       for k, v in self.errors.most_common()))
         lines.append(f"  {self.seconds:.1f} s")
+        if self.stopped:
+            lines.append(f"Stopped at line {self.stopped_at}: {self.stopped} The lines before "
+                         "it are counted above (each tender is its own transaction); "
+                         "nothing from it on was registered. Import the file again to "
+                         "finish: what is on file counts as already present.")
         return "\n".join(lines)
+
+
+class TenderImportStopped(Exception):
+    """The database failed (unreachable, busy, lost) after some lines were done: the
+    import stops, its rejects so far written, and ``summary`` says where."""
+
+    def __init__(self, summary: TenderImportSummary):
+        super().__init__(summary.stopped)
+        self.summary = summary
 
 
 def _already_present(ctx: ServiceContext, raw) -> bool:
@@ -153,11 +172,15 @@ def import_tenders(ctx: ServiceContext, operator: str, path: str | Path,
                    screens_ref: str | None = None,
                    progress: Callable[[int, int], None] | None = None) -> TenderImportSummary:
     """Register every tender of a JSON Lines file. Raises NotFound for an unknown
-    screen definition and IdentityKeyMissing before reading anything."""
+    screen definition, IdentityKeyMissing and RejectsNotWritable before reading
+    anything; TenderImportStopped when the database fails after a line was done (a
+    failure at the first line is raised as it is: nothing was imported)."""
     started = time.monotonic()
     path = Path(path)
     definition = screen_definition(ctx, screens_ref)
     identity_key(ctx)
+    rejects_path = Path(f"{path}.rejects.csv")
+    _check_writable(rejects_path)
     actor = Actor(operator, "operator")
     summary = TenderImportSummary(path=path, screens=definition.ref)
     rejects: list[tuple] = []
@@ -165,16 +188,42 @@ def import_tenders(ctx: ServiceContext, operator: str, path: str | Path,
     with open(path, "rb") as fh:
         seekable = fh.seekable()  # a pipe (<(zcat …)) has no position to report
         for number, text, refusal in _lines(fh):
-            summary.lines += 1
             if refusal is not None:
                 _refuse(rejects, number, *refusal, summary)
             elif text.strip():
-                _one(ctx, actor, definition.ref, number, text, summary, rejects)
+                try:
+                    _one(ctx, actor, definition.ref, number, text, summary, rejects)
+                except CreditError as exc:  # the database's failure (_one: ≥ 500)
+                    if summary.lines == 0:  # no line done: nothing was imported
+                        raise
+                    summary.stopped, summary.stopped_at = exc.message, number
+                    _finish(summary, rejects, rejects_path, started)
+                    raise TenderImportStopped(summary) from exc
             else:
                 summary.blank += 1
+            summary.lines += 1
             if progress and seekable:
                 progress(fh.tell(), total)
-    rejects_path = Path(f"{path}.rejects.csv")
+    return _finish(summary, rejects, rejects_path, started)
+
+
+class RejectsNotWritable(ValueError):
+    """The rejects list could not be written beside the file: found before any line is
+    registered (the operator would lose the reasons)."""
+
+
+def _check_writable(rejects_path: Path) -> None:
+    folder = rejects_path.parent
+    if rejects_path.is_dir() or not os.access(folder, os.W_OK) or (
+            rejects_path.exists() and not os.access(rejects_path, os.W_OK)):
+        raise RejectsNotWritable(f"the rejects list {rejects_path} cannot be written "
+                                 "(a directory in its place, or no permission): nothing "
+                                 "was imported.")
+
+
+def _finish(summary: TenderImportSummary, rejects: list, rejects_path: Path,
+            started: float) -> TenderImportSummary:
+    """Write the rejects list (or remove a stale one) and time the run."""
     if rejects:
         # A rejected line may hold text with no UTF-8 form (JSON's "\ud800", which is
         # why it was rejected): written as that escape, never the end of the import.

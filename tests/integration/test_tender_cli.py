@@ -268,3 +268,60 @@ def test_the_rejects_list_neutralises_formulas_like_credit_import(tctx, monkeypa
         rows = list(csv.reader(f))
     assert sorted(tuple(r[:3]) for r in rows[1:]) == [
         ("1", "'" + formula, "'@cmd"), ("1", "'" + formula, "sector")]
+
+
+def _small(code: str, day: str) -> dict:
+    return tender_body(code, opened_at=f"2026-05-{day}T09:30:00+08:00",
+                       bids=[bid(BIDDER_1, "100.00"), bid(BIDDER_2, "101.00")], exclusions=[])
+
+
+def _registered(ctx) -> int:
+    with ctx.uow(write=False) as uow:
+        return len(list(uow.audit_queries.iter_kind("tender.registered")))
+
+
+@pytest.mark.parametrize("failing_call", [1, 3])
+def test_a_database_failure_partway_says_what_is_on_file(tctx, monkeypatch, tmp_path,
+                                                         failing_call):
+    """Each line is its own transaction: a failure of the database at line 4 leaves
+    lines 1–2 registered and line 3's reject written, the summary printed, exit 3 ("the
+    lines before are done"), not exit 2 ("not imported"); at the first line it is exit 2
+    as before."""
+    from credit.errors import Unavailable
+    from credit.services import tender_import
+    path = tmp_path / "t.jsonl"
+    _lines(path, [_small("KQ-1", "20"), _small("KQ-2", "21"), "{not json",
+                  _small("KQ-3", "22"), _small("KQ-4", "23")])
+    real, calls = tender_import.register_tender, []
+
+    def failing(*args, **kw):
+        calls.append(1)
+        if len(calls) == failing_call:
+            raise Unavailable("the database cannot be reached or is busy")
+        return real(*args, **kw)
+    monkeypatch.setattr(tender_import, "register_tender", failing)
+    res = _cli(tctx, monkeypatch, "tenders", "import", str(path))
+    if failing_call == 1:
+        assert res.exit_code == 2 and _registered(tctx) == 0, res.output + res.stderr
+        assert not (tmp_path / "t.jsonl.rejects.csv").exists()
+        return
+    assert res.exit_code == 3, res.output + res.stderr
+    assert _registered(tctx) == 2
+    assert "registered               2" in res.output and "Stopped at line 4" in res.output
+    with open(f"{path}.rejects.csv", encoding="utf-8-sig") as f:
+        assert [r[0] for r in csv.reader(f)][1:] == ["3"]
+    monkeypatch.setattr(tender_import, "register_tender", real)
+    again = _cli(tctx, monkeypatch, "tenders", "import", str(path))
+    assert again.exit_code == 1 and _registered(tctx) == 4  # line 3 is still a reject
+    assert "already present          2" in again.output
+
+
+def test_a_rejects_list_that_cannot_be_written_is_found_before_any_line(tctx, monkeypatch,
+                                                                         tmp_path):
+    path = tmp_path / "t.jsonl"
+    _lines(path, [_small("KQ-1", "20"), "{not json", _small("KQ-2", "21")])
+    (tmp_path / "t.jsonl.rejects.csv").mkdir()
+    res = _cli(tctx, monkeypatch, "tenders", "import", str(path))
+    assert res.exit_code == 2, res.output + res.stderr
+    assert "cannot be written" in res.stderr and "nothing was imported" in res.stderr
+    assert _registered(tctx) == 0
