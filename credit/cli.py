@@ -355,8 +355,10 @@ def tenders_group() -> None:
 def tenders_import(file, screens_ref) -> None:
     """Register tenders from a JSON Lines file (one tender object of WARNINGS.md §2 per
     line), each exactly as POST /tenders does; rejected lines go to FILE.rejects.csv.
-    Exit 0 all registered or already present, 1 some rejected, 2 not imported, 3 the
-    database failed partway (the lines before are done; import the file again)."""
+    Exit 0 all registered or already present, 1 some rejected, 2 not imported, 3
+    stopped partway by a failure (the lines before are done; the summary says whether
+    importing the file again finishes it). A pipe's rejects go to the working
+    directory."""
     from credit.services.tender_import import (
         RejectsNotWritable,
         TenderImportStopped,

@@ -32,6 +32,8 @@ ERROR_TEXTS = {
     "payload_too_large": "提交的内容超过允许的大小，未保存任何内容。",
     "secret_key_missing": "控制台未配置 CREDIT_SECRET_KEY，无法建立登录会话。",
     "database_unavailable": "数据库暂时无法连接，请稍后再试。",
+    "integrity_failure": "存储的数据在写入后被改动，与其哈希不符，因此不予显示。"
+                         "请审计人员运行 credit audit verify 定位被改动的条目。",
     "internal_error": "服务器处理请求时出错，已记入日志。请稍后再试；如果是提交表单，"
                       "请先查看是否已经保存，再决定是否重新提交。",
     "rate_limited": "来自本机地址的请求过多，已暂时拒绝。请稍候再试（等待时间见下）。",

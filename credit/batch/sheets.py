@@ -114,9 +114,9 @@ def cell_text(value, field_name: str) -> str | CellRefused | None:
     year first (``2026/1/5``, ``2026.01.05``, ``2026年1月5日``) are zero-padded to the
     same form. Whole numbers lose Excel's ``.0``. Anything else is passed on unchanged
     for the API's validation to judge — but two cells show no value a client could
-    have sent (:class:`CellRefused`): an Excel error value, stored as one or (in a .csv
-    Excel saved) as its text (a failed ``VLOOKUP``'s ``#N/A`` would register a company
-    under that name), and outside the date columns a
+    have sent (:class:`CellRefused`): an Excel error value (an .xlsx's error cell, a
+    .csv's error text, :func:`_csv_cells`; a failed ``VLOOKUP``'s ``#N/A`` would
+    register a company under that name), and outside the date columns a
     number of more than :data:`EXACT_DIGITS` digits, which Excel has already rounded (an
     18-digit USCC typed as a number can come out as another valid code).
     """
@@ -154,10 +154,8 @@ def _shown(cell) -> str:
 def _refused(value, field_name: str) -> CellRefused | None:
     """:func:`cell_text`'s two cells that show no value a client could have sent."""
     column = f"The {_chinese(field_name)} ({field_name}) cell"
-    code = value.code if isinstance(value, ErrorValue) else (
-        value.strip() if isinstance(value, str) else None)
-    if isinstance(value, ErrorValue) or code in EXCEL_ERRORS:
-        return CellRefused(f"{column} holds Excel's error value {code}, a formula "
+    if isinstance(value, ErrorValue):
+        return CellRefused(f"{column} holds Excel's error value {value.code}, a formula "
                            "that failed, not a value.")
     if (isinstance(value, (int, float)) and not isinstance(value, bool)
             and field_name not in DATE_FIELDS and abs(value) >= 10 ** EXACT_DIGITS):
@@ -344,8 +342,16 @@ def _read_csv(path: Path, limits: Limits) -> Sheet:
             raise SheetProblem(f"{path.name} has more than {limits.max_rows:,} rows, the "
                                "limit (--max-rows).")
     records = _csv_records(path, encoding)
-    return _sheet(path, path.name,
-                  ((n, cells, False) for n, cells in enumerate(records, start=1)), count)
+    return _sheet(path, path.name, ((n, _csv_cells(cells), False)
+                                    for n, cells in enumerate(records, start=1)), count)
+
+
+def _csv_cells(cells: list[str]) -> list:
+    """A .csv row's cells, Excel's error texts (:data:`EXCEL_ERRORS`, alone in a cell)
+    taken as the error values Excel saved them from: a .csv keeps no other trace of a
+    failed formula. An .xlsx keeps its error cells apart from text (``'#N/A`` typed as
+    text is text there)."""
+    return [ErrorValue(c.strip()) if c.strip() in EXCEL_ERRORS else c for c in cells]
 
 
 READERS = {".xlsx": _read_xlsx, ".csv": _read_csv}

@@ -123,7 +123,7 @@ def _int64(digits: str) -> int:
     return value
 
 
-def _has_utf8(entry: dict) -> bool:
+def has_utf8(entry) -> bool:
     """Whether every string of ``entry`` can be written as UTF-8: an escaped lone
     surrogate (``\\ud800``) parses, but no response can carry it, and the service never
     writes one (its text is written as UTF-8, escapes only for control characters)."""
@@ -152,7 +152,7 @@ def parse_entry(row: AuditEntryRow) -> dict:
     matches its hash), never served as if it were an entry."""
     entry = read_entry(row.text, _AS_WRITTEN)
     if (entry is None or not isinstance(entry.get("payload"), dict)
-            or ("\\u" in row.text and not _has_utf8(entry))):
+            or ("\\u" in row.text and not has_utf8(entry))):
         raise IntegrityFailure(f"Audit entry {row.position} is not the text it was written "
                                "as: it was altered. `credit audit verify` locates it.")
     entry["sha256"] = row.sha256

@@ -17,7 +17,7 @@ from credit.domain.dates import (
 from credit.domain.records import Knowledge
 from credit.domain.trace import trace_payload
 from credit.errors import Forbidden, IntegrityFailure, NotFound
-from credit.persistence.audit_log import GENESIS, read_entry
+from credit.persistence.audit_log import GENESIS, has_utf8, read_entry
 
 from . import agencies
 from .context import Actor, ServiceContext, require_own_subject
@@ -160,6 +160,7 @@ def inquiry_line(trace: dict) -> dict:
     p = trace["payload"]
     sector, as_of, evaluation = p.get("sector"), p.get("as_of"), p.get("evaluation", {})
     if not (isinstance(sector, (str, type(None))) and isinstance(as_of, str)
+            and (p.get("token_id") is None or type(p["token_id"]) is int)
             and isinstance(evaluation, dict)
             and (not evaluation or (type(evaluation.get("id")) is int
                                     and isinstance(evaluation.get("tender_code"), str)))):
@@ -238,6 +239,9 @@ def _verification(ctx: ServiceContext, uow, row, entry: dict | None) -> dict:
 
 def _replay_differences(ctx: ServiceContext, uow, p: dict) -> list[str]:
     """The paths where the score replayed from trace payload ``p`` differs from it."""
+    unwritable = sorted(k for k, v in p.items() if not has_utf8(v))
+    if unwritable:  # an escaped lone surrogate: no query, no response can carry it
+        return unwritable
     model, differences = _trace_definition(ctx, p.get("model"))
     if model is None:
         return differences

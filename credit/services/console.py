@@ -155,6 +155,7 @@ def inquiry_page(ctx: ServiceContext, actor: Actor, uscc: str, *, limit: int = 1
         while True:
             window = uow.audit_queries.traces(uscc=uscc, limit=_TRACE_WINDOW, before=before)
             for t in window:
+                inquiry_line(t)  # the shape of an entry the service wrote, or refused
                 if t["payload"].get("token_id") in own_tokens:
                     own += 1
                 elif (after is None or t["position"] < after) and len(others) <= limit:
@@ -255,7 +256,12 @@ def evaluation_index(ctx: ServiceContext, actor: Actor, limit: int = 50) -> list
     out = []
     with ctx.uow(write=False) as uow:
         for entry in feed["items"]:
-            line = _evaluation_line(entry)
+            try:
+                line = _evaluation_line(entry)
+            except IntegrityFailure:  # listed as what it is, to those who audit
+                if actor.role != "evaluator":  # its owner is not known
+                    out.append({"altered": entry["position"]})
+                continue
             row = uow.evaluations.get(line["id"])
             if row is None or (actor.role == "evaluator"
                                and row.created_by_token != actor.token_id):
@@ -266,7 +272,8 @@ def evaluation_index(ctx: ServiceContext, actor: Actor, limit: int = 50) -> list
 
 def _evaluation_line(entry: dict) -> dict:
     """One ``evaluation.created`` entry as the console lists it; a payload that no longer
-    reads as the service writes it was altered (IntegrityFailure, as parse_entry)."""
+    reads as the service writes it was altered (IntegrityFailure, as parse_entry), which
+    :func:`evaluation_index` lists as ``{"altered": position}``."""
     p = entry["payload"]
     line = {"id": p.get("evaluation_id"), "tender": p.get("tender"),
             "sector": p.get("sector"), "as_of": p.get("as_of"), "bidders": p.get("bidders"),

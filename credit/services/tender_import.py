@@ -15,7 +15,6 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from credit.domain.json_text import parse_json
-from credit.errors import Conflict, CreditError
+from credit.errors import Conflict, CreditError, Unavailable
 from credit.spreadsheet_cells import neutral
 
 from .context import Actor, ServiceContext
@@ -52,10 +51,15 @@ class TenderImportSummary:
     errors: Counter = field(default_factory=Counter)
     rejects_path: Path | None = None
     seconds: float = 0.0
-    #: With ``stopped`` (the database's failure): the line it stopped at; every line
-    #: before it is registered, already present or rejected.
+    #: With ``stopped`` (a failure of the database, or of stored data): the line it
+    #: stopped at; every line before it is registered, already present or rejected.
     stopped_at: int = 0
     stopped: str | None = None
+    #: Whether importing the file again finishes it (the database was unreachable or
+    #: busy), rather than failing at the same line.
+    retry: bool = False
+    #: Why the rejects list could not be written (the reasons are then lost).
+    rejects_error: str | None = None
 
     def text(self) -> str:
         lines = [
@@ -71,13 +75,22 @@ class TenderImportSummary:
         if self.errors:
             lines.append("      reasons: " + " · ".join(f"{k} {v:,}"
                                                       for k, v in self.errors.most_common()))
+        if self.rejects_error:
+            lines.append(f"  the rejects list could not be written: {self.rejects_error}")
         lines.append(f"  {self.seconds:.1f} s")
         if self.stopped:
-            lines.append(f"Stopped at line {self.stopped_at}: {self.stopped} The lines before "
-                         "it are counted above (each tender is its own transaction); "
-                         "nothing from it on was registered. Import the file again to "
-                         "finish: what is on file counts as already present.")
+            lines.append(self._stop_text())
         return "\n".join(lines)
+
+    def _stop_text(self) -> str:
+        text = (f"Stopped at line {self.stopped_at}: {self.stopped.rstrip('.')}. The lines "
+                "before it are counted above (each tender is its own transaction); the "
+                f"tender of line {self.stopped_at} may be on file (a failure during its "
+                "COMMIT leaves that unknown), none after it is.")
+        if self.retry:
+            return text + (" Import the file again to finish: what is on file counts as "
+                           "already present.")
+        return text + " Find the cause (`credit audit verify`) before importing again."
 
 
 class TenderImportStopped(Exception):
@@ -179,7 +192,7 @@ def import_tenders(ctx: ServiceContext, operator: str, path: str | Path,
     path = Path(path)
     definition = screen_definition(ctx, screens_ref)
     identity_key(ctx)
-    rejects_path = Path(f"{path}.rejects.csv")
+    rejects_path = rejects_path_of(path)
     _check_writable(rejects_path)
     actor = Actor(operator, "operator")
     summary = TenderImportSummary(path=path, screens=definition.ref)
@@ -193,10 +206,11 @@ def import_tenders(ctx: ServiceContext, operator: str, path: str | Path,
             elif text.strip():
                 try:
                     _one(ctx, actor, definition.ref, number, text, summary, rejects)
-                except CreditError as exc:  # the database's failure (_one: ≥ 500)
+                except CreditError as exc:  # a failure of the service's (_one: ≥ 500)
                     if summary.lines == 0:  # no line done: nothing was imported
                         raise
                     summary.stopped, summary.stopped_at = exc.message, number
+                    summary.retry = isinstance(exc, Unavailable)
                     _finish(summary, rejects, rejects_path, started)
                     raise TenderImportStopped(summary) from exc
             else:
@@ -207,23 +221,7 @@ def import_tenders(ctx: ServiceContext, operator: str, path: str | Path,
     return _finish(summary, rejects, rejects_path, started)
 
 
-class RejectsNotWritable(ValueError):
-    """The rejects list could not be written beside the file: found before any line is
-    registered (the operator would lose the reasons)."""
-
-
-def _check_writable(rejects_path: Path) -> None:
-    folder = rejects_path.parent
-    if rejects_path.is_dir() or not os.access(folder, os.W_OK) or (
-            rejects_path.exists() and not os.access(rejects_path, os.W_OK)):
-        raise RejectsNotWritable(f"the rejects list {rejects_path} cannot be written "
-                                 "(a directory in its place, or no permission): nothing "
-                                 "was imported.")
-
-
-def _finish(summary: TenderImportSummary, rejects: list, rejects_path: Path,
-            started: float) -> TenderImportSummary:
-    """Write the rejects list (or remove a stale one) and time the run."""
+def _write_rejects(rejects: list, rejects_path: Path) -> None:
     if rejects:
         # A rejected line may hold text with no UTF-8 form (JSON's "\ud800", which is
         # why it was rejected): written as that escape, never the end of the import.
@@ -232,8 +230,46 @@ def _finish(summary: TenderImportSummary, rejects: list, rejects_path: Path,
             w = csv.writer(fh)
             w.writerow(REJECT_COLUMNS)
             w.writerows(rejects)
-        summary.rejects_path = rejects_path
     elif rejects_path.exists():
         rejects_path.unlink()  # a stale list from an earlier run of this file
+
+
+class RejectsNotWritable(ValueError):
+    """The rejects list could not be written beside the file: found before any line is
+    registered (the operator would lose the reasons)."""
+
+
+def rejects_path_of(path: Path) -> Path:
+    """``<FILE>.rejects.csv`` beside a regular file; for a pipe (``<(zcat …)``, named
+    ``/dev/fd/63``) in the working directory, by the pipe's name (``63.rejects.csv``)."""
+    if path.is_file():
+        return Path(f"{path}.rejects.csv")
+    return Path.cwd() / f"{path.name}.rejects.csv"
+
+
+def _check_writable(rejects_path: Path) -> None:
+    """Create the rejects list (and remove it again if it was not there): whatever
+    stands in the way — a directory of that name, no permission, a folder that is no
+    folder — is found before any line is registered."""
+    existed = rejects_path.exists()
+    try:
+        with open(rejects_path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise RejectsNotWritable(f"the rejects list {rejects_path} cannot be written "
+                                 f"({exc.strerror or exc}): nothing was imported.") from None
+    if not existed:
+        rejects_path.unlink()
+
+
+def _finish(summary: TenderImportSummary, rejects: list, rejects_path: Path,
+            started: float) -> TenderImportSummary:
+    """Write the rejects list (or remove a stale one) and time the run."""
+    try:
+        _write_rejects(rejects, rejects_path)
+    except OSError as exc:  # after lines were registered: said, not the end of the run
+        summary.rejects_error = f"{rejects_path}: {exc.strerror or exc}"
+    else:
+        summary.rejects_path = rejects_path if rejects else None
     summary.seconds = time.monotonic() - started
     return summary

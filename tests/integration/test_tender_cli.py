@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 
 import pytest
 from click.testing import CliRunner
@@ -308,6 +309,8 @@ def test_a_database_failure_partway_says_what_is_on_file(tctx, monkeypatch, tmp_
     assert res.exit_code == 3, res.output + res.stderr
     assert _registered(tctx) == 2
     assert "registered               2" in res.output and "Stopped at line 4" in res.output
+    assert "is busy. The lines before it" in res.output and "may be on file" in res.output
+    assert "Import the file again to finish" in res.output
     with open(f"{path}.rejects.csv", encoding="utf-8-sig") as f:
         assert [r[0] for r in csv.reader(f)][1:] == ["3"]
     monkeypatch.setattr(tender_import, "register_tender", real)
@@ -325,3 +328,47 @@ def test_a_rejects_list_that_cannot_be_written_is_found_before_any_line(tctx, mo
     assert res.exit_code == 2, res.output + res.stderr
     assert "cannot be written" in res.stderr and "nothing was imported" in res.stderr
     assert _registered(tctx) == 0
+
+
+def test_a_failure_of_stored_data_partway_does_not_promise_that_a_rerun_finishes(
+        tctx, monkeypatch, tmp_path):
+    from credit.errors import IntegrityFailure
+    from credit.services import tender_import
+    path = tmp_path / "t.jsonl"
+    _lines(path, [_small("KQ-1", "20"), _small("KQ-2", "21")])
+    real, calls = tender_import.register_tender, []
+
+    def failing(*args, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise IntegrityFailure("Audit entry 7 is not the text it was written as.")
+        return real(*args, **kw)
+    monkeypatch.setattr(tender_import, "register_tender", failing)
+    res = _cli(tctx, monkeypatch, "tenders", "import", str(path))
+    assert res.exit_code == 3, res.output + res.stderr
+    assert "Import the file again" not in res.output and "credit audit verify" in res.output
+
+
+def _pipe(lines) -> int:
+    read, write = os.pipe()
+    os.write(write, ("\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False)
+                               for x in lines) + "\n").encode())
+    os.close(write)
+    return read
+
+
+def test_a_pipes_rejects_list_goes_to_the_working_directory(tctx, monkeypatch, tmp_path):
+    """``credit tenders import <(zcat …)`` names the file /dev/fd/N, beside which
+    nothing can be written: the rejects list goes to ``./N.rejects.csv``."""
+    monkeypatch.chdir(tmp_path)
+    fd = _pipe([_small("KQ-1", "20"), "{not json"])
+    try:
+        res = _cli(tctx, monkeypatch, "tenders", "import", f"/dev/fd/{fd}")
+    finally:
+        os.close(fd)
+    assert res.exit_code == 1, res.output + res.stderr
+    assert _registered(tctx) == 1
+    rejects = tmp_path / f"{fd}.rejects.csv"
+    assert str(rejects) in res.output
+    with open(rejects, encoding="utf-8-sig") as f:
+        assert [r[0] for r in csv.reader(f)][1:] == ["2"]

@@ -393,16 +393,41 @@ def test_the_consoles_inquiry_pages_refuse_an_edited_trace_as_the_api_does(ctx, 
 
 @pytest.mark.parametrize("edit", [_drop("tender"), _set("evaluation_id", "1"),
                                   _set("bidders", None)])
-def test_the_consoles_evaluation_list_refuses_an_edited_entry(ctx, clock, http, edit):
-    from credit.errors import IntegrityFailure
+def test_the_consoles_evaluation_list_shows_an_edited_entry_as_altered(ctx, clock, http,
+                                                                       edit):
+    """Listed to auditors as an altered entry (its page, `credit audit verify`), left out
+    for evaluators (its owner is not known); the home page that lists it still opens."""
+    from api import create_app
     from credit.services import console
+    from tests.integration.test_console_pages import SECRET_KEY, signed_in
     _evaluated(ctx, clock, http)
     position = _of_kind(ctx, "evaluation.created")[0]["position"]
     auditor = authenticate(ctx, create_token(ctx, "op", role="auditor", name="审计")[1])
     assert len(console.evaluation_index(ctx, auditor)) == 1
     _rewrite_entry(ctx, position, edit)
-    with pytest.raises(IntegrityFailure, match=f"Audit entry {position}"):
-        console.evaluation_index(ctx, auditor)
+    assert console.evaluation_index(ctx, auditor) == [{"altered": position}]
+    assert console.evaluation_index(ctx, EVALUATOR) == []
+    app = create_app({"CREDIT_CONTEXT": ctx, "SECRET_KEY": SECRET_KEY, "TESTING": True})
+    browser = signed_in(app, create_token(ctx, "op", role="auditor", name="审计2")[1])
+    for path in ("/", "/evaluations"):
+        page = browser.get(path)
+        assert page.status_code == 200, path
+        assert f'href="/audit/entries/{position}"' in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("value", [[1], {"id": 1}, "1"])
+def test_an_inquiry_trace_whose_token_id_was_edited_is_refused(ctx, clock, http, value):
+    from credit.errors import IntegrityFailure
+    from credit.services import console
+    doc = _evaluated(ctx, clock, http)
+    trace_id = doc["results"][0]["members"][0]["trace_id"]
+    uscc = entry(ctx, trace_id)["payload"]["uscc"]
+    _rewrite_entry(ctx, trace_id, _set("token_id", value))
+    auditor = authenticate(ctx, create_token(ctx, "op", role="auditor", name="审计")[1])
+    with pytest.raises(IntegrityFailure, match=f"Audit entry {trace_id}"):
+        console.inquiry_page(ctx, auditor, uscc)
+    r = http("GET", f"/api/v1/subjects/{uscc}/inquiries", "auditor")
+    assert r.get_json()["error"] == "integrity_failure"
 
 
 def test_an_escaped_lone_surrogate_is_refused_not_an_internal_error(ctx, clock, http):
@@ -419,6 +444,19 @@ def test_an_escaped_lone_surrogate_is_refused_not_an_internal_error(ctx, clock, 
         assert r.get_json()["error"] == "integrity_failure", r.get_data(as_text=True)[:300]
     v = http("GET", f"/api/v1/traces/{trace_id}/verify", "auditor")
     assert v.status_code == 200 and v.get_json()["hash_ok"] is False
+
+
+def test_a_lone_surrogate_in_a_traces_payload_is_its_verifications_difference(ctx, clock,
+                                                                             http):
+    """Not replayed (no query can carry it): named in ``differences``."""
+    doc = _evaluated(ctx, clock, http)
+    trace_id = doc["results"][0]["members"][0]["trace_id"]
+    tamper(ctx, "audit_entries", "UPDATE audit_entries SET text = replace(text, :a, :b) "
+           "WHERE position = :p", {"a": '"uscc":"', "b": '"uscc":"\\ud800', "p": trace_id})
+    v = http("GET", f"/api/v1/traces/{trace_id}/verify", "auditor")
+    assert v.status_code == 200, v.get_data(as_text=True)[:300]
+    assert v.get_json()["ok"] is False and v.get_json()["differences"] == ["result", "uscc"]
+    assert http("GET", "/api/v1/audit/verify", "auditor").get_json()["ok"] is False
 
 
 def _text(ctx, position: int) -> str:

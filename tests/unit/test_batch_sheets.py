@@ -156,8 +156,7 @@ def test_a_csv_neither_utf8_nor_gb18030_is_a_sheet_problem_not_a_crash(tmp_path)
 
 @pytest.mark.parametrize(("value", "field", "refused"), [
     (ErrorValue("#N/A"), "subject_name", "#N/A"),
-    ("#N/A", "subject_name", "#N/A"),         # a .csv Excel saved: the error as text
-    (" #REF! ", "document_no", "#REF!"),
+    ("#N/A", "note", None),                   # text typed in an .xlsx ('#N/A: 不适用)
     (9.13306217297624e17, "uscc", "9.13306217297624E+17"),  # Excel kept 15 digits
     (10 ** 15, "project_code", "1E+15"),
     ("#N/A 待补", "note", None),               # text that merely starts so
@@ -179,3 +178,8 @@ def test_a_header_cell_holding_an_error_value_is_named_as_the_sheet_shows_it():
     rows = [(1, ["统一社会信用代码", "企业名称", "行为代码", "决定日期", "决定文号", "决定机关",
                  ErrorValue("#REF!")])]
     assert sheets._find_header(rows)[2] == ["#REF!"]
+
+
+def test_a_csv_holds_excels_error_values_as_text_alone_in_a_cell():
+    assert sheets._csv_cells(["#N/A", " #REF! ", "#N/A 待补", "x"]) == [
+        ErrorValue("#N/A"), ErrorValue("#REF!"), "#N/A 待补", "x"]
