@@ -16,7 +16,7 @@ from credit.domain.dates import ONE_DAY, add_months, earliest_repair_on
 from credit.domain.engine import effective_valid_until, evaluate, original_valid_until
 from credit.domain.money import fmt
 from credit.domain.records import Knowledge
-from credit.errors import Forbidden, IntegrityFailure
+from credit.errors import Forbidden
 
 from .audit import inquiry_line
 from .context import Actor, ServiceContext
@@ -204,7 +204,7 @@ def record_labels(ctx: ServiceContext, ids: list[int], model_ref: str | None = N
 
 def audit_feed(ctx: ServiceContext, *, kind: str | None = None, actor: str | None = None,
                uscc: str | None = None, limit: int = 50, before: int | None = None,
-               scan_limit: int = FEED_SCAN_LIMIT) -> dict:
+               scan_limit: int = FEED_SCAN_LIMIT, lenient: bool = False) -> dict:
     """The newest entries matching ``kind``, ``actor`` (exact token name) and ``uscc``
     (the enterprise an entry concerns), newest first, with positions below ``before``
     when given (the "older" page). Looks through at most ``scan_limit`` entries;
@@ -229,7 +229,7 @@ def audit_feed(ctx: ServiceContext, *, kind: str | None = None, actor: str | Non
             # Bounded above too: with a kind, the window's limit would otherwise be
             # filled by matching entries above it, which an earlier window listed.
             window = uow.audit_queries.page(after=lower, upto=upper, limit=upper - lower,
-                                            kind=kind)
+                                            kind=kind, lenient=lenient)
             scanned += upper - lower
             for entry in reversed(window):
                 if actor and entry["actor"] != actor:
@@ -252,13 +252,12 @@ def evaluation_index(ctx: ServiceContext, actor: Actor, limit: int = 50) -> list
     if actor.role not in ("evaluator", "auditor", "admin"):
         raise Forbidden(f"The role {actor.role!r} may not read evaluations.")
     name = actor.name if actor.role == "evaluator" else None
-    feed = audit_feed(ctx, kind="evaluation.created", actor=name, limit=limit)
+    feed = audit_feed(ctx, kind="evaluation.created", actor=name, limit=limit, lenient=True)
     out = []
     with ctx.uow(write=False) as uow:
         for entry in feed["items"]:
-            try:
-                line = _evaluation_line(entry)
-            except IntegrityFailure:  # listed as what it is, to those who audit
+            line = _evaluation_line(entry)
+            if line is None:  # altered: listed as what it is, to those who audit
                 if actor.role != "evaluator":  # its owner is not known
                     out.append({"altered": entry["position"]})
                 continue
@@ -270,10 +269,13 @@ def evaluation_index(ctx: ServiceContext, actor: Actor, limit: int = 50) -> list
     return out
 
 
-def _evaluation_line(entry: dict) -> dict:
-    """One ``evaluation.created`` entry as the console lists it; a payload that no longer
-    reads as the service writes it was altered (IntegrityFailure, as parse_entry), which
+def _evaluation_line(entry: dict) -> dict | None:
+    """One ``evaluation.created`` entry as the console lists it; None for one altered
+    after it was written — a text the service cannot have written (``altered``, the
+    lenient page of AuditQueries) or a payload of another shape — which
     :func:`evaluation_index` lists as ``{"altered": position}``."""
+    if entry.get("altered"):
+        return None
     p = entry["payload"]
     line = {"id": p.get("evaluation_id"), "tender": p.get("tender"),
             "sector": p.get("sector"), "as_of": p.get("as_of"), "bidders": p.get("bidders"),
@@ -283,9 +285,7 @@ def _evaluation_line(entry: dict) -> dict:
             and all(isinstance(tender.get(k), str) for k in ("code", "name"))
             and isinstance(line["sector"], str) and isinstance(line["as_of"], str)
             and type(line["bidders"]) is int):
-        raise IntegrityFailure(f"Audit entry {entry['position']} is not the entry it was "
-                               "written as: it was altered. `credit audit verify` locates "
-                               "it.")
+        return None
     return line
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -240,11 +241,21 @@ class RejectsNotWritable(ValueError):
 
 
 def rejects_path_of(path: Path) -> Path:
-    """``<FILE>.rejects.csv`` beside a regular file; for a pipe (``<(zcat …)``, named
-    ``/dev/fd/63``) in the working directory, by the pipe's name (``63.rejects.csv``)."""
+    """``<FILE>.rejects.csv`` beside a regular file (beside the file itself for
+    ``/dev/stdin`` or ``/dev/fd/N`` standing for one). A pipe (``<(zcat …)``: bash names
+    the first one ``/dev/fd/63`` every time) gets a list of its own in the working
+    directory, named by the run (``tenders-20260601T093000-4711.rejects.csv``), so that
+    no run replaces or removes another input's list."""
     if path.is_file():
-        return Path(f"{path}.rejects.csv")
-    return Path.cwd() / f"{path.name}.rejects.csv"
+        real = path.resolve()
+        return Path(f"{real if str(path).startswith(('/dev/', '/proc/')) else path}"
+                    ".rejects.csv")
+    stem = f"tenders-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    candidate, n = Path.cwd() / f"{stem}.rejects.csv", 1
+    while candidate.exists():  # another run of this process in the same second
+        n += 1
+        candidate = Path.cwd() / f"{stem}-{n}.rejects.csv"
+    return candidate
 
 
 def _check_writable(rejects_path: Path) -> None:

@@ -359,7 +359,8 @@ def _pipe(lines) -> int:
 
 def test_a_pipes_rejects_list_goes_to_the_working_directory(tctx, monkeypatch, tmp_path):
     """``credit tenders import <(zcat …)`` names the file /dev/fd/N, beside which
-    nothing can be written: the rejects list goes to ``./N.rejects.csv``."""
+    nothing can be written: the rejects list goes to the working directory, under a
+    name of its own run."""
     monkeypatch.chdir(tmp_path)
     fd = _pipe([_small("KQ-1", "20"), "{not json"])
     try:
@@ -368,7 +369,14 @@ def test_a_pipes_rejects_list_goes_to_the_working_directory(tctx, monkeypatch, t
         os.close(fd)
     assert res.exit_code == 1, res.output + res.stderr
     assert _registered(tctx) == 1
-    rejects = tmp_path / f"{fd}.rejects.csv"
+    (rejects,) = tmp_path.glob("tenders-*.rejects.csv")
     assert str(rejects) in res.output
     with open(rejects, encoding="utf-8-sig") as f:
         assert [r[0] for r in csv.reader(f)][1:] == ["2"]
+    # bash names the next pipe /dev/fd/63 again: a clean run keeps the earlier list
+    fd = _pipe([_small("KQ-2", "21")])
+    try:
+        assert _cli(tctx, monkeypatch, "tenders", "import", f"/dev/fd/{fd}").exit_code == 0
+    finally:
+        os.close(fd)
+    assert list(tmp_path.glob("tenders-*.rejects.csv")) == [rejects]

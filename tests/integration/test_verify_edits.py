@@ -463,3 +463,24 @@ def _text(ctx, position: int) -> str:
     from credit.persistence.tables import AuditEntryRow
     with ctx.uow(write=False) as uow:
         return uow.session.get(AuditEntryRow, position).text
+
+
+@pytest.mark.parametrize("edit", [('"bidders":2', '"bidders":2.0'),
+                                  ('"as_of":"', '"as_of":"\\ud800')], ids=["float", "surrogate"])
+def test_an_evaluation_entry_that_no_longer_parses_is_listed_as_altered(ctx, clock, http,
+                                                                        edit):
+    """A text the service cannot have written (parse_entry refuses it): the home page of
+    every role that lists evaluations still opens; auditors see the entry as altered."""
+    from api import create_app
+    from credit.services import console
+    from tests.integration.test_console_pages import SECRET_KEY, signed_in
+    _evaluated(ctx, clock, http)
+    position = _of_kind(ctx, "evaluation.created")[0]["position"]
+    tamper(ctx, "audit_entries", "UPDATE audit_entries SET text = replace(text, :a, :b) "
+           "WHERE position = :p", {"a": edit[0], "b": edit[1], "p": position})
+    auditor = authenticate(ctx, create_token(ctx, "op", role="auditor", name="审计")[1])
+    assert console.evaluation_index(ctx, auditor) == [{"altered": position}]
+    app = create_app({"CREDIT_CONTEXT": ctx, "SECRET_KEY": SECRET_KEY, "TESTING": True})
+    for role in ("evaluator", "auditor", "admin"):
+        browser = signed_in(app, create_token(ctx, "op", role=role, name=f"看-{role}")[1])
+        assert browser.get("/").status_code == 200, role
