@@ -155,18 +155,18 @@ def inquiry_page(ctx: ServiceContext, actor: Actor, uscc: str, *, limit: int = 1
         while True:
             window = uow.audit_queries.traces(uscc=uscc, limit=_TRACE_WINDOW, before=before)
             for t in window:
-                inquiry_line(t)  # the shape of an entry the service wrote, or refused
+                line = inquiry_line(t)  # refused first when altered (token_id too)
                 if t["payload"].get("token_id") in own_tokens:
                     own += 1
                 elif (after is None or t["position"] < after) and len(others) <= limit:
-                    others.append(t)
+                    others.append(line)
             if len(window) < _TRACE_WINDOW:
                 break
             before = window[-1]["position"]
     more = len(others) > limit
     others = others[:limit]
-    return {"items": [inquiry_line(t) for t in others], "own": own,
-            "next": str(others[-1]["position"]) if more else None}
+    return {"items": others, "own": own,
+            "next": str(others[-1]["trace_id"]) if more else None}
 
 
 def inquiry_summary(ctx: ServiceContext, actor: Actor, uscc: str) -> dict:
