@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 
 from api.console.labels import FILTERS, add_filters
+from api.console.summaries import entry_summary
 
 bp = Blueprint("console", __name__)
 
@@ -79,6 +80,7 @@ def error_page(status: int, message: str, error: str | None = None,
 def _setup(state) -> None:
     app = state.app
     add_filters(app.jinja_env, FILTERS)
+    app.jinja_env.globals["entry_summary"] = entry_summary
     # The cookie is sent on top-level navigation only (CSRF defence in depth) and is
     # unreadable from scripts; it lasts for the browser session (see access.py).
     # Flask's defaults are replaced; a value the app's config set explicitly is kept.

@@ -531,12 +531,20 @@ class EndedSessionRepository(_Repo):
 
 
 def _leniently(row: AuditEntryRow) -> dict:
+    """An entry for a list that must open whatever the log holds (the console's audit
+    page and evaluation list): one whose stored text no longer hashes to its stored hash
+    is marked ``altered`` (its content is not to be shown as the service's), and one
+    whose text the service cannot have written (parse_entry) is given as what its
+    look-up columns say, with an empty payload."""
     try:
-        return parse_entry(row)
+        entry = parse_entry(row)
     except IntegrityFailure:
         return {"position": row.position, "kind": row.kind, "actor": row.actor,
                 "at": format_instant(from_micros(row.at_us)), "payload": {},
                 "sha256": row.sha256, "altered": True}
+    if canonical.sha256_hex(row.text) != row.sha256:
+        entry["altered"] = True
+    return entry
 
 
 class AuditQueries(_Repo):
@@ -555,7 +563,7 @@ class AuditQueries(_Repo):
              upto: int | None = None, lenient: bool = False) -> list[dict]:
         """Entries after ``after`` (and at or below ``upto``), oldest first. An entry
         whose text the service cannot have written is refused (parse_entry), or with
-        ``lenient`` given as what its look-up columns say, marked ``altered``."""
+        ``lenient`` given as what its look-up columns say (:func:`_leniently`)."""
         q = select(AuditEntryRow).where(AuditEntryRow.position > after)
         if upto is not None:
             q = q.where(AuditEntryRow.position <= upto)
@@ -566,8 +574,8 @@ class AuditQueries(_Repo):
             q.order_by(AuditEntryRow.position).limit(limit))]
 
     def traces(self, *, uscc=None, actor=None, from_us=None, to_us=None, limit=100,
-               before=None) -> list[dict]:
-        """``score.served`` entries newest first."""
+               before=None, lenient: bool = False) -> list[dict]:
+        """``score.served`` entries newest first (``lenient``: as :meth:`page`)."""
         q = select(AuditEntryRow).where(AuditEntryRow.kind == "score.served")
         if uscc:
             q = q.where(AuditEntryRow.uscc == uscc)
@@ -579,7 +587,8 @@ class AuditQueries(_Repo):
             q = q.where(AuditEntryRow.at_us <= to_us)
         if before is not None:
             q = q.where(AuditEntryRow.position < before)
-        return [parse_entry(r) for r in self.session.scalars(
+        read = _leniently if lenient else parse_entry
+        return [read(r) for r in self.session.scalars(
             q.order_by(AuditEntryRow.position.desc()).limit(limit))]
 
     def iter_kind(self, kind: str) -> Iterator[dict]:

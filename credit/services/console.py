@@ -209,7 +209,9 @@ def audit_feed(ctx: ServiceContext, *, kind: str | None = None, actor: str | Non
     (the enterprise an entry concerns), newest first, with positions below ``before``
     when given (the "older" page). Looks through at most ``scan_limit`` entries;
     ``complete`` says whether everything below ``before`` was searched, ``older`` is the
-    ``before`` of the next page (None when nothing older matches)."""
+    ``before`` of the next page (None when nothing older matches). ``lenient``: an
+    entry altered after it was written is listed, marked ``altered``
+    (AuditQueries.page), instead of refusing the whole feed."""
     items: list[dict] = []
     scanned = 0
     with ctx.uow(write=False) as uow:
@@ -217,7 +219,7 @@ def audit_feed(ctx: ServiceContext, *, kind: str | None = None, actor: str | Non
         start = top if before is None else max(0, min(top, before - 1))
         if kind == "score.served":  # traces are indexed by enterprise and actor: no scan
             items = uow.audit_queries.traces(uscc=uscc, actor=actor, limit=limit + 1,
-                                             before=start + 1)
+                                             before=start + 1, lenient=lenient)
             older = items[limit - 1]["position"] if len(items) > limit else None
             return {"items": items[:limit], "head": top, "scanned": start, "complete": True,
                     "older": older}
