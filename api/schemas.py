@@ -18,7 +18,7 @@ from credit.domain.performance import CONTRACT_STATUSES
 from credit.domain.screens.definition import SEVERITIES
 from credit.domain.storable_text import unstorable
 from credit.errors import InvalidInput
-from credit.services import records
+from credit.services import records, warnings
 from credit.services.inputs import USCC_METADATA, Day, flatten
 from credit.services.performance_resources import EVALUATION_STATUSES
 from credit.services.resources import APPLICATION_STATUSES
@@ -103,6 +103,19 @@ class RecordCodeParam(fields.String):
         return code
 
 
+class WarningCodeParam(fields.String):
+    """A warning-code filter (``GET /warnings?code=``): a code no warning can have is a
+    400 listing the codes (API.md §3), not an empty list that would read as "no such
+    warnings"; found while the query loads, beside the query's other problems."""
+
+    def _deserialize(self, value, attr, data, **kw):
+        code = super()._deserialize(value, attr, data, **kw)
+        problem = warnings.code_filter_problem(current_app.extensions["credit"], code)
+        if problem:
+            raise ValidationError(problem)
+        return code
+
+
 #: Parameter types whose problem, when it is the query's only one, answers its own code.
 _SPECIFIC = {UsccParam: "invalid_uscc", RecordCodeParam: "unknown_code"}
 
@@ -179,7 +192,7 @@ class WarningQuery(Page):
 
     sector = fields.String(load_default=None, validate=validate.OneOf(SECTORS))
     status = fields.String(load_default=None, validate=validate.OneOf(WARNING_STATUSES))
-    code = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    code = WarningCodeParam(load_default=None)
     severity = fields.String(load_default=None, validate=validate.OneOf(SEVERITIES))
     tender = fields.String(load_default=None, validate=validate.Length(min=1, max=64),
                            metadata={"description": _ONE_TENDER})

@@ -103,13 +103,17 @@ def _inbox_filter() -> tuple[warnings.WarningFilter, dict]:
     shown = {"status": status,
              "sector": a.get("sector") if a.get("sector") in own else None,
              "severity": a.get("severity") if a.get("severity") in SEVERITIES else None,
-             "code": (a.get("code") or "").strip()[:64] or None,
+             "code": _known((a.get("code") or "").strip(), warnings.warning_codes(ctx())),
              "tender": (a.get("tender") or "").strip()[:64] or None}
     statuses = {"pending": ("open", "referred"), "all": None}.get(status, status)
     f = warnings.WarningFilter(sector=shown["sector"], status=statuses, code=shown["code"],
                                severity=shown["severity"], tender=shown["tender"],
                                limit=PAGE, after=_cursor())
     return f, {**shown, "sectors": own}
+
+
+def _known(value: str, choices: list[str]) -> str | None:
+    return value if value in choices else None
 
 
 @bp.get("/warnings")

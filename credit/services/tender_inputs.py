@@ -56,6 +56,8 @@ CLOCK_SKEW = timedelta(seconds=1)
 UPLOAD_IDENTIFIERS = ("mac", "cpu", "disk")
 ACTIONS = DISPOSAL_ACTIONS
 _AMOUNT = re.compile(r"(0|[1-9][0-9]{0,14})\.[0-9]{2}")  # fullmatch: ASCII, whole string
+_TOO_LARGE = re.compile(r"[1-9][0-9]{15,}\.[0-9]{2}")
+_AMOUNT_MAX = "999999999999999.99"
 _CODE_FORBIDDEN = re.compile(r"[\s/?#%]")
 _DOT_SEGMENTS = (".", "..")
 
@@ -71,6 +73,15 @@ class StrictBool(fields.Boolean):
         return value
 
 
+def _amount_problem(value) -> str:
+    """Why ``value`` is no amount: an amount of more than 15 digits before the point
+    (a trillion yuan and more: no tender's price) is named as such, not as "two
+    decimals", which it may well have."""
+    if isinstance(value, str) and _TOO_LARGE.fullmatch(value):
+        return f"must be at most {_AMOUNT_MAX} (15 digits before the decimal point)."
+    return "must be a decimal string with exactly two decimals, e.g. \"1196000.00\"."
+
+
 class Amount(fields.String):
     """A decimal string with exactly two decimals, greater than zero (kept as sent)."""
 
@@ -81,8 +92,7 @@ class Amount(fields.String):
 
     def _deserialize(self, value, attr, data, **kw):
         if not isinstance(value, str) or not _AMOUNT.fullmatch(value):
-            raise ValidationError("must be a decimal string with exactly two decimals, "
-                                  "e.g. \"1196000.00\".")
+            raise ValidationError(_amount_problem(value))
         if Decimal(value) <= 0:
             raise ValidationError("must be greater than 0.00.")
         return value
@@ -174,9 +184,13 @@ class BidIn(Strict):
     personnel = fields.List(fields.Nested(PersonIn), load_default=list,
                             validate=validate.Length(max=10))
 
-    @validates_schema
-    def _reason_iff_rejected(self, data, **kw):
+    # Checked even when another field fails: every problem is listed (API.md §1); a
+    # reason sent but refused has its own problem already.
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _reason_iff_rejected(self, data, original_data, **kw):
         status, reason = data.get("status"), data.get("reject_reason")
+        if _refused(original_data, data, "reject_reason"):
+            return
         if status == "rejected" and not reason:
             raise ValidationError("is required when status is rejected.", "reject_reason")
         if status == "valid" and reason:
@@ -450,7 +464,7 @@ class AwardIn(Strict):
     contract_price = Amount(required=True)
     completion_due = Day(required=True)
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)  # every problem is listed (API.md §1)
     def _due_after_award(self, data, **kw):
         awarded, due = data.get("awarded_on"), data.get("completion_due")
         if awarded and due and due <= awarded:
@@ -487,8 +501,11 @@ class DisposalIn(Strict):
     document_no = OptionalText(max_len=100)
     decided_on = Day(load_default=None, allow_none=True)
     # Text: no U+0000 (the duplicate check, step 11, looks the code up before check 11a
-    # compares it with the allowed codes, and PostgreSQL refuses such text: a 500).
-    code = OptionalText(max_len=64)
+    # compares it with the allowed codes, and PostgreSQL refuses such text: a 500). No
+    # length of its own: any code the warning's kind does not allow, a 65-character one
+    # too, is 400 code_not_allowed listing the allowed codes (§6), as a record's code is
+    # unknown_code whatever its length.
+    code = OptionalText()
     # Which integers are positions of the warning's bids is a check against the stored
     # warning (step 11a, 400 bid_not_in_warning), after 403 sector_forbidden and the 409s:
     # a range here would answer validation_error at step 8 first.
@@ -499,23 +516,35 @@ class DisposalIn(Strict):
                                             validate=validate.Range(min=1, max=2**63 - 1)),
                              load_default=None, allow_none=True)
 
-    @validates_schema
-    def _fields_of_the_action(self, data, **kw):
-        _check_action_fields(data)
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _fields_of_the_action(self, data, original_data, **kw):
+        # Every problem is listed (API.md §1); a field sent but refused has its own.
+        _check_action_fields(data, refused={k for k in ("bids", "covered_by") + _DECISION
+                                            if _refused(original_data, data, k)})
 
 
 _DECISION = ("code", "decided_on", "document_no")
 
 
-def _check_action_fields(data: dict) -> None:
+def _refused(original, data: dict, field: str) -> bool:
+    """Whether ``field`` was sent but refused by its own check (so it is not in the
+    loaded ``data``): a rule across fields then says nothing more about it."""
+    return isinstance(original, dict) and original.get(field) is not None \
+        and field not in data
+
+
+def _check_action_fields(data: dict, refused: frozenset | set = frozenset()) -> None:
     """Which fields each action takes (§6): dismiss and refer only a reason; confirm
-    ``bids`` and either (code, decided_on, document_no) or ``covered_by``."""
+    ``bids`` and either (code, decided_on, document_no) or ``covered_by``. ``refused``:
+    fields sent but refused by their own checks, about which nothing more is said."""
     action = data.get("action")
     if action in ("dismiss", "refer"):
         problems = {f: [f"is only for action confirm (not {action})."]
                     for f in _DECISION + ("bids", "covered_by") if data.get(f) is not None}
     elif action == "confirm":
-        problems = {**_confirm_bids(data.get("bids")), **_confirm_decision(data)}
+        problems = {**({} if "bids" in refused else _confirm_bids(data.get("bids"))),
+                    **({} if "covered_by" in refused else _confirm_decision(data))}
+        problems = {f: p for f, p in problems.items() if f not in refused}
     else:
         problems = {}
     if problems:

@@ -74,9 +74,35 @@ def get_warning(ctx: ServiceContext, actor: Actor, warning_id: int) -> dict:
         return resources(uow, [_warning(uow, actor, warning_id)])[0]
 
 
+def warning_codes(ctx: ServiceContext) -> list[str]:
+    """Every code a stored warning can have, sorted: each published screen definition's
+    screens' and each performance definition's post-award warning's."""
+    codes = {s.code for d in ctx.models.of_kind("screens") for s in d.screens}
+    return sorted(codes | {d.warning.code for d in ctx.models.of_kind("performance")})
+
+
+def code_filter_problem(ctx: ServiceContext, code: str | None) -> str | None:
+    """Why ``code`` cannot filter warnings (no stored warning can have it: 400 like the
+    field it filters, API.md §3, listing the codes — not an empty list that would read
+    as "no such warnings"), or None. The HTTP query schema asks this too, so that the
+    problem is listed beside the query's others (api/schemas.py)."""
+    codes = warning_codes(ctx)
+    if code is None or code in codes:
+        return None
+    shown = code if len(code) <= 64 else code[:64] + "…"
+    return f"Unknown warning code {shown!r}; valid codes: {', '.join(codes)}."
+
+
 def list_warnings(ctx: ServiceContext, actor: Actor, f: WarningFilter) -> dict:
-    """Newest first; a regulator sees its own sectors only (§5)."""
+    """Newest first; a regulator sees its own sectors only (§5). A ``code`` no warning
+    can have is 400 (:func:`code_filter_problem`), after the role and before a tender's
+    sector (§1: 3, 8, 10)."""
     require_role(actor, WARNING_READERS, "read warnings")
+    problem = code_filter_problem(ctx, f.code)
+    if problem:
+        errors = FieldErrors()
+        errors.add("code", problem)
+        errors.raise_if_any()
     sectors = visible_sectors(actor, f.sector)
     with ctx.uow(write=False) as uow:
         tender_id = None
@@ -291,5 +317,6 @@ def store_disposal(ctx: ServiceContext, uow, actor: Actor, plan: Plan,
     return text
 
 
-__all__ = ["WARNING_STATUSES", "WarningFilter", "allowed_codes", "dispose", "get_warning",
-           "list_warnings", "plan_disposal", "preview_disposal"]
+__all__ = ["WARNING_STATUSES", "WarningFilter", "allowed_codes", "code_filter_problem",
+           "dispose", "get_warning",
+           "list_warnings", "plan_disposal", "preview_disposal", "warning_codes"]
