@@ -8,6 +8,7 @@ from api.blueprints import Blueprint, ctx
 from api.http import parse_id, signing_key_path
 from api.schemas import EntryQuery, Query, TraceQuery
 from credit.services import audit, checkpoints
+from credit.services.inputs import refused_field
 from credit.services.resources import (
     ChainVerification,
     EntryOut,
@@ -73,8 +74,14 @@ class VerifyQuery(Query):
                                  "until a whole intact walk has started after the "
                                  "newest failure (from_position 0)"})
 
-    @validates_schema
-    def _both_or_neither(self, data, **kw):
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _both_or_neither(self, data, original_data, **kw):
+        # Checked even when a field fails (API.md §1: every problem listed); a field
+        # sent but refused is not also called missing.
+        if (refused_field(original_data, data, "position")
+                or refused_field(original_data, data, "sha256")
+                or refused_field(original_data, data, "from", "from_")):
+            return
         if (data.get("position") is None) != (data.get("sha256") is None):
             missing = "sha256" if data.get("sha256") is None else "position"
             raise ValidationError("position and sha256 of a checkpoint go together.",

@@ -9,6 +9,7 @@ in :class:`FieldErrors` so that all problems are reported together.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Callable
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -147,6 +148,15 @@ class RepairInput(Strict):
     reason = Text(required=True, min_len=1, max_len=2000)
 
 
+def refused_field(original, data: dict, field: str, attribute: str | None = None) -> bool:
+    """Whether ``field`` was sent but refused by its own check (so it is not in the
+    loaded ``data``, under ``attribute`` when the schema names it otherwise): a rule
+    across fields, checked even when a field fails so that a 400 lists every problem
+    (API.md §1), then says nothing more about it."""
+    return isinstance(original, Mapping) and original.get(field) is not None \
+        and (attribute or field) not in data
+
+
 class TenderInput(Strict):
     code = Text(required=True, min_len=1, max_len=64)
     name = Text(required=True, min_len=1, max_len=200)
@@ -158,8 +168,10 @@ class BidderInput(Strict):
     uscc = UsccString()
     consortium = fields.List(UsccString(), validate=validate.Length(min=2, max=10))
 
-    @validates_schema
-    def _exactly_one(self, data, **kw):
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _exactly_one(self, data, original_data, **kw):
+        if any(refused_field(original_data, data, f) for f in ("uscc", "consortium")):
+            return
         if ("uscc" in data) == ("consortium" in data):
             raise ValidationError("each bidder is exactly one of {uscc} or {consortium}.",
                                   "_schema")
@@ -308,8 +320,10 @@ class ApplicationInput(Strict):
     reason = Text(required=True, min_len=4, max_len=1000)
     requested_repair_on = Day(load_default=None, allow_none=True)
 
-    @validates_schema
-    def _date_for_repair_only(self, data, **kw):
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _date_for_repair_only(self, data, original_data, **kw):
+        if refused_field(original_data, data, "requested_repair_on"):
+            return
         if data.get("kind") == "repair" and data.get("requested_repair_on") is None:
             raise ValidationError("Missing data for required field.", "requested_repair_on")
         if data.get("kind") == "objection" and data.get("requested_repair_on") is not None:
@@ -325,7 +339,9 @@ class DecisionInput(Strict):
     reason = Text(required=True, min_len=4, max_len=1000)
     document_no = OptionalText(max_len=100)
 
-    @validates_schema
-    def _document_to_accept(self, data, **kw):
+    @validates_schema(skip_on_field_errors=False, pass_original=True)
+    def _document_to_accept(self, data, original_data, **kw):
+        if refused_field(original_data, data, "document_no"):
+            return
         if data.get("action") == "accept" and not data.get("document_no"):
             raise ValidationError("Missing data for required field.", "document_no")

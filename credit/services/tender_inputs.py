@@ -48,6 +48,7 @@ from .inputs import (
     UsccString,
     as_sent,
     load,
+    refused_field,
     sent_at,
 )
 from .tender_resources import DISPOSAL_ACTIONS
@@ -189,7 +190,7 @@ class BidIn(Strict):
     @validates_schema(skip_on_field_errors=False, pass_original=True)
     def _reason_iff_rejected(self, data, original_data, **kw):
         status, reason = data.get("status"), data.get("reject_reason")
-        if _refused(original_data, data, "reject_reason"):
+        if refused_field(original_data, data, "reject_reason"):
             return
         if status == "rejected" and not reason:
             raise ValidationError("is required when status is rejected.", "reject_reason")
@@ -520,17 +521,10 @@ class DisposalIn(Strict):
     def _fields_of_the_action(self, data, original_data, **kw):
         # Every problem is listed (API.md §1); a field sent but refused has its own.
         _check_action_fields(data, refused={k for k in ("bids", "covered_by") + _DECISION
-                                            if _refused(original_data, data, k)})
+                                            if refused_field(original_data, data, k)})
 
 
 _DECISION = ("code", "decided_on", "document_no")
-
-
-def _refused(original, data: dict, field: str) -> bool:
-    """Whether ``field`` was sent but refused by its own check (so it is not in the
-    loaded ``data``): a rule across fields then says nothing more about it."""
-    return isinstance(original, dict) and original.get(field) is not None \
-        and field not in data
 
 
 def _check_action_fields(data: dict, refused: frozenset | set = frozenset()) -> None:
