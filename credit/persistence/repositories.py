@@ -532,19 +532,28 @@ class EndedSessionRepository(_Repo):
 
 def _leniently(row: AuditEntryRow) -> dict:
     """An entry for a list that must open whatever the log holds (the console's audit
-    page and evaluation list): one whose stored text no longer hashes to its stored hash
-    is marked ``altered`` (its content is not to be shown as the service's), and one
-    whose text the service cannot have written (parse_entry) is given as what its
-    look-up columns say, with an empty payload."""
+    page and evaluation list). One altered after it was written — its stored text no
+    longer hashing to its stored hash, a text the service cannot have written
+    (parse_entry), or a text whose position, kind, actor or time differ from its
+    look-up columns (the text and its hash rewritten together) — is given as what its
+    look-up columns say, with an empty payload, marked ``altered``: nothing of the
+    edited text is shown or used as the service's."""
+    if canonical.sha256_hex(row.text) != row.sha256:
+        return _as_columns(row)
     try:
         entry = parse_entry(row)
     except IntegrityFailure:
-        return {"position": row.position, "kind": row.kind, "actor": row.actor,
-                "at": format_instant(from_micros(row.at_us)), "payload": {},
-                "sha256": row.sha256, "altered": True}
-    if canonical.sha256_hex(row.text) != row.sha256:
-        entry["altered"] = True
+        return _as_columns(row)
+    columns = _as_columns(row)
+    if any(entry.get(k) != columns[k] for k in ("position", "kind", "actor", "at")):
+        return columns
     return entry
+
+
+def _as_columns(row: AuditEntryRow) -> dict:
+    return {"position": row.position, "kind": row.kind, "actor": row.actor,
+            "at": format_instant(from_micros(row.at_us)), "payload": {},
+            "sha256": row.sha256, "altered": True}
 
 
 class AuditQueries(_Repo):

@@ -128,8 +128,8 @@ def _entry_uscc(entry: dict, event_owner: dict[int, str]) -> str | None:
         return p["uscc"]
     if isinstance(p.get("record"), dict):
         return p["record"].get("uscc")
-    if isinstance(p.get("event"), dict):
-        return event_owner.get(p["event"].get("record_id"))
+    if isinstance(p.get("event"), dict) and type(p["event"].get("record_id")) is int:
+        return event_owner.get(p["event"]["record_id"])
     return None
 
 

@@ -153,7 +153,7 @@ def refused_field(original, data: dict, field: str, attribute: str | None = None
     loaded ``data``, under ``attribute`` when the schema names it otherwise): a rule
     across fields, checked even when a field fails so that a 400 lists every problem
     (API.md §1), then says nothing more about it."""
-    return isinstance(original, Mapping) and original.get(field) is not None \
+    return isinstance(original, Mapping) and field in original \
         and (attribute or field) not in data
 
 
@@ -168,11 +168,13 @@ class BidderInput(Strict):
     uscc = UsccString()
     consortium = fields.List(UsccString(), validate=validate.Length(min=2, max=10))
 
+    # Checked even when a field fails (every problem listed, API.md §1), on what was
+    # sent: a uscc sent but refused is still the one of the two this bidder sent.
     @validates_schema(skip_on_field_errors=False, pass_original=True)
     def _exactly_one(self, data, original_data, **kw):
-        if any(refused_field(original_data, data, f) for f in ("uscc", "consortium")):
+        if not isinstance(original_data, Mapping):  # refused as no object already
             return
-        if ("uscc" in data) == ("consortium" in data):
+        if ("uscc" in original_data) == ("consortium" in original_data):
             raise ValidationError("each bidder is exactly one of {uscc} or {consortium}.",
                                   "_schema")
 
@@ -189,6 +191,13 @@ class EvaluationInput(Strict):
                           validate=validate.Length(min=1, max=200))
 
 
+def field_name(key) -> str:
+    """A field's or query parameter's name as an ``errors`` key: an empty name is
+    spelt ``""``, so that it reads as a name and not as the body (``_body``) or a path
+    ending in a dot."""
+    return str(key) if key != "" else '""'
+
+
 def flatten(messages, prefix: str = "") -> dict[str, list[str]]:
     """Marshmallow's nested messages as dotted field paths (API.md §1)."""
     out: dict[str, list[str]] = {}
@@ -197,7 +206,7 @@ def flatten(messages, prefix: str = "") -> dict[str, list[str]]:
             if key == "_schema":
                 path = prefix or "_body"
             else:
-                path = f"{prefix}.{key}" if prefix else str(key)
+                path = f"{prefix}.{field_name(key)}" if prefix else field_name(key)
             for p, msgs in flatten(val, path).items():
                 out.setdefault(p, []).extend(msgs)
     elif isinstance(messages, list):

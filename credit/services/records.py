@@ -67,7 +67,7 @@ def validate_record(ctx: ServiceContext, raw) -> dict:
         # PERFORMANCE.md §7: a code of the active scoring model or agency definition.
         entry = ctx.models.record_entry(data["code"])
         if entry is None:
-            errors.add("code", f"Unknown behaviour code {_shown(data['code'])!r}; valid codes: "
+            errors.add("code", f"Unknown behaviour code {shown_code(data['code'])!r}; valid codes: "
                        + ", ".join(ctx.models.enterable_codes()) + ".", "unknown_code")
         elif not entry.enterable:  # PERFORMANCE.md §7: only an approval creates it
             errors.add("code", f"{entry.code} is never entered by hand: only the approval "
@@ -103,7 +103,7 @@ def lifecycle_status(events) -> str:
         else "active"
 
 
-def _shown(code: str) -> str:
+def shown_code(code: str) -> str:
     """A code as quoted back in a message: a long one cut short."""
     return code if len(code) <= 64 else code[:64] + "…"
 
@@ -263,7 +263,7 @@ def code_filter_problem(ctx: ServiceContext, code: str | None) -> str | None:
     this too, so that the problem is listed beside the query's others (api/schemas.py)."""
     if code is None or ctx.models.describe(code) is not None:
         return None
-    return (f"Unknown behaviour code {_shown(code)!r}; valid codes: "
+    return (f"Unknown behaviour code {shown_code(code)!r}; valid codes: "
             + ", ".join(ctx.models.recorded_codes()) + ".")
 
 

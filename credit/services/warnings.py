@@ -20,7 +20,7 @@ from .context import Actor, ServiceContext
 from .idempotency import IdempotentRequest, Outcome, idempotent_write, remember
 from .inputs import FieldErrors
 from .paging import page
-from .records import insert_record, lifecycle_status
+from .records import insert_record, lifecycle_status, shown_code
 from .resources import WARNING, present
 from .tender_inputs import opened_on, validate_disposal
 from .tender_resources import WARNING_STATUSES, bid_parties, warning_resource, warning_status
@@ -89,8 +89,7 @@ def code_filter_problem(ctx: ServiceContext, code: str | None) -> str | None:
     codes = warning_codes(ctx)
     if code is None or code in codes:
         return None
-    shown = code if len(code) <= 64 else code[:64] + "…"
-    return f"Unknown warning code {shown!r}; valid codes: {', '.join(codes)}."
+    return f"Unknown warning code {shown_code(code)!r}; valid codes: {', '.join(codes)}."
 
 
 def list_warnings(ctx: ServiceContext, actor: Actor, f: WarningFilter) -> dict:
@@ -189,7 +188,8 @@ def _against_warning(ctx, uow, plan_parts, data: dict) -> None:
         errors.add("bids", f"bid(s) {outside} are not named by warning {warning.id} (it names "
                    f"{sorted(named)}).", "bid_not_in_warning")
     if data.get("code") is not None and data["code"] not in allowed_codes(ctx, warning):
-        errors.add("code", f"{data['code']} may not confirm a {warning.code} warning; allowed: "
+        errors.add("code", f"{shown_code(data['code'])} may not confirm a {warning.code} warning; "
+                   "allowed: "
                    f"{', '.join(allowed_codes(ctx, warning))}.", "code_not_allowed")
     if data.get("decided_on") is not None and data["decided_on"] < opened_on(tender):
         errors.add("decided_on", f"must not be before {opened_on(tender)}, the date the "

@@ -109,6 +109,14 @@ def test_a_long_confirmation_code_is_code_not_allowed(tapi, registered):
     assert_error(r, 400, "code_not_allowed")
 
 
+def test_a_very_long_code_is_quoted_back_cut_short(tapi, registered):
+    r = tapi.post(f"{WARNINGS}/1/disposal", confirm_body([1], code="X" * 200_000), "transport")
+    body = assert_error(r, 400, "code_not_allowed")
+    assert len(body["message"]) < 400 and "X" * 64 + "…" in body["message"], body["message"]
+    r = tapi.get(f"{WARNINGS}?code={'X' * 5000}", "auditor")
+    assert len(r.get_data()) < 2000, r.get_data(as_text=True)[:300]
+
+
 def test_an_amount_past_the_maximum_says_so(tapi):
     errors = _problems(tapi.post(TENDERS, tender_body(ceiling_price="1000000000000000.00"),
                                  "platform"))

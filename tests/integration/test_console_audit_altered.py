@@ -145,3 +145,84 @@ def test_an_entry_rehashed_after_its_edit_still_lists(ctx, auditor_browser, edit
     chain = auditor_browser.post("/audit/verify", {"mode": "full"}).get_data(as_text=True)
     # the record's row no longer matches the hash its (edited) entry gives for it
     assert "发现异常" in chain and f"条目 #{position}" in chain
+
+
+# ------------------------------------------------------------------------------------
+# A second review: an altered entry's row was still laid out from its edited text (its
+# time, kind, actor and position), so the page could fail on an edited ``at`` or
+# ``kind``, listed a forged actor, and paged from a forged position. Every cell of an
+# altered entry now comes from its look-up columns; a text that hashes but whose
+# position, kind, actor or time differ from them was rewritten with its hash: altered.
+
+def _row_of(body: str, position: int) -> str:
+    row = body[body.index(f'data-position="{position}"'):]
+    return row[:row.index("</tr>")]
+
+
+@pytest.mark.parametrize("edit", [
+    ('"at":"', '"at":5,"x":"'),
+    ('"kind":"record.created"', '"kind":["record.created"]'),
+    ('"actor":', '"actorx":'),
+    (f'"actor":"{HOUSING.name}"', '"actor":"伪造的操作方"'),
+], ids=["at-number", "kind-list", "actor-missing", "actor-forged"])
+@pytest.mark.parametrize("rehashed", [False, True], ids=["edited", "rehashed"])
+def test_an_altered_entrys_row_is_its_look_up_columns(ctx, auditor_browser, edit, rehashed):
+    from credit.domain.canonical import sha256_hex
+    position = _record_entry(ctx)
+    _replace(ctx, position, *edit)
+    if rehashed:
+        with ctx.uow(write=False) as uow:
+            text = uow.audit_queries.row(position).text
+        tamper(ctx, "audit_entries", "UPDATE audit_entries SET sha256 = :h "
+               "WHERE position = :p", {"h": sha256_hex(text), "p": position})
+    for path in ("/audit", f"/audit?actor={HOUSING.name}", "/audit?kind=record.created"):
+        page = auditor_browser.get(path)
+        body = page.get_data(as_text=True)
+        assert page.status_code == 200, (path, body[:500])
+        row = _row_of(body, position)
+        assert ALTERED in row and HOUSING.name in row and "伪造" not in row, (path, row)
+
+
+def test_an_altered_entry_is_paged_by_its_position(ctx):
+    from credit.services import console
+    for n in range(3):
+        create_record(ctx, HOUSING, record_body(document_no=f"绍柯建罚〔2026〕{n + 1}号"))
+    with ctx.uow(write=False) as uow:
+        head = uow.audit.head().position
+    _replace(ctx, head, f'"position":{head},', '"position":1,')
+    feed = console.audit_feed(ctx, limit=1, lenient=True)
+    assert (feed["items"][0]["position"], feed["older"]) == (head, head)
+
+
+def test_an_enterprise_filter_meets_an_event_edited_to_name_no_record(ctx, auditor_browser):
+    from credit.domain.canonical import sha256_hex
+    from credit.services.records import revoke_record
+    record = create_record(ctx, HOUSING, record_body(document_no="绍柯建罚〔2026〕8号"))
+    record_id = json.loads(record.body)["id"]
+    revoke_record(ctx, HOUSING, record_id, {"document_no": "撤〔2026〕1号", "reason": "撤销原因"})
+    with ctx.uow(write=False) as uow:
+        position = uow.audit_queries.page(kind="record.revoked", limit=1)[0]["position"]
+    _replace(ctx, position, f'"record_id":{record_id}', f'"record_id":[{record_id}]')
+    with ctx.uow(write=False) as uow:
+        text = uow.audit_queries.row(position).text
+    tamper(ctx, "audit_entries", "UPDATE audit_entries SET sha256 = :h WHERE position = :p",
+           {"h": sha256_hex(text), "p": position})
+    page = auditor_browser.get(f"/audit?uscc={record_body()['uscc']}")
+    assert page.status_code == 200, page.get_data(as_text=True)[:500]
+
+
+def test_an_evaluators_list_meets_an_evaluation_entry_without_its_actor(ctx):
+    from api import create_app
+    from credit.services.scoring import create_evaluation
+    from credit.services.tokens import authenticate
+    secret = create_token(ctx, "op", role="evaluator", name="评标系统")[1]
+    create_evaluation(ctx, authenticate(ctx, secret), {
+        "tender": {"code": "KQ-1", "name": "标段一"}, "sector": "housing",
+        "as_of": "2026-06-01", "bidders": [{"uscc": record_body()["uscc"]}]})
+    with ctx.uow(write=False) as uow:
+        position = uow.audit_queries.page(kind="evaluation.created", limit=1)[0]["position"]
+    _replace(ctx, position, '"actor":', '"actorx":')
+    app = create_app({"CREDIT_CONTEXT": ctx, "SECRET_KEY": SECRET_KEY, "TESTING": True})
+    for path in ("/", "/evaluations"):
+        page = signed_in(app, secret).get(path)
+        assert page.status_code == 200, (path, page.get_data(as_text=True)[:500])

@@ -63,7 +63,8 @@ def test_a_covered_by_refused_is_not_a_missing_decision():
 
 @pytest.mark.parametrize("raw, expected", [
     ({"position": "x", "sha256": H64}, {"position"}),
-    ({"position": "x"}, {"position"}),
+    ({"position": "x"}, {"position", "sha256"}),  # refused, but sent: its half is missing
+    ({"position": "5", "from": "bogus"}, {"from", "sha256"}),
     ({"position": "5", "sha256": "zz"}, {"sha256"}),
     ({"position": "5", "sha256": H64, "from": "start"}, {"from"}),
     ({"position": "5", "sha256": H64, "from": "checkpoint"}, {"from"}),
@@ -71,3 +72,17 @@ def test_a_covered_by_refused_is_not_a_missing_decision():
 ])
 def test_a_checkpoints_two_halves(raw, expected):
     assert set(problems(VerifyQuery(), raw)) == expected
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (5, {"_schema": ["Invalid input type."]}),
+    ({"uscc": None}, {"uscc": ["Field may not be null."]}),
+])
+def test_a_bidder_refused_on_its_own_is_not_also_neither(raw, expected):
+    assert problems(BidderInput(), raw) == expected
+
+
+def test_a_bidder_that_sent_both_is_told_so_beside_a_short_consortium():
+    got = problems(BidderInput(), {"uscc": "91330603MA2D4F6E84",
+                                   "consortium": ["91110000600037341L"]})
+    assert set(got) == {"consortium", "_schema"}, got
