@@ -42,6 +42,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.json = ResponseJSON(app)  # how dumped responses are written (api/http.py)
     app.session_interface = SessionCookies()
     app.url_map.strict_slashes = False
+    # A path with "//" is no route (a JSON 404, API.md §1 check 1), not werkzeug's HTML
+    # 308 to the merged path, which no error handler sees and whose Location is built
+    # from the client's Host header.
+    app.url_map.merge_slashes = False
 
     _attach_context(app)
     _register_api(app)

@@ -19,10 +19,11 @@ from credit.domain.screens.definition import SEVERITIES
 from credit.domain.storable_text import unstorable
 from credit.errors import InvalidInput
 from credit.services import records, warnings
-from credit.services.inputs import USCC_METADATA, Day, flatten
+from credit.services.inputs import USCC_METADATA, Day, field_name, flatten
 from credit.services.performance_resources import EVALUATION_STATUSES
 from credit.services.resources import APPLICATION_STATUSES
 from credit.services.scoring import KNOWN_AT_RANGE
+from credit.services.tender_inputs import TenderCode
 from credit.services.tender_resources import WARNING_STATUSES
 from credit.uscc import InvalidUSCC, normalise_uscc
 
@@ -181,7 +182,9 @@ class TenderQuery(Page):
     agency = UsccParam(load_default=None)  # PERFORMANCE.md §7
 
 
-#: The ``tender`` filter of GET /warnings and GET /performance (README "Choices").
+#: The ``tender`` filter of GET /warnings and GET /performance (README "Choices"): checked
+#: and trimmed like the code it filters (TenderCode), so that ``a/b`` is a 400 and
+#: `` KQ-1 `` finds ``KQ-1`` (API.md §3: filters are 400 like the fields they filter).
 _ONE_TENDER = ("A tender code. A tender the caller may not read is 403: another sector's "
                "for a regulator (sector_forbidden), another tenderee's for a tenderee "
                "(forbidden); a code no tender has lists nothing.")
@@ -194,8 +197,7 @@ class WarningQuery(Page):
     status = fields.String(load_default=None, validate=validate.OneOf(WARNING_STATUSES))
     code = WarningCodeParam(load_default=None)
     severity = fields.String(load_default=None, validate=validate.OneOf(SEVERITIES))
-    tender = fields.String(load_default=None, validate=validate.Length(min=1, max=64),
-                           metadata={"description": _ONE_TENDER})
+    tender = TenderCode(load_default=None, metadata={"description": _ONE_TENDER})
     uscc = UsccParam(load_default=None)
 
 
@@ -205,8 +207,7 @@ class PerformanceQuery(Page):
 
     status = fields.String(load_default=None, validate=validate.OneOf(EVALUATION_STATUSES))
     sector = fields.String(load_default=None, validate=validate.OneOf(SECTORS))
-    tender = fields.String(load_default=None, validate=validate.Length(min=1, max=64),
-                           metadata={"description": _ONE_TENDER})
+    tender = TenderCode(load_default=None, metadata={"description": _ONE_TENDER})
 
 
 class ContractQuery(Page):
@@ -336,7 +337,7 @@ def refuse_unread_query(req) -> None:
     unknown body fields), each listed, with a malformed USCC of the path beside them."""
     if not req.args:
         return
-    errors = {name: ["Unknown field."] for name in req.args}
+    errors = {field_name(name): ["Unknown field."] for name in req.args}
     _path_uscc_problem(req, errors)
     first = next(iter(errors))
     raise InvalidInput(f"Invalid query parameter {first}: Unknown field.", errors=errors)
