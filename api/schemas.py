@@ -90,31 +90,33 @@ class Position(fields.Integer):
         super().__init__(strict=False, validate=validate.Range(min=0, max=2**63 - 1), **kw)
 
 
-class RecordCodeParam(fields.String):
+class _KnownCode(fields.String):
+    """A code filter checked while the query loads, so that its problem is listed with
+    the query's other problems (API.md §1): ``problem(ctx, code)`` says why no stored
+    row can have the code (API.md §3: filters are 400 like the fields they filter)."""
+
+    problem = staticmethod(lambda ctx, code: None)
+
+    def _deserialize(self, value, attr, data, **kw):
+        code = super()._deserialize(value, attr, data, **kw)
+        problem = self.problem(current_app.extensions["credit"], code)
+        if problem:
+            raise ValidationError(problem)
+        return code
+
+
+class RecordCodeParam(_KnownCode):
     """A behaviour-code filter (``GET /records?code=``): a code no record can have is
-    ``unknown_code`` (API.md §3: filters are 400 like the fields they filter), found while
-    the query loads so that it is listed with the query's other problems (API.md §1);
-    the use case checks it again for callers other than this API."""
+    ``unknown_code``; the use case checks it again for callers other than this API."""
 
-    def _deserialize(self, value, attr, data, **kw):
-        code = super()._deserialize(value, attr, data, **kw)
-        problem = records.code_filter_problem(current_app.extensions["credit"], code)
-        if problem:
-            raise ValidationError(problem)
-        return code
+    problem = staticmethod(records.code_filter_problem)
 
 
-class WarningCodeParam(fields.String):
+class WarningCodeParam(_KnownCode):
     """A warning-code filter (``GET /warnings?code=``): a code no warning can have is a
-    400 listing the codes (API.md §3), not an empty list that would read as "no such
-    warnings"; found while the query loads, beside the query's other problems."""
+    400 listing the codes, not an empty list that would read as "no such warnings"."""
 
-    def _deserialize(self, value, attr, data, **kw):
-        code = super()._deserialize(value, attr, data, **kw)
-        problem = warnings.code_filter_problem(current_app.extensions["credit"], code)
-        if problem:
-            raise ValidationError(problem)
-        return code
+    problem = staticmethod(warnings.code_filter_problem)
 
 
 #: Parameter types whose problem, when it is the query's only one, answers its own code.

@@ -76,6 +76,19 @@ def app(ctx, signing_key):
 
 
 @pytest.fixture
+def platform_api(tctx, tokens, signing_key) -> "Api":
+    """The tender loop's API (``tctx``: an identity key of its own) with the bearer
+    tokens of :func:`tokens` plus the trading platform's (``platform``)."""
+    from api import create_app
+    from credit.services.tokens import create_token
+    app = create_app({"CREDIT_CONTEXT": tctx, "TESTING": True, "CREDIT_SIGNING_KEY": signing_key})
+    tokens = dict(tokens)
+    tokens["platform"] = create_token(tctx, "e2e-operator", role="platform",
+                                      name="柯桥区公共资源交易中心")[1]
+    return Api(app.test_client(), tokens)
+
+
+@pytest.fixture
 def tokens(ctx) -> dict[str, str]:
     """Bearer secrets by caller name: one token of every role plus a few second ones.
     ``regulator`` writes housing only; ``enterprise`` is S1, ``enterprise2`` is S2."""

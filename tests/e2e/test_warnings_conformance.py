@@ -11,7 +11,6 @@ import json
 
 import pytest
 
-from api import create_app
 from credit.services.tokens import create_token
 from tests.tender_data import (
     BIDDER_1,
@@ -37,16 +36,12 @@ CODE = "KQ-2026-0031"
 
 
 @pytest.fixture
-def tapi(tctx, tokens, signing_key) -> Api:
-    app = create_app({"CREDIT_CONTEXT": tctx, "TESTING": True, "CREDIT_SIGNING_KEY": signing_key})
-    tokens = dict(tokens)
-    tokens["platform"] = create_token(
-        tctx, "e2e-operator", role="platform", name="柯桥区公共资源交易中心"
-    )[1]
+def tapi(platform_api, tctx) -> Api:
+    tokens = platform_api.tokens
     tokens["multi"] = create_token(
         tctx, "e2e-operator", role="regulator", sectors=["transport", "water"], name="多部门"
     )[1]
-    return Api(app.test_client(), tokens)
+    return platform_api
 
 
 def reg(api, body=None):

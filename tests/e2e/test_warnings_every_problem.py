@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import pytest
 
-from api import create_app
-from credit.services.tokens import create_token
 from tests.tender_data import award_body, confirm_body, tender_body
 
 from .conftest import Api, assert_error
@@ -30,12 +28,8 @@ CODE = "KQ-2026-0031"
 
 
 @pytest.fixture
-def tapi(tctx, tokens, signing_key) -> Api:
-    app = create_app({"CREDIT_CONTEXT": tctx, "TESTING": True, "CREDIT_SIGNING_KEY": signing_key})
-    tokens = dict(tokens)
-    tokens["platform"] = create_token(tctx, "e2e-operator", role="platform",
-                                      name="柯桥区公共资源交易中心")[1]
-    return Api(app.test_client(), tokens)
+def tapi(platform_api) -> Api:
+    return platform_api
 
 
 @pytest.fixture
