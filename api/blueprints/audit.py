@@ -77,8 +77,9 @@ class VerifyQuery(Query):
     def _both_or_neither(self, data, original_data, **kw):
         # Checked even when a field fails (API.md §1: every problem listed), on what was
         # sent: a half sent but refused is still sent, not also called missing.
+        # (``in``, not ``get``: webargs' query proxy gets ``missing`` for an absent key)
         sent = {k for k in ("position", "sha256", "from")
-                if original_data.get(k) is not None}
+                if k in original_data and original_data[k] is not None}
         if ("position" in sent) != ("sha256" in sent):
             missing = "position" if "sha256" in sent else "sha256"
             raise ValidationError("position and sha256 of a checkpoint go together.",

@@ -86,3 +86,17 @@ def test_a_bidder_that_sent_both_is_told_so_beside_a_short_consortium():
     got = problems(BidderInput(), {"uscc": "91330603MA2D4F6E84",
                                    "consortium": ["91110000600037341L"]})
     assert set(got) == {"consortium", "_schema"}, got
+
+
+@pytest.mark.parametrize("pairs, expected", [
+    ([("sha256", H64)], {"position"}),
+    ([("position", "5")], {"sha256"}),
+    ([("position", "x"), ("sha256", H64)], {"position"}),
+])
+def test_a_checkpoints_two_halves_as_webargs_hands_the_query(pairs, expected):
+    """webargs hands a query over as a proxy whose ``get`` of an absent key is
+    marshmallow's ``missing``, not None."""
+    from webargs.multidictproxy import MultiDictProxy
+    from werkzeug.datastructures import MultiDict
+    schema = VerifyQuery()
+    assert set(problems(schema, MultiDictProxy(MultiDict(pairs), schema))) == expected
