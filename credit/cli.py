@@ -210,6 +210,15 @@ def audit() -> None:
     """The audit log."""
 
 
+def _unchecked_signature(doc: dict, key) -> str:
+    """Why a checkpoint's signature could not be checked with ``key``."""
+    if doc.get("key_id") is None or doc.get("signature") is None:
+        return ("error: the checkpoint is not signed (no key_id or signature): a saved "
+                "GET /api/v1/audit/checkpoint of a server with CREDIT_SIGNING_KEY is.")
+    return (f"error: the checkpoint names key {doc.get('key_id')!r}, but the key given is "
+            f"{key.key_id}: its signature cannot be checked with it.")
+
+
 def _read_checkpoint(path: str):
     """The checkpoint file and its parsed document; exit 2 when unreadable."""
     from credit.services import checkpoints
@@ -306,9 +315,7 @@ def audit_verify(checkpoint_file, public_key_file, incremental) -> None:
     intact = (result["ok"] and result.get("checkpoint_ok", True)
               and result.get("checkpoint_signature_ok") is not False)
     if intact and doc is not None and result["checkpoint_signature_ok"] is None:
-        click.echo(f"error: the checkpoint names key {doc.get('key_id')!r}, but the key "
-                   f"given is {key.key_id}: its signature cannot be checked with it.",
-                   err=True)
+        click.echo(_unchecked_signature(doc, key), err=True)
         sys.exit(2)
     sys.exit(0 if intact else 1)
 
@@ -330,9 +337,11 @@ def keys_create(path) -> None:
         sys.exit(2)
     try:
         key = signing.create_key(path)
-    except signing.SigningKeyExists as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+    except signing.SigningKeyExists as exc:  # an operator error, as every other: exit 2
+        message = (f"{path} is a folder: name the key file to create in it." if
+                   os.path.isdir(path) else str(exc))
+        click.echo(f"error: {message}", err=True)
+        sys.exit(2)
     except OSError as exc:
         click.echo(f"error: cannot write the signing key to {path}: "
                    f"{exc.strerror or exc}.", err=True)
@@ -359,11 +368,8 @@ def tenders_import(file, screens_ref) -> None:
     stopped partway by a failure (the lines before are done; the summary says whether
     importing the file again finishes it). A pipe's rejects go to the working
     directory."""
-    from credit.services.tender_import import (
-        RejectsNotWritable,
-        TenderImportStopped,
-        import_tenders,
-    )
+    from credit.services.rejects_lists import RejectsNotWritable
+    from credit.services.tender_import import TenderImportStopped, import_tenders
     bar = None
 
     def progress(done: int, total: int) -> None:
@@ -431,7 +437,10 @@ def _host(ctx, param, value: str) -> str:
         address = ipaddress.ip_address(bare)
     except ValueError:
         labels = bare.rstrip(".").split(".")
-        if len(bare) <= 253 and all(_HOST_LABEL.fullmatch(x) for x in labels):
+        # RFC 1123 §2.1: a name's last label is never all digits (999.1.1.1 is an
+        # address that does not exist, not a name to look up)
+        if len(bare) <= 253 and all(_HOST_LABEL.fullmatch(x) for x in labels) \
+                and not labels[-1].isdigit():
             return bare
         raise click.BadParameter(
             f"{value!r} is neither an IP address nor a host name.") from None

@@ -149,6 +149,7 @@ def import_command(file, sector, entered_by, batch_size, max_mib, max_rows) -> N
     from credit.batch.importer import ImportStopped, import_file
     from credit.batch.sheets import SheetProblem
     from credit.batch.xlsx import MIB, Limits
+    from credit.services.rejects_lists import RejectsNotWritable
 
     entered_by = _operator_name(entered_by)
     tty = sys.stderr.isatty()
@@ -177,6 +178,9 @@ def import_command(file, sector, entered_by, batch_size, max_mib, max_rows) -> N
         sys.exit(3)
     except SheetProblem as exc:
         click.echo(f"error: {exc} Nothing was imported.", err=True)
+        sys.exit(2)
+    except RejectsNotWritable as exc:  # found before the first row
+        click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except CreditError as exc:
         _fail(exc)

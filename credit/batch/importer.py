@@ -30,6 +30,7 @@ from typing import Callable, Iterable, Iterator
 from credit.errors import Conflict, InvalidInput
 from credit.services.context import Actor, ServiceContext
 from credit.services.records import insert_record, validate_record
+from credit.services.rejects_lists import check_writable
 
 from . import sheets
 from .cells import neutral
@@ -72,6 +73,9 @@ class ImportSummary:
     last_id: int | None = None
     batches: int = 0
     rejects_path: Path | None = None
+    #: Why the rejects list could not be written after rows were committed (checked
+    #: before the first row, so only what changed during the import).
+    rejects_error: str | None = None
     seconds: float = 0.0
     #: The last row of the last committed batch (every row up to it is on file or
     #: rejected); with ``stopped``, the problem of the file found after it.
@@ -92,6 +96,9 @@ class ImportSummary:
                          "was revoked: not entered again; POST /records enters it anew)")
         lines.append(f"  rejected         {self.rejected_rows:>9,}"
                      + (f"  → {self.rejects_path}" if self.rejects_path else ""))
+        if self.rejects_error:
+            lines.append(f"  the rejects list could not be written ({self.rejects_error}); "
+                         "import the file again to list them")
         if self.errors:
             lines.append("      reasons: "
                          + " · ".join(f"{k} {v:,}" for k, v in self.errors.most_common()))
@@ -403,7 +410,7 @@ class _Rejects:
     def save_beside(self, path: Path) -> Path | None:
         """``<input>.rejects.csv`` when a row was rejected (its path); otherwise None,
         and a stale list from an earlier run of the same file is removed."""
-        rejects_path = Path(f"{path}.rejects.csv")
+        rejects_path = rejects_path_of(path)
         if self.problems:
             self.write(rejects_path)
             return rejects_path
@@ -444,6 +451,7 @@ def import_file(ctx: ServiceContext, path: str | Path, *, sector: str, entered_b
     sheet, chunks = reader(ctx, path, sector, batch_size, limits)
     summary = ImportSummary(path, sector, entered_by, sheet.name, sheet.header_row,
                             ignored_columns=sheet.ignored_columns)
+    check_writable(rejects_path_of(path))  # before any row: the reasons must not be lost
     rejects = _Rejects()
     try:
         return _import(ctx, path, sheet, chunks, summary, rejects, actor, batch_size,
@@ -487,11 +495,19 @@ def _import(ctx: ServiceContext, path: Path, sheet, chunks, summary: ImportSumma
     return _finished(summary, sheet, rejects, path, done, started)
 
 
+def rejects_path_of(path: Path) -> Path:
+    """``<input>.rejects.csv``, beside the imported file."""
+    return Path(f"{path}.rejects.csv")
+
+
 def _finished(summary: ImportSummary, sheet, rejects: _Rejects, path: Path, done: int,
               started: float) -> ImportSummary:
     summary.rows, summary.blank, summary.skipped = done, sheet.blank, sheet.skipped
     summary.rejected_rows = rejects.rows
-    summary.rejects_path = rejects.save_beside(path)
+    try:
+        summary.rejects_path = rejects.save_beside(path)
+    except OSError as exc:  # after rows were committed: said in the summary, not exit 2
+        summary.rejects_error = f"{rejects_path_of(path)}: {exc.strerror or exc}"
     summary.seconds = time.perf_counter() - started
     return summary
 

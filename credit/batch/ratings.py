@@ -78,12 +78,21 @@ def _check_out(out: Path, allowed: tuple[str, ...]) -> str:
 
 
 def _check_folders(**paths: Path | None) -> None:
-    """Each output's folder exists, checked before anything is computed or written (a
-    file that then cannot be staged would only fail after the whole rating)."""
+    """Each output's folder exists and no two outputs are one file, checked before
+    anything is computed or written (a file that then cannot be staged would only fail
+    after the whole rating; a plot over the data file would replace it after the run was
+    logged)."""
+    seen: dict[Path, str] = {}
     for option, path in paths.items():
-        if path is not None and not path.parent.is_dir():
+        if path is None:
+            continue
+        if not path.parent.is_dir():
             raise InvalidInput(f"{path}: the folder {path.parent} does not exist.",
                                errors={option: ["no such folder"]})
+        same = seen.setdefault(path.resolve(), option)
+        if same != option:
+            raise InvalidInput(f"{path}: --{option} names the file --{same} writes.",
+                               errors={option: [f"is the file of --{same}"]})
 
 
 def _sha256(path: Path) -> str:
@@ -94,8 +103,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _staging(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+def _staging(path: Path, option: str) -> Path:
+    """The temporary name of one output (its own per option: two never share one)."""
+    return path.with_name(f".{path.stem}.{os.getpid()}.{option}.partial{path.suffix}")
 
 
 def _stage(tmp: Path, final: Path, option: str) -> None:
@@ -119,7 +129,7 @@ def _publish(ctx: ServiceContext, actor: str, out: Path, write: Callable[[Path],
     staged = []
     try:
         for final, writer, key, option in files:
-            tmp = _staging(final)
+            tmp = _staging(final, option)
             _stage(tmp, final, option)
             staged.append((tmp, final))
             writer(tmp)

@@ -11,6 +11,8 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from credit.errors import Conflict
+
 from .context import Actor, ServiceContext
 from .records import create_record, repair_record, revoke_record
 from .scoring import create_evaluation
@@ -111,6 +113,13 @@ def load_demo(ctx: ServiceContext, token_file: str | os.PathLike,
     token_file = Path(token_file)
     with ctx.uow(write=False) as uow:
         present = uow.subjects.get("91330603MA2D4F6E84") is not None
+        # its last step's (each step is a transaction of its own): an interrupted load
+        complete = uow.subjects.get(AGENCY["uscc"]) is not None
+    if present and not complete:
+        raise Conflict("The demo data was loaded only in part (an earlier load was "
+                       "interrupted) and cannot be finished: load it into a new database "
+                       "(remove the SQLite file, or name another CREDIT_DATABASE_URL).",
+                       error="demo_data_incomplete")
     if present and token_file.exists():
         return (f"demo data already loaded; tokens in {token_file}"
                 + _tightened(token_file) + load_demo_tenders(ctx))
@@ -287,8 +296,8 @@ def load_demo_tenders(ctx: ServiceContext) -> str:
     from .warnings import WarningFilter, dispose, list_warnings
     try:
         identity_key(ctx)
-    except IdentityKeyMissing:
-        return "; demo tenders skipped: CREDIT_IDENTITY_KEY is not set"
+    except IdentityKeyMissing as exc:  # not set, or set but unusable: say which
+        return f"; demo tenders skipped: {exc.message}"
     with ctx.uow(write=False) as uow:
         if uow.tenders.by_code("KQ-DEMO-2026-001") is not None:
             return "; demo tenders already registered"

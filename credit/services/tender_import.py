@@ -28,6 +28,7 @@ from credit.spreadsheet_cells import neutral
 
 from .context import Actor, ServiceContext
 from .identity import identity_key
+from .rejects_lists import check_writable
 from .tender_inputs import validate_tender
 from .tenders import register_tender, screen_definition, tender_row
 
@@ -101,6 +102,12 @@ class TenderImportStopped(Exception):
     def __init__(self, summary: TenderImportSummary):
         super().__init__(summary.stopped)
         self.summary = summary
+
+
+def _done(summary: TenderImportSummary) -> bool:
+    """Whether any line was done (registered, already present or rejected): blank lines
+    do nothing, so a failure after them still imported nothing (exit 2, not 3)."""
+    return bool(summary.registered or summary.already_present or summary.rejected)
 
 
 def _already_present(ctx: ServiceContext, raw) -> bool:
@@ -194,7 +201,7 @@ def import_tenders(ctx: ServiceContext, operator: str, path: str | Path,
     definition = screen_definition(ctx, screens_ref)
     identity_key(ctx)
     rejects_path = rejects_path_of(path)
-    _check_writable(rejects_path)
+    check_writable(rejects_path)
     actor = Actor(operator, "operator")
     summary = TenderImportSummary(path=path, screens=definition.ref)
     rejects: list[tuple] = []
@@ -208,7 +215,7 @@ def import_tenders(ctx: ServiceContext, operator: str, path: str | Path,
                 try:
                     _one(ctx, actor, definition.ref, number, text, summary, rejects)
                 except CreditError as exc:  # a failure of the service's (_one: ≥ 500)
-                    if summary.lines == 0:  # no line done: nothing was imported
+                    if not _done(summary):  # no line done: nothing was imported
                         raise
                     summary.stopped, summary.stopped_at = exc.message, number
                     summary.retry = isinstance(exc, Unavailable)
@@ -235,11 +242,6 @@ def _write_rejects(rejects: list, rejects_path: Path) -> None:
         rejects_path.unlink()  # a stale list from an earlier run of this file
 
 
-class RejectsNotWritable(ValueError):
-    """The rejects list could not be written beside the file: found before any line is
-    registered (the operator would lose the reasons)."""
-
-
 def rejects_path_of(path: Path) -> Path:
     """``<FILE>.rejects.csv`` beside a regular file (beside the file itself for
     ``/dev/stdin`` or ``/dev/fd/N`` standing for one). A pipe (``<(zcat …)``: bash names
@@ -256,21 +258,6 @@ def rejects_path_of(path: Path) -> Path:
         n += 1
         candidate = Path.cwd() / f"{stem}-{n}.rejects.csv"
     return candidate
-
-
-def _check_writable(rejects_path: Path) -> None:
-    """Create the rejects list (and remove it again if it was not there): whatever
-    stands in the way — a directory of that name, no permission, a folder that is no
-    folder — is found before any line is registered."""
-    existed = rejects_path.exists()
-    try:
-        with open(rejects_path, "a", encoding="utf-8"):
-            pass
-    except OSError as exc:
-        raise RejectsNotWritable(f"the rejects list {rejects_path} cannot be written "
-                                 f"({exc.strerror or exc}): nothing was imported.") from None
-    if not existed:
-        rejects_path.unlink()
 
 
 def _finish(summary: TenderImportSummary, rejects: list, rejects_path: Path,

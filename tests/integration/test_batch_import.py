@@ -401,3 +401,36 @@ def test_an_error_value_saved_into_a_csv_is_rejected(ctx, tmp_path):
     (reject,) = rejects_of(path)
     assert reject["field"] == "subject_name" and "#N/A" in reject["message"]
     assert record_count(ctx) == 0
+
+
+# ---- found by a review of the CLI: its rejects list in the way ---------------------------
+
+def _records(ctx) -> int:
+    from credit.persistence.tables import RecordRow
+    with ctx.uow(write=False) as uow:
+        return uow.session.scalar(select(func.count()).select_from(RecordRow))
+
+
+def test_a_rejects_list_that_cannot_be_written_is_found_before_any_row(ctx, messy,
+                                                                      monkeypatch):
+    """A directory where ``<file>.rejects.csv`` goes committed every valid row, then
+    ended in exit 2 "could not be imported" with no summary."""
+    import credit.cli as cli
+    monkeypatch.setattr(cli, "_context", lambda: ctx)
+    Path(f"{messy}.rejects.csv").mkdir()
+    before = _records(ctx)
+    res = CliRunner().invoke(cli.main, ["import", str(messy), "--sector", "housing",
+                                        "--entered-by", OPERATOR])
+    assert res.exit_code == 2, res.output
+    assert "rejects list" in res.stderr and "nothing was imported" in res.stderr, res.stderr
+    assert _records(ctx) == before
+
+
+def test_a_rejects_list_that_fails_after_rows_were_committed_is_said_in_the_summary(
+        ctx, messy, monkeypatch):
+    def fail(self, path):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(importer._Rejects, "save_beside", fail)
+    summary = importer.import_file(ctx, messy, sector="housing", entered_by=OPERATOR)
+    assert summary.imported == 4 and summary.rejects_error is not None
+    assert "could not be written" in summary.text() and "Permission denied" in summary.text()

@@ -399,7 +399,7 @@ def test_cli_keys_create(tmp_path):
     assert key.key_id in r.output and key.public_key_b64() in r.output
     before = path.read_bytes()
     r = _cli(["keys", "create"], {"CREDIT_SIGNING_KEY": str(path)})
-    assert r.exit_code == 1 and "never overwritten" in r.output
+    assert r.exit_code == 2 and "never overwritten" in r.output  # an operator error (README)
     assert path.read_bytes() == before
     r = _cli(["keys", "create"], {"CREDIT_SIGNING_KEY": ""})
     assert r.exit_code == 2

@@ -366,3 +366,76 @@ def test_token_expiry_beyond_the_services_dates_is_refused(expires, database_url
     r = _cli(["token", "create", "--role", "admin", "--name", "a", "--expires", expires],
              env)
     assert r.exit_code == 2 and "2100-01-01" in r.output and _tokens(env) == ""
+
+
+# ---- found by a review of the CLI ----------------------------------------------------
+
+@pytest.mark.db
+@pytest.mark.parametrize("args", [
+    ["rate-all", "--out", "{tmp}/r.csv", "--plot", "{tmp}/r.csv"],
+    ["rate-all", "--out", "{tmp}/r.csv", "--plot", "{tmp}/./r.csv"],
+    ["compare-models", "--from", "keqiao-2025@1", "--to", "keqiao-2025@2",
+     "--out", "{tmp}/c.xlsx", "--plot", "{tmp}/c.xlsx"]])
+def test_a_plot_over_the_data_file_is_refused_before_anything_is_logged(args, database_url,
+                                                                       tmp_path):
+    """It was logged, then exit 2, and the data file's name held the plot."""
+    pytest.importorskip("matplotlib")
+    env = {"CREDIT_DATABASE_URL": database_url}
+    before = _head(env)
+    out = tmp_path / "out"
+    out.mkdir()
+    args = [a.replace("{tmp}", str(out)) for a in args]
+    r = _cli([*args, "--sector", "housing", "--as-of", "2026-06-30"], env)
+    assert r.exit_code == 2 and "--plot" in r.stderr and "--out" in r.stderr, r.output
+    assert _head(env) == before and not list(out.iterdir())
+
+
+@pytest.mark.parametrize("host", ["999.1.1.1", "1.2.3", "10.0.0.256"])
+def test_serve_refuses_a_dotted_number_that_is_no_address(host):
+    r = _cli(["serve", "--host", host], {"CREDIT_SECRET_KEY": ""})
+    assert r.exit_code == 2 and "--host" in r.output and "Traceback" not in r.output
+
+
+def test_keys_create_on_a_folder_or_an_existing_key_is_exit_2(tmp_path):
+    r = _cli(["keys", "create", "--path", str(tmp_path)], {"CREDIT_SIGNING_KEY": ""})
+    assert r.exit_code == 2
+    _one_line_error(r, "is a folder")
+    key = tmp_path / "k.pem"
+    assert _cli(["keys", "create", "--path", str(key)], {"CREDIT_SIGNING_KEY": ""}).exit_code == 0
+    r = _cli(["keys", "create", "--path", str(key)], {"CREDIT_SIGNING_KEY": ""})
+    assert r.exit_code == 2
+    _one_line_error(r, "already exists")
+
+
+@pytest.mark.db
+@pytest.mark.parametrize("content", [b"12345", "/nonexistent/key"])
+def test_demo_data_says_why_an_identity_key_is_unusable(content, database_url, tmp_path,
+                                                        monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    key = str(content)
+    if isinstance(content, bytes):
+        (tmp_path / "short.key").write_bytes(content)
+        key = str(tmp_path / "short.key")
+    r = _cli(["demo-data"], {"CREDIT_DATABASE_URL": database_url, "CREDIT_IDENTITY_KEY": key})
+    assert r.exit_code == 0, r.output
+    assert "is not set" not in r.stdout and key in r.stdout, r.stdout
+
+
+@pytest.mark.db
+def test_demo_data_loaded_in_part_says_so_instead_of_already_loaded(database_url, tmp_path,
+                                                                   monkeypatch):
+    """Interrupted after its records (each step is a transaction of its own): a second
+    run said "already loaded" and left the set without its evaluation for good."""
+    from credit.services import demo
+    monkeypatch.chdir(tmp_path)
+    env = {"CREDIT_DATABASE_URL": database_url, "CREDIT_IDENTITY_KEY": ""}
+
+    def interrupted(*args):  # as Ctrl-C would, between two steps
+        raise RuntimeError("interrupted")
+    with monkeypatch.context() as m:
+        m.setattr(demo, "_demo_changes", interrupted)
+        with pytest.raises(RuntimeError):
+            _cli(["demo-data"], env)
+    r = _cli(["demo-data"], env)
+    assert r.exit_code == 2
+    _one_line_error(r, "only in part")

@@ -319,6 +319,21 @@ def test_a_database_failure_partway_says_what_is_on_file(tctx, monkeypatch, tmp_
     assert "already present          2" in again.output
 
 
+def test_a_failure_after_blank_lines_only_is_nothing_imported(tctx, monkeypatch, tmp_path):
+    """Blank lines do nothing: a failure at the first tender after them is exit 2 ("not
+    imported"), as at the first line, not exit 3 ("stopped partway")."""
+    from credit.errors import Unavailable
+    from credit.services import tender_import
+    path = tmp_path / "t.jsonl"
+    _lines(path, ["", "   ", _small("KQ-1", "20")])
+
+    def failing(*args, **kw):
+        raise Unavailable("the database cannot be reached or is busy")
+    monkeypatch.setattr(tender_import, "register_tender", failing)
+    res = _cli(tctx, monkeypatch, "tenders", "import", str(path))
+    assert res.exit_code == 2 and "Stopped" not in res.output, res.output + res.stderr
+
+
 def test_a_rejects_list_that_cannot_be_written_is_found_before_any_line(tctx, monkeypatch,
                                                                          tmp_path):
     path = tmp_path / "t.jsonl"
