@@ -432,6 +432,12 @@ def test_cli_audit_verify_with_a_checkpoint(ctx, key, key_path, database_url, tm
     (tmp_path / "bad.json").write_text("{not json")
     assert _cli(["audit", "verify", "--checkpoint", str(tmp_path / "bad.json")],
                 env).exit_code == 2
+    # an unsigned checkpoint (no key_id, no signature): said as such, not "names key None"
+    unsigned = tmp_path / "unsigned.json"
+    unsigned.write_text(json.dumps({k: v for k, v in doc.items()
+                                    if k not in ("key_id", "signature")}))
+    r = _cli(["audit", "verify", "--checkpoint", str(unsigned)], env)
+    assert r.exit_code == 2 and "not signed" in r.stderr and "None" not in r.stderr, r.output
     (tmp_path / "half.json").write_text(json.dumps({"position": 3}))
     assert _cli(["audit", "verify", "--checkpoint", str(tmp_path / "half.json")],
                 env).exit_code == 2
