@@ -148,13 +148,12 @@ class RepairInput(Strict):
     reason = Text(required=True, min_len=1, max_len=2000)
 
 
-def refused_field(original, data: dict, field: str, attribute: str | None = None) -> bool:
+def refused_field(original, data: dict, field: str) -> bool:
     """Whether ``field`` was sent but refused by its own check (so it is not in the
-    loaded ``data``, under ``attribute`` when the schema names it otherwise): a rule
-    across fields, checked even when a field fails so that a 400 lists every problem
-    (API.md §1), then says nothing more about it."""
-    return isinstance(original, Mapping) and field in original \
-        and (attribute or field) not in data
+    loaded ``data``): a rule across fields, checked even when a field fails so that a
+    400 lists every problem (API.md §1), then says nothing more about it. (``in``, not
+    ``get``: webargs' query proxy gets ``missing`` for an absent key.)"""
+    return isinstance(original, Mapping) and field in original and field not in data
 
 
 class TenderInput(Strict):
