@@ -25,4 +25,4 @@ def check_writable(rejects_path: Path) -> None:
         raise RejectsNotWritable(f"the rejects list {rejects_path} cannot be written "
                                  f"({exc.strerror or exc}): nothing was imported.") from None
     if not existed:
-        rejects_path.unlink()
+        rejects_path.unlink(missing_ok=True)  # another import of the same file may have removed it
