@@ -150,7 +150,7 @@ class PerformanceRepository:
         if tenderee is not None:
             q = q.where(TenderRow.tenderee_uscc == tenderee)
         if winner is not None:
-            q = q.where(AwardRow.winner_uscc == winner)
+            q = q.where(_party_of_winning_bid(winner))
         if before is not None:
             q = q.where(rank < before)
         return [tuple(r) for r in self.session.execute(
@@ -192,3 +192,16 @@ class PerformanceRepository:
     def iter_reviews(self) -> Iterator[PerformanceReviewRow]:
         return iter(self.session.scalars(select(_R).order_by(_R.evaluation_id))
                     .yield_per(2000))
+
+
+def _party_of_winning_bid(uscc: str):
+    """``uscc`` is a party of the awarded tender's winning bid: its bidder (the award's
+    ``winner_uscc``, the bid's party 0) or one of its consortium members, who hold the
+    contract jointly (PERFORMANCE.md §4.1 gives each of them the PERF-* records, §6 a
+    performance index from it)."""
+    lead, party = BidPartyRow.__table__.alias("lead"), BidPartyRow.__table__.alias("party")
+    return exists().where(
+        lead.c.tender_id == AwardRow.tender_id, lead.c.idx == 0,
+        lead.c.uscc == AwardRow.winner_uscc,
+        party.c.tender_id == lead.c.tender_id, party.c.n == lead.c.n,
+        party.c.uscc == uscc)

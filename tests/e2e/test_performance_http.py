@@ -444,3 +444,26 @@ def test_perf_codes_are_not_enterable_by_hand(papi, code):
     from .conftest import record_body
     r = papi.post("/api/v1/records", record_body(code=code), "regulator")
     assert_error(r, 400, "code_not_enterable")
+
+
+def test_contracts_winner_finds_every_party_of_the_winning_bid(papi):
+    """§2's ``winner=`` names an enterprise that won: a consortium member of the winning
+    bid holds the contract jointly (it gets the PERF-* records of §4 and a performance
+    index from it, §6), so a regulator asking for its contracts finds this one, as
+    ``GET /tenders?bidder=`` finds its tender; a party of a losing bid finds nothing
+    (found by a review of the tender loop)."""
+    api = papi
+    awarded(api, "KQ-W1")  # won by BIDDER_1 with MEMBER_1
+    awarded(api, "KQ-W2", winner=BIDDER_2)  # MEMBER_1's consortium lost this one
+
+    def found(uscc: str) -> list[str]:
+        r = api.get(f"/api/v1/contracts?winner={uscc}", "transport")
+        assert r.status_code == 200, r.get_data(as_text=True)
+        return [c["tender"] for c in r.get_json()["items"]]
+
+    assert found(MEMBER_1) == ["KQ-W1"]
+    assert found(BIDDER_1) == ["KQ-W1"]
+    assert found(BIDDER_2) == ["KQ-W2"]
+    assert found(BIDDER_3) == []
+    lead = api.get("/api/v1/contracts?winner=" + MEMBER_1, "transport").get_json()
+    assert lead["items"][0]["winner"]["uscc"] == BIDDER_1  # the resource names the bidder
