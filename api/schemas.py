@@ -219,7 +219,8 @@ class ContractQuery(Page):
     sector = fields.String(load_default=None, validate=validate.OneOf(SECTORS))
     village = fields.Boolean(load_default=None, truthy={"true"}, falsy={"false"})
     tenderee = UsccParam(load_default=None)
-    winner = UsccParam(load_default=None)
+    winner = UsccParam(load_default=None, metadata={
+        "description": "A party of the winning bid: its bidder or a consortium member."})
 
 
 class AsOfQuery(Query):
