@@ -487,3 +487,21 @@ def test_offline_verifier_of_the_docs(ctx, key, tmp_path):
                              capture_output=True, text=True, env=env, cwd=tmp_path,
                              timeout=60)
         assert run.returncode != 0, name
+
+
+def test_a_run_that_found_a_cut_tail_is_stored_as_failed(ctx, key):
+    """The run that reports ``checkpoint_ok: false`` is the console's last verification
+    and the next incremental run's candidate start: it is stored as failed, with the
+    checkpoint's problem as its ``first_bad`` (found by a review of the auditors'
+    promise: it was stored, and shown, as intact)."""
+    from credit.services.audit import last_verification
+    fill(ctx, 4)
+    doc = checkpoints.issue(ctx, key)
+    keep = doc["position"] - 3
+    truncate_after(ctx, keep)
+    assert verify_chain(ctx, cp_of(doc))["checkpoint_ok"] is False
+    shown = last_verification(ctx)
+    assert shown["ok"] is False
+    assert shown["first_bad"] == {"position": keep + 1, "problem": "truncated"}
+    verify_chain(ctx, cp_of(doc))  # with nothing else wrong, a later run says the same
+    assert last_verification(ctx)["ok"] is False
