@@ -18,7 +18,8 @@ from credit.domain.money import fmt
 from credit.domain.performance import consortium_index
 from credit.domain.records import Knowledge
 from credit.domain.trace import REBASED, model_ref, rebased, trace_payload
-from credit.errors import Forbidden, InvalidInput, NotFound, RuleViolation
+from credit.errors import Forbidden, IntegrityFailure, InvalidInput, NotFound, RuleViolation
+from credit.persistence.audit_log import read_entry
 from credit.persistence.history_rows import HistoryDigest, HistoryTexts
 from credit.persistence.tables import EvaluationRow
 
@@ -511,4 +512,26 @@ def get_evaluation(ctx: ServiceContext, actor: Actor, evaluation_id: int) -> str
         if actor.role not in ("auditor", "admin") and row.created_by_token != actor.token_id:
             raise Forbidden("Only the evaluator that created this evaluation, auditors and "
                             "admins may read it.")
+        _check_intact(uow, row)
         return row.document
+
+
+def _check_intact(uow, row: EvaluationRow) -> None:
+    """API.md §5: the document read is the one created, "forever" — a bid protest rests
+    on it. It must hash to its row's ``sha256`` and that hash be the one its creating
+    ``evaluation.created`` entry carries, that entry itself hashing to its stored hash;
+    else it was altered after it was written: IntegrityFailure (500
+    ``integrity_failure``, which ``credit audit verify`` locates), never served."""
+    entry_row = uow.audit_queries.row(row.audit_position)
+    entry = None
+    if entry_row is not None and isinstance(entry_row.text, str) \
+            and canonical.sha256_hex(entry_row.text) == entry_row.sha256:
+        entry = read_entry(entry_row.text)
+    payload = entry.get("payload") if entry is not None else None
+    if not (isinstance(row.document, str) and isinstance(payload, dict)
+            and entry.get("kind") == "evaluation.created"
+            and payload.get("evaluation_id") == row.id
+            and payload.get("sha256") == row.sha256
+            and canonical.sha256_hex(row.document) == row.sha256):
+        raise IntegrityFailure(f"Evaluation {row.id} is not the document it was created "
+                               "as: it was altered. `credit audit verify` locates it.")

@@ -226,3 +226,24 @@ def test_an_evaluators_list_meets_an_evaluation_entry_without_its_actor(ctx):
     for path in ("/", "/evaluations"):
         page = signed_in(app, secret).get(path)
         assert page.status_code == 200, (path, page.get_data(as_text=True)[:500])
+
+
+@pytest.mark.parametrize("document", ["not json", "{}", "edited"])
+def test_an_edited_evaluation_page_says_it_was_altered(ctx, auditor_browser, document):
+    """The console's evaluation page refuses an evaluation document edited behind the
+    service as the API does (``integrity_failure``, in Chinese), instead of a generic
+    error or the forged document laid out as the committee's (audit review)."""
+    from credit.services.context import Actor
+    from credit.services.scoring import create_evaluation
+    from tests.integration.helpers import S1
+    create_record(ctx, HOUSING, record_body(document_no="绍柯建罚〔2026〕8号"))
+    evaluator = Actor("评标系统", "evaluator", token_id=2)
+    created = json.loads(create_evaluation(ctx, evaluator, {
+        "tender": {"code": "KQ-2026-0012", "name": "鉴湖路提升改造工程"},
+        "sector": "housing", "as_of": "2026-06-01", "bidders": [{"uscc": S1}]}).body)
+    forged = json.dumps({**created, "results": []}) if document == "edited" else document
+    assert tamper(ctx, "evaluations", "UPDATE evaluations SET document = :d WHERE id = :i",
+                  {"d": forged, "i": created["id"]}) == 1
+    page = auditor_browser.get(f"/evaluations/{created['id']}")
+    assert page.status_code == 500
+    assert "与其哈希不符" in page.get_data(as_text=True)

@@ -164,6 +164,40 @@ def test_edited_evaluation_is_located(ctx, log):
     assert bad["position"] == created
 
 
+def _as_created(ctx, evaluation_id: int) -> str:
+    from credit.services.scoring import get_evaluation
+    return get_evaluation(ctx, EVAL, evaluation_id)
+
+
+@pytest.mark.parametrize("edit", ["document", "document and its hash",
+                                  "document, its hash and its entry"])
+def test_an_edited_evaluation_is_refused_not_served(ctx, log, edit):
+    """API.md §5: the document is JSON-equal to the 201 body "forever" (a bid protest
+    reads it): one edited behind the service is refused with ``integrity_failure``,
+    whether its hash column and its entry were rewritten with it or not (found by a
+    review of the auditors' promise: the forged document was served)."""
+    from credit.errors import IntegrityFailure
+    ev = log["ev"]
+    doc = _as_created(ctx, ev["id"])
+    assert json.loads(doc) == ev
+    forged = doc.replace('"grade":"', '"grade":"A', 1)
+    sha = canonical.sha256_hex(forged)
+    sets = {"document": "document = :d",
+            "document and its hash": "document = :d, sha256 = :s"}.get(edit)
+    if sets is None:  # the entry's payload too, so only the entry's own hash tells
+        sets = "document = :d, sha256 = :s"
+        (pos, text), = query(ctx, "SELECT e.position, e.text FROM audit_entries e JOIN "
+                             "evaluations v ON v.audit_position = e.position "
+                             "WHERE v.id = :i", {"i": ev["id"]})
+        old = json.loads(text)["payload"]["sha256"]
+        raw(ctx, "UPDATE audit_entries SET text = :t WHERE position = :p",
+            {"t": text.replace(old, sha), "p": pos}, tables=["audit_entries"])
+    raw(ctx, f"UPDATE evaluations SET {sets} WHERE id = :i",
+        {"d": forged, "s": sha, "i": ev["id"]}, tables=["evaluations"])
+    with pytest.raises(IntegrityFailure):
+        _as_created(ctx, ev["id"])
+
+
 # ---------------------------------------------------------------- audit entries
 
 def test_edited_entry_text_is_located(ctx, log):
