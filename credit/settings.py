@@ -8,6 +8,7 @@ key created while the service runs is picked up without a restart.
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -65,6 +66,7 @@ class Settings:
         def get(name: str) -> str | None:
             return (env.get(name) or "").strip() or None
 
+        _refuse_misspelt(env, get)
         return cls(
             database_url=get("CREDIT_DATABASE_URL") or default_database_url(),
             model=get("CREDIT_MODEL") or DEFAULT_MODEL,
@@ -94,3 +96,25 @@ def _flag(name: str, value: str | None) -> bool:
         raise ConfigurationError(f"{name} must be 1 or true (on), 0 or false (off), not "
                                  f"{value!r}.")
     return word in ("1", "true")
+
+
+#: The variables :meth:`Settings.from_env` reads.
+NAMES = ("CREDIT_DATABASE_URL", "CREDIT_MODEL", "CREDIT_SECRET_KEY", "CREDIT_SIGNING_KEY",
+         "CREDIT_IDENTITY_KEY", "CREDIT_RATE_LIMIT_STORAGE", "CREDIT_RATE_LIMIT_PUBLIC",
+         "CREDIT_RATE_LIMIT_SIGNIN", "CREDIT_OPERATOR", "CREDIT_ACCESS_LOG",
+         "CREDIT_LOG_LEVEL", "CREDIT_SECURE_COOKIES")
+
+
+def _refuse_misspelt(env: Mapping[str, str], get) -> None:
+    """A set ``CREDIT_*`` variable that is no setting but nearly spells one that is unset
+    (``CREDIT_DATABSE_URL``, ``CREDIT_SECURE_COOKIE``) is refused: read as unset, it
+    would silently give the default — a new local SQLite database instead of the
+    production one, a session cookie sent over plain HTTP. Other ``CREDIT_*`` names
+    (the test suites' switches, say) are not the service's and are left alone."""
+    for name in sorted(env):
+        if not name.startswith("CREDIT_") or name in NAMES or not get(name):
+            continue
+        near = difflib.get_close_matches(name, NAMES, n=1, cutoff=0.85)
+        if near and not get(near[0]):
+            raise ConfigurationError(f"{name} is not a setting of the service; did you "
+                                     f"mean {near[0]}? (Unset it, or set {near[0]}.)")
