@@ -107,7 +107,24 @@ def parse_url(url: str) -> URL:
         raise ConfigurationError(f"CREDIT_DATABASE_URL names {parsed.drivername!r}, which "
                                  "the service does not run on: use SQLite or PostgreSQL "
                                  f"(psycopg 3), e.g. {example}.")
+    if backend == "postgresql":
+        _check_options(parsed)
     return parsed
+
+
+def _check_options(parsed: URL) -> None:
+    """The URL's query as libpq would take it: an option it does not know (``sslmod=``,
+    ``connect_timout=``) is a configuration error named here, not a driver's traceback
+    on the first connection. Values are the server's and libpq's to judge (a bad one is
+    a connection refused, :func:`_configure_postgresql`)."""
+    import psycopg
+    for name in parsed.query:
+        try:
+            psycopg.conninfo.conninfo_to_dict(psycopg.conninfo.make_conninfo(**{name: "1"}))
+        except psycopg.ProgrammingError:
+            raise ConfigurationError(f"CREDIT_DATABASE_URL has the connection option "
+                                     f"{name!r}, which PostgreSQL's client does not know "
+                                     "(a misspelling?).") from None
 
 
 def described(url: str) -> str:
@@ -151,6 +168,17 @@ def _configure_postgresql(engine: Engine) -> None:
     (:data:`LOCK_WAIT_MS`: ``pg_advisory_xact_lock`` waits like any lock, in the unit of
     work and in the one-call append alike; the server's 55P03 is an OperationalError,
     a 503 with nothing written)."""
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect, _record, cargs, cparams):
+        try:
+            return dialect.loaded_dbapi.connect(*cargs, **cparams)
+        except dialect.loaded_dbapi.ProgrammingError as exc:
+            # Refused by the client before any server answered (a connection option's
+            # value, ``connect_timeout=x``): a database that cannot be reached as
+            # configured (503, exit 2), never taken for a fault in a statement (500).
+            raise dialect.loaded_dbapi.OperationalError(
+                f"the connection was refused by the client: {exc}") from exc
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
         # In autocommit: no BEGIN and COMMIT around it; both settings in one message

@@ -37,7 +37,10 @@ def _one_line_error(result, *words):
 
 @pytest.mark.parametrize("url", ["garbage", "foo://x/y", "mysql://u:s3cret-pw@h/d",
                                  "postgresql+psycopg2://postgres@127.0.0.1/test",
-                                 "postgres://u:s3cret-pw@127.0.0.1:abc/test"])
+                                 "postgres://u:s3cret-pw@127.0.0.1:abc/test",
+                                 # an option libpq does not know (a newcomer review: a
+                                 # driver's traceback, exit 1, and 500s when served)
+                                 "postgresql://u:s3cret-pw@127.0.0.1/test?sslmod=require"])
 @pytest.mark.parametrize("args", COMMANDS[:3])
 def test_a_database_url_the_service_cannot_use_is_one_line_and_exit_2(url, args, tmp_path):
     r = _cli(args, {"CREDIT_DATABASE_URL": url})
@@ -51,6 +54,18 @@ def test_an_unreachable_database_is_one_line_and_exit_2(args, tmp_path, monkeypa
     r = _cli(args, {"CREDIT_DATABASE_URL": UNREACHABLE})
     assert r.exit_code == 2
     _one_line_error(r, "cannot be reached", "Connection refused")
+
+
+@pytest.mark.parametrize("args", COMMANDS)
+def test_a_connection_option_value_the_client_refuses_is_one_line_and_exit_2(
+        args, tmp_path, monkeypatch):
+    """Refused by psycopg before any server answers (a ProgrammingError): a database
+    that cannot be reached as configured, not a traceback (newcomer review)."""
+    monkeypatch.chdir(tmp_path)
+    r = _cli(args, {"CREDIT_DATABASE_URL":
+                    "postgresql://postgres@127.0.0.1:5432/test?connect_timeout=x"})
+    assert r.exit_code == 2
+    _one_line_error(r, "cannot be reached", "connect_timeout")
 
 
 @pytest.mark.parametrize("args", COMMANDS[1:])
