@@ -21,6 +21,7 @@ import json
 import logging
 import queue
 import re
+import socket
 import sys
 from http import HTTPStatus
 from logging.handlers import QueueHandler, QueueListener
@@ -266,10 +267,32 @@ def _check_access_log(path: str | None) -> None:
                                  f"({exc.strerror or exc}).") from None
 
 
+def _check_bind(host: str, port: int) -> None:
+    """The address can be listened on: a port in use or an address this machine does
+    not have is an operator's error in one line (exit 2), where gunicorn would retry for
+    five seconds, print a dozen lines and exit 1 — after ``make run`` had printed its
+    tokens and "Try: curl" lines for a server that never started."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigurationError(f"--host {host!r} cannot be resolved ({exc.strerror}).") \
+            from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot listen on {host}:{port} "
+                                     f"({exc.strerror or exc}); choose another --port "
+                                     "(make run PORT=…) or --host.") from None
+
+
 def run(host: str = "127.0.0.1", port: int = 8000, workers: int = 2,
         threads: int = THREADS) -> None:
     settings = Settings.from_env()
     check_settings(settings)
+    _check_bind(host, port)
     CreditServer({
         "bind": f"{host}:{port}",
         "workers": workers,

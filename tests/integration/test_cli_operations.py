@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -112,7 +113,7 @@ def test_serve_passes_gunicorn_a_host_it_can_bind(host, bind):
     assert _host(None, None, host) == bind
 
 
-def _serve(tmp_path, **env):
+def _serve(tmp_path, port: int = 1, **env):
     key = tmp_path / "identity-key"
     key.write_bytes(os.urandom(32))
     base = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_")}
@@ -120,7 +121,7 @@ def _serve(tmp_path, **env):
                 CREDIT_DATABASE_URL=f"sqlite:///{tmp_path}/x.db")
     base.update(env)
     proc = subprocess.Popen([sys.executable, "-c", "from credit.cli import main; main()",
-                             "serve", "--port", "1", "--workers", "1"], env=base,
+                             "serve", "--port", str(port), "--workers", "1"], env=base,
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:
@@ -138,6 +139,20 @@ def test_serve_checks_the_settings_before_it_starts_workers(env, tmp_path):
     assert out.returncode == 2, out.stderr
     assert out.stderr.strip().startswith("error: ") and "Traceback" not in out.stderr
     assert next(iter(env)) in out.stderr and "gunicorn" not in out.stderr.lower()
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_exit_2(tmp_path):
+    """gunicorn would retry for five seconds, print a dozen lines and exit 1 — after
+    ``make run`` had printed tokens for a server that never started (newcomer review)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        out = _serve(tmp_path, port=taken.getsockname()[1])
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot listen on 127.0.0.1:"), \
+        out.stderr
+    assert "--port" in lines[0]
 
 
 def _tokens(env) -> str:
