@@ -142,6 +142,18 @@ class _Definition(Strict):
     catalogue = fields.List(fields.Nested(_Entry), required=True,
                             validate=validate.Length(min=1))
 
+    @validates_schema
+    def _bands_reach_the_floor(self, data, **kw):
+        """Every score the model can give has a band (MODEL.md §5): the lowest band
+        starts at or below the score's floor, else a score under it would take the
+        lowest band's grade without earning it."""
+        lowest, floor = data["grades"]["bands"][-1], data["model"]["floor"]
+        if lowest["min_score"] > floor:
+            raise ValidationError(
+                f"the lowest band ({lowest['grade']} ≥ {lowest['min_score']}) must start "
+                f"at or below model.floor ({floor}): a score between them has no band",
+                "grades")
+
 
 def _build_scoring(doc: dict, sha: str, source: str) -> ScoringModel:
     """A scoring model (``[model]`` table): MODEL.md."""

@@ -558,3 +558,11 @@ def test_a_published_definition_no_longer_shipped_is_refused():
     check_published(shipped)
     with pytest.raises(ModelError, match="keqiao-2025@1.toml published .* no longer shipped"):
         check_published([m for m in shipped if m.ref != "keqiao-2025@1"])
+
+
+def test_bands_that_leave_scores_above_the_floor_without_a_grade_are_refused():
+    """A score of 5.00 took grade D ≥ 10.00 (grade_for falls back to the lowest band)
+    when the bands stopped above the floor (a model review)."""
+    message = refusal(edited('{ grade = "D", min_score = 0.00 }',
+                             '{ grade = "D", min_score = 10.00 }'))
+    assert "grades" in message and "model.floor" in message
