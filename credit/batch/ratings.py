@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from credit.domain.dates import format_instant, from_micros
+from credit.domain.dates import format_instant
 from credit.domain.model import ScoringModel
 from credit.domain.money import fmt
 from credit.domain.records import Knowledge
@@ -47,7 +47,7 @@ def knowledge(ctx: ServiceContext, known_at: datetime | None = None) -> Knowledg
     if known_at is None:
         with ctx.uow(write=False) as uow:
             head = uow.audit.head()
-        at = from_micros(head.at_us) if head.at_us is not None else ctx.clock()
+        at = head.at() or ctx.clock()
         return Knowledge(head.position, at)
     check_known_at(ctx, known_at)
     with ctx.uow(write=True) as uow:  # only to hold the lock; writes nothing

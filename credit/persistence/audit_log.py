@@ -48,11 +48,33 @@ _HEAD = select(_A.c.position, _A.c.at_us, _A.c.sha256).order_by(_A.c.position.de
 _INSERT = insert(_A)
 
 
+#: The latest ``at`` an entry can carry (its CST text must still be a date): past it, a
+#: time column was edited behind the service.
+LAST_AT_US = 253_402_271_999_999_999  # 9999-12-31T23:59:59.999999+08:00
+
+
 @dataclass(frozen=True)
 class Head:
+    """The newest entry as the next append needs it: its position, ``at`` (µs) and
+    hash."""
+
     position: int
     at_us: int | None
     sha256: str
+
+    def at(self) -> datetime | None:
+        """Its ``at`` as an instant (None for the empty log). A column no instant can
+        have (edited behind the service) would fail every append and checkpoint with
+        an overflow: it is IntegrityFailure (500 ``integrity_failure``) instead, which
+        ``credit audit verify`` locates; lists of entries still open (they read the
+        position only)."""
+        if self.at_us is None:
+            return None
+        if type(self.at_us) is not int or not 0 <= self.at_us <= LAST_AT_US:
+            raise IntegrityFailure(f"The time column of audit entry {self.position} is no "
+                                   "instant: it was altered. `credit audit verify` "
+                                   "locates it.")
+        return from_micros(self.at_us)
 
 
 def entry_pieces(kind: str, actor: str, payload_text: str) -> tuple[str, str]:
@@ -77,9 +99,8 @@ def entry_text(position: int, kind: str, at: str, actor: str, payload_text: str,
 
 def next_instant(head: Head, now: datetime) -> datetime:
     """The ``at`` of the entry after ``head``: max(now, head's at + 1 µs)."""
-    if head.at_us is not None:
-        return max(now, from_micros(head.at_us) + ONE_MICROSECOND)
-    return now
+    at = head.at()
+    return now if at is None else max(now, at + ONE_MICROSECOND)
 
 
 def entry_row(head: Head, kind: str, actor: str, payload_text: str, uscc: str | None,

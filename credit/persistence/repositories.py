@@ -16,7 +16,7 @@ from credit.domain.dates import format_instant, from_micros, parse_stored_instan
 from credit.domain.records import Record, RecordEvent
 from credit.errors import IntegrityFailure
 
-from .audit_log import parse_entry
+from .audit_log import LAST_AT_US, parse_entry
 from .history_rows import (
     EVENT_COLUMNS,
     NO_HISTORY,
@@ -552,8 +552,16 @@ def _leniently(row: AuditEntryRow) -> dict:
 
 def _as_columns(row: AuditEntryRow) -> dict:
     return {"position": row.position, "kind": row.kind, "actor": row.actor,
-            "at": format_instant(from_micros(row.at_us)), "payload": {},
+            "at": _column_instant(row.at_us), "payload": {},
             "sha256": row.sha256, "altered": True}
+
+
+def _column_instant(at_us) -> str:
+    """An ``at`` column as an instant, or as the number stored when it is none (edited
+    behind the service to what no instant is): the list must still open."""
+    if type(at_us) is int and 0 <= at_us <= LAST_AT_US:
+        return format_instant(from_micros(at_us))
+    return f"at_us={at_us!r}"
 
 
 class AuditQueries(_Repo):

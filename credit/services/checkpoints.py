@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from credit import signing
 from credit.domain import canonical
-from credit.domain.dates import format_instant, from_micros
+from credit.domain.dates import format_instant
 from credit.errors import CreditError, InvalidInput
 
 from .context import ServiceContext
@@ -70,7 +70,7 @@ def issue(ctx: ServiceContext, key: signing.Signer) -> dict:
         head = uow.audit.head()
     now = ctx.clock()
     if head.at_us is not None:
-        now = max(now, from_micros(head.at_us))
+        now = max(now, head.at())
     body = {"position": head.position, "sha256": head.sha256, "at": format_instant(now)}
     body["key_id"] = key.key_id
     body["signature"] = key.sign(signed_message(body))

@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 from credit import canonical_text
 from credit.domain import canonical
 from credit.domain.consortium import combine
-from credit.domain.dates import cst_date_in_range, format_instant, from_micros
+from credit.domain.dates import cst_date_in_range, format_instant
 from credit.domain.engine import ScoreResult, evaluate
 from credit.domain.money import fmt
 from credit.domain.performance import consortium_index
@@ -274,7 +274,7 @@ def _payload_at_head(ctx: ServiceContext, actor: Actor, model, q: ScoreQuery,
 def head_knowledge(head) -> Knowledge:
     """API.md §4: the default ``known_at`` is the ``at`` of the committed head the
     computation read, its ``knowledge_position`` that head's position."""
-    return Knowledge(head.position, from_micros(head.at_us))
+    return Knowledge(head.position, head.at())
 
 
 def snapshot_knowledge(uow, known_at: datetime | None) -> Knowledge | None:
@@ -288,7 +288,7 @@ def snapshot_knowledge(uow, known_at: datetime | None) -> Knowledge | None:
         return None
     if known_at is None:
         return head_knowledge(head)
-    if known_at >= from_micros(head.at_us):
+    if known_at >= head.at():
         return None
     return Knowledge(uow.audit.position_known_at(known_at), known_at)
 

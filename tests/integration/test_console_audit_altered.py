@@ -247,3 +247,42 @@ def test_an_edited_evaluation_page_says_it_was_altered(ctx, auditor_browser, doc
     page = auditor_browser.get(f"/evaluations/{created['id']}")
     assert page.status_code == 500
     assert "与其哈希不符" in page.get_data(as_text=True)
+
+
+def test_an_entry_whose_time_column_is_no_instant_is_listed_not_a_500(ctx, auditor_browser):
+    """An ``at_us`` edited past any instant (2^62 µs) made the audit page — and its
+    verify buttons — an error page (audit review); the row shows the number stored."""
+    position = _record_entry(ctx)
+    create_record(ctx, HOUSING, record_body(document_no="绍柯建罚〔2026〕9号"))
+    assert tamper(ctx, "audit_entries", "UPDATE audit_entries SET at_us = :v "
+                  "WHERE position = :p", {"v": 2**62, "p": position}) == 1
+    page = auditor_browser.get("/audit")
+    assert page.status_code == 200
+    assert f"at_us={2**62}" in page.get_data(as_text=True)
+    assert auditor_browser.post("/audit/verify", {"mode": "full"}).status_code == 200
+
+
+def test_a_head_whose_time_column_is_no_instant_is_integrity_failure(ctx, tmp_path,
+                                                                    auditor_browser):
+    """Every append and checkpoint starts from the head's ``at``: one edited past any
+    instant is the stored data's fault, said as such (500 ``integrity_failure``), not
+    an overflow inside the service (audit review)."""
+    from credit.errors import IntegrityFailure
+    from credit.services import checkpoints
+    from credit.signing import create_key
+    key = create_key(tmp_path / "signing.pem")
+    _record_entry(ctx)
+    with ctx.uow(write=False) as uow:
+        head = uow.audit.head().position
+    assert tamper(ctx, "audit_entries", "UPDATE audit_entries SET at_us = :v "
+                  "WHERE position = :p", {"v": 2**62, "p": head}) == 1
+    with pytest.raises(IntegrityFailure):
+        checkpoints.issue(ctx, key)
+    with pytest.raises(IntegrityFailure):
+        create_record(ctx, HOUSING, record_body(document_no="绍柯建罚〔2026〕9号"))
+    from credit.services.context import Actor
+    from credit.services.scoring import ScoreQuery, score
+    from tests.integration.helpers import S1
+    with pytest.raises(IntegrityFailure):  # the served score's knowledge is the head's
+        score(ctx, Actor("评标系统", "evaluator", token_id=2), ScoreQuery(S1, "housing"))
+    assert auditor_browser.get("/audit").status_code == 200  # where the auditor looks
