@@ -550,6 +550,17 @@ def _leniently(row: AuditEntryRow) -> dict:
     return entry
 
 
+def _hashed(row: AuditEntryRow) -> dict:
+    """:func:`parse_entry` for a list that states what the entries say as fact (an
+    enterprise's inquiry log: who pulled its score): a text that no longer hashes to its
+    stored hash — an actor forged into it, say — is refused (IntegrityFailure), never
+    listed as the service's."""
+    if not isinstance(row.text, str) or canonical.sha256_hex(row.text) != row.sha256:
+        raise IntegrityFailure(f"Audit entry {row.position} no longer hashes to its stored "
+                               "hash: it was altered. `credit audit verify` locates it.")
+    return parse_entry(row)
+
+
 def _as_columns(row: AuditEntryRow) -> dict:
     return {"position": row.position, "kind": row.kind, "actor": row.actor,
             "at": _column_instant(row.at_us), "payload": {},
@@ -591,8 +602,9 @@ class AuditQueries(_Repo):
             q.order_by(AuditEntryRow.position).limit(limit))]
 
     def traces(self, *, uscc=None, actor=None, from_us=None, to_us=None, limit=100,
-               before=None, lenient: bool = False) -> list[dict]:
-        """``score.served`` entries newest first (``lenient``: as :meth:`page`)."""
+               before=None, lenient: bool = False, hashed: bool = False) -> list[dict]:
+        """``score.served`` entries newest first (``lenient``: as :meth:`page`;
+        ``hashed``: each text checked against its stored hash, :func:`_hashed`)."""
         q = select(AuditEntryRow).where(AuditEntryRow.kind == "score.served")
         if uscc:
             q = q.where(AuditEntryRow.uscc == uscc)
@@ -604,7 +616,7 @@ class AuditQueries(_Repo):
             q = q.where(AuditEntryRow.at_us <= to_us)
         if before is not None:
             q = q.where(AuditEntryRow.position < before)
-        read = _leniently if lenient else parse_entry
+        read = _leniently if lenient else _hashed if hashed else parse_entry
         return [read(r) for r in self.session.scalars(
             q.order_by(AuditEntryRow.position.desc()).limit(limit))]
 

@@ -149,7 +149,8 @@ def inquiries(ctx: ServiceContext, actor: Actor, uscc: str, limit: int = 100,
     """Who pulled this subject's score, newest first (the enterprise's inquiry log)."""
     require_own_subject(actor, uscc)
     with ctx.uow(write=False) as uow:
-        traces = uow.audit_queries.traces(uscc=uscc, limit=limit + 1, before=after)
+        traces = uow.audit_queries.traces(uscc=uscc, limit=limit + 1, before=after,
+                                          hashed=True)
     traces, next_ = page(traces, limit, lambda e: e["position"])
     return {"items": [inquiry_line(t) for t in traces], "next": next_}
 

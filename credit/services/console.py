@@ -153,7 +153,8 @@ def inquiry_page(ctx: ServiceContext, actor: Actor, uscc: str, *, limit: int = 1
         own_tokens = uow.tokens.enterprise_token_ids(uscc)
         before = None
         while True:
-            window = uow.audit_queries.traces(uscc=uscc, limit=_TRACE_WINDOW, before=before)
+            window = uow.audit_queries.traces(uscc=uscc, limit=_TRACE_WINDOW, before=before,
+                                              hashed=True)
             for t in window:
                 line = inquiry_line(t)  # refused first when altered (token_id too)
                 if t["payload"].get("token_id") in own_tokens:

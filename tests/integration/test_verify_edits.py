@@ -484,3 +484,22 @@ def test_an_evaluation_entry_that_no_longer_parses_is_listed_as_altered(ctx, clo
     for role in ("evaluator", "auditor", "admin"):
         browser = signed_in(app, create_token(ctx, "op", role=role, name=f"看-{role}")[1])
         assert browser.get("/").status_code == 200, role
+
+
+def test_an_actor_forged_into_an_inquiry_trace_is_refused_not_listed(ctx, clock, http):
+    """The inquiry log states who pulled an enterprise's score: a trace whose text no
+    longer hashes — another actor written into it — is refused on the API and the
+    console, not listed as that actor's look-up (audit review)."""
+    from credit.errors import IntegrityFailure
+    from credit.services import console
+    doc = _evaluated(ctx, clock, http)
+    trace_id = doc["results"][0]["members"][0]["trace_id"]
+    uscc = entry(ctx, trace_id)["payload"]["uscc"]
+    assert tamper(ctx, "audit_entries", "UPDATE audit_entries SET text = replace(text, "
+                  "'\"actor\":\"评标系统\"', '\"actor\":\"柯桥区审计局\"') "
+                  "WHERE position = :p", {"p": trace_id}) == 1
+    r = http("GET", f"/api/v1/subjects/{uscc}/inquiries", "auditor")
+    assert r.status_code == 500 and r.get_json()["error"] == "integrity_failure"
+    auditor = authenticate(ctx, create_token(ctx, "op", role="auditor", name="审计")[1])
+    with pytest.raises(IntegrityFailure, match=f"Audit entry {trace_id}"):
+        console.inquiry_page(ctx, auditor, uscc)
