@@ -125,6 +125,8 @@ def read_entry(text: str, decoder: json.JSONDecoder | None = None) -> dict | Non
     """A stored entry's text parsed (by ``decoder``, by default json's own), or None when
     it is no JSON object (it was altered after it was written): the one reader of stored
     entry text, for those that must answer either way (the verifiers)."""
+    if not isinstance(text, str):  # SQLite keeps whatever is written: bytes, a number
+        return None
     try:
         entry = (decoder or _PLAIN).decode(text)
     except (ValueError, RecursionError):

@@ -23,7 +23,12 @@ from . import agencies
 from .context import Actor, ServiceContext, require_own_subject
 from .paging import page
 from .scoring import score_as_known
-from .verification import last_verification, verify_and_show, verify_chain
+from .verification import (
+    last_verification,
+    lookup_columns_match,
+    verify_and_show,
+    verify_chain,
+)
 
 __all__ = ["TraceFilter", "get_entry", "get_trace", "inquiries", "last_verification",
            "entry_page", "list_entries", "list_traces", "trace_page", "verify_and_show",
@@ -115,7 +120,7 @@ def _hashes(row) -> bool:
     """Whether an entry's stored bytes still hash to the hash stored with them, as audit
     verify re-hashes them (a re-spaced text that parses to the same entry is an edit
     too)."""
-    return canonical.sha256_hex(row.text) == row.sha256
+    return isinstance(row.text, str) and canonical.sha256_hex(row.text) == row.sha256
 
 
 def _trace_kind(row, entry: dict | None, trace_id: int) -> None:
@@ -226,11 +231,17 @@ def verify_trace(ctx: ServiceContext, trace_id: int) -> dict:
 
 def _verification(ctx: ServiceContext, uow, row, entry: dict | None) -> dict:
     """:func:`verify_trace` of a stored trace ``row``, its text parsed (``entry``, None
-    when it does not parse)."""
-    hash_ok = entry is not None and _hashes(row)
+    when it does not parse). ``hash_ok``: the text hashes to the stored hash and says
+    what its look-up columns say; ``chain_ok``: it links to its predecessor and, when
+    there is one, its successor links to it — so a trace rewritten together with its
+    hash (another actor, another token) is not ``ok``, as a full verification finds."""
+    hash_ok = entry is not None and _hashes(row) and lookup_columns_match(row, entry)
     prev = uow.audit_queries.row(row.position - 1) if row.position > 1 else None
+    following = uow.audit_queries.row(row.position + 1)
+    after = read_entry(following.text) if following is not None else None
     chain_ok = entry is not None and entry.get("prev_sha256") == (
-        prev.sha256 if prev else GENESIS)
+        prev.sha256 if prev else GENESIS) and (
+        following is None or (after is not None and after.get("prev_sha256") == row.sha256))
     payload = entry.get("payload") if entry is not None else None
     differences = _replay_differences(ctx, uow, payload if isinstance(payload, dict) else {},
                                       escaped="\\u" in row.text)

@@ -93,7 +93,7 @@ def _expected_uscc(entry: dict) -> str | None:
     return None
 
 
-def _lookup_columns_match(row, entry: dict) -> bool:
+def lookup_columns_match(row, entry: dict) -> bool:
     """The typed columns used to find entries (kind, at, actor, uscc) say what the
     hashed text says; otherwise an edit could hide an entry from a filtered view."""
     try:
@@ -144,7 +144,7 @@ class ChainVerifier:
             kind = "hash_mismatch"
         elif entry.get("prev_sha256") != self._prev:
             kind = "prev_mismatch"
-        elif not _lookup_columns_match(row, entry):
+        elif not lookup_columns_match(row, entry):
             kind = None
             self.problems.append(problem(row.position, "row_mismatch", "audit_entries",
                                          row.position))

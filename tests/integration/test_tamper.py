@@ -222,6 +222,25 @@ def test_edited_entry_with_its_hash_recomputed_breaks_the_next_link(ctx, log):
     # edited entry itself, before the broken link to the next one.
     assert first_bad(ctx) == {"position": pos, "problem": "row_mismatch",
                               "table": "audit_entries", "id": pos}
+    # The trace's own verification says so too (an audit review: it answered ok).
+    one = verify_trace(ctx, pos)
+    assert (one["hash_ok"], one["chain_ok"], one["ok"]) == (False, False, False)
+
+
+def test_a_trace_rewritten_with_its_hash_and_columns_fails_its_own_verification(ctx, log):
+    """Only the next entry's link tells such a rewrite: the trace's verification checks
+    it, as a full run does (audit review: ``ok`` for a forged actor and token)."""
+    pos = log["s1"]["trace_id"]
+    entry = json.loads(text_at(ctx, pos))
+    entry["actor"] = "冒名审计"
+    entry["payload"]["token_id"] = 99
+    text = canonical.dumps(entry)
+    raw(ctx, "UPDATE audit_entries SET text = :t, sha256 = :s, actor = :a WHERE "
+        "position = :p", {"t": text, "s": canonical.sha256_hex(text), "a": "冒名审计",
+                          "p": pos}, tables=["audit_entries"])
+    one = verify_trace(ctx, pos)
+    assert (one["hash_ok"], one["chain_ok"], one["ok"]) == (True, False, False)
+    assert verify_trace(ctx, log["s3"]["trace_id"])["ok"] is True  # the newest: no next
 
 
 def test_edited_entry_text_and_columns_still_break_the_next_link(ctx, log):
