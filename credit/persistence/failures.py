@@ -19,7 +19,7 @@ propagate.
 
 from __future__ import annotations
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
 from credit.errors import ConnectionLost, Unavailable
 
@@ -45,6 +45,14 @@ _UNDEFINED_TABLE = "42P01"
 #: The server functions that raise it for a relation that does not exist (PostgreSQL's
 #: parse_relation.c and namespace.c; the error's ``source_function`` field).
 _MISSING_RELATION_RAISED_BY = frozenset({"parserOpenTable", "RangeVarGetRelidExtended"})
+
+
+#: What reading a stored row raises when one of its values was edited behind the service
+#: into what its column's type cannot give back: PostgreSQL's date ``'infinity'`` (the
+#: driver's DataError), on SQLite text where a date belongs (the type's ValueError) or
+#: an integer beyond 64 bits (OverflowError). A verification names the table instead
+#: of failing (services/verification.py).
+UNREADABLE_VALUE = (DataError, ValueError, TypeError, OverflowError)
 
 
 def unreadable(driver_error: BaseException) -> bool:

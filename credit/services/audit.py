@@ -244,7 +244,7 @@ def _verification(ctx: ServiceContext, uow, row, entry: dict | None) -> dict:
         following is None or (after is not None and after.get("prev_sha256") == row.sha256))
     payload = entry.get("payload") if entry is not None else None
     differences = _replay_differences(ctx, uow, payload if isinstance(payload, dict) else {},
-                                      escaped="\\u" in row.text)
+                                      escaped=entry is not None and "\\u" in row.text)
     replay_ok = not differences
     return {"hash_ok": hash_ok, "chain_ok": chain_ok, "replay_ok": replay_ok,
             "ok": hash_ok and chain_ok and replay_ok, "differences": differences}

@@ -48,6 +48,7 @@ from credit.domain.dates import format_instant, from_micros, parse_instant, to_m
 from credit.errors import Unavailable
 from credit.persistence.agency_tables import rating_facts
 from credit.persistence.audit_log import GENESIS, read_entry
+from credit.persistence.failures import UNREADABLE_VALUE
 from credit.persistence.repositories import (
     application_facts,
     decision_facts,
@@ -367,12 +368,26 @@ class RowVerifier:
         rows an entry created that are gone."""
         out = []
         for t in self.tables:
-            for item in t.stored(uow, since):
-                out += self._check(t, item)
+            out += self._check_table(uow, t, since)
         empty = {t.table: t.empty for t in self.tables}
         out += [problem(position, "row_missing", table, row_id)
                 for (table, row_id), (position, sha) in self._created.items()
                 if sha is None or sha != empty[table]]
+        return out
+
+    def _check_table(self, uow, t: VerifiedTable, since: int | None) -> list[dict]:
+        """One table's stored rows checked. A value edited into one its column cannot
+        give back (UNREADABLE_VALUE) stops the table's read: the run names the table
+        (``row_mismatch``, no id) and leaves its other rows unchecked rather than
+        calling them missing; it never fails the verification."""
+        out = []
+        try:
+            for item in t.stored(uow, since):
+                out += self._check(t, item)
+        except UNREADABLE_VALUE:
+            for key in [k for k in self._created if k[0] == t.table]:
+                del self._created[key]
+            out.append(problem(None, "row_mismatch", t.table, None))
         return out
 
     def _check(self, t: VerifiedTable, row) -> list[dict]:
@@ -519,8 +534,7 @@ class TokenVerifier:
             return [problem(None, "row_unreferenced", "tokens", t.id)]
         position, p, at = origin
         # 0 is an instant (1970), not "never": a token edited to expire then is refused.
-        expires = format_instant(from_micros(t.expires_at_us)) \
-            if t.expires_at_us is not None else None
+        expires = _expiry_text(t.expires_at_us)
         same = (t.name == p.get("name") and t.role == p.get("role")
                 and t.created_at == at
                 and [s for s in t.sectors.split(",") if s] == (p.get("sectors") or [])
@@ -529,6 +543,18 @@ class TokenVerifier:
                 and hashlib.sha256(t.secret_sha256.encode()).hexdigest()
                 == p.get("secret_digest"))
         return [] if same else [problem(position, "row_mismatch", "tokens", t.id)]
+
+
+def _expiry_text(at_us) -> str | None:
+    """A token's ``expires_at_us`` as its ``token.created`` entry writes it; a value no
+    instant has (edited to "never", 2^63 − 1) as what no entry holds: a mismatch, not an
+    overflow that fails the run."""
+    if at_us is None:
+        return None
+    try:
+        return format_instant(from_micros(at_us))
+    except (OverflowError, TypeError, ValueError):
+        return f"at_us={at_us!r}"
 
 
 # ----------------------------------------------------------------- the checkpoint

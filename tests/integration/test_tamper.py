@@ -377,3 +377,48 @@ def test_verify_during_concurrent_writes_raises_no_false_alarm(ctx, log, monkeyp
     result = _verify_while_a_record_commits(ctx, monkeypatch)
     assert result["ok"] is True, result
     assert verify_chain(ctx)["ok"] is True
+
+
+# ---------------------------------------------------------------- values no column gives back
+
+def test_a_date_edited_into_what_its_column_cannot_give_back_is_named_not_a_failure(ctx, log):
+    """PostgreSQL's ``'infinity'`` (list an enterprise forever), on SQLite any text
+    where a date belongs: the driver cannot read the row, and the verification failed
+    with it — nothing located, no run stored, the console still showing "intact" (audit
+    review). The run now names the table and is stored as failed."""
+    from credit.services.audit import last_verification
+    value = "infinity" if ctx.uow.engine.dialect.name == "postgresql" else "forever"
+    raw(ctx, "UPDATE records SET valid_until = :v WHERE id = :i",
+        {"v": value, "i": log["r1"]["id"]}, tables=["records"])
+    result = verify_chain(ctx)
+    assert result["ok"] is False
+    assert result["first_bad"] == {"position": None, "problem": "row_mismatch",
+                                   "table": "records", "id": None}
+    assert last_verification(ctx)["ok"] is False
+    assert verify_chain(ctx, incremental=True)["ok"] is False
+
+
+def test_a_token_edited_to_never_expire_is_located_not_an_overflow(ctx, log):
+    from datetime import datetime, timezone
+
+    from credit.services.tokens import create_token
+    create_token(ctx, "op", role="evaluator", name="评标系统",
+                 expires_at=datetime(2027, 1, 1, tzinfo=timezone.utc))
+    (token_id, position), = query(ctx, "SELECT id, audit_position FROM tokens "
+                                  "WHERE expires_at_us IS NOT NULL")
+    raw(ctx, "UPDATE tokens SET expires_at_us = :v WHERE id = :i",
+        {"v": 2**63 - 1, "i": token_id}, tables=["tokens"])
+    assert first_bad(ctx) == {"position": position, "problem": "row_mismatch",
+                              "table": "tokens", "id": token_id}
+
+
+def test_an_entry_stored_as_bytes_is_a_hash_mismatch_not_a_failure(ctx, log):
+    """SQLite keeps whatever is written: the same text as a BLOB is no entry text."""
+    if ctx.uow.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's dynamic typing")
+    pos = log["s1"]["trace_id"]
+    raw(ctx, "UPDATE audit_entries SET text = CAST(text AS BLOB) WHERE position = :p",
+        {"p": pos}, tables=["audit_entries"])
+    assert first_bad(ctx) == {"position": pos, "problem": "hash_mismatch"}
+    one = verify_trace(ctx, pos)
+    assert (one["hash_ok"], one["ok"]) == (False, False)
