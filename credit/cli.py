@@ -182,6 +182,8 @@ def token_list() -> None:
 @token.command("revoke")
 @click.argument("token_id", type=click.IntRange(1, 2**63 - 1))
 def token_revoke(token_id) -> None:
+    """Revoke the token TOKEN_ID (as `credit token list` shows it): refused from the
+    next request on; its traces and entries stay. Revoking it again changes nothing."""
     from credit.services.tokens import revoke_token
     try:
         revoked = revoke_token(_context(), _operator(), token_id)
@@ -448,10 +450,11 @@ def _host(ctx, param, value: str) -> str:
 
 
 @main.command("serve")
-@click.option("--host", default="127.0.0.1", callback=_host,
+@click.option("--host", default="127.0.0.1", callback=_host, show_default=True,
               help="address or host name to listen on (IPv6 as ::1 or [::1])")
-@click.option("--port", default=8000, type=click.IntRange(1, 65535))
-@click.option("--workers", default=2, type=click.IntRange(1, 64))
+@click.option("--port", default=8000, type=click.IntRange(1, 65535), show_default=True)
+@click.option("--workers", default=2, type=click.IntRange(1, 64), show_default=True,
+              help="worker processes")
 @click.option("--threads", default=None, type=click.IntRange(1, 64),
               help="threads per worker (more than 1: gthread workers, whose concurrent "
                    "requests share commits); default 1, sync workers")
