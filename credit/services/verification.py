@@ -139,7 +139,11 @@ class ChainVerifier:
         self.checked += 1
         entry = read_entry(row.text)
         if row.position != self._position:
-            kind = "position_gap"
+            # Located at the first position that is missing (an entry deleted from the
+            # middle is named, not the intact one after it); a position out of order
+            # (reordered, or a number put where none belongs) at the one expected there.
+            self.problems.append(problem(self._position, "position_gap"))
+            kind = None
         elif entry is None or canonical.sha256_hex(row.text) != row.sha256 \
                 or entry.get("position") != row.position:
             kind = "hash_mismatch"
@@ -153,6 +157,9 @@ class ChainVerifier:
             kind = None
         if kind:
             self.problems.append(problem(row.position, kind))
+        if type(row.position) is not int:  # SQLite keeps any value: walk on past it
+            self._prev, self._position = row.sha256, self._position + 1
+            return None
         self.last_position = max(self.last_position, row.position)
         self._prev, self._position = row.sha256, row.position + 1
         return entry

@@ -261,13 +261,13 @@ def test_deleted_middle_entry(ctx, store):
     assert result["entries_checked"] == 11
     bad = result["first_bad"]
     assert bad["problem"] == "position_gap"
-    assert bad["position"] in (7, 8)
+    assert bad["position"] == 7  # the missing one, not the intact entry after it
 
 
 def test_deleted_first_entry(ctx, store):
     tamper(ctx, "audit_entries", "DELETE FROM audit_entries WHERE position = 1")
     bad = first_bad(ctx)
-    assert bad["problem"] == "position_gap" and bad["position"] in (1, 2)
+    assert bad["problem"] == "position_gap" and bad["position"] == 1
 
 
 # ---------------------------------------------------------------- verify_trace
@@ -306,7 +306,8 @@ def test_verify_trace_tampered_text_with_forged_hash(ctx, store):
            {"t": json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
             "s": canonical_sha256(entry)})
     v = verify_trace(ctx, 4)
-    assert (v["hash_ok"], v["chain_ok"], v["replay_ok"]) == (True, True, False)
+    # The next entry no longer links to it (chain_ok), and the replay differs.
+    assert (v["hash_ok"], v["chain_ok"], v["replay_ok"]) == (True, False, False)
     assert v["differences"] == ["result.grade"]
 
 
@@ -319,7 +320,9 @@ def test_verify_trace_breaks_when_predecessor_changes(ctx, store):
            "UPDATE audit_entries SET text = :t, sha256 = :s WHERE position = 7",
            {"t": json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
             "s": canonical_sha256(entry)})
-    assert verify_trace(ctx, 7)["ok"] is True
+    # 7 itself: its actor column disagrees with its text and 8 no longer links to it.
+    v = verify_trace(ctx, 7)
+    assert (v["hash_ok"], v["chain_ok"], v["replay_ok"], v["ok"]) == (False, False, True, False)
     v = verify_trace(ctx, 8)
     assert (v["hash_ok"], v["chain_ok"], v["replay_ok"], v["ok"]) == (True, False, True, False)
 

@@ -273,7 +273,8 @@ def test_deleted_entry_is_located(ctx, log):
     pos = log["s1"]["trace_id"]
     raw(ctx, "DELETE FROM audit_entries WHERE position = :p", {"p": pos},
         tables=["audit_entries"])
-    assert first_bad(ctx) == {"position": pos + 1, "problem": "position_gap"}
+    # The missing position itself, not the intact entry after it.
+    assert first_bad(ctx) == {"position": pos, "problem": "position_gap"}
 
 
 def test_deleted_record_entry_leaves_its_row_unreferenced(ctx, log):
@@ -281,7 +282,7 @@ def test_deleted_record_entry_leaves_its_row_unreferenced(ctx, log):
     raw(ctx, "DELETE FROM audit_entries WHERE position = :p", {"p": r["audit_position"]},
         tables=["audit_entries"])
     result = verify_chain(ctx)
-    assert result["first_bad"] == {"position": r["audit_position"] + 1,
+    assert result["first_bad"] == {"position": r["audit_position"],
                                    "problem": "position_gap"}
 
 
