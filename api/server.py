@@ -27,6 +27,7 @@ from http import HTTPStatus
 from logging.handlers import QueueHandler, QueueListener
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.util import is_ipv6
 from gunicorn.workers.gthread import ThreadWorker
 from gunicorn.workers.sync import SyncWorker
 
@@ -268,20 +269,21 @@ def _check_access_log(path: str | None) -> None:
 
 
 def _check_bind(host: str, port: int) -> None:
-    """The address can be listened on: a port in use or an address this machine does
-    not have is an operator's error in one line (exit 2), where gunicorn would retry for
-    five seconds, print a dozen lines and exit 1 — after ``make run`` had printed its
-    tokens and "Try: curl" lines for a server that never started."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise ConfigurationError(f"--host {host!r} cannot be resolved ({exc.strerror}).") \
-            from None
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
+    """The address can be listened on, tried as gunicorn binds it (an IPv6 literal,
+    bracketed or not, on an IPv6 socket; anything else, a host name included, on an
+    IPv4 one): a port in use or an address this machine does not have is an operator's
+    error in one line (exit 2), where gunicorn would retry for five seconds, print a
+    dozen lines and exit 1 — after ``make run`` had printed its tokens and "Try: curl"
+    lines for a server that never started."""
+    name = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    family = socket.AF_INET6 if is_ipv6(name) else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
         try:
-            probe.bind(address)
+            probe.bind((name, port))
+        except socket.gaierror as exc:
+            raise ConfigurationError(f"--host {host!r} cannot be resolved "
+                                     f"({exc.strerror}).") from None
         except OSError as exc:
             raise ConfigurationError(f"cannot listen on {host}:{port} "
                                      f"({exc.strerror or exc}); choose another --port "
