@@ -647,7 +647,11 @@ def _verified(ctx: ServiceContext, checkpoint, incremental: bool, store: bool,
     if incremental:
         result["from_position"] = start.position if start else 0
     shown = None
-    if store:
+    # A run told of a checkpoint the log does not extend is not kept: it must not stand
+    # as an intact run (the console's last result, an incremental start) when it found
+    # a tail cut off, and the checkpoint is the caller's word (unsigned over HTTP: a
+    # mistyped one must not record an intact log as failed either).
+    if store and result.get("checkpoint_ok") is not False:
         run = _run(result, head, "incremental" if incremental else "full",
                    format_instant(when), time.monotonic() - started)
         try:
@@ -702,14 +706,10 @@ def _run(result: dict, head: tuple[int, str], mode: str, verified_at: str,
          seconds: float) -> dict:
     """A run's stored columns. ``first_bad`` as ASCII JSON text, whatever it holds: an
     entry forged with a float or a lone surrogate for an id is reported, not a failure
-    to store the report (canonical text refuses both). A run whose checkpoint the log no
-    longer extends (a tail cut off, a history rewritten consistently) is a failed run,
-    its ``first_bad`` the checkpoint's problem when the chain alone shows none: the
-    console must not show as intact the very run that found it."""
-    first_bad = result["first_bad"] or result.get("checkpoint_problem")
-    ok = result["ok"] and result.get("checkpoint_ok") is not False
+    to store the report (canonical text refuses both)."""
+    first_bad = result["first_bad"]
     return {"mode": mode, "from_position": result.get("from_position", 0),
-            "position": head[0], "sha256": head[1], "ok": ok,
+            "position": head[0], "sha256": head[1], "ok": result["ok"],
             "entries_checked": result["entries_checked"],
             "first_bad": json.dumps(first_bad, sort_keys=True) if first_bad else None,
             "verified_at": verified_at, "seconds": f"{seconds:.3f}"}

@@ -489,19 +489,21 @@ def test_offline_verifier_of_the_docs(ctx, key, tmp_path):
         assert run.returncode != 0, name
 
 
-def test_a_run_that_found_a_cut_tail_is_stored_as_failed(ctx, key):
-    """The run that reports ``checkpoint_ok: false`` is the console's last verification
-    and the next incremental run's candidate start: it is stored as failed, with the
-    checkpoint's problem as its ``first_bad`` (found by a review of the auditors'
-    promise: it was stored, and shown, as intact)."""
+def test_a_run_that_found_a_cut_tail_is_not_kept_as_intact(ctx, key):
+    """The run that reports ``checkpoint_ok: false`` must not become the console's last
+    verification, shown intact, nor an incremental run's start (audit review); nor may a
+    mistyped checkpoint, the caller's word, record an intact log as failed (a second
+    review): such a run is not stored at all."""
     from credit.services.audit import last_verification
     fill(ctx, 4)
     doc = checkpoints.issue(ctx, key)
+    before = verify_chain(ctx, cp_of(doc))  # intact: stored
+    assert before["checkpoint_ok"] is True and last_verification(ctx)["ok"] is True
+    shown = last_verification(ctx)
+    wrong = cp_of({**doc, "sha256": "f" * 64})
+    assert verify_chain(ctx, wrong)["checkpoint_ok"] is False
+    assert last_verification(ctx) == shown  # the intact log is not recorded as failed
     keep = doc["position"] - 3
     truncate_after(ctx, keep)
     assert verify_chain(ctx, cp_of(doc))["checkpoint_ok"] is False
-    shown = last_verification(ctx)
-    assert shown["ok"] is False
-    assert shown["first_bad"] == {"position": keep + 1, "problem": "truncated"}
-    verify_chain(ctx, cp_of(doc))  # with nothing else wrong, a later run says the same
-    assert last_verification(ctx)["ok"] is False
+    assert last_verification(ctx) == shown  # nor the cut one as intact
