@@ -70,7 +70,8 @@ class Head:
         position only)."""
         if self.at_us is None:
             return None
-        if type(self.at_us) is not int or not 0 <= self.at_us <= LAST_AT_US:
+        # Strictly below: the next entry's ``at`` (1 µs later) must still be written.
+        if type(self.at_us) is not int or not 0 <= self.at_us < LAST_AT_US:
             raise IntegrityFailure(f"The time column of audit entry {self.position} is no "
                                    "instant: it was altered. `credit audit verify` "
                                    "locates it.")

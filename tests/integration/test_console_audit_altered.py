@@ -19,6 +19,7 @@ import json
 
 import pytest
 
+from credit.persistence.audit_log import LAST_AT_US
 from credit.services.records import create_record
 from credit.services.tokens import create_token
 from tests.integration.helpers import HOUSING, entry, record_body, tamper
@@ -262,8 +263,9 @@ def test_an_entry_whose_time_column_is_no_instant_is_listed_not_a_500(ctx, audit
     assert auditor_browser.post("/audit/verify", {"mode": "full"}).status_code == 200
 
 
+@pytest.mark.parametrize("at_us", [2**62, LAST_AT_US])
 def test_a_head_whose_time_column_is_no_instant_is_integrity_failure(ctx, tmp_path,
-                                                                    auditor_browser):
+                                                                    auditor_browser, at_us):
     """Every append and checkpoint starts from the head's ``at``: one edited past any
     instant is the stored data's fault, said as such (500 ``integrity_failure``), not
     an overflow inside the service (audit review)."""
@@ -275,7 +277,7 @@ def test_a_head_whose_time_column_is_no_instant_is_integrity_failure(ctx, tmp_pa
     with ctx.uow(write=False) as uow:
         head = uow.audit.head().position
     assert tamper(ctx, "audit_entries", "UPDATE audit_entries SET at_us = :v "
-                  "WHERE position = :p", {"v": 2**62, "p": head}) == 1
+                  "WHERE position = :p", {"v": at_us, "p": head}) == 1
     with pytest.raises(IntegrityFailure):
         checkpoints.issue(ctx, key)
     with pytest.raises(IntegrityFailure):
