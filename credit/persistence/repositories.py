@@ -558,7 +558,15 @@ def _hashed(row: AuditEntryRow) -> dict:
     if not isinstance(row.text, str) or canonical.sha256_hex(row.text) != row.sha256:
         raise IntegrityFailure(f"Audit entry {row.position} no longer hashes to its stored "
                                "hash: it was altered. `credit audit verify` locates it.")
-    return parse_entry(row)
+    entry = parse_entry(row)
+    # The list was selected by the look-up columns: a trace moved to another enterprise
+    # (or actor) by its column alone still hashes, and must not be listed there.
+    if (entry.get("kind"), entry.get("actor"), entry["payload"].get("uscc")) != (
+            row.kind, row.actor, row.uscc):
+        raise IntegrityFailure(f"Audit entry {row.position} is not listed where its text "
+                               "says: its look-up columns were altered. `credit audit "
+                               "verify` locates it.")
+    return entry
 
 
 def _as_columns(row: AuditEntryRow) -> dict:

@@ -503,3 +503,17 @@ def test_an_actor_forged_into_an_inquiry_trace_is_refused_not_listed(ctx, clock,
     auditor = authenticate(ctx, create_token(ctx, "op", role="auditor", name="审计")[1])
     with pytest.raises(IntegrityFailure, match=f"Audit entry {trace_id}"):
         console.inquiry_page(ctx, auditor, uscc)
+
+
+def test_a_trace_moved_to_another_enterprise_by_its_column_is_refused(ctx, clock, http):
+    """The inquiry log is selected by the ``uscc`` look-up column: a trace moved to
+    another enterprise by that column alone still hashes, and was listed as a pull of
+    the other's score (a second review of the inquiry fix)."""
+    doc = _evaluated(ctx, clock, http)
+    members = [m for r in doc["results"] for m in r["members"]]
+    trace_id, other = members[0]["trace_id"], members[1]["uscc"]
+    assert entry(ctx, trace_id)["payload"]["uscc"] != other
+    assert tamper(ctx, "audit_entries", "UPDATE audit_entries SET uscc = :u "
+                  "WHERE position = :p", {"u": other, "p": trace_id}) == 1
+    r = http("GET", f"/api/v1/subjects/{other}/inquiries", "auditor")
+    assert r.status_code == 500 and r.get_json()["error"] == "integrity_failure"
