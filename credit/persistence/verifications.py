@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Iterator, Protocol
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from .failures import UNREADABLE_VALUE
 from .tables import AuditEntryRow, Base, RecordRow, SubjectRow, VerificationRow
 from .tender_repository import CHILD_TABLES
 from .tender_tables import BidPartyRow, TenderRow, WarningRow
@@ -23,6 +24,21 @@ MAX_ID = 2**63 - 1
 # table with an ``audit_position`` column: a table added later needs nothing here).
 _GROUP_PARENT = {"warning_bids": (WarningRow, "warning_id"),
                  **{t: (TenderRow, "tender_id") for t in CHILD_TABLES}}
+
+
+def _since(table: str, cls, position: int) -> tuple:
+    """``(condition, order)`` of :meth:`VerificationRepository.rows_since`."""
+    if table not in _GROUP_PARENT:
+        # One row per creating entry: read through the position's index, in position
+        # order (ordering by the key would make SQLite walk the whole table).
+        cond = cls.audit_position > position
+        if table == "idempotency_keys":
+            cond = or_(cond, cls.audit_position.is_(None))
+        return cond, [cls.audit_position]
+    parent, column = _GROUP_PARENT[table]
+    old = select(parent.id).where(parent.audit_position <= position)
+    # A group's rows together.
+    return getattr(cls, column).not_in(old), list(cls.__table__.primary_key.columns)
 
 
 def _mapped(table: str):
@@ -152,20 +168,38 @@ class VerificationRepository:
         being one created at or before it (so rows forged into a new or a non-existent
         group are read too) — in key order."""
         cls = _mapped(table)
-        if table not in _GROUP_PARENT:
-            # One row per creating entry: read through the position's index, in position
-            # order (ordering by the key would make SQLite walk the whole table).
-            cond = cls.audit_position > position
-            if table == "idempotency_keys":
-                cond = or_(cond, cls.audit_position.is_(None))
-            order = [cls.audit_position]
-        else:
-            parent, column = _GROUP_PARENT[table]
-            old = select(parent.id).where(parent.audit_position <= position)
-            cond = getattr(cls, column).not_in(old)
-            order = list(cls.__table__.primary_key.columns)  # a group's rows together
+        cond, order = _since(table, cls, position)
         return iter(self.session.scalars(select(cls).where(cond).order_by(*order))
                     .yield_per(2000))
+
+    def rows_that_read(self, table: str, since: int | None,
+                       unreadable: list[tuple]) -> Iterator:
+        """Every row of ``table`` (with ``since``: those :meth:`rows_since` reads) in key
+        order, read a chunk at a time and, in a chunk that does not read back, one row
+        at a time; the primary key of each row that does not (a value edited behind
+        the service into one its column cannot give back, UNREADABLE_VALUE) is added to
+        ``unreadable``. The slow path a verification takes after a table's streamed read
+        failed, so that it still checks, and locates, every other row."""
+        cls = _mapped(table)
+        pk = list(cls.__table__.primary_key.columns)
+        q = select(*pk).order_by(*pk)
+        if since is not None:
+            q = q.where(_since(table, cls, since)[0])
+        keys = [tuple(k) for k in self.session.execute(q)]
+        for part in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[part:part + _IN_CHUNK]
+            where = pk[0].in_([k[0] for k in chunk]) if len(pk) == 1 \
+                else tuple_(*pk).in_(chunk)
+            try:
+                rows = self.session.scalars(select(cls).where(where).order_by(*pk)).all()
+            except UNREADABLE_VALUE:
+                rows = []
+                for key in chunk:
+                    try:
+                        rows.append(self.session.get(cls, key))
+                    except UNREADABLE_VALUE:
+                        unreadable.append(key)
+            yield from rows
 
     def origins_until(self, usccs: list[str], position: int) -> dict[str, tuple[int, str]]:
         """``(audit_position, name)`` of what registered each of ``usccs`` at or before

@@ -194,6 +194,9 @@ class VerifiedTable:
     #: The position of the entry that created the row, as the row keeps it, where
     #: ``digest`` does not cover it.
     position: Callable[[Any], int] | None = None
+    #: ``key`` of a row known by its primary key only (it does not read back): its
+    #: first column — the row's id, or its group — unless said otherwise.
+    key_of_primary: Callable[[tuple], Hashable] = field(default=lambda pk: pk[0])
 
     def stored(self, uow, since: int | None = None) -> Iterable:
         """What a run checks: every stored row, or with ``since`` (an incremental run)
@@ -319,7 +322,8 @@ VERIFIED_TABLES: tuple[VerifiedTable, ...] = (
                   origin=_idempotency_origin,
                   rows=lambda uow: uow.idempotency.iter_all(),
                   key=lambda k: idempotency_key(k.token_id, k.method, k.path, k.key),
-                  digest=lambda k: canonical.digest(idempotency_facts(k))),
+                  digest=lambda k: canonical.digest(idempotency_facts(k)),
+                  key_of_primary=lambda pk: idempotency_key(*pk)),
     VerifiedTable("ended_sessions", kinds=("session.ended",),
                   origin=lambda p: (p.get("session_sha256"), p.get("sha256")),
                   rows=lambda uow: uow.sessions.iter_all(), key=lambda s: s.session_sha256,
@@ -383,18 +387,34 @@ class RowVerifier:
         return out
 
     def _check_table(self, uow, t: VerifiedTable, since: int | None) -> list[dict]:
-        """One table's stored rows checked. A value edited into one its column cannot
-        give back (UNREADABLE_VALUE) stops the table's read: the run names the table
-        (``row_mismatch``, no id) and leaves its other rows unchecked rather than
-        calling them missing; it never fails the verification."""
-        out = []
+        """One table's stored rows checked, streamed. A value edited into one its column
+        cannot give back (UNREADABLE_VALUE) fails that read: the table is then read
+        again row by row where it must (:meth:`_check_readable`), never failing the
+        verification."""
+        expected = {k: v for k, v in self._created.items() if k[0] == t.table}
         try:
-            for item in t.stored(uow, since):
-                out += self._check(t, item)
+            return [p for item in t.stored(uow, since) for p in self._check(t, item)]
         except UNREADABLE_VALUE:
-            for key in [k for k in self._created if k[0] == t.table]:
-                del self._created[key]
-            out.append(problem(None, "row_mismatch", t.table, None))
+            self._created.update(expected)  # as before the failed read: all checked again
+            return self._check_readable(uow, t, since)
+
+    def _check_readable(self, uow, t: VerifiedTable, since: int | None) -> list[dict]:
+        """Every row that reads checked as usual, so other edits of the table are still
+        located; each row that does not read is a ``row_mismatch`` of the entry that
+        created it (or of its group), or ``row_unreferenced`` when none did."""
+        unreadable: list[tuple] = []
+        out = [p for item in t.items(uow.verifications.rows_that_read(t.table, since,
+                                                                        unreadable))
+               for p in self._check(t, item)]
+        named = {p.get("id") for p in out}
+        for primary in unreadable:
+            row_id = t.key_of_primary(primary)
+            origin = self._created.pop((t.table, row_id), None)
+            if origin is not None:
+                out.append(problem(origin[0], "row_mismatch", t.table, row_id))
+            elif row_id not in named:
+                out.append(problem(None, "row_unreferenced", t.table, row_id))
+            named.add(row_id)
         return out
 
     def _check(self, t: VerifiedTable, row) -> list[dict]:

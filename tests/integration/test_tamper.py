@@ -393,10 +393,23 @@ def test_a_date_edited_into_what_its_column_cannot_give_back_is_named_not_a_fail
         {"v": value, "i": log["r1"]["id"]}, tables=["records"])
     result = verify_chain(ctx)
     assert result["ok"] is False
-    assert result["first_bad"] == {"position": None, "problem": "row_mismatch",
-                                   "table": "records", "id": None}
+    assert result["first_bad"] == {"position": log["r1"]["audit_position"],
+                                   "problem": "row_mismatch", "table": "records",
+                                   "id": log["r1"]["id"]}
     assert last_verification(ctx)["ok"] is False
     assert verify_chain(ctx, incremental=True)["ok"] is False
+
+
+def test_an_unreadable_row_does_not_hide_another_edit_of_its_table(ctx, log):
+    """The rest of the table is still checked and each edit located (a second review:
+    one unreadable value turned a deleted record into an anonymous table problem)."""
+    value = "infinity" if ctx.uow.engine.dialect.name == "postgresql" else "forever"
+    raw(ctx, "DELETE FROM records WHERE id = :i", {"i": log["r1"]["id"]}, tables=["records"])
+    raw(ctx, "UPDATE records SET valid_until = :v WHERE id = :i",
+        {"v": value, "i": log["r3"]["id"]}, tables=["records"])
+    assert first_bad(ctx) == {"position": log["r1"]["audit_position"],
+                              "problem": "row_missing", "table": "records",
+                              "id": log["r1"]["id"]}
 
 
 def test_a_token_edited_to_never_expire_is_located_not_an_overflow(ctx, log):

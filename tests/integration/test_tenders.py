@@ -510,6 +510,30 @@ def test_audit_verify_catches_an_edited_row_of_every_new_table(tctx, table, sql)
     assert (bad["problem"], bad["table"]) == (expected, table)
 
 
+@pytest.mark.parametrize("table, column", [("awards", "awarded_on"),
+                                           ("bid_parties", "opened_on")])
+@pytest.mark.parametrize("incremental", [False, True])
+def test_a_date_no_column_gives_back_is_located_at_its_group(tctx, table, column,
+                                                            incremental):
+    """A date edited into what its column cannot give back (PostgreSQL's 'infinity',
+    other text on SQLite) is located at the entry that created its group, full and
+    incremental alike, instead of failing the walk (audit review)."""
+    t = register(tctx, tender_body())
+    assert verify_chain(tctx, incremental=incremental)["ok"]
+    from tests.live_server import query
+    (first,), = query(tctx, "SELECT audit_position FROM tenders WHERE code = :c",
+                      {"c": t["code"]})
+    register(tctx, tender_body("KQ-2026-0032"))
+    award(tctx, "KQ-2026-0032", award_body())
+    (tender_id,), = query(tctx, "SELECT id FROM tenders WHERE code = 'KQ-2026-0032'")
+    value = "infinity" if tctx.uow.engine.dialect.name == "postgresql" else "forever"
+    tamper(tctx, table, f"UPDATE {table} SET {column} = :v WHERE tender_id = :t",
+           {"v": value, "t": tender_id})
+    bad = verify_chain(tctx, incremental=incremental)["first_bad"]
+    assert (bad["problem"], bad["table"], bad["id"]) == ("row_mismatch", table, tender_id)
+    assert bad["position"] is not None and bad["position"] > first
+
+
 def test_snapshot_reads_only_relevant_tenders(tctx):
     """The snapshot holds the earlier tenders inside the window sharing a pair of bidders
     with this one and the awards whose project managers match — nothing else."""
