@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Iterator, Protocol
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from .failures import UNREADABLE_VALUE
@@ -39,6 +39,11 @@ def _since(table: str, cls, position: int) -> tuple:
     old = select(parent.id).where(parent.audit_position <= position)
     # A group's rows together.
     return getattr(cls, column).not_in(old), list(cls.__table__.primary_key.columns)
+
+
+def _primary(row, pk) -> tuple:
+    """A mapped row's primary key, in the order of its table's key columns."""
+    return tuple(getattr(row, c.key) for c in pk)
 
 
 def _mapped(table: str):
@@ -186,20 +191,29 @@ class VerificationRepository:
         if since is not None:
             q = q.where(_since(table, cls, since)[0])
         keys = [tuple(k) for k in self.session.execute(q)]
-        for part in range(0, len(keys), _IN_CHUNK):
-            chunk = keys[part:part + _IN_CHUNK]
-            where = pk[0].in_([k[0] for k in chunk]) if len(pk) == 1 \
-                else tuple_(*pk).in_(chunk)
+        # Chunks by the key's first column (the row's id, or its group): an IN list on
+        # it reads through the primary key's index on both backends, where a list of
+        # composite keys may not; rows of those groups that are not asked for (rows
+        # before ``since``) are passed over.
+        firsts = sorted({k[0] for k in keys})
+        wanted = set(keys)
+        for part in range(0, len(firsts), _IN_CHUNK):
+            chunk = firsts[part:part + _IN_CHUNK]
             try:
-                rows = self.session.scalars(select(cls).where(where).order_by(*pk)).all()
+                rows = self.session.scalars(select(cls).where(pk[0].in_(chunk))
+                                            .order_by(*pk)).all()
             except UNREADABLE_VALUE:
-                rows = []
-                for key in chunk:
-                    try:
-                        rows.append(self.session.get(cls, key))
-                    except UNREADABLE_VALUE:
-                        unreadable.append(key)
-            yield from rows
+                these = set(chunk)
+                rows = list(self._one_by_one(cls, [k for k in keys if k[0] in these],
+                                             unreadable))
+            yield from (r for r in rows if _primary(r, pk) in wanted)
+
+    def _one_by_one(self, cls, keys: list[tuple], unreadable: list[tuple]) -> Iterator:
+        for key in keys:
+            try:
+                yield self.session.get(cls, key)
+            except UNREADABLE_VALUE:
+                unreadable.append(key)
 
     def origins_until(self, usccs: list[str], position: int) -> dict[str, tuple[int, str]]:
         """``(audit_position, name)`` of what registered each of ``usccs`` at or before
