@@ -367,6 +367,8 @@ class RowVerifier:
             for kind in t.kinds:
                 self._by_kind.setdefault(kind, []).append(t)
         self._created: dict[tuple[str, Hashable], tuple[int, str]] = {}
+        #: What the table being read has taken from ``_created`` (restored on a re-read).
+        self._popped: list = []
 
     def see(self, position: int, kind: str, payload: dict, at: str | None = None) -> None:
         for t in self._by_kind.get(kind, ()):
@@ -388,15 +390,21 @@ class RowVerifier:
 
     def _check_table(self, uow, t: VerifiedTable, since: int | None) -> list[dict]:
         """One table's stored rows checked, streamed. A value edited into one its column
-        cannot give back (UNREADABLE_VALUE) fails that read: the table is then read
-        again row by row where it must (:meth:`_check_readable`), never failing the
-        verification."""
-        expected = {k: v for k, v in self._created.items() if k[0] == t.table}
-        try:
-            return [p for item in t.stored(uow, since) for p in self._check(t, item)]
-        except UNREADABLE_VALUE:
-            self._created.update(expected)  # as before the failed read: all checked again
-            return self._check_readable(uow, t, since)
+        cannot give back (UNREADABLE_VALUE, raised by the read, never by a check) fails
+        that read: the table is then read again row by row where it must
+        (:meth:`_check_readable`), never failing the verification."""
+        out: list[dict] = []
+        self._popped = []
+        stream = iter(t.stored(uow, since))
+        while True:
+            try:
+                item = next(stream)
+            except StopIteration:
+                return out
+            except UNREADABLE_VALUE:
+                self._created.update(self._popped)  # as before the read: checked again
+                return self._check_readable(uow, t, since)
+            out += self._check(t, item)
 
     def _check_readable(self, uow, t: VerifiedTable, since: int | None) -> list[dict]:
         """Every row that reads checked as usual, so other edits of the table are still
@@ -422,11 +430,21 @@ class RowVerifier:
         origin = self._created.pop((t.table, row_id), None)
         if origin is None:
             return [problem(None, "row_unreferenced", t.table, row_id)]
+        self._popped.append(((t.table, row_id), origin))
         column = t.column(row)
-        if t.digest(row) != origin[1] or (column is not None and column != origin[1]) \
+        if _digest(t, row) != origin[1] or (column is not None and column != origin[1]) \
                 or (t.position is not None and t.position(row) != origin[0]):
             return [problem(origin[0], "row_mismatch", t.table, row_id)]
         return []
+
+
+def _digest(t: VerifiedTable, row) -> str | None:
+    """``t.digest(row)``, or None for a row holding what no canonical text has (on SQLite
+    a float where an integer was stored, bytes where text was): not what was hashed."""
+    try:
+        return t.digest(row)
+    except (TypeError, ValueError):
+        return None
 
 
 def _listed(value) -> list:
@@ -667,11 +685,12 @@ def _verified(ctx: ServiceContext, checkpoint, incremental: bool, store: bool,
     if incremental:
         result["from_position"] = start.position if start else 0
     shown = None
-    # A run told of a checkpoint the log does not extend is not kept: it must not stand
-    # as an intact run (the console's last result, an incremental start) when it found
-    # a tail cut off, and the checkpoint is the caller's word (unsigned over HTTP: a
-    # mistyped one must not record an intact log as failed either).
-    if store and result.get("checkpoint_ok") is not False:
+    # A run whose chain is intact but does not extend the checkpoint it was told of is
+    # not kept: it must not stand as an intact run (the console's last result, an
+    # incremental start) when it found a tail cut off, and the checkpoint is the
+    # caller's word (unsigned over HTTP: a mistyped one must not record an intact log
+    # as failed either). A run that found the chain itself broken is kept, failed.
+    if store and (not result["ok"] or result.get("checkpoint_ok") is not False):
         run = _run(result, head, "incremental" if incremental else "full",
                    format_instant(when), time.monotonic() - started)
         try:

@@ -507,3 +507,18 @@ def test_a_run_that_found_a_cut_tail_is_not_kept_as_intact(ctx, key):
     truncate_after(ctx, keep)
     assert verify_chain(ctx, cp_of(doc))["checkpoint_ok"] is False
     assert last_verification(ctx) == shown  # nor the cut one as intact
+
+
+def test_a_run_that_found_the_chain_broken_is_kept_whatever_the_checkpoint(ctx, key):
+    """A checkpoint run that finds an entry edited inside the log is stored, failed, so
+    the next incremental run does not step over the edit (a review of the rule above:
+    every run with ``checkpoint_ok: false`` was dropped, this one included)."""
+    from credit.services.audit import last_verification
+    fill(ctx, 4)
+    assert verify_chain(ctx)["ok"] is True
+    doc = checkpoints.issue(ctx, key)
+    raw(ctx, "UPDATE audit_entries SET text = text || ' ' WHERE position = 3",
+        tables=["audit_entries"])
+    assert verify_chain(ctx, cp_of(doc))["ok"] is False
+    assert last_verification(ctx)["ok"] is False
+    assert verify_chain(ctx, incremental=True)["ok"] is False
