@@ -32,7 +32,13 @@ from sqlalchemy.orm import Session
 
 from credit import canonical_text
 from credit.domain import canonical
-from credit.domain.dates import ONE_MICROSECOND, format_instant, from_micros, to_micros
+from credit.domain.dates import (
+    ONE_MICROSECOND,
+    format_instant,
+    from_micros,
+    parse_instant,
+    to_micros,
+)
 from credit.domain.token_expiry import expired_at
 from credit.errors import IntegrityFailure
 
@@ -76,6 +82,46 @@ class Head:
                                    "instant: it was altered. `credit audit verify` "
                                    "locates it.")
         return from_micros(self.at_us)
+
+
+def stored_instant(at_us) -> str:
+    """A stored µs column as the instant text entries write, or as the number stored
+    when no entry could carry it (edited behind the service past any instant): a list or
+    a verification that shows it must still answer."""
+    if type(at_us) is int and 0 <= at_us <= LAST_AT_US:
+        return format_instant(from_micros(at_us))
+    return f"at_us={at_us!r}"
+
+
+# Entry kinds whose payload names the subject as ``uscc`` (the others name it inside
+# their ``record`` or ``event``).
+USCC_IN_PAYLOAD = ("score.served", "application.submitted", "application.decided",
+                   "agency.rated")
+
+
+def _expected_uscc(entry: dict) -> str | None:
+    """The subject an entry is about, as its look-up column must say."""
+    p = entry.get("payload") or {}
+    if entry.get("kind") in USCC_IN_PAYLOAD:
+        return p.get("uscc")
+    for key in ("record", "event"):
+        if isinstance(p.get(key), dict):
+            return p[key].get("uscc")
+    return None
+
+
+def columns_match(row: AuditEntryRow, entry: dict) -> bool:
+    """The typed columns used to find entries (position, kind, at, actor, uscc) say what
+    the hashed text says; otherwise an edit could hide an entry from a filtered view, or
+    list it where it does not belong (``audit verify``, a trace's verification, the
+    inquiry log and the console's lenient lists all judge by this)."""
+    try:
+        at_us = to_micros(parse_instant(entry["at"]))
+    except (KeyError, TypeError, ValueError):
+        return False
+    return (row.position == entry.get("position") and row.kind == entry.get("kind")
+            and row.actor == entry.get("actor") and row.at_us == at_us
+            and row.uscc == _expected_uscc(entry))
 
 
 def entry_pieces(kind: str, actor: str, payload_text: str) -> tuple[str, str]:

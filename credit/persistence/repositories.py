@@ -12,11 +12,11 @@ from sqlalchemy import and_, bindparam, exists, func, select, text
 from sqlalchemy.orm import Session
 
 from credit.domain import canonical
-from credit.domain.dates import format_instant, from_micros, parse_stored_instant
+from credit.domain.dates import parse_stored_instant
 from credit.domain.records import Record, RecordEvent
 from credit.errors import IntegrityFailure
 
-from .audit_log import LAST_AT_US, parse_entry
+from .audit_log import columns_match, parse_entry, stored_instant
 from .history_rows import (
     EVENT_COLUMNS,
     NO_HISTORY,
@@ -544,6 +544,8 @@ def _leniently(row: AuditEntryRow) -> dict:
         entry = parse_entry(row)
     except IntegrityFailure:
         return _as_columns(row)
+    # Not columns_match: a payload rewritten into another shape (its enterprise with it)
+    # is listed by its own row, summarised as "not the service's form".
     columns = _as_columns(row)
     if any(entry.get(k) != columns[k] for k in ("position", "kind", "actor", "at")):
         return columns
@@ -561,8 +563,7 @@ def _hashed(row: AuditEntryRow) -> dict:
     entry = parse_entry(row)
     # The list was selected by the look-up columns: a trace moved to another enterprise
     # (or actor) by its column alone still hashes, and must not be listed there.
-    if (entry.get("kind"), entry.get("actor"), entry["payload"].get("uscc")) != (
-            row.kind, row.actor, row.uscc):
+    if not columns_match(row, entry):
         raise IntegrityFailure(f"Audit entry {row.position} is not listed where its text "
                                "says: its look-up columns were altered. `credit audit "
                                "verify` locates it.")
@@ -571,16 +572,8 @@ def _hashed(row: AuditEntryRow) -> dict:
 
 def _as_columns(row: AuditEntryRow) -> dict:
     return {"position": row.position, "kind": row.kind, "actor": row.actor,
-            "at": _column_instant(row.at_us), "payload": {},
+            "at": stored_instant(row.at_us), "payload": {},
             "sha256": row.sha256, "altered": True}
-
-
-def _column_instant(at_us) -> str:
-    """An ``at`` column as an instant, or as the number stored when it is none (edited
-    behind the service to what no instant is): the list must still open."""
-    if type(at_us) is int and 0 <= at_us <= LAST_AT_US:
-        return format_instant(from_micros(at_us))
-    return f"at_us={at_us!r}"
 
 
 class AuditQueries(_Repo):

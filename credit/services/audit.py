@@ -17,7 +17,7 @@ from credit.domain.dates import (
 from credit.domain.records import Knowledge
 from credit.domain.trace import trace_payload
 from credit.errors import Forbidden, IntegrityFailure, NotFound
-from credit.persistence.audit_log import GENESIS, has_utf8, read_entry
+from credit.persistence.audit_log import GENESIS, columns_match, has_utf8, read_entry
 
 from . import agencies
 from .context import Actor, ServiceContext, require_own_subject
@@ -25,7 +25,6 @@ from .paging import page
 from .scoring import score_as_known
 from .verification import (
     last_verification,
-    lookup_columns_match,
     verify_and_show,
     verify_chain,
 )
@@ -235,7 +234,7 @@ def _verification(ctx: ServiceContext, uow, row, entry: dict | None) -> dict:
     what its look-up columns say; ``chain_ok``: it links to its predecessor and, when
     there is one, its successor links to it — so a trace rewritten together with its
     hash (another actor, another token) is not ``ok``, as a full verification finds."""
-    hash_ok = entry is not None and _hashes(row) and lookup_columns_match(row, entry)
+    hash_ok = entry is not None and _hashes(row) and columns_match(row, entry)
     prev = uow.audit_queries.row(row.position - 1) if row.position > 1 else None
     following = uow.audit_queries.row(row.position + 1)
     after = read_entry(following.text) if following is not None else None

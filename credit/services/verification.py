@@ -44,10 +44,10 @@ from itertools import groupby
 from typing import Any, Callable, Hashable, Iterable
 
 from credit.domain import canonical
-from credit.domain.dates import format_instant, from_micros, parse_instant, to_micros
+from credit.domain.dates import format_instant
 from credit.errors import Unavailable
 from credit.persistence.agency_tables import rating_facts
-from credit.persistence.audit_log import GENESIS, read_entry
+from credit.persistence.audit_log import GENESIS, columns_match, read_entry, stored_instant
 from credit.persistence.failures import UNREADABLE_VALUE
 from credit.persistence.repositories import (
     application_facts,
@@ -76,34 +76,6 @@ def problem(position: int | None, kind: str, table: str | None = None,
 
 
 # ------------------------------------------------------------------------ the chain
-
-# Entry kinds whose payload names the subject as ``uscc`` (the others name it inside
-# their ``record`` or ``event``).
-USCC_IN_PAYLOAD = ("score.served", "application.submitted", "application.decided",
-                   "agency.rated")
-
-
-def _expected_uscc(entry: dict) -> str | None:
-    """The subject an entry is about, as its look-up column must say."""
-    p = entry.get("payload") or {}
-    if entry.get("kind") in USCC_IN_PAYLOAD:
-        return p.get("uscc")
-    for key in ("record", "event"):
-        if isinstance(p.get(key), dict):
-            return p[key].get("uscc")
-    return None
-
-
-def lookup_columns_match(row, entry: dict) -> bool:
-    """The typed columns used to find entries (kind, at, actor, uscc) say what the
-    hashed text says; otherwise an edit could hide an entry from a filtered view."""
-    try:
-        at_us = to_micros(parse_instant(entry["at"]))
-    except (KeyError, TypeError, ValueError):
-        return False
-    return (row.kind == entry.get("kind") and row.actor == entry.get("actor")
-            and row.at_us == at_us and row.uscc == _expected_uscc(entry))
-
 
 def _at(payload: dict, *path):
     """``payload[path[0]][path[1]]…``, or None where the shape is not as written."""
@@ -149,7 +121,7 @@ class ChainVerifier:
             kind = "hash_mismatch"
         elif entry.get("prev_sha256") != self._prev:
             kind = "prev_mismatch"
-        elif not lookup_columns_match(row, entry):
+        elif not columns_match(row, entry):
             kind = None
             self.problems.append(problem(row.position, "row_mismatch", "audit_entries",
                                          row.position))
@@ -594,12 +566,7 @@ def _expiry_text(at_us) -> str | None:
     """A token's ``expires_at_us`` as its ``token.created`` entry writes it; a value no
     instant has (edited to "never", 2^63 − 1) as what no entry holds: a mismatch, not an
     overflow that fails the run."""
-    if at_us is None:
-        return None
-    try:
-        return format_instant(from_micros(at_us))
-    except (OverflowError, TypeError, ValueError):
-        return f"at_us={at_us!r}"
+    return None if at_us is None else stored_instant(at_us)
 
 
 # ----------------------------------------------------------------- the checkpoint
