@@ -44,7 +44,8 @@ def trace_show(trace_id):
 @traces.response(200, TraceVerification)
 @requires(*AUDIT)
 def trace_verify(trace_id):
-    """Hash, chain link and replay of one trace; appends nothing."""
+    """Hash (and its look-up columns), chain links (to its predecessor, and its
+    successor's to it) and replay of one trace; appends nothing."""
     return audit.verify_trace(ctx(), parse_id(trace_id, "trace"))
 
 
