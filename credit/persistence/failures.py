@@ -54,6 +54,20 @@ _MISSING_RELATION_RAISED_BY = frozenset({"parserOpenTable", "RangeVarGetRelidExt
 #: of failing (services/verification.py).
 UNREADABLE_VALUE = (DataError, ValueError, TypeError, OverflowError)
 
+#: What a unit of work answers when its driver could not decode a stored text: SQLite
+#: keeps any bytes written as TEXT behind the service (the service writes only
+#: Python text), and its driver refuses the whole read with an OperationalError that
+#: read as a database that cannot be reached.
+ALTERED_TEXT = ("A stored text is not UTF-8: the database was altered behind the service. "
+                "Run `credit audit verify`.")
+
+
+def altered_text(exc: BaseException) -> bool:
+    """Whether a unit of work failed on a stored text its driver could not decode
+    (:data:`ALTERED_TEXT`; the sqlite3 module's own message)."""
+    return isinstance(exc, DBAPIError) and type(exc.orig).__name__ == "OperationalError" \
+        and str(exc.orig).startswith("Could not decode to UTF-8")
+
 
 def unreadable(driver_error: BaseException) -> bool:
     """The driver's own base ``DatabaseError``, none of its subclasses: the file (or

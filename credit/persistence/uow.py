@@ -13,13 +13,13 @@ from typing import Callable
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from credit.errors import Unavailable
+from credit.errors import IntegrityFailure, Unavailable
 
 from .agency_repository import AgencyRepository
 from .append_queue import AppendQueue
 from .audit_log import AuditLog
 from .database import writer
-from .failures import unit_of_work_failure
+from .failures import ALTERED_TEXT, altered_text, unit_of_work_failure
 from .performance_repository import PerformanceRepository
 from .population import PopulationRows
 from .repositories import (
@@ -143,6 +143,8 @@ class SqlUnitOfWork:
         self._sync_before_answer(exc)
         # Died before COMMIT was sent: nothing was written, a retry is safe; during
         # COMMIT: the outcome is unknown (failures.py).
+        if altered_text(exc):
+            raise IntegrityFailure(ALTERED_TEXT) from exc
         mapped = unit_of_work_failure(exc, commit_sent=self._committing)
         if mapped is not None:
             raise mapped from exc

@@ -4,6 +4,7 @@ verified position, table by table."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Iterator, Protocol
 
 from sqlalchemy import and_, func, or_, select
@@ -61,6 +62,13 @@ class RunTrust(Protocol):
     key_id: str | None
 
     def accepts(self, row: VerificationRow) -> bool: ...
+
+
+def _text_or_bytes(stored: bytes) -> str | bytes:
+    try:
+        return stored.decode("utf-8")
+    except UnicodeDecodeError:
+        return stored
 
 
 class VerificationRepository:
@@ -157,6 +165,25 @@ class VerificationRepository:
             free = taken + 1
         return free
 
+
+    @contextmanager
+    def text_as_stored(self) -> Iterator[None]:
+        """Inside the block, on SQLite, a TEXT value that is not UTF-8 is read as the
+        bytes stored, not refused. SQLite keeps any bytes written as TEXT behind the
+        service; its driver cannot decode them and refuses the whole read, so a
+        verification could neither walk past such an entry nor locate it (it answered
+        as a database that cannot be reached). Read as bytes, the value is what the
+        checks already find altered: a text that does not hash, a column that is not
+        its entry's. Only for a verification's walk: a Python call per value read."""
+        raw = self.session.connection().connection.driver_connection
+        if not hasattr(raw, "text_factory"):  # PostgreSQL refuses such text on write
+            yield
+            return
+        kept, raw.text_factory = raw.text_factory, _text_or_bytes
+        try:
+            yield
+        finally:
+            raw.text_factory = kept
 
     # ------------------------------------------------- what came after a position
     def entry(self, position: int) -> AuditEntryRow | None:

@@ -221,7 +221,7 @@ def verify_trace(ctx: ServiceContext, trace_id: int) -> dict:
     knowledge position with its model. A trace edited behind the service is reported,
     never a failure of the request: its text that does not hash (or parse) to what was
     stored, and the first field the replay cannot read named as its difference."""
-    with ctx.uow(write=False) as uow:
+    with ctx.uow(write=False) as uow, uow.verifications.text_as_stored():
         row = uow.audit_queries.row(trace_id)
         entry = read_entry(row.text) if row is not None else None
         _trace_kind(row, entry, trace_id)

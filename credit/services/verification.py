@@ -648,7 +648,8 @@ def _verified(ctx: ServiceContext, checkpoint, incremental: bool, store: bool,
     started, when = time.monotonic(), ctx.clock()
     with ctx.uow(write=False, snapshot=True) as uow:
         start = uow.verifications.incremental_start(seal.trust) if incremental else None
-        result, head = _walk(uow, checkpoint, start)
+        with uow.verifications.text_as_stored():
+            result, head = _walk(uow, checkpoint, start)
     if incremental:
         result["from_position"] = start.position if start else 0
     shown = None

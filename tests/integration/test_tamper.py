@@ -451,3 +451,23 @@ def test_a_value_no_canonical_text_has_is_a_mismatch_not_a_crash(ctx, log, edit)
         tables=["records"])
     assert first_bad(ctx) == {"position": r3["audit_position"], "problem": "row_mismatch",
                               "table": "records", "id": r3["id"]}
+
+
+@pytest.mark.parametrize("table, column, key", [("audit_entries", "text", "position"),
+                                                ("audit_entries", "actor", "position"),
+                                                ("records", "document_no", "id")])
+def test_text_that_is_not_utf8_is_located_not_an_unreachable_database(ctx, log, table,
+                                                                       column, key):
+    """SQLite keeps any bytes as TEXT, and its driver cannot decode them: the edit is
+    located like any other, not answered as a database that cannot be reached (an
+    auditor was told to check the connection while the log had been altered)."""
+    if ctx.uow.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's dynamic typing")
+    r3 = log["r3"]
+    ident = r3["audit_position"] if key == "position" else r3["id"]
+    raw(ctx, f"UPDATE {table} SET {column} = CAST(X'E4B8ADFF' AS TEXT) WHERE {key} = :i",
+        {"i": ident}, tables=[table])
+    expected = ({"position": ident, "problem": "hash_mismatch"} if column == "text"
+                else {"position": r3["audit_position"], "problem": "row_mismatch",
+                      "table": table, "id": ident})
+    assert first_bad(ctx) == expected

@@ -161,6 +161,30 @@ def test_verifying_a_trace_whose_text_was_rewritten_reports_its_hash(ctx, clock,
     assert v.get_json()["hash_ok"] is False and v.get_json()["ok"] is False
 
 
+def test_a_trace_whose_text_is_not_utf8_is_reported_not_an_unreachable_database(
+        ctx, clock, http):
+    """SQLite keeps any bytes as TEXT and its driver cannot decode them: both
+    verifications report the edit, where they answered 503 "cannot be reached"."""
+    if ctx.uow.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's dynamic typing")
+    doc = _evaluated(ctx, clock, http)
+    trace_id = doc["results"][0]["members"][0]["trace_id"]
+    tamper(ctx, "audit_entries", "UPDATE audit_entries SET text = CAST(X'7B22FF' AS TEXT) "
+           "WHERE position = :p", {"p": trace_id})
+    chain = http("GET", "/api/v1/audit/verify", "auditor")
+    assert chain.status_code == 200, chain.get_data(as_text=True)[:300]
+    assert chain.get_json()["first_bad"] == {"position": trace_id, "problem": "hash_mismatch"}
+    v = http("GET", f"/api/v1/traces/{trace_id}/verify", "auditor")
+    assert v.status_code == 200, v.get_data(as_text=True)[:300]
+    assert v.get_json()["hash_ok"] is False and v.get_json()["ok"] is False
+    uscc = doc["results"][0]["members"][0]["uscc"]
+    for path in (f"/api/v1/traces/{trace_id}", f"/api/v1/traces?uscc={uscc}",
+                 f"/api/v1/audit/entries?after={trace_id - 1}&limit=1"):
+        r = http("GET", path, "auditor")
+        assert r.get_json()["error"] == "integrity_failure", (path, r.status_code)
+        assert "audit verify" in r.get_json()["message"]
+
+
 # ------------------------------------------------------------------------------------
 # 2. GET /audit/verify answers 500 for an entry whose payload names its row by a value
 #    that is not hashable (services/verification.py RowVerifier.see keys a dict by it):
