@@ -471,3 +471,18 @@ def test_text_that_is_not_utf8_is_located_not_an_unreachable_database(ctx, log, 
                 else {"position": r3["audit_position"], "problem": "row_mismatch",
                       "table": table, "id": ident})
     assert first_bad(ctx) == expected
+
+
+def test_a_head_hash_that_is_not_utf8_refuses_writes_as_altered(ctx, log):
+    """Every write reads the head's hash under the append lock: one edited into bytes
+    that are not UTF-8 is an altered log (integrity_failure), not a database that
+    cannot be reached, which an operator would retry; audit verify locates it."""
+    from credit.errors import IntegrityFailure
+    if ctx.uow.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's dynamic typing")
+    raw(ctx, "UPDATE audit_entries SET sha256 = CAST(X'E4B8ADFF' AS TEXT) "
+        "WHERE position = :p", {"p": log["head"]}, tables=["audit_entries"])
+    with pytest.raises(IntegrityFailure, match="audit verify"):
+        create_record(ctx, REG, record_body(A, "绍柯建罚〔2026〕9号", sector="housing",
+                                            code="BID-NOSIGN", decided_on="2026-01-10"))
+    assert first_bad(ctx) == {"position": log["head"], "problem": "hash_mismatch"}
