@@ -173,6 +173,15 @@ def _workbook(zf: zipfile.ZipFile) -> tuple[str, _Workbook]:
     return main, wb
 
 
+#: Built-in number formats a workbook names by id alone, whose code depends on the
+#: locale (ECMA-376 Part 1 §18.8.30: ids 27–36 and 50–58 in zh-CN, zh-TW, ja-JP and
+#: ko-KR), and every one of them a date or a time — 31 is ``yyyy"年"m"月"d"日"`` in
+#: zh-CN. Excel in those locales does not write their codes out, and openpyxl's table
+#: of built-in formats stops at id 49 without them: a date cell shown as 2026年1月10日
+#: was read as the number 46032 and its row refused.
+IMPLIED_DATE_FORMATS = frozenset(range(27, 37)) | frozenset(range(50, 59))
+
+
 def _date_styles(zf: zipfile.ZipFile, main: str) -> set[int]:
     """Indexes of the cell formats (``cellXfs``) that show dates or times."""
     from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
@@ -204,7 +213,8 @@ def _date_styles(zf: zipfile.ZipFile, main: str) -> set[int]:
 
     _parse(zf, styles, start, end)
     return {i for i, fid in enumerate(xfs)
-            if is_date_format(custom.get(fid) or BUILTIN_FORMATS.get(fid) or "")}
+            if is_date_format(custom.get(fid) or BUILTIN_FORMATS.get(fid) or "")
+            or (fid not in custom and fid in IMPLIED_DATE_FORMATS)}
 
 
 class SharedStrings:

@@ -434,3 +434,31 @@ def test_a_rejects_list_that_fails_after_rows_were_committed_is_said_in_the_summ
     summary = importer.import_file(ctx, messy, sector="housing", entered_by=OPERATOR)
     assert summary.imported == 4 and summary.rejects_error is not None
     assert "could not be written" in summary.text() and "Permission denied" in summary.text()
+
+
+@pytest.mark.parametrize("format_id", [31, 57, 14])
+def test_a_date_in_an_implied_east_asian_format_is_a_date(ctx, tmp_path, format_id):
+    """zh-CN Excel saves a cell shown as 2026年1月10日 with the built-in format 31 and no
+    code for it (ECMA-376 §18.8.30, ids 27–36 and 50–58): the importer read the number
+    46032 and refused the row (a review of the batch import)."""
+    import re
+    import zipfile
+    plain = write_xlsx(tmp_path / "plain.xlsx",
+                       [row(1, A, "BID-NOSIGN", datetime(2026, 1, 10), "罚Z1号")],
+                       title=False, footer=False)
+    wb = openpyxl.load_workbook(plain)
+    wb.active["E2"].number_format = 'yyyy"年"m"月"d"日"'
+    wb.save(plain)
+    zh = tmp_path / "zh.xlsx"
+    with zipfile.ZipFile(plain) as zin, zipfile.ZipFile(zh, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "xl/styles.xml":  # as zh-CN Excel writes it
+                data = re.sub(rb"<numFmts[^>]*>.*?</numFmts>", b"", data, flags=re.S)
+                data = re.sub(rb'numFmtId="1[6-9][0-9]"', f'numFmtId="{format_id}"'.encode(),
+                              data)
+            zout.writestr(info, data)
+    s = import_file(ctx, zh, sector="housing", entered_by=OPERATOR)
+    assert (s.imported, s.rejected_rows) == (1, 0), s.text()
+    (item,) = list_records(ctx, EVALUATOR, RecordFilter(uscc=A))["items"]
+    assert item["decided_on"] == "2026-01-10"
