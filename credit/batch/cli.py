@@ -144,8 +144,9 @@ def import_command(file, sector, entered_by, batch_size, max_mib, max_rows) -> N
     Every row is validated exactly as POST /records validates it; rejected rows go to
     FILE.rejects.csv. Exit status: 0 all rows on file, 1 some rows rejected, 2 the file
     could not be imported (also a file over --max-uncompressed-mib or --max-rows: a zip
-    bomb is refused before any row is imported), 3 a problem of the file found after
-    some rows were committed (they stay; import the mended file again)."""
+    bomb is refused before any row is imported), 3 a problem of the file, or a failure
+    of the database, met after some rows were committed (they stay; import the mended
+    file again)."""
     from credit.batch.importer import ImportStopped, import_file
     from credit.batch.sheets import SheetProblem
     from credit.batch.xlsx import MIB, Limits

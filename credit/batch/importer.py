@@ -27,7 +27,7 @@ from pathlib import Path
 from queue import Empty
 from typing import Callable, Iterable, Iterator
 
-from credit.errors import Conflict, InvalidInput
+from credit.errors import Conflict, CreditError, InvalidInput
 from credit.services.context import Actor, ServiceContext
 from credit.services.records import insert_record, validate_record
 from credit.services.rejects_lists import check_writable
@@ -482,14 +482,17 @@ def _import(ctx: ServiceContext, path: Path, sheet, chunks, summary: ImportSumma
                     batch = []
                     if progress:
                         progress(done, max(done, sheet.expected_rows))
-    except SheetProblem as exc:
-        if not summary.batches:  # nothing committed: the file is refused whole
+        if batch:
+            batches.insert(batch)
+    except (SheetProblem, CreditError) as exc:
+        # A problem of the file, or the database failing a batch: after a committed
+        # batch the import stops there and says what is on file; before, it is the
+        # whole file's failure (nothing was imported).
+        if not summary.batches:
             raise
         summary.stopped = str(exc)
         raise ImportStopped(_finished(summary, sheet, rejects, path, done, started)) \
             from None
-    if batch:
-        batches.insert(batch)
     if progress:
         progress(done, done)
     return _finished(summary, sheet, rejects, path, done, started)
@@ -531,11 +534,18 @@ class _Batches:
         """One transaction for the batch, then a pause as long as it held the lock (at
         most ``pause``: SQLITE_PAUSE says why)."""
         held = time.perf_counter()
-        with self.ctx.uow(write=True) as uow:
-            store = _Prefetched(uow, [d for _, d in batch])
-            for number, data in batch:
-                self._insert_row(uow, store, number, data)
-            uow.commit()
+        s = self.summary
+        counted = (s.imported, s.already_present, s.already_revoked, s.first_id, s.last_id)
+        try:
+            with self.ctx.uow(write=True) as uow:
+                store = _Prefetched(uow, [d for _, d in batch])
+                for number, data in batch:
+                    self._insert_row(uow, store, number, data)
+                uow.commit()
+        except BaseException:  # rolled back: none of the batch's rows is on file
+            (s.imported, s.already_present, s.already_revoked, s.first_id,
+             s.last_id) = counted
+            raise
         self.summary.batches += 1
         self.summary.committed_through = batch[-1][0]
         if self.pause:

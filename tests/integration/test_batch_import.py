@@ -462,3 +462,36 @@ def test_a_date_in_an_implied_east_asian_format_is_a_date(ctx, tmp_path, format_
     assert (s.imported, s.rejected_rows) == (1, 0), s.text()
     (item,) = list_records(ctx, EVALUATOR, RecordFilter(uscc=A))["items"]
     assert item["decided_on"] == "2026-01-10"
+
+
+@pytest.mark.parametrize("failing_call", [7, 10], ids=["mid-file", "last-batch"])
+def test_a_database_failure_after_a_committed_batch_stops_the_import_and_says_so(
+        ctx, tmp_path, monkeypatch, failing_call):
+    """Exit 3 and the summary of what is on file, as for a problem of the file found
+    late; the failed batch rolled back whole and is not counted (a review: exit 2,
+    "nothing imported", with four records on file; and the last batch's failure went
+    unreported the same way)."""
+    import credit.cli as cli
+    from credit.errors import Unavailable
+    rows = [row(i, make_uscc(300 + i), "SITE-PM-ABSENT", "2026-05-01", f"罚{i}")
+            for i in range(1, 11)]
+    path = write_xlsx(tmp_path / "dbfail.xlsx", rows, title=False, footer=False)
+    real, calls = importer.insert_record, {"n": 0}
+
+    def failing(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == failing_call:  # inside the batch's transaction, rows inserted
+            raise Unavailable("The database cannot be reached or is busy.")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(importer, "insert_record", failing)
+    monkeypatch.setattr(cli, "_context", lambda: ctx)
+    res = CliRunner().invoke(cli.main, ["import", str(path), "--sector", "housing",
+                                        "--entered-by", OPERATOR, "--batch-size", "4"])
+    committed = 4 if failing_call == 7 else 8
+    assert res.exit_code == 3, res.output
+    assert record_count(ctx) == committed
+    assert f"new records      {committed:>9,}" in res.output
+    assert "cannot be reached" in res.output
+    assert f"Rows up to row {committed + 1} were imported before it" in res.output
+    assert verify_chain(ctx)["ok"] is True
