@@ -199,7 +199,10 @@ def _sheet(path: Path, name: str, rows: Iterator[tuple[int, list, bool]],
     """Find the header among the first rows, then yield the data rows as they come.
     ``rows``: (row number, cells, whether the row is one cell merged across)."""
     head = list(islice(rows, HEADER_SEARCH_ROWS))
-    header_row, columns, ignored = _find_header([(n, c) for n, c, _ in head])
+    try:
+        header_row, columns, ignored = _find_header([(n, c) for n, c, _ in head])
+    except SheetProblem as exc:  # named like every other problem of the file
+        raise SheetProblem(f"{path.name}: {exc}") from None
     sheet = Sheet(path, name, header_row, columns, ignored,
                   expected_rows=max(total_rows - header_row, 0))
 
