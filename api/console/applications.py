@@ -4,6 +4,8 @@ confirmation step (the review runs every check of the decision, writing nothing)
 
 from __future__ import annotations
 
+import json
+
 from flask import flash, g, redirect, render_template, request, url_for
 
 from api.console import bp
@@ -42,16 +44,22 @@ def applications_list():
                            items=console.with_records(ctx(), page["items"]), next=page["next"])
 
 
-def _apply_form(record, kind, option, values, errors=None, general=None, status=200):
+def _apply_form(record, kind, option, values, errors=None, general=None, key=None,
+                refused=None, status=200):
+    """``refused``: the refusal's code, so the page does not repeat a refusal its notice
+    of the record's state already says."""
     return render_template("console/apply.html", record=record, kind=kind, option=option,
                            values=values, errors=errors or {}, general=general or [],
-                           today=ctx().today().isoformat()), status
+                           today=ctx().today().isoformat(), refused=refused,
+                           form_key=key or new_form_key()), status
 
 
 @bp.route("/records/<record_id>/apply/<any(repair, objection):kind>", methods=["GET", "POST"])
 @signed_in("enterprise")
 def apply(record_id, kind):
-    """The enterprise applies for repair of, or objects to, one of its records."""
+    """The enterprise applies for repair of, or objects to, one of its records: once
+    per rendering of the form (its key), so a double submit is answered like the
+    first."""
     rid = parse_id(record_id, "record")
     record = records.get_record(ctx(), g.actor, rid)
     own_subject(record["uscc"])
@@ -59,11 +67,14 @@ def apply(record_id, kind):
     if request.method == "GET":
         return _apply_form(record, kind, option, {})
     body = {**body_from(request.form, APPLICATION_FIELDS), "kind": kind}
+    key = posted_form_key(request.form)
     try:
-        created = applications.submit(ctx(), g.actor, rid, body)
+        idem = IdempotentRequest(g.actor.token_id, "POST", request.path, key, body)
+        created = json.loads(applications.submit_once(ctx(), g.actor, rid, body, idem).body)
     except CreditError as exc:
         errors = form_errors(exc, rename={"repaired_on": "requested_repair_on"})
-        return _apply_form(record, kind, option, request.form, *errors, status=exc.status)
+        return _apply_form(record, kind, option, request.form, *errors,
+                           key=key_after(exc, key), refused=exc.error, status=exc.status)
     flash(f"已提交{'信用修复申请' if kind == 'repair' else '异议申诉'} #{created['id']}，"
           "等待该行业监管部门处理。", "ok")
     return redirect(url_for(".applications_list"))

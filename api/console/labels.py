@@ -18,7 +18,7 @@ GRADES = {g: f"{g} {label}" for g, label in GRADE_LABELS.items()}
 RECORD_STATUS = {"active": "有效", "repaired": "已信用修复", "revoked": "已撤销"}
 TRACE_STATUS = {"active": "计分", "superseded": "同项目同类奖项已计更高分，本条不计",
                 "not_yet_effective": "尚未生效", "expired": "公示期已满", "repaired": "已修复",
-                "revoked": "已撤销"}
+                "revoked": "已撤销", "not_in_model": "本评分模型不计此类记录"}
 ROLES = {"regulator": "行业监管部门", "evaluator": "评标系统", "auditor": "审计",
          "admin": "系统管理员", "enterprise": "企业", "platform": "公共资源交易平台",
          "tenderee": "招标人"}

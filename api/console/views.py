@@ -333,7 +333,7 @@ def audit_entry(position):
     if page["intact"] and page["entry"]["kind"] == "score.served":
         return redirect(url_for(".trace", trace_id=page["entry"]["position"]))
     return render_template("console/entry.html", entry=page["entry"], canonical=page["text"],
-                           intact=page["intact"])
+                           intact=page["intact"], has_next=page["has_next"])
 
 
 # ------------------------------------------------------------------ evaluations

@@ -90,30 +90,60 @@ def _refuse(ctx: ServiceContext, uow, row, events, data: dict) -> None:
 
 def submit(ctx: ServiceContext, actor: Actor, record_id: int, raw) -> dict:
     """An enterprise applies for repair of, or objects to, one of its own records."""
-    if actor.role != "enterprise":
-        raise Forbidden("Only an enterprise applies for repair of, or objects to, its records.")
+    _refuse_role(actor)
     data = load_application(ctx, raw)
     with write_as(ctx, actor) as uow:
-        row, events = records.load_target(uow, record_id)
-        if row.uscc != actor.uscc:
-            raise Forbidden("An enterprise applies only for its own records.")
-        _refuse(ctx, uow, row, events, data)
-        at = uow.audit.next_at()
-        app = ApplicationRow(
-            id=uow.applications.next_id(), record_id=row.id, uscc=row.uscc, sector=row.sector,
-            kind=data["kind"], reason=data["reason"],
-            requested_repair_on=data.get("requested_repair_on"), submitted_by=actor.name,
-            submitted_at=format_instant(at), audit_position=uow.audit.next_position(),
-            sha256="")
-        facts = application_facts(app)
-        app.sha256 = canonical.digest(facts)
-        uow.applications.add(app)
-        uow.audit.append("application.submitted", actor.name,
-                         {"application": facts, "uscc": row.uscc, "sha256": app.sha256},
-                         uscc=row.uscc, at=at)
-        body = resource(app, None)
+        body, _ = _submit_in(ctx, uow, actor, record_id, data, None)
         uow.commit()
         return body
+
+
+def submit_once(ctx: ServiceContext, actor: Actor, record_id: int, raw,
+                idem: IdempotentRequest) -> Outcome:
+    """:func:`submit` from a console form, once per rendering of the form (its key in
+    ``idem``), as :func:`decide_once` takes a decision: a second submit of the same
+    rendering (a double click, a resend) gets the first 201 again instead of 409 "a
+    pending application exists", which read as a failure."""
+    _refuse_role(actor)
+
+    def write(uow) -> str:
+        # validated after the key is looked up, as API.md §1 orders it (step 7 before 8)
+        data = load_application(ctx, raw)
+        return _submit_in(ctx, uow, actor, record_id, data, idem)[1]
+
+    return idempotent_write(ctx, actor, idem, 201, write)
+
+
+def _refuse_role(actor: Actor) -> None:
+    if actor.role != "enterprise":
+        raise Forbidden("Only an enterprise applies for repair of, or objects to, its records.")
+
+
+def _submit_in(ctx: ServiceContext, uow, actor: Actor, record_id: int, data: dict,
+               idem: IdempotentRequest | None) -> tuple[dict, str | None]:
+    """The application, appended in ``uow``: its body and, with ``idem``, the reply's
+    text, remembered for the form's key."""
+    row, events = records.load_target(uow, record_id)
+    if row.uscc != actor.uscc:
+        raise Forbidden("An enterprise applies only for its own records.")
+    _refuse(ctx, uow, row, events, data)
+    at = uow.audit.next_at()
+    app = ApplicationRow(
+        id=uow.applications.next_id(), record_id=row.id, uscc=row.uscc, sector=row.sector,
+        kind=data["kind"], reason=data["reason"],
+        requested_repair_on=data.get("requested_repair_on"), submitted_by=actor.name,
+        submitted_at=format_instant(at), audit_position=uow.audit.next_position(),
+        sha256="")
+    facts = application_facts(app)
+    app.sha256 = canonical.digest(facts)
+    uow.applications.add(app)
+    body = resource(app, None)
+    reply = present(APPLICATION, body) if idem else None
+    extra = remember(uow, idem, 201, reply, app.audit_position) if idem else {}
+    uow.audit.append("application.submitted", actor.name,
+                     {"application": facts, "uscc": row.uscc, "sha256": app.sha256, **extra},
+                     uscc=row.uscc, at=at)
+    return body, reply
 
 
 # ------------------------------------------------------------------ deciding

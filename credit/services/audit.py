@@ -94,12 +94,14 @@ def _page(row, entry: dict | None) -> dict:
 
 
 def entry_page(ctx: ServiceContext, position: int) -> dict:
-    """The console's audit entry page (:func:`_page`)."""
+    """The console's audit entry page (:func:`_page`), and whether an entry follows it
+    (the newest entry links to none)."""
     with ctx.uow(write=False) as uow:
         row, entry = _stored(uow, position)
+        following = uow.audit.head().position > position
     if row is None:
         raise NotFound(f"There is no audit entry {position}.")
-    return _page(row, entry)
+    return {**_page(row, entry), "has_next": following}
 
 
 def trace_page(ctx: ServiceContext, actor: Actor, trace_id: int, verify: bool) -> dict:

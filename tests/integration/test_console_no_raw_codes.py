@@ -789,3 +789,16 @@ def test_no_success_message_shows_a_raw_code(app, tctx, world):
         ("/performance/<id>/review", "return"): 1,
         ("/tenders/KQ-DEMO-2026-002/performance/new", None): 1,
         ("/tenders/KQ-DEMO-2026-002/agency-rating", None): 1}), forms
+
+
+def test_a_tender_of_another_sector_is_not_refused_as_a_record_form(world, app):
+    """The one text for every ``sector_forbidden`` said "record form" of a tender,
+    warning or performance page (a review of the console)."""
+    auditor = Browser(app).sign_in(world["auditor"])
+    listed = unescape(auditor.get("/tenders").get_data(as_text=True))
+    codes = set(re.findall(r'href="/tenders/([^"/?]+)"', listed))
+    housing = Browser(app).sign_in(world["housing"])
+    refused = [unescape(r.get_data(as_text=True)) for r in
+               (housing.get(f"/tenders/{c}") for c in sorted(codes)) if r.status_code == 403]
+    assert refused, "the demo data has a tender of another sector"
+    assert all("记录表单" not in page and "其他行业的内容" in page for page in refused)

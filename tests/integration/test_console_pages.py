@@ -957,3 +957,56 @@ def test_the_audit_page_lists_each_entry_of_a_kind_once(ctx, tokens):
     assert [e["position"] for e in page["items"]] == created[::-1]
     older = console.audit_feed(ctx, kind="record.created", limit=50, before=created[-1])
     assert [e["position"] for e in older["items"]] == created[-2::-1]
+
+
+# ------------------------------------------------------------------ edges (a review of the console)
+
+def _shown(page: str) -> str:
+    """The page's words outside its markup, before the stored text of the entry (which
+    holds the codes as stored, on purpose)."""
+    return re.sub(r"<[^>]+>", " ", page.split('class="canonical"')[0])
+
+
+def test_a_record_the_model_does_not_count_is_labelled_on_the_trace_page(ctx, app, tokens):
+    """An agency's conduct record on an enterprise's file is ``not_in_model`` (API.md
+    §6): the page showed the code itself as its status."""
+    add_record(ctx, tokens["housing"], code="AGENCY-ARCHIVE")
+    auditor = Browser(app).sign_in(tokens["auditor"])
+    trace_id = re.search(r"/traces/(\d+)", text(auditor.get(f"/subjects/{S1}")))[1]
+    page = _shown(text(auditor.get(f"/traces/{trace_id}")))
+    assert "本评分模型不计此类记录" in page and "not_in_model" not in page
+
+
+def test_the_newest_entry_links_to_no_next_entry(ctx, app, tokens):
+    """The link led to a 404 page."""
+    add_record(ctx, tokens["housing"])
+    with ctx.uow(write=False) as uow:
+        head = uow.audit.head().position
+    auditor = Browser(app).sign_in(tokens["auditor"])
+    assert "下一条目" not in text(auditor.get(f"/audit/entries/{head}"))
+    before = text(auditor.get(f"/audit/entries/{head - 1}"))
+    assert f'href="/audit/entries/{head}">下一条目 #{head}' in before
+
+
+def test_an_application_submitted_twice_from_one_form_is_one_application(ctx, app, tokens):
+    """A double click or a resend of the enterprise's form gets the first answer again,
+    as every other writing form does (a review of the console: the second submit was a
+    409 "a pending application exists" page, read as a failure)."""
+    record = add_record(ctx, tokens["housing"])
+    ent = signed_in(app, tokens["enterprise"])
+    page = text(ent.get(f"/records/{record['id']}/apply/objection"))
+    key = re.search(r'name="form_key" value="([^"]+)"', page).group(1)
+    form = {"reason": "原处罚决定已被复议撤销", "form_key": key}
+    first = ent.post(f"/records/{record['id']}/apply/objection", form)
+    again = ent.post(f"/records/{record['id']}/apply/objection", form)
+    assert (first.status_code, again.status_code) == (302, 302)
+    assert text(ent.get("/applications")).count("data-application-id=") == 1
+    from credit.services.audit import list_entries
+    assert len(list_entries(ctx, kind="application.submitted")["items"]) == 1
+    # The same rendering sent with other content is refused as such, above the notice
+    # that the first is pending; a fresh form is refused by that notice alone.
+    other = text(ent.post(f"/records/{record['id']}/apply/objection",
+                          {**form, "reason": "另一理由：决定文书送达有误"}))
+    assert "此表单已用不同内容提交过" in other and "已有一项待处理的申请" in other
+    fresh = ent.post(f"/records/{record['id']}/apply/objection", {"reason": "再次提出异议"})
+    assert fresh.status_code == 409 and 'id="form-errors"' not in text(fresh)
