@@ -194,11 +194,13 @@ def idempotency_key(token_id, method, path, key) -> str:
 
 # The entries that create a resource and may carry its Idempotency-Key stamp; a
 # revocation or repair carries its console form's key (records.apply_change), and so
-# does an application's decision (applications.decide_once).
+# does an application's decision (applications.decide_once) and the application itself
+# (applications.submit_once).
 IDEMPOTENT_KINDS = ("record.created", "evaluation.created", "tender.registered",
                     "tender.awarded", "warning.disposed", "agency.rated",
                     "performance.submitted", "performance.reviewed",
-                    "record.revoked", "record.repaired", "application.decided")
+                    "record.revoked", "record.repaired", "application.submitted",
+                    "application.decided")
 
 # ----------------------------------------------- the tender loop's tables (WARNINGS.md)
 # Each creating entry carries in ``rows`` one digest per table: of the list of the facts

@@ -1001,8 +1001,10 @@ def test_an_application_submitted_twice_from_one_form_is_one_application(ctx, ap
     again = ent.post(f"/records/{record['id']}/apply/objection", form)
     assert (first.status_code, again.status_code) == (302, 302)
     assert text(ent.get("/applications")).count("data-application-id=") == 1
-    from credit.services.audit import list_entries
-    assert len(list_entries(ctx, kind="application.submitted")["items"]) == 1
+    from credit.services.audit import list_entries, verify_chain
+    (entry,) = list_entries(ctx, kind="application.submitted")["items"]
+    assert "idempotency" in entry["payload"]
+    assert verify_chain(ctx)["first_bad"] is None
     # The same rendering sent with other content is refused as such, above the notice
     # that the first is pending; a fresh form is refused by that notice alone.
     other = text(ent.post(f"/records/{record['id']}/apply/objection",
