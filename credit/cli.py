@@ -267,7 +267,7 @@ def _verified(cp, incremental: bool = False) -> dict:
     """verify_chain; exit 2 when the database cannot be reached."""
     from credit.services.audit import verify_chain
 
-    def unstored(exc: Unavailable) -> None:  # an auditor's read-only access
+    def unstored(exc: CreditError) -> None:  # read-only access, or an altered head
         click.echo(f"warning: this run was not stored ({exc}); the verdict stands, but "
                    "neither the console nor a later --incremental run will know of it.",
                    err=True)

@@ -111,8 +111,8 @@ class ImportSummary:
         if self.stopped:
             lines.append(f"Stopped: {self.stopped} Rows up to row {self.committed_through} "
                          "were committed (counted above); nothing after it was imported. "
-                         "Fix the file and import it again: what is on file counts as "
-                         "already present.")
+                         "Import the file again, mended if the problem was in it: what "
+                         "is on file counts as already present.")
         elif self.imported == 0 and (self.already_present or self.already_revoked):
             lines.append("Nothing new: every valid row of this file was already on file.")
         return "\n".join(lines)
@@ -524,9 +524,15 @@ class _Batches:
         self.ctx, self.summary, self.rejects = ctx, summary, rejects
         self.actor, self.pause = actor, pause
         self.entry_of = ctx.models.record_entry  # an agency code too (PERFORMANCE.md §7)
+        #: The rejections a batch made while inserting, listed once it is committed: a
+        #: batch rolled back made none (its rows are not on file, nor said to differ).
+        self._held: list[tuple] = []
 
     def reject(self, number: int, field_name: str, error: str, message: str,
                stream: str = "read") -> None:
+        if stream == "insert":
+            self._held.append((stream, number, field_name, error, message))
+            return
         self.rejects.add(stream, number, field_name, error, message)
         self.summary.errors[error] += 1
 
@@ -536,6 +542,7 @@ class _Batches:
         held = time.perf_counter()
         s = self.summary
         counted = (s.imported, s.already_present, s.already_revoked, s.first_id, s.last_id)
+        self._held = []
         try:
             with self.ctx.uow(write=True) as uow:
                 store = _Prefetched(uow, [d for _, d in batch])
@@ -546,6 +553,9 @@ class _Batches:
             (s.imported, s.already_present, s.already_revoked, s.first_id,
              s.last_id) = counted
             raise
+        for stream, number, field_name, error, message in self._held:
+            self.rejects.add(stream, number, field_name, error, message)
+            s.errors[error] += 1
         self.summary.batches += 1
         self.summary.committed_through = batch[-1][0]
         if self.pause:

@@ -64,6 +64,11 @@ def dumps(value: Any) -> str:
 
 
 def sha256_hex(text: str) -> str:
+    """SHA-256 (lowercase hex) of ``text`` as UTF-8. Only text: a stored value that is
+    not (bytes a column holds behind the service) raises TypeError, which a
+    verification reports as a row that is not what was hashed."""
+    if not isinstance(text, str):
+        raise TypeError(f"only text is hashed, not {type(text).__name__}")
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

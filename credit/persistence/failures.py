@@ -62,11 +62,13 @@ ALTERED_TEXT = ("A stored text is not UTF-8: the database was altered behind the
                 "Run `credit audit verify`.")
 
 
-def altered_text(exc: BaseException) -> bool:
-    """Whether a unit of work failed on a stored text its driver could not decode
-    (:data:`ALTERED_TEXT`; the sqlite3 module's own message)."""
-    return isinstance(exc, DBAPIError) and type(exc.orig).__name__ == "OperationalError" \
-        and str(exc.orig).startswith("Could not decode to UTF-8")
+def altered_text(exc: BaseException | None) -> bool:
+    """Whether a read failed on a stored text its driver could not decode
+    (:data:`ALTERED_TEXT`; the sqlite3 module's own message), raised through SQLAlchemy
+    (a unit of work) or by the driver itself (the served scores' own connection)."""
+    driver = exc.orig if isinstance(exc, DBAPIError) else exc
+    return type(driver).__name__ == "OperationalError" \
+        and str(driver).startswith("Could not decode to UTF-8")
 
 
 def unreadable(driver_error: BaseException) -> bool:

@@ -538,7 +538,7 @@ def _leniently(row: AuditEntryRow) -> dict:
     look-up columns (the text and its hash rewritten together) — is given as what its
     look-up columns say, with an empty payload, marked ``altered``: nothing of the
     edited text is shown or used as the service's."""
-    if canonical.sha256_hex(row.text) != row.sha256:
+    if not isinstance(row.text, str) or canonical.sha256_hex(row.text) != row.sha256:
         return _as_columns(row)
     try:
         entry = parse_entry(row)
@@ -587,6 +587,12 @@ class AuditQueries(_Repo):
         """The stored entry unparsed (its text, hash and look-up columns), for a check
         that must answer even when the text was edited into something unreadable."""
         return self.session.get(AuditEntryRow, position)
+
+    def follows(self, position: int) -> bool:
+        """Whether any entry comes after ``position`` (its position column only: a page
+        of an intact entry must not depend on what another entry holds)."""
+        return self.session.execute(select(AuditEntryRow.position).where(
+            AuditEntryRow.position > position).limit(1)).first() is not None
 
     def page(self, *, after: int = 0, limit: int = 100, kind: str | None = None,
              upto: int | None = None, lenient: bool = False) -> list[dict]:

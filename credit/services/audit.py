@@ -18,6 +18,7 @@ from credit.domain.records import Knowledge
 from credit.domain.trace import trace_payload
 from credit.errors import Forbidden, IntegrityFailure, NotFound
 from credit.persistence.audit_log import GENESIS, columns_match, has_utf8, read_entry
+from credit.persistence.failures import UNREADABLE_VALUE
 
 from . import agencies
 from .context import Actor, ServiceContext, require_own_subject
@@ -89,16 +90,23 @@ def _page(row, entry: dict | None) -> dict:
     """What a console page shows of a stored entry: its text exactly as stored (the
     bytes its hash is taken of), whether it is intact, and the entry — parsed when
     intact, otherwise only its position and stored hash, which the edit did not touch."""
-    return {"text": row.text, "intact": entry is not None,
-            "entry": entry or {"position": row.position, "sha256": row.sha256}}
+    return {"text": _as_text(row.text), "intact": entry is not None,
+            "entry": entry or {"position": row.position, "sha256": _as_text(row.sha256)}}
+
+
+def _as_text(stored):
+    """A stored value as a page shows it: bytes that are no UTF-8 text (read as stored,
+    VerificationRepository.text_as_stored) with each undecodable byte as ``\\xNN``."""
+    return stored.decode("utf-8", "backslashreplace") if isinstance(stored, bytes) \
+        else stored
 
 
 def entry_page(ctx: ServiceContext, position: int) -> dict:
     """The console's audit entry page (:func:`_page`), and whether an entry follows it
     (the newest entry links to none)."""
-    with ctx.uow(write=False) as uow:
+    with ctx.uow(write=False) as uow, uow.verifications.text_as_stored():
         row, entry = _stored(uow, position)
-        following = uow.audit.head().position > position
+        following = uow.audit_queries.follows(position)
     if row is None:
         raise NotFound(f"There is no audit entry {position}.")
     return {**_page(row, entry), "has_next": following}
@@ -107,7 +115,7 @@ def entry_page(ctx: ServiceContext, position: int) -> dict:
 def trace_page(ctx: ServiceContext, actor: Actor, trace_id: int, verify: bool) -> dict:
     """The console's trace page (:func:`_page`), with the trace's verification when
     asked (:func:`verify_trace`)."""
-    with ctx.uow(write=False) as uow:
+    with ctx.uow(write=False) as uow, uow.verifications.text_as_stored():
         row, entry = _stored(uow, trace_id)
         readable = entry if entry is not None or row is None else read_entry(row.text)
         _trace_kind(row, readable, trace_id)
@@ -267,10 +275,16 @@ def _replay_differences(ctx: ServiceContext, uow, p: dict, escaped: bool = False
     if isinstance(read, str):
         return [read]
     uscc, as_of, sector, knowledge = read
-    if model.kind == "agency":  # an agency score (PERFORMANCE.md §7)
-        replayed = agencies.replay_trace(uow, model, p, knowledge)
-    else:
-        replayed = trace_payload(*score_as_known(uow, model, uscc, sector, as_of, knowledge))
+    try:
+        if model.kind == "agency":  # an agency score (PERFORMANCE.md §7)
+            replayed = agencies.replay_trace(uow, model, p, knowledge)
+        else:
+            replayed = trace_payload(*score_as_known(uow, model, uscc, sector, as_of,
+                                                     knowledge))
+    except UNREADABLE_VALUE:
+        # A stored row it reads was edited into what its column cannot give back (a
+        # date that is none, bytes where text was): the inputs no longer replay it.
+        return ["records"]
     # Context the engine does not produce: which token and which tender asked.
     original = {k: v for k, v in p.items() if k not in ("evaluation", "token_id")}
     return _differences(original, replayed)

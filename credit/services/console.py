@@ -9,6 +9,7 @@ scores the console shows are served (and traced) through :func:`scoring.score`.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 
@@ -215,7 +216,8 @@ def audit_feed(ctx: ServiceContext, *, kind: str | None = None, actor: str | Non
     (AuditQueries.page), instead of refusing the whole feed."""
     items: list[dict] = []
     scanned = 0
-    with ctx.uow(write=False) as uow:
+    with ctx.uow(write=False) as uow, (uow.verifications.text_as_stored() if lenient
+                                       else nullcontext()):
         top = uow.audit.head().position
         start = top if before is None else max(0, min(top, before - 1))
         if kind == "score.served":  # traces are indexed by enterprise and actor: no scan

@@ -1,9 +1,10 @@
 """Idempotency-Key (API.md §3): the first 201 response to a key is remembered forever,
 as its status and exact body, scoped to token + method + path; so is the first 200 of
 an award or a disposal (WARNINGS.md §2), and of a revocation, a repair or an
-application's decision confirmed on a console form — keyed by the form's key and the
-console's path, never by an HTTP header (records.apply_change,
-applications.decide_once: the API does not honour the key there).
+application's decision confirmed on a console form, and the 201 of an enterprise's
+application sent from its console form — keyed by the form's key and the console's
+path, never by an HTTP header (records.apply_change, applications.decide_once,
+applications.submit_once: the API does not honour the key there).
 
 The check runs inside the write transaction, after the append lock: a retry whose first
 attempt is still in flight waits on the lock and then replays the stored response, so
@@ -14,8 +15,8 @@ text — a replay must be the first response byte for byte, and it cannot be reb
 the chain: a record's ``name``, ``category`` and ``points`` come from the model active
 when it was served, ``counts_today`` from that day. Instead the entry that created the
 resource (``record.created``, ``evaluation.created``, ``tender.registered``,
-``tender.awarded``, ``warning.disposed``, …, ``record.revoked``, ``record.repaired`` or
-``application.decided``;
+``tender.awarded``, ``warning.disposed``, …, ``record.revoked``, ``record.repaired``,
+``application.submitted`` or ``application.decided``;
 ``verification.IDEMPOTENT_KINDS``, appended in the same transaction) carries,
 under the payload key ``idempotency``, the row's scope (token id, method, path, key)
 and the SHA-256 of the canonical JSON of its facts: the request's

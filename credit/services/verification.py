@@ -45,7 +45,7 @@ from typing import Any, Callable, Hashable, Iterable
 
 from credit.domain import canonical
 from credit.domain.dates import format_instant
-from credit.errors import IntegrityFailure, Unavailable
+from credit.errors import CreditError, IntegrityFailure, Unavailable
 from credit.persistence.agency_tables import rating_facts
 from credit.persistence.audit_log import GENESIS, columns_match, read_entry, stored_instant
 from credit.persistence.failures import UNREADABLE_VALUE
@@ -612,7 +612,7 @@ class CheckpointVerifier:
 
 def verify_chain(ctx: ServiceContext, checkpoint=None, *, incremental: bool = False,
                  store: bool = True, key_path: str | None = None,
-                 unstored: Callable[[Unavailable], None] | None = None) -> dict:
+                 unstored: Callable[[CreditError], None] | None = None) -> dict:
     """Walk the whole chain; re-hash every entry and every stored row against the hash
     its creating entry carries. ``first_bad`` is the lowest bad position (rows no entry
     created come last, with position null). With a ``checkpoint`` the result adds
@@ -629,8 +629,9 @@ def verify_chain(ctx: ServiceContext, checkpoint=None, *, incremental: bool = Fa
     ``CREDIT_SIGNING_KEY``) for the next incremental run and for the console.
 
     ``unstored``: called, instead of raising, when the walk is done but the database
-    will not keep the run (an auditor's read-only access, persistence/failures.py); the
-    verdict stands either way."""
+    will not keep the run (an auditor's read-only access, persistence/failures.py; or a
+    head so altered that no write can read it, when the run found it); the verdict
+    stands either way."""
     return _verified(ctx, checkpoint, incremental, store, key_path, unstored)[0]
 
 
@@ -665,17 +666,27 @@ def _verified(ctx: ServiceContext, checkpoint, incremental: bool, store: bool,
                    format_instant(when), time.monotonic() - started)
         try:
             shown = _store(ctx, seal, run)
-        except IntegrityFailure:
+        except IntegrityFailure as exc:
             # No write can read an altered head (a hash column that is no text): this
-            # run found it and reports it; it cannot be kept, and an incremental run
-            # from the last kept one walks that entry again.
+            # run found it and reports it, shown as it is but not kept; an incremental
+            # run from the last kept one walks that entry again.
             if result["ok"]:
                 raise
+            shown = _unkept(run, result["first_bad"])
+            if unstored is not None:
+                unstored(exc)
         except Unavailable as exc:
             if unstored is None:
                 raise
             unstored(exc)
     return result, shown
+
+
+def _unkept(run: dict, first_bad: dict) -> dict:
+    """A run that could not be stored, as :func:`_described` shows a stored one."""
+    return {**{k: run[k] for k in ("mode", "from_position", "position", "ok",
+                                   "entries_checked", "verified_at", "seconds")},
+            "first_bad": first_bad, "signature": None}
 
 
 def _seal(ctx: ServiceContext, key_path: str | None) -> RunSeal:

@@ -495,3 +495,34 @@ def test_a_database_failure_after_a_committed_batch_stops_the_import_and_says_so
     assert "cannot be reached" in res.output
     assert f"Rows up to row {committed + 1} were imported before it" in res.output
     assert verify_chain(ctx)["ok"] is True
+
+
+def test_a_failed_batch_lists_no_rejection_of_its_own(ctx, tmp_path, monkeypatch):
+    """A row the rolled-back batch found to differ from another of its rows is not said
+    to differ from a record on file: none of the batch is on file (a review of the
+    fix above: the summary counted it rejected, the list named a record rolled back)."""
+    import credit.cli as cli
+    from credit.errors import Unavailable
+    rows = [row(i, make_uscc(300 + i), "SITE-PM-ABSENT", "2026-05-01", f"罚{i}")
+            for i in range(1, 5)]
+    rows += [row(5, make_uscc(305), "SITE-PM-ABSENT", "2026-05-01", "罚5"),
+             row(6, make_uscc(305), "SITE-PM-ABSENT", "2026-05-02", "罚5"),  # differs
+             row(7, make_uscc(307), "SITE-PM-ABSENT", "2026-05-01", "罚7"),
+             row(8, make_uscc(308), "SITE-PM-ABSENT", "2026-05-01", "罚8")]
+    path = write_xlsx(tmp_path / "dbfail.xlsx", rows, title=False, footer=False)
+    real, calls = importer.insert_record, {"n": 0}
+
+    def failing(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 8:  # row 8, after row 6 was refused in the same batch
+            raise Unavailable("The database cannot be reached or is busy.")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(importer, "insert_record", failing)
+    monkeypatch.setattr(cli, "_context", lambda: ctx)
+    res = CliRunner().invoke(cli.main, ["import", str(path), "--sector", "housing",
+                                        "--entered-by", OPERATOR, "--batch-size", "4"])
+    assert res.exit_code == 3 and record_count(ctx) == 4
+    assert f"rejected         {0:>9,}" in res.output and "duplicate_record" not in res.output
+    assert not (tmp_path / "dbfail.xlsx.rejects.csv").exists()
+    assert "Import the file again" in res.output

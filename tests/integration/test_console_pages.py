@@ -1012,3 +1012,49 @@ def test_an_application_submitted_twice_from_one_form_is_one_application(ctx, ap
     assert "此表单已用不同内容提交过" in other and "已有一项待处理的申请" in other
     fresh = ent.post(f"/records/{record['id']}/apply/objection", {"reason": "再次提出异议"})
     assert fresh.status_code == 409 and 'id="form-errors"' not in text(fresh)
+
+
+def _not_utf8_head_hash(ctx, tokens) -> int:
+    """Two records, then the newest entry's hash column edited into bytes that are no
+    UTF-8 text (SQLite keeps them as TEXT); the newest position."""
+    from tests.live_server import query, raw
+    add_record(ctx, tokens["housing"])
+    add_record(ctx, tokens["housing"], document_no="绍柯建罚〔2026〕77号")
+    head = query(ctx, "SELECT max(position) FROM audit_entries")[0][0]
+    raw(ctx, "UPDATE audit_entries SET sha256 = CAST(X'E4B8ADFF' AS TEXT) "
+        "WHERE position = :p", {"p": head}, tables=["audit_entries"])
+    return head
+
+
+def test_an_altered_head_leaves_older_entries_readable_and_is_found_by_the_button(
+        ctx, app, tokens):
+    """A head whose hash is no text (a review of the non-UTF-8 fix): an older entry's
+    page still opens, the audit page and its verify button report the head, and a
+    served score is refused as an altered log, as every other write is."""
+    if ctx.uow.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's dynamic typing")
+    head = _not_utf8_head_hash(ctx, tokens)
+    auditor = signed_in(app, tokens["auditor"])
+    assert auditor.get(f"/audit/entries/{head - 1}").status_code == 200
+    assert auditor.get(f"/audit/entries/{head}").status_code == 200
+    page = auditor.post("/audit/verify", {"mode": "full"})
+    assert page.status_code == 200 and "发现异常" in text(page)
+    assert f"条目 #{head}" in text(page)
+    score = app.test_client().get(f"/api/v1/subjects/{S1}/score?sector=housing",
+                                  headers={"Authorization": f"Bearer {tokens['evaluator']}"})
+    assert (score.status_code, score.get_json()["error"]) == (500, "integrity_failure")
+
+
+def test_the_consoles_verify_button_reports_a_trace_that_is_no_text(ctx, app, tokens):
+    if ctx.uow.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's dynamic typing")
+    from tests.live_server import raw
+    add_record(ctx, tokens["housing"])
+    auditor = signed_in(app, tokens["auditor"])
+    trace_id = int(re.search(r"/traces/(\d+)", text(auditor.get(f"/subjects/{S1}")))[1])
+    raw(ctx, "UPDATE audit_entries SET text = CAST(X'7B22FF' AS TEXT) WHERE position = :p",
+        {"p": trace_id}, tables=["audit_entries"])
+    shown = auditor.get(f"/traces/{trace_id}")
+    assert shown.status_code == 200 and '{"\\xff' in text(shown)
+    verified = auditor.post(f"/traces/{trace_id}/verify", {})
+    assert verified.status_code == 200 and 'id="v-hash">哈希：不一致' in text(verified)

@@ -486,3 +486,30 @@ def test_a_head_hash_that_is_not_utf8_refuses_writes_as_altered(ctx, log):
         create_record(ctx, REG, record_body(A, "绍柯建罚〔2026〕9号", sector="housing",
                                             code="BID-NOSIGN", decided_on="2026-01-10"))
     assert first_bad(ctx) == {"position": log["head"], "problem": "hash_mismatch"}
+
+
+@pytest.mark.parametrize("value", ["CAST(X'E4B8ADFF' AS TEXT)", "X'E4B8ADFF'"],
+                         ids=["text-not-utf8", "blob"])
+def test_an_evaluation_document_that_is_no_text_is_located(ctx, log, value):
+    """Its hash cannot be taken: a row_mismatch of evaluations, not an AttributeError
+    (a review of the non-UTF-8 fix: audit verify answered 500)."""
+    if ctx.uow.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's dynamic typing")
+    raw(ctx, f"UPDATE evaluations SET document = {value} WHERE id = :i",
+        {"i": log["ev"]["id"]}, tables=["evaluations"])
+    bad = first_bad(ctx)
+    assert (bad["problem"], bad["table"], bad["id"]) == ("row_mismatch", "evaluations",
+                                                         log["ev"]["id"])
+
+
+@pytest.mark.parametrize("value", ["'not-a-date'", "CAST(X'E4B8ADFF' AS TEXT)"])
+def test_a_trace_whose_history_no_longer_reads_does_not_replay(ctx, log, value):
+    """A record of the scored history edited into what its column cannot give back:
+    the trace's verification says the replay fails, where it answered 500."""
+    if ctx.uow.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's dynamic typing")
+    raw(ctx, f"UPDATE records SET decided_on = {value} WHERE id = :i",
+        {"i": log["r1"]["id"]}, tables=["records"])
+    one = verify_trace(ctx, log["s1"]["trace_id"])
+    assert (one["hash_ok"], one["replay_ok"], one["ok"]) == (True, False, False)
+    assert one["differences"] == ["records"]
