@@ -111,3 +111,16 @@ def test_a_sqlite_uri_filename_makes_no_directory_named_file(logged, database_ur
     with _read_only_url(database_url) as url:
         assert _verify(url).exit_code == 0
     assert not (tmp_path / "file:").exists()
+
+
+def test_a_head_no_write_can_read_is_reported_with_the_same_warning(logged, database_url):
+    """A head whose hash column is no UTF-8 text: no write can take the head, so the run
+    that found it cannot be kept either; the verdict stands, the warning says so."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's dynamic typing")
+    tamper(logged, "audit_entries", "UPDATE audit_entries SET sha256 = "
+           "CAST(X'E4B8ADFF' AS TEXT) WHERE position = 2")
+    r = _verify(database_url)
+    assert r.exit_code == 1, r.output
+    assert _verdict(r.output)["first_bad"] == {"position": 2, "problem": "hash_mismatch"}
+    assert "was not stored" in r.stderr and "altered" in r.stderr
