@@ -11,7 +11,7 @@ import sys
 import click
 
 from credit.batch.cli import compare_models_command, import_command, rate_all_command
-from credit.errors import CreditError, Unavailable
+from credit.errors import CreditError, IntegrityFailure, Unavailable
 from credit.settings import ConfigurationError, Settings
 
 
@@ -268,7 +268,9 @@ def _verified(cp, incremental: bool = False) -> dict:
     from credit.services.audit import verify_chain
 
     def unstored(exc: CreditError) -> None:  # read-only access, or an altered head
-        click.echo(f"warning: this run was not stored ({exc}); the verdict stands, but "
+        why = ("the log's newest entry was altered, so the service can write nothing"
+               if isinstance(exc, IntegrityFailure) else str(exc))
+        click.echo(f"warning: this run was not stored ({why}); the verdict stands, but "
                    "neither the console nor a later --incremental run will know of it.",
                    err=True)
     try:

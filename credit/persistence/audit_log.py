@@ -110,6 +110,21 @@ def _expected_uscc(entry: dict) -> str | None:
     return None
 
 
+def shown_text(stored):
+    """A stored value as a page shows it: bytes that are no UTF-8 text (read as stored,
+    VerificationRepository.text_as_stored) with each undecodable byte as ``\\xNN``;
+    anything else as it is."""
+    return stored.decode("utf-8", "backslashreplace") if isinstance(stored, bytes) \
+        else stored
+
+
+def hashes_to(text, sha256) -> bool:
+    """Whether a stored entry's text still hashes to ``sha256`` (a hash stored with it,
+    a checkpoint's, a run's): its exact UTF-8 bytes, as the entry was hashed. Text
+    only: a value edited into bytes or a number (SQLite keeps any) does not."""
+    return isinstance(text, str) and canonical.sha256_hex(text) == sha256
+
+
 def columns_match(row: AuditEntryRow, entry: dict) -> bool:
     """The typed columns used to find entries (position, kind, at, actor, uscc) say what
     the hashed text says; otherwise an edit could hide an entry from a filtered view, or

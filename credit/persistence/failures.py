@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
-from credit.errors import ConnectionLost, Unavailable
+from credit.errors import ConnectionLost, IntegrityFailure, Unavailable
 
 
 def failure(*, lost: bool, operational: bool, commit_sent: bool,
@@ -53,6 +53,13 @@ _MISSING_RELATION_RAISED_BY = frozenset({"parserOpenTable", "RangeVarGetRelidExt
 #: an integer beyond 64 bits (OverflowError). A verification names the table instead
 #: of failing (services/verification.py).
 UNREADABLE_VALUE = (DataError, ValueError, TypeError, OverflowError)
+
+class UnreadableHistory(IntegrityFailure):
+    """A subject's stored record or event that no longer reads back as its column's type
+    (:data:`UNREADABLE_VALUE`, raised by the read of its history, never by the engine):
+    the database was altered behind the service. A score refuses it; a trace's
+    verification reports that its inputs no longer replay it."""
+
 
 #: What a unit of work answers when its driver could not decode a stored text: SQLite
 #: keeps any bytes written as TEXT behind the service (the service writes only

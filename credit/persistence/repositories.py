@@ -16,7 +16,8 @@ from credit.domain.dates import parse_stored_instant
 from credit.domain.records import Record, RecordEvent
 from credit.errors import IntegrityFailure
 
-from .audit_log import columns_match, parse_entry, stored_instant
+from .audit_log import columns_match, hashes_to, parse_entry, shown_text, stored_instant
+from .failures import UNREADABLE_VALUE, UnreadableHistory
 from .history_rows import (
     EVENT_COLUMNS,
     NO_HISTORY,
@@ -261,11 +262,16 @@ class RecordRepository(_Repo):
         # runs inside the append lock on every served score.
         limit = max_position if max_position is not None else 2**63 - 1
         conn = self.session.connection()
-        records = [record_from_row(row)
-                   for row in conn.execute(_HISTORY_RECORDS, {"uscc": uscc, "pos": limit})]
-        events = [event_from_row(row)
-                  for row in conn.execute(_HISTORY_EVENTS, {"uscc": uscc, "pos": limit})
-                  ] if records else []
+        try:
+            records = [record_from_row(row) for row in
+                       conn.execute(_HISTORY_RECORDS, {"uscc": uscc, "pos": limit})]
+            events = [event_from_row(row) for row in
+                      conn.execute(_HISTORY_EVENTS, {"uscc": uscc, "pos": limit})
+                      ] if records else []
+        except UNREADABLE_VALUE as exc:
+            raise UnreadableHistory(f"A stored record or event of {uscc} no longer reads "
+                                    "back: the database was altered behind the service. "
+                                    "Run `credit audit verify`.") from exc
         return records, events
 
     def history_digests(self, usccs: list[str], max_position: int
@@ -538,7 +544,7 @@ def _leniently(row: AuditEntryRow) -> dict:
     look-up columns (the text and its hash rewritten together) — is given as what its
     look-up columns say, with an empty payload, marked ``altered``: nothing of the
     edited text is shown or used as the service's."""
-    if not isinstance(row.text, str) or canonical.sha256_hex(row.text) != row.sha256:
+    if not hashes_to(row.text, row.sha256):
         return _as_columns(row)
     try:
         entry = parse_entry(row)
@@ -557,7 +563,7 @@ def _hashed(row: AuditEntryRow) -> dict:
     enterprise's inquiry log: who pulled its score): a text that no longer hashes to its
     stored hash — an actor forged into it, say — is refused (IntegrityFailure), never
     listed as the service's."""
-    if not isinstance(row.text, str) or canonical.sha256_hex(row.text) != row.sha256:
+    if not hashes_to(row.text, row.sha256):
         raise IntegrityFailure(f"Audit entry {row.position} no longer hashes to its stored "
                                "hash: it was altered. `credit audit verify` locates it.")
     entry = parse_entry(row)
@@ -571,9 +577,9 @@ def _hashed(row: AuditEntryRow) -> dict:
 
 
 def _as_columns(row: AuditEntryRow) -> dict:
-    return {"position": row.position, "kind": row.kind, "actor": row.actor,
-            "at": stored_instant(row.at_us), "payload": {},
-            "sha256": row.sha256, "altered": True}
+    return {"position": row.position, "kind": shown_text(row.kind),
+            "actor": shown_text(row.actor), "at": stored_instant(row.at_us), "payload": {},
+            "sha256": shown_text(row.sha256), "altered": True}
 
 
 class AuditQueries(_Repo):

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from credit.domain import canonical
 from credit.domain.dates import (
     parse_date,
     parse_instant,
@@ -17,8 +16,15 @@ from credit.domain.dates import (
 from credit.domain.records import Knowledge
 from credit.domain.trace import trace_payload
 from credit.errors import Forbidden, IntegrityFailure, NotFound
-from credit.persistence.audit_log import GENESIS, columns_match, has_utf8, read_entry
-from credit.persistence.failures import UNREADABLE_VALUE
+from credit.persistence.audit_log import (
+    GENESIS,
+    columns_match,
+    has_utf8,
+    hashes_to,
+    read_entry,
+    shown_text,
+)
+from credit.persistence.failures import UnreadableHistory
 
 from . import agencies
 from .context import Actor, ServiceContext, require_own_subject
@@ -90,15 +96,9 @@ def _page(row, entry: dict | None) -> dict:
     """What a console page shows of a stored entry: its text exactly as stored (the
     bytes its hash is taken of), whether it is intact, and the entry — parsed when
     intact, otherwise only its position and stored hash, which the edit did not touch."""
-    return {"text": _as_text(row.text), "intact": entry is not None,
-            "entry": entry or {"position": row.position, "sha256": _as_text(row.sha256)}}
+    return {"text": shown_text(row.text), "intact": entry is not None,
+            "entry": entry or {"position": row.position, "sha256": shown_text(row.sha256)}}
 
-
-def _as_text(stored):
-    """A stored value as a page shows it: bytes that are no UTF-8 text (read as stored,
-    VerificationRepository.text_as_stored) with each undecodable byte as ``\\xNN``."""
-    return stored.decode("utf-8", "backslashreplace") if isinstance(stored, bytes) \
-        else stored
 
 
 def entry_page(ctx: ServiceContext, position: int) -> dict:
@@ -129,7 +129,7 @@ def _hashes(row) -> bool:
     """Whether an entry's stored bytes still hash to the hash stored with them, as audit
     verify re-hashes them (a re-spaced text that parses to the same entry is an edit
     too)."""
-    return isinstance(row.text, str) and canonical.sha256_hex(row.text) == row.sha256
+    return hashes_to(row.text, row.sha256)
 
 
 def _trace_kind(row, entry: dict | None, trace_id: int) -> None:
@@ -281,9 +281,10 @@ def _replay_differences(ctx: ServiceContext, uow, p: dict, escaped: bool = False
         else:
             replayed = trace_payload(*score_as_known(uow, model, uscc, sector, as_of,
                                                      knowledge))
-    except UNREADABLE_VALUE:
-        # A stored row it reads was edited into what its column cannot give back (a
-        # date that is none, bytes where text was): the inputs no longer replay it.
+    except UnreadableHistory:
+        # A stored record or event it reads was edited into what its column cannot give
+        # back (a date that is none, bytes where text was): the inputs no longer replay
+        # it. Only the read's own failure: the engine's would be a fault, not an edit.
         return ["records"]
     # Context the engine does not produce: which token and which tender asked.
     original = {k: v for k, v in p.items() if k not in ("evaluation", "token_id")}

@@ -47,7 +47,13 @@ from credit.domain import canonical
 from credit.domain.dates import format_instant
 from credit.errors import CreditError, IntegrityFailure, Unavailable
 from credit.persistence.agency_tables import rating_facts
-from credit.persistence.audit_log import GENESIS, columns_match, read_entry, stored_instant
+from credit.persistence.audit_log import (
+    GENESIS,
+    columns_match,
+    hashes_to,
+    read_entry,
+    stored_instant,
+)
 from credit.persistence.failures import UNREADABLE_VALUE
 from credit.persistence.repositories import (
     application_facts,
@@ -116,7 +122,7 @@ class ChainVerifier:
             # (reordered, or a number put where none belongs) at the one expected there.
             self.problems.append(problem(self._position, "position_gap"))
             kind = None
-        elif entry is None or canonical.sha256_hex(row.text) != row.sha256 \
+        elif entry is None or not hashes_to(row.text, row.sha256) \
                 or entry.get("position") != row.position:
             kind = "hash_mismatch"
         elif entry.get("prev_sha256") != self._prev:
@@ -585,7 +591,7 @@ class CheckpointVerifier:
     def see(self, row) -> None:
         cp = self.checkpoint
         if row.position == cp.position:
-            self._at = row.sha256 == cp.sha256 and canonical.sha256_hex(row.text) == cp.sha256
+            self._at = row.sha256 == cp.sha256 and hashes_to(row.text, cp.sha256)
 
     def result(self, last_position: int, problems: list[dict]) -> dict:
         """``checkpoint_ok`` and ``checkpoint_problem``: null, or ``truncated`` (the
@@ -683,10 +689,11 @@ def _verified(ctx: ServiceContext, checkpoint, incremental: bool, store: bool,
 
 
 def _unkept(run: dict, first_bad: dict) -> dict:
-    """A run that could not be stored, as :func:`_described` shows a stored one."""
+    """A run that could not be stored, as :func:`_described` shows a stored one, marked
+    ``kept: False`` (the console says so: the next view shows the last stored run)."""
     return {**{k: run[k] for k in ("mode", "from_position", "position", "ok",
                                    "entries_checked", "verified_at", "seconds")},
-            "first_bad": first_bad, "signature": None}
+            "first_bad": first_bad, "signature": None, "kept": False}
 
 
 def _seal(ctx: ServiceContext, key_path: str | None) -> RunSeal:
@@ -706,7 +713,7 @@ def _walk(uow, checkpoint, start) -> tuple[dict, tuple[int, str]]:
         chain.resume(start.position, start.sha256)
         anchor = uow.verifications.entry(start.position) if start.position else None
         if start.position and (anchor is None or anchor.sha256 != start.sha256
-                               or canonical.sha256_hex(anchor.text) != start.sha256):
+                               or not hashes_to(anchor.text, start.sha256)):
             problems.append(problem(start.position, "hash_mismatch"))
     rows = uow.audit_queries.iter_rows() if since is None else \
         uow.verifications.entries_after(since)

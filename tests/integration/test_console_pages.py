@@ -1044,7 +1044,10 @@ def test_an_altered_head_leaves_older_entries_readable_and_is_found_by_the_butto
     assert auditor.get(f"/audit/entries/{head}").status_code == 200
     page = auditor.post("/audit/verify", {"mode": "full"})
     assert page.status_code == 200 and "发现异常" in text(page)
-    assert f"条目 #{head}" in text(page)
+    assert f"条目 #{head}" in text(page) and 'id="verification-unkept"' in text(page)
+    # The feed shows the altered head by its columns, its hash escaped, never as bytes.
+    listed = text(auditor.get("/audit"))
+    assert "\\xff" in listed and "b'" not in listed
     score = app.test_client().get(f"/api/v1/subjects/{S1}/score?sector=housing",
                                   headers={"Authorization": f"Bearer {tokens['evaluator']}"})
     assert (score.status_code, score.get_json()["error"]) == (500, "integrity_failure")

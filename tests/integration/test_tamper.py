@@ -513,3 +513,21 @@ def test_a_trace_whose_history_no_longer_reads_does_not_replay(ctx, log, value):
     one = verify_trace(ctx, log["s1"]["trace_id"])
     assert (one["hash_ok"], one["replay_ok"], one["ok"]) == (True, False, False)
     assert one["differences"] == ["records"]
+
+
+@pytest.mark.parametrize("start", ["incremental", "checkpoint"])
+def test_an_anchor_entry_that_is_no_text_is_found_not_a_crash(ctx, log, start):
+    """The entry an incremental run starts from, or a checkpoint names, edited into
+    bytes that are no UTF-8 text: not intact, where the run crashed with a TypeError (a
+    review of the non-UTF-8 fix)."""
+    if ctx.uow.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's dynamic typing")
+    head = log["head"]
+    sha = query(ctx, "SELECT sha256 FROM audit_entries WHERE position = :p", {"p": head})[0][0]
+    raw(ctx, "UPDATE audit_entries SET text = CAST(X'7B22FF' AS TEXT) WHERE position = :p",
+        {"p": head}, tables=["audit_entries"])
+    if start == "incremental":  # the log fixture's own run is the start: its head
+        assert verify_chain(ctx, incremental=True)["ok"] is False
+    else:
+        result = verify_chain(ctx, checkpoints.parse(head, sha))
+        assert (result["ok"], result["checkpoint_ok"]) == (False, False)
