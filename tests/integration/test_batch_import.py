@@ -464,6 +464,25 @@ def test_a_date_in_an_implied_east_asian_format_is_a_date(ctx, tmp_path, format_
     assert item["decided_on"] == "2026-01-10"
 
 
+def _import_failing_at(ctx, monkeypatch, path, call: int):
+    """``credit import`` of ``path`` in batches of 4, the database failing at the
+    ``call``-th record insert (inside its batch's transaction, rows inserted before)."""
+    import credit.cli as cli
+    from credit.errors import Unavailable
+    real, calls = importer.insert_record, {"n": 0}
+
+    def failing(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise Unavailable("The database cannot be reached or is busy.")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(importer, "insert_record", failing)
+    monkeypatch.setattr(cli, "_context", lambda: ctx)
+    return CliRunner().invoke(cli.main, ["import", str(path), "--sector", "housing",
+                                         "--entered-by", OPERATOR, "--batch-size", "4"])
+
+
 @pytest.mark.parametrize("failing_call", [7, 10], ids=["mid-file", "last-batch"])
 def test_a_database_failure_after_a_committed_batch_stops_the_import_and_says_so(
         ctx, tmp_path, monkeypatch, failing_call):
@@ -471,23 +490,10 @@ def test_a_database_failure_after_a_committed_batch_stops_the_import_and_says_so
     late; the failed batch rolled back whole and is not counted (a review: exit 2,
     "nothing imported", with four records on file; and the last batch's failure went
     unreported the same way)."""
-    import credit.cli as cli
-    from credit.errors import Unavailable
     rows = [row(i, make_uscc(300 + i), "SITE-PM-ABSENT", "2026-05-01", f"罚{i}")
             for i in range(1, 11)]
     path = write_xlsx(tmp_path / "dbfail.xlsx", rows, title=False, footer=False)
-    real, calls = importer.insert_record, {"n": 0}
-
-    def failing(*args, **kw):
-        calls["n"] += 1
-        if calls["n"] == failing_call:  # inside the batch's transaction, rows inserted
-            raise Unavailable("The database cannot be reached or is busy.")
-        return real(*args, **kw)
-
-    monkeypatch.setattr(importer, "insert_record", failing)
-    monkeypatch.setattr(cli, "_context", lambda: ctx)
-    res = CliRunner().invoke(cli.main, ["import", str(path), "--sector", "housing",
-                                        "--entered-by", OPERATOR, "--batch-size", "4"])
+    res = _import_failing_at(ctx, monkeypatch, path, failing_call)
     committed = 4 if failing_call == 7 else 8
     assert res.exit_code == 3, res.output
     assert record_count(ctx) == committed
@@ -501,8 +507,6 @@ def test_a_failed_batch_lists_no_rejection_of_its_own(ctx, tmp_path, monkeypatch
     """A row the rolled-back batch found to differ from another of its rows is not said
     to differ from a record on file: none of the batch is on file (a review of the
     fix above: the summary counted it rejected, the list named a record rolled back)."""
-    import credit.cli as cli
-    from credit.errors import Unavailable
     rows = [row(i, make_uscc(300 + i), "SITE-PM-ABSENT", "2026-05-01", f"罚{i}")
             for i in range(1, 5)]
     rows += [row(5, make_uscc(305), "SITE-PM-ABSENT", "2026-05-01", "罚5"),
@@ -510,18 +514,8 @@ def test_a_failed_batch_lists_no_rejection_of_its_own(ctx, tmp_path, monkeypatch
              row(7, make_uscc(307), "SITE-PM-ABSENT", "2026-05-01", "罚7"),
              row(8, make_uscc(308), "SITE-PM-ABSENT", "2026-05-01", "罚8")]
     path = write_xlsx(tmp_path / "dbfail.xlsx", rows, title=False, footer=False)
-    real, calls = importer.insert_record, {"n": 0}
-
-    def failing(*args, **kw):
-        calls["n"] += 1
-        if calls["n"] == 8:  # row 8, after row 6 was refused in the same batch
-            raise Unavailable("The database cannot be reached or is busy.")
-        return real(*args, **kw)
-
-    monkeypatch.setattr(importer, "insert_record", failing)
-    monkeypatch.setattr(cli, "_context", lambda: ctx)
-    res = CliRunner().invoke(cli.main, ["import", str(path), "--sector", "housing",
-                                        "--entered-by", OPERATOR, "--batch-size", "4"])
+    # row 8 fails, after row 6 was refused in the same batch
+    res = _import_failing_at(ctx, monkeypatch, path, 8)
     assert res.exit_code == 3 and record_count(ctx) == 4
     assert f"rejected         {0:>9,}" in res.output and "duplicate_record" not in res.output
     assert not (tmp_path / "dbfail.xlsx.rejects.csv").exists()
