@@ -119,9 +119,10 @@ def shown_text(stored):
 
 
 def hashes_to(text, sha256) -> bool:
-    """Whether a stored entry's text still hashes to ``sha256`` (a hash stored with it,
-    a checkpoint's, a run's): its exact UTF-8 bytes, as the entry was hashed. Text
-    only: a value edited into bytes or a number (SQLite keeps any) does not."""
+    """Whether a stored text — an entry's, an evaluation's document — still hashes to
+    ``sha256`` (a hash stored with it, a checkpoint's, a run's): its exact UTF-8 bytes,
+    as it was hashed. Text only: a value edited into bytes or a number (SQLite keeps
+    any) does not."""
     return isinstance(text, str) and canonical.sha256_hex(text) == sha256
 
 

@@ -55,10 +55,15 @@ _MISSING_RELATION_RAISED_BY = frozenset({"parserOpenTable", "RangeVarGetRelidExt
 UNREADABLE_VALUE = (DataError, ValueError, TypeError, OverflowError)
 
 class UnreadableHistory(IntegrityFailure):
-    """A subject's stored record or event that no longer reads back as its column's type
-    (:data:`UNREADABLE_VALUE`, raised by the read of its history, never by the engine):
-    the database was altered behind the service. A score refuses it; a trace's
-    verification reports that its inputs no longer replay it."""
+    """A subject's stored record, event, rating or registration that no longer reads
+    back as what its column holds (:data:`UNREADABLE_VALUE`, raised by the read of the
+    score's inputs, never by the engine): the database was altered behind the service.
+    A score refuses it; a trace's verification reports that its inputs no longer replay
+    it."""
+
+    def __init__(self, uscc: str, what: str = "record or event"):
+        super().__init__(f"A stored {what} of {uscc} no longer reads back: the database "
+                         "was altered behind the service. Run `credit audit verify`.")
 
 
 #: What a unit of work answers when its driver could not decode a stored text: SQLite

@@ -269,9 +269,7 @@ class RecordRepository(_Repo):
                       conn.execute(_HISTORY_EVENTS, {"uscc": uscc, "pos": limit})
                       ] if records else []
         except UNREADABLE_VALUE as exc:
-            raise UnreadableHistory(f"A stored record or event of {uscc} no longer reads "
-                                    "back: the database was altered behind the service. "
-                                    "Run `credit audit verify`.") from exc
+            raise UnreadableHistory(uscc) from exc
         return records, events
 
     def history_digests(self, usccs: list[str], max_position: int

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from credit.domain import canonical
 from credit.domain.agency import (
@@ -28,6 +28,7 @@ from credit.domain.money import fmt, parse_two_decimals
 from credit.domain.records import Knowledge
 from credit.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from credit.persistence.agency_tables import AgencyRatingRow, rating_facts
+from credit.persistence.failures import UNREADABLE_VALUE, UnreadableHistory
 
 from .agency_resources import RATING, RATING_INPUT
 from .context import Actor, ServiceContext, require_own_subject
@@ -195,7 +196,11 @@ def to_domain_rating(row: AgencyRatingRow) -> AgencyRating:
 def agency_as_known(uow, definition, uscc: str, as_of: date, knowledge: Knowledge):
     """The agency's result as known at ``knowledge``: what a served score computes and
     what its replay recomputes."""
-    ratings = [to_domain_rating(r) for r in uow.agencies.of_agency(uscc, knowledge.position)]
+    try:
+        ratings = [to_domain_rating(r)
+                   for r in uow.agencies.of_agency(uscc, knowledge.position)]
+    except (*UNREADABLE_VALUE, InvalidOperation) as exc:  # its date, items or total
+        raise UnreadableHistory(uscc, "rating") from exc
     records, events = uow.records.history(uscc, knowledge.position)
     return evaluate_agency(definition, uscc, ratings, records, events, as_of, knowledge)
 

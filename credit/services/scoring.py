@@ -19,7 +19,8 @@ from credit.domain.performance import consortium_index
 from credit.domain.records import Knowledge
 from credit.domain.trace import REBASED, model_ref, rebased, trace_payload
 from credit.errors import Forbidden, IntegrityFailure, InvalidInput, NotFound, RuleViolation
-from credit.persistence.audit_log import read_entry
+from credit.persistence.audit_log import hashes_to, read_entry
+from credit.persistence.failures import UnreadableHistory
 from credit.persistence.history_rows import HistoryDigest, HistoryTexts
 from credit.persistence.tables import EvaluationRow
 
@@ -86,8 +87,10 @@ def score_as_known(uow, model, uscc: str, sector: str, as_of: date, knowledge: K
     """The engine's result and the subject's registered name, both as known at
     ``knowledge`` — what a served score computes and what its replay recomputes."""
     records, events = uow.records.history(uscc, knowledge.position)
-    return _known_result(model, uscc, (records, events), uow.subjects.get(uscc), sector,
-                         as_of, knowledge)
+    subject = uow.subjects.get(uscc)
+    if subject is not None and not isinstance(subject.registered_position, int):
+        raise UnreadableHistory(uscc, "registration")  # SQLite keeps any value
+    return _known_result(model, uscc, (records, events), subject, sector, as_of, knowledge)
 
 
 def _known_result(model, uscc: str, history: tuple[list, list], subject, sector: str,
@@ -524,14 +527,12 @@ def _check_intact(uow, row: EvaluationRow) -> None:
     ``integrity_failure``, which ``credit audit verify`` locates), never served."""
     entry_row = uow.audit_queries.row(row.audit_position)
     entry = None
-    if entry_row is not None and isinstance(entry_row.text, str) \
-            and canonical.sha256_hex(entry_row.text) == entry_row.sha256:
+    if entry_row is not None and hashes_to(entry_row.text, entry_row.sha256):
         entry = read_entry(entry_row.text)
     payload = entry.get("payload") if entry is not None else None
-    if not (isinstance(row.document, str) and isinstance(payload, dict)
-            and entry.get("kind") == "evaluation.created"
+    if not (isinstance(payload, dict) and entry.get("kind") == "evaluation.created"
             and payload.get("evaluation_id") == row.id
             and payload.get("sha256") == row.sha256
-            and canonical.sha256_hex(row.document) == row.sha256):
+            and hashes_to(row.document, row.sha256)):
         raise IntegrityFailure(f"Evaluation {row.id} is not the document it was created "
                                "as: it was altered. `credit audit verify` locates it.")

@@ -89,3 +89,17 @@ def test_an_agency_trace_served_under_the_old_rule_still_replays(tctx, clock):
     payload = entry(tctx, new["trace_id"])["payload"]
     assert (payload["knowledge_position"], new["known_at"]) == (old["trace_id"], trace["at"])
     assert verify_trace(tctx, new["trace_id"])["ok"] is True
+
+
+@pytest.mark.parametrize("edit", ["items = 'not json'", "rated_on = 'not-a-date'",
+                                  "total = 'abc'"])
+def test_a_rating_that_no_longer_reads_fails_the_replay_not_the_request(tctx, edit):
+    """A stored rating edited into what its column cannot give back: the agency trace's
+    verification reports that its inputs no longer replay it (a review: a 500)."""
+    if tctx.uow.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's dynamic typing")
+    _rated(tctx)
+    served = agencies.agency_score(tctx, AUDITOR, agencies.AgencyScoreQuery(AGENCY))
+    tamper(tctx, "agency_ratings", f"UPDATE agency_ratings SET {edit}")
+    one = verify_trace(tctx, served["trace_id"])
+    assert (one["hash_ok"], one["replay_ok"], one["differences"]) == (True, False, ["records"])

@@ -531,3 +531,12 @@ def test_an_anchor_entry_that_is_no_text_is_found_not_a_crash(ctx, log, start):
     else:
         result = verify_chain(ctx, checkpoints.parse(head, sha))
         assert (result["ok"], result["checkpoint_ok"]) == (False, False)
+
+
+def test_a_registration_that_no_longer_reads_fails_the_replay_not_the_request(ctx, log):
+    if ctx.uow.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's dynamic typing")
+    raw(ctx, "UPDATE subjects SET registered_position = 'x' WHERE uscc = :u", {"u": A},
+        tables=["subjects"])
+    one = verify_trace(ctx, log["s1"]["trace_id"])
+    assert (one["hash_ok"], one["replay_ok"], one["differences"]) == (True, False, ["records"])
