@@ -21,14 +21,18 @@ from __future__ import annotations
 
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 
-from credit.errors import ConnectionLost, IntegrityFailure, Unavailable
+from credit.errors import ConnectionLost, CreditError, IntegrityFailure, Unavailable
 
 
-def failure(*, lost: bool, operational: bool, commit_sent: bool,
-            refused: bool = False) -> Unavailable | None:
+def failure(*, lost: bool, operational: bool, commit_sent: bool, refused: bool = False,
+            altered: bool = False) -> CreditError | None:
     """The error the request answers with, or None to let the original propagate. The
     messages are generic (they reach the client); the driver's own error is chained to
-    them for the log. ``refused``: :func:`refuses_access`."""
+    them for the log. ``refused``: :func:`refuses_access`; ``altered``:
+    :func:`altered_text` (a stored text the driver cannot decode is an altered
+    database, not one that cannot be reached, though the driver calls it operational)."""
+    if altered:
+        return IntegrityFailure(ALTERED_TEXT)
     if lost and not commit_sent:
         return ConnectionLost("the database connection was lost")
     if refused and not lost:
@@ -54,6 +58,7 @@ _MISSING_RELATION_RAISED_BY = frozenset({"parserOpenTable", "RangeVarGetRelidExt
 #: of failing (services/verification.py).
 UNREADABLE_VALUE = (DataError, ValueError, TypeError, OverflowError)
 
+
 class UnreadableHistory(IntegrityFailure):
     """A subject's stored record, event, rating or registration that no longer reads
     back as what its column holds (:data:`UNREADABLE_VALUE`, raised by the read of the
@@ -66,7 +71,7 @@ class UnreadableHistory(IntegrityFailure):
                          "was altered behind the service. Run `credit audit verify`.")
 
 
-#: What a unit of work answers when its driver could not decode a stored text: SQLite
+#: What a request answers when the driver could not decode a stored text: SQLite
 #: keeps any bytes written as TEXT behind the service (the service writes only
 #: Python text), and its driver refuses the whole read with an OperationalError that
 #: read as a database that cannot be reached.
@@ -145,11 +150,12 @@ def refuses_access(driver_error: BaseException) -> bool:
     return code is not None and code & 0xFF == _SQLITE_READONLY
 
 
-def unit_of_work_failure(exc: BaseException, *, commit_sent: bool) -> Unavailable | None:
+def unit_of_work_failure(exc: BaseException | None, *, commit_sent: bool
+                         ) -> CreditError | None:
     """:func:`failure` for what a unit of work's session raised (SQLAlchemy's wrapper
     says whether it invalidated the connection); None for anything else."""
     if not isinstance(exc, DBAPIError):
         return None
     return failure(lost=exc.connection_invalidated, commit_sent=commit_sent,
                    operational=isinstance(exc, OperationalError) or unreadable(exc.orig),
-                   refused=refuses_access(exc.orig))
+                   refused=refuses_access(exc.orig), altered=altered_text(exc))

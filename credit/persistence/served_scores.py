@@ -111,12 +111,12 @@ from sqlalchemy import Engine, event
 
 from credit.domain.dates import to_micros
 from credit.domain.token_expiry import expired_at
-from credit.errors import IntegrityFailure, Unavailable
+from credit.errors import Unavailable
 
 from .append_queue import AppendQueue
 from .audit_log import APPEND_LOCK, GENESIS, Head, entry_pieces, entry_row, next_instant
 from .database import sqlite_file
-from .failures import ALTERED_TEXT, altered_text, failure, refuses_access, unreadable
+from .failures import altered_text, failure, refuses_access, unreadable
 from .history_rows import HistoryDigest, HistoryTexts, digest_sql, history_sql
 from .prepared_calls import PreparedCall, replace_parameters
 from .wal_sync import LATE_SYNCHRONOUS, WalSync
@@ -387,11 +387,10 @@ class ServedScoreStore:
                 self._end_transaction(conn)
             if not isinstance(exc, dbapi.Error):
                 raise
-            if altered_text(exc):
-                raise IntegrityFailure(ALTERED_TEXT) from exc
             mapped = failure(lost=lost, commit_sent=tx.commit_sent,
                              operational=isinstance(exc, dbapi.OperationalError)
-                             or unreadable(exc), refused=refuses_access(exc))
+                             or unreadable(exc), refused=refuses_access(exc),
+                             altered=altered_text(exc))
             if mapped is None:
                 raise
             raise mapped from exc

@@ -13,13 +13,13 @@ from typing import Callable
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from credit.errors import CreditError, IntegrityFailure, Unavailable
+from credit.errors import Unavailable
 
 from .agency_repository import AgencyRepository
 from .append_queue import AppendQueue
 from .audit_log import AuditLog
 from .database import writer
-from .failures import ALTERED_TEXT, altered_text, unit_of_work_failure
+from .failures import unit_of_work_failure
 from .performance_repository import PerformanceRepository
 from .population import PopulationRows
 from .repositories import (
@@ -119,7 +119,7 @@ class SqlUnitOfWork:
             self.session.close()
         finally:
             self._held.close()
-        mapped = _failure(exc, commit_sent=False)
+        mapped = unit_of_work_failure(exc, commit_sent=False)
         if mapped is None:
             raise exc
         raise mapped from exc
@@ -143,7 +143,7 @@ class SqlUnitOfWork:
         self._sync_before_answer(exc)
         # Died before COMMIT was sent: nothing was written, a retry is safe; during
         # COMMIT: the outcome is unknown (failures.py).
-        mapped = _failure(exc, commit_sent=self._committing)
+        mapped = unit_of_work_failure(exc, commit_sent=self._committing)
         if mapped is not None:
             raise mapped from exc
 
@@ -178,12 +178,3 @@ class UnitOfWorkFactory:
         return SqlUnitOfWork(self.engine, write=write, snapshot=snapshot, clock=self.clock,
                              write_engine=self._write_engine, queue=self.queue,
                              wal=self.wal)
-
-
-def _failure(exc: BaseException | None, *, commit_sent: bool) -> CreditError | None:
-    """What a unit of work's failure means to the caller: a stored text its driver could
-    not decode is an altered database (failures.ALTERED_TEXT), a driver error what
-    :func:`unit_of_work_failure` says, anything else itself (None)."""
-    if altered_text(exc):
-        return IntegrityFailure(ALTERED_TEXT)
-    return unit_of_work_failure(exc, commit_sent=commit_sent)
