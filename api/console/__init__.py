@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from api.console.forms import STATE_REFUSALS
 from api.console.labels import FILTERS, add_filters
 from api.console.summaries import entry_summary
 
@@ -82,6 +83,7 @@ def _setup(state) -> None:
     app = state.app
     add_filters(app.jinja_env, FILTERS)
     app.jinja_env.globals["entry_summary"] = entry_summary
+    app.jinja_env.globals["state_refusals"] = STATE_REFUSALS
     # The cookie is sent on top-level navigation only (CSRF defence in depth) and is
     # unreadable from scripts; it lasts for the browser session (see access.py).
     # Flask's defaults are replaced; a value the app's config set explicitly is kept.

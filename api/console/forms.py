@@ -24,6 +24,13 @@ DECISION_FIELDS = ("action", "reason", "document_no")
 REVIEW_FIELDS = ("action", "reason", "reviewed_on")
 
 
+#: Refusals that only repeat what a record form's notice of the record's state says
+#: (revoked, repaired, not repairable, an application pending): such a form's page
+#: shows its notice, not the refusal again; any other refusal above it.
+STATE_REFUSALS = frozenset({"already_revoked", "already_repaired", "not_repairable",
+                            "application_pending"})
+
+
 def body_from(form, fields: tuple[str, ...]) -> dict:
     """The JSON body of a form: each listed field that is not blank, as typed."""
     return {f: form[f] for f in fields if (form.get(f) or "").strip()}

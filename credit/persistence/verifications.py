@@ -165,7 +165,6 @@ class VerificationRepository:
             free = taken + 1
         return free
 
-
     @contextmanager
     def text_as_stored(self) -> Iterator[None]:
         """Inside the block, on SQLite, a TEXT value that is not UTF-8 is read as the

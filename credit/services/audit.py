@@ -86,7 +86,7 @@ def _stored(uow, position: int) -> tuple[object | None, dict | None]:
     entry edited since it was written, which is shown as text, never as what it claims
     to be."""
     row = uow.audit_queries.row(position)
-    if row is None or not _hashes(row):
+    if row is None or not hashes_to(row.text, row.sha256):
         return row, None
     entry = read_entry(row.text)
     return row, (dict(entry, sha256=row.sha256) if entry is not None else None)
@@ -98,7 +98,6 @@ def _page(row, entry: dict | None) -> dict:
     intact, otherwise only its position and stored hash, which the edit did not touch."""
     return {"text": shown_text(row.text), "intact": entry is not None,
             "entry": entry or {"position": row.position, "sha256": shown_text(row.sha256)}}
-
 
 
 def entry_page(ctx: ServiceContext, position: int) -> dict:
@@ -123,13 +122,6 @@ def trace_page(ctx: ServiceContext, actor: Actor, trace_id: int, verify: bool) -
         page = _page(row, entry)
         page["verification"] = _verification(ctx, uow, row, readable) if verify else None
     return page
-
-
-def _hashes(row) -> bool:
-    """Whether an entry's stored bytes still hash to the hash stored with them, as audit
-    verify re-hashes them (a re-spaced text that parses to the same entry is an edit
-    too)."""
-    return hashes_to(row.text, row.sha256)
 
 
 def _trace_kind(row, entry: dict | None, trace_id: int) -> None:
@@ -244,7 +236,8 @@ def _verification(ctx: ServiceContext, uow, row, entry: dict | None) -> dict:
     what its look-up columns say; ``chain_ok``: it links to its predecessor and, when
     there is one, its successor links to it — so a trace rewritten together with its
     hash (another actor, another token) is not ``ok``, as a full verification finds."""
-    hash_ok = entry is not None and _hashes(row) and columns_match(row, entry)
+    hash_ok = entry is not None and hashes_to(row.text, row.sha256) \
+        and columns_match(row, entry)
     prev = uow.audit_queries.row(row.position - 1) if row.position > 1 else None
     following = uow.audit_queries.row(row.position + 1)
     after = read_entry(following.text) if following is not None else None
