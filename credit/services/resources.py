@@ -582,7 +582,12 @@ class TraceVerification(Resource):
     chain_ok = fields.Boolean(required=True)
     replay_ok = fields.Boolean(required=True)
     ok = fields.Boolean(required=True)
-    differences = fields.List(fields.String(), required=True)
+    differences = fields.List(fields.String(), required=True, metadata={
+        "description": "The payload paths where the replayed score differs from the "
+                       "trace, or the first field the replay cannot read; ``records`` "
+                       "alone when a stored input of the score (a record or event, an "
+                       "agency rating, the subject's registration) no longer reads "
+                       "back: the database was altered."})
 
 
 class Problem(Resource):
